@@ -1,0 +1,397 @@
+/**
+ * Loading Mamba checkpoints from anywhere (platform-neutral).
+ *
+ * A {@link CheckpointSource} reads the files of one checkpoint directory: {@link urlSource} over `fetch`,
+ * {@link memorySource} from bytes in memory, and `dirSource` (cli/fs_source.ts) from a local folder under Deno.
+ *
+ * {@link loadCheckpoint} reads `config.json` and the safetensors weights (one `model.safetensors`, or shards
+ * listed by `model.safetensors.index.json`), normalising tensor names to Hugging Face's; {@link toHostWeights}
+ * converts them to float32 and builds the typed per-layer records of `weights.ts`, checking every shape against
+ * the config; {@link loadWeights} does both.
+ *
+ * @module
+ */
+
+import type { MambaConfig } from "./config.ts";
+import { layerStateSize } from "./config.ts";
+import { parseConfig, parseConfigText } from "./config_parse.ts";
+import { parseSafetensors, type SafetensorRecord, toFloat32 } from "./safetensors.ts";
+import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "./weights.ts";
+
+/** Read access to the files of one checkpoint directory (names are relative, e.g. "config.json"). */
+export interface CheckpointSource {
+  /** Where the checkpoint lives (a path or URL), for messages. */
+  describe(): string;
+  /** File names, when the source can list them. */
+  list?(): Promise<string[]>;
+  /** A file as UTF-8 text; rejects with a message naming the file when it cannot be read. */
+  readText(name: string): Promise<string>;
+  /** A file's bytes; rejects with a message naming the file when it cannot be read. */
+  readBytes(name: string): Promise<Uint8Array>;
+  /** Whether the file exists. */
+  exists(name: string): Promise<boolean>;
+}
+
+/** A loaded (not yet converted) checkpoint. */
+export interface Checkpoint {
+  /** Normalised configuration. */
+  config: MambaConfig;
+  /** Tensors by Hugging Face name (state-spaces names and a leading `model.` normalised away). */
+  tensors: Map<string, SafetensorRecord>;
+  /** Files read, relative to the source: config.json, then the index (if any) and weight files. */
+  files: string[];
+  /** The source's description (path or URL). */
+  source: string;
+}
+
+/** Join a source description and a file name for messages. */
+function joinName(base: string, name: string): string {
+  return base.endsWith("/") ? `${base}${name}` : `${base}/${name}`;
+}
+
+/**
+ * A checkpoint served over HTTP(S): file `name` is fetched from `baseUrl/name`.
+ *
+ * `exists` sends a HEAD request (404 and 410 → false); `readBytes` / `readText` reject naming the URL and the HTTP
+ * status on failure.
+ *
+ * @param baseUrl the checkpoint directory's URL (a trailing slash is added when missing)
+ * @param fetchFn the fetch implementation (e.g. one that adds auth headers)
+ */
+export function urlSource(baseUrl: string | URL, fetchFn: typeof fetch = fetch): CheckpointSource {
+  const base = new URL(baseUrl);
+  if (!base.pathname.endsWith("/")) base.pathname += "/";
+  const request = async (name: string, method: "GET" | "HEAD"): Promise<Response> => {
+    const url = new URL(name, base);
+    try {
+      return await fetchFn(url, { method });
+    } catch (e) {
+      throw new Error(`${url}: fetch failed (${(e as Error).message})`);
+    }
+  };
+  const failure = async (name: string, res: Response): Promise<Error> => {
+    await res.body?.cancel();
+    return new Error(`${new URL(name, base)}: HTTP ${res.status} ${res.statusText}`.trimEnd());
+  };
+  const get = async (name: string): Promise<Response> => {
+    const res = await request(name, "GET");
+    if (!res.ok) throw await failure(name, res);
+    return res;
+  };
+  return {
+    describe: () => base.href,
+    async readText(name: string): Promise<string> {
+      return await (await get(name)).text();
+    },
+    async readBytes(name: string): Promise<Uint8Array> {
+      return new Uint8Array(await (await get(name)).arrayBuffer());
+    },
+    async exists(name: string): Promise<boolean> {
+      const res = await request(name, "HEAD");
+      if (res.ok) {
+        await res.body?.cancel();
+        return true;
+      }
+      if (res.status === 404 || res.status === 410) {
+        await res.body?.cancel();
+        return false;
+      }
+      throw await failure(name, res);
+    },
+  };
+}
+
+/**
+ * A checkpoint held in memory (tests, browsers with files picked by the user, pruning round trips).
+ *
+ * @param files contents by file name; strings are UTF-8 encoded
+ */
+export function memorySource(files: Record<string, Uint8Array | ArrayBuffer | string>): CheckpointSource {
+  const bytesOf = (name: string): Uint8Array => {
+    if (!Object.hasOwn(files, name)) throw new Error(`memory checkpoint: no file "${name}"`);
+    const v = files[name];
+    if (typeof v === "string") return new TextEncoder().encode(v);
+    return v instanceof Uint8Array ? v : new Uint8Array(v);
+  };
+  return {
+    describe: () => "memory checkpoint",
+    list: () => Promise.resolve(Object.keys(files)),
+    readText: (name) => Promise.resolve().then(() => new TextDecoder().decode(bytesOf(name))),
+    readBytes: (name) => Promise.resolve().then(() => bytesOf(name)),
+    exists: (name) => Promise.resolve(Object.hasOwn(files, name)),
+  };
+}
+
+const CONFIG = "config.json";
+const SINGLE = "model.safetensors";
+const INDEX = "model.safetensors.index.json";
+const TORCH_FILES = ["pytorch_model.bin", "pytorch_model.bin.index.json"];
+
+/** The Hugging Face name of a checkpoint tensor name. */
+function normaliseName(name: string): string {
+  const n = name.startsWith("model.") ? name.slice("model.".length) : name;
+  return n === "backbone.embedding.weight" ? "backbone.embeddings.weight" : n;
+}
+
+/**
+ * Reads a checkpoint's config and safetensors weights (tensors stay lazy: views of the files' bytes).
+ *
+ * @throws Error naming the file at fault: no config.json, an invalid config, no weights (or only
+ *   pytorch_model.bin), an invalid index or shard, a tensor listed in the index but missing from its shard, or
+ *   two tensors with the same (normalised) name.
+ */
+export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoint> {
+  const where = source.describe();
+  if (!(await source.exists(CONFIG))) throw new Error(`${joinName(where, CONFIG)}: not found`);
+  const configFile = joinName(where, CONFIG);
+  const config = parseConfig(parseConfigText(await source.readText(CONFIG), configFile), configFile);
+  const files = [CONFIG];
+  const tensors = new Map<string, SafetensorRecord>();
+  const add = (record: SafetensorRecord): void => {
+    const key = normaliseName(record.name);
+    const prev = tensors.get(key);
+    if (prev) {
+      throw new Error(
+        `${record.file}: tensor "${record.name}" duplicates "${prev.name}" of ${prev.file} (both are "${key}")`,
+      );
+    }
+    tensors.set(key, record);
+  };
+  const readShard = async (name: string): Promise<Map<string, SafetensorRecord>> => {
+    files.push(name);
+    return parseSafetensors(await source.readBytes(name), joinName(where, name)).tensors;
+  };
+
+  if (await source.exists(SINGLE)) {
+    for (const record of (await readShard(SINGLE)).values()) add(record);
+  } else if (await source.exists(INDEX)) {
+    files.push(INDEX);
+    const indexFile = joinName(where, INDEX);
+    const weightMap = parseIndex(parseConfigText(await source.readText(INDEX), indexFile), indexFile);
+    const byShard = new Map<string, string[]>();
+    for (const [tensor, shard] of weightMap) byShard.set(shard, [...(byShard.get(shard) ?? []), tensor]);
+    for (const [shard, listed] of byShard) {
+      const shardTensors = await readShard(shard);
+      for (const tensor of listed) {
+        if (!shardTensors.has(tensor)) {
+          throw new Error(`${joinName(where, shard)}: no tensor "${tensor}", which ${INDEX} places in this shard`);
+        }
+      }
+      for (const record of shardTensors.values()) add(record);
+    }
+  } else {
+    for (const torchFile of TORCH_FILES) {
+      if (await source.exists(torchFile)) {
+        throw new Error(
+          `${joinName(where, torchFile)}: pytorch_model.bin is not supported; convert to safetensors, e.g. ` +
+            `python -c "import torch; from safetensors.torch import save_file; ` +
+            `sd = torch.load('pytorch_model.bin', map_location='cpu'); ` +
+            `save_file({k: v.contiguous().clone() for k, v in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})"`,
+        );
+      }
+    }
+    throw new Error(`${where}: no weights found (expected ${SINGLE} or ${INDEX})`);
+  }
+  return { config, tensors, files, source: where };
+}
+
+/** `weight_map` of a sharded checkpoint's index, as [tensor, shard file] pairs. */
+function parseIndex(json: unknown, file: string): [string, string][] {
+  const map = typeof json === "object" && json !== null ? (json as Record<string, unknown>).weight_map : undefined;
+  if (typeof map !== "object" || map === null || Array.isArray(map)) {
+    throw new Error(`${file}: expected an object with a "weight_map" object`);
+  }
+  return Object.entries(map).map(([tensor, shard]) => {
+    if (typeof shard !== "string" || shard === "" || shard.includes("..")) {
+      throw new Error(`${file}: weight_map["${tensor}"] must be a shard file name, got ${JSON.stringify(shard)}`);
+    }
+    return [tensor, shard];
+  });
+}
+
+/** `[C, 1, K]` → `[C, K]` when asked; other shapes are copied unchanged. */
+function squeezed(shape: number[], squeezeMiddle: boolean): number[] {
+  return squeezeMiddle && shape.length === 3 && shape[1] === 1 ? [shape[0], shape[2]] : [...shape];
+}
+
+/** Pulls tensors out of a checkpoint by Hugging Face name, converting to f32 and checking shapes. */
+class TensorReader {
+  private readonly used = new Set<string>();
+
+  constructor(private readonly ckpt: Checkpoint) {}
+
+  /** Whether the checkpoint has the tensor. */
+  has(name: string): boolean {
+    return this.ckpt.tensors.has(name);
+  }
+
+  /** The raw record, or an error naming the tensor and the checkpoint's weight files. */
+  record(name: string): SafetensorRecord {
+    const record = this.ckpt.tensors.get(name);
+    if (!record) {
+      const weights = this.ckpt.files.filter((f) => f !== CONFIG).map((f) => joinName(this.ckpt.source, f));
+      throw new Error(`missing tensor "${name}" in ${weights.join(", ")}`);
+    }
+    return record;
+  }
+
+  /** Shape of a tensor (without converting it). */
+  shape(name: string): number[] {
+    return this.record(name).shape;
+  }
+
+  /**
+   * The record after checking its shape against `expected`; marks it used. With `squeezeMiddle` a conv weight
+   * `[C, 1, K]` is checked (and later read) as `[C, K]`.
+   */
+  check(name: string, expected: number[], squeezeMiddle = false): SafetensorRecord {
+    const record = this.record(name);
+    const shape = squeezed(record.shape, squeezeMiddle);
+    if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+      const got = `[${record.shape.join(", ")}]`;
+      const want = squeezeMiddle ? `[${expected[0]}, 1, ${expected[1]}]` : `[${expected.join(", ")}]`;
+      throw new Error(
+        `${record.file}: tensor "${record.name}" has shape ${got}, expected ${want} from ${
+          joinName(this.ckpt.source, CONFIG)
+        }`,
+      );
+    }
+    this.used.add(name);
+    return record;
+  }
+
+  /** The tensor as f32 after {@link TensorReader.check}. */
+  get(name: string, expected: number[], squeezeMiddle = false): HostTensor {
+    const record = this.check(name, expected, squeezeMiddle);
+    return { shape: squeezed(record.shape, squeezeMiddle), data: toFloat32(record) };
+  }
+
+  /** The tensor when `present`, else null (and then it must not be in the checkpoint at all). */
+  optional(name: string, expected: number[], present: boolean, configField: string): HostTensor | null {
+    if (present) return this.get(name, expected);
+    if (this.has(name)) {
+      throw new Error(
+        `${this.record(name).file}: tensor "${name}" is present but config says ${configField} is false`,
+      );
+    }
+    return null;
+  }
+
+  /** Fails when the checkpoint holds tensors nothing consumed (an unsupported variant). */
+  checkAllUsed(): void {
+    const left = [...this.ckpt.tensors.keys()].filter((n) => !this.used.has(n));
+    if (left.length > 0) {
+      const shown = left.slice(0, 6).map((n) => `"${n}" (${this.ckpt.tensors.get(n)!.file})`).join(", ");
+      throw new Error(
+        `${this.ckpt.source}: ${left.length} unexpected tensor(s) for a ${this.ckpt.config.nLayer}-layer ` +
+          `${this.ckpt.config.arch} model: ${shown}${left.length > 6 ? ", …" : ""}`,
+      );
+    }
+  }
+}
+
+/** Mamba-1 block i (d = dModel, D = dInner, N from A_log, R = dtRank, K = dConv). */
+function mamba1Layer(t: TensorReader, c: MambaConfig, i: number): Mamba1LayerWeights {
+  const p = `backbone.layers.${i}.mixer.`;
+  const { dModel: d, dInner: D, dtRank: R, dConv: K } = c;
+  const aShape = t.shape(`${p}A_log`);
+  const N = aShape.length === 2 && aShape[0] === D ? aShape[1] : layerStateSize(c, i);
+  checkStateSize(t, c, i, `${p}A_log`, N);
+  return {
+    arch: "mamba1",
+    norm: t.get(`backbone.layers.${i}.norm.weight`, [d]),
+    inProj: t.get(`${p}in_proj.weight`, [2 * D, d]),
+    inProjBias: t.optional(`${p}in_proj.bias`, [2 * D], c.useBias, "use_bias"),
+    convWeight: t.get(`${p}conv1d.weight`, [D, K], true),
+    convBias: t.optional(`${p}conv1d.bias`, [D], c.useConvBias, "use_conv_bias"),
+    xProj: t.get(`${p}x_proj.weight`, [R + 2 * N, D]),
+    dtProj: t.get(`${p}dt_proj.weight`, [D, R]),
+    dtProjBias: t.get(`${p}dt_proj.bias`, [D]),
+    aLog: t.get(`${p}A_log`, [D, N]),
+    D: t.get(`${p}D`, [D]),
+    outProj: t.get(`${p}out_proj.weight`, [d, D]),
+    outProjBias: t.optional(`${p}out_proj.bias`, [d], c.useBias, "use_bias"),
+  };
+}
+
+/** Mamba-2 block i (d = dModel, D = dInner, H heads, G groups, N from the conv channels D + 2GN, K = dConv). */
+function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWeights {
+  const p = `backbone.layers.${i}.mixer.`;
+  const { dModel: d, dInner: D, nHeads: H, nGroups: G, dConv: K } = c;
+  const convChannels = t.shape(`${p}conv1d.weight`)[0];
+  const N = (convChannels - D) / (2 * G);
+  const stateSize = Number.isInteger(N) && N > 0 ? N : layerStateSize(c, i);
+  checkStateSize(t, c, i, `${p}conv1d.weight`, stateSize);
+  const convDim = D + 2 * G * stateSize;
+  const inRows = 2 * D + 2 * G * stateSize + H;
+  const gotRows = t.shape(`${p}in_proj.weight`)[0];
+  const extra = gotRows - inRows;
+  if (extra > 0 && extra % 2 === 0) {
+    const record = t.record(`${p}in_proj.weight`);
+    throw new Error(
+      `${record.file}: tensor "${record.name}" has shape [${record.shape.join(", ")}], expected [${inRows}, ${d}] ` +
+        `(2D + 2GN + H rows); ${extra} extra rows would be a gated MLP (d_mlp = ${extra / 2} > 0), which is not ` +
+        `supported`,
+    );
+  }
+  return {
+    arch: "mamba2",
+    norm: t.get(`backbone.layers.${i}.norm.weight`, [d]),
+    inProj: t.get(`${p}in_proj.weight`, [inRows, d]),
+    inProjBias: t.optional(`${p}in_proj.bias`, [inRows], c.useBias, "use_bias"),
+    convWeight: t.get(`${p}conv1d.weight`, [convDim, K], true),
+    convBias: t.optional(`${p}conv1d.bias`, [convDim], c.useConvBias, "use_conv_bias"),
+    dtBias: t.get(`${p}dt_bias`, [H]),
+    aLog: t.get(`${p}A_log`, [H]),
+    D: t.get(`${p}D`, [H]),
+    gateNorm: t.get(`${p}norm.weight`, [D]),
+    outProj: t.get(`${p}out_proj.weight`, [d, D]),
+    outProjBias: t.optional(`${p}out_proj.bias`, [d], c.useBias, "use_bias"),
+  };
+}
+
+/** The state size read from the weights must match the config (`layerStateSize`). */
+function checkStateSize(t: TensorReader, c: MambaConfig, i: number, tensor: string, found: number): void {
+  const want = layerStateSize(c, i);
+  if (found !== want) {
+    const record = t.record(tensor);
+    throw new Error(
+      `${record.file}: tensor "${record.name}" (shape [${record.shape.join(", ")}]) implies state size ${found} ` +
+        `for layer ${i}, but config says ${want}` + (c.layerStateSizes ? " (layer_state_sizes)" : ""),
+    );
+  }
+}
+
+/**
+ * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config.
+ *
+ * The lm_head is tied (null) when the config says so (even if an `lm_head.weight` is stored, as transformers does)
+ * or when no `lm_head.weight` is stored; the returned config's `tieEmbeddings` says which.
+ *
+ * @throws Error naming the tensor, its file, its shape and the expected shape; a missing tensor and the weight
+ *   files; a state size disagreeing with the config; a Mamba-2 in_proj with a gated MLP; or leftover tensors.
+ */
+export function toHostWeights(checkpoint: Checkpoint): MambaWeights {
+  const c = checkpoint.config;
+  const t = new TensorReader(checkpoint);
+  const embedding = t.get("backbone.embeddings.weight", [c.vocabSize, c.dModel]);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < c.nLayer; i++) layers.push(c.arch === "mamba1" ? mamba1Layer(t, c, i) : mamba2Layer(t, c, i));
+  const normF = t.get("backbone.norm_f.weight", [c.dModel]);
+  const tied = c.tieEmbeddings || !t.has("lm_head.weight");
+  let lmHead: HostTensor | null = null;
+  if (tied) {
+    if (t.has("lm_head.weight")) {
+      t.check("lm_head.weight", [c.vocabSize, c.dModel]); // shape-checked, then dropped for the embedding
+    }
+  } else {
+    lmHead = t.get("lm_head.weight", [c.vocabSize, c.dModel]);
+  }
+  t.checkAllUsed();
+  return { config: { ...c, tieEmbeddings: tied }, embedding, layers, normF, lmHead };
+}
+
+/** {@link loadCheckpoint} then {@link toHostWeights}. */
+export async function loadWeights(source: CheckpointSource): Promise<MambaWeights> {
+  return toHostWeights(await loadCheckpoint(source));
+}

@@ -1,0 +1,422 @@
+/**
+ * Parses a checkpoint's `config.json` into the normalised {@link MambaConfig}.
+ *
+ * Two spellings are understood:
+ * - Hugging Face transformers: `model_type` "mamba" (MambaConfig) or "mamba2" (Mamba2Config); missing optional
+ *   fields take transformers' defaults.
+ * - state-spaces/mamba (`mamba_ssm`): `d_model`, `n_layer`, `vocab_size`, `ssm_cfg` (with `layer`: "Mamba1" or
+ *   "Mamba2"); missing fields take mamba_ssm's defaults (MambaConfig dataclass, `Mamba.__init__`,
+ *   `Mamba2.__init__`); the vocabulary is padded up to `pad_vocab_size_multiple` (default 8) as
+ *   `MambaLMHeadModel` does.
+ *
+ * Both accept the optional `layer_state_sizes` (one state size per layer), PerfMamba's extension for pruned
+ * checkpoints.
+ *
+ * @module
+ */
+
+import type { MambaConfig } from "./config.ts";
+
+/** `model_type` values this runtime supports. */
+export const SUPPORTED_MODEL_TYPES: readonly string[] = ["mamba", "mamba2"];
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Reads fields of one JSON object, naming the file and the field in every error. */
+class Fields {
+  constructor(readonly obj: Json, readonly file: string, readonly prefix = "") {}
+
+  private where(key: string): string {
+    return `${this.file}: field "${this.prefix}${key}"`;
+  }
+
+  /** Fails with a message naming the file and the field. */
+  fail(key: string, message: string): never {
+    throw new Error(`${this.where(key)} ${message}`);
+  }
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
+  }
+
+  /** A positive integer; required when `fallback` is undefined. */
+  positiveInt(key: string, fallback?: number): number {
+    const v = this.has(key) ? this.obj[key] : fallback;
+    if (v === undefined) this.fail(key, "is required");
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
+      this.fail(key, `must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** A non-negative integer with a default. */
+  nonNegativeInt(key: string, fallback: number): number {
+    const v = this.has(key) ? this.obj[key] : fallback;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      this.fail(key, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** A positive finite number with a default. */
+  positiveNumber(key: string, fallback: number): number {
+    const v = this.has(key) ? this.obj[key] : fallback;
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
+      this.fail(key, `must be a positive number, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** A boolean with a default. */
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.has(key) ? this.obj[key] : fallback;
+    if (typeof v !== "boolean") this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  /** A positive integer or "auto" (→ `auto`). */
+  intOrAuto(key: string, auto: number): number {
+    return this.obj[key] === "auto" ? auto : this.positiveInt(key, auto);
+  }
+
+  /** A `[min, max]` Δ limit: numbers, "inf"/"Infinity" strings, `{"__float__": "Infinity"}`, null. */
+  limit(key: string): [number, number] {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return [0, Infinity];
+    if (!Array.isArray(v) || v.length !== 2) {
+      this.fail(key, `must be a [min, max] pair, got ${JSON.stringify(v)}`);
+    }
+    const lo = parseJsonFloat(v[0], 0), hi = parseJsonFloat(v[1], Infinity);
+    if (lo === undefined || hi === undefined || !(lo >= 0) || !(hi >= lo)) {
+      this.fail(key, `must be a [min, max] pair with 0 ≤ min ≤ max, got ${JSON.stringify(v)}`);
+    }
+    return [lo, hi];
+  }
+
+  /** A nested object (absent or null → empty). */
+  object(key: string): Fields {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return new Fields({}, this.file, `${this.prefix}${key}.`);
+    if (!isObject(v)) this.fail(key, `must be an object, got ${JSON.stringify(v)}`);
+    return new Fields(v, this.file, `${this.prefix}${key}.`);
+  }
+}
+
+/**
+ * A float as JSON configs spell it: a number, a string ("inf", "Infinity", "-inf", "nan", "1e-3"),
+ * transformers 5's `{"__float__": "Infinity"}`, or null (→ `ifNull`). Undefined when unreadable.
+ */
+function parseJsonFloat(v: unknown, ifNull: number): number | undefined {
+  if (v === null) return ifNull;
+  if (typeof v === "number") return v;
+  if (isObject(v) && Object.keys(v).length === 1 && "__float__" in v) return parseJsonFloat(v.__float__, ifNull);
+  if (typeof v !== "string") return undefined;
+  const s = v.trim().toLowerCase();
+  if (s === "inf" || s === "+inf" || s === "infinity" || s === "+infinity") return Infinity;
+  if (s === "-inf" || s === "-infinity") return -Infinity;
+  if (s === "nan") return NaN;
+  const n = Number(s);
+  return s !== "" && Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * Parses config.json text. Python's `json.dump` writes bare `Infinity` / `-Infinity` / `NaN` (older transformers
+ * did so for `time_step_limit`); those tokens are accepted and read as strings ("Infinity"), which
+ * {@link parseConfig} understands.
+ *
+ * @throws Error naming the file when the text is not JSON.
+ */
+export function parseConfigText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (first) {
+    try {
+      return JSON.parse(quoteBareNonFinite(text));
+    } catch {
+      throw new Error(`${file}: not valid JSON (${(first as Error).message})`);
+    }
+  }
+}
+
+/** Quotes bare Infinity / -Infinity / NaN tokens outside strings. */
+function quoteBareNonFinite(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.startsWith('"') ? m : `"${m}"`));
+}
+
+/**
+ * Normalises a parsed config.json.
+ *
+ * @param json the parsed JSON
+ * @param file the file's name or path, used in error messages
+ * @returns the normalised configuration
+ * @throws Error naming the file and the field for an unknown `model_type`, missing required fields, non-positive
+ *   or inconsistent dimensions, a conv kernel outside 2..4, LayerNorm models (`rms_norm` false) and other
+ *   unsupported variants.
+ */
+export function parseConfig(json: unknown, file: string): MambaConfig {
+  if (!isObject(json)) throw new Error(`${file}: config must be a JSON object`);
+  const f = new Fields(json, file);
+  const config = parseByFormat(f);
+  const sizes = parseLayerStateSizes(f, config.nLayer);
+  if (sizes) config.layerStateSizes = sizes;
+  return config;
+}
+
+/** Dispatches on the config's spelling: Hugging Face `model_type`, or state-spaces `d_model`. */
+function parseByFormat(f: Fields): MambaConfig {
+  const modelType = f.obj.model_type;
+  if (modelType === "mamba") return parseHfMamba1(f);
+  if (modelType === "mamba2") return parseHfMamba2(f);
+  if (modelType !== undefined) {
+    return f.fail(
+      "model_type",
+      `is ${JSON.stringify(modelType)}; supported: ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(", ")}` +
+        ` (or a state-spaces config with d_model / n_layer / ssm_cfg)`,
+    );
+  }
+  if (f.obj.d_model !== undefined) return parseStateSpaces(f);
+  throw new Error(
+    `${f.file}: unrecognised config: no "model_type" (Hugging Face: ${SUPPORTED_MODEL_TYPES.join(", ")}) and no ` +
+      `"d_model" (state-spaces)`,
+  );
+}
+
+function parseLayerStateSizes(f: Fields, nLayer: number): number[] | undefined {
+  const v = f.obj.layer_state_sizes;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== nLayer) {
+    f.fail("layer_state_sizes", `must be a list of ${nLayer} positive integers (one per layer)`);
+  }
+  return v.map((n, i) => {
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
+      f.fail("layer_state_sizes", `[${i}] must be a positive integer, got ${JSON.stringify(n)}`);
+    }
+    return n;
+  });
+}
+
+/** Dimensions every architecture shares, before the architecture-specific fields. */
+interface Common {
+  dModel: number;
+  nLayer: number;
+  vocabSize: number;
+  eps: number;
+}
+
+/** Architecture-specific fields with their neutral values for Mamba-1. */
+const MAMBA1_UNUSED = {
+  headDim: 0,
+  nHeads: 0,
+  nGroups: 1,
+  chunkSize: 0,
+  timeStepLimit: [0, Infinity] as [number, number],
+  normBeforeGate: false,
+};
+
+function checkConv(f: Fields, key: string, dConv: number): void {
+  if (dConv < 2 || dConv > 4) f.fail(key, `is ${dConv}; the causal conv kernel must be 2..4`);
+}
+
+function mamba1(
+  f: Fields,
+  common: Common,
+  source: MambaConfig["source"],
+  dims: { dState: number; dConv: number; dInner: number; dtRank: number; useBias: boolean; useConvBias: boolean },
+  tieEmbeddings: boolean,
+  keys: { dConv: string },
+): MambaConfig {
+  checkConv(f, keys.dConv, dims.dConv);
+  return {
+    arch: "mamba1",
+    ...common,
+    ...dims,
+    tieEmbeddings,
+    ...MAMBA1_UNUSED,
+    normGroupSize: dims.dInner,
+    source,
+  };
+}
+
+interface Mamba2Dims {
+  dState: number;
+  dConv: number;
+  dInner: number;
+  headDim: number;
+  nHeads: number;
+  nGroups: number;
+  chunkSize: number;
+  timeStepLimit: [number, number];
+  normBeforeGate: boolean;
+  useBias: boolean;
+  useConvBias: boolean;
+}
+
+function mamba2(
+  f: Fields,
+  common: Common,
+  source: MambaConfig["source"],
+  dims: Mamba2Dims,
+  tieEmbeddings: boolean,
+  keys: { dConv: string; heads: string; groups: string },
+): MambaConfig {
+  checkConv(f, keys.dConv, dims.dConv);
+  const { dInner, nHeads, headDim, nGroups } = dims;
+  if (nHeads * headDim !== dInner) {
+    f.fail(keys.heads, `inconsistent: ${nHeads} heads × head dim ${headDim} ≠ d_inner ${dInner} (expand · d_model)`);
+  }
+  if (nHeads % nGroups !== 0) f.fail(keys.groups, `is ${nGroups}, which does not divide the ${nHeads} heads`);
+  return {
+    arch: "mamba2",
+    ...common,
+    ...dims,
+    dtRank: 0,
+    tieEmbeddings,
+    normGroupSize: dInner / nGroups,
+    source,
+  };
+}
+
+function requireRmsNorm(f: Fields, key: string): void {
+  if (!f.bool(key, true)) f.fail(key, "is false: LayerNorm models are not supported (only RMSNorm)");
+}
+
+function positiveProduct(f: Fields, key: string, a: number, b: number): number {
+  const v = a * b;
+  if (!Number.isSafeInteger(v) || v <= 0) f.fail(key, `gives a non-integer inner width ${a} × ${b}`);
+  return v;
+}
+
+function hfCommon(f: Fields): Common {
+  return {
+    dModel: f.positiveInt("hidden_size"),
+    nLayer: f.positiveInt("num_hidden_layers"),
+    vocabSize: f.positiveInt("vocab_size"),
+    eps: f.positiveNumber("layer_norm_epsilon", 1e-5),
+  };
+}
+
+/** transformers MambaConfig. */
+function parseHfMamba1(f: Fields): MambaConfig {
+  const common = hfCommon(f);
+  const expand = f.positiveNumber("expand", 2);
+  const dInner = f.has("intermediate_size")
+    ? f.positiveInt("intermediate_size")
+    : positiveProduct(f, "expand", expand, common.dModel);
+  return mamba1(
+    f,
+    common,
+    "huggingface",
+    {
+      dState: f.positiveInt("state_size", 16),
+      dConv: f.positiveInt("conv_kernel", 4),
+      dInner,
+      dtRank: f.intOrAuto("time_step_rank", Math.ceil(common.dModel / 16)),
+      useBias: f.bool("use_bias", true), // transformers' MambaConfig default
+      useConvBias: f.bool("use_conv_bias", true),
+    },
+    f.bool("tie_word_embeddings", true),
+    { dConv: "conv_kernel" },
+  );
+}
+
+/** transformers Mamba2Config. */
+function parseHfMamba2(f: Fields): MambaConfig {
+  const common = hfCommon(f);
+  requireRmsNorm(f, "rms_norm");
+  const dInner = positiveProduct(f, "expand", f.positiveNumber("expand", 2), common.dModel);
+  const headDim = f.positiveInt("head_dim", 64);
+  return mamba2(
+    f,
+    common,
+    "huggingface",
+    {
+      dState: f.positiveInt("state_size", 128),
+      dConv: f.positiveInt("conv_kernel", 4),
+      dInner,
+      headDim,
+      nHeads: f.positiveInt("num_heads", Math.max(1, Math.floor(dInner / headDim))),
+      nGroups: f.positiveInt("n_groups", 8),
+      chunkSize: f.positiveInt("chunk_size", 256),
+      timeStepLimit: f.limit("time_step_limit"),
+      normBeforeGate: f.bool("norm_before_gate", false),
+      useBias: f.bool("use_bias", false),
+      useConvBias: f.bool("use_conv_bias", true),
+    },
+    f.bool("tie_word_embeddings", false),
+    { dConv: "conv_kernel", heads: "num_heads", groups: "n_groups" },
+  );
+}
+
+/** state-spaces/mamba (mamba_ssm) MambaConfig with its `ssm_cfg`. */
+function parseStateSpaces(f: Fields): MambaConfig {
+  const dModel = f.positiveInt("d_model");
+  const nLayer = f.positiveInt("n_layer");
+  const pad = f.positiveInt("pad_vocab_size_multiple", 8);
+  const rawVocab = f.positiveInt("vocab_size");
+  const common: Common = {
+    dModel,
+    nLayer,
+    vocabSize: Math.ceil(rawVocab / pad) * pad,
+    eps: f.positiveNumber("norm_epsilon", 1e-5),
+  };
+  requireRmsNorm(f, "rms_norm");
+  if (f.nonNegativeInt("d_intermediate", 0) > 0) {
+    f.fail("d_intermediate", "> 0: blocks with an MLP are not supported");
+  }
+  const attn = f.obj.attn_layer_idx;
+  if (Array.isArray(attn) && attn.length > 0) {
+    f.fail("attn_layer_idx", "is not empty: attention layers are not supported");
+  }
+  const tie = f.bool("tie_embeddings", true);
+  const ssm = f.object("ssm_cfg");
+  const layer = ssm.obj.layer ?? "Mamba1";
+  const dInner = positiveProduct(ssm, "expand", ssm.positiveNumber("expand", 2), dModel);
+  if (layer === "Mamba1") {
+    return mamba1(
+      f,
+      common,
+      "state-spaces",
+      {
+        dState: ssm.positiveInt("d_state", 16),
+        dConv: ssm.positiveInt("d_conv", 4),
+        dInner,
+        dtRank: ssm.intOrAuto("dt_rank", Math.ceil(dModel / 16)),
+        useBias: ssm.bool("bias", false),
+        useConvBias: ssm.bool("conv_bias", true),
+      },
+      tie,
+      { dConv: "ssm_cfg.d_conv" },
+    );
+  }
+  if (layer !== "Mamba2") ssm.fail("layer", `is ${JSON.stringify(layer)}; supported: "Mamba1", "Mamba2"`);
+  requireRmsNorm(ssm, "rmsnorm");
+  if (ssm.bool("D_has_hdim", false)) ssm.fail("D_has_hdim", "is true: a per-channel D is not supported");
+  if (ssm.has("d_ssm") && ssm.positiveInt("d_ssm") !== dInner) {
+    ssm.fail("d_ssm", `differs from d_inner ${dInner}: a gated MLP beside the SSM is not supported`);
+  }
+  const headDim = ssm.positiveInt("headdim", 64);
+  return mamba2(
+    f,
+    common,
+    "state-spaces",
+    {
+      dState: ssm.positiveInt("d_state", 128),
+      dConv: ssm.positiveInt("d_conv", 4),
+      dInner,
+      headDim,
+      nHeads: Math.floor(dInner / headDim),
+      nGroups: ssm.positiveInt("ngroups", 1),
+      chunkSize: ssm.positiveInt("chunk_size", 256),
+      timeStepLimit: ssm.limit("dt_limit"),
+      normBeforeGate: ssm.bool("norm_before_gate", false),
+      useBias: ssm.bool("bias", false),
+      useConvBias: ssm.bool("conv_bias", true),
+    },
+    tie,
+    { dConv: "ssm_cfg.d_conv", heads: "ssm_cfg.headdim", groups: "ssm_cfg.ngroups" },
+  );
+}

@@ -1,0 +1,312 @@
+/**
+ * Reading and writing the safetensors format, platform-neutral (a `Uint8Array` in, a `Uint8Array` out).
+ *
+ * Layout: `[u64 little-endian header length n][n bytes of UTF-8 JSON header][data section]`. The header maps
+ * tensor names to `{dtype, shape, data_offsets: [begin, end]}` (offsets relative to the data section) and may
+ * hold a `__metadata__` object of strings.
+ *
+ * {@link parseSafetensors} validates the header and returns lazy records whose `bytes` are views into the file;
+ * {@link toFloat32} converts one record (F32, F16 or BF16) to float32; {@link writeSafetensors} writes F32
+ * tensors (pruned checkpoints are saved with it).
+ *
+ * @module
+ */
+
+/** Element types a safetensors header may name, with their sizes in bytes. */
+export const DTYPE_SIZES = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+} as const;
+
+/** A dtype name of the safetensors format. */
+export type Dtype = keyof typeof DTYPE_SIZES;
+
+/** The dtypes {@link toFloat32} converts (the ones weights may use). */
+export const FLOAT_DTYPES: readonly Dtype[] = ["F32", "F16", "BF16"];
+
+/** One tensor of a parsed file; `bytes` is a view into the file's bytes (nothing is copied or converted). */
+export interface SafetensorRecord {
+  /** Tensor name as written in the header. */
+  name: string;
+  /** Element type. */
+  dtype: Dtype;
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** Raw little-endian elements, row-major: product(shape) · DTYPE_SIZES[dtype] bytes. */
+  bytes: Uint8Array;
+  /** Name of the file it came from (for error messages). */
+  file: string;
+}
+
+/** A parsed safetensors file. */
+export interface SafetensorsFile {
+  /** The name given to {@link parseSafetensors}. */
+  name: string;
+  /** The header's `__metadata__` (empty when absent). */
+  metadata: Record<string, string>;
+  /** Tensors by name, in header order. */
+  tensors: Map<string, SafetensorRecord>;
+}
+
+/** A float32 tensor to write with {@link writeSafetensors}. */
+export interface TensorToWrite {
+  /** Tensor name. */
+  name: string;
+  /** Dimensions, outermost first; product(shape) must equal data.length. */
+  shape: number[];
+  /** Elements, row-major. */
+  data: Float32Array;
+}
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isDtype(s: unknown): s is Dtype {
+  return typeof s === "string" && Object.hasOwn(DTYPE_SIZES, s);
+}
+
+function isNonNegativeInteger(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Number of elements of a shape (1 for a scalar `[]`). */
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Parses and validates a safetensors file.
+ *
+ * @param bytes the whole file
+ * @param name the file's name or path, used in every error message
+ * @returns the metadata and lazy tensor records (views into `bytes`)
+ * @throws Error naming the file (and the tensor, where one is at fault) when the file is truncated, the header
+ *   length runs past the end, the header is not a JSON object, an entry lacks dtype/shape/data_offsets, a dtype is
+ *   unknown, offsets fall outside the data section or overlap another tensor, or a byte length disagrees with
+ *   product(shape) · dtype size.
+ */
+export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFile {
+  if (bytes.byteLength < 8) {
+    throw new Error(`${name}: truncated safetensors file (${bytes.byteLength} bytes, need at least 8)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(bytes.byteLength - 8)) {
+    throw new Error(
+      `${name}: header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes); ` +
+        `truncated or not a safetensors file`,
+    );
+  }
+  const dataStart = 8 + Number(headerLen);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)));
+  } catch (e) {
+    throw new Error(`${name}: safetensors header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(header)) {
+    throw new Error(`${name}: safetensors header must be a JSON object`);
+  }
+  const data = bytes.subarray(dataStart);
+  const metadata = parseMetadata(header["__metadata__"], name);
+  const tensors = new Map<string, SafetensorRecord>();
+  const spans: { name: string; begin: number; end: number }[] = [];
+  for (const [tensorName, entry] of Object.entries(header)) {
+    if (tensorName === "__metadata__") continue;
+    const where = `${name}: tensor "${tensorName}"`;
+    if (!isPlainObject(entry)) throw new Error(`${where}: header entry must be an object`);
+    const { dtype, shape, data_offsets: offsets } = entry;
+    if (dtype === undefined || shape === undefined || offsets === undefined) {
+      const missing = ["dtype", "shape", "data_offsets"].filter((k) => entry[k] === undefined);
+      throw new Error(`${where}: header entry lacks ${missing.join(", ")}`);
+    }
+    if (!isDtype(dtype)) {
+      throw new Error(
+        `${where}: unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_SIZES).join(", ")})`,
+      );
+    }
+    if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
+      throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger)) {
+      throw new Error(`${where}: data_offsets must be [begin, end] integers, got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (begin > end || end > data.byteLength) {
+      throw new Error(
+        `${where}: data_offsets [${begin}, ${end}] out of range of the data section (${data.byteLength} bytes)`,
+      );
+    }
+    const expected = numel(shape) * DTYPE_SIZES[dtype];
+    if (end - begin !== expected) {
+      throw new Error(
+        `${where}: ${end - begin} bytes but shape [${shape.join(", ")}] of ${dtype} needs ${expected}`,
+      );
+    }
+    spans.push({ name: tensorName, begin, end });
+    tensors.set(tensorName, { name: tensorName, dtype, shape, bytes: data.subarray(begin, end), file: name });
+  }
+  checkNoOverlap(spans, name);
+  return { name, metadata, tensors };
+}
+
+function parseMetadata(raw: unknown, name: string): Record<string, string> {
+  if (raw === undefined) return {};
+  if (!isPlainObject(raw)) throw new Error(`${name}: __metadata__ must be an object of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== "string") {
+      throw new Error(`${name}: __metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+function checkNoOverlap(spans: { name: string; begin: number; end: number }[], name: string): void {
+  const nonEmpty = spans.filter((s) => s.end > s.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < nonEmpty.length; i++) {
+    const prev = nonEmpty[i - 1], cur = nonEmpty[i];
+    if (cur.begin < prev.end) {
+      throw new Error(
+        `${name}: tensor "${cur.name}" data_offsets [${cur.begin}, ${cur.end}] overlap tensor "${prev.name}" ` +
+          `[${prev.begin}, ${prev.end}]`,
+      );
+    }
+  }
+}
+
+let f16Table: Float32Array | null = null;
+
+/** Value of an IEEE-754 binary16 bit pattern (subnormals, ±0, ±Infinity and NaN included). */
+export function f16BitsToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** All 65536 f16 values, built on first use (256 KiB). */
+function halfTable(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) f16Table[i] = f16BitsToNumber(i);
+  }
+  return f16Table;
+}
+
+/** The record's elements as little-endian u16 values (copied only when unaligned or on a big-endian host). */
+function u16Elements(bytes: Uint8Array): Uint16Array {
+  const n = bytes.byteLength / 2;
+  if (HOST_LITTLE_ENDIAN) {
+    if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    return new Uint16Array(bytes.slice().buffer);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
+  return out;
+}
+
+/**
+ * Converts a record to a new float32 array (row-major, `product(shape)` elements).
+ *
+ * F32 is copied; F16 is widened exactly (subnormals, infinities and NaN included); BF16 is widened by a 16-bit
+ * shift (exact).
+ *
+ * @throws Error naming the tensor and the file for any other dtype.
+ */
+export function toFloat32(record: SafetensorRecord): Float32Array {
+  const { bytes, dtype } = record;
+  const n = bytes.byteLength / DTYPE_SIZES[dtype];
+  switch (dtype) {
+    case "F32": {
+      if (HOST_LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+      return out;
+    }
+    case "BF16": {
+      const src = u16Elements(bytes);
+      const out = new Float32Array(n);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
+      return out;
+    }
+    case "F16": {
+      const src = u16Elements(bytes);
+      const table = halfTable();
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = table[src[i]];
+      return out;
+    }
+    default:
+      throw new Error(
+        `${record.file}: tensor "${record.name}" has dtype ${dtype}; weights must be ${FLOAT_DTYPES.join(", ")}`,
+      );
+  }
+}
+
+/**
+ * Serialises float32 tensors as a safetensors file.
+ *
+ * Deterministic: tensors are sorted by name, laid out back to back in that order, the header is compact JSON
+ * (`__metadata__` first) padded with spaces to a multiple of 8 bytes so every tensor starts 8-byte aligned.
+ *
+ * @param tensors F32 tensors; names must be unique and data.length must equal product(shape)
+ * @param metadata string metadata; `format: "pt"` is added unless given (transformers expects it)
+ * @returns the file's bytes
+ */
+export function writeSafetensors(tensors: TensorToWrite[], metadata: Record<string, string> = {}): Uint8Array {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = { __metadata__: { format: "pt", ...metadata } };
+  let offset = 0;
+  for (const t of sorted) {
+    if (t.name === "__metadata__") throw new Error(`writeSafetensors: "__metadata__" is not a tensor name`);
+    if (Object.hasOwn(header, t.name)) throw new Error(`writeSafetensors: duplicate tensor "${t.name}"`);
+    if (!t.shape.every(isNonNegativeInteger) || numel(t.shape) !== t.data.length) {
+      throw new Error(
+        `writeSafetensors: tensor "${t.name}" has ${t.data.length} elements but shape [${t.shape.join(", ")}]`,
+      );
+    }
+    const end = offset + t.data.length * 4;
+    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, end] };
+    offset = end;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLen = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.byteLength, 8 + headerLen);
+  let pos = 8 + headerLen;
+  for (const t of sorted) {
+    if (HOST_LITTLE_ENDIAN) {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
+    } else {
+      for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
+    }
+    pos += t.data.byteLength;
+  }
+  return out;
+}
