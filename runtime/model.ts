@@ -1,0 +1,466 @@
+/**
+ * A Mamba-1 / Mamba-2 language model on any {@link Backend}.
+ *
+ * The forward pass reads like the equations of the two papers:
+ *
+ *   h₀ = Embed(ids);  h_{l+1} = h_l + Mixer_l(RMSNorm_l(h_l));  logits = LMHead(RMSNorm_f(h_L))
+ *
+ * Mamba-1 mixer:  [x, z] = in_proj(u);  x = SiLU(conv1d(x));  [δ, B, C] = x_proj(x);  Δ = softplus(dt_proj(δ))
+ *                 y = SelectiveScan(x, Δ, A, B, C) + D·x;  out = out_proj(y · SiLU(z))
+ * Mamba-2 mixer:  [z, xBC, dt] = in_proj(u);  [x, B, C] = SiLU(conv1d(xBC));  Δ = softplus(dt + dt_bias)
+ *                 y = SSD(x, Δ, A, B, C) + D·x;  out = out_proj(GatedRMSNorm(y, z))
+ *
+ * Each component runs inside {@link MambaModel.hooks}' `begin`/`end` so a profiler can time it.
+ *
+ * @module
+ */
+
+import type { Backend, Matrix, Tensor } from "./backend.ts";
+import { view } from "./backend.ts";
+import type { MambaConfig } from "./config.ts";
+import { InferenceState } from "./state.ts";
+import type { HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
+import { stateSizeOf } from "./weights.ts";
+
+/** The components of a block, named as the profiler reports them. */
+export type Component =
+  | "embedding"
+  | "norm"
+  | "in_proj"
+  | "conv1d"
+  | "x_proj"
+  | "dt_proj"
+  | "ssm"
+  | "gate_norm"
+  | "out_proj"
+  | "residual"
+  | "norm_f"
+  | "lm_head";
+
+/** Observers of the forward pass (profiling, tests). All optional. */
+export interface ForwardHooks {
+  /** Called before a component's ops are issued (layer is −1 outside the blocks). */
+  begin?(component: Component, layer: number): void;
+  /** Called after a component's ops are issued. */
+  end?(component: Component, layer: number): void | Promise<void>;
+  /**
+   * Receives named intermediate tensors of every layer ("norm.in", "norm.out", "in_proj.in", "in_proj.out",
+   * "out_proj.in", "out_proj.out"); the tensor is freed after the returned promise settles.
+   */
+  capture?(name: string, layer: number, t: Tensor): void | Promise<void>;
+}
+
+/** Logits of a forward pass: `rows × vocab`, row-major. */
+export interface Logits {
+  /** Row-major values. */
+  data: Float32Array;
+  /** Number of rows (positions, or sequences when only the last position was kept). */
+  rows: number;
+  /** Vocabulary size. */
+  vocab: number;
+}
+
+/** Options of {@link MambaModel.prefill}. */
+export interface PrefillOptions {
+  /** Continue from this state (advanced in place); default: a new zero state. */
+  state?: InferenceState;
+  /** Return only the logits of the last position of each sequence. */
+  lastOnly?: boolean;
+  /** Observers for this call. */
+  hooks?: ForwardHooks;
+}
+
+interface Mamba1Device {
+  arch: "mamba1";
+  norm: Tensor; // (d)
+  inProj: Matrix; // (2D, d)
+  inProjBias: Tensor | null; // (2D)
+  convWeight: Tensor; // (D, K)
+  convBias: Tensor | null; // (D)
+  xProj: Matrix; // (R + 2N, D)
+  dtProj: Matrix; // (D, R)
+  dtProjBias: Tensor; // (D)
+  A: Tensor; // (D, N) = −exp(A_log)
+  D: Tensor; // (D)
+  outProj: Matrix; // (d, D)
+  outProjBias: Tensor | null; // (d)
+  dState: number;
+}
+
+interface Mamba2Device {
+  arch: "mamba2";
+  norm: Tensor; // (d)
+  inProj: Matrix; // (2D + 2GN + H, d)
+  inProjBias: Tensor | null;
+  convWeight: Tensor; // (D + 2GN, K)
+  convBias: Tensor | null; // (D + 2GN)
+  dtBias: Tensor; // (H)
+  A: Tensor; // (H) = −exp(A_log)
+  D: Tensor; // (H)
+  gateNorm: Tensor; // (D)
+  outProj: Matrix; // (d, D)
+  outProjBias: Tensor | null;
+  dState: number;
+}
+
+type DeviceLayer = Mamba1Device | Mamba2Device;
+
+function negExp(t: HostTensor): Float32Array {
+  return t.data.map((v) => -Math.exp(v));
+}
+
+/** Check token ids against the vocabulary; throws naming the first bad id and its position. */
+export function validateTokens(ids: ArrayLike<number>, vocab: number, what = "token"): void {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new RangeError(`${what} id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+}
+
+/** Flatten a batch of equal-length token sequences; throws on an empty or ragged batch. */
+export function flattenBatch(
+  batch: ArrayLike<number> | ArrayLike<number>[],
+): { ids: Int32Array; batch: number; seqLen: number } {
+  const seqs: ArrayLike<number>[] = batch.length > 0 && typeof batch[0] !== "number"
+    ? (batch as ArrayLike<number>[])
+    : [batch as ArrayLike<number>];
+  if (seqs.length === 0) throw new RangeError("empty batch: give at least one sequence of tokens");
+  const seqLen = seqs[0].length;
+  if (seqLen === 0) throw new RangeError("empty prompt: give at least one token");
+  seqs.forEach((s, b) => {
+    if (s.length !== seqLen) {
+      throw new RangeError(
+        `batch of unequal lengths: sequence 0 has ${seqLen} tokens, sequence ${b} has ${s.length}; pad or split the batch`,
+      );
+    }
+  });
+  const ids = new Int32Array(seqs.length * seqLen);
+  seqs.forEach((s, b) => ids.set(Array.from(s), b * seqLen));
+  return { ids, batch: seqs.length, seqLen };
+}
+
+/** A model whose weights live on a backend. Create with {@link MambaModel.load}; release with dispose(). */
+export class MambaModel implements Disposable {
+  /** Hooks applied to every forward pass (in addition to per-call hooks). */
+  hooks: ForwardHooks = {};
+  readonly #layers: DeviceLayer[];
+  readonly #embedding: Matrix; // (vocab, d)
+  readonly #lmHead: Matrix; // (vocab, d), the embedding when tied
+  readonly #normF: Tensor; // (d)
+  readonly #owned: (Tensor | Matrix)[];
+  #disposed = false;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: MambaConfig,
+    layers: DeviceLayer[],
+    embedding: Matrix,
+    lmHead: Matrix,
+    normF: Tensor,
+    owned: (Tensor | Matrix)[],
+    /** Parameter count of the host weights (tied lm_head counted once). */
+    readonly parameterCount: number,
+  ) {
+    this.#layers = layers;
+    this.#embedding = embedding;
+    this.#lmHead = lmHead;
+    this.#normF = normF;
+    this.#owned = owned;
+  }
+
+  /** Upload host weights to a backend. The host weights are not kept. */
+  static load(weights: MambaWeights, backend: Backend): MambaModel {
+    const cfg = weights.config;
+    const owned: (Tensor | Matrix)[] = [];
+    let params = 0;
+    const vec = (t: HostTensor, label: string): Tensor => {
+      params += t.data.length;
+      const d = backend.upload(t.data, t.shape, label);
+      owned.push(d);
+      return d;
+    };
+    const derived = (data: Float32Array, shape: number[], label: string): Tensor => {
+      params += data.length;
+      const d = backend.upload(data, shape, label);
+      owned.push(d);
+      return d;
+    };
+    const opt = (t: HostTensor | null, label: string): Tensor | null => (t ? vec(t, label) : null);
+    const mat = (t: HostTensor, label: string): Matrix => {
+      params += t.data.length;
+      const m = backend.uploadMatrix(t.data, t.shape[0], t.shape[1], label);
+      owned.push(m);
+      return m;
+    };
+    const layers = weights.layers.map((w: LayerWeights, l): DeviceLayer => {
+      const p = `layers.${l}.`;
+      const dState = stateSizeOf(w, cfg);
+      if (w.arch === "mamba1") {
+        return {
+          arch: "mamba1",
+          norm: vec(w.norm, p + "norm"),
+          inProj: mat(w.inProj, p + "in_proj"),
+          inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
+          convWeight: vec(w.convWeight, p + "conv1d.weight"),
+          convBias: opt(w.convBias, p + "conv1d.bias"),
+          xProj: mat(w.xProj, p + "x_proj"),
+          dtProj: mat(w.dtProj, p + "dt_proj"),
+          dtProjBias: vec(w.dtProjBias, p + "dt_proj.bias"),
+          A: derived(negExp(w.aLog), w.aLog.shape, p + "A"),
+          D: vec(w.D, p + "D"),
+          outProj: mat(w.outProj, p + "out_proj"),
+          outProjBias: opt(w.outProjBias, p + "out_proj.bias"),
+          dState,
+        };
+      }
+      return {
+        arch: "mamba2",
+        norm: vec(w.norm, p + "norm"),
+        inProj: mat(w.inProj, p + "in_proj"),
+        inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
+        convWeight: vec(w.convWeight, p + "conv1d.weight"),
+        convBias: opt(w.convBias, p + "conv1d.bias"),
+        dtBias: vec(w.dtBias, p + "dt_bias"),
+        A: derived(negExp(w.aLog), w.aLog.shape, p + "A"),
+        D: vec(w.D, p + "D"),
+        gateNorm: vec(w.gateNorm, p + "gate_norm"),
+        outProj: mat(w.outProj, p + "out_proj"),
+        outProjBias: opt(w.outProjBias, p + "out_proj.bias"),
+        dState,
+      };
+    });
+    const embedding = mat(weights.embedding, "embedding");
+    const lmHead = weights.lmHead ? mat(weights.lmHead, "lm_head") : embedding;
+    const normF = vec(weights.normF, "norm_f");
+    return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params);
+  }
+
+  /** State size of each layer (differs per layer in pruned models). */
+  get layerStateSizes(): number[] {
+    return this.#layers.map((l) => l.dState);
+  }
+
+  /** A zero inference state for `batch` sequences. */
+  newState(batch = 1): InferenceState {
+    this.#check();
+    return InferenceState.zeros(this.backend, this.config, batch);
+  }
+
+  /**
+   * Run a batch of equal-length token sequences (or one sequence) and return the logits.
+   * The state (given or new) is advanced past the tokens and returned.
+   */
+  async prefill(
+    tokens: ArrayLike<number> | ArrayLike<number>[],
+    options: PrefillOptions = {},
+  ): Promise<{ logits: Logits; state: InferenceState }> {
+    this.#check();
+    const { ids, batch, seqLen } = flattenBatch(tokens);
+    validateTokens(ids, this.config.vocabSize);
+    const state = options.state ?? this.newState(batch);
+    if (state.batch !== batch) {
+      throw new RangeError(`state holds ${state.batch} sequences but the batch has ${batch}`);
+    }
+    if (state.disposed) throw new Error("prefill: the given InferenceState was disposed");
+    const logits = await this.#forward(ids, batch, seqLen, state, options.lastOnly ?? false, options.hooks);
+    return { logits, state };
+  }
+
+  /** One decode step: one token per sequence, advancing the state; returns `batch × vocab` logits. */
+  async step(tokens: ArrayLike<number>, state: InferenceState, hooks?: ForwardHooks): Promise<Logits> {
+    this.#check();
+    if (tokens.length !== state.batch) {
+      throw new RangeError(`step: ${tokens.length} tokens for a state of ${state.batch} sequences`);
+    }
+    const ids = Int32Array.from(tokens);
+    validateTokens(ids, this.config.vocabSize);
+    return await this.#forward(ids, state.batch, 1, state, false, hooks);
+  }
+
+  async #forward(
+    ids: Int32Array,
+    batch: number,
+    seqLen: number,
+    state: InferenceState,
+    lastOnly: boolean,
+    callHooks: ForwardHooks | undefined,
+  ): Promise<Logits> {
+    const be = this.backend;
+    const hooks = mergeHooks(this.hooks, callHooks);
+    const run = async <T>(c: Component, layer: number, f: () => T): Promise<T> => {
+      hooks.begin?.(c, layer);
+      const out = f();
+      await hooks.end?.(c, layer);
+      return out;
+    };
+    const capture = async (name: string, layer: number, t: Tensor): Promise<void> => {
+      if (hooks.capture) await hooks.capture(name, layer, t);
+    };
+
+    let h = await run("embedding", -1, () => be.embed(ids, this.#embedding)); // (T, d)
+    for (let l = 0; l < this.#layers.length; l++) {
+      const layer = this.#layers[l];
+      await capture("norm.in", l, h);
+      const u = await run("norm", l, () => be.rmsNorm(h, layer.norm, this.config.eps)); // (T, d)
+      await capture("norm.out", l, u);
+      await capture("in_proj.in", l, u);
+      const mixed = layer.arch === "mamba1"
+        ? await this.#mamba1(layer, l, u, batch, seqLen, state, run, capture)
+        : await this.#mamba2(layer, l, u, batch, seqLen, state, run, capture);
+      be.free(u);
+      await capture("out_proj.out", l, mixed);
+      const next = await run("residual", l, () => be.add(h, mixed)); // residual stream in f32
+      be.free(h);
+      be.free(mixed);
+      h = next;
+    }
+    if (lastOnly) {
+      const rows = Int32Array.from({ length: batch }, (_, b) => b * seqLen + seqLen - 1);
+      const last = be.gatherRows(h, rows);
+      be.free(h);
+      h = last;
+    }
+    const hn = await run("norm_f", -1, () => be.rmsNorm(h, this.#normF, this.config.eps));
+    be.free(h);
+    const logits = await run("lm_head", -1, () => be.linear(hn, this.#lmHead)); // (rows, vocab)
+    be.free(hn);
+    const data = await be.read(logits);
+    be.free(logits);
+    state.position += seqLen;
+    return { data, rows: logits.shape[0], vocab: logits.shape[1] };
+  }
+
+  async #mamba1(
+    w: Mamba1Device,
+    l: number,
+    u: Tensor,
+    batch: number,
+    seqLen: number,
+    state: InferenceState,
+    run: <T>(c: Component, layer: number, f: () => T) => Promise<T>,
+    capture: (name: string, layer: number, t: Tensor) => Promise<void>,
+  ): Promise<Tensor> {
+    const be = this.backend;
+    const D = this.config.dInner, N = w.dState, R = this.config.dtRank;
+    const xz = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D): [x | z]
+    await capture("in_proj.out", l, xz);
+    const x = await run(
+      "conv1d",
+      l,
+      () => be.conv1d(view(xz, 0, D), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
+    ); // (T, D)
+    const xdbl = await run("x_proj", l, () => be.linear(x, w.xProj)); // (T, R + 2N): [δ | B | C]
+    const dt = await run("dt_proj", l, () => be.linear(view(xdbl, 0, R), w.dtProj, w.dtProjBias)); // (T, D)
+    const y = await run("ssm", l, () =>
+      be.selectiveScan({
+        u: view(x),
+        delta: view(dt),
+        A: w.A,
+        B: view(xdbl, R, N),
+        C: view(xdbl, R + N, N),
+        D: w.D,
+        z: view(xz, D, D),
+        state: state.ssm[l],
+        batch,
+        seqLen,
+      })); // (T, D), gated by SiLU(z)
+    be.free(xz);
+    be.free(x);
+    be.free(xdbl);
+    be.free(dt);
+    await capture("out_proj.in", l, y);
+    const out = await run("out_proj", l, () => be.linear(y, w.outProj, w.outProjBias)); // (T, d)
+    be.free(y);
+    return out;
+  }
+
+  async #mamba2(
+    w: Mamba2Device,
+    l: number,
+    u: Tensor,
+    batch: number,
+    seqLen: number,
+    state: InferenceState,
+    run: <T>(c: Component, layer: number, f: () => T) => Promise<T>,
+    capture: (name: string, layer: number, t: Tensor) => Promise<void>,
+  ): Promise<Tensor> {
+    const be = this.backend;
+    const cfg = this.config;
+    const D = cfg.dInner, N = w.dState, G = cfg.nGroups, H = cfg.nHeads;
+    const GN = G * N;
+    const zxbcdt = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D + 2GN + H)
+    await capture("in_proj.out", l, zxbcdt);
+    const xBC = await run(
+      "conv1d",
+      l,
+      () => be.conv1d(view(zxbcdt, D, D + 2 * GN), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
+    ); // (T, D + 2GN)
+    const y = await run("ssm", l, () =>
+      be.ssd({
+        x: view(xBC, 0, D),
+        dt: view(zxbcdt, 2 * D + 2 * GN, H),
+        dtBias: w.dtBias,
+        A: w.A,
+        B: view(xBC, D, GN),
+        C: view(xBC, D + GN, GN),
+        D: w.D,
+        state: state.ssm[l],
+        batch,
+        seqLen,
+        nHeads: H,
+        headDim: cfg.headDim,
+        nGroups: G,
+        dState: N,
+        chunkSize: cfg.chunkSize,
+        dtMin: cfg.timeStepLimit[0],
+        dtMax: cfg.timeStepLimit[1],
+      })); // (T, D)
+    be.free(xBC);
+    const g = await run(
+      "gate_norm",
+      l,
+      () => be.gatedRmsNorm(y, view(zxbcdt, 0, D), w.gateNorm, cfg.normGroupSize, cfg.eps),
+    ); // (T, D)
+    be.free(y);
+    be.free(zxbcdt);
+    await capture("out_proj.in", l, g);
+    const out = await run("out_proj", l, () => be.linear(g, w.outProj, w.outProjBias)); // (T, d)
+    be.free(g);
+    return out;
+  }
+
+  /** Release every weight on the backend (the backend itself stays usable). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of this.#owned) this.backend.free(t);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error("MambaModel used after dispose()");
+  }
+}
+
+function mergeHooks(a: ForwardHooks, b: ForwardHooks | undefined): ForwardHooks {
+  if (!b) return a;
+  return {
+    begin: (c, l) => {
+      a.begin?.(c, l);
+      b.begin?.(c, l);
+    },
+    end: async (c, l) => {
+      await b.end?.(c, l);
+      await a.end?.(c, l);
+    },
+    capture: async (n, l, t) => {
+      await a.capture?.(n, l, t);
+      await b.capture?.(n, l, t);
+    },
+  };
+}

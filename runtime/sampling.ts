@@ -1,0 +1,104 @@
+/**
+ * Choosing the next token from a row of logits: greedy, temperature, top-k and top-p (nucleus), seeded.
+ *
+ * @module
+ */
+
+/** How to pick a token from logits. */
+export interface SamplingOptions {
+  /** 0 (default) = greedy argmax; otherwise logits are divided by it before softmax. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (0 or undefined = all). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (1 or undefined = all). */
+  topP?: number;
+  /** Seed of the pseudo-random generator (default 0): the same seed gives the same tokens. */
+  seed?: number;
+}
+
+/** A small, fast, seedable PRNG (mulberry32): uniform floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Index of the largest value (the first one on ties, as torch.argmax). */
+export function argmax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** Validate sampling options; throws a RangeError naming the bad option. */
+export function checkSampling(o: SamplingOptions): void {
+  if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) {
+    throw new RangeError(`temperature must be a finite number ≥ 0, got ${o.temperature}`);
+  }
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) {
+    throw new RangeError(`topK must be a whole number ≥ 0, got ${o.topK}`);
+  }
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) {
+    throw new RangeError(`topP must be in (0, 1], got ${o.topP}`);
+  }
+}
+
+/**
+ * A sampler bound to options and its own PRNG stream.
+ *
+ * @example
+ * ```ts
+ * import { Sampler } from "./sampling.ts";
+ * const s = new Sampler({ temperature: 0 });
+ * console.log(s.pick(new Float32Array([0.1, 3, -1]))); // 1
+ * ```
+ */
+export class Sampler {
+  readonly #o: SamplingOptions;
+  readonly #rand: () => number;
+
+  constructor(options: SamplingOptions = {}) {
+    checkSampling(options);
+    this.#o = options;
+    this.#rand = mulberry32(options.seed ?? 0);
+  }
+
+  /** Pick a token id from one row of logits. */
+  pick(row: ArrayLike<number>): number {
+    const t = this.#o.temperature ?? 0;
+    if (t === 0) return argmax(row);
+    const n = row.length;
+    let ids = Array.from({ length: n }, (_, i) => i);
+    ids.sort((a, b) => row[b] - row[a]);
+    const k = this.#o.topK ?? 0;
+    if (k > 0 && k < n) ids = ids.slice(0, k);
+    const max = row[ids[0]];
+    const p = ids.map((i) => Math.exp((row[i] - max) / t));
+    const sum = p.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < p.length; i++) p[i] /= sum;
+    const topP = this.#o.topP ?? 1;
+    let keep = p.length;
+    if (topP < 1) {
+      let acc = 0;
+      for (let i = 0; i < p.length; i++) {
+        acc += p[i];
+        if (acc >= topP) {
+          keep = i + 1;
+          break;
+        }
+      }
+    }
+    const mass = p.slice(0, keep).reduce((a, b) => a + b, 0);
+    let r = this.#rand() * mass;
+    for (let i = 0; i < keep; i++) {
+      r -= p[i];
+      if (r < 0) return ids[i];
+    }
+    return ids[keep - 1];
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The recurrent inference state of a Mamba model: per layer, the causal-conv window and the SSM state.
+ *
+ * A state is explicit and cloneable so that callers can fork a prompt into several continuations, checkpoint a
+ * conversation, or compare decode step by step against a full prefill.
+ *
+ * @module
+ */
+
+import type { Backend, Tensor } from "./backend.ts";
+import type { MambaConfig } from "./config.ts";
+import { layerStateSize } from "./config.ts";
+
+/** Conv channels of a layer: Mamba-1 convolves x (dInner); Mamba-2 convolves x, B and C. */
+export function convChannels(config: MambaConfig, layer: number): number {
+  return config.arch === "mamba1" ? config.dInner : config.dInner + 2 * config.nGroups * layerStateSize(config, layer);
+}
+
+/** Shape of one layer's SSM state for a batch. */
+export function ssmStateShape(config: MambaConfig, layer: number, batch: number): number[] {
+  const n = layerStateSize(config, layer);
+  return config.arch === "mamba1" ? [batch, config.dInner, n] : [batch, config.nHeads, config.headDim, n];
+}
+
+/** Conv windows and SSM states of every layer for `batch` sequences, on one backend. */
+export class InferenceState implements Disposable {
+  /** Per layer, `[batch, C, K − 1]`: the last K − 1 conv inputs, oldest first. */
+  readonly conv: Tensor[];
+  /** Per layer, `[batch, D, N]` (Mamba-1) or `[batch, H, P, N]` (Mamba-2). */
+  readonly ssm: Tensor[];
+  /** Tokens consumed per sequence since the state was zero. */
+  position: number;
+  #disposed = false;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: MambaConfig,
+    readonly batch: number,
+    conv: Tensor[],
+    ssm: Tensor[],
+    position: number,
+  ) {
+    this.conv = conv;
+    this.ssm = ssm;
+    this.position = position;
+  }
+
+  /** A zero state (the state before any token) for `batch` sequences. */
+  static zeros(backend: Backend, config: MambaConfig, batch: number): InferenceState {
+    const conv: Tensor[] = [];
+    const ssm: Tensor[] = [];
+    for (let l = 0; l < config.nLayer; l++) {
+      conv.push(backend.zeros([batch, convChannels(config, l), config.dConv - 1], `state.conv.${l}`));
+      ssm.push(backend.zeros(ssmStateShape(config, l, batch), `state.ssm.${l}`));
+    }
+    return new InferenceState(backend, config, batch, conv, ssm, 0);
+  }
+
+  /** An independent copy: advancing one does not change the other. */
+  clone(): InferenceState {
+    this.#check();
+    return new InferenceState(
+      this.backend,
+      this.config,
+      this.batch,
+      this.conv.map((t) => this.backend.copy(t)),
+      this.ssm.map((t) => this.backend.copy(t)),
+      this.position,
+    );
+  }
+
+  /** Back to the zero state, reusing the memory. */
+  reset(): void {
+    this.#check();
+    for (const t of [...this.conv, ...this.ssm]) this.backend.fill0(t);
+    this.position = 0;
+  }
+
+  /** Bytes held on the backend. */
+  get bytes(): number {
+    return [...this.conv, ...this.ssm].reduce((s, t) => s + 4 * t.size, 0);
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Release the backend memory. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of [...this.conv, ...this.ssm]) this.backend.free(t);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error("InferenceState used after dispose()");
+  }
+}
