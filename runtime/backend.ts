@@ -115,6 +115,16 @@ export interface MemoryStats {
   peakBytes: number;
 }
 
+/** This device's limits, measured by a backend's own micro-benchmarks (not a datasheet). */
+export interface DevicePeaks {
+  /** Streaming memory bandwidth, GB/s (bytes read + written per second). */
+  bandwidthGBs: number;
+  /** Best GEMM rate of the backend's own kernel, GFLOP/s. */
+  gemmGflops: number;
+  /** How they were measured (sizes, threads). */
+  detail: string;
+}
+
 /** A compute device able to run every op of a Mamba-1 or Mamba-2 model. */
 export interface Backend {
   /** "wasm" or "webgpu". */
@@ -142,6 +152,8 @@ export interface Backend {
   memory(): MemoryStats;
   /** Release everything the backend owns. */
   dispose(): void;
+  /** Measure streaming bandwidth and GEMM peak with built-in micro-benchmarks (takes a few seconds). */
+  measurePeaks(): Promise<DevicePeaks>;
 
   /** `[T, d]` rows of the embedding matrix `[vocab, d]` for token ids (each < vocab). */
   embed(ids: Int32Array, table: Matrix): Tensor;

@@ -1,0 +1,80 @@
+// deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
+// Causal depthwise conv1d with SiLU and a rolling conv state (Mamba's short convolution).
+
+import { loadLanes, silu4, storeLanes } from "./simd_math";
+
+/**
+ * out[b,t,c] = SiLU(bias[c] + Σ_{j<K} w[c,j] · in[b, t−(K−1)+j, c]) for channels [c0, c1) (c0 a multiple of 4),
+ * where in[b, t<0, c] = state[b, c, K−1+t]; afterwards state[b, c, :] holds the last K−1 inputs of
+ * (state ++ x[b]).
+ *
+ * x: (batch·seqLen, ·) with row stride xStride floats; w: (C, K); bias: (C) or 0; state: (batch, C, K−1);
+ * out: (batch·seqLen, C); wt: scratch (K, C) that receives the transposed weights of [c0, c1).
+ */
+export function conv1d(
+  x: usize,
+  xStride: i32,
+  w: usize,
+  bias: usize,
+  state: usize,
+  out: usize,
+  wt: usize,
+  C: i32,
+  K: i32,
+  batch: i32,
+  seqLen: i32,
+  c0: i32,
+  c1: i32,
+): void {
+  const km1 = K - 1;
+  // Transpose weights of the channel range: wt[j, c] = w[c, j] so 4 channels load as one vector.
+  for (let c = c0; c < c1; c++) {
+    for (let j = 0; j < K; j++) {
+      store<f32>(wt + ((<usize>(j * C + c)) << 2), load<f32>(w + ((<usize>(c * K + j)) << 2)));
+    }
+  }
+  const xs = <usize>xStride << 2;
+  const os = <usize>C << 2;
+  for (let b = 0; b < batch; b++) {
+    const xb = x + <usize>(b * seqLen) * xs;
+    const ob = out + <usize>(b * seqLen) * os;
+    const sb = state + ((<usize>b * <usize>C * <usize>km1) << 2);
+    for (let c = c0; c < c1; c += 4) {
+      const lanes = min(4, c1 - c);
+      const co = <usize>c << 2;
+      const bv = bias == 0 ? f32x4.splat(0.0) : loadLanes(bias + co, lanes);
+      for (let t = 0; t < seqLen; t++) {
+        let acc = bv;
+        for (let j = 0; j < K; j++) {
+          const tt = t - km1 + j;
+          let v: v128;
+          if (tt >= 0) {
+            v = loadLanes(xb + <usize>tt * xs + co, lanes);
+          } else {
+            // Gather lanes from the state: state[b, c+i, K−1+tt].
+            const sp = sb + ((<usize>(c * km1 + km1 + tt)) << 2);
+            const st = <usize>km1 << 2;
+            v = f32x4.splat(0.0);
+            v = f32x4.replace_lane(v, 0, load<f32>(sp));
+            if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(sp + st));
+            if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(sp + 2 * st));
+            if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(sp + 3 * st));
+          }
+          acc = f32x4.add(acc, f32x4.mul(loadLanes(wt + ((<usize>(j * C + c)) << 2), lanes), v));
+        }
+        storeLanes(ob + <usize>t * os + co, silu4(acc), lanes);
+      }
+      // Roll the state: new[i] = (state ++ x)[seqLen + i]; ascending i only reads entries not yet written.
+      for (let l = 0; l < lanes; l++) {
+        const sc = sb + ((<usize>((c + l) * km1)) << 2);
+        for (let i = 0; i < km1; i++) {
+          const src = seqLen + i;
+          const v = src < km1
+            ? load<f32>(sc + (<usize>src << 2))
+            : load<f32>(xb + <usize>(src - km1) * xs + ((<usize>(c + l)) << 2));
+          store<f32>(sc + (<usize>i << 2), v);
+        }
+      }
+    }
+  }
+}

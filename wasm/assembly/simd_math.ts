@@ -1,0 +1,147 @@
+// deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
+// SIMD elementary functions shared by the kernels: exp, log, softplus, SiLU and small memory helpers.
+//
+// Everything is `@inline` so the kernels keep their values in registers; nothing here touches static data.
+
+/** Lower clamp of exp's argument: below it the result is flushed to zero. */
+const EXP_LO: f32 = -87.33654;
+/** Upper clamp of exp's argument: keeps 2^k finite (k ≤ 127). */
+const EXP_HI: f32 = 88.0;
+
+/** 1.5·2^23: adding it rounds a float of magnitude < 2^22 to an integer held in the low mantissa bits. */
+const ROUND_MAGIC: f32 = 12582912.0;
+
+/**
+ * exp(x) for 4 lanes: x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by the Cephes degree-6
+ * polynomial, 2^k built in the exponent bits. Relative error ≈ 1–2 ulp over [EXP_LO, EXP_HI].
+ * Uses pmin/pmax (single minps/maxps) and the round-by-magic-add trick: both are much cheaper in V8 than the
+ * NaN-exact min/max and the saturating conversion.
+ */
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  const under = f32x4.lt(x, f32x4.splat(EXP_LO));
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const kf = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504089)), f32x4.splat(ROUND_MAGIC));
+  const k = f32x4.sub(kf, f32x4.splat(ROUND_MAGIC));
+  let r = f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375)));
+  r = f32x4.add(r, f32x4.mul(k, f32x4.splat(2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
+  // bits(kf) = bits(ROUND_MAGIC) + k, so the exponent field of 2^k is (bits(kf) − 0x4B400000 + 127) << 23.
+  const pow2k = i32x4.shl(i32x4.add(kf, i32x4.splat(127 - 0x4B400000)), 23);
+  return v128.andnot(f32x4.mul(y, pow2k), under);
+}
+
+/**
+ * ln(w) for 4 lanes of positive normal w: w = m·2^e with m ∈ [√½, √2), ln m = 2·atanh(f), f = (m−1)/(m+1),
+ * by its odd series up to f⁹ (|f| ≤ 0.172, truncation < 1e-9).
+ */
+// @ts-ignore: decorator
+@inline export function log4(w: v128): v128 {
+  let e = i32x4.sub(i32x4.shr_u(w, 23), i32x4.splat(127));
+  let m = v128.or(v128.and(w, i32x4.splat(0x007fffff)), i32x4.splat(0x3f800000));
+  const big = f32x4.gt(m, f32x4.splat(1.41421356));
+  m = v128.bitselect(f32x4.mul(m, f32x4.splat(0.5)), m, big);
+  e = i32x4.sub(e, big); // a true lane is −1: e + 1
+  const f = f32x4.div(f32x4.sub(m, f32x4.splat(1.0)), f32x4.add(m, f32x4.splat(1.0)));
+  const s = f32x4.mul(f, f);
+  let p = f32x4.splat(1.0 / 9.0);
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0 / 7.0));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0 / 5.0));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0 / 3.0));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0));
+  const lnm = f32x4.mul(f32x4.mul(f, p), f32x4.splat(2.0));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), f32x4.splat(0.69314718056)), lnm);
+}
+
+/** torch softplus for 4 lanes: x > 20 ? x : log1p(exp(x)), with log1p(e) = ln(1+e)·e/((1+e)−1) for accuracy. */
+// @ts-ignore: decorator
+@inline export function softplus4(x: v128): v128 {
+  const e = exp4(f32x4.pmin(x, f32x4.splat(20.0)));
+  const w = f32x4.add(e, f32x4.splat(1.0));
+  const wm1 = f32x4.sub(w, f32x4.splat(1.0));
+  const exact = f32x4.eq(wm1, f32x4.splat(0.0));
+  const l = f32x4.div(f32x4.mul(log4(w), e), v128.bitselect(f32x4.splat(1.0), wm1, exact));
+  const l1p = v128.bitselect(e, l, exact);
+  return v128.bitselect(x, l1p, f32x4.gt(x, f32x4.splat(20.0)));
+}
+
+/** SiLU for 4 lanes: x / (1 + exp(−x)). */
+// @ts-ignore: decorator
+@inline export function silu4(x: v128): v128 {
+  return f32x4.div(x, f32x4.add(f32x4.splat(1.0), exp4(f32x4.neg(x))));
+}
+
+/** Scalar exp through the SIMD path (keeps scalar and vector lanes bit-identical). */
+// @ts-ignore: decorator
+@inline export function expf(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+/** Scalar softplus through the SIMD path. */
+// @ts-ignore: decorator
+@inline export function softplusf(x: f32): f32 {
+  return f32x4.extract_lane(softplus4(f32x4.splat(x)), 0);
+}
+
+/** Scalar SiLU through the SIMD path. */
+// @ts-ignore: decorator
+@inline export function siluf(x: f32): f32 {
+  return f32x4.extract_lane(silu4(f32x4.splat(x)), 0);
+}
+
+/** Horizontal sum of 4 lanes. */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** Load `lanes` (1..4) consecutive floats at p, zero in the other lanes. */
+// @ts-ignore: decorator
+@inline export function loadLanes(p: usize, lanes: i32): v128 {
+  if (lanes >= 4) return v128.load(p);
+  let v = f32x4.splat(0.0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Store the first `lanes` (1..4) lanes of v at p. */
+// @ts-ignore: decorator
+@inline export function storeLanes(p: usize, v: v128, lanes: i32): void {
+  if (lanes >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (lanes > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (lanes > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** dot(a[0..n), b[0..n)) with two vector accumulators and a scalar tail. */
+// @ts-ignore: decorator
+@inline export function dot(a: usize, b: usize, n: i32): f32 {
+  let acc0 = f32x4.splat(0.0);
+  let acc1 = f32x4.splat(0.0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+  }
+  if (i + 4 <= n) {
+    const o = <usize>i << 2;
+    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    i += 4;
+  }
+  let s = hsum(f32x4.add(acc0, acc1));
+  for (; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
+  return s;
+}

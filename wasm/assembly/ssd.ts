@@ -1,0 +1,387 @@
+// deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
+// Mamba-2 SSD: chunked prefill (the 4 steps of ssd_minimal) and the recurrent decode step.
+//
+// Notation per sequence b, head h (group g = ⌊h / (H/G)⌋), chunk of Lc ≤ Q tokens starting at token c0:
+//   dt'_s = clamp(softplus(dt[s,h] + dtBias[h]), dtMin, dtMax), cs_t = Σ_{s≤t} dt'_s·A[h] (within the chunk)
+//   1. intra-chunk: y[t,p] += Σ_{s≤t} (C_t·B_s)·exp(cs_t − cs_s)·dt'_s · x[s,p]
+//   2. chunk state: S[p,n] = Σ_s exp(cs_last − cs_s)·dt'_s·x[s,p]·B[s,n]
+//   3. state passing: h_out = exp(cs_last)·h_in + S (h_in: the initial state for the first chunk)
+//   4. state → output: y[t,p] += exp(cs_t)·Σ_n C[t,n]·h_in[p,n]
+// plus y += Dskip[h]·x. During the chunked kernel the state of each head is kept transposed, hT[n][p], so every
+// product above vectorises over p without horizontal sums.
+
+import { exp4, expf, hsum, loadLanes, softplusf, storeLanes } from "./simd_math";
+
+/** Floats rounded up to a multiple of 4 (16-byte aligned sub-buffers). */
+// @ts-ignore: decorator
+@inline function pad4(n: i32): usize {
+  return <usize>((n + 3) & ~3);
+}
+
+/** Scratch bytes the chunked kernel needs per thread for chunk Q, head dim P and state N. */
+export function ssd_scratch_bytes(Q: i32, P: i32, N: i32): usize {
+  return (pad4(Q * Q + 4) + 3 * pad4(Q + 4) + pad4(N) + pad4(P * N) + pad4(Q * N) + <usize>N * pad4(Q + 4) + pad4(Q * P)) << 2;
+}
+
+/** Transposes a (rows, cols) block at p in place through tmp (rows·cols floats). */
+function transposeInPlace(p: usize, rows: i32, cols: i32, tmp: usize): void {
+  memory.copy(tmp, p, (<usize>rows * <usize>cols) << 2);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      store<f32>(p + ((<usize>(c * rows + r)) << 2), load<f32>(tmp + ((<usize>(r * cols + c)) << 2)));
+    }
+  }
+}
+
+/**
+ * Chunked SSD for heads [h0, h1) of every sequence (requires seqLen ≥ 1; used for seqLen ≥ 2).
+ * x: (batch·seqLen, ·) stride xS (head h at column h·P); dt: stride dtS (column h); B, C: strides bS, cS
+ * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P).
+ * scratch: ssd_scratch_bytes(Q, P, N), 16-byte aligned, private to the calling thread.
+ *
+ * The chunk's B, C (per group) and x (per head) are first copied to contiguous scratch: the activation rows are
+ * several KiB apart, and walking them directly maps every row onto the same few L1 sets.
+ */
+export function ssd_chunked(
+  x: usize,
+  xS: i32,
+  dt: usize,
+  dtS: i32,
+  dtBias: usize,
+  A: usize,
+  B: usize,
+  bS: i32,
+  C: usize,
+  cS: i32,
+  Dskip: usize,
+  state: usize,
+  out: usize,
+  H: i32,
+  P: i32,
+  G: i32,
+  N: i32,
+  batch: i32,
+  seqLen: i32,
+  Q: i32,
+  dtMin: f32,
+  dtMax: f32,
+  h0: i32,
+  h1: i32,
+  scratch: usize,
+): void {
+  const Qs = pad4(Q + 4); // row length of the (·, Q) buffers: 4 spare lanes for vector loops over s ≤ t
+  const cb = scratch; // (Q, Q) C_t·B_s of the current group and chunk
+  const dtp = cb + (pad4(Q * Q + 4) << 2); // (Q) dt'_s, later exp(cs_last − cs_s)·dt'_s
+  const cs = dtp + (Qs << 2); // (Q) cumulative dt'·A within the chunk
+  const coef = cs + (Qs << 2); // (Q) per-row coefficients
+  const crow = coef + (Qs << 2); // (N) exp(cs_t)·C[t, :]
+  const tmp = crow + (pad4(N) << 2); // (P·N) transpose buffer
+  const cc = tmp + (pad4(P * N) << 2); // (Q, N) C of the chunk, contiguous
+  const bt = cc + (pad4(Q * N) << 2); // (N, Qs) B of the chunk, transposed
+  const xc = bt + ((<usize>N * Qs) << 2); // (Q, P) x of the chunk and head, contiguous
+  const headsPerGroup = H / G;
+  const stateHead = (<usize>P * <usize>N) << 2;
+  for (let b = 0; b < batch; b++) {
+    for (let h = h0; h < h1; h++) transposeInPlace(state + <usize>(b * H + h) * stateHead, P, N, tmp);
+    for (let c0 = 0; c0 < seqLen; c0 += Q) {
+      const Lc = min(Q, seqLen - c0);
+      const r0 = b * seqLen + c0; // first row of the chunk
+      let cachedGroup = -1;
+      for (let h = h0; h < h1; h++) {
+        const g = h / headsPerGroup;
+        if (g != cachedGroup) {
+          groupChunk(B + (<usize>(g * N) << 2), bS, C + (<usize>(g * N) << 2), cS, N, r0, Lc, Q, Qs, cb, cc, bt);
+          cachedGroup = g;
+        }
+        const xh = x + (<usize>(h * P) << 2);
+        for (let s = 0; s < Lc; s++) {
+          memory.copy(xc + ((<usize>(s * P)) << 2), xh + ((<usize>(r0 + s) * <usize>xS) << 2), <usize>P << 2);
+        }
+        headChunk(
+          dt + (<usize>h << 2),
+          dtS,
+          load<f32>(dtBias + (<usize>h << 2)),
+          load<f32>(A + (<usize>h << 2)),
+          load<f32>(Dskip + (<usize>h << 2)),
+          state + <usize>(b * H + h) * stateHead,
+          out + ((<usize>r0 * <usize>(H * P) + <usize>(h * P)) << 2),
+          H * P,
+          P,
+          N,
+          r0,
+          Lc,
+          Q,
+          Qs,
+          dtMin,
+          dtMax,
+          cb,
+          dtp,
+          cs,
+          coef,
+          crow,
+          cc,
+          bt,
+          xc,
+        );
+      }
+    }
+    for (let h = h0; h < h1; h++) transposeInPlace(state + <usize>(b * H + h) * stateHead, N, P, tmp);
+  }
+}
+
+/**
+ * Copies one group's C (cc: (Lc, N)) and B (bt: (N, Qs), transposed) of a chunk into scratch and computes
+ * CB[t, s] = C_t · B_s for s ≤ t, 4 values of s at a time (lanes past t are garbage and never read).
+ */
+function groupChunk(
+  bg: usize,
+  bS: i32,
+  cg: usize,
+  cS: i32,
+  N: i32,
+  r0: i32,
+  Lc: i32,
+  Q: i32,
+  Qs: usize,
+  cb: usize,
+  cc: usize,
+  bt: usize,
+): void {
+  for (let t = 0; t < Lc; t++) {
+    memory.copy(cc + ((<usize>(t * N)) << 2), cg + ((<usize>(r0 + t) * <usize>cS) << 2), <usize>N << 2);
+    const br = bg + ((<usize>(r0 + t) * <usize>bS) << 2);
+    for (let n = 0; n < N; n++) store<f32>(bt + ((<usize>n * Qs + <usize>t) << 2), load<f32>(br + (<usize>n << 2)));
+  }
+  for (let t = 0; t < Lc; t++) {
+    const ct = cc + ((<usize>(t * N)) << 2);
+    const cbt = cb + ((<usize>(t * Q)) << 2);
+    for (let s = 0; s <= t; s += 4) {
+      let acc = f32x4.splat(0.0);
+      let bp = bt + (<usize>s << 2);
+      for (let n = 0; n < N; n++) {
+        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(ct + (<usize>n << 2)), v128.load(bp)));
+        bp += Qs << 2;
+      }
+      v128.store(cbt + (<usize>s << 2), acc);
+    }
+  }
+}
+
+/**
+ * One head × one chunk: outputs (steps 1, 4 and the D skip), then the state update (steps 2, 3) on hT.
+ * xc: (Lc, P) the chunk's x; cc: (Lc, N) and bt: (N, Qs) the group's C and Bᵀ; oh: output of row r0, head h.
+ */
+function headChunk(
+  dth: usize,
+  dtS: i32,
+  dtBias: f32,
+  a: f32,
+  dskip: f32,
+  hT: usize,
+  oh: usize,
+  oS: i32,
+  P: i32,
+  N: i32,
+  r0: i32,
+  Lc: i32,
+  Q: i32,
+  Qs: usize,
+  dtMin: f32,
+  dtMax: f32,
+  cb: usize,
+  dtp: usize,
+  cs: usize,
+  coef: usize,
+  crow: usize,
+  cc: usize,
+  bt: usize,
+  xc: usize,
+): void {
+  const xs = <usize>P << 2;
+  const os = <usize>oS << 2;
+  // dt' and the running log-decay.
+  let sum: f32 = 0;
+  for (let s = 0; s < Lc; s++) {
+    let v = softplusf(load<f32>(dth + ((<usize>(r0 + s) * <usize>dtS) << 2)) + dtBias);
+    v = min(max(v, dtMin), dtMax);
+    store<f32>(dtp + (<usize>s << 2), v);
+    sum += v * a;
+    store<f32>(cs + (<usize>s << 2), sum);
+  }
+  const dv = f32x4.splat(dskip);
+  for (let t = 0; t < Lc; t++) {
+    const cst = load<f32>(cs + (<usize>t << 2));
+    const cstv = f32x4.splat(cst);
+    // coef[s] = CB[t, s]·exp(cs_t − cs_s)·dt'_s for s ≤ t (lanes past t are never read).
+    const cbt = cb + ((<usize>(t * Q)) << 2);
+    for (let s = 0; s <= t; s += 4) {
+      const o = <usize>s << 2;
+      const e = exp4(f32x4.sub(cstv, v128.load(cs + o)));
+      v128.store(coef + o, f32x4.mul(f32x4.mul(e, v128.load(dtp + o)), v128.load(cbt + o)));
+    }
+    // crow[n] = exp(cs_t)·C[t, n].
+    const ect = f32x4.splat(expf(cst));
+    const ct = cc + ((<usize>(t * N)) << 2);
+    for (let n = 0; n < N; n += 4) {
+      const o = <usize>n << 2;
+      v128.store(crow + o, f32x4.mul(ect, v128.load(ct + o))); // lanes past N land in crow's padding
+    }
+    const xt = xc + <usize>t * xs;
+    const ot = oh + <usize>t * os;
+    let p = 0;
+    for (; p + 16 <= P; p += 16) {
+      const po = <usize>p << 2;
+      let a0 = f32x4.mul(dv, v128.load(xt + po));
+      let a1 = f32x4.mul(dv, v128.load(xt + po, 16));
+      let a2 = f32x4.mul(dv, v128.load(xt + po, 32));
+      let a3 = f32x4.mul(dv, v128.load(xt + po, 48));
+      let hp = hT + po;
+      for (let n = 0; n < N; n++) {
+        const c = v128.load32_splat(crow + (<usize>n << 2));
+        a0 = f32x4.add(a0, f32x4.mul(c, v128.load(hp)));
+        a1 = f32x4.add(a1, f32x4.mul(c, v128.load(hp, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(c, v128.load(hp, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(c, v128.load(hp, 48)));
+        hp += xs;
+      }
+      let xp = xc + po;
+      for (let s = 0; s <= t; s++) {
+        const m = v128.load32_splat(coef + (<usize>s << 2));
+        a0 = f32x4.add(a0, f32x4.mul(m, v128.load(xp)));
+        a1 = f32x4.add(a1, f32x4.mul(m, v128.load(xp, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(m, v128.load(xp, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(m, v128.load(xp, 48)));
+        xp += xs;
+      }
+      v128.store(ot + po, a0);
+      v128.store(ot + po, a1, 16);
+      v128.store(ot + po, a2, 32);
+      v128.store(ot + po, a3, 48);
+    }
+    for (; p < P; p += 4) {
+      const lanes = min(4, P - p);
+      const po = <usize>p << 2;
+      let a0 = f32x4.mul(dv, loadLanes(xt + po, lanes));
+      for (let n = 0; n < N; n++) {
+        a0 = f32x4.add(
+          a0,
+          f32x4.mul(v128.load32_splat(crow + (<usize>n << 2)), loadLanes(hT + ((<usize>(n * P + p)) << 2), lanes)),
+        );
+      }
+      let xp = xc + po;
+      for (let s = 0; s <= t; s++) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(coef + (<usize>s << 2)), loadLanes(xp, lanes)));
+        xp += xs;
+      }
+      storeLanes(ot + po, a0, lanes);
+    }
+  }
+  // State: hT[n, p] = exp(cs_last)·hT[n, p] + Σ_s (exp(cs_last − cs_s)·dt'_s·B[s, n])·x[s, p].
+  const last = load<f32>(cs + (<usize>(Lc - 1) << 2));
+  const lastv = f32x4.splat(last);
+  for (let s = 0; s < Lc; s += 4) {
+    const o = <usize>s << 2;
+    v128.store(dtp + o, f32x4.mul(exp4(f32x4.sub(lastv, v128.load(cs + o))), v128.load(dtp + o)));
+  }
+  const decay = f32x4.splat(expf(last));
+  for (let n = 0; n < N; n++) {
+    const bn = bt + ((<usize>n * Qs) << 2);
+    for (let s = 0; s < Lc; s += 4) {
+      const o = <usize>s << 2;
+      v128.store(coef + o, f32x4.mul(v128.load(dtp + o), v128.load(bn + o)));
+    }
+    const hn = hT + ((<usize>(n * P)) << 2);
+    let p = 0;
+    for (; p + 16 <= P; p += 16) {
+      const po = <usize>p << 2;
+      let a0 = f32x4.mul(decay, v128.load(hn + po));
+      let a1 = f32x4.mul(decay, v128.load(hn + po, 16));
+      let a2 = f32x4.mul(decay, v128.load(hn + po, 32));
+      let a3 = f32x4.mul(decay, v128.load(hn + po, 48));
+      let xp = xc + po;
+      for (let s = 0; s < Lc; s++) {
+        const m = v128.load32_splat(coef + (<usize>s << 2));
+        a0 = f32x4.add(a0, f32x4.mul(m, v128.load(xp)));
+        a1 = f32x4.add(a1, f32x4.mul(m, v128.load(xp, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(m, v128.load(xp, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(m, v128.load(xp, 48)));
+        xp += xs;
+      }
+      v128.store(hn + po, a0);
+      v128.store(hn + po, a1, 16);
+      v128.store(hn + po, a2, 32);
+      v128.store(hn + po, a3, 48);
+    }
+    for (; p < P; p += 4) {
+      const lanes = min(4, P - p);
+      const po = <usize>p << 2;
+      let a0 = f32x4.mul(decay, loadLanes(hn + po, lanes));
+      let xp = xc + po;
+      for (let s = 0; s < Lc; s++) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(coef + (<usize>s << 2)), loadLanes(xp, lanes)));
+        xp += xs;
+      }
+      storeLanes(hn + po, a0, lanes);
+    }
+  }
+}
+
+/**
+ * Recurrent SSD step for heads [h0, h1), one token per sequence (rows = batch): h = exp(dt'·A)·h + dt'·x·B,
+ * y = C·h + D·x. Same argument layout as ssd_chunked; state stays (batch, H, P, N).
+ */
+export function ssd_step(
+  x: usize,
+  xS: i32,
+  dt: usize,
+  dtS: i32,
+  dtBias: usize,
+  A: usize,
+  B: usize,
+  bS: i32,
+  C: usize,
+  cS: i32,
+  Dskip: usize,
+  state: usize,
+  out: usize,
+  H: i32,
+  P: i32,
+  G: i32,
+  N: i32,
+  batch: i32,
+  dtMin: f32,
+  dtMax: f32,
+  h0: i32,
+  h1: i32,
+): void {
+  const headsPerGroup = H / G;
+  for (let b = 0; b < batch; b++) {
+    for (let h = h0; h < h1; h++) {
+      const g = h / headsPerGroup;
+      const ho = <usize>h << 2;
+      let v = softplusf(load<f32>(dt + ((<usize>b * <usize>dtS) << 2) + ho) + load<f32>(dtBias + ho));
+      v = min(max(v, dtMin), dtMax);
+      const dA = f32x4.splat(expf(v * load<f32>(A + ho)));
+      const dsk = load<f32>(Dskip + ho);
+      const bp = B + ((<usize>b * <usize>bS + <usize>(g * N)) << 2);
+      const cp = C + ((<usize>b * <usize>cS + <usize>(g * N)) << 2);
+      const xp = x + ((<usize>b * <usize>xS + <usize>(h * P)) << 2);
+      const op = out + ((<usize>b * <usize>(H * P) + <usize>(h * P)) << 2);
+      const sh = state + ((<usize>(b * H + h) * <usize>P * <usize>N) << 2);
+      for (let p = 0; p < P; p++) {
+        const xv = load<f32>(xp + (<usize>p << 2));
+        const k = f32x4.splat(v * xv);
+        const hp = sh + ((<usize>p * <usize>N) << 2);
+        let acc = f32x4.splat(0.0);
+        for (let n = 0; n < N; n += 4) {
+          const lanes = min(4, N - n);
+          const o = <usize>n << 2;
+          const hv = f32x4.add(f32x4.mul(dA, loadLanes(hp + o, lanes)), f32x4.mul(k, loadLanes(bp + o, lanes)));
+          storeLanes(hp + o, hv, lanes);
+          acc = f32x4.add(acc, f32x4.mul(loadLanes(cp + o, lanes), hv));
+        }
+        store<f32>(op + (<usize>p << 2), hsum(acc) + dsk * xv);
+      }
+    }
+  }
+}

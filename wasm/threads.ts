@@ -1,0 +1,204 @@
+/**
+ * A pool of Web Workers running the kernels on one shared `WebAssembly.Memory`, synchronised with Atomics on a
+ * control block inside that memory, so a parallel op stays synchronous for the caller.
+ *
+ * Control block (Int32 words from `base`):
+ *   [0] done counter, [1] error flag;
+ *   per worker w, a record at byte base + 64 + 256·w: [0] sequence number, [1] kernel index (−1: exit),
+ *   [2] argument count, then the arguments as f64 from byte 16 (at most {@link MAX_ARGS}).
+ * The caller writes a record, bumps its sequence number and notifies; the worker (spinning briefly, then blocked
+ * in Atomics.wait) runs the kernel and increments the done counter. The caller runs its own share meanwhile, then
+ * waits for the counter (Atomics.wait where the host allows it, otherwise spinning, e.g. a browser main thread).
+ *
+ * @module
+ */
+
+import { KERNEL_NAMES } from "./module.ts";
+
+/** Maximum number of arguments of one kernel call. */
+export const MAX_ARGS = 30;
+/** Bytes of control block needed for `workers` workers. */
+export function controlBytes(workers: number): number {
+  return 64 + 256 * workers;
+}
+
+/** Spin iterations before blocking (a few tens of µs: consecutive ops of a forward pass arrive faster). */
+const SPIN = 4000;
+
+/** One kernel call: export index in KERNEL_NAMES and its arguments. */
+export interface KernelCall {
+  /** Index of the kernel in KERNEL_NAMES. */
+  fn: number;
+  /** Arguments (numbers; pointers are byte offsets). */
+  args: number[];
+}
+
+/** Worker body (plain JS; it is started from a Blob URL so it works in Deno and in browsers alike). */
+const WORKER_SOURCE = `
+const SPIN = ${SPIN};
+self.onmessage = (event) => {
+  const { module, memory, names, index, base } = event.data;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const fns = names.map((name) => instance.exports[name]);
+  const i32 = new Int32Array(memory.buffer, 0, (base >> 2) + 16 + 64 * (index + 1));
+  const f64 = new Float64Array(memory.buffer, 0, i32.length >> 1);
+  const ctl = base >> 2;
+  const rec = (base + 64 + 256 * index) >> 2;
+  const argAt = (base + 64 + 256 * index + 16) >> 3;
+  self.postMessage("ready");
+  let seen = 0;
+  for (;;) {
+    let seq = Atomics.load(i32, rec);
+    for (let i = 0; i < SPIN && seq === seen; i++) seq = Atomics.load(i32, rec);
+    while (seq === seen) {
+      Atomics.wait(i32, rec, seen);
+      seq = Atomics.load(i32, rec);
+    }
+    seen = seq;
+    const fn = i32[rec + 1];
+    if (fn < 0) break;
+    const n = i32[rec + 2];
+    const args = new Array(n);
+    for (let i = 0; i < n; i++) args[i] = f64[argAt + i];
+    try {
+      fns[fn](...args);
+    } catch (err) {
+      Atomics.store(i32, ctl + 1, 1);
+      console.error("perfmamba wasm worker " + index + ": " + err);
+    }
+    Atomics.add(i32, ctl, 1);
+    Atomics.notify(i32, ctl);
+  }
+  self.close();
+};
+`;
+
+/** True when Atomics.wait may block this thread (false on a browser main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Workers sharing one memory with the caller; the caller itself is thread 0. */
+export class WorkerPool {
+  readonly #workers: Worker[];
+  readonly #i32: Int32Array;
+  readonly #f64: Float64Array;
+  readonly #base: number;
+  readonly #block: boolean;
+  #seq = 0;
+  #disposed = false;
+
+  private constructor(workers: Worker[], memory: WebAssembly.Memory, base: number) {
+    this.#workers = workers;
+    this.#base = base;
+    const words = (base + controlBytes(workers.length)) >> 2;
+    this.#i32 = new Int32Array(memory.buffer, 0, words);
+    this.#f64 = new Float64Array(memory.buffer, 0, words >> 1);
+    this.#block = canBlock();
+  }
+
+  /**
+   * Starts `count` workers on a shared memory, the control block at byte `base` (controlBytes(count) bytes,
+   * zeroed, never moved). Rejects if a worker cannot receive the module (e.g. the host cannot clone it).
+   */
+  static async create(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    count: number,
+    base: number,
+  ): Promise<WorkerPool> {
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+    const workers: Worker[] = [];
+    try {
+      const ready: Promise<void>[] = [];
+      for (let index = 0; index < count; index++) {
+        const worker = new Worker(url, { type: "module" });
+        workers.push(worker);
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            worker.onmessage = () => resolve();
+            worker.onerror = (e) => {
+              e.preventDefault();
+              reject(new Error(`WASM worker ${index} failed to start: ${e.message}`));
+            };
+          }),
+        );
+        worker.postMessage({ module, memory, names: KERNEL_NAMES, index, base });
+      }
+      await Promise.all(ready);
+    } catch (err) {
+      for (const w of workers) w.terminate();
+      throw err;
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+    for (const w of workers) {
+      w.onmessage = null;
+      w.onerror = null;
+    }
+    return new WorkerPool(workers, memory, base);
+  }
+
+  /** Number of workers (threads besides the caller). */
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /**
+   * Runs calls[0] on the caller and calls[1..] on workers 0.., returning when all are done. Throws if a worker's
+   * kernel failed.
+   */
+  run(calls: KernelCall[], local: (call: KernelCall) => void): void {
+    if (this.#disposed) throw new Error("WorkerPool: used after dispose()");
+    const remote = calls.length - 1;
+    if (remote > this.#workers.length) throw new Error("WorkerPool.run: more calls than threads");
+    const i32 = this.#i32, ctl = this.#base >> 2;
+    Atomics.store(i32, ctl, 0);
+    Atomics.store(i32, ctl + 1, 0);
+    this.#seq = (this.#seq + 1) | 0;
+    for (let w = 0; w < remote; w++) {
+      const { fn, args } = calls[w + 1];
+      if (args.length > MAX_ARGS) throw new Error(`WorkerPool.run: ${args.length} arguments (max ${MAX_ARGS})`);
+      const rec = (this.#base + 64 + 256 * w) >> 2;
+      const argAt = (this.#base + 64 + 256 * w + 16) >> 3;
+      i32[rec + 1] = fn;
+      i32[rec + 2] = args.length;
+      for (let i = 0; i < args.length; i++) this.#f64[argAt + i] = args[i];
+      Atomics.store(i32, rec, this.#seq);
+      Atomics.notify(i32, rec);
+    }
+    let localError: unknown = null;
+    try {
+      local(calls[0]);
+    } catch (err) {
+      localError = err;
+    }
+    let done = Atomics.load(i32, ctl);
+    for (let i = 0; i < SPIN && done < remote; i++) done = Atomics.load(i32, ctl);
+    while (done < remote) {
+      if (this.#block) Atomics.wait(i32, ctl, done);
+      done = Atomics.load(i32, ctl);
+    }
+    if (localError) throw localError;
+    if (Atomics.load(i32, ctl + 1)) throw new Error("WASM worker kernel failed (see the worker's console output)");
+  }
+
+  /** Stops the workers. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#seq = (this.#seq + 1) | 0;
+    for (let w = 0; w < this.#workers.length; w++) {
+      const rec = (this.#base + 64 + 256 * w) >> 2;
+      this.#i32[rec + 1] = -1;
+      Atomics.store(this.#i32, rec, this.#seq);
+      Atomics.notify(this.#i32, rec);
+      this.#workers[w].terminate();
+    }
+  }
+}
