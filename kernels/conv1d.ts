@@ -1,0 +1,68 @@
+/**
+ * `conv1d`: causal depthwise conv + bias + SiLU (one thread per output), then the conv-state update (one thread
+ * per (batch, channel)); two dispatches, ordered by the queue.
+ *
+ * @module
+ */
+import { grid, type Program, type Slice } from "./program.ts";
+
+const WG = 256;
+
+/** Shapes of a conv1d call. x is a view: row stride `xStride`, first column `xCol`. */
+export interface Conv1dDims {
+  batch: number;
+  seqLen: number;
+  channels: number;
+  k: number;
+  xStride: number;
+  xCol: number;
+}
+
+/**
+ * y (batch·L, C) = SiLU(conv(x) + bias), reading the state (batch, C, K−1); w is (C, K), bias (C) or a dummy.
+ */
+export function conv1dProgram(
+  x: Slice,
+  w: Slice,
+  bias: Slice,
+  hasBias: boolean,
+  state: Slice,
+  y: Slice,
+  d: Conv1dDims,
+): Program {
+  return {
+    kernel: "conv1d",
+    label: "conv1d",
+    constants: { WG },
+    storage: [x, w, bias, state, y],
+    uniforms: [
+      ["u32", d.batch],
+      ["u32", d.seqLen],
+      ["u32", d.channels],
+      ["u32", d.k],
+      ["u32", d.xStride],
+      ["u32", d.xCol],
+      ["u32", hasBias ? 1 : 0],
+    ],
+    workgroups: grid(d.batch * d.seqLen * d.channels, WG),
+  };
+}
+
+/** state (batch, C, K−1) ← the last K−1 inputs of state ++ x, in place. */
+export function convStateProgram(x: Slice, state: Slice, d: Conv1dDims): Program {
+  return {
+    kernel: "conv_state",
+    label: "conv_state",
+    constants: { WG },
+    storage: [x, state],
+    uniforms: [
+      ["u32", d.batch],
+      ["u32", d.seqLen],
+      ["u32", d.channels],
+      ["u32", d.k],
+      ["u32", d.xStride],
+      ["u32", d.xCol],
+    ],
+    workgroups: grid(d.batch * d.channels, WG),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * `embed` and `gatherRows`: out[i, :] = src[ids[i], :], one dispatch per row-part of a split table.
+ *
+ * @module
+ */
+import { grid, type Program, type Slice } from "./program.ts";
+
+const WG = 256;
+
+/**
+ * out (rows, cols) gets the rows of src (partRows, cols) = table rows [r0, r0 + partRows) named by ids (rows, i32);
+ * other rows of out are not written.
+ */
+export function gatherProgram(
+  ids: Slice,
+  src: Slice,
+  out: Slice,
+  rows: number,
+  cols: number,
+  r0: number,
+  partRows: number,
+): Program {
+  return {
+    kernel: "gather",
+    label: "gather",
+    constants: { WG },
+    storage: [ids, src, out],
+    uniforms: [["u32", rows], ["u32", cols], ["u32", r0], ["u32", partRows]],
+    workgroups: grid(rows * cols, WG),
+  };
+}

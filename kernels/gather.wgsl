@@ -1,0 +1,30 @@
+// out[i, :] = src[ids[i] − r0, :] for the ids inside this part's row range [r0, r0 + part_rows); rows of other
+// parts are left alone (embedding tables split over several buffers run one dispatch per part).
+
+override WG: u32 = 256u;
+
+struct Params {
+  rows: u32, // output rows (ids)
+  cols: u32,
+  r0: u32, // first source row held by src
+  part_rows: u32, // rows held by src
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ids: array<i32>; // (rows)
+@group(0) @binding(2) var<storage, read> src: array<f32>; // (part_rows, cols)
+@group(0) @binding(3) var<storage, read_write> o: array<f32>; // (rows, cols)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.rows * p.cols) {
+    return;
+  }
+  let row = i / p.cols;
+  let c = i % p.cols;
+  let r = u32(ids[row]) - p.r0; // wraps for ids below r0
+  if (r < p.part_rows) {
+    o[i] = src[r * p.cols + c];
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * `ssd` (Mamba-2 state-space duality). Prefill runs the chunked algorithm of `ssd_minimal.py` in five
+ * dispatches over chunks of Q = chunkSize tokens (the last one shorter):
+ * 0. `ssd_dt`    — Δ = clamp(softplus(dt + dt_bias)) and A_cum = cumsum(A·Δ) per (b, h, chunk);
+ * 1. `ssd_cb`    — CB = C·Bᵀ per (b, chunk, group), causal;
+ * 2. `ssd_state` — the state each chunk produces from zero: Σ_l B_l exp(A_cum[Q−1] − A_cum[l]) Δ_l x_l;
+ * 3. `ssd_pass`  — inter-chunk recurrence from the initial state (states entering chunks, final state);
+ * 4. `ssd_out`   — y = (CB ∘ exp(segsum) ∘ Δ) x + exp(A_cum) C·prev + D x.
+ * Decode (seqLen = 1) is one fused recurrent dispatch, `ssd_step`.
+ *
+ * @module
+ */
+import { finiteF32, grid, type Program, type Slice } from "./program.ts";
+import type { ViewPlace } from "./selective_scan.ts";
+
+/** Shapes of an SSD call. */
+export interface SsdDims {
+  batch: number;
+  seqLen: number;
+  heads: number;
+  headDim: number;
+  groups: number;
+  n: number;
+  chunk: number;
+  dtMin: number;
+  dtMax: number;
+  x: ViewPlace;
+  dt: ViewPlace;
+  B: ViewPlace;
+  C: ViewPlace;
+}
+
+/** Bindings of an SSD call; scratch slices are null for the recurrent path. */
+export interface SsdSlices {
+  x: Slice; // (T, ·)
+  dt: Slice; // (T, ·)
+  dtBias: Slice; // (H)
+  A: Slice; // (H)
+  B: Slice; // (T, ·)
+  C: Slice; // (T, ·)
+  D: Slice; // (H)
+  state: Slice; // (batch, H, P, N)
+  y: Slice; // (T, H·P)
+  dtc: Slice | null; // (batch, H, chunks, Q)
+  acs: Slice | null; // (batch, H, chunks, Q)
+  cb: Slice | null; // (batch, chunks, G, Q, Q)
+  st: Slice | null; // (batch, chunks, H, P, N)
+}
+
+/** Whether a call takes the fused recurrent path. */
+export function ssdRecurrent(d: SsdDims): boolean {
+  return d.seqLen === 1;
+}
+
+/** Floats of each scratch buffer of the chunked path. */
+export function ssdScratchFloats(d: SsdDims): { dtc: number; acs: number; cb: number; st: number } {
+  const nc = Math.ceil(d.seqLen / d.chunk);
+  return {
+    dtc: d.batch * d.heads * nc * d.chunk,
+    acs: d.batch * d.heads * nc * d.chunk,
+    cb: d.batch * nc * d.groups * d.chunk * d.chunk,
+    st: d.batch * nc * d.heads * d.headDim * d.n,
+  };
+}
+
+/** The dispatches of one SSD call, in order. */
+export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
+  const dtMin = finiteF32(d.dtMin), dtMax = finiteF32(d.dtMax);
+  if (ssdRecurrent(d)) {
+    return [{
+      kernel: "ssd_step",
+      label: "ssd_step",
+      constants: { WG: 64 },
+      storage: [s.x, s.dt, s.dtBias, s.A, s.B, s.C, s.D, s.state, s.y],
+      uniforms: [
+        ["u32", d.batch],
+        ["u32", d.seqLen],
+        ["u32", d.heads],
+        ["u32", d.headDim],
+        ["u32", d.groups],
+        ["u32", d.n],
+        ["u32", d.x.stride],
+        ["u32", d.x.col],
+        ["u32", d.dt.stride],
+        ["u32", d.dt.col],
+        ["u32", d.B.stride],
+        ["u32", d.B.col],
+        ["u32", d.C.stride],
+        ["u32", d.C.col],
+        ["f32", dtMin],
+        ["f32", dtMax],
+      ],
+      workgroups: grid(d.batch * d.heads * d.headDim, 64),
+    }];
+  }
+  const { dtc, acs, cb, st } = s;
+  if (!dtc || !acs || !cb || !st) throw new Error("ssd: scratch required for the chunked path");
+  const nc = Math.ceil(d.seqLen / d.chunk);
+  const Q = d.chunk;
+  return [
+    {
+      kernel: "ssd_dt",
+      label: "ssd_dt",
+      constants: { WG: 64 },
+      storage: [s.dt, s.dtBias, s.A, dtc, acs],
+      uniforms: [
+        ["u32", d.batch],
+        ["u32", d.seqLen],
+        ["u32", d.heads],
+        ["u32", nc],
+        ["u32", Q],
+        ["u32", d.dt.stride],
+        ["u32", d.dt.col],
+        ["f32", dtMin],
+        ["f32", dtMax],
+      ],
+      workgroups: grid(d.batch * d.heads * nc, 64),
+    },
+    {
+      kernel: "ssd_cb",
+      label: "ssd_cb",
+      constants: { WG: 256 },
+      storage: [s.B, s.C, cb],
+      uniforms: [
+        ["u32", d.batch],
+        ["u32", d.seqLen],
+        ["u32", d.groups],
+        ["u32", d.n],
+        ["u32", nc],
+        ["u32", Q],
+        ["u32", d.B.stride],
+        ["u32", d.B.col],
+        ["u32", d.C.stride],
+        ["u32", d.C.col],
+      ],
+      workgroups: grid(d.batch * nc * d.groups * Q * Q, 256),
+    },
+    {
+      kernel: "ssd_state",
+      label: "ssd_state",
+      constants: { WG: 256 },
+      storage: [s.x, s.B, dtc, acs, st],
+      uniforms: [
+        ["u32", d.batch],
+        ["u32", d.seqLen],
+        ["u32", d.heads],
+        ["u32", d.headDim],
+        ["u32", d.groups],
+        ["u32", d.n],
+        ["u32", nc],
+        ["u32", Q],
+        ["u32", d.x.stride],
+        ["u32", d.x.col],
+        ["u32", d.B.stride],
+        ["u32", d.B.col],
+      ],
+      workgroups: grid(d.batch * nc * d.heads * d.headDim * d.n, 256),
+    },
+    {
+      kernel: "ssd_pass",
+      label: "ssd_pass",
+      constants: { WG: 256 },
+      storage: [acs, st, s.state],
+      uniforms: [["u32", d.batch], ["u32", d.heads], ["u32", d.headDim], ["u32", d.n], ["u32", nc], ["u32", Q]],
+      workgroups: grid(d.batch * d.heads * d.headDim * d.n, 256),
+    },
+    {
+      kernel: "ssd_out",
+      label: "ssd_out",
+      constants: { WG: 64 },
+      storage: [s.x, s.C, s.D, dtc, acs, cb, st, s.y],
+      uniforms: [
+        ["u32", d.batch],
+        ["u32", d.seqLen],
+        ["u32", d.heads],
+        ["u32", d.headDim],
+        ["u32", d.groups],
+        ["u32", d.n],
+        ["u32", nc],
+        ["u32", Q],
+        ["u32", d.x.stride],
+        ["u32", d.x.col],
+        ["u32", d.C.stride],
+        ["u32", d.C.col],
+      ],
+      workgroups: grid(d.batch * nc * Q * d.heads * d.headDim, 64),
+    },
+  ];
+}

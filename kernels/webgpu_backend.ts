@@ -1,0 +1,924 @@
+/**
+ * The WebGPU {@link Backend}: weights resident on the GPU, activations from a {@link BufferPool}, every op of a
+ * forward pass encoded into one command encoder (compute passes) and submitted when the host waits (`read`,
+ * `sync`) or when the encoder grows past a threshold.
+ *
+ * Each op lives in `kernels/<op>.wgsl` + `kernels/<op>.ts`; this file only resolves tensors to buffer
+ * bindings, caches pipelines, packs uniforms and records dispatches.
+ *
+ * @example
+ * ```ts ignore
+ * import { createWebGpuBackend } from "./webgpu_backend.ts";
+ * using backend = await createWebGpuBackend();
+ * const a = backend.upload(new Float32Array([1, 2]), [1, 2], "a");
+ * const b = backend.add(a, a);
+ * console.log(await backend.read(b)); // Float32Array [2, 4]
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  Backend,
+  DevicePeaks,
+  Matrix,
+  MemoryStats,
+  SelectiveScanArgs,
+  SsdArgs,
+  Tensor,
+  View,
+} from "../runtime/backend.ts";
+import { asView } from "../runtime/backend.ts";
+import { addProgram } from "./add.ts";
+import { bucketBytes, BufferPool } from "./buffer_pool.ts";
+import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
+import { acquireDevice } from "./device.ts";
+import { gatherProgram } from "./gather.ts";
+import { WGSL } from "./generated/wgsl.ts";
+import { linearProgram } from "./linear.ts";
+import { packUniforms, pipelineKey, type Program, type Slice } from "./program.ts";
+import { gatedRmsNormProgram, rmsNormProgram } from "./rms_norm.ts";
+import { type ScanDims, scanScratchFloats, selectiveScanPrograms } from "./selective_scan.ts";
+import { type SsdDims, ssdPrograms, ssdRecurrent, ssdScratchFloats } from "./ssd.ts";
+
+/** Options of {@link createWebGpuBackend}. */
+export interface WebGpuBackendOptions {
+  /** Run on this device (not destroyed by `dispose`); default: request one from `navigator.gpu`. */
+  device?: GPUDevice;
+  /** Storage binding limit in bytes (default: the device's `maxStorageBufferBindingSize`); lower it to test splits. */
+  maxBindingSize?: number;
+  /** Time every compute pass with `timestamp-query` when the adapter has it (see `gpuTimings`). */
+  timestamps?: boolean;
+  /** Adapter preference. */
+  powerPreference?: GPUPowerPreference;
+  /** Store weight matrices as f16 (needs `shader-f16`; not implemented yet: an error when asked for). */
+  f16Weights?: boolean;
+}
+
+/** Time one labelled compute pass took on the GPU. */
+export interface GpuTiming {
+  /** The scope set with `setScope`, or the kernel name when no scope was set. */
+  label: string;
+  /** Milliseconds between the pass's begin and end timestamps. */
+  ms: number;
+}
+
+/** The WebGPU backend: a {@link Backend} plus profiling and housekeeping extras. */
+export interface WebGpuBackend extends Backend, Disposable {
+  /** The device the backend runs on. */
+  readonly device: GPUDevice;
+  /** Storage binding limit in use (bytes). */
+  readonly maxBindingSize: number;
+  /** Whether passes are being timed (timestamps requested and available). */
+  readonly timestamps: boolean;
+  /**
+   * Label the compute passes recorded from now on (null: one pass per kernel, labelled with its name). Meant for
+   * a profiler's component hooks: `begin: (c, l) => backend.setScope(`${c}.${l}`)`.
+   */
+  setScope(label: string | null): void;
+  /** Timings of every pass recorded since the last call (submits pending work first). Empty without timestamps. */
+  gpuTimings(): Promise<GpuTiming[]>;
+  /** Submit the recorded work without waiting for it. */
+  flush(): void;
+  /** Destroy the idle buffers held by the pool. */
+  trim(): void;
+  /** Restart the peak of `memory()` from the current live bytes. */
+  resetPeak(): void;
+}
+
+// GPUBufferUsage / GPUMapMode values, spelled out so that importing this module never touches WebGPU globals
+// (it must load, and fail only when called, where WebGPU is absent).
+const U = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+const MAP_READ = 0x1;
+const STORAGE = U.STORAGE | U.COPY_SRC | U.COPY_DST;
+const READBACK = U.MAP_READ | U.COPY_DST;
+/** Dispatches recorded before the encoder is submitted on its own. */
+const MAX_DISPATCHES_PER_SUBMIT = 4096;
+/** Compute passes timed per submit (2 timestamps each). */
+const MAX_TIMED_PASSES = 2048;
+/** Bytes of one uniform/upload arena page. */
+const ARENA_PAGE = 256 * 1024;
+
+class GpuTensor implements Tensor {
+  readonly size: number;
+  constructor(
+    readonly shape: readonly number[],
+    readonly label: string,
+    public buffer: GPUBuffer | null,
+    readonly owner: object,
+  ) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+  get bytes(): number {
+    return this.size * 4;
+  }
+}
+
+interface MatrixPart {
+  buffer: GPUBuffer; // (rows, k)
+  r0: number;
+  rows: number;
+}
+
+class GpuMatrix implements Matrix {
+  constructor(
+    readonly n: number,
+    readonly k: number,
+    readonly label: string,
+    public parts: MatrixPart[] | null,
+    readonly owner: object,
+  ) {}
+}
+
+/** Small host data (uniforms, token ids) packed per submit and written with one `writeBuffer` per page. */
+interface ArenaPage {
+  buffer: GPUBuffer;
+  cpu: Uint8Array;
+  used: number;
+}
+
+function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/**
+ * Create the WebGPU backend.
+ *
+ * @throws Error when WebGPU is missing ("WebGPU is not available: navigator.gpu is undefined"), when there is no
+ * adapter, or when a requested feature is missing.
+ */
+export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  if (opts.f16Weights) {
+    const got = await acquireDevice({ ...opts, f16: true }); // throws a clear error without shader-f16
+    if (got.owned) got.device.destroy();
+    throw new Error("f16 weight storage is not implemented yet in the WebGPU backend; use f32 weights");
+  }
+  const { device, owned, description } = await acquireDevice(opts);
+  return new WebGpuBackendImpl(device, owned, description, opts);
+}
+
+class WebGpuBackendImpl implements WebGpuBackend {
+  readonly name = "webgpu";
+  readonly description: string;
+  readonly device: GPUDevice;
+  readonly maxBindingSize: number;
+  readonly timestamps: boolean;
+
+  readonly #owned: boolean;
+  readonly #pool: BufferPool;
+  readonly #align: number; // storage offset alignment
+  readonly #uniformAlign: number;
+  readonly #maxBufferSize: number;
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #dummy: GPUBuffer; // bound where an optional operand (bias) is absent
+  readonly #arena: ArenaPage[] = [];
+  #arenaPage = 0;
+
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #passLabel: string | null = null;
+  #dispatches = 0;
+  #scope: string | null = null;
+  #deferredDestroy: GPUBuffer[] = [];
+
+  #querySet: GPUQuerySet | null = null;
+  #resolveBuffer: GPUBuffer | null = null;
+  #passLabels: string[] = [];
+  #pendingTimings: Promise<GpuTiming[]>[] = [];
+
+  #live = 0;
+  #peak = 0;
+  #disposed = false;
+  #lostReason: string | null = null;
+  readonly #lostPromise: Promise<never>;
+  #gpuError: string | null = null;
+
+  constructor(device: GPUDevice, owned: boolean, description: string, opts: WebGpuBackendOptions) {
+    this.device = device;
+    this.#owned = owned;
+    this.description = description;
+    const limit = device.limits.maxStorageBufferBindingSize;
+    this.maxBindingSize = Math.min(limit, opts.maxBindingSize ?? limit);
+    if (this.maxBindingSize < 4096) throw new RangeError(`maxBindingSize ${this.maxBindingSize} is below 4096 bytes`);
+    this.#align = device.limits.minStorageBufferOffsetAlignment;
+    this.#uniformAlign = Math.max(device.limits.minUniformBufferOffsetAlignment, this.#align);
+    this.#maxBufferSize = device.limits.maxBufferSize;
+    this.#pool = new BufferPool(device);
+    this.#dummy = device.createBuffer({ size: 256, usage: U.STORAGE, label: "dummy" });
+    this.timestamps = !!opts.timestamps && device.features.has("timestamp-query");
+    if (this.timestamps) {
+      this.#querySet = device.createQuerySet({ type: "timestamp", count: 2 * MAX_TIMED_PASSES, label: "timestamps" });
+      this.#resolveBuffer = device.createBuffer({
+        size: 2 * MAX_TIMED_PASSES * 8,
+        usage: U.QUERY_RESOLVE | U.COPY_SRC,
+        label: "timestamps.resolve",
+      });
+    }
+    this.#lostPromise = device.lost.then((info) => {
+      if (!this.#disposed) this.#lostReason = info.message || String(info.reason);
+      throw new Error(`WebGPU device lost: ${this.#lostReason ?? "destroyed"}`);
+    });
+    this.#lostPromise.catch(() => {}); // observed through #wait
+    device.addEventListener("uncapturederror", (e) => {
+      this.#gpuError ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------------------------------
+
+  #check(): void {
+    if (this.#disposed) throw new Error("WebGPU backend used after dispose()");
+    if (this.#lostReason !== null) throw new Error(`WebGPU device lost: ${this.#lostReason}`);
+  }
+
+  #throwGpuError(): void {
+    if (this.#gpuError !== null) {
+      const m = this.#gpuError;
+      this.#gpuError = null;
+      throw new Error(`WebGPU error: ${m}`);
+    }
+  }
+
+  /** Wait for a GPU promise, failing (with a message naming `what`) instead of hanging when the device is lost. */
+  async #wait<T>(p: Promise<T>, what = "operation"): Promise<T> {
+    try {
+      return await Promise.race([p, this.#lostPromise]);
+    } catch (e) {
+      await Promise.race([this.#lostPromise, new Promise((r) => setTimeout(r, 0))]).catch(() => {});
+      const lost = this.#lostReason !== null ? ` (WebGPU device lost: ${this.#lostReason})` : "";
+      throw new Error(`WebGPU ${what} failed${lost}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  #tensor(t: Tensor | View, op: string): GpuTensor {
+    const x = "tensor" in t ? t.tensor : t;
+    if (!(x instanceof GpuTensor) || x.owner !== this) {
+      throw new Error(`${op}: ${x.label} is not a tensor of this WebGPU backend`);
+    }
+    if (!x.buffer) throw new Error(`${op}: tensor ${x.label} used after free`);
+    return x;
+  }
+
+  #matrix(m: Matrix, op: string): GpuMatrix {
+    if (!(m instanceof GpuMatrix) || m.owner !== this) {
+      throw new Error(`${op}: ${m.label} is not a matrix of this WebGPU backend`);
+    }
+    if (!m.parts) throw new Error(`${op}: matrix ${m.label} used after free`);
+    return m;
+  }
+
+  #track(bytes: number): void {
+    this.#live += bytes;
+    if (this.#live > this.#peak) this.#peak = this.#live;
+  }
+
+  #alloc(shape: readonly number[], label: string): GpuTensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`${label}: bad shape ${shapeStr(shape)}`);
+    if (size * 4 > this.#maxBufferSize) {
+      throw new RangeError(`${label}: ${size * 4} bytes exceed the device's maxBufferSize ${this.#maxBufferSize}`);
+    }
+    const { buffer } = this.#pool.acquire(size * 4, STORAGE, label);
+    this.#track(buffer.size);
+    return new GpuTensor([...shape], label, buffer, this);
+  }
+
+  /** The whole tensor as one binding (an error when it is over the binding limit). */
+  #slice(t: GpuTensor, op: string): Slice {
+    const size = Math.max(4, t.bytes);
+    if (size > this.maxBindingSize) {
+      throw new RangeError(
+        `${op}: ${t.label} ${shapeStr(t.shape)} is ${size} bytes, over the ${this.maxBindingSize}-byte storage ` +
+          "binding limit (only linear and embed split their operands)",
+      );
+    }
+    return { buffer: t.buffer!, offset: 0, size };
+  }
+
+  /** Elements [e0, e1) of a tensor as a binding whose offset is aligned, and the element index of e0 in it. */
+  #range(t: GpuTensor, e0: number, e1: number): { slice: Slice; base: number } {
+    const offset = Math.floor((e0 * 4) / this.#align) * this.#align;
+    const size = Math.max(4, e1 * 4 - offset);
+    return { slice: { buffer: t.buffer!, offset, size }, base: (e0 * 4 - offset) / 4 };
+  }
+
+  // ---- recording ---------------------------------------------------------------------------------------------
+
+  #enc(): GPUCommandEncoder {
+    return this.#encoder ??= this.device.createCommandEncoder({ label: "perfmamba.forward" });
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+      this.#passLabel = null;
+    }
+  }
+
+  #passFor(label: string): GPUComputePassEncoder {
+    if (this.#pass && this.#passLabel === label && !(this.timestamps && this.#scope === null)) return this.#pass;
+    this.#endPass();
+    if (this.timestamps && this.#passLabels.length >= MAX_TIMED_PASSES) this.flush();
+    const desc: GPUComputePassDescriptor = { label };
+    if (this.timestamps) {
+      const q = 2 * this.#passLabels.length;
+      desc.timestampWrites = { querySet: this.#querySet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 };
+      this.#passLabels.push(label);
+    }
+    this.#pass = this.#enc().beginComputePass(desc);
+    this.#passLabel = label;
+    return this.#pass;
+  }
+
+  /** Copy host bytes into the arena; the returned binding is valid for work recorded before the next submit. */
+  #stage(data: Uint8Array, align: number): Slice {
+    const bytes = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    for (;;) {
+      let page = this.#arena[this.#arenaPage];
+      if (!page) {
+        const size = Math.max(ARENA_PAGE, bytes);
+        page = {
+          buffer: this.device.createBuffer({
+            size,
+            usage: U.UNIFORM | U.STORAGE | U.COPY_DST,
+            label: `arena.${this.#arena.length}`,
+          }),
+          cpu: new Uint8Array(size),
+          used: 0,
+        };
+        this.#arena.push(page);
+      }
+      const offset = Math.ceil(page.used / align) * align;
+      if (offset + bytes <= page.cpu.byteLength) {
+        page.cpu.set(data, offset);
+        page.used = offset + bytes;
+        return { buffer: page.buffer, offset, size: bytes };
+      }
+      this.#arenaPage++;
+    }
+  }
+
+  #pipeline(p: Program): GPUComputePipeline {
+    const key = pipelineKey(p.kernel, p.constants);
+    let pipe = this.#pipelines.get(key);
+    if (!pipe) {
+      let module = this.#modules.get(p.kernel);
+      if (!module) {
+        module = this.device.createShaderModule({ code: WGSL[p.kernel], label: p.kernel });
+        this.#modules.set(p.kernel, module);
+      }
+      pipe = this.device.createComputePipeline({
+        label: key,
+        layout: "auto",
+        compute: { module, entryPoint: "main", constants: { ...p.constants } },
+      });
+      this.#pipelines.set(key, pipe);
+    }
+    return pipe;
+  }
+
+  #run(p: Program): void {
+    const pipeline = this.#pipeline(p);
+    const u = this.#stage(packUniforms(p.uniforms), this.#uniformAlign);
+    const entries: GPUBindGroupEntry[] = [{
+      binding: 0,
+      resource: { buffer: u.buffer, offset: u.offset, size: u.size },
+    }];
+    p.storage.forEach((s, i) => {
+      if (s.size > this.maxBindingSize) {
+        throw new RangeError(`${p.label}: binding ${i + 1} of ${s.size} bytes exceeds ${this.maxBindingSize}`);
+      }
+      entries.push({ binding: i + 1, resource: { buffer: s.buffer, offset: s.offset, size: s.size } });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: p.label });
+    const pass = this.#passFor(this.#scope ?? p.label);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(p.workgroups[0], p.workgroups[1], p.workgroups[2]);
+    if (++this.#dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  #runAll(ps: Program[]): void {
+    for (const p of ps) this.#run(p);
+  }
+
+  flush(): void {
+    this.#check();
+    if (!this.#encoder) return;
+    this.#endPass();
+    const enc = this.#encoder;
+    let readback: GPUBuffer | null = null;
+    const labels = this.#passLabels;
+    if (this.timestamps && labels.length > 0) {
+      const bytes = labels.length * 16;
+      readback = this.device.createBuffer({ size: bytes, usage: READBACK, label: "timestamps.readback" });
+      enc.resolveQuerySet(this.#querySet!, 0, labels.length * 2, this.#resolveBuffer!, 0);
+      enc.copyBufferToBuffer(this.#resolveBuffer!, 0, readback, 0, bytes);
+    }
+    for (const page of this.#arena) {
+      if (page.used > 0) this.device.queue.writeBuffer(page.buffer, 0, page.cpu, 0, page.used);
+      page.used = 0;
+    }
+    this.#arenaPage = 0;
+    this.device.queue.submit([enc.finish()]);
+    this.#encoder = null;
+    this.#dispatches = 0;
+    this.#passLabels = [];
+    this.#flushDeferred();
+    if (readback) {
+      const rb = readback;
+      this.#pendingTimings.push(
+        this.#wait(rb.mapAsync(MAP_READ), "timestamp readback").then(() => {
+          const t = new BigUint64Array(rb.getMappedRange().slice(0));
+          rb.destroy();
+          return labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+        }),
+      );
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.#wait(this.device.queue.onSubmittedWorkDone(), "sync");
+    this.#throwGpuError();
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    this.#check();
+    const x = this.#tensor(t, "read");
+    const bytes = x.bytes;
+    const out = new Float32Array(x.size);
+    if (bytes === 0) return out;
+    const { buffer: staging } = this.#pool.acquire(bytes, READBACK, `read:${x.label}`);
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(x.buffer!, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await this.#wait(staging.mapAsync(MAP_READ, 0, bytes), `read of ${x.label}`);
+      out.set(new Float32Array(staging.getMappedRange(0, bytes)));
+      staging.unmap();
+    } finally {
+      if (!this.#disposed) this.#pool.release(staging);
+    }
+    this.#throwGpuError();
+    return out;
+  }
+
+  async gpuTimings(): Promise<GpuTiming[]> {
+    this.flush();
+    const pending = this.#pendingTimings;
+    this.#pendingTimings = [];
+    return (await Promise.all(pending)).flat();
+  }
+
+  setScope(label: string | null): void {
+    this.#scope = label;
+  }
+
+  memory(): MemoryStats {
+    return { liveBytes: this.#live, peakBytes: this.#peak };
+  }
+
+  resetPeak(): void {
+    this.#peak = this.#live;
+  }
+
+  trim(): void {
+    this.flush();
+    this.#pool.trim();
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#pass = null;
+    this.#encoder = null;
+    this.#pool.dispose();
+    for (const b of this.#deferredDestroy) b.destroy();
+    for (const p of this.#arena) p.buffer.destroy();
+    this.#dummy.destroy();
+    this.#querySet?.destroy();
+    this.#resolveBuffer?.destroy();
+    if (this.#owned) this.device.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  async measurePeaks(): Promise<DevicePeaks> {
+    this.#check();
+    await this.sync();
+    const now = () => performance.now();
+    // Streaming bandwidth: buffer-to-buffer copies, growing until one round takes ≥ 50 ms.
+    let bw = 0, bwDetail = "";
+    for (let bytes = 1 << 22; bytes <= Math.min(1 << 28, this.#maxBufferSize); bytes *= 4) {
+      const src = this.device.createBuffer({ size: bytes, usage: STORAGE, label: "peaks.src" });
+      const dst = this.device.createBuffer({ size: bytes, usage: STORAGE, label: "peaks.dst" });
+      const reps = 8;
+      const enc = this.device.createCommandEncoder();
+      enc.copyBufferToBuffer(src, 0, dst, 0, bytes); // warm-up
+      this.device.queue.submit([enc.finish()]);
+      await this.#wait(this.device.queue.onSubmittedWorkDone());
+      const t0 = now();
+      const enc2 = this.device.createCommandEncoder();
+      for (let r = 0; r < reps; r++) enc2.copyBufferToBuffer(src, 0, dst, 0, bytes);
+      this.device.queue.submit([enc2.finish()]);
+      await this.#wait(this.device.queue.onSubmittedWorkDone());
+      const s = (now() - t0) / 1000;
+      src.destroy();
+      dst.destroy();
+      bw = Math.max(bw, (2 * bytes * reps) / s / 1e9);
+      bwDetail = `copy ${bytes >> 20} MiB ×${reps}`;
+      if (s > 0.05) break;
+    }
+    // GEMM: square products with the prefill kernel, growing until one takes ≥ 100 ms.
+    let gflops = 0, gemmDetail = "";
+    for (let s = 128; s <= 4096; s *= 2) {
+      if (s * s * 4 > this.maxBindingSize) break;
+      const x = this.zeros([s, s], "peaks.x");
+      const w = this.uploadMatrix(new Float32Array(s * s), s, s, "peaks.w");
+      this.free(this.linear(x, w)); // warm-up (pipeline creation)
+      await this.sync();
+      const reps = 3;
+      const t0 = now();
+      for (let r = 0; r < reps; r++) this.free(this.linear(x, w));
+      await this.sync();
+      const sec = (now() - t0) / 1000;
+      this.free(x);
+      this.free(w);
+      gflops = Math.max(gflops, (2 * s * s * s * reps) / sec / 1e9);
+      gemmDetail = `gemm ${s}×${s}×${s} ×${reps}`;
+      if (sec > 0.1 * reps) break;
+    }
+    return { bandwidthGBs: bw, gemmGflops: gflops, detail: `${bwDetail}; ${gemmDetail} (wall clock incl. submit)` };
+  }
+
+  // ---- memory ops --------------------------------------------------------------------------------------------
+
+  /** A new buffer holding `data` (mapped at creation: no ordering hazard with recorded work). */
+  #filled(data: ArrayBufferView, label: string, pooled: boolean): GPUBuffer {
+    const size = pooled ? bucketBytes(data.byteLength) : Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const buffer = this.device.createBuffer({ size, usage: STORAGE, label, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buffer.unmap();
+    if (pooled) this.#pool.adopt(buffer);
+    return buffer;
+  }
+
+  upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
+    this.#check();
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== size) {
+      throw new RangeError(`upload(${label}): ${data.length} values for shape ${shapeStr(shape)} (${size})`);
+    }
+    if (size * 4 > this.#maxBufferSize) {
+      throw new RangeError(`upload(${label}): ${size * 4} bytes exceed maxBufferSize`);
+    }
+    const buffer = this.#filled(data, label, true);
+    this.#track(buffer.size);
+    return new GpuTensor([...shape], label, buffer, this);
+  }
+
+  uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {
+    this.#check();
+    if (data.length !== n * k) throw new RangeError(`uploadMatrix(${label}): ${data.length} values for [${n}, ${k}]`);
+    const rowBytes = k * 4;
+    if (rowBytes > this.maxBindingSize) {
+      throw new RangeError(`uploadMatrix(${label}): a row of ${rowBytes} bytes exceeds the binding limit`);
+    }
+    const rowsPerPart = Math.max(1, Math.floor(this.maxBindingSize / rowBytes));
+    const parts: MatrixPart[] = [];
+    for (let r0 = 0; r0 < n || parts.length === 0; r0 += rowsPerPart) {
+      const rows = Math.min(rowsPerPart, n - r0);
+      const suffix = n > rowsPerPart ? `[${r0}:${r0 + rows}]` : "";
+      const buffer = this.#filled(data.subarray(r0 * k, (r0 + rows) * k), label + suffix, false);
+      this.#track(buffer.size);
+      parts.push({ buffer, r0, rows });
+      if (rows <= 0) break;
+    }
+    return new GpuMatrix(n, k, label, parts, this);
+  }
+
+  zeros(shape: readonly number[], label: string): Tensor {
+    this.#check();
+    const t = this.#alloc(shape, label);
+    this.#endPass();
+    this.#enc().clearBuffer(t.buffer!);
+    return t;
+  }
+
+  copy(t: Tensor, label?: string): Tensor {
+    this.#check();
+    const src = this.#tensor(t, "copy");
+    const out = this.#alloc(src.shape, label ?? `${src.label}.copy`);
+    if (src.bytes > 0) {
+      this.#endPass();
+      this.#enc().copyBufferToBuffer(src.buffer!, 0, out.buffer!, 0, src.bytes);
+    }
+    return out;
+  }
+
+  fill0(t: Tensor): void {
+    this.#check();
+    const x = this.#tensor(t, "fill0");
+    this.#endPass();
+    this.#enc().clearBuffer(x.buffer!);
+  }
+
+  free(t: Tensor | Matrix): void {
+    if (this.#disposed) return;
+    if (t instanceof GpuTensor && t.owner === this) {
+      if (!t.buffer) throw new Error(`free: tensor ${t.label} freed twice`);
+      this.#live -= t.buffer.size;
+      this.#pool.release(t.buffer);
+      t.buffer = null;
+    } else if (t instanceof GpuMatrix && t.owner === this) {
+      if (!t.parts) throw new Error(`free: matrix ${t.label} freed twice`);
+      for (const p of t.parts) {
+        this.#live -= p.buffer.size;
+        this.#deferredDestroy.push(p.buffer); // recorded work may still read it: destroyed after the next submit
+      }
+      if (!this.#encoder) this.#flushDeferred();
+      t.parts = null;
+    } else {
+      throw new Error(`free: ${t.label} does not belong to this WebGPU backend`);
+    }
+  }
+
+  /** Destroy buffers whose last use has been submitted. */
+  #flushDeferred(): void {
+    for (const b of this.#deferredDestroy) b.destroy();
+    this.#deferredDestroy = [];
+  }
+
+  // ---- compute ops -------------------------------------------------------------------------------------------
+
+  embed(ids: Int32Array, table: Matrix): Tensor {
+    this.#check();
+    const m = this.#matrix(table, "embed");
+    for (let i = 0; i < ids.length; i++) {
+      if (!(ids[i] >= 0 && ids[i] < m.n)) throw new RangeError(`embed: id ${ids[i]} at ${i} outside [0, ${m.n})`);
+    }
+    const out = this.#alloc([ids.length, m.k], "embed.out");
+    if (ids.length === 0) return out;
+    const idSlice = this.#stage(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), this.#align);
+    const o = this.#slice(out, "embed");
+    for (const part of m.parts!) {
+      const src = { buffer: part.buffer, offset: 0, size: part.rows * m.k * 4 };
+      this.#run(gatherProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows));
+    }
+    return out;
+  }
+
+  gatherRows(x: Tensor, rows: Int32Array): Tensor {
+    this.#check();
+    const src = this.#tensor(x, "gatherRows");
+    const [R, cols] = src.shape;
+    for (let i = 0; i < rows.length; i++) {
+      if (!(rows[i] >= 0 && rows[i] < R)) throw new RangeError(`gatherRows: row ${rows[i]} outside [0, ${R})`);
+    }
+    const out = this.#alloc([rows.length, cols], `${src.label}.rows`);
+    if (rows.length === 0 || cols === 0) return out;
+    const idSlice = this.#stage(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength), this.#align);
+    this.#run(
+      gatherProgram(idSlice, this.#slice(src, "gatherRows"), this.#slice(out, "gatherRows"), rows.length, cols, 0, R),
+    );
+    return out;
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    this.#check();
+    const xt = this.#tensor(x, "rmsNorm"), w = this.#tensor(weight, "rmsNorm");
+    const [rows, cols] = xt.shape;
+    if (w.size !== cols) throw new RangeError(`rmsNorm: weight ${shapeStr(w.shape)} for ${cols} columns`);
+    const out = this.#alloc([rows, cols], "rms_norm.out");
+    if (rows > 0) {
+      this.#run(
+        rmsNormProgram(
+          this.#slice(xt, "rmsNorm"),
+          this.#slice(w, "rmsNorm"),
+          this.#slice(out, "rmsNorm"),
+          rows,
+          cols,
+          eps,
+        ),
+      );
+    }
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    this.#check();
+    const at = this.#tensor(a, "add"), bt = this.#tensor(b, "add");
+    if (at.size !== bt.size) throw new RangeError(`add: ${shapeStr(at.shape)} + ${shapeStr(bt.shape)}`);
+    const out = this.#alloc(at.shape, "add.out");
+    if (at.size > 0) {
+      this.#run(addProgram(this.#slice(at, "add"), this.#slice(bt, "add"), this.#slice(out, "add"), at.size));
+    }
+    return out;
+  }
+
+  linear(x: Tensor | View, w: Matrix, bias?: Tensor | null): Tensor {
+    this.#check();
+    const v = asView(x);
+    const xt = this.#tensor(v.tensor, "linear");
+    const m = this.#matrix(w, "linear");
+    if (v.cols !== m.k) throw new RangeError(`linear(${m.label}): input has ${v.cols} columns, the matrix ${m.k}`);
+    const bt = bias ? this.#tensor(bias, "linear") : null;
+    if (bt && bt.size !== m.n) {
+      throw new RangeError(`linear(${m.label}): bias ${shapeStr(bt.shape)} for ${m.n} outputs`);
+    }
+    const [M, xStride] = xt.shape;
+    const N = m.n;
+    const out = this.#alloc([M, N], `${m.label}.out`);
+    if (M === 0 || N === 0) return out;
+    const biasSlice = bt ? this.#slice(bt, "linear") : { buffer: this.#dummy, offset: 0, size: 16 };
+    // Rows per chunk so that both the x rows and the y rows fit one binding (with alignment slack).
+    const rowBytes = Math.max(xStride, N) * 4;
+    const fitRows = Math.floor((this.maxBindingSize - this.#align) / rowBytes);
+    const whole = M * xStride * 4 <= this.maxBindingSize && M * N * 4 <= this.maxBindingSize;
+    const chunk = whole ? M : fitRows;
+    if (chunk < 1) throw new RangeError(`linear(${m.label}): one row exceeds the binding limit`);
+    for (let m0 = 0; m0 < M; m0 += chunk) {
+      const m1 = Math.min(M, m0 + chunk);
+      const xr = this.#range(xt, m0 * xStride + v.col, (m1 - 1) * xStride + v.col + m.k);
+      const yr = this.#range(out, m0 * N, m1 * N);
+      for (const part of m.parts!) {
+        if (part.rows <= 0) continue;
+        this.#run(
+          linearProgram(xr.slice, { buffer: part.buffer, offset: 0, size: part.rows * m.k * 4 }, biasSlice, yr.slice, {
+            m: m1 - m0,
+            n: part.rows,
+            k: m.k,
+            xStride,
+            xBase: xr.base,
+            yStride: N,
+            yBase: yr.base + part.r0,
+            biasBase: bt ? part.r0 : -1,
+          }),
+        );
+      }
+    }
+    return out;
+  }
+
+  conv1d(x: View, weight: Tensor, bias: Tensor | null, state: Tensor, batch: number, seqLen: number): Tensor {
+    this.#check();
+    const xt = this.#tensor(x, "conv1d"), w = this.#tensor(weight, "conv1d"), st = this.#tensor(state, "conv1d");
+    const C = x.cols;
+    const K = w.size / C;
+    if (!Number.isInteger(K) || K < 1) throw new RangeError(`conv1d: weight ${shapeStr(w.shape)} for ${C} channels`);
+    if (xt.shape[0] !== batch * seqLen) {
+      throw new RangeError(`conv1d: ${xt.shape[0]} rows for batch ${batch} × seqLen ${seqLen}`);
+    }
+    if (st.size !== batch * C * (K - 1)) {
+      throw new RangeError(`conv1d: state ${shapeStr(st.shape)}, expected [${batch}, ${C}, ${K - 1}]`);
+    }
+    const bt = bias ? this.#tensor(bias, "conv1d") : null;
+    const out = this.#alloc([batch * seqLen, C], "conv1d.out");
+    if (batch * seqLen * C === 0) return out;
+    const d: Conv1dDims = { batch, seqLen, channels: C, k: K, xStride: xt.shape[1], xCol: x.col };
+    const xs = this.#slice(xt, "conv1d");
+    const ss = K > 1 ? this.#slice(st, "conv1d") : { buffer: this.#dummy, offset: 0, size: 16 };
+    const bs = bt ? this.#slice(bt, "conv1d") : { buffer: this.#dummy, offset: 0, size: 16 };
+    this.#run(conv1dProgram(xs, this.#slice(w, "conv1d"), bs, !!bt, ss, this.#slice(out, "conv1d"), d));
+    if (K > 1) this.#run(convStateProgram(xs, ss, d));
+    return out;
+  }
+
+  selectiveScan(a: SelectiveScanArgs): Tensor {
+    this.#check();
+    const op = "selectiveScan";
+    const u = this.#tensor(a.u, op), dl = this.#tensor(a.delta, op), A = this.#tensor(a.A, op);
+    const B = this.#tensor(a.B, op), C = this.#tensor(a.C, op), Dt = this.#tensor(a.D, op);
+    const z = this.#tensor(a.z, op), st = this.#tensor(a.state, op);
+    const T = a.batch * a.seqLen, D = a.u.cols, N = a.B.cols;
+    if (a.delta.cols !== D || a.z.cols !== D || a.C.cols !== N || A.size !== D * N || Dt.size !== D) {
+      throw new RangeError(`${op}: inconsistent shapes (D = ${D}, N = ${N})`);
+    }
+    for (const t of [u, dl, B, C, z]) {
+      if (t.shape[0] !== T) throw new RangeError(`${op}: ${t.label} has ${t.shape[0]} rows, expected ${T}`);
+    }
+    if (st.size !== a.batch * D * N) {
+      throw new RangeError(`${op}: state ${shapeStr(st.shape)} ≠ [${a.batch}, ${D}, ${N}]`);
+    }
+    const out = this.#alloc([T, D], "ssm.out");
+    if (T * D === 0) return out;
+    const place = (v: View) => ({ stride: v.tensor.shape[1], col: v.col });
+    const dims: ScanDims = {
+      batch: a.batch,
+      seqLen: a.seqLen,
+      d: D,
+      n: N,
+      u: place(a.u),
+      delta: place(a.delta),
+      B: place(a.B),
+      C: place(a.C),
+      z: place(a.z),
+    };
+    const scratchFloats = scanScratchFloats(dims);
+    const scratch = scratchFloats > 0 ? this.#alloc([scratchFloats], "scan.scratch") : null;
+    this.#runAll(selectiveScanPrograms({
+      u: this.#slice(u, op),
+      delta: this.#slice(dl, op),
+      A: this.#slice(A, op),
+      B: this.#slice(B, op),
+      C: this.#slice(C, op),
+      D: this.#slice(Dt, op),
+      z: this.#slice(z, op),
+      state: this.#slice(st, op),
+      y: this.#slice(out, op),
+      scratch: scratch ? this.#slice(scratch, op) : null,
+      scratchStates: scratch ? { buffer: scratch.buffer!, offset: 0, size: (scratchFloats / 2) * 4 } : null,
+    }, dims));
+    if (scratch) this.free(scratch); // reuse after this point is ordered after the scan by the queue
+    return out;
+  }
+
+  ssd(a: SsdArgs): Tensor {
+    this.#check();
+    const op = "ssd";
+    const x = this.#tensor(a.x, op), dt = this.#tensor(a.dt, op), dtBias = this.#tensor(a.dtBias, op);
+    const A = this.#tensor(a.A, op), B = this.#tensor(a.B, op), C = this.#tensor(a.C, op);
+    const Dt = this.#tensor(a.D, op), st = this.#tensor(a.state, op);
+    const H = a.nHeads, P = a.headDim, G = a.nGroups, N = a.dState, T = a.batch * a.seqLen;
+    if (
+      a.x.cols !== H * P || a.dt.cols !== H || a.B.cols !== G * N || a.C.cols !== G * N || H % G !== 0 ||
+      dtBias.size !== H || A.size !== H || Dt.size !== H
+    ) {
+      throw new RangeError(`${op}: inconsistent shapes (H = ${H}, P = ${P}, G = ${G}, N = ${N})`);
+    }
+    for (const t of [x, dt, B, C]) {
+      if (t.shape[0] !== T) throw new RangeError(`${op}: ${t.label} has ${t.shape[0]} rows, expected ${T}`);
+    }
+    if (st.size !== a.batch * H * P * N) throw new RangeError(`${op}: state ${shapeStr(st.shape)} has the wrong size`);
+    if (!(a.chunkSize >= 1)) throw new RangeError(`${op}: chunkSize ${a.chunkSize}`);
+    const out = this.#alloc([T, H * P], "ssm.out");
+    if (T === 0) return out;
+    const place = (v: View) => ({ stride: v.tensor.shape[1], col: v.col });
+    const dims: SsdDims = {
+      batch: a.batch,
+      seqLen: a.seqLen,
+      heads: H,
+      headDim: P,
+      groups: G,
+      n: N,
+      chunk: Math.min(a.chunkSize, a.seqLen),
+      dtMin: a.dtMin,
+      dtMax: a.dtMax,
+      x: place(a.x),
+      dt: place(a.dt),
+      B: place(a.B),
+      C: place(a.C),
+    };
+    const scratch: GpuTensor[] = [];
+    const tmp = (floats: number, label: string): Slice => {
+      const t = this.#alloc([floats], label);
+      scratch.push(t);
+      return this.#slice(t, op);
+    };
+    const recurrent = ssdRecurrent(dims);
+    const f = recurrent ? null : ssdScratchFloats(dims);
+    this.#runAll(ssdPrograms({
+      x: this.#slice(x, op),
+      dt: this.#slice(dt, op),
+      dtBias: this.#slice(dtBias, op),
+      A: this.#slice(A, op),
+      B: this.#slice(B, op),
+      C: this.#slice(C, op),
+      D: this.#slice(Dt, op),
+      state: this.#slice(st, op),
+      y: this.#slice(out, op),
+      dtc: f ? tmp(f.dtc, "ssd.dt") : null,
+      acs: f ? tmp(f.acs, "ssd.acum") : null,
+      cb: f ? tmp(f.cb, "ssd.cb") : null,
+      st: f ? tmp(f.st, "ssd.states") : null,
+    }, dims));
+    for (const t of scratch) this.free(t);
+    return out;
+  }
+
+  gatedRmsNorm(y: Tensor, z: View, weight: Tensor, groupSize: number, eps: number): Tensor {
+    this.#check();
+    const op = "gatedRmsNorm";
+    const yt = this.#tensor(y, op), zt = this.#tensor(z, op), w = this.#tensor(weight, op);
+    const [rows, cols] = yt.shape;
+    if (z.cols !== cols || w.size !== cols || zt.shape[0] !== rows || groupSize < 1 || cols % groupSize !== 0) {
+      throw new RangeError(`${op}: y ${shapeStr(yt.shape)}, z ${z.cols} columns, group ${groupSize}`);
+    }
+    const out = this.#alloc([rows, cols], "gate_norm.out");
+    if (rows * cols === 0) return out;
+    this.#run(gatedRmsNormProgram(this.#slice(yt, op), this.#slice(zt, op), this.#slice(w, op), this.#slice(out, op), {
+      rows,
+      cols,
+      group: groupSize,
+      zStride: zt.shape[1],
+      zCol: z.col,
+      eps,
+    }));
+    return out;
+  }
+}

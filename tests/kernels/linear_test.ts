@@ -1,0 +1,40 @@
+import { view } from "../../runtime/backend.ts";
+import { embedRef, linearRef } from "../wasm/reference.ts";
+import { assertClose, gpuTest, rand, viewIn } from "./_gpu.ts";
+
+// (M, N, K): M ≤ 8 takes the GEMV path, larger M the tiled GEMM; none is a multiple of the 64×64×16 tiles.
+const SHAPES: [number, number, number][] = [[1, 37, 19], [5, 70, 33], [8, 3, 130], [9, 65, 17], [67, 131, 45], [
+  130,
+  66,
+  100,
+]];
+
+for (const [M, N, K] of SHAPES) {
+  gpuTest(`linear ${M}×${K} · (${N}×${K})ᵀ`, async (be) => {
+    const x = rand(M * K, M + N), W = rand(N * K, K), bias = rand(N, N + 1);
+    const w = be.uploadMatrix(W, N, K, "w");
+    const b = be.upload(bias, [N], "b");
+    const { view: xv } = viewIn(be, x, M, K, 3, 5, "x");
+    assertClose(await be.read(be.linear(xv, w, b)), linearRef(x, W, bias, M, N, K), "linear+bias (view)");
+    const xt = be.upload(x, [M, K], "x.dense");
+    assertClose(await be.read(be.linear(xt, w)), linearRef(x, W, null, M, N, K), "linear");
+  });
+}
+
+gpuTest("linear and embed with a matrix split over several buffers, rows split over bindings", async (be) => {
+  // maxBindingSize 4 KiB: a [300, 20] matrix (24 000 B) becomes 6 parts of 51 rows; x [200, 20] and y [200, 300]
+  // are bound a few rows at a time.
+  const N = 300, K = 20;
+  const W = rand(N * K, 5), bias = rand(N, 6);
+  const w = be.uploadMatrix(W, N, K, "big");
+  const b = be.upload(bias, [N], "big.bias");
+  for (const M of [3, 70, 200]) {
+    const x = rand(M * K, M);
+    const { view: xv } = M * (K + 4) * 4 <= 4096
+      ? viewIn(be, x, M, K, 1, 3, "x")
+      : { view: view(be.upload(x, [M, K], "x")) };
+    assertClose(await be.read(be.linear(xv, w, b)), linearRef(x, W, bias, M, N, K), `split linear M=${M}`);
+  }
+  const ids = Int32Array.from([0, 299, 50, 51, 102, 250, 7, 153]);
+  assertClose(await be.read(be.embed(ids, w)), embedRef(ids, W, K), "split embed", 0, 0);
+}, { maxBindingSize: 4096 });
