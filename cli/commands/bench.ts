@@ -1,0 +1,185 @@
+/**
+ * `bench`: prefill and decode speed of 130m-shaped Mamba-1 and Mamba-2 (deterministic random weights), set
+ * against this machine's own limits measured in the same run — streaming bandwidth and the GEMM peak of the
+ * backend's kernels. Decode is reported as a fraction of the bandwidth roofline (bytes of weights and state
+ * read per token ÷ bandwidth), prefill as achieved GFLOP/s over the GEMM peak.
+ */
+import type { CommandSpec } from "../args.ts";
+import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
+import { forwardFlops, total } from "../../runtime/cost.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { presetConfig } from "../../runtime/presets.ts";
+import { mulberry32 } from "../../runtime/sampling.ts";
+import { syntheticWeights } from "../../runtime/synthetic.ts";
+import { backendFromFlag } from "../load.ts";
+import { writeFileAtomic } from "../output.ts";
+
+export const spec: CommandSpec = {
+  name: "bench",
+  summary: "Prefill/decode tok/s on published shapes vs this machine's measured bandwidth and GEMM peak.",
+  usage: "perfmamba bench [--arch both] [--size 130m] [--seqlens 512] [--batch 1] [--decode-tokens 16] [--json FILE]",
+  flags: {
+    arch: { type: "string", help: "mamba1, mamba2 or both", default: "both" },
+    size: { type: "string", help: "Published shape (130m, 370m, 790m, 1.4b, 2.8b)", default: "130m" },
+    seqlens: { type: "string", help: "Prefill lengths, comma-separated", default: "512" },
+    batch: { type: "string", help: "Batch sizes, comma-separated", default: "1" },
+    "decode-tokens": {
+      type: "string",
+      help: "Decode steps timed after a 16-token prompt (0 = skip decode)",
+      default: "16",
+    },
+    warmup: { type: "string", help: "Untimed runs before timing", default: "1" },
+    iters: { type: "string", help: "Timed runs (median reported)", default: "3" },
+    backend: { type: "string", help: "Compute backend: auto, webgpu or wasm", default: "auto" },
+    threads: { type: "string", help: "WASM worker threads" },
+    "skip-peaks": { type: "boolean", help: "Do not measure bandwidth / GEMM peak" },
+    json: { type: "string", help: "Also write all figures to this JSON file" },
+  },
+};
+
+/** One measured configuration. */
+interface Row {
+  arch: string;
+  mode: "prefill" | "decode";
+  batch: number;
+  seqLen: number;
+  ms: number;
+  tokPerS: number;
+  gflops: number;
+  /** prefill: GFLOP/s ÷ GEMM peak; decode: roofline time ÷ measured time. */
+  ofPeak: number | null;
+  /** decode: weights + state bytes read per step. */
+  bytesPerStep?: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseCommand(spec, argv);
+  if (!flags) return;
+  const archFlag = choiceFlag(flags, "arch", ["mamba1", "mamba2", "both"] as const);
+  const arches = archFlag === "both" ? (["mamba1", "mamba2"] as const) : [archFlag];
+  const seqlens = intListFlag(flags, "seqlens")!;
+  const batches = intListFlag(flags, "batch")!;
+  for (const [name, list] of [["seqlens", seqlens], ["batch", batches]] as const) {
+    if (list.some((v) => v < 1 || v > 65536)) throw new UsageError(`--${name} values must be in [1, 65536]`);
+  }
+  const decodeTokens = numberFlag(flags, "decode-tokens", { integer: true, min: 0, max: 100000 })!;
+  const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
+  const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
+  const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
+  const configs = arches.map((a) => presetConfig(a, flags.size as string));
+  const backend = await backendFromFlag(flags.backend as string, threads);
+  const log = (s: string) => console.error(s);
+  try {
+    log(`backend: ${backend.name} — ${backend.description}`);
+    const peaks = flags["skip-peaks"] ? null : await backend.measurePeaks();
+    if (peaks) {
+      log(
+        `measured: bandwidth ${peaks.bandwidthGBs.toFixed(1)} GB/s, GEMM peak ${
+          peaks.gemmGflops.toFixed(1)
+        } GFLOP/s (${peaks.detail})`,
+      );
+    }
+    const rows: Row[] = [];
+    for (const config of configs) {
+      log(`${config.arch} ${flags.size}: generating weights…`);
+      const model = MambaModel.load(syntheticWeights(config, 1), backend);
+      const rand = mulberry32(5);
+      const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));
+      for (const batch of batches) {
+        for (const seqLen of seqlens) {
+          const prompt = Array.from({ length: batch }, () => tokens(seqLen));
+          const times: number[] = [];
+          for (let i = 0; i < warmup + iters; i++) {
+            const t0 = performance.now();
+            const { state } = await model.prefill(prompt, { lastOnly: true });
+            const ms = performance.now() - t0;
+            state.dispose();
+            if (i >= warmup) times.push(ms);
+          }
+          const ms = median(times);
+          const gflops = total(forwardFlops(config, batch, seqLen)) / (ms * 1e6);
+          rows.push({
+            arch: config.arch,
+            mode: "prefill",
+            batch,
+            seqLen,
+            ms,
+            tokPerS: (batch * seqLen) / (ms / 1000),
+            gflops,
+            ofPeak: peaks ? gflops / peaks.gemmGflops : null,
+          });
+          log(`  prefill B${batch} L${seqLen}: ${ms.toFixed(1)} ms`);
+        }
+        if (decodeTokens > 0) {
+          const { state } = await model.prefill(Array.from({ length: batch }, () => tokens(16)), { lastOnly: true });
+          let next = tokens(batch);
+          for (let i = 0; i < warmup; i++) await model.step(next, state);
+          const times: number[] = [];
+          for (let i = 0; i < decodeTokens; i++) {
+            const t0 = performance.now();
+            await model.step(next, state);
+            times.push(performance.now() - t0);
+            next = tokens(batch);
+          }
+          const bytesPerStep = 4 * model.parameterCount + 2 * state.bytes;
+          state.dispose();
+          const ms = median(times);
+          const gflops = total(forwardFlops(config, batch, 1)) / (ms * 1e6);
+          const rooflineMs = peaks ? bytesPerStep / (peaks.bandwidthGBs * 1e6) : NaN;
+          rows.push({
+            arch: config.arch,
+            mode: "decode",
+            batch,
+            seqLen: 1,
+            ms,
+            tokPerS: batch / (ms / 1000),
+            gflops,
+            ofPeak: peaks ? rooflineMs / ms : null,
+            bytesPerStep,
+          });
+          log(`  decode B${batch}: ${ms.toFixed(2)} ms/token`);
+        }
+      }
+      model.dispose();
+    }
+    printTable(rows, peaks !== null);
+    if (typeof flags.json === "string") {
+      await writeFileAtomic(
+        flags.json,
+        JSON.stringify(
+          { backend: backend.name, description: backend.description, size: flags.size, peaks, rows },
+          null,
+          2,
+        ) + "\n",
+      );
+    }
+  } finally {
+    backend.dispose();
+  }
+}
+
+function printTable(rows: Row[], withPeak: boolean): void {
+  const head = ["arch", "mode", "batch", "seqlen", "ms", "tok/s", "GFLOP/s", withPeak ? "of peak" : ""];
+  const body = rows.map((r) => [
+    r.arch,
+    r.mode,
+    String(r.batch),
+    String(r.seqLen),
+    r.ms.toFixed(r.ms < 10 ? 2 : 1),
+    r.tokPerS.toFixed(1),
+    r.gflops.toFixed(2),
+    r.ofPeak === null
+      ? ""
+      : `${(100 * r.ofPeak).toFixed(0)}% ${r.mode === "decode" ? "of bandwidth roofline" : "of GEMM peak"}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  console.log(line(head));
+  for (const b of body) console.log(line(b));
+}

@@ -1,0 +1,101 @@
+/**
+ * `info --model DIR`: what a checkpoint is — architecture, dimensions, parameters, dtypes and memory.
+ */
+import type { CommandSpec } from "../args.ts";
+import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
+import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
+import { stateSizeOf } from "../../runtime/weights.ts";
+import { dirSource } from "../fs_source.ts";
+
+export const spec: CommandSpec = {
+  name: "info",
+  summary: "Describe a checkpoint: architecture, dimensions, parameter count, dtypes and memory.",
+  usage: "perfmamba info --model DIR [--format table|json]",
+  flags: {
+    model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format)" },
+    format: { type: "string", help: "Output format: table or json", default: "table" },
+  },
+};
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseCommand(spec, argv);
+  if (!flags) return;
+  const dir = requireFlag(spec, flags, "model");
+  const format = choiceFlag(flags, "format", ["table", "json"] as const);
+  const ckpt = await loadCheckpoint(dirSource(dir));
+  const w = toHostWeights(ckpt);
+  const c = w.config;
+  const dtypes: Record<string, number> = {};
+  let fileBytes = 0;
+  for (const r of ckpt.tensors.values()) {
+    dtypes[r.dtype] = (dtypes[r.dtype] ?? 0) + r.shape.reduce((a: number, b: number) => a * b, 1);
+    fileBytes += r.bytes.byteLength;
+  }
+  const count = (t: { data: Float32Array } | null) => (t ? t.data.length : 0);
+  let params = count(w.embedding) + count(w.normF) + count(w.lmHead);
+  for (const l of w.layers) {
+    for (const v of Object.values(l)) if (v && typeof v === "object" && "data" in v) params += v.data.length;
+  }
+  const stateSizes = w.layers.map((l) => stateSizeOf(l, c));
+  const stateBytesPerSeq = w.layers.reduce((s, _l, i) => {
+    const conv = (c.arch === "mamba1" ? c.dInner : c.dInner + 2 * c.nGroups * stateSizes[i]) * (c.dConv - 1);
+    return s + 4 * (conv + c.dInner * stateSizes[i]);
+  }, 0);
+  const info = {
+    model: dir,
+    source: c.source,
+    arch: c.arch,
+    d_model: c.dModel,
+    n_layer: c.nLayer,
+    vocab_size: c.vocabSize,
+    d_inner: c.dInner,
+    d_state: c.dState,
+    layer_state_sizes: stateSizes.every((n) => n === c.dState) ? undefined : stateSizes,
+    d_conv: c.dConv,
+    ...(c.arch === "mamba1" ? { dt_rank: c.dtRank } : {
+      n_heads: c.nHeads,
+      head_dim: c.headDim,
+      n_groups: c.nGroups,
+      chunk_size: c.chunkSize,
+      time_step_limit: c.timeStepLimit.map(String),
+    }),
+    tie_embeddings: w.lmHead === null,
+    parameters: params,
+    dtypes,
+    files: ckpt.files,
+    file_bytes: fileBytes,
+    f32_weight_bytes: 4 * params,
+    state_bytes_per_sequence: stateBytesPerSeq,
+  };
+  if (format === "json") {
+    console.log(JSON.stringify(info, null, 2));
+    return;
+  }
+  const rows: [string, string][] = [
+    ["model", dir],
+    ["format", c.source],
+    ["architecture", c.arch === "mamba1" ? "Mamba-1 (selective scan)" : "Mamba-2 (SSD)"],
+    ["d_model / d_inner", `${c.dModel} / ${c.dInner}`],
+    ["layers", String(c.nLayer)],
+    ["vocab", String(c.vocabSize)],
+    ["d_state", info.layer_state_sizes ? `per layer ${stateSizes.join(",")}` : String(c.dState)],
+    ["conv kernel", String(c.dConv)],
+    ...(c.arch === "mamba1" ? [["dt_rank", String(c.dtRank)] as [string, string]] : [
+      ["heads × head_dim", `${c.nHeads} × ${c.headDim}`] as [string, string],
+      ["groups", String(c.nGroups)] as [string, string],
+      ["chunk size", String(c.chunkSize)] as [string, string],
+    ]),
+    ["lm_head", info.tie_embeddings ? "tied to embedding" : "separate"],
+    ["parameters", `${params.toLocaleString("en-US")} (${(params / 1e6).toFixed(2)} M)`],
+    ["dtypes", Object.entries(dtypes).map(([k, v]) => `${k}: ${v.toLocaleString("en-US")}`).join(", ")],
+    ["files", `${ckpt.files.join(", ")} (${mib(fileBytes)})`],
+    ["memory (f32 weights)", mib(4 * params)],
+    ["state per sequence", mib(stateBytesPerSeq)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+}

@@ -1,0 +1,47 @@
+/**
+ * `logits --model DIR --tokens 1,2,3`: the raw logits as JSON, for comparing a port against transformers.
+ */
+import type { CommandSpec } from "../args.ts";
+import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
+import { loadModel } from "../load.ts";
+
+export const spec: CommandSpec = {
+  name: "logits",
+  summary: "Print the logits of a token sequence (or a batch) as JSON on stdout.",
+  usage: "perfmamba logits --model DIR --tokens 1,2,3[;4,5,6] [--backend auto|webgpu|wasm] [--last]",
+  flags: {
+    model: { type: "string", help: "Checkpoint directory" },
+    tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
+    backend: { type: "string", help: "Compute backend: auto, webgpu or wasm", default: "auto" },
+    threads: { type: "string", help: "WASM worker threads (1 = single-threaded)" },
+    last: { type: "boolean", help: "Only the last position of each sequence" },
+  },
+};
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseCommand(spec, argv);
+  if (!flags) return;
+  const dir = requireFlag(spec, flags, "model");
+  const text = requireFlag(spec, flags, "tokens");
+  const seqs = text.split(";").map((part, b) => {
+    try {
+      return intListFlag({ tokens: part }, "tokens")!;
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message}${text.includes(";") ? ` (sequence ${b})` : ""}`);
+    }
+  });
+  const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
+  const model = await loadModel(dir, flags.backend as string, threads);
+  try {
+    const { logits, state } = await model.prefill(seqs, { lastOnly: flags.last === true });
+    state.dispose();
+    const rows: number[][] = [];
+    for (let r = 0; r < logits.rows; r++) {
+      rows.push(Array.from(logits.data.subarray(r * logits.vocab, (r + 1) * logits.vocab)));
+    }
+    console.log(JSON.stringify({ backend: model.backend.name, shape: [logits.rows, logits.vocab], logits: rows }));
+  } finally {
+    model.dispose();
+    model.backend.dispose();
+  }
+}

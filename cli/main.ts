@@ -1,0 +1,54 @@
+/**
+ * The PerfMamba command line: `deno run -A cli/main.ts <command> [flags]`.
+ *
+ * Exit codes: 0 success, 1 an error while running (bad file, bad tensor, …), 2 a usage error (bad flag).
+ */
+import { UsageError } from "./args.ts";
+import * as bench from "./commands/bench.ts";
+import * as demo from "./commands/demo.ts";
+import * as generate from "./commands/generate.ts";
+import * as info from "./commands/info.ts";
+import * as logits from "./commands/logits.ts";
+
+const COMMANDS = { demo, info, logits, generate, bench } as const;
+
+function usage(): string {
+  const lines = [
+    "PerfMamba — Mamba-1 / Mamba-2 on WebAssembly SIMD and WebGPU",
+    "",
+    "Usage: perfmamba <command> [flags]",
+    "",
+    "Commands:",
+  ];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)}${c.spec.summary}`);
+  lines.push("", "Run `perfmamba <command> --help` for a command's flags.");
+  return lines.join("\n");
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return 0;
+  }
+  const command = COMMANDS[name as keyof typeof COMMANDS];
+  if (!command) {
+    console.error(`error: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\nRun \`perfmamba ${name} --help\` for usage.`);
+      return 2;
+    }
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    if (Deno.env.get("PERFMAMBA_DEBUG") && e instanceof Error) console.error(e.stack);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

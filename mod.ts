@@ -1,0 +1,49 @@
+/**
+ * PerfMamba: Mamba-1 and Mamba-2 language models on WebAssembly SIMD (and WebGPU), in Deno, browsers and edge
+ * runtimes — load a Hugging Face or state-spaces checkpoint, run prefill and recurrent decode, generate text.
+ *
+ * @example
+ * ```ts
+ * import { generate, makeConfig, MambaModel, selectBackend, syntheticWeights } from "./mod.ts";
+ *
+ * // A tiny Mamba-2 with deterministic random weights; use loadWeights(urlSource(...)) for a real checkpoint.
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const { tokens } = await generate(model, [1, 2, 3], { maxNewTokens: 4 });
+ * console.log(tokens.length); // 4
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ *
+ * @module
+ */
+
+export type { Backend, Matrix, MemoryStats, SelectiveScanArgs, SsdArgs, Tensor, View } from "./runtime/backend.ts";
+export { view } from "./runtime/backend.ts";
+export type { Arch, MambaConfig } from "./runtime/config.ts";
+export { parseConfig } from "./runtime/config_parse.ts";
+export type { Checkpoint, CheckpointSource } from "./runtime/checkpoint.ts";
+export { loadCheckpoint, loadWeights, memorySource, toHostWeights, urlSource } from "./runtime/checkpoint.ts";
+export type { SafetensorRecord, TensorToWrite } from "./runtime/safetensors.ts";
+export { parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";
+export type {
+  HostTensor,
+  LayerWeights,
+  Mamba1LayerWeights,
+  Mamba2LayerWeights,
+  MambaWeights,
+} from "./runtime/weights.ts";
+export type { Component, ForwardHooks, Logits, PrefillOptions } from "./runtime/model.ts";
+export { MambaModel } from "./runtime/model.ts";
+export { InferenceState } from "./runtime/state.ts";
+export type { GenerateOptions, GenerateResult } from "./runtime/generate.ts";
+export { generate } from "./runtime/generate.ts";
+export type { SamplingOptions } from "./runtime/sampling.ts";
+export { argmax, Sampler } from "./runtime/sampling.ts";
+export type { BackendKind, SelectBackendOptions } from "./runtime/select_backend.ts";
+export { selectBackend } from "./runtime/select_backend.ts";
+export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
+export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
+export { syntheticWeights } from "./runtime/synthetic.ts";
+export { forwardFlops } from "./runtime/cost.ts";

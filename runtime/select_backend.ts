@@ -1,0 +1,84 @@
+/**
+ * Choosing a backend by capability: `selectBackend("auto" | "webgpu" | "wasm")`.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backend.ts";
+import { createWasmBackend } from "../wasm/backend.ts";
+import { createWebGpuBackend } from "../kernels/webgpu_backend.ts";
+
+/** Backends this build can run, besides "auto". */
+export const BACKEND_KINDS = ["webgpu", "wasm"] as const;
+
+/** A backend name or "auto" (the best available). */
+export type BackendKind = "auto" | typeof BACKEND_KINDS[number];
+
+/** Options passed to whichever backend is created. */
+export interface SelectBackendOptions {
+  /** WASM: worker threads for the GEMMs (default: hardware concurrency, max 8; 1 = single-threaded). */
+  threads?: number;
+  /** WASM: a precompiled kernel module, for runtimes that forbid compiling bytes. */
+  wasmModule?: WebAssembly.Module;
+  /** "auto" also takes a software (fallback) WebGPU adapter such as llvmpipe or SwiftShader (default false). */
+  allowFallbackAdapter?: boolean;
+}
+
+/** What "auto" found: whether a WebGPU adapter exists and whether it is a software fallback. */
+export interface GpuProbe {
+  /** An adapter was returned. */
+  adapter: boolean;
+  /** The adapter is a software rasteriser (isFallbackAdapter). */
+  fallback: boolean;
+  /** Adapter description, or why there is none. */
+  detail: string;
+}
+
+/** Ask for a WebGPU adapter without creating a device; never hangs (10 s limit). */
+export async function probeWebGpu(): Promise<GpuProbe> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) return { adapter: false, fallback: false, detail: "navigator.gpu is undefined" };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 10_000));
+  try {
+    const adapter = await Promise.race([gpu.requestAdapter().catch(() => null), timeout]);
+    if (!adapter) return { adapter: false, fallback: false, detail: "requestAdapter() returned no adapter" };
+    const info = adapter.info;
+    return { adapter: true, fallback: info.isFallbackAdapter, detail: info.description || info.vendor || "adapter" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Create a backend. "auto" takes WebGPU when a hardware adapter exists, else WASM. A software adapter
+ * (llvmpipe, SwiftShader: `isFallbackAdapter`) runs our GEMMs an order of magnitude slower than the WASM SIMD
+ * kernels on the same CPU, so "auto" passes it over unless `allowFallbackAdapter` is set; "webgpu" always uses
+ * whatever adapter there is and throws a clear error when there is none.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "./select_backend.ts";
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * console.log(backend.name); // wasm
+ * backend.dispose();
+ * ```
+ */
+export async function selectBackend(
+  kind: BackendKind | string = "auto",
+  options: SelectBackendOptions = {},
+): Promise<Backend> {
+  switch (kind) {
+    case "auto": {
+      const probe = await probeWebGpu();
+      if (probe.adapter && (!probe.fallback || options.allowFallbackAdapter)) return await createWebGpuBackend();
+      return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
+    }
+    case "webgpu":
+      return await createWebGpuBackend();
+    case "wasm":
+      return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
+    default:
+      throw new RangeError(`unknown backend "${kind}"; supported: auto, ${BACKEND_KINDS.join(", ")}`);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The backends every model test runs on. WebGPU joins when an adapter exists; otherwise its cases are
+ * registered as ignored with the reason in the name, so the skip is visible.
+ */
+import type { Backend } from "../runtime/backend.ts";
+import { probeWebGpu } from "../runtime/select_backend.ts";
+import { createWasmBackend } from "../wasm/backend.ts";
+import { createWebGpuBackend } from "../kernels/webgpu_backend.ts";
+
+/** A named backend factory for tests. */
+export interface TestBackend {
+  name: string;
+  /** Why this backend's cases are skipped here, or null. */
+  skip: string | null;
+  create(): Promise<Backend>;
+}
+
+const gpu = await probeWebGpu();
+
+/** Backends to test, in order. */
+export const TEST_BACKENDS: TestBackend[] = [
+  { name: "wasm", skip: null, create: () => createWasmBackend({ threads: 2 }) },
+  {
+    name: "webgpu",
+    skip: gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`,
+    create: () => createWebGpuBackend(),
+  },
+];
