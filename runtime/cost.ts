@@ -11,7 +11,8 @@
  *   dense (masked half counted): C·Bᵀ 2·Q·N·G, intra-chunk Y 2·Q·P·H, chunk states 2·N·P·H, state → output
  *   2·N·P·H per token (state passing per chunk is negligible and counted as 2·N·P·H / Q); plus softplus/exp
  *   per (t, h) 4 and D skip 2·T·H·P. Decode (seqLen = 1) is the recurrence: 5·H·P·N + 2·H·P per token.
- * - residual add: T·d. lm_head: a linear to the vocabulary.
+ * - residual add: T·d. norm_f and lm_head (a linear to the vocabulary) run on the rows whose logits are kept:
+ *   all T, or one per sequence when only the last position is needed.
  *
  * @module
  */
@@ -20,8 +21,16 @@ import type { MambaConfig } from "./config.ts";
 import { layerStateSize } from "./config.ts";
 import type { Component } from "./model.ts";
 
-/** FLOPs of each component for one forward pass over `batch` sequences of `seqLen` tokens (all layers summed). */
-export function forwardFlops(config: MambaConfig, batch: number, seqLen: number): Record<Component, number> {
+/**
+ * FLOPs of each component for one forward pass over `batch` sequences of `seqLen` tokens (all layers summed),
+ * with logits for `logitRows` rows (default every position; `batch` when only the last position is kept).
+ */
+export function forwardFlops(
+  config: MambaConfig,
+  batch: number,
+  seqLen: number,
+  logitRows: number = batch * seqLen,
+): Record<Component, number> {
   const T = batch * seqLen;
   const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
   const f: Record<Component, number> = {
@@ -35,8 +44,8 @@ export function forwardFlops(config: MambaConfig, batch: number, seqLen: number)
     gate_norm: 0,
     out_proj: 0,
     residual: 0,
-    norm_f: 4 * T * d,
-    lm_head: 2 * T * d * V,
+    norm_f: 4 * logitRows * d,
+    lm_head: 2 * logitRows * d * V,
   };
   for (let l = 0; l < config.nLayer; l++) {
     const N = layerStateSize(config, l);

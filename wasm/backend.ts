@@ -592,20 +592,24 @@ class WasmBackend implements Backend {
 
   /**
    * Streams a `bytes`-byte buffer `reps` times with every thread reading its own slice (SIMD sum) and returns the
-   * best observed read bandwidth in bytes per second.
+   * median read bandwidth in bytes per second.
    */
   streamBandwidth(bytes: number, reps: number): number {
     const buf = this.#alloc.alloc(bytes);
     try {
       this.#k.fill_zero(buf, bytes);
       const slices = split(bytes / 128, this.threads, 1).map(([a, b]) => [buf + a * 128, (b - a) * 128]);
-      let best = Infinity;
+      // Median, not best: on a shared VM one lucky run can read far above the sustained rate (seen: 63 GB/s
+      // once among runs of 38–40 GB/s), and the decode roofline should be what memory sustains.
+      const times: number[] = [];
       for (let r = 0; r < reps; r++) {
         const t0 = performance.now();
         this.#parallel("stream_sum", slices);
-        best = Math.min(best, performance.now() - t0);
+        times.push(performance.now() - t0);
       }
-      return (slices.reduce((s, [, b]) => s + b, 0) / best) * 1e3;
+      times.sort((a, b) => a - b);
+      const median = times[Math.floor(times.length / 2)];
+      return (slices.reduce((s, [, b]) => s + b, 0) / median) * 1e3;
     } finally {
       this.#alloc.free(buf, bytes);
     }
@@ -665,7 +669,7 @@ export interface WasmBackendExtras {
   readonly threads: number;
   /** Restarts the peak measurement at the current live bytes. */
   resetPeak(): void;
-  /** Best read bandwidth (bytes/s) of a SIMD sum over `bytes` bytes split across the threads. */
+  /** Median read bandwidth (bytes/s) of a SIMD sum over `bytes` bytes split across the threads. */
   streamBandwidth(bytes: number, reps: number): number;
   /** Same as dispose(), for `using`. */
   [Symbol.dispose](): void;

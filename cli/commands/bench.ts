@@ -1,8 +1,8 @@
 /**
  * `bench`: prefill and decode speed of 130m-shaped Mamba-1 and Mamba-2 (deterministic random weights), set
  * against this machine's own limits measured in the same run — streaming bandwidth and the GEMM peak of the
- * backend's kernels. Decode is reported as a fraction of the bandwidth roofline (bytes of weights and state
- * read per token ÷ bandwidth), prefill as achieved GFLOP/s over the GEMM peak.
+ * backend's kernels. Decode is reported as a fraction of its roofline — the larger of (bytes of weights and state
+ * moved per step ÷ bandwidth) and (FLOPs ÷ GEMM peak) — and prefill as achieved GFLOP/s over the GEMM peak.
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
@@ -50,6 +50,10 @@ interface Row {
   ofPeak: number | null;
   /** decode: weights + state bytes read per step. */
   bytesPerStep?: number;
+  /** decode: which limit the roofline is set by. */
+  bound?: "bandwidth" | "compute";
+  /** Why this configuration could not run. */
+  error?: string;
 }
 
 function median(xs: number[]): number {
@@ -92,28 +96,45 @@ export async function run(argv: string[]): Promise<void> {
       const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));
       for (const batch of batches) {
         for (const seqLen of seqlens) {
-          const prompt = Array.from({ length: batch }, () => tokens(seqLen));
-          const times: number[] = [];
-          for (let i = 0; i < warmup + iters; i++) {
-            const t0 = performance.now();
-            const { state } = await model.prefill(prompt, { lastOnly: true });
-            const ms = performance.now() - t0;
-            state.dispose();
-            if (i >= warmup) times.push(ms);
+          try {
+            const prompt = Array.from({ length: batch }, () => tokens(seqLen));
+            const times: number[] = [];
+            for (let i = 0; i < warmup + iters; i++) {
+              const t0 = performance.now();
+              const { state } = await model.prefill(prompt, { lastOnly: true });
+              const ms = performance.now() - t0;
+              state.dispose();
+              if (i >= warmup) times.push(ms);
+            }
+            const ms = median(times);
+            const gflops = total(forwardFlops(config, batch, seqLen, batch)) / (ms * 1e6);
+            rows.push({
+              arch: config.arch,
+              mode: "prefill",
+              batch,
+              seqLen,
+              ms,
+              tokPerS: (batch * seqLen) / (ms / 1000),
+              gflops,
+              ofPeak: peaks ? gflops / peaks.gemmGflops : null,
+            });
+            log(`  prefill B${batch} L${seqLen}: ${ms.toFixed(1)} ms`);
+          } catch (e) {
+            // A configuration over a device limit is reported and the sweep goes on.
+            const error = (e as Error).message;
+            rows.push({
+              arch: config.arch,
+              mode: "prefill",
+              batch,
+              seqLen,
+              ms: NaN,
+              tokPerS: NaN,
+              gflops: NaN,
+              ofPeak: null,
+              error,
+            });
+            log(`  prefill B${batch} L${seqLen}: failed: ${error}`);
           }
-          const ms = median(times);
-          const gflops = total(forwardFlops(config, batch, seqLen)) / (ms * 1e6);
-          rows.push({
-            arch: config.arch,
-            mode: "prefill",
-            batch,
-            seqLen,
-            ms,
-            tokPerS: (batch * seqLen) / (ms / 1000),
-            gflops,
-            ofPeak: peaks ? gflops / peaks.gemmGflops : null,
-          });
-          log(`  prefill B${batch} L${seqLen}: ${ms.toFixed(1)} ms`);
         }
         if (decodeTokens > 0) {
           const { state } = await model.prefill(Array.from({ length: batch }, () => tokens(16)), { lastOnly: true });
@@ -130,7 +151,11 @@ export async function run(argv: string[]): Promise<void> {
           state.dispose();
           const ms = median(times);
           const gflops = total(forwardFlops(config, batch, 1)) / (ms * 1e6);
-          const rooflineMs = peaks ? bytesPerStep / (peaks.bandwidthGBs * 1e6) : NaN;
+          // Roofline: the larger of streaming the bytes and computing the FLOPs at the measured peaks
+          // (batch-1 decode is bandwidth-bound; larger batches reuse each weight and become compute-bound).
+          const bwMs = peaks ? bytesPerStep / (peaks.bandwidthGBs * 1e6) : NaN;
+          const flopMs = peaks ? total(forwardFlops(config, batch, 1)) / (peaks.gemmGflops * 1e6) : NaN;
+          const rooflineMs = Math.max(bwMs, flopMs);
           rows.push({
             arch: config.arch,
             mode: "decode",
@@ -141,6 +166,7 @@ export async function run(argv: string[]): Promise<void> {
             gflops,
             ofPeak: peaks ? rooflineMs / ms : null,
             bytesPerStep,
+            bound: bwMs >= flopMs ? "bandwidth" : "compute",
           });
           log(`  decode B${batch}: ${ms.toFixed(2)} ms/token`);
         }
@@ -165,18 +191,20 @@ export async function run(argv: string[]): Promise<void> {
 
 function printTable(rows: Row[], withPeak: boolean): void {
   const head = ["arch", "mode", "batch", "seqlen", "ms", "tok/s", "GFLOP/s", withPeak ? "of peak" : ""];
-  const body = rows.map((r) => [
-    r.arch,
-    r.mode,
-    String(r.batch),
-    String(r.seqLen),
-    r.ms.toFixed(r.ms < 10 ? 2 : 1),
-    r.tokPerS.toFixed(1),
-    r.gflops.toFixed(2),
-    r.ofPeak === null
-      ? ""
-      : `${(100 * r.ofPeak).toFixed(0)}% ${r.mode === "decode" ? "of bandwidth roofline" : "of GEMM peak"}`,
-  ]);
+  const body = rows.map((r) =>
+    r.error ? [r.arch, r.mode, String(r.batch), String(r.seqLen), "failed", "", "", r.error.slice(0, 60)] : [
+      r.arch,
+      r.mode,
+      String(r.batch),
+      String(r.seqLen),
+      r.ms.toFixed(r.ms < 10 ? 2 : 1),
+      r.tokPerS.toFixed(1),
+      r.gflops.toFixed(2),
+      r.ofPeak === null
+        ? ""
+        : `${(100 * r.ofPeak).toFixed(0)}% ${r.mode === "decode" ? `of roofline (${r.bound})` : "of GEMM peak"}`,
+    ]
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
