@@ -196,39 +196,33 @@ export class MambaModel implements Disposable {
     };
     const layers = weights.layers.map((w: LayerWeights, l): DeviceLayer => {
       const p = `layers.${l}.`;
-      const dState = stateSizeOf(w, cfg);
-      if (w.arch === "mamba1") {
-        return {
-          arch: "mamba1",
-          norm: vec(w.norm, p + "norm"),
-          inProj: mat(w.inProj, p + "in_proj"),
-          inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
-          convWeight: vec(w.convWeight, p + "conv1d.weight"),
-          convBias: opt(w.convBias, p + "conv1d.bias"),
-          xProj: mat(w.xProj, p + "x_proj"),
-          dtProj: mat(w.dtProj, p + "dt_proj"),
-          dtProjBias: vec(w.dtProjBias, p + "dt_proj.bias"),
-          A: derived(negExp(w.aLog), w.aLog.shape, p + "A"),
-          D: vec(w.D, p + "D"),
-          outProj: mat(w.outProj, p + "out_proj"),
-          outProjBias: opt(w.outProjBias, p + "out_proj.bias"),
-          dState,
-        };
-      }
-      return {
-        arch: "mamba2",
+      // Fields both mixers have.
+      const common = {
         norm: vec(w.norm, p + "norm"),
         inProj: mat(w.inProj, p + "in_proj"),
         inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
         convWeight: vec(w.convWeight, p + "conv1d.weight"),
         convBias: opt(w.convBias, p + "conv1d.bias"),
-        dtBias: vec(w.dtBias, p + "dt_bias"),
         A: derived(negExp(w.aLog), w.aLog.shape, p + "A"),
         D: vec(w.D, p + "D"),
-        gateNorm: vec(w.gateNorm, p + "gate_norm"),
         outProj: mat(w.outProj, p + "out_proj"),
         outProjBias: opt(w.outProjBias, p + "out_proj.bias"),
-        dState,
+        dState: stateSizeOf(w, cfg),
+      };
+      if (w.arch === "mamba1") {
+        return {
+          arch: "mamba1",
+          ...common,
+          xProj: mat(w.xProj, p + "x_proj"),
+          dtProj: mat(w.dtProj, p + "dt_proj"),
+          dtProjBias: vec(w.dtProjBias, p + "dt_proj.bias"),
+        };
+      }
+      return {
+        arch: "mamba2",
+        ...common,
+        dtBias: vec(w.dtBias, p + "dt_bias"),
+        gateNorm: vec(w.gateNorm, p + "gate_norm"),
       };
     });
     const embedding = mat(weights.embedding, "embedding");
