@@ -39,7 +39,7 @@ import {
   MAX_PAGES,
   threadsSupported,
 } from "./module.ts";
-import { controlBytes, type KernelCall, WorkerPool } from "./threads.ts";
+import { controlBytes, type KernelCall, type WorkerFactory, WorkerPool } from "./threads.ts";
 
 /** Options of {@link createWasmBackend}. */
 export interface WasmBackendOptions {
@@ -55,6 +55,11 @@ export interface WasmBackendOptions {
    * 20–50 µs); tests set 0 to run even tiny shapes on every thread.
    */
   minWorkPerThread?: number;
+  /**
+   * Starts the kernel workers; default: Web Workers from a Blob URL. Node has no Web Workers: pass
+   * `nodeWorkerFactory` from `wasm/node_workers.ts` (worker_threads) to use threads there.
+   */
+  workerFactory?: WorkerFactory;
 }
 
 /** Byte offset of the worker control block (page 0 is reserved: offset 0 stays unused as a null pointer). */
@@ -624,7 +629,7 @@ class WasmBackend implements Backend {
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<Backend & WasmBackendExtras> {
   const hw = typeof navigator !== "undefined" && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
   let threads = Math.max(1, Math.floor(opts.threads ?? Math.min(hw, DEFAULT_MAX_THREADS)));
-  if (!threadsSupported()) threads = 1;
+  if (!threadsSupported(opts.workerFactory !== undefined)) threads = 1;
   let module: WebAssembly.Module;
   let memory: WebAssembly.Memory;
   let kernels: KernelExports;
@@ -633,7 +638,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
     module = opts.module;
     // The caller's module may be either variant: try the shared memory first when threads are possible.
     try {
-      if (!threadsSupported()) throw new Error("no shared memory");
+      if (!threadsSupported(opts.workerFactory !== undefined)) throw new Error("no shared memory");
       memory = createMemory(true, INITIAL_PAGES);
       kernels = instantiateKernels(module, memory);
       shared = true;
@@ -653,7 +658,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   let pool: WorkerPool | null = null;
   if (threads > 1) {
     try {
-      pool = await WorkerPool.create(module, memory, threads - 1, CONTROL_BASE);
+      pool = await WorkerPool.create(module, memory, threads - 1, CONTROL_BASE, opts.workerFactory);
     } catch {
       pool = null; // e.g. the host cannot send a Module to a worker: stay single-threaded
     }

@@ -188,9 +188,13 @@ export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
   return m;
 }
 
-/** True when the host can run the threads variant in Web Workers (SharedArrayBuffer and, in browsers, COI). */
-export function threadsSupported(): boolean {
-  if (typeof SharedArrayBuffer === "undefined" || typeof Worker === "undefined") return false;
+/**
+ * True when the host can run the threads variant: SharedArrayBuffer, cross-origin isolation in browsers, and
+ * Web Workers (or a caller-supplied worker factory, e.g. Node's worker_threads).
+ */
+export function threadsSupported(hasWorkerFactory = false): boolean {
+  if (typeof SharedArrayBuffer === "undefined") return false;
+  if (!hasWorkerFactory && typeof Worker === "undefined") return false;
   const coi = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
   return coi !== false;
 }

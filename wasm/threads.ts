@@ -33,7 +33,32 @@ export interface KernelCall {
   args: number[];
 }
 
-/** Worker body (plain JS; it is started from a Blob URL so it works in Deno and in browsers alike). */
+/**
+ * The surface of a worker the pool needs: Web Workers have it; other hosts (Node's worker_threads) get it from
+ * a small adapter such as `nodeWorkerFactory` in `node_workers.ts`.
+ */
+export interface WorkerLike {
+  postMessage(message: unknown): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onerror: ((event: { message: string; preventDefault(): void }) => void) | null;
+  terminate(): void;
+}
+
+/** Starts a worker running `source`, a classic script that talks through `self.onmessage` / `self.postMessage`. */
+export type WorkerFactory = (source: string) => WorkerLike;
+
+/** Web Workers from a Blob URL: Deno, browsers (cross-origin isolated for shared memory), Deno Deploy. */
+export const webWorkerFactory: WorkerFactory = (source) => {
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  try {
+    return new Worker(url, { type: "module" }) as unknown as WorkerLike;
+  } finally {
+    // The worker has fetched its script once started; revoking now is safe in Deno and browsers.
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+};
+
+/** Worker body (plain JS, no imports, so any host's worker can run it). */
 const WORKER_SOURCE = `
 const SPIN = ${SPIN};
 self.onmessage = (event) => {
@@ -85,7 +110,7 @@ function canBlock(): boolean {
 
 /** Workers sharing one memory with the caller; the caller itself is thread 0. */
 export class WorkerPool {
-  readonly #workers: Worker[];
+  readonly #workers: WorkerLike[];
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
   readonly #base: number;
@@ -93,7 +118,7 @@ export class WorkerPool {
   #seq = 0;
   #disposed = false;
 
-  private constructor(workers: Worker[], memory: WebAssembly.Memory, base: number) {
+  private constructor(workers: WorkerLike[], memory: WebAssembly.Memory, base: number) {
     this.#workers = workers;
     this.#base = base;
     const words = (base + controlBytes(workers.length)) >> 2;
@@ -111,13 +136,13 @@ export class WorkerPool {
     memory: WebAssembly.Memory,
     count: number,
     base: number,
+    factory: WorkerFactory = webWorkerFactory,
   ): Promise<WorkerPool> {
-    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
-    const workers: Worker[] = [];
+    const workers: WorkerLike[] = [];
     try {
       const ready: Promise<void>[] = [];
       for (let index = 0; index < count; index++) {
-        const worker = new Worker(url, { type: "module" });
+        const worker = factory(WORKER_SOURCE);
         workers.push(worker);
         ready.push(
           new Promise<void>((resolve, reject) => {
@@ -134,8 +159,6 @@ export class WorkerPool {
     } catch (err) {
       for (const w of workers) w.terminate();
       throw err;
-    } finally {
-      URL.revokeObjectURL(url);
     }
     for (const w of workers) {
       w.onmessage = null;

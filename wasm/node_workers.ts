@@ -1,0 +1,33 @@
+/**
+ * Kernel workers on Node's `worker_threads`, for hosts without Web Workers (Node 20 has none):
+ * `createWasmBackend({ workerFactory: nodeWorkerFactory })`. Only a Node entry point imports this file; the rest
+ * of the runtime stays free of `node:` modules.
+ *
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import type { WorkerFactory, WorkerLike } from "./threads.ts";
+
+// Gives the worker body the `self` it expects: messages arrive as { data }, like a Web Worker's.
+const SHIM = `const { parentPort } = require("node:worker_threads");
+const self = {
+  postMessage: (m) => parentPort.postMessage(m),
+  // Node has parentPort.close(); where it is missing, dropping the listener lets the thread's loop end.
+  close: () => (parentPort.close ? parentPort.close() : parentPort.removeAllListeners("message")),
+  set onmessage(f) { parentPort.on("message", (data) => f({ data })); },
+};
+`;
+
+/** A {@link WorkerFactory} running the worker body in a `worker_threads` Worker (CommonJS eval). */
+export const nodeWorkerFactory: WorkerFactory = (source: string): WorkerLike => {
+  const worker = new Worker(SHIM + source, { eval: true });
+  const like: WorkerLike = {
+    onmessage: null,
+    onerror: null,
+    postMessage: (message) => worker.postMessage(message),
+    terminate: () => void worker.terminate(),
+  };
+  worker.on("message", (data) => like.onmessage?.({ data }));
+  worker.on("error", (e: Error) => like.onerror?.({ message: e.message, preventDefault() {} }));
+  return like;
+};
