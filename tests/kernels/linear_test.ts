@@ -1,23 +1,43 @@
 import { view } from "../../runtime/backend.ts";
+import { gemmConfig } from "../../kernels/linear.ts";
 import { embedRef, linearRef } from "../wasm/reference.ts";
 import { assertClose, gpuTest, rand, viewIn } from "./_gpu.ts";
 
-// (M, N, K): M ≤ 8 takes the GEMV path, larger M the tiled GEMM; none is a multiple of the 64×64×16 tiles.
-const SHAPES: [number, number, number][] = [[1, 37, 19], [5, 70, 33], [8, 3, 130], [9, 65, 17], [67, 131, 45], [
-  130,
-  66,
-  100,
-]];
+// (M, N, K): M ≤ 8 takes the GEMV path, larger M the tiled GEMM; none is a multiple of the 128×128×8 tiles
+// except 300×256·(320×256)ᵀ (k, strides and bases multiples of 4; several tiles in each dimension).
+const SHAPES: [number, number, number][] = [
+  [1, 37, 19],
+  [5, 70, 33],
+  [8, 3, 130],
+  [9, 65, 17],
+  [67, 131, 45],
+  [130, 66, 100],
+  [261, 259, 133],
+  [300, 320, 256],
+];
 
 for (const [M, N, K] of SHAPES) {
   gpuTest(`linear ${M}×${K} · (${N}×${K})ᵀ`, async (be) => {
     const x = rand(M * K, M + N), W = rand(N * K, K), bias = rand(N, N + 1);
     const w = be.uploadMatrix(W, N, K, "w");
     const b = be.upload(bias, [N], "b");
-    const { view: xv } = viewIn(be, x, M, K, 3, 5, "x");
-    assertClose(await be.read(be.linear(xv, w, b)), linearRef(x, W, bias, M, N, K), "linear+bias (view)");
-    const xt = be.upload(x, [M, K], "x.dense");
-    assertClose(await be.read(be.linear(xt, w)), linearRef(x, W, null, M, N, K), "linear");
+    const withBias = linearRef(x, W, bias, M, N, K), without = linearRef(x, W, null, M, N, K);
+    const saved = gemmConfig.wideMinWorkgroups;
+    try {
+      // Both GEMM tiles: 128×64 (narrow) and 128×128 (wide).
+      for (const [tile, min] of [["128×64", Infinity], ["128×128", 0]] as const) {
+        gemmConfig.wideMinWorkgroups = min;
+        const { view: xv } = viewIn(be, x, M, K, 3, 5, "x");
+        assertClose(await be.read(be.linear(xv, w, b)), withBias, `linear+bias (view) ${tile}`);
+        const { view: xa } = viewIn(be, x, M, K, 4, 8, "x.aligned");
+        assertClose(await be.read(be.linear(xa, w, b)), withBias, `linear+bias (aligned view) ${tile}`);
+        const xt = be.upload(x, [M, K], "x.dense");
+        assertClose(await be.read(be.linear(xt, w)), without, `linear ${tile}`);
+        if (M <= 8) break; // GEMV: no tile
+      }
+    } finally {
+      gemmConfig.wideMinWorkgroups = saved;
+    }
   });
 }
 
@@ -28,12 +48,24 @@ gpuTest("linear and embed with a matrix split over several buffers, rows split o
   const W = rand(N * K, 5), bias = rand(N, 6);
   const w = be.uploadMatrix(W, N, K, "big");
   const b = be.upload(bias, [N], "big.bias");
-  for (const M of [3, 70, 200]) {
-    const x = rand(M * K, M);
-    const { view: xv } = M * (K + 4) * 4 <= 4096
-      ? viewIn(be, x, M, K, 1, 3, "x")
-      : { view: view(be.upload(x, [M, K], "x")) };
-    assertClose(await be.read(be.linear(xv, w, b)), linearRef(x, W, bias, M, N, K), `split linear M=${M}`);
+  const saved = gemmConfig.wideMinWorkgroups;
+  try {
+    for (const min of [Infinity, 0]) {
+      gemmConfig.wideMinWorkgroups = min; // 128×64, then 128×128 GEMM tiles
+      for (const M of [3, 70, 200]) {
+        const x = rand(M * K, M);
+        const { view: xv } = M * (K + 4) * 4 <= 4096
+          ? viewIn(be, x, M, K, 1, 3, "x")
+          : { view: view(be.upload(x, [M, K], "x")) };
+        assertClose(
+          await be.read(be.linear(xv, w, b)),
+          linearRef(x, W, bias, M, N, K),
+          `split linear M=${M} wideMin=${min}`,
+        );
+      }
+    }
+  } finally {
+    gemmConfig.wideMinWorkgroups = saved;
   }
   const ids = Int32Array.from([0, 299, 50, 51, 102, 250, 7, 153]);
   assertClose(await be.read(be.embed(ids, w)), embedRef(ids, W, K), "split embed", 0, 0);
