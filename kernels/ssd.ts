@@ -1,11 +1,13 @@
 /**
  * `ssd` (Mamba-2 state-space duality). Prefill runs the chunked algorithm of `ssd_minimal.py` in five
  * dispatches over chunks of Q = chunkSize tokens (the last one shorter):
- * 0. `ssd_dt`    — Δ = clamp(softplus(dt + dt_bias)) and A_cum = cumsum(A·Δ) per (b, h, chunk);
- * 1. `ssd_cb`    — CB = C·Bᵀ per (b, chunk, group), causal;
- * 2. `ssd_state` — the state each chunk produces from zero: Σ_l B_l exp(A_cum[Q−1] − A_cum[l]) Δ_l x_l;
+ * 0. `ssd_dt`    — Δ = clamp(softplus(dt + dt_bias)) and A_cum = cumsum(A·Δ), one workgroup scan per (b, h, chunk);
+ * 1. `ssd_cb`    — CB = C·Bᵀ per (b, chunk, group), causal (64 × 64 tiles on or below the diagonal);
+ * 2. `ssd_state` — the state each chunk produces from zero: Σ_l B_l exp(A_cum[Q−1] − A_cum[l]) Δ_l x_l
+ *                  (64 × 64 (p, n) tiles, k = l);
  * 3. `ssd_pass`  — inter-chunk recurrence from the initial state (states entering chunks, final state);
- * 4. `ssd_out`   — y = (CB ∘ exp(segsum) ∘ Δ) x + exp(A_cum) C·prev + D x.
+ * 4. `ssd_out`   — y = (CB ∘ exp(segsum) ∘ Δ) x + exp(A_cum) C·prev + D x (64 × 64 (l, p) tiles, k = n then s).
+ * Steps 1, 2 and 4 are register-tiled GEMMs (4 × 4 outputs per thread, k slices staged in workgroup memory).
  * Decode (seqLen = 1) is one fused recurrent dispatch, `ssd_step`.
  *
  * @module
@@ -45,6 +47,14 @@ export interface SsdSlices {
   acs: Slice | null; // (batch, H, chunks, Q)
   cb: Slice | null; // (batch, chunks, G, Q, Q)
   st: Slice | null; // (batch, chunks, H, P, N)
+}
+
+/** Output tile edge of the tiled SSD kernels (`BM` in ssd_cb / ssd_state / ssd_out.wgsl). */
+const TILE = 64;
+
+/** Tiles of {@link TILE} covering `n`. */
+function tiles(n: number): number {
+  return Math.ceil(n / TILE);
 }
 
 /** Whether a call takes the fused recurrent path. */
@@ -101,7 +111,7 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
     {
       kernel: "ssd_dt",
       label: "ssd_dt",
-      constants: { WG: 64 },
+      constants: {},
       storage: [s.dt, s.dtBias, s.A, dtc, acs],
       uniforms: [
         ["u32", d.batch],
@@ -114,12 +124,12 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
         ["f32", dtMin],
         ["f32", dtMax],
       ],
-      workgroups: grid(d.batch * d.heads * nc, 64),
+      workgroups: grid(d.batch * d.heads * nc),
     },
     {
       kernel: "ssd_cb",
       label: "ssd_cb",
-      constants: { WG: 256 },
+      constants: {},
       storage: [s.B, s.C, cb],
       uniforms: [
         ["u32", d.batch],
@@ -133,12 +143,12 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
         ["u32", d.C.stride],
         ["u32", d.C.col],
       ],
-      workgroups: grid(d.batch * nc * d.groups * Q * Q, 256),
+      workgroups: grid(d.batch * nc * d.groups * tiles(Q) * tiles(Q)),
     },
     {
       kernel: "ssd_state",
       label: "ssd_state",
-      constants: { WG: 256 },
+      constants: {},
       storage: [s.x, s.B, dtc, acs, st],
       uniforms: [
         ["u32", d.batch],
@@ -154,7 +164,7 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
         ["u32", d.B.stride],
         ["u32", d.B.col],
       ],
-      workgroups: grid(d.batch * nc * d.heads * d.headDim * d.n, 256),
+      workgroups: grid(d.batch * nc * d.heads * tiles(d.headDim) * tiles(d.n)),
     },
     {
       kernel: "ssd_pass",
@@ -167,7 +177,7 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
     {
       kernel: "ssd_out",
       label: "ssd_out",
-      constants: { WG: 64 },
+      constants: {},
       storage: [s.x, s.C, s.D, dtc, acs, cb, st, s.y],
       uniforms: [
         ["u32", d.batch],
@@ -183,7 +193,7 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
         ["u32", d.C.stride],
         ["u32", d.C.col],
       ],
-      workgroups: grid(d.batch * nc * Q * d.heads * d.headDim, 64),
+      workgroups: grid(d.batch * nc * d.heads * tiles(Q) * tiles(d.headDim)),
     },
   ];
 }

@@ -1,7 +1,11 @@
-// Mamba-2 SSD step 1a: per (b, chunk, group), the causal Gram matrix CB[l, s] = C_l · B_s for s ≤ l (0 above
-// the diagonal and past the sequence end).
+// Mamba-2 SSD step 1a: per (b, chunk, group), the causal Gram matrix CB[l, s] = C_l · B_s for s ≤ l, as a tiled
+// GEMM C·Bᵀ over N. One workgroup computes a 64 × 64 (l, s) tile, 4 × 4 per thread, from 16-deep k slices of C
+// and B staged in workgroup memory. Tiles strictly above the diagonal are skipped and left unwritten; inside the
+// diagonal tiles s > l holds junk: ssd_out reads CB only where s ≤ l. Rows past the sequence end are 0.
 
-override WG: u32 = 256u;
+const BM: u32 = 64u; // l per tile (and s per tile)
+const BK: u32 = 16u; // n per slice
+const RS: u32 = 17u; // vec4 per staged row: BM / 4 + 1 (padding against bank conflicts on the transposed store)
 
 struct Params {
   batch: u32,
@@ -21,29 +25,76 @@ struct Params {
 @group(0) @binding(2) var<storage, read> Cm: array<f32>; // (batch·L, c_stride), columns [c_col, c_col + G·N)
 @group(0) @binding(3) var<storage, read_write> cb: array<f32>; // (batch, n_chunks, G, Q, Q)
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  let qq = p.chunk * p.chunk;
-  if (i >= p.batch * p.n_chunks * p.groups * qq) {
+var<workgroup> As: array<vec4f, BK * RS>; // [k][l]: C_l[n0 + k]
+var<workgroup> Bs: array<vec4f, BK * RS>; // [k][s]: B_s[n0 + k]
+
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let tiles = (p.chunk + BM - 1u) / BM;
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.batch * p.n_chunks * p.groups * tiles * tiles) {
     return;
   }
-  let s = i % p.chunk;
-  let l = (i / p.chunk) % p.chunk;
-  let bcg = i / qq;
+  let ts = w % tiles;
+  let tl = (w / tiles) % tiles;
+  if (ts > tl) {
+    return;
+  }
+  let bcg = w / (tiles * tiles);
   let g = bcg % p.groups;
   let c = (bcg / p.groups) % p.n_chunks;
   let b = bcg / (p.groups * p.n_chunks);
-  let tl = c * p.chunk + l;
-  var acc = 0.0;
-  if (s <= l && tl < p.seq_len) {
-    let rl = b * p.seq_len + tl;
-    let rs = b * p.seq_len + c * p.chunk + s;
-    let cb0 = rl * p.c_stride + p.c_col + g * p.n;
-    let bb0 = rs * p.b_stride + p.b_col + g * p.n;
-    for (var n = 0u; n < p.n; n++) {
-      acc = fma(Cm[cb0 + n], Bm[bb0 + n], acc);
+  let cnt = min(p.chunk, p.seq_len - c * p.chunk);
+  let row0 = b * p.seq_len + c * p.chunk;
+  let l0 = tl * BM;
+  let s0 = ts * BM;
+  let tx = tid % 16u;
+  let ty = tid / 16u;
+  let lk = tid % BK; // staging: k fastest (contiguous n in global memory)
+  let lm = tid / BK;
+  var acc: array<vec4f, 4>;
+  for (var n0 = 0u; n0 < p.n; n0 += BK) {
+    let n = n0 + lk;
+    for (var r = 0u; r < 4u; r++) {
+      let m = lm + 16u * r;
+      var cv = 0.0;
+      var bv = 0.0;
+      if (n < p.n) {
+        if (l0 + m < cnt) {
+          cv = Cm[(row0 + l0 + m) * p.c_stride + p.c_col + g * p.n + n];
+        }
+        if (s0 + m < cnt) {
+          bv = Bm[(row0 + s0 + m) * p.b_stride + p.b_col + g * p.n + n];
+        }
+      }
+      As[lk * RS + m / 4u][m % 4u] = cv;
+      Bs[lk * RS + m / 4u][m % 4u] = bv;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      let av = As[k * RS + ty];
+      let bv = Bs[k * RS + tx];
+      acc[0] = fma(vec4f(av.x), bv, acc[0]);
+      acc[1] = fma(vec4f(av.y), bv, acc[1]);
+      acc[2] = fma(vec4f(av.z), bv, acc[2]);
+      acc[3] = fma(vec4f(av.w), bv, acc[3]);
+    }
+    workgroupBarrier();
+  }
+  let base = bcg * p.chunk * p.chunk;
+  for (var i = 0u; i < 4u; i++) {
+    let l = l0 + ty * 4u + i;
+    if (l < p.chunk) {
+      for (var j = 0u; j < 4u; j++) {
+        let s = s0 + tx * 4u + j;
+        if (s < p.chunk) {
+          cb[base + l * p.chunk + s] = acc[i][j];
+        }
+      }
     }
   }
-  cb[i] = acc;
 }

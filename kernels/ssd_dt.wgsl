@@ -1,8 +1,11 @@
 // Mamba-2 SSD step 0: per (b, h, chunk), Δ = clamp(softplus(dt + dt_bias), dt_min, dt_max) and its running sum
 // A_cum[l] = Σ_{l' ≤ l} A[h] Δ_l' inside the chunk. Positions past the sequence end get Δ = 0 (A_cum carries on),
 // so A_cum[Q − 1] is the chunk total.
+//
+// One workgroup per (b, h, chunk): thread i owns the contiguous run l ∈ [i·E, (i + 1)·E), E = ⌈Q / WG⌉, sums it,
+// the run totals are scanned in workgroup memory (Hillis–Steele), then each thread writes its run.
 
-override WG: u32 = 64u;
+const WG: u32 = 256u;
 
 struct Params {
   batch: u32,
@@ -23,6 +26,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dtc: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(5) var<storage, read_write> acs: array<f32>; // (batch, H, n_chunks, Q)
 
+var<workgroup> sums: array<f32, WG>;
+
 fn softplus(v: f32) -> f32 {
   if (v > 20.0) {
     return v;
@@ -34,9 +39,20 @@ fn softplus(v: f32) -> f32 {
   return log(1.0 + e);
 }
 
+fn delta(b: u32, h: u32, t: u32, bias: f32) -> f32 {
+  if (t >= p.seq_len) {
+    return 0.0;
+  }
+  return clamp(softplus(dt[(b * p.seq_len + t) * p.dt_stride + p.dt_col + h] + bias), p.dt_min, p.dt_max);
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let i = wid.x + wid.y * nwg.x;
   if (i >= p.batch * p.heads * p.n_chunks) {
     return;
   }
@@ -45,15 +61,33 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let b = i / (p.n_chunks * p.heads);
   let a = A[h];
   let bias = dt_bias[h];
-  var s = 0.0;
-  for (var l = 0u; l < p.chunk; l++) {
-    let t = c * p.chunk + l;
-    var v = 0.0;
-    if (t < p.seq_len) {
-      v = clamp(softplus(dt[(b * p.seq_len + t) * p.dt_stride + p.dt_col + h] + bias), p.dt_min, p.dt_max);
+  let e = (p.chunk + WG - 1u) / WG;
+  let l0 = min(tid * e, p.chunk);
+  let l1 = min(l0 + e, p.chunk);
+  var run = 0.0;
+  for (var l = l0; l < l1; l++) {
+    run += a * delta(b, h, c * p.chunk + l, bias);
+  }
+  sums[tid] = run;
+  workgroupBarrier();
+  for (var off = 1u; off < WG; off <<= 1u) {
+    var v = sums[tid];
+    if (tid >= off) {
+      v += sums[tid - off];
     }
+    workgroupBarrier();
+    sums[tid] = v;
+    workgroupBarrier();
+  }
+  var s = 0.0; // the runs before this thread
+  if (tid > 0u) {
+    s = sums[tid - 1u];
+  }
+  let base = i * p.chunk;
+  for (var l = l0; l < l1; l++) {
+    let v = delta(b, h, c * p.chunk + l, bias);
     s += a * v;
-    dtc[i * p.chunk + l] = v;
-    acs[i * p.chunk + l] = s;
+    dtc[base + l] = v;
+    acs[base + l] = s;
   }
 }

@@ -1,8 +1,13 @@
-// Mamba-2 SSD step 4: per output (b, chunk, l, h, p), the intra-chunk (diagonal block) term plus the
-// contribution of the state entering the chunk, plus the D skip:
-//   y = Σ_{s ≤ l} CB[l, s] · exp(A_cum[l] − A_cum[s]) · Δ_s · x_s  +  exp(A_cum[l]) · C_l · prev  +  D[h] · x_l.
+// Mamba-2 SSD step 4: per (b, chunk, h), the output of the chunk as two tiled GEMMs plus the D skip:
+//   y[l, p] = exp(A_cum[l]) · Σ_n C_l[n] · prev[p, n]                                  (state entering the chunk)
+//           + Σ_{s ≤ l} (CB[l, s] · exp(A_cum[l] − A_cum[s]) · Δ_s) · x_s[h, p]           (intra-chunk, causal)
+//           + D[h] · x_l[h, p].
+// One workgroup computes a 64 × 64 (l, p) tile, 4 × 4 per thread, from 16-deep k slices (k = n, then k = s up to
+// the tile's last row) staged in workgroup memory; the masked, decayed weights are formed while staging.
 
-override WG: u32 = 64u;
+const BM: u32 = 64u; // l (and p) per tile
+const BK: u32 = 16u; // n or s per slice
+const RS: u32 = 17u; // vec4 per staged row: BM / 4 + 1
 
 struct Params {
   batch: u32,
@@ -25,44 +30,140 @@ struct Params {
 @group(0) @binding(3) var<storage, read> Dv: array<f32>; // (H)
 @group(0) @binding(4) var<storage, read> dtc: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(5) var<storage, read> acs: array<f32>; // (batch, H, n_chunks, Q)
-@group(0) @binding(6) var<storage, read> cb: array<f32>; // (batch, n_chunks, G, Q, Q)
+@group(0) @binding(6) var<storage, read> cb: array<f32>; // (batch, n_chunks, G, Q, Q), valid where s ≤ l
 @group(0) @binding(7) var<storage, read> st: array<f32>; // (batch, n_chunks, H, P, N) states entering chunks
 @group(0) @binding(8) var<storage, read_write> y: array<f32>; // (batch·L, H·P)
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  let hp = p.heads * p.head_dim;
-  if (i >= p.batch * p.n_chunks * p.chunk * hp) {
+var<workgroup> As: array<vec4f, BK * RS>; // [k][l]: C, then the weights
+var<workgroup> Bs: array<vec4f, BK * RS>; // [k][p]: prev, then x
+
+fn mac(acc: ptr<function, array<vec4f, 4>>, tx: u32, ty: u32) {
+  for (var k = 0u; k < BK; k++) {
+    let av = As[k * RS + ty];
+    let bv = Bs[k * RS + tx];
+    (*acc)[0] = fma(vec4f(av.x), bv, (*acc)[0]);
+    (*acc)[1] = fma(vec4f(av.y), bv, (*acc)[1]);
+    (*acc)[2] = fma(vec4f(av.z), bv, (*acc)[2]);
+    (*acc)[3] = fma(vec4f(av.w), bv, (*acc)[3]);
+  }
+}
+
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let tl = (p.chunk + BM - 1u) / BM;
+  let tp = (p.head_dim + BM - 1u) / BM;
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.batch * p.n_chunks * p.heads * tl * tp) {
     return;
   }
-  let pp = i % p.head_dim;
-  let h = (i / p.head_dim) % p.heads;
-  let bcl = i / hp;
-  let l = bcl % p.chunk;
-  let c = (bcl / p.chunk) % p.n_chunks;
-  let b = bcl / (p.chunk * p.n_chunks);
-  let t = c * p.chunk + l;
-  if (t >= p.seq_len) {
-    return;
-  }
+  let p0 = (w % tp) * BM;
+  let l0 = ((w / tp) % tl) * BM;
+  let bch = w / (tp * tl); // (b · n_chunks + c) · H + h
+  let h = bch % p.heads;
+  let c = (bch / p.heads) % p.n_chunks;
+  let b = bch / (p.heads * p.n_chunks);
   let g = h / (p.heads / p.groups);
   let abase = ((b * p.heads + h) * p.n_chunks + c) * p.chunk;
-  let al = acs[abase + l];
-  let cbase = (((b * p.n_chunks + c) * p.groups + g) * p.chunk + l) * p.chunk;
+  let cbase = ((b * p.n_chunks + c) * p.groups + g) * p.chunk * p.chunk;
+  let sbase = bch * p.head_dim * p.n;
+  let cnt = min(p.chunk, p.seq_len - c * p.chunk);
   let row0 = b * p.seq_len + c * p.chunk;
-  let xc = p.x_col + h * p.head_dim + pp;
-  var acc = 0.0;
-  for (var s = 0u; s <= l; s++) {
-    let wgt = cb[cbase + s] * exp(al - acs[abase + s]) * dtc[abase + s];
-    acc = fma(wgt, x[(row0 + s) * p.x_stride + xc], acc);
+  let xc = p.x_col + h * p.head_dim;
+  let tx = tid % 16u;
+  let ty = tid / 16u;
+  // Staging of k-contiguous sources (C, prev, CB): k = tid % BK, rows tid / BK + 16 r.
+  let ck = tid % BK;
+  let cm = tid / BK;
+  // Staging of x (p contiguous): p = tid % BM, k = tid / BM + 4 r.
+  let xm = tid % BM;
+  let xk = tid / BM;
+  var acc: array<vec4f, 4>;
+
+  // exp(A_cum[l]) · C_l · prev, k = n.
+  for (var n0 = 0u; n0 < p.n; n0 += BK) {
+    let n = n0 + ck;
+    for (var r = 0u; r < 4u; r++) {
+      let m = cm + 16u * r;
+      var cv = 0.0;
+      var sv = 0.0;
+      if (n < p.n) {
+        if (l0 + m < cnt) {
+          cv = Cm[(row0 + l0 + m) * p.c_stride + p.c_col + g * p.n + n];
+        }
+        if (p0 + m < p.head_dim) {
+          sv = st[sbase + (p0 + m) * p.n + n];
+        }
+      }
+      As[ck * RS + m / 4u][m % 4u] = cv;
+      Bs[ck * RS + m / 4u][m % 4u] = sv;
+    }
+    workgroupBarrier();
+    mac(&acc, tx, ty);
+    workgroupBarrier();
   }
-  let row = row0 + l;
-  let sbase = (((b * p.n_chunks + c) * p.heads + h) * p.head_dim + pp) * p.n;
-  let c0 = row * p.c_stride + p.c_col + g * p.n;
-  var off = 0.0;
-  for (var n = 0u; n < p.n; n++) {
-    off = fma(Cm[c0 + n], st[sbase + n], off);
+  for (var i = 0u; i < 4u; i++) {
+    let l = l0 + ty * 4u + i;
+    if (l < cnt) {
+      acc[i] *= exp(acs[abase + l]);
+    }
   }
-  y[row * hp + h * p.head_dim + pp] = acc + exp(al) * off + Dv[h] * x[row * p.x_stride + xc];
+
+  // Σ_{s ≤ l} W[l, s] x_s, k = s, up to the tile's last row.
+  var al: array<f32, 4>; // A_cum of this thread's staged rows
+  for (var r = 0u; r < 4u; r++) {
+    let l = l0 + cm + 16u * r;
+    al[r] = 0.0;
+    if (l < cnt) {
+      al[r] = acs[abase + l];
+    }
+  }
+  let s_end = min(l0 + BM, cnt);
+  for (var s0 = 0u; s0 < s_end; s0 += BK) {
+    let s = s0 + ck;
+    var acs_s = 0.0;
+    var ds = 0.0;
+    if (s < cnt) {
+      acs_s = acs[abase + s];
+      ds = dtc[abase + s];
+    }
+    for (var r = 0u; r < 4u; r++) {
+      let m = cm + 16u * r;
+      let l = l0 + m;
+      var wv = 0.0;
+      if (s <= l && l < cnt) {
+        wv = cb[cbase + l * p.chunk + s] * exp(al[r] - acs_s) * ds;
+      }
+      As[ck * RS + m / 4u][m % 4u] = wv;
+    }
+    for (var r = 0u; r < 4u; r++) {
+      let k = xk + 4u * r;
+      var xv = 0.0;
+      if (s0 + k < cnt && p0 + xm < p.head_dim) {
+        xv = x[(row0 + s0 + k) * p.x_stride + xc + p0 + xm];
+      }
+      Bs[k * RS + xm / 4u][xm % 4u] = xv;
+    }
+    workgroupBarrier();
+    mac(&acc, tx, ty);
+    workgroupBarrier();
+  }
+
+  let hp = p.heads * p.head_dim;
+  let d = Dv[h];
+  for (var i = 0u; i < 4u; i++) {
+    let l = l0 + ty * 4u + i;
+    if (l < cnt) {
+      let row = row0 + l;
+      for (var j = 0u; j < 4u; j++) {
+        let pj = p0 + tx * 4u + j;
+        if (pj < p.head_dim) {
+          y[row * hp + h * p.head_dim + pj] = acc[i][j] + d * x[row * p.x_stride + xc + pj];
+        }
+      }
+    }
+  }
 }

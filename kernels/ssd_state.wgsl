@@ -1,7 +1,11 @@
-// Mamba-2 SSD step 2: per (b, chunk, h, p, n), the state a chunk produces from a zero start:
-//   S[p, n] = Σ_l B_l[n] · exp(A_cum[Q−1] − A_cum[l]) · Δ_l · x_l[h, p].
+// Mamba-2 SSD step 2: per (b, chunk, h), the state a chunk produces from a zero start, as a tiled GEMM over the
+// chunk positions s:
+//   S[p, n] = Σ_s (x_s[h, p] · exp(A_cum[Q−1] − A_cum[s]) · Δ_s) · B_s[n].
+// One workgroup computes a 64 × 64 (p, n) tile, 4 × 4 per thread, from 16-deep s slices staged in workgroup memory.
 
-override WG: u32 = 256u;
+const BM: u32 = 64u; // p (and n) per tile
+const BK: u32 = 16u; // s per slice
+const RS: u32 = 17u; // vec4 per staged row: BM / 4 + 1
 
 struct Params {
   batch: u32,
@@ -25,29 +29,80 @@ struct Params {
 @group(0) @binding(4) var<storage, read> acs: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(5) var<storage, read_write> st: array<f32>; // (batch, n_chunks, H, P, N)
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.batch * p.n_chunks * p.heads * p.head_dim * p.n) {
+var<workgroup> As: array<vec4f, BK * RS>; // [k][p]: decayed x
+var<workgroup> Bs: array<vec4f, BK * RS>; // [k][n]: B
+
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+) {
+  let tp = (p.head_dim + BM - 1u) / BM;
+  let tn = (p.n + BM - 1u) / BM;
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.batch * p.n_chunks * p.heads * tp * tn) {
     return;
   }
-  let n = i % p.n;
-  let hp = i / p.n;
-  let pp = hp % p.head_dim;
-  let h = (hp / p.head_dim) % p.heads;
-  let bc = hp / (p.head_dim * p.heads);
-  let c = bc % p.n_chunks;
-  let b = bc / p.n_chunks;
+  let n0 = (w % tn) * BM;
+  let p0 = ((w / tn) % tp) * BM;
+  let bch = w / (tn * tp); // (b · n_chunks + c) · H + h
+  let h = bch % p.heads;
+  let c = (bch / p.heads) % p.n_chunks;
+  let b = bch / (p.heads * p.n_chunks);
   let g = h / (p.heads / p.groups);
   let abase = ((b * p.heads + h) * p.n_chunks + c) * p.chunk;
   let alast = acs[abase + p.chunk - 1u];
   let cnt = min(p.chunk, p.seq_len - c * p.chunk);
   let row0 = b * p.seq_len + c * p.chunk;
-  var s = 0.0;
-  for (var l = 0u; l < cnt; l++) {
-    let row = row0 + l;
-    let wgt = exp(alast - acs[abase + l]) * dtc[abase + l];
-    s = fma(Bm[row * p.b_stride + p.b_col + g * p.n + n] * wgt, x[row * p.x_stride + p.x_col + h * p.head_dim + pp], s);
+  let tx = tid % 16u;
+  let ty = tid / 16u;
+  let lm = tid % BM; // staging: p / n fastest (contiguous in global memory)
+  let lk = tid / BM;
+  let pp = p0 + lm;
+  let nn = n0 + lm;
+  let xc = p.x_col + h * p.head_dim + pp;
+  let bc = p.b_col + g * p.n + nn;
+  var acc: array<vec4f, 4>;
+  for (var k0 = 0u; k0 < cnt; k0 += BK) {
+    for (var r = 0u; r < 4u; r++) {
+      let k = lk + 4u * r;
+      let s = k0 + k;
+      var xv = 0.0;
+      var bv = 0.0;
+      if (s < cnt) {
+        let row = row0 + s;
+        if (pp < p.head_dim) {
+          xv = x[row * p.x_stride + xc] * (exp(alast - acs[abase + s]) * dtc[abase + s]);
+        }
+        if (nn < p.n) {
+          bv = Bm[row * p.b_stride + bc];
+        }
+      }
+      As[k * RS + lm / 4u][lm % 4u] = xv;
+      Bs[k * RS + lm / 4u][lm % 4u] = bv;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      let av = As[k * RS + ty];
+      let bv = Bs[k * RS + tx];
+      acc[0] = fma(vec4f(av.x), bv, acc[0]);
+      acc[1] = fma(vec4f(av.y), bv, acc[1]);
+      acc[2] = fma(vec4f(av.z), bv, acc[2]);
+      acc[3] = fma(vec4f(av.w), bv, acc[3]);
+    }
+    workgroupBarrier();
   }
-  st[i] = s;
+  for (var i = 0u; i < 4u; i++) {
+    let pi = p0 + ty * 4u + i;
+    if (pi < p.head_dim) {
+      let o = (bch * p.head_dim + pi) * p.n;
+      for (var j = 0u; j < 4u; j++) {
+        let n = n0 + tx * 4u + j;
+        if (n < p.n) {
+          st[o + n] = acc[i][j];
+        }
+      }
+    }
+  }
 }

@@ -210,6 +210,10 @@ const SSD_CASES: SsdCase[] = [
   { batch: 2, L: 37, H: 4, P: 5, G: 2, N: 13, Q: 8, dtMin: 0, dtMax: Infinity },
   { batch: 1, L: 37, H: 6, P: 3, G: 3, N: 7, Q: 16, dtMin: 0.01, dtMax: 0.5 },
   { batch: 3, L: 16, H: 2, P: 4, G: 1, N: 16, Q: 16, dtMin: 0, dtMax: Infinity },
+  // Tiled kernels: partial l / s / p / n tiles, several chunks, the last shorter, groups > 1.
+  { batch: 2, L: 150, H: 4, P: 16, G: 2, N: 32, Q: 64, dtMin: 0, dtMax: Infinity },
+  // More than one 64-wide tile along l, s, p and n, a chunk longer than the scan workgroup, L = 1 chunk + 1.
+  { batch: 1, L: 301, H: 2, P: 70, G: 1, N: 67, Q: 300, dtMin: 0.001, dtMax: 0.2 },
 ];
 
 for (const c of SSD_CASES) {
