@@ -2,10 +2,16 @@
  * `selectiveScan` (Mamba-1): the recurrence h_t = exp(Δ_t A) h_{t−1} + Δ_t B_t u_t, y_t = C_t·h_t + D u_t, gated by
  * SiLU(z), parallel over the sequence.
  *
- * The sequence is cut into chunks of {@link SCAN_CHUNK} tokens. With one chunk (decode, short prompts) a single
- * dispatch scans it from the state and writes the state back. Otherwise three dispatches:
- * 1. `selective_scan_chunk` — per (b, chunk, d, n) the chunk's composed step (a, b) = (Π exp(ΔA), scan from 0);
- * 2. `selective_scan_combine` — per (b, d, n) the prefix over chunks (a₁·a₀, a₁·b₀ + b₁) from the initial state,
+ * Every kernel gives a workgroup {@link SCAN_WG} channels d of one (batch, chunk): a thread per channel keeps the
+ * states n in registers and walks the chunk's tokens, with the chunk's B/C rows staged in workgroup memory (shared by
+ * all channels of the workgroup) and Δ/u/z read coalesced over d; y's sum over n stays inside the thread.
+ *
+ * The sequence is cut into chunks ({@link scanChunk}: a multiple of 32 tokens, long enough that the chunks of all
+ * sequences and channels give about {@link SCAN_TARGET_THREADS} threads). With one chunk (decode, short prompts) a
+ * single dispatch scans it from the state and writes the state back. Otherwise three dispatches:
+ * 1. `selective_scan_chunk` — per (b, chunk, d) the chunk scanned from 0 (one value per n) and Σ Δ, whose
+ *    exp(A·ΣΔ) is the chunk's decay;
+ * 2. `selective_scan_combine` — per (b, n, d) the prefix over chunks (a₁·a₀, a₁·b₀ + b₁) from the initial state,
  *    leaving the state entering each chunk, and the final state;
  * 3. `selective_scan_output` — per (b, chunk, d) rescan the chunk from its entering state and emit y.
  *
@@ -13,8 +19,17 @@
  */
 import { grid, type Program, type Slice } from "./program.ts";
 
-/** Tokens per chunk (the constant CH of selective_scan_output.wgsl). */
-export const SCAN_CHUNK = 32;
+/** Channels per workgroup of the chunk and output kernels (the constant WG of their .wgsl). */
+export const SCAN_WG = 64;
+
+/** Chunks are a multiple of this many tokens (and at least this long). */
+export const SCAN_MIN_CHUNK = 32;
+
+/** States a thread keeps in registers per pass over n (NBMAX of the .wgsl); larger N takes several passes. */
+export const SCAN_MAX_STATES = 16;
+
+/** Threads (batch · chunks · D) a chunked scan aims for: enough to occupy a large GPU (e.g. 132 SMs). */
+export const SCAN_TARGET_THREADS = 1 << 17;
 
 /** A view operand: its tensor's row stride and first column. */
 export interface ViewPlace {
@@ -48,42 +63,76 @@ export interface ScanSlices {
   z: Slice; // (T, ·)
   state: Slice; // (batch, D, N)
   y: Slice; // (T, D)
-  /** (2, batch, chunks, D, N) chunk summaries, {@link scanScratchFloats} floats; null with one chunk. */
+  /** {@link scanScratchFloats} floats laid out by {@link scanScratchLayout}; null with one chunk. */
   scratch: Slice | null;
-  /** The first half of scratch: the states entering each chunk. */
+  /** Unused (kept for callers): the kernels bind regions of `scratch`. */
   scratchStates: Slice | null;
 }
 
+/** Tokens per chunk of a scan. */
+export function scanChunk(d: Pick<ScanDims, "batch" | "seqLen" | "d">): number {
+  const chunks = Math.max(1, Math.ceil(SCAN_TARGET_THREADS / Math.max(1, d.batch * d.d)));
+  const len = Math.ceil(d.seqLen / chunks);
+  return Math.max(SCAN_MIN_CHUNK, Math.ceil(len / SCAN_MIN_CHUNK) * SCAN_MIN_CHUNK);
+}
+
 /** Number of chunks of a scan. */
-export function scanChunks(seqLen: number): number {
-  return Math.ceil(seqLen / SCAN_CHUNK);
+export function scanChunks(d: Pick<ScanDims, "batch" | "seqLen" | "d">): number {
+  return Math.max(1, Math.ceil(d.seqLen / scanChunk(d)));
+}
+
+/** Region alignment in floats (256 bytes: minStorageBufferOffsetAlignment at its largest). */
+const ALIGN = 64;
+const up = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
+
+/**
+ * Float offsets of the scratch regions: `hstart` (batch, chunks, N, D) the states entering each chunk, `bsum`
+ * (batch, chunks, N, D) each chunk scanned from 0, `dsum` (batch, chunks, D) each chunk's Σ Δ; `total` floats.
+ */
+export function scanScratchLayout(d: ScanDims): { hstart: number; bsum: number; dsum: number; total: number } {
+  const nc = scanChunks(d);
+  const states = d.batch * nc * d.n * d.d;
+  const bsum = up(states);
+  const dsum = bsum + up(states);
+  return { hstart: 0, bsum, dsum, total: dsum + up(d.batch * nc * d.d) };
 }
 
 /** Floats of scratch a scan needs (0 when it fits in one chunk). */
 export function scanScratchFloats(d: ScanDims): number {
-  const nc = scanChunks(d.seqLen);
-  return nc <= 1 ? 0 : 2 * d.batch * nc * d.d * d.n;
+  return scanChunks(d) <= 1 ? 0 : scanScratchLayout(d).total;
+}
+
+function region(s: Slice, first: number, floats: number): Slice {
+  return { buffer: s.buffer, offset: s.offset + first * 4, size: Math.max(1, floats) * 4 };
 }
 
 /** The dispatches of one selective scan, in order. */
 export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
-  const nc = scanChunks(d.seqLen);
+  const chunk = scanChunk(d);
+  const nc = scanChunks(d);
   const single = nc <= 1;
+  const nb = Math.min(d.n, SCAN_MAX_STATES);
+  const wgs: [number, number, number] = [Math.ceil(d.d / SCAN_WG), nc, d.batch];
   const out: Program[] = [];
+  let hs = s.state;
   if (!single) {
-    if (!s.scratch || !s.scratchStates) throw new Error("selectiveScan: scratch required for a chunked scan");
+    if (!s.scratch) throw new Error("selectiveScan: scratch required for a chunked scan");
+    const lay = scanScratchLayout(d);
+    const states = d.batch * nc * d.n * d.d;
+    hs = region(s.scratch, lay.hstart, states);
+    const bsum = region(s.scratch, lay.bsum, states);
+    const dsum = region(s.scratch, lay.dsum, d.batch * nc * d.d);
     out.push({
       kernel: "selective_scan_chunk",
       label: "scan_chunk",
-      constants: { WG: 256 },
-      storage: [s.u, s.delta, s.A, s.B, s.scratch],
+      constants: { NB: nb },
+      storage: [s.u, s.delta, s.A, s.B, bsum, dsum],
       uniforms: [
-        ["u32", d.batch],
         ["u32", d.seqLen],
         ["u32", d.d],
         ["u32", d.n],
         ["u32", nc],
-        ["u32", SCAN_CHUNK],
+        ["u32", chunk],
         ["u32", d.u.stride],
         ["u32", d.u.col],
         ["u32", d.delta.stride],
@@ -91,13 +140,13 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
         ["u32", d.B.stride],
         ["u32", d.B.col],
       ],
-      workgroups: grid(d.batch * nc * d.d * d.n, 256),
+      workgroups: wgs,
     });
     out.push({
       kernel: "selective_scan_combine",
       label: "scan_combine",
       constants: { WG: 256 },
-      storage: [s.scratch, s.state],
+      storage: [s.A, bsum, dsum, hs, s.state],
       uniforms: [["u32", d.batch], ["u32", d.d], ["u32", d.n], ["u32", nc]],
       workgroups: grid(d.batch * d.d * d.n, 256),
     });
@@ -105,15 +154,17 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
   out.push({
     kernel: "selective_scan_output",
     label: single ? "scan_step" : "scan_output",
-    constants: { WG: 64 },
-    storage: [s.u, s.delta, s.A, s.B, s.C, s.D, s.z, single ? s.state : s.scratchStates!, s.y],
+    constants: { NB: nb },
+    storage: [s.u, s.delta, s.A, s.B, s.C, s.D, s.z, hs, s.y],
     uniforms: [
-      ["u32", d.batch],
       ["u32", d.seqLen],
       ["u32", d.d],
       ["u32", d.n],
       ["u32", nc],
+      ["u32", single ? d.seqLen : chunk],
       ["u32", single ? 1 : 0],
+      ["u32", single ? 1 : d.d], // hs_n
+      ["u32", single ? d.n : 1], // hs_d
       ["u32", d.u.stride],
       ["u32", d.u.col],
       ["u32", d.delta.stride],
@@ -125,7 +176,7 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
       ["u32", d.z.stride],
       ["u32", d.z.col],
     ],
-    workgroups: grid(d.batch * nc * d.d, 64),
+    workgroups: wgs,
   });
   return out;
 }

@@ -1,11 +1,16 @@
-// Mamba-1 chunked scan, pass 1 of 3: per (b, chunk, d, n), the chunk's composed recurrence
-//   h_end = a · h_start + b,  a = Π_t exp(Δ_t A[d, n]) = exp(A[d, n] Σ_t Δ_t),  b = the chunk scanned from h = 0,
-// with Δ_t = softplus(delta[t, d]) and the step h ← exp(Δ_t A) h + Δ_t B[t, n] u[t, d].
+// Mamba-1 chunked scan, pass 1 of 3. A workgroup owns WG channels d of one (batch b, chunk c); each thread walks
+// the chunk's tokens for its channel with the states n in registers (NB at a time), the chunk's B rows staged in
+// workgroup memory (shared by all channels) TT tokens at a time and its own Δ/u column read coalesced over d.
+// It leaves the chunk's step from h = 0,
+//   bsum[b, c, n, d] = the chunk scanned from 0,  S[b, c, d] = Σ_t Δ_t   (so a[n] = exp(A[d, n] S)),
+// with Δ_t = softplus(delta[t, d]) and h ← exp(Δ_t A[d, n]) h + Δ_t B[t, n] u[t, d].
 
-override WG: u32 = 256u;
+const WG: u32 = 64u; // channels per workgroup (selective_scan.ts: SCAN_WG)
+const TT: u32 = 16u; // tokens per staged tile
+const NBMAX: u32 = 16u;
+override NB: u32 = 16u; // states per pass: min(N, NBMAX); states past N are padded with zeros
 
 struct Params {
-  batch: u32,
   seq_len: u32, // L
   d: u32, // D channels
   n: u32, // N state size
@@ -24,7 +29,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read> delta: array<f32>; // (batch·L, dl_stride), columns [dl_col, dl_col + D)
 @group(0) @binding(3) var<storage, read> A: array<f32>; // (D, N)
 @group(0) @binding(4) var<storage, read> Bm: array<f32>; // (batch·L, b_stride), columns [b_col, b_col + N)
-@group(0) @binding(5) var<storage, read_write> sums: array<f32>; // (2, batch, n_chunks, D, N): a then b
+@group(0) @binding(5) var<storage, read_write> bsum: array<f32>; // (batch, n_chunks, N, D)
+@group(0) @binding(6) var<storage, read_write> dsum: array<f32>; // (batch, n_chunks, D)
+
+var<workgroup> t_b: array<f32, 256>; // (TT, NBMAX) B
 
 fn softplus(v: f32) -> f32 {
   if (v > 20.0) {
@@ -38,28 +46,65 @@ fn softplus(v: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  let total = p.batch * p.n_chunks * p.d * p.n;
-  if (i >= total) {
-    return;
-  }
-  let n = i % p.n;
-  let d = (i / p.n) % p.d;
-  let bc = i / (p.n * p.d);
-  let c = bc % p.n_chunks;
-  let b = bc / p.n_chunks;
-  let a = A[d * p.n + n];
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let d = wid.x * WG + lid;
+  let live = d < p.d;
+  let dc = min(d, p.d - 1u); // clamped: loads stay in bounds for the idle lanes
+  let c = wid.y;
+  let b = wid.z;
   let t0 = c * p.chunk;
-  let t1 = min(t0 + p.chunk, p.seq_len);
-  var h = 0.0;
+  let cnt = min(p.chunk, p.seq_len - t0);
+  let row0 = b * p.seq_len + t0;
   var sdl = 0.0;
-  for (var t = t0; t < t1; t++) {
-    let row = b * p.seq_len + t;
-    let dl = softplus(delta[row * p.dl_stride + p.dl_col + d]);
-    sdl += dl;
-    h = exp(dl * a) * h + dl * Bm[row * p.b_stride + p.b_col + n] * u[row * p.u_stride + p.u_col + d];
+  for (var nb0 = 0u; nb0 < p.n; nb0 += NB) {
+    var a: array<f32, NBMAX>;
+    var h: array<f32, NBMAX>;
+    var s = 0.0;
+    for (var k = 0u; k < NB; k++) {
+      let n = nb0 + k;
+      a[k] = select(0.0, A[dc * p.n + min(n, p.n - 1u)], n < p.n);
+      h[k] = 0.0;
+    }
+    for (var j0 = 0u; j0 < cnt; j0 += TT) {
+      let m = min(TT, cnt - j0);
+      workgroupBarrier();
+      for (var i = lid; i < TT * NB; i += WG) {
+        let j = i / NB;
+        let k = i % NB;
+        let n = nb0 + k;
+        let row = row0 + j0 + min(j, m - 1u);
+        t_b[j * NBMAX + k] = select(0.0, Bm[row * p.b_stride + p.b_col + min(n, p.n - 1u)], n < p.n);
+      }
+      workgroupBarrier();
+      // The thread's own Δ/u column (coalesced over d; clamped for idle lanes), loaded one token ahead of its use.
+      var ndl = delta[(row0 + j0) * p.dl_stride + p.dl_col + dc];
+      var nu = u[(row0 + j0) * p.u_stride + p.u_col + dc];
+      for (var j = 0u; j < m; j++) {
+        let row = row0 + j0 + min(j + 1u, m - 1u);
+        let dl = softplus(ndl);
+        let du = dl * nu;
+        ndl = delta[row * p.dl_stride + p.dl_col + dc];
+        nu = u[row * p.u_stride + p.u_col + dc];
+        s += dl;
+        for (var k = 0u; k < NB; k++) {
+          h[k] = fma(exp(dl * a[k]), h[k], du * t_b[j * NBMAX + k]);
+        }
+      }
+    }
+    if (nb0 == 0u) {
+      sdl = s;
+    }
+    if (live) {
+      let base = (b * p.n_chunks + c) * p.n * p.d + d;
+      for (var k = 0u; k < NB; k++) {
+        let n = nb0 + k;
+        if (n < p.n) {
+          bsum[base + n * p.d] = h[k];
+        }
+      }
+    }
   }
-  sums[i] = exp(a * sdl);
-  sums[total + i] = h;
+  if (live) {
+    dsum[(b * p.n_chunks + c) * p.d + d] = sdl;
+  }
 }

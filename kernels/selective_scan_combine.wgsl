@@ -1,7 +1,11 @@
-// Mamba-1 chunked scan, pass 2 of 3: per (b, d, n), walk the chunk summaries (a, b) from the initial state,
-// replacing each chunk's a by the state entering that chunk, and write the final state.
+// Mamba-1 chunked scan, pass 2 of 3: per (b, n, d), walk the chunk summaries from the initial state,
+//   h ← exp(A[d, n] S[b, c, d]) h + bsum[b, c, n, d],
+// writing the state entering each chunk to hstart and the final state to state. bsum, dsum and hstart are
+// regions of one scratch buffer, all bound read_write (a buffer may not be both read-only and writable in a
+// dispatch).
 
 override WG: u32 = 256u;
+const PF: u32 = 8u; // chunk summaries loaded ahead of the dependent chain
 
 struct Params {
   batch: u32,
@@ -11,25 +15,40 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> sums: array<f32>; // (2, batch, n_chunks, D, N): a → h_start, b
-@group(0) @binding(2) var<storage, read_write> state: array<f32>; // (batch, D, N)
+@group(0) @binding(1) var<storage, read> A: array<f32>; // (D, N)
+@group(0) @binding(2) var<storage, read_write> bsum: array<f32>; // (batch, n_chunks, N, D)
+@group(0) @binding(3) var<storage, read_write> dsum: array<f32>; // (batch, n_chunks, D)
+@group(0) @binding(4) var<storage, read_write> hstart: array<f32>; // (batch, n_chunks, N, D)
+@group(0) @binding(5) var<storage, read_write> state: array<f32>; // (batch, D, N)
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
-  let dn = p.d * p.n;
-  if (i >= p.batch * dn) {
+  let nd = p.n * p.d;
+  if (i >= p.batch * nd) {
     return;
   }
-  let b = i / dn;
-  let r = i % dn;
-  let total = p.batch * p.n_chunks * dn;
-  var h = state[i];
-  for (var c = 0u; c < p.n_chunks; c++) {
-    let idx = (b * p.n_chunks + c) * dn + r;
-    let a = sums[idx];
-    sums[idx] = h;
-    h = fma(a, h, sums[total + idx]);
+  let d = i % p.d;
+  let n = (i / p.d) % p.n;
+  let b = i / nd;
+  let a = A[d * p.n + n];
+  let si = (b * p.d + d) * p.n + n;
+  var h = state[si];
+  for (var c0 = 0u; c0 < p.n_chunks; c0 += PF) {
+    var ea: array<f32, PF>;
+    var bb: array<f32, PF>;
+    for (var k = 0u; k < PF; k++) {
+      let c = min(c0 + k, p.n_chunks - 1u);
+      ea[k] = exp(a * dsum[(b * p.n_chunks + c) * p.d + d]);
+      bb[k] = bsum[(b * p.n_chunks + c) * nd + n * p.d + d];
+    }
+    for (var k = 0u; k < PF; k++) {
+      let c = c0 + k;
+      if (c < p.n_chunks) {
+        hstart[(b * p.n_chunks + c) * nd + n * p.d + d] = h;
+        h = fma(ea[k], h, bb[k]);
+      }
+    }
   }
-  state[i] = h;
+  state[si] = h;
 }

@@ -1,19 +1,26 @@
-// Mamba-1 chunked scan, pass 3 of 3 (and the whole scan when the sequence fits in one chunk, e.g. decode):
-// per (b, chunk, d), rescan the chunk from its entering state for every n and accumulate
+// Mamba-1 chunked scan, pass 3 of 3 (and the whole scan when the sequence fits in one chunk, e.g. decode).
+// A workgroup owns WG channels d of one (batch b, chunk c); each thread rescans the chunk for its channel from
+// the state entering it, the states n in registers (NB at a time), with the chunk's B/C rows staged in workgroup
+// memory (shared by all channels) TT tokens at a time and its own Δ/u/z column read coalesced over d:
 //   y_t = (Σ_n C[t, n] h_t[n] + D[d] u[t, d]) · SiLU(z[t, d]).
-// h_start is (batch, n_chunks, D, N); with one chunk it is the state itself (batch, D, N), updated when
-// write_state = 1.
+// The entering state is hs[(b·n_chunks + c)·N·D + n·hs_n + d·hs_d]: the chunk states (batch, n_chunks, N, D) of
+// pass 2, or with one chunk the state itself (batch, D, N), overwritten with the final state when write_state = 1.
+// With N > NB the passes over n add their partial sums in y; the last pass applies D·u and the gate.
 
-override WG: u32 = 64u;
-const CH: u32 = 32u; // tokens per chunk (selective_scan.ts: SCAN_CHUNK)
+const WG: u32 = 64u; // channels per workgroup (selective_scan.ts: SCAN_WG)
+const TT: u32 = 16u; // tokens per staged tile
+const NBMAX: u32 = 16u;
+override NB: u32 = 16u; // states per pass: min(N, NBMAX); states past N are padded with zeros
 
 struct Params {
-  batch: u32,
   seq_len: u32,
   d: u32,
   n: u32,
   n_chunks: u32,
+  chunk: u32,
   write_state: u32,
+  hs_n: u32,
+  hs_d: u32,
   u_stride: u32,
   u_col: u32,
   dl_stride: u32,
@@ -34,8 +41,11 @@ struct Params {
 @group(0) @binding(5) var<storage, read> Cm: array<f32>; // (batch·L, c_stride)
 @group(0) @binding(6) var<storage, read> Dv: array<f32>; // (D)
 @group(0) @binding(7) var<storage, read> z: array<f32>; // (batch·L, z_stride)
-@group(0) @binding(8) var<storage, read_write> hs: array<f32>; // (batch, n_chunks, D, N)
+@group(0) @binding(8) var<storage, read_write> hs: array<f32>; // entering states, see above
 @group(0) @binding(9) var<storage, read_write> y: array<f32>; // (batch·L, D)
+
+var<workgroup> t_b: array<f32, 256>; // (TT, NBMAX) B
+var<workgroup> t_c: array<f32, 256>; // (TT, NBMAX) C
 
 fn softplus(v: f32) -> f32 {
   if (v > 20.0) {
@@ -43,49 +53,86 @@ fn softplus(v: f32) -> f32 {
   }
   let e = exp(v);
   if (e < 1e-3) {
-    return e * (1.0 - e * (0.5 - e / 3.0));
+    return e * (1.0 - e * (0.5 - e / 3.0)); // log1p(e) without cancellation
   }
   return log(1.0 + e);
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.batch * p.n_chunks * p.d) {
-    return;
-  }
-  let d = i % p.d;
-  let bc = i / p.d;
-  let c = bc % p.n_chunks;
-  let b = bc / p.n_chunks;
-  let t0 = c * CH;
-  let cnt = min(CH, p.seq_len - t0);
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let d = wid.x * WG + lid;
+  let live = d < p.d;
+  let dc = min(d, p.d - 1u); // clamped: loads stay in bounds for the idle lanes
+  let c = wid.y;
+  let b = wid.z;
+  let t0 = c * p.chunk;
+  let cnt = min(p.chunk, p.seq_len - t0);
   let row0 = b * p.seq_len + t0;
-  var ys: array<f32, CH>;
-  var dls: array<f32, CH>;
-  var us: array<f32, CH>;
-  for (var j = 0u; j < cnt; j++) {
-    let row = row0 + j;
-    dls[j] = softplus(delta[row * p.dl_stride + p.dl_col + d]);
-    us[j] = u[row * p.u_stride + p.u_col + d];
-  }
-  for (var n = 0u; n < p.n; n++) {
-    let a = A[d * p.n + n];
-    let hidx = i * p.n + n;
-    var h = hs[hidx];
-    for (var j = 0u; j < cnt; j++) {
-      let row = row0 + j;
-      h = exp(dls[j] * a) * h + dls[j] * Bm[row * p.b_stride + p.b_col + n] * us[j];
-      ys[j] = fma(Cm[row * p.c_stride + p.c_col + n], h, ys[j]);
+  let hbase = (b * p.n_chunks + c) * p.n * p.d + dc * p.hs_d;
+  let dd = Dv[dc];
+  for (var nb0 = 0u; nb0 < p.n; nb0 += NB) {
+    let first = nb0 == 0u;
+    let last = nb0 + NB >= p.n;
+    var a: array<f32, NBMAX>;
+    var h: array<f32, NBMAX>;
+    for (var k = 0u; k < NB; k++) {
+      let n = min(nb0 + k, p.n - 1u);
+      let ok = nb0 + k < p.n;
+      a[k] = select(0.0, A[dc * p.n + n], ok);
+      h[k] = select(0.0, hs[hbase + n * p.hs_n], ok);
     }
-    if (p.write_state != 0u) {
-      hs[hidx] = h;
+    for (var j0 = 0u; j0 < cnt; j0 += TT) {
+      let m = min(TT, cnt - j0);
+      workgroupBarrier();
+      for (var i = lid; i < TT * NB; i += WG) {
+        let j = i / NB;
+        let k = i % NB;
+        let n = min(nb0 + k, p.n - 1u);
+        let ok = nb0 + k < p.n;
+        let row = row0 + j0 + min(j, m - 1u);
+        t_b[j * NBMAX + k] = select(0.0, Bm[row * p.b_stride + p.b_col + n], ok);
+        t_c[j * NBMAX + k] = select(0.0, Cm[row * p.c_stride + p.c_col + n], ok);
+      }
+      workgroupBarrier();
+      if (live) {
+        // The thread's own Δ/u/z column (coalesced over d), loaded one token ahead of its use.
+        var r = (row0 + j0) * p.d + d;
+        var ndl = delta[(row0 + j0) * p.dl_stride + p.dl_col + d];
+        var nu = u[(row0 + j0) * p.u_stride + p.u_col + d];
+        var nz = z[(row0 + j0) * p.z_stride + p.z_col + d];
+        for (var j = 0u; j < m; j++) {
+          let row = row0 + j0 + min(j + 1u, m - 1u);
+          let dl = softplus(ndl);
+          let uv = nu;
+          let zv = nz;
+          ndl = delta[row * p.dl_stride + p.dl_col + d];
+          nu = u[row * p.u_stride + p.u_col + d];
+          nz = z[row * p.z_stride + p.z_col + d];
+          let du = dl * uv;
+          var acc = 0.0;
+          for (var k = 0u; k < NB; k++) {
+            h[k] = fma(exp(dl * a[k]), h[k], du * t_b[j * NBMAX + k]);
+            acc = fma(t_c[j * NBMAX + k], h[k], acc);
+          }
+          let yi = r;
+          r += p.d;
+          if (!first) {
+            acc += y[yi];
+          }
+          if (last) {
+            acc = fma(dd, uv, acc) * zv / (1.0 + exp(-zv));
+          }
+          y[yi] = acc;
+        }
+      }
     }
-  }
-  let dd = Dv[d];
-  for (var j = 0u; j < cnt; j++) {
-    let row = row0 + j;
-    let zv = z[row * p.z_stride + p.z_col + d];
-    y[row * p.d + d] = fma(dd, us[j], ys[j]) * zv / (1.0 + exp(-zv));
+    if (live && p.write_state != 0u) {
+      for (var k = 0u; k < NB; k++) {
+        let n = nb0 + k;
+        if (n < p.n) {
+          hs[hbase + n * p.hs_n] = h[k];
+        }
+      }
+    }
   }
 }

@@ -75,10 +75,9 @@ function runScan(
   return { y, state: st };
 }
 
-// seqLen 1 (decode), 5 (one chunk), 37 and 70 (several chunks of 32, the last shorter); N = 13, batch 2.
-for (const L of [1, 5, 37, 70]) {
-  gpuTest(`selectiveScan batch 2, L=${L}, D=19, N=13, non-zero state`, async (be) => {
-    const batch = 2, D = 19, N = 13, T = batch * L;
+function scanCase(batch: number, L: number, D: number, N: number, note = "") {
+  gpuTest(`selectiveScan batch ${batch}, L=${L}, D=${D}, N=${N}, non-zero state${note}`, async (be) => {
+    const T = batch * L;
     const s = scanData(T, D, N, L);
     const s0 = rand(batch * D * N, 50);
     const { y, state } = runScan(be, s, s0, batch, L, D, N);
@@ -100,6 +99,17 @@ for (const L of [1, 5, 37, 70]) {
     assertClose(await be.read(state), ref.state, "scan state");
   });
 }
+
+// seqLen 1 (decode), 5 (one chunk), 37 and 70 (several chunks of 32, the last shorter); N = 13, batch 2.
+for (const L of [1, 5, 37, 70]) scanCase(2, L, 19, 13);
+// Many chunks (the combine's prefetch of 8 chunk summaries, a ragged last group); the model's N = 16.
+scanCase(2, 300, 40, 16);
+// One token past a whole number of chunks (a last chunk of one token).
+scanCase(1, 257, 19, 13);
+// D over several workgroups of 64 channels (idle lanes in the last one).
+scanCase(1, 45, 70, 16, ", several channel blocks");
+// N > 16: two passes over the states, the second padded (partial sums in y).
+for (const L of [3, 70]) scanCase(2, L, 11, 20, ", two state passes");
 
 gpuTest("selectiveScan: prefill 37 then 3 decode steps equals one run of 40", async (be) => {
   const batch = 2, D = 9, N = 13, L = 40;
