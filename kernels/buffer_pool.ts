@@ -29,21 +29,32 @@ export interface Acquired {
   fresh: boolean;
 }
 
+/** The free-list key of (bucket bytes, usage): usage flags fit 16 bits; exact below 2^37 bytes. */
+function poolKey(size: number, usage: number): number {
+  return size * 65536 + usage;
+}
+
 /** Buffers by (bucket, usage); owns every buffer it ever created until `dispose`. */
 export class BufferPool implements Disposable {
   readonly #device: GPUDevice;
-  readonly #free = new Map<string, GPUBuffer[]>();
+  readonly #free = new Map<number, GPUBuffer[]>();
   readonly #owned = new Set<GPUBuffer>();
+  readonly #onDestroy: ((buffer: GPUBuffer) => void) | null;
   #freeBytes = 0;
 
-  constructor(device: GPUDevice) {
+  /**
+   * @param device creates the buffers.
+   * @param onDestroy called with each buffer just before `trim` destroys it (e.g. to drop cached bind groups).
+   */
+  constructor(device: GPUDevice, onDestroy?: (buffer: GPUBuffer) => void) {
     this.#device = device;
+    this.#onDestroy = onDestroy ?? null;
   }
 
   /** A buffer of at least `bytes` (its size is {@link bucketBytes}) with exactly `usage`, labelled. */
   acquire(bytes: number, usage: GPUBufferUsageFlags, label: string): Acquired {
     const size = bucketBytes(bytes);
-    const list = this.#free.get(`${usage}:${size}`);
+    const list = this.#free.get(poolKey(size, usage));
     const reused = list?.pop();
     if (reused) {
       this.#freeBytes -= reused.size;
@@ -62,7 +73,7 @@ export class BufferPool implements Disposable {
 
   /** Return a buffer for reuse. */
   release(buffer: GPUBuffer): void {
-    const key = `${buffer.usage}:${buffer.size}`;
+    const key = poolKey(buffer.size, buffer.usage);
     let list = this.#free.get(key);
     if (!list) this.#free.set(key, list = []);
     buffer.label = `pool:${buffer.size}`;
@@ -80,6 +91,7 @@ export class BufferPool implements Disposable {
     for (const list of this.#free.values()) {
       for (const b of list) {
         this.#owned.delete(b);
+        this.#onDestroy?.(b);
         b.destroy();
       }
     }

@@ -36,7 +36,7 @@ import { acquireDevice } from "./device.ts";
 import { gatherProgram } from "./gather.ts";
 import { WGSL } from "./generated/wgsl.ts";
 import { linearProgram } from "./linear.ts";
-import { packUniforms, pipelineKey, type Program, type Slice } from "./program.ts";
+import { kernelLayoutEntries, pipelineKey, type Program, type Slice, uniformBytes, writeUniforms } from "./program.ts";
 import { gatedRmsNormProgram, rmsNormProgram } from "./rms_norm.ts";
 import { type ScanDims, scanScratchFloats, selectiveScanPrograms } from "./selective_scan.ts";
 import { type SsdDims, ssdPrograms, ssdRecurrent, ssdScratchFloats } from "./ssd.ts";
@@ -84,6 +84,8 @@ export interface WebGpuBackend extends Backend, Disposable {
   trim(): void;
   /** Restart the peak of `memory()` from the current live bytes. */
   resetPeak(): void;
+  /** Bind group cache lookups since creation: hits reuse a bind group, misses create one. */
+  readonly bindGroupStats: { readonly hits: number; readonly misses: number };
 }
 
 // GPUBufferUsage / GPUMapMode values, spelled out so that importing this module never touches WebGPU globals
@@ -98,6 +100,11 @@ const MAX_DISPATCHES_PER_SUBMIT = 4096;
 const MAX_TIMED_PASSES = 2048;
 /** Bytes of one uniform/upload arena page. */
 const ARENA_PAGE = 256 * 1024;
+/** Bind groups kept for reuse (oldest dropped first beyond this). */
+const MAX_CACHED_BIND_GROUPS = 8192;
+
+/** The descriptor of the one compute pass per submit (between copies) when passes are not timed. */
+const UNTIMED_PASS: GPUComputePassDescriptor = { label: "perfmamba.compute" };
 
 class GpuTensor implements Tensor {
   readonly size: number;
@@ -134,7 +141,27 @@ class GpuMatrix implements Matrix {
 interface ArenaPage {
   buffer: GPUBuffer;
   cpu: Uint8Array;
+  view: DataView;
   used: number;
+}
+
+/** A cached pipeline with its bind group layout and a small id for bind group cache keys. */
+interface PipelineEntry {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  id: number;
+  /**
+   * Whether the layout is explicit with a dynamic offset on the uniform binding (the uniform block's arena offset
+   * is then not part of the bind group, so one bind group serves every dispatch over the same buffers); false
+   * where the kernel's bindings could not be read from its source ("auto" layout, offset in the bind group).
+   */
+  dynamic: boolean;
+}
+
+/** A cached bind group and the ids of the buffers it references (for invalidation). */
+interface CachedBindGroup {
+  group: GPUBindGroup;
+  buffers: number[];
 }
 
 function shapeStr(shape: readonly number[]): string {
@@ -169,11 +196,22 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly #align: number; // storage offset alignment
   readonly #uniformAlign: number;
   readonly #maxBufferSize: number;
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #pipelines = new Map<string, PipelineEntry>();
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #dummy: GPUBuffer; // bound where an optional operand (bias) is absent
   readonly #arena: ArenaPage[] = [];
   #arenaPage = 0;
+  /** Bind groups by (pipeline, bound buffer ranges); decode steps and repeated prefills hit it. */
+  readonly #bindGroups = new Map<string, CachedBindGroup>();
+  /** Cache keys that reference each buffer id (dropped when the buffer is destroyed). */
+  readonly #bindGroupsOf = new Map<number, Set<string>>();
+  readonly #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 1;
+  /** Bind group entries reused by every cache miss (resources are replaced in place). */
+  readonly #entries: GPUBindGroupEntry[] = [];
+  /** The dynamic offset array handed to `setBindGroup` (one element, rewritten per dispatch). */
+  readonly #dynamicOffset: number[] = [0];
+  readonly bindGroupStats = { hits: 0, misses: 0 };
 
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -204,7 +242,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#align = device.limits.minStorageBufferOffsetAlignment;
     this.#uniformAlign = Math.max(device.limits.minUniformBufferOffsetAlignment, this.#align);
     this.#maxBufferSize = device.limits.maxBufferSize;
-    this.#pool = new BufferPool(device);
+    this.#pool = new BufferPool(device, (b) => this.#forgetBuffer(b));
     this.#dummy = device.createBuffer({ size: 256, usage: U.STORAGE, label: "dummy" });
     this.timestamps = !!opts.timestamps && device.features.has("timestamp-query");
     if (this.timestamps) {
@@ -318,8 +356,19 @@ class WebGpuBackendImpl implements WebGpuBackend {
   }
 
   #passFor(label: string): GPUComputePassEncoder {
-    if (this.#pass && this.#passLabel === label && !(this.timestamps && this.#scope === null)) return this.#pass;
+    if (this.#pass) {
+      // Untimed: every dispatch between two copies/clears shares one pass (each dispatch is its own usage scope,
+      // so ordering and visibility are the same as with a pass per op). Timed: a pass per scope, or per kernel
+      // when no scope is set, since a pass's timestampWrites are the only portable per-op timing.
+      if (!this.timestamps) return this.#pass;
+      if (this.#passLabel === label && this.#scope !== null) return this.#pass;
+    }
     this.#endPass();
+    if (!this.timestamps) {
+      this.#pass = this.#enc().beginComputePass(UNTIMED_PASS);
+      this.#passLabel = UNTIMED_PASS.label!;
+      return this.#pass;
+    }
     if (this.timestamps && this.#passLabels.length >= MAX_TIMED_PASSES) this.flush();
     const desc: GPUComputePassDescriptor = { label };
     if (this.timestamps) {
@@ -335,6 +384,14 @@ class WebGpuBackendImpl implements WebGpuBackend {
   /** Copy host bytes into the arena; the returned binding is valid for work recorded before the next submit. */
   #stage(data: Uint8Array, align: number): Slice {
     const bytes = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const page = this.#reserve(bytes, align);
+    const offset = page.used - bytes;
+    page.cpu.set(data, offset);
+    return { buffer: page.buffer, offset, size: bytes };
+  }
+
+  /** Reserve `bytes` at an `align`ed offset of an arena page; the reservation ends at the page's `used`. */
+  #reserve(bytes: number, align: number): ArenaPage {
     for (;;) {
       let page = this.#arena[this.#arenaPage];
       if (!page) {
@@ -346,57 +403,137 @@ class WebGpuBackendImpl implements WebGpuBackend {
             label: `arena.${this.#arena.length}`,
           }),
           cpu: new Uint8Array(size),
+          view: new DataView(new ArrayBuffer(0)),
           used: 0,
         };
+        page.view = new DataView(page.cpu.buffer);
         this.#arena.push(page);
       }
       const offset = Math.ceil(page.used / align) * align;
       if (offset + bytes <= page.cpu.byteLength) {
-        page.cpu.set(data, offset);
         page.used = offset + bytes;
-        return { buffer: page.buffer, offset, size: bytes };
+        return page;
       }
       this.#arenaPage++;
     }
   }
 
-  #pipeline(p: Program): GPUComputePipeline {
+  /** A stable small id of a buffer (bind group cache keys). */
+  #bufferId(b: GPUBuffer): number {
+    let id = this.#bufferIds.get(b);
+    if (id === undefined) {
+      id = this.#nextBufferId++;
+      this.#bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  /** Drop the cached bind groups that reference a buffer about to be destroyed. */
+  #forgetBuffer(b: GPUBuffer): void {
+    const id = this.#bufferIds.get(b);
+    if (id === undefined) return;
+    const keys = this.#bindGroupsOf.get(id);
+    if (keys) {
+      for (const key of keys) this.#dropBindGroup(key);
+      this.#bindGroupsOf.delete(id);
+    }
+  }
+
+  #dropBindGroup(key: string): void {
+    const e = this.#bindGroups.get(key);
+    if (!e) return;
+    this.#bindGroups.delete(key);
+    for (const id of e.buffers) this.#bindGroupsOf.get(id)?.delete(key);
+  }
+
+  #pipeline(p: Program): PipelineEntry {
     const key = pipelineKey(p.kernel, p.constants);
-    let pipe = this.#pipelines.get(key);
-    if (!pipe) {
+    let entry = this.#pipelines.get(key);
+    if (!entry) {
       let module = this.#modules.get(p.kernel);
       if (!module) {
         module = this.device.createShaderModule({ code: WGSL[p.kernel], label: p.kernel });
         this.#modules.set(p.kernel, module);
       }
-      pipe = this.device.createComputePipeline({
+      const layoutEntries = kernelLayoutEntries(WGSL[p.kernel]);
+      const dynamic = layoutEntries !== null && layoutEntries.length === p.storage.length + 1;
+      const bgl = dynamic ? this.device.createBindGroupLayout({ entries: layoutEntries!, label: key }) : null;
+      const pipeline = this.device.createComputePipeline({
         label: key,
-        layout: "auto",
+        layout: bgl ? this.device.createPipelineLayout({ bindGroupLayouts: [bgl], label: key }) : "auto",
         compute: { module, entryPoint: "main", constants: { ...p.constants } },
       });
-      this.#pipelines.set(key, pipe);
+      entry = { pipeline, layout: bgl ?? pipeline.getBindGroupLayout(0), id: this.#pipelines.size + 1, dynamic };
+      this.#pipelines.set(key, entry);
     }
-    return pipe;
+    return entry;
   }
 
-  #run(p: Program): void {
-    const pipeline = this.#pipeline(p);
-    const u = this.#stage(packUniforms(p.uniforms), this.#uniformAlign);
-    const entries: GPUBindGroupEntry[] = [{
-      binding: 0,
-      resource: { buffer: u.buffer, offset: u.offset, size: u.size },
-    }];
-    p.storage.forEach((s, i) => {
+  /**
+   * The bind group of a dispatch: uniforms at `@binding(0)`, storage from `@binding(1)`. Cached by pipeline and
+   * buffer ranges (buffer identity via ids; pooled buffers keep theirs across reuse), so steady decode steps and
+   * repeated prefills create none. The uniform range is in an arena page rewritten every submit; with a dynamic
+   * layout it is bound at offset 0 and the dispatch's offset is passed to `setBindGroup`.
+   */
+  #bindGroup(pipe: PipelineEntry, p: Program, uBuffer: GPUBuffer, uOffset: number, uSize: number): GPUBindGroup {
+    const storage = p.storage;
+    const uId = this.#bufferId(uBuffer);
+    if (pipe.dynamic) uOffset = 0;
+    let key = `${pipe.id}|${uId}:${uOffset}:${uSize}`;
+    for (let i = 0; i < storage.length; i++) {
+      const s = storage[i];
       if (s.size > this.maxBindingSize) {
         throw new RangeError(`${p.label}: binding ${i + 1} of ${s.size} bytes exceeds ${this.maxBindingSize}`);
       }
+      key += `|${this.#bufferId(s.buffer)}:${s.offset}:${s.size}`;
+    }
+    const hit = this.#bindGroups.get(key);
+    if (hit) {
+      this.bindGroupStats.hits++;
+      return hit.group;
+    }
+    this.bindGroupStats.misses++;
+    const entries = this.#entries;
+    entries.length = 0;
+    entries.push({ binding: 0, resource: { buffer: uBuffer, offset: uOffset, size: uSize } });
+    const buffers = [uId];
+    for (let i = 0; i < storage.length; i++) {
+      const s = storage[i];
       entries.push({ binding: i + 1, resource: { buffer: s.buffer, offset: s.offset, size: s.size } });
-    });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: p.label });
+      buffers.push(this.#bufferId(s.buffer));
+    }
+    const group = this.device.createBindGroup({ layout: pipe.layout, entries, label: p.label });
+    entries.length = 0;
+    if (this.#bindGroups.size >= MAX_CACHED_BIND_GROUPS) {
+      this.#dropBindGroup(this.#bindGroups.keys().next().value!); // oldest first
+    }
+    this.#bindGroups.set(key, { group, buffers });
+    for (const id of buffers) {
+      let keys = this.#bindGroupsOf.get(id);
+      if (!keys) this.#bindGroupsOf.set(id, keys = new Set());
+      keys.add(key);
+    }
+    return group;
+  }
+
+  #run(p: Program): void {
+    const pipe = this.#pipeline(p);
+    const fields = p.uniforms;
+    const uSize = uniformBytes(fields.length);
+    const page = this.#reserve(uSize, this.#uniformAlign);
+    const uOffset = page.used - uSize;
+    writeUniforms(page.view, uOffset, uSize, fields);
+    const bindGroup = this.#bindGroup(pipe, p, page.buffer, uOffset, uSize);
     const pass = this.#passFor(this.#scope ?? p.label);
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(p.workgroups[0], p.workgroups[1], p.workgroups[2]);
+    pass.setPipeline(pipe.pipeline);
+    if (pipe.dynamic) {
+      this.#dynamicOffset[0] = uOffset;
+      pass.setBindGroup(0, bindGroup, this.#dynamicOffset);
+    } else {
+      pass.setBindGroup(0, bindGroup);
+    }
+    const wg = p.workgroups;
+    pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
     if (++this.#dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
@@ -496,6 +633,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#pass = null;
     this.#encoder = null;
     this.#pool.dispose();
+    this.#bindGroups.clear();
+    this.#bindGroupsOf.clear();
     for (const b of this.#deferredDestroy) b.destroy();
     for (const p of this.#arena) p.buffer.destroy();
     this.#dummy.destroy();
@@ -650,7 +789,10 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   /** Destroy buffers whose last use has been submitted. */
   #flushDeferred(): void {
-    for (const b of this.#deferredDestroy) b.destroy();
+    for (const b of this.#deferredDestroy) {
+      this.#forgetBuffer(b);
+      b.destroy();
+    }
     this.#deferredDestroy = [];
   }
 
