@@ -98,6 +98,23 @@ const READBACK = U.MAP_READ | U.COPY_DST;
 const MAX_DISPATCHES_PER_SUBMIT = 4096;
 /** Compute passes timed per submit (2 timestamps each). */
 const MAX_TIMED_PASSES = 2048;
+/**
+ * Shader modules and pipelines per device, shared by every backend on it: compiling is the slowest thing a backend
+ * does (seconds per kernel on software adapters), and pipelines belong to the device, not to the backend.
+ */
+const DEVICE_CACHES = new WeakMap<
+  GPUDevice,
+  { pipelines: Map<string, PipelineEntry>; modules: Map<string, GPUShaderModule> }
+>();
+
+function deviceCache(
+  device: GPUDevice,
+): { pipelines: Map<string, PipelineEntry>; modules: Map<string, GPUShaderModule> } {
+  let c = DEVICE_CACHES.get(device);
+  if (!c) DEVICE_CACHES.set(device, c = { pipelines: new Map(), modules: new Map() });
+  return c;
+}
+
 /** Bytes of one uniform/upload arena page. */
 const ARENA_PAGE = 256 * 1024;
 /** Bind groups kept for reuse (oldest dropped first beyond this). */
@@ -196,8 +213,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly #align: number; // storage offset alignment
   readonly #uniformAlign: number;
   readonly #maxBufferSize: number;
-  readonly #pipelines = new Map<string, PipelineEntry>();
-  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #pipelines: Map<string, PipelineEntry>;
+  readonly #modules: Map<string, GPUShaderModule>;
   readonly #dummy: GPUBuffer; // bound where an optional operand (bias) is absent
   readonly #arena: ArenaPage[] = [];
   #arenaPage = 0;
@@ -233,6 +250,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
   #gpuError: string | null = null;
 
   constructor(device: GPUDevice, owned: boolean, description: string, opts: WebGpuBackendOptions) {
+    const cache = deviceCache(device);
+    this.#pipelines = cache.pipelines;
+    this.#modules = cache.modules;
     this.device = device;
     this.#owned = owned;
     this.description = description;

@@ -6,6 +6,7 @@ import type { Backend } from "../runtime/backend.ts";
 import { probeWebGpu } from "../runtime/select_backend.ts";
 import { createWasmBackend } from "../wasm/backend.ts";
 import { createWebGpuBackend } from "../kernels/webgpu_backend.ts";
+import { sharedGpuDevice } from "./_gpu_device.ts";
 
 /** A named backend factory for tests. */
 export interface TestBackend {
@@ -23,6 +24,6 @@ export const TEST_BACKENDS: TestBackend[] = [
   {
     name: "webgpu",
     skip: gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`,
-    create: () => createWebGpuBackend(),
+    create: async () => createWebGpuBackend({ device: await sharedGpuDevice() }),
   },
 ];

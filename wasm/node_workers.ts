@@ -12,8 +12,8 @@ import type { WorkerFactory, WorkerLike } from "./threads.ts";
 const SHIM = `const { parentPort } = require("node:worker_threads");
 const self = {
   postMessage: (m) => parentPort.postMessage(m),
-  // Node has parentPort.close(); where it is missing, dropping the listener lets the thread's loop end.
-  close: () => (parentPort.close ? parentPort.close() : parentPort.removeAllListeners("message")),
+  // Node has parentPort.close(); hosts without it (Deno's node:worker_threads) end the thread by terminate().
+  close: () => parentPort.close?.(),
   set onmessage(f) { parentPort.on("message", (data) => f({ data })); },
 };
 `;

@@ -31,7 +31,7 @@ gpuTest("device lost: calls fail with a clear error instead of hanging", async (
   await new Promise((r) => setTimeout(r, 10));
   assert.throws(() => be.add(x, x), /WebGPU device lost/);
   await assert.rejects(() => be.sync(), /WebGPU device lost/);
-});
+}, { freshDevice: true });
 
 gpuTest("dispose: later calls throw; dispose twice is harmless", async (be) => {
   const x = be.upload(rand(8, 1), [2, 4], "x");
