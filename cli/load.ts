@@ -3,16 +3,16 @@
  */
 import { loadCheckpoint, toHostWeights } from "../runtime/checkpoint.ts";
 import { MambaModel } from "../runtime/model.ts";
-import { selectBackend } from "../runtime/select_backend.ts";
+import { BACKEND_KINDS, selectBackend } from "../runtime/select_backend.ts";
 import { UsageError } from "./args.ts";
 import { dirSource } from "./fs_source.ts";
 
-/** Backend names the CLI accepts for --backend. */
-export const BACKEND_CHOICES = ["auto", "webgpu", "wasm"] as const;
+/** Backend names the CLI accepts for --backend: the runtime's, plus "auto". */
+export const BACKEND_CHOICES: readonly string[] = ["auto", ...BACKEND_KINDS];
 
 /** Create the backend named by --backend (and --threads). */
 export async function backendFromFlag(name: string, threads?: number) {
-  if (!(BACKEND_CHOICES as readonly string[]).includes(name)) {
+  if (!BACKEND_CHOICES.includes(name)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${name}"`);
   }
   return await selectBackend(name, { threads });

@@ -10,15 +10,10 @@ import type { Tensor, View } from "../../runtime/backend.ts";
 import { createWebGpuBackend, type WebGpuBackend, type WebGpuBackendOptions } from "../../kernels/webgpu_backend.ts";
 import type { Arr } from "../wasm/reference.ts";
 import { sharedGpuDevice } from "../_gpu_device.ts";
+import { probeWebGpu } from "../../runtime/select_backend.ts";
 
 /** Whether this host has a WebGPU adapter (probed once). */
-export const HAS_ADAPTER: boolean = await (async () => {
-  try {
-    return !!(await navigator.gpu?.requestAdapter());
-  } catch {
-    return false;
-  }
-})();
+export const HAS_ADAPTER: boolean = (await probeWebGpu()).adapter;
 
 /**
  * Register a test on a new WebGPU backend, or an ignored one naming the reason when there is no adapter. The
