@@ -24,8 +24,6 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Request `timestamp-query` when the adapter has it. */
   timestamps?: boolean;
-  /** Request `shader-f16` (an error when the adapter lacks it). */
-  f16?: boolean;
 }
 
 function describe(info: GPUAdapterInfo | undefined): string {
@@ -42,9 +40,6 @@ function describe(info: GPUAdapterInfo | undefined): string {
 export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
   if (opts.device) {
     const d = opts.device;
-    if (opts.f16 && !d.features.has("shader-f16")) {
-      throw new Error("f16 weights requested but the given GPUDevice was created without the shader-f16 feature");
-    }
     if (d.limits.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS_NEEDED) {
       throw new Error(
         `the given GPUDevice allows ${d.limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage; ` +
@@ -59,12 +54,6 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   if (!adapter) throw new Error("WebGPU is not available: no adapter (navigator.gpu.requestAdapter() returned null)");
   const features: GPUFeatureName[] = [];
   if (opts.timestamps && adapter.features.has("timestamp-query")) features.push("timestamp-query");
-  if (opts.f16) {
-    if (!adapter.features.has("shader-f16")) {
-      throw new Error(`f16 weights requested but the adapter (${describe(adapter.info)}) lacks the shader-f16 feature`);
-    }
-    features.push("shader-f16");
-  }
   const al = adapter.limits;
   if (al.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS_NEEDED) {
     throw new Error(

@@ -9,7 +9,7 @@ const WG = 256;
 
 /**
  * out (rows, cols) gets the rows of src (partRows, cols) = table rows [r0, r0 + partRows) named by ids (rows, i32);
- * other rows of out are not written.
+ * other rows of out are not written. `f16`: src holds f16 pairs, rows padded to an even length.
  */
 export function gatherProgram(
   ids: Slice,
@@ -19,11 +19,12 @@ export function gatherProgram(
   cols: number,
   r0: number,
   partRows: number,
+  f16 = false,
 ): Program {
   return {
     kernel: "gather",
     label: "gather",
-    constants: { WG },
+    constants: { WG, F16: f16 ? 1 : 0 },
     storage: [ids, src, out],
     uniforms: [["u32", rows], ["u32", cols], ["u32", r0], ["u32", partRows]],
     workgroups: grid(rows * cols, WG),

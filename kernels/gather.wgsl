@@ -2,6 +2,8 @@
 // parts are left alone (embedding tables split over several buffers run one dispatch per part).
 
 override WG: u32 = 256u;
+// Source storage as in gemm.wgsl: f32 bits, or (F16) f16 pairs with rows padded to an even length.
+override F16: bool = false;
 
 struct Params {
   rows: u32, // output rows (ids)
@@ -12,7 +14,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<i32>; // (rows)
-@group(0) @binding(2) var<storage, read> src: array<f32>; // (part_rows, cols)
+@group(0) @binding(2) var<storage, read> src: array<u32>; // (part_rows, cols) f32 bits or f16 pairs
 @group(0) @binding(3) var<storage, read_write> o: array<f32>; // (rows, cols)
 
 @compute @workgroup_size(WG)
@@ -25,6 +27,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let c = i % p.cols;
   let r = u32(ids[row]) - p.r0; // wraps for ids below r0
   if (r < p.part_rows) {
-    o[i] = src[r * p.cols + c];
+    if (F16) {
+      o[i] = unpack2x16float(src[r * ((p.cols + 1u) / 2u) + c / 2u])[c % 2u];
+    } else {
+      o[i] = bitcast<f32>(src[r * p.cols + c]);
+    }
   }
 }

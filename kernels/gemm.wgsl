@@ -16,6 +16,9 @@
 // buffers take exactly 16 KiB (WebGPU's default maxComputeWorkgroupStorageSize).
 
 override WIDE: bool = true; // 128×128 tile (8×8 per thread); false: 128×64 (8×4 per thread)
+// Weight storage: false = f32 bits in each u32; true = f16 pairs (element k of a row in half k % 2 of word
+// k / 2, rows padded to an even length), unpacked with the core unpack2x16float (no shader-f16 needed).
+override F16W: bool = false;
 
 const TK: u32 = 8u; // k-tile
 const SLOTS: u32 = 256u; // vec4 slots of one [TK][128] buffer
@@ -34,7 +37,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (m, x_stride)
-@group(0) @binding(2) var<storage, read> w: array<f32>; // (n, k)
+@group(0) @binding(2) var<storage, read> w: array<u32>; // (n, k) f32 bits, or (n, ⌈k/2⌉) f16 pairs
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (≥ bias_base + n), or a dummy
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // (m, y_stride)
 
@@ -52,7 +55,10 @@ fn load_x(row: u32, gk: u32) -> f32 {
 // w[row, gk], 0 outside the matrix.
 fn load_w(row: u32, gk: u32) -> f32 {
   if (row < p.n && gk < p.k) {
-    return w[row * p.k + gk];
+    if (F16W) {
+      return unpack2x16float(w[row * ((p.k + 1u) / 2u) + gk / 2u])[gk % 2u];
+    }
+    return bitcast<f32>(w[row * p.k + gk]);
   }
   return 0.0;
 }

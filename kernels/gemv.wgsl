@@ -2,6 +2,10 @@
 // 256 threads handles 4 output features with 64 lanes each; lanes stride over k (coalesced reads of a weight
 // row) and reduce in workgroup memory, one row of x after the other.
 
+// Weight storage as in gemm.wgsl: F16W packs a row's elements in pairs (rows padded to an even length); each
+// lane then reads one u32 = two weights, halving the bytes of this bandwidth-bound kernel.
+override F16W: bool = false;
+
 const LANES: u32 = 64u;
 const FEATS: u32 = 4u;
 
@@ -19,7 +23,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (m, x_stride)
-@group(0) @binding(2) var<storage, read> w: array<f32>; // (n, k)
+@group(0) @binding(2) var<storage, read> w: array<u32>; // (n, k) f32 bits, or (n, ⌈k/2⌉) f16 pairs
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (≥ bias_base + n), or a dummy
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // (m, y_stride)
 
@@ -37,8 +41,20 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var m = 0u; m < p.m; m++) {
     var acc = 0.0;
     let xb = p.x_base + m * p.x_stride;
-    for (var k = lane; k < p.k; k += LANES) {
-      acc = fma(w[jc * p.k + k], x[xb + k], acc);
+    if (F16W) {
+      let words = (p.k + 1u) / 2u;
+      for (var i = lane; i < words; i += LANES) {
+        let wv = unpack2x16float(w[jc * words + i]);
+        let k = 2u * i;
+        acc = fma(wv.x, x[xb + k], acc);
+        if (k + 1u < p.k) {
+          acc = fma(wv.y, x[xb + k + 1u], acc);
+        }
+      }
+    } else {
+      for (var k = lane; k < p.k; k += LANES) {
+        acc = fma(bitcast<f32>(w[jc * p.k + k]), x[xb + k], acc);
+      }
     }
     red[lid.x] = acc;
     for (var h = LANES / 2u; h > 0u; h >>= 1u) {

@@ -46,8 +46,11 @@ export interface LinearDims {
   biasBase: number;
 }
 
-/** y (m, yStride) ← x (m, k) · w (n, k)ᵀ + bias; bias is a dummy slice when biasBase < 0. */
-export function linearProgram(x: Slice, w: Slice, bias: Slice, y: Slice, d: LinearDims): Program {
+/**
+ * y (m, yStride) ← x (m, k) · w (n, k)ᵀ + bias; bias is a dummy slice when biasBase < 0. `f16` selects weights
+ * stored as f16 pairs (rows padded to an even length; see gemm.wgsl), otherwise f32.
+ */
+export function linearProgram(x: Slice, w: Slice, bias: Slice, y: Slice, d: LinearDims, f16 = false): Program {
   const gemv = d.m <= GEMV_MAX_ROWS;
   const rowTiles = Math.ceil(d.m / GEMM_TILE_M);
   const wide = !gemv && Math.ceil(d.n / GEMM_TILE_N_WIDE) * rowTiles >= gemmConfig.wideMinWorkgroups;
@@ -55,7 +58,7 @@ export function linearProgram(x: Slice, w: Slice, bias: Slice, y: Slice, d: Line
   return {
     kernel: gemv ? "gemv" : "gemm",
     label: gemv ? "gemv" : "gemm",
-    constants: gemv ? {} : { WIDE: wide ? 1 : 0 },
+    constants: gemv ? { F16W: f16 ? 1 : 0 } : { WIDE: wide ? 1 : 0, F16W: f16 ? 1 : 0 },
     storage: [x, w, bias, y],
     uniforms: [
       ["u32", d.m],

@@ -51,7 +51,11 @@ export interface WebGpuBackendOptions {
   timestamps?: boolean;
   /** Adapter preference. */
   powerPreference?: GPUPowerPreference;
-  /** Store weight matrices as f16 (needs `shader-f16`; not implemented yet: an error when asked for). */
+  /**
+   * Store weight matrices (projections, embedding, lm_head) as f16: half the memory and half the bytes a
+   * decode step reads; all arithmetic stays f32. Needs no `shader-f16` (pairs are unpacked with WGSL's core
+   * `unpack2x16float`), so it works on every adapter. Vectors (norms, conv, A, D, biases) stay f32.
+   */
   f16Weights?: boolean;
 }
 
@@ -71,6 +75,8 @@ export interface WebGpuBackend extends Backend, Disposable {
   readonly maxBindingSize: number;
   /** Whether passes are being timed (timestamps requested and available). */
   readonly timestamps: boolean;
+  /** Whether weight matrices are stored as f16 (see {@link WebGpuBackendOptions.f16Weights}). */
+  readonly f16Weights: boolean;
   /**
    * Label the compute passes recorded from now on (null: one pass per kernel, labelled with its name). Meant for
    * a profiler's component hooks: `begin: (c, l) => backend.setScope(`${c}.${l}`)`.
@@ -151,7 +157,22 @@ class GpuMatrix implements Matrix {
     readonly label: string,
     public parts: MatrixPart[] | null,
     readonly owner: object,
+    /** Stored as f16 pairs (rows padded to an even length) instead of f32. */
+    readonly f16: boolean,
   ) {}
+  /** Bytes of one stored row. */
+  get rowBytes(): number {
+    return this.f16 ? Math.ceil(this.k / 2) * 4 : this.k * 4;
+  }
+}
+
+/** Rows of a row-major [rows, k] f32 matrix as f16, each row padded to an even length (for u32 pairs). */
+function toF16Rows(data: Float32Array, rows: number, k: number): Uint16Array {
+  const kp = k + (k % 2);
+  if (kp === k) return new Uint16Array(new Float16Array(data).buffer);
+  const out = new Float16Array(rows * kp);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * k, (r + 1) * k), r * kp);
+  return new Uint16Array(out.buffer);
 }
 
 /** Small host data (uniforms, token ids) packed per submit and written with one `writeBuffer` per page. */
@@ -192,11 +213,6 @@ function shapeStr(shape: readonly number[]): string {
  * adapter, or when a requested feature is missing.
  */
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
-  if (opts.f16Weights) {
-    const got = await acquireDevice({ ...opts, f16: true }); // throws a clear error without shader-f16
-    if (got.owned) got.device.destroy();
-    throw new Error("f16 weight storage is not implemented yet in the WebGPU backend; use f32 weights");
-  }
   const { device, owned, description } = await acquireDevice(opts);
   return new WebGpuBackendImpl(device, owned, description, opts);
 }
@@ -207,6 +223,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly device: GPUDevice;
   readonly maxBindingSize: number;
   readonly timestamps: boolean;
+  readonly f16Weights: boolean;
 
   readonly #owned: boolean;
   readonly #pool: BufferPool;
@@ -255,7 +272,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#modules = cache.modules;
     this.device = device;
     this.#owned = owned;
-    this.description = description;
+    this.description = opts.f16Weights ? `${description}, f16 weights` : description;
     const limit = device.limits.maxStorageBufferBindingSize;
     this.maxBindingSize = Math.min(limit, opts.maxBindingSize ?? limit);
     if (this.maxBindingSize < 4096) throw new RangeError(`maxBindingSize ${this.maxBindingSize} is below 4096 bytes`);
@@ -265,6 +282,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#pool = new BufferPool(device, (b) => this.#forgetBuffer(b));
     this.#dummy = device.createBuffer({ size: 256, usage: U.STORAGE, label: "dummy" });
     this.timestamps = !!opts.timestamps && device.features.has("timestamp-query");
+    this.f16Weights = !!opts.f16Weights;
     if (this.timestamps) {
       this.#querySet = device.createQuerySet({ type: "timestamp", count: 2 * MAX_TIMED_PASSES, label: "timestamps" });
       this.#resolveBuffer = device.createBuffer({
@@ -348,7 +366,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     if (size > this.maxBindingSize) {
       throw new RangeError(
         `${op}: ${t.label} ${shapeStr(t.shape)} is ${size} bytes, over the ${this.maxBindingSize}-byte storage ` +
-          "binding limit (only linear and embed split their operands)",
+          "binding limit (linear and embed split their operands; MambaModel.prefill splits long sequences so " +
+          "that the other ops' tensors fit)",
       );
     }
     return { buffer: t.buffer!, offset: 0, size };
@@ -754,7 +773,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {
     this.#check();
     if (data.length !== n * k) throw new RangeError(`uploadMatrix(${label}): ${data.length} values for [${n}, ${k}]`);
-    const rowBytes = k * 4;
+    const f16 = this.f16Weights;
+    const rowBytes = f16 ? Math.ceil(k / 2) * 4 : k * 4;
     if (rowBytes > this.maxBindingSize) {
       throw new RangeError(`uploadMatrix(${label}): a row of ${rowBytes} bytes exceeds the binding limit`);
     }
@@ -763,12 +783,13 @@ class WebGpuBackendImpl implements WebGpuBackend {
     for (let r0 = 0; r0 < n || parts.length === 0; r0 += rowsPerPart) {
       const rows = Math.min(rowsPerPart, n - r0);
       const suffix = n > rowsPerPart ? `[${r0}:${r0 + rows}]` : "";
-      const buffer = this.#filled(data.subarray(r0 * k, (r0 + rows) * k), label + suffix, false);
+      const rowsData = data.subarray(r0 * k, (r0 + rows) * k);
+      const buffer = this.#filled(f16 ? toF16Rows(rowsData, rows, k) : rowsData, label + suffix, false);
       this.#track(buffer.size);
       parts.push({ buffer, r0, rows });
       if (rows <= 0) break;
     }
-    return new GpuMatrix(n, k, label, parts, this);
+    return new GpuMatrix(n, k, label, parts, this, f16);
   }
 
   zeros(shape: readonly number[], label: string): Tensor {
@@ -839,8 +860,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const idSlice = this.#stage(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), this.#align);
     const o = this.#slice(out, "embed");
     for (const part of m.parts!) {
-      const src = { buffer: part.buffer, offset: 0, size: part.rows * m.k * 4 };
-      this.#run(gatherProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows));
+      const src = { buffer: part.buffer, offset: 0, size: Math.max(4, part.rows * m.rowBytes) };
+      this.#run(gatherProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows, m.f16));
     }
     return out;
   }
@@ -921,16 +942,23 @@ class WebGpuBackendImpl implements WebGpuBackend {
       for (const part of m.parts!) {
         if (part.rows <= 0) continue;
         this.#run(
-          linearProgram(xr.slice, { buffer: part.buffer, offset: 0, size: part.rows * m.k * 4 }, biasSlice, yr.slice, {
-            m: m1 - m0,
-            n: part.rows,
-            k: m.k,
-            xStride,
-            xBase: xr.base,
-            yStride: N,
-            yBase: yr.base + part.r0,
-            biasBase: bt ? part.r0 : -1,
-          }),
+          linearProgram(
+            xr.slice,
+            { buffer: part.buffer, offset: 0, size: part.rows * m.rowBytes },
+            biasSlice,
+            yr.slice,
+            {
+              m: m1 - m0,
+              n: part.rows,
+              k: m.k,
+              xStride,
+              xBase: xr.base,
+              yStride: N,
+              yBase: yr.base + part.r0,
+              biasBase: bt ? part.r0 : -1,
+            },
+            m.f16,
+          ),
         );
       }
     }

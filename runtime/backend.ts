@@ -131,6 +131,11 @@ export interface Backend {
   readonly name: string;
   /** Human-readable detail: adapter, threads, SIMD. */
   readonly description: string;
+  /**
+   * Largest tensor (bytes) one kernel can bind, where the backend has such a limit (WebGPU's
+   * `maxStorageBufferBindingSize`); the model splits long prefills over time to stay under it.
+   */
+  readonly maxBindingSize?: number;
 
   /** Copy host data into a new tensor. */
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor;

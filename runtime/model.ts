@@ -68,7 +68,16 @@ export interface PrefillOptions {
   lastOnly?: boolean;
   /** Observers for this call. */
   hooks?: ForwardHooks;
+  /**
+   * Run the sequence in pieces of at most this many tokens (per sequence), carrying the state from one to the
+   * next: the same logits, less activation memory. Default: the whole sequence at once, unless an activation
+   * would exceed the backend's binding limit ({@link Backend.maxBindingSize}); then the largest piece that fits.
+   */
+  chunkTokens?: number;
 }
+
+/** Which logits a forward pass computes and reads back. */
+type LogitRows = "all" | "last" | "none";
 
 interface Mamba1Device {
   arch: "mamba1";
@@ -258,8 +267,52 @@ export class MambaModel implements Disposable {
       throw new RangeError(`state holds ${state.batch} sequences but the batch has ${batch}`);
     }
     if (state.disposed) throw new Error("prefill: the given InferenceState was disposed");
-    const logits = await this.#forward(ids, batch, seqLen, state, options.lastOnly ?? false, options.hooks);
-    return { logits, state };
+    const lastOnly = options.lastOnly ?? false;
+    const chunk = options.chunkTokens ?? this.#maxTokensPerCall(batch, lastOnly);
+    if (!((Number.isInteger(chunk) || chunk === Infinity) && chunk >= 1)) {
+      throw new RangeError(`prefill: chunkTokens must be a positive integer, got ${chunk}`);
+    }
+    if (chunk >= seqLen) {
+      const logits = await this.#forward(ids, batch, seqLen, state, lastOnly ? "last" : "all", options.hooks);
+      return { logits, state };
+    }
+    const V = this.config.vocabSize;
+    const all = lastOnly ? null : new Float32Array(batch * seqLen * V);
+    let logits: Logits | null = null;
+    for (let t0 = 0; t0 < seqLen; t0 += chunk) {
+      const len = Math.min(chunk, seqLen - t0);
+      const part = new Int32Array(batch * len);
+      for (let b = 0; b < batch; b++) part.set(ids.subarray(b * seqLen + t0, b * seqLen + t0 + len), b * len);
+      const final = t0 + len === seqLen;
+      const rows: LogitRows = lastOnly ? (final ? "last" : "none") : "all";
+      const got = await this.#forward(part, batch, len, state, rows, options.hooks);
+      if (all) {
+        for (let b = 0; b < batch; b++) {
+          all.set(got.data.subarray(b * len * V, (b + 1) * len * V), (b * seqLen + t0) * V);
+        }
+      } else if (final) logits = got;
+    }
+    return { logits: logits ?? { data: all!, rows: batch * seqLen, vocab: V }, state };
+  }
+
+  /**
+   * Tokens per sequence one forward pass may take so that its widest activation — in_proj's output, the logits,
+   * the SSD's per-chunk scratch — fits the backend's binding limit (Infinity without a limit). Rounded down to
+   * whole SSD chunks where that leaves at least one.
+   */
+  #maxTokensPerCall(batch: number, lastOnly: boolean): number {
+    const limit = this.backend.maxBindingSize;
+    if (limit === undefined || !Number.isFinite(limit)) return Infinity;
+    const c = this.config;
+    const N = Math.max(...this.layerStateSizes);
+    let floats = c.arch === "mamba1"
+      ? 2 * c.dInner
+      : 2 * c.dInner + 2 * c.nGroups * N + c.nHeads + c.nGroups * c.chunkSize +
+        Math.ceil(c.nHeads * c.headDim * N / c.chunkSize);
+    if (!lastOnly) floats = Math.max(floats, c.vocabSize);
+    const tokens = Math.max(1, Math.floor(limit / (4 * floats * batch)));
+    const whole = c.arch === "mamba2" ? Math.floor(tokens / c.chunkSize) * c.chunkSize : tokens;
+    return whole > 0 ? whole : tokens;
   }
 
   /** One decode step: one token per sequence, advancing the state; returns `batch × vocab` logits. */
@@ -270,7 +323,7 @@ export class MambaModel implements Disposable {
     }
     const ids = Int32Array.from(tokens);
     validateTokens(ids, this.config.vocabSize);
-    return await this.#forward(ids, state.batch, 1, state, false, hooks);
+    return await this.#forward(ids, state.batch, 1, state, "all", hooks);
   }
 
   async #forward(
@@ -278,7 +331,7 @@ export class MambaModel implements Disposable {
     batch: number,
     seqLen: number,
     state: InferenceState,
-    lastOnly: boolean,
+    logitRows: LogitRows,
     callHooks: ForwardHooks | undefined,
   ): Promise<Logits> {
     const be = this.backend;
@@ -310,7 +363,12 @@ export class MambaModel implements Disposable {
       be.free(mixed);
       h = next;
     }
-    if (lastOnly) {
+    if (logitRows === "none") {
+      be.free(h);
+      state.position += seqLen;
+      return { data: new Float32Array(0), rows: 0, vocab: this.config.vocabSize };
+    }
+    if (logitRows === "last") {
       const rows = Int32Array.from({ length: batch }, (_, b) => b * seqLen + seqLen - 1);
       const last = be.gatherRows(h, rows);
       be.free(h);

@@ -20,6 +20,11 @@ export interface SelectBackendOptions {
   threads?: number;
   /** WASM: a precompiled kernel module, for runtimes that forbid compiling bytes. */
   wasmModule?: WebAssembly.Module;
+  /**
+   * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
+   * weights when it falls back to WASM; "wasm" refuses it.
+   */
+  f16Weights?: boolean;
   /** "auto" also takes a software (fallback) WebGPU adapter such as llvmpipe or SwiftShader (default false). */
   allowFallbackAdapter?: boolean;
 }
@@ -71,12 +76,17 @@ export async function selectBackend(
   switch (kind) {
     case "auto": {
       const probe = await probeWebGpu();
-      if (probe.adapter && (!probe.fallback || options.allowFallbackAdapter)) return await createWebGpuBackend();
+      if (probe.adapter && (!probe.fallback || options.allowFallbackAdapter)) {
+        return await createWebGpuBackend({ f16Weights: options.f16Weights });
+      }
       return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
     }
     case "webgpu":
-      return await createWebGpuBackend();
+      return await createWebGpuBackend({ f16Weights: options.f16Weights });
     case "wasm":
+      if (options.f16Weights) {
+        throw new RangeError("f16 weight storage is a WebGPU option; the WASM backend keeps f32 weights");
+      }
       return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
     default:
       throw new RangeError(`unknown backend "${kind}"; supported: auto, ${BACKEND_KINDS.join(", ")}`);

@@ -11,7 +11,7 @@ import { MambaModel } from "../../runtime/model.ts";
 import { presetConfig } from "../../runtime/presets.ts";
 import { mulberry32 } from "../../runtime/sampling.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
-import { backendFromFlag } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
 
 export const spec: CommandSpec = {
@@ -30,8 +30,7 @@ export const spec: CommandSpec = {
     },
     warmup: { type: "string", help: "Untimed runs before timing", default: "1" },
     iters: { type: "string", help: "Timed runs (median reported)", default: "3" },
-    backend: { type: "string", help: "Compute backend: auto, webgpu or wasm", default: "auto" },
-    threads: { type: "string", help: "WASM worker threads" },
+    ...BACKEND_FLAGS,
     "skip-peaks": { type: "boolean", help: "Do not measure bandwidth / GEMM peak" },
     json: { type: "string", help: "Also write all figures to this JSON file" },
   },
@@ -74,9 +73,8 @@ export async function run(argv: string[]): Promise<void> {
   const decodeTokens = numberFlag(flags, "decode-tokens", { integer: true, min: 0, max: 100000 })!;
   const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
   const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
-  const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
   const configs = arches.map((a) => presetConfig(a, flags.size as string));
-  const backend = await backendFromFlag(flags.backend as string, threads);
+  const backend = await backendFromFlags(flags);
   const log = (s: string) => console.error(s);
   try {
     log(`backend: ${backend.name} — ${backend.description}`);

@@ -8,7 +8,7 @@ import { MambaModel } from "../../runtime/model.ts";
 import { presetConfig } from "../../runtime/presets.ts";
 import { argmax, mulberry32 } from "../../runtime/sampling.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
-import { backendFromFlag } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "demo",
@@ -18,8 +18,7 @@ export const spec: CommandSpec = {
     size: { type: "string", help: "Published model shape", default: "130m" },
     "prompt-len": { type: "string", help: "Prompt tokens", default: "128" },
     "new-tokens": { type: "string", help: "Decode steps", default: "16" },
-    backend: { type: "string", help: "Compute backend: auto, webgpu or wasm", default: "auto" },
-    threads: { type: "string", help: "WASM worker threads" },
+    ...BACKEND_FLAGS,
   },
 };
 
@@ -28,8 +27,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!flags) return;
   const promptLen = numberFlag(flags, "prompt-len", { integer: true, min: 2, max: 16384 })!;
   const newTokens = numberFlag(flags, "new-tokens", { integer: true, min: 1, max: 4096 })!;
-  const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
-  const backend = await backendFromFlag(flags.backend as string, threads);
+  const backend = await backendFromFlags(flags);
   console.log(`backend: ${backend.name} — ${backend.description}`);
   try {
     for (const arch of ["mamba1", "mamba2"] as const) {

@@ -4,7 +4,7 @@
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { generate } from "../../runtime/generate.ts";
-import { loadModel } from "../load.ts";
+import { BACKEND_FLAGS, loadModel } from "../load.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 
 export const spec: CommandSpec = {
@@ -24,8 +24,7 @@ export const spec: CommandSpec = {
     "top-p": { type: "string", help: "Nucleus sampling mass (1 = off)", default: "1" },
     seed: { type: "string", help: "Sampling seed", default: "0" },
     stop: { type: "string", help: "Comma-separated stop token ids" },
-    backend: { type: "string", help: "Compute backend: auto, webgpu or wasm", default: "auto" },
-    threads: { type: "string", help: "WASM worker threads (1 = single-threaded)" },
+    ...BACKEND_FLAGS,
     json: { type: "boolean", help: "Print one JSON object (prompt ids, new ids, text, timings) instead of streaming" },
   },
 };
@@ -46,11 +45,10 @@ export async function run(argv: string[]): Promise<void> {
     seed: numberFlag(flags, "seed", { integer: true }),
     stopTokens: intListFlag(flags, "stop"),
   };
-  const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
   const tokenizer = await loadTokenizer(tokPath);
   const ids: number[] = tokenizer.encode(prompt, { add_special_tokens: false }).ids;
   if (ids.length === 0) throw new UsageError("generate: --prompt encodes to no tokens");
-  const model = await loadModel(dir, flags.backend as string, threads);
+  const model = await loadModel(dir, flags);
   const vocab = model.config.vocabSize;
   const tooBig = ids.find((t) => t >= vocab);
   if (tooBig !== undefined) {

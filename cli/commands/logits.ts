@@ -2,8 +2,8 @@
  * `logits --model DIR --tokens 1,2,3`: the raw logits as JSON, for comparing a port against transformers.
  */
 import type { CommandSpec } from "../args.ts";
-import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { loadModel } from "../load.ts";
+import { intListFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
+import { BACKEND_FLAGS, loadModel } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "logits",
@@ -12,8 +12,7 @@ export const spec: CommandSpec = {
   flags: {
     model: { type: "string", help: "Checkpoint directory" },
     tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
-    backend: { type: "string", help: "Compute backend: auto, webgpu or wasm", default: "auto" },
-    threads: { type: "string", help: "WASM worker threads (1 = single-threaded)" },
+    ...BACKEND_FLAGS,
     last: { type: "boolean", help: "Only the last position of each sequence" },
   },
 };
@@ -30,8 +29,7 @@ export async function run(argv: string[]): Promise<void> {
       throw new UsageError(`${(e as Error).message}${text.includes(";") ? ` (sequence ${b})` : ""}`);
     }
   });
-  const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
-  const model = await loadModel(dir, flags.backend as string, threads);
+  const model = await loadModel(dir, flags);
   try {
     const { logits, state } = await model.prefill(seqs, { lastOnly: flags.last === true });
     state.dispose();

@@ -142,6 +142,12 @@ Deno.test("cli bad input: clear errors naming the flag, file or tensor, non-zero
     [["logits", "--model", fx, "--tokens", "1,2;3"], 1, /batch of unequal lengths/],
     [["logits", "--model", fx, "--tokens", "1", "--backend", "cuda"], 2, /--backend must be one of auto, webgpu, wasm/],
     [["logits", "--model", "/nonexistent/dir", "--tokens", "1"], 1, /\/nonexistent\/dir/],
+    [["logits", "--model", fx, "--tokens", "1", "--weights", "int4"], 2, /--weights must be one of f32, f16/],
+    [
+      ["logits", "--model", fx, "--tokens", "1", "--backend", "wasm", "--weights", "f16"],
+      2,
+      /--weights f16 is a WebGPU storage option/,
+    ],
     [
       ["generate", "--model", fx, "--tokenizer", "/nonexistent/tok.json", "--prompt", "hi"],
       1,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createWebGpuBackend } from "../../kernels/webgpu_backend.ts";
-import { assertClose, gpuTest, HAS_ADAPTER, rand } from "./_gpu.ts";
+import { assertClose, gpuTest, rand } from "./_gpu.ts";
 
 Deno.test("webgpu: a clear error without navigator.gpu, or without an adapter", async () => {
   const hadGpu = !!navigator.gpu;
@@ -40,12 +40,6 @@ gpuTest("dispose: later calls throw; dispose twice is harmless", async (be) => {
   assert.throws(() => be.add(x, x), /after dispose/);
   await assert.rejects(() => be.read(x), /after dispose/);
 });
-
-if (HAS_ADAPTER) {
-  Deno.test("webgpu: f16 weights are refused with a clear error", async () => {
-    await assert.rejects(() => createWebGpuBackend({ f16Weights: true }), /f16/);
-  });
-}
 
 gpuTest("timestamps: passes labelled by scope or kernel, timed", async (be) => {
   if (!be.timestamps) return; // adapter without timestamp-query: nothing to time

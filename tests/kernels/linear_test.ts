@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { view } from "../../runtime/backend.ts";
 import { gemmConfig } from "../../kernels/linear.ts";
 import { embedRef, linearRef } from "../wasm/reference.ts";
@@ -70,3 +71,41 @@ gpuTest("linear and embed with a matrix split over several buffers, rows split o
   const ids = Int32Array.from([0, 299, 50, 51, 102, 250, 7, 153]);
   assertClose(await be.read(be.embed(ids, w)), embedRef(ids, W, K), "split embed", 0, 0);
 }, { maxBindingSize: 4096 });
+
+/** The values f16 storage keeps: each weight rounded to the nearest f16. */
+function f16Rounded(w: Float32Array): Float32Array {
+  return w.map((v) => Math.f16round(v));
+}
+
+// f16 weight storage: the kernels must compute exactly (to f32 summation order) with the f16-rounded weights,
+// for odd k (rows padded to an even length), both paths (GEMV and GEMM tiles) and a split matrix.
+for (const [M, N, K] of [[3, 37, 19], [67, 131, 45], [300, 320, 256]] as const) {
+  gpuTest(`f16 weights: linear ${M}×${K} · (${N}×${K})ᵀ uses the f16-rounded weights`, async (be) => {
+    assert.equal(be.f16Weights, true);
+    const x = rand(M * K, M + 7), W = rand(N * K, K + 7), bias = rand(N, N + 7);
+    const before = be.memory().liveBytes;
+    const w = be.uploadMatrix(W, N, K, "w16");
+    const held = be.memory().liveBytes - before;
+    assert.ok(held >= N * Math.ceil(K / 2) * 4 && held < N * Math.ceil(K / 2) * 4 + 16, `f16 matrix holds ${held} B`);
+    const b = be.upload(bias, [N], "b");
+    const { view: xv } = viewIn(be, x, M, K, 3, 5, "x");
+    const got = await be.read(be.linear(xv, w, b));
+    assertClose(got, linearRef(x, f16Rounded(W), bias, M, N, K), "f16 linear");
+    // It is not the f32 product: the rounding is visible (so the test would catch f32 storage).
+    const f32 = linearRef(x, W, bias, M, N, K);
+    assert.ok(got.some((v, i) => Math.abs(v - f32[i]) > 1e-6), "f16 result differs from the f32 product");
+  }, { f16Weights: true });
+}
+
+gpuTest("f16 weights: embed and linear over a split matrix", async (be) => {
+  const N = 300, K = 21; // odd k: rows padded to 22 halves (44 B); 4 KiB bindings hold 93 rows
+  const W = rand(N * K, 11);
+  const w = be.uploadMatrix(W, N, K, "big16");
+  const ids = Int32Array.from([0, 299, 92, 93, 186, 250, 7, 153]);
+  assertClose(await be.read(be.embed(ids, w)), embedRef(ids, f16Rounded(W), K), "split f16 embed", 0, 0);
+  for (const M of [2, 140]) {
+    const x = rand(M * K, M);
+    const got = await be.read(be.linear(be.upload(x, [M, K], "x"), w));
+    assertClose(got, linearRef(x, f16Rounded(W), null, M, N, K), `split f16 linear M=${M}`);
+  }
+}, { f16Weights: true, maxBindingSize: 4096 });

@@ -128,6 +128,32 @@ for (const tb of TEST_BACKENDS) {
           fork.dispose();
         }),
     });
+
+    Deno.test({
+      name: name("prefill in pieces (chunkTokens) gives the same logits, all rows or last only"),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withModel(async (m) => {
+          const ids = golden.input_ids;
+          const seqs = [ids.slice(0, 30), ids.slice(7)];
+          const whole = await m.prefill(seqs);
+          whole.state.dispose();
+          const V = m.config.vocabSize;
+          for (const chunkTokens of [1, 7, 16, 29]) {
+            const { logits, state } = await m.prefill(seqs, { chunkTokens });
+            assert.equal(state.position, 30);
+            state.dispose();
+            assert.equal(logits.rows, 60);
+            assertClose(logits.data, whole.logits.data, `chunkTokens ${chunkTokens}`);
+            const last = await m.prefill(seqs, { chunkTokens, lastOnly: true });
+            last.state.dispose();
+            assert.equal(last.logits.rows, 2);
+            assertClose(last.logits.data.subarray(0, V), whole.logits.data.subarray(29 * V, 30 * V), "last, row 0");
+            assertClose(last.logits.data.subarray(V), whole.logits.data.subarray(59 * V), "last, row 1");
+          }
+          await assert.rejects(() => m.prefill(ids, { chunkTokens: 0 }), /chunkTokens must be a positive integer/);
+        }),
+    });
   }
 
   Deno.test({
