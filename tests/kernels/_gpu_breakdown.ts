@@ -1,6 +1,6 @@
 /**
  * Where a WebGPU forward spends its time, per component, from timestamp queries (not a test; the profiler of
- * issue 4 will supersede it): `deno run -A tests/kernels/_gpu_breakdown.ts [seqLen]`.
+ * issue 4 will supersede it): `deno run -A tests/kernels/_gpu_breakdown.ts [seqLen] [f16]`.
  * Prints wall time vs summed GPU pass time for a prefill and a decode step of each 130m-shaped model, GPU time by
  * component, steady decode ms/step, and the cost of an empty `sync()` (the host's wait for the GPU).
  */
@@ -10,7 +10,7 @@ import { presetConfig } from "../../runtime/presets.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
 
 const seqLen = Number(Deno.args[0] ?? 2048);
-const be = await createWebGpuBackend({ timestamps: true });
+const be = await createWebGpuBackend({ timestamps: true, f16Weights: Deno.args[1] === "f16" });
 console.log(be.description, "timestamps", be.timestamps);
 for (const arch of ["mamba1", "mamba2"] as const) {
   const m = MambaModel.load(syntheticWeights(presetConfig(arch, "130m"), 1), be);
