@@ -19,7 +19,18 @@
  * @module
  */
 
-export type { Backend, Matrix, MemoryStats, SelectiveScanArgs, SsdArgs, Tensor, View } from "./runtime/backend.ts";
+export type {
+  Backend,
+  DevicePeaks,
+  Matrix,
+  MemoryStats,
+  PassTimer,
+  PassTiming,
+  SelectiveScanArgs,
+  SsdArgs,
+  Tensor,
+  View,
+} from "./runtime/backend.ts";
 export { view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";
@@ -46,4 +57,31 @@ export { selectBackend } from "./runtime/select_backend.ts";
 export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
 export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
 export { syntheticWeights } from "./runtime/synthetic.ts";
-export { forwardFlops } from "./runtime/cost.ts";
+export type { BytesOptions, ComponentBytes } from "./runtime/cost.ts";
+export {
+  COMPONENTS,
+  componentStateBytes,
+  componentWeightBytes,
+  COST_NOTES,
+  forwardBytes,
+  forwardFlops,
+} from "./runtime/cost.ts";
+export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
+export { profileModels, stats } from "./runtime/profiler.ts";
+export type {
+  BytesMoved,
+  ComponentMemory,
+  ComponentProfile,
+  EndToEnd,
+  ProfiledModel,
+  ProfilePeaks,
+  ProfileReport,
+  ProfileRun,
+  Roofline,
+  RunMemory,
+  Stats,
+  TimingMethod,
+  TraceSpan,
+} from "./runtime/profile_report.ts";
+export { PROFILE_JSON_SCHEMA, PROFILE_SCHEMA_ID } from "./runtime/profile_report.ts";
+export { VERSION } from "./runtime/version.ts";

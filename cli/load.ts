@@ -21,8 +21,8 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   },
 };
 
-/** Create the backend named by --backend, --threads and --weights. */
-export async function backendFromFlags(flags: Flags) {
+/** Create the backend named by --backend, --threads and --weights (`timestamps`: for the profiler). */
+export async function backendFromFlags(flags: Flags, extra: { timestamps?: boolean } = {}) {
   const name = flags.backend as string;
   if (!BACKEND_CHOICES.includes(name)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${name}"`);
@@ -32,7 +32,7 @@ export async function backendFromFlags(flags: Flags) {
   if (weights === "f16" && name === "wasm") {
     throw new UsageError("--weights f16 is a WebGPU storage option; the WASM backend keeps f32 weights");
   }
-  return await selectBackend(name, { threads, f16Weights: weights === "f16" });
+  return await selectBackend(name, { threads, f16Weights: weights === "f16", timestamps: extra.timestamps });
 }
 
 /** Load a checkpoint directory onto a new backend chosen by the backend flags. */

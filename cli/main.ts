@@ -9,8 +9,9 @@ import * as demo from "./commands/demo.ts";
 import * as generate from "./commands/generate.ts";
 import * as info from "./commands/info.ts";
 import * as logits from "./commands/logits.ts";
+import * as profile from "./commands/profile.ts";
 
-const COMMANDS = { demo, info, logits, generate, bench } as const;
+const COMMANDS = { profile, demo, info, logits, generate, bench } as const;
 
 function usage(): string {
   const lines = [

@@ -23,6 +23,8 @@ import type {
   DevicePeaks,
   Matrix,
   MemoryStats,
+  PassTimer,
+  PassTiming,
   SelectiveScanArgs,
   SsdArgs,
   Tensor,
@@ -59,13 +61,8 @@ export interface WebGpuBackendOptions {
   f16Weights?: boolean;
 }
 
-/** Time one labelled compute pass took on the GPU. */
-export interface GpuTiming {
-  /** The scope set with `setScope`, or the kernel name when no scope was set. */
-  label: string;
-  /** Milliseconds between the pass's begin and end timestamps. */
-  ms: number;
-}
+/** Time one labelled compute pass took on the GPU (see {@link PassTiming}). */
+export type GpuTiming = PassTiming;
 
 /** The WebGPU backend: a {@link Backend} plus profiling and housekeeping extras. */
 export interface WebGpuBackend extends Backend, Disposable {
@@ -73,7 +70,7 @@ export interface WebGpuBackend extends Backend, Disposable {
   readonly device: GPUDevice;
   /** Storage binding limit in use (bytes). */
   readonly maxBindingSize: number;
-  /** Whether passes are being timed (timestamps requested and available). */
+  /** Whether passes are being timed now (timestamps requested and available, and `passTimer.enabled`). */
   readonly timestamps: boolean;
   /** Whether weight matrices are stored as f16 (see {@link WebGpuBackendOptions.f16Weights}). */
   readonly f16Weights: boolean;
@@ -222,8 +219,11 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly description: string;
   readonly device: GPUDevice;
   readonly maxBindingSize: number;
-  readonly timestamps: boolean;
   readonly f16Weights: boolean;
+  readonly passTimer?: PassTimer;
+  get timestamps(): boolean {
+    return this.#timing;
+  }
 
   readonly #owned: boolean;
   readonly #pool: BufferPool;
@@ -254,6 +254,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
   #scope: string | null = null;
   #deferredDestroy: GPUBuffer[] = [];
 
+  #timing = false;
+  /** Device clock of the first timed pass (timings are reported from it). */
+  #clockBase: bigint | null = null;
   #querySet: GPUQuerySet | null = null;
   #resolveBuffer: GPUBuffer | null = null;
   #passLabels: string[] = [];
@@ -281,9 +284,23 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#maxBufferSize = device.limits.maxBufferSize;
     this.#pool = new BufferPool(device, (b) => this.#forgetBuffer(b));
     this.#dummy = device.createBuffer({ size: 256, usage: U.STORAGE, label: "dummy" });
-    this.timestamps = !!opts.timestamps && device.features.has("timestamp-query");
+    const canTime = !!opts.timestamps && device.features.has("timestamp-query");
+    this.#timing = canTime;
     this.f16Weights = !!opts.f16Weights;
-    if (this.timestamps) {
+    if (canTime) {
+      // deno-lint-ignore no-this-alias
+      const self = this;
+      this.passTimer = {
+        get enabled(): boolean {
+          return self.#timing;
+        },
+        set enabled(on: boolean) {
+          if (on !== self.#timing) self.flush(); // passes recorded so far keep their mode
+          self.#timing = on;
+        },
+        setScope: (label) => this.setScope(label),
+        timings: () => this.gpuTimings(),
+      };
       this.#querySet = device.createQuerySet({ type: "timestamp", count: 2 * MAX_TIMED_PASSES, label: "timestamps" });
       this.#resolveBuffer = device.createBuffer({
         size: 2 * MAX_TIMED_PASSES * 8,
@@ -399,18 +416,18 @@ class WebGpuBackendImpl implements WebGpuBackend {
       // Untimed: every dispatch between two copies/clears shares one pass (each dispatch is its own usage scope,
       // so ordering and visibility are the same as with a pass per op). Timed: a pass per scope, or per kernel
       // when no scope is set, since a pass's timestampWrites are the only portable per-op timing.
-      if (!this.timestamps) return this.#pass;
+      if (!this.#timing) return this.#pass;
       if (this.#passLabel === label && this.#scope !== null) return this.#pass;
     }
     this.#endPass();
-    if (!this.timestamps) {
+    if (!this.#timing) {
       this.#pass = this.#enc().beginComputePass(UNTIMED_PASS);
       this.#passLabel = UNTIMED_PASS.label!;
       return this.#pass;
     }
-    if (this.timestamps && this.#passLabels.length >= MAX_TIMED_PASSES) this.flush();
+    if (this.#passLabels.length >= MAX_TIMED_PASSES) this.flush();
     const desc: GPUComputePassDescriptor = { label };
-    if (this.timestamps) {
+    {
       const q = 2 * this.#passLabels.length;
       desc.timestampWrites = { querySet: this.#querySet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 };
       this.#passLabels.push(label);
@@ -587,7 +604,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const enc = this.#encoder;
     let readback: GPUBuffer | null = null;
     const labels = this.#passLabels;
-    if (this.timestamps && labels.length > 0) {
+    if (labels.length > 0) {
       const bytes = labels.length * 16;
       readback = this.device.createBuffer({ size: bytes, usage: READBACK, label: "timestamps.readback" });
       enc.resolveQuerySet(this.#querySet!, 0, labels.length * 2, this.#resolveBuffer!, 0);
@@ -609,7 +626,14 @@ class WebGpuBackendImpl implements WebGpuBackend {
         this.#wait(rb.mapAsync(MAP_READ), "timestamp readback").then(() => {
           const t = new BigUint64Array(rb.getMappedRange().slice(0));
           rb.destroy();
-          return labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+          const base = this.#clockBase ??= t[0];
+          const ms = (v: bigint) => Number(v - base) / 1e6;
+          return labels.map((label, i) => ({
+            label,
+            ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6,
+            start: ms(t[2 * i]),
+            end: ms(t[2 * i + 1]),
+          }));
         }),
       );
     }

@@ -125,6 +125,27 @@ export interface DevicePeaks {
   detail: string;
 }
 
+/** GPU time of one timed compute pass. */
+export interface PassTiming {
+  /** The scope set with {@link PassTimer.setScope}, or the kernel name when no scope was set. */
+  label: string;
+  /** Milliseconds between the pass's begin and end timestamps. */
+  ms: number;
+  /** Begin and end on the device clock, in ms from the backend's first timed pass. */
+  start: number;
+  end: number;
+}
+
+/** Per-pass GPU timing (WebGPU with `timestamp-query`), for profilers. */
+export interface PassTimer {
+  /** Whether passes recorded from now on are timed; switch off to measure an un-instrumented run. */
+  enabled: boolean;
+  /** Label the passes recorded from now on; work under one label shares a pass (null: one pass per kernel). */
+  setScope(label: string | null): void;
+  /** Timings of every pass recorded since the last call (submits pending work first). */
+  timings(): Promise<PassTiming[]>;
+}
+
 /** A compute device able to run every op of a Mamba-1 or Mamba-2 model. */
 export interface Backend {
   /** "wasm" or "webgpu". */
@@ -136,6 +157,8 @@ export interface Backend {
    * `maxStorageBufferBindingSize`); the model splits long prefills over time to stay under it.
    */
   readonly maxBindingSize?: number;
+  /** GPU pass timing, where the backend has it (WebGPU created with `timestamps` on an adapter that has it). */
+  readonly passTimer?: PassTimer;
 
   /** Copy host data into a new tensor. */
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor;
@@ -155,6 +178,8 @@ export interface Backend {
   free(t: Tensor | Matrix): void;
   /** Memory held by this backend. */
   memory(): MemoryStats;
+  /** Restart the peak of {@link memory} from the current live bytes. */
+  resetPeak(): void;
   /** Release everything the backend owns. */
   dispose(): void;
   /** Measure streaming bandwidth and GEMM peak with built-in micro-benchmarks (takes a few seconds). */

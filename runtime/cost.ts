@@ -1,5 +1,6 @@
 /**
- * Analytic cost of a forward pass: floating-point operations per component.
+ * Analytic cost of a forward pass: floating-point operations ({@link forwardFlops}) and bytes moved
+ * ({@link forwardBytes}) per component. {@link COST_NOTES} states the same conventions for reports.
  *
  * Conventions (one multiply-add = 2 FLOPs; exp / softplus / rsqrt count as 1; comparisons are free):
  * - linear x·Wᵀ of T rows, k inputs, n outputs: 2·T·k·n.
@@ -10,9 +11,13 @@
  * - Mamba-2 SSD, H heads of P, G groups, N states, chunk Q (prefill, seqLen > 1): the four-step algorithm as run,
  *   dense (masked half counted): C·Bᵀ 2·Q·N·G, intra-chunk Y 2·Q·P·H, chunk states 2·N·P·H, state → output
  *   2·N·P·H per token (state passing per chunk is negligible and counted as 2·N·P·H / Q); plus softplus/exp
- *   per (t, h) 4 and D skip 2·T·H·P. Decode (seqLen = 1) is the recurrence: 5·H·P·N + 2·H·P per token.
+ *   per (t, h) 4 and D skip 2·T·H·P. Decode (seqLen = 1) is the recurrence: 5·H·P·N + 2·H·P + 4·H per token.
  * - residual add: T·d. norm_f and lm_head (a linear to the vocabulary) run on the rows whose logits are kept:
  *   all T, or one per sequence when only the last position is needed.
+ *
+ * Bytes moved are the minimum traffic, every operand read or written once per pass: weights (matrices at their
+ * storage width, vectors in f32) once per pass whatever the number of rows; activations 4 bytes per element read
+ * and written; recurrent state (conv window and SSM state of each sequence) read and written once.
  *
  * @module
  */
@@ -76,4 +81,159 @@ export function forwardFlops(
 /** Sum of a per-component record. */
 export function total(record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
+/** Bytes one component moves per forward pass, split by kind (see the module notes). */
+export interface ComponentBytes {
+  weights: number;
+  activations: number;
+  state: number;
+}
+
+/** Options of {@link forwardBytes}. */
+export interface BytesOptions {
+  /** Rows whose logits are computed (default every position). */
+  logitRows?: number;
+  /** Bytes per element of the weight matrices as stored (4 for f32, 2 for f16). */
+  matrixBytes?: number;
+}
+
+/**
+ * Minimum bytes each component moves for one forward pass over `batch` sequences of `seqLen` tokens (all layers
+ * summed): weights once, activations and state read and written once.
+ */
+export function forwardBytes(
+  config: MambaConfig,
+  batch: number,
+  seqLen: number,
+  options: BytesOptions = {},
+): Record<Component, ComponentBytes> {
+  const T = batch * seqLen;
+  const R = options.logitRows ?? T;
+  const wb = options.matrixBytes ?? 4;
+  const f = 4; // activations, vectors and state are f32
+  const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
+  const zero = (): ComponentBytes => ({ weights: 0, activations: 0, state: 0 });
+  const b = {} as Record<Component, ComponentBytes>;
+  for (const c of COMPONENTS) b[c] = zero();
+  const add = (c: Component, weights: number, activations: number, state = 0) => {
+    b[c].weights += weights;
+    b[c].activations += activations;
+    b[c].state += state;
+  };
+  // y = x·Wᵀ (+ bias): W once, x (rows × k) read, y (rows × n) written.
+  const linear = (c: Component, rows: number, k: number, n: number, bias = false) =>
+    add(c, n * k * wb + (bias ? n * f : 0), rows * (k + n) * f);
+
+  add("embedding", Math.min(T, V) * d * wb, T * d * f); // the rows gathered (at most the table), written out
+  for (let l = 0; l < config.nLayer; l++) {
+    const N = layerStateSize(config, l);
+    add("norm", d * f, 2 * T * d * f);
+    add("residual", 0, 3 * T * d * f);
+    linear("out_proj", T, D, d, config.useBias);
+    if (config.arch === "mamba1") {
+      const Rk = config.dtRank;
+      linear("in_proj", T, d, 2 * D, config.useBias);
+      // conv over x: weights (+bias), x read, SiLU(conv) written; the window of K − 1 inputs read and written.
+      add("conv1d", D * K * f + (config.useConvBias ? D * f : 0), 2 * T * D * f, 2 * batch * D * (K - 1) * f);
+      linear("x_proj", T, D, Rk + 2 * N);
+      linear("dt_proj", T, Rk, D, true);
+      // scan: u, Δ, z (T × D) and B, C (T × N) read, y written; A (D × N) and D read; h read and written.
+      add("ssm", (D * N + D) * f, (4 * T * D + 2 * T * N) * f, 2 * batch * D * N * f);
+    } else {
+      const H = config.nHeads, P = config.headDim, G = config.nGroups;
+      const C = D + 2 * G * N;
+      linear("in_proj", T, d, 2 * D + 2 * G * N + H, config.useBias);
+      add("conv1d", C * K * f + (config.useConvBias ? C * f : 0), 2 * T * C * f, 2 * batch * C * (K - 1) * f);
+      // SSD: x (T × D), dt (T × H), B and C (T × G·N) read, y written; A, D, dt_bias read; h read and written.
+      add("ssm", 3 * H * f, (2 * T * D + T * H + 2 * T * G * N) * f, 2 * batch * H * P * N * f);
+      // gate + norm: y and z read, output written; the norm weight.
+      add("gate_norm", D * f, 3 * T * D * f);
+    }
+  }
+  add("norm_f", d * f, 2 * R * d * f);
+  linear("lm_head", R, d, V);
+  return b;
+}
+
+/** Components in forward order (those a given architecture lacks cost 0). */
+export const COMPONENTS: readonly Component[] = [
+  "embedding",
+  "norm",
+  "in_proj",
+  "conv1d",
+  "x_proj",
+  "dt_proj",
+  "ssm",
+  "gate_norm",
+  "out_proj",
+  "residual",
+  "norm_f",
+  "lm_head",
+];
+
+/** The FLOP and byte conventions of this module, one line each, for reports. */
+export const COST_NOTES: readonly string[] = [
+  "One multiply-add = 2 FLOPs; exp, softplus and rsqrt count 1; comparisons are free.",
+  "linear x·Wᵀ (T rows, k in, n out): 2·T·k·n FLOPs; bytes: W once (n·k at its storage width) + x and y once.",
+  "RMSNorm over d: 4·T·d; gated RMSNorm over D (Mamba-2 gate + norm): 8·T·D.",
+  "causal conv1d (C channels, kernel K): 2·T·C·K + SiLU 4·T·C; state: the last K − 1 inputs per channel.",
+  "Mamba-1 selective scan (D channels, N states): 7·T·D·N + 9·T·D (exp(δA), state update, C·h, softplus, D skip, SiLU gate).",
+  "Mamba-2 SSD prefill (H heads of P, G groups, N states, chunk Q): T·(2QNG + 2QPH + 4NPH + 2NPH/Q + 4H + 2HP); decode: T·(5HPN + 2HP + 4H).",
+  "residual add: T·d; norm_f and lm_head run on the rows whose logits are kept (all T, or the last of each sequence).",
+  "Bytes are the minimum traffic: every weight, activation (f32) and state element read or written once per pass.",
+];
+
+/**
+ * Bytes of the parameters each component holds (all layers; matrices at `matrixBytes` per element, vectors f32).
+ * A tied lm_head holds nothing of its own: its matrix is the embedding's.
+ */
+export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Record<Component, number> {
+  const f = 4;
+  const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
+  const w = {} as Record<Component, number>;
+  for (const c of COMPONENTS) w[c] = 0;
+  const bias = (n: number) => (config.useBias ? n * f : 0);
+  w.embedding = V * d * matrixBytes;
+  w.lm_head = config.tieEmbeddings ? 0 : V * d * matrixBytes;
+  w.norm_f = d * f;
+  for (let l = 0; l < config.nLayer; l++) {
+    const N = layerStateSize(config, l);
+    w.norm += d * f;
+    w.out_proj += D * d * matrixBytes + bias(d);
+    if (config.arch === "mamba1") {
+      const R = config.dtRank;
+      w.in_proj += 2 * D * d * matrixBytes + bias(2 * D);
+      w.conv1d += D * K * f + (config.useConvBias ? D * f : 0);
+      w.x_proj += (R + 2 * N) * D * matrixBytes;
+      w.dt_proj += D * R * matrixBytes + D * f;
+      w.ssm += (D * N + D) * f; // A, D
+    } else {
+      const H = config.nHeads, G = config.nGroups;
+      const C = D + 2 * G * N;
+      w.in_proj += (2 * D + 2 * G * N + H) * d * matrixBytes + bias(2 * D + 2 * G * N + H);
+      w.conv1d += C * K * f + (config.useConvBias ? C * f : 0);
+      w.ssm += 3 * H * f; // A, D, dt_bias
+      w.gate_norm += D * f;
+    }
+  }
+  return w;
+}
+
+/** Bytes of recurrent state each component holds for `batch` sequences (conv window, SSM state; all layers). */
+export function componentStateBytes(config: MambaConfig, batch: number): Record<Component, number> {
+  const s = {} as Record<Component, number>;
+  for (const c of COMPONENTS) s[c] = 0;
+  const D = config.dInner, K = config.dConv;
+  for (let l = 0; l < config.nLayer; l++) {
+    const N = layerStateSize(config, l);
+    if (config.arch === "mamba1") {
+      s.conv1d += batch * D * (K - 1) * 4;
+      s.ssm += batch * D * N * 4;
+    } else {
+      s.conv1d += batch * (D + 2 * config.nGroups * N) * (K - 1) * 4;
+      s.ssm += batch * config.nHeads * config.headDim * N * 4;
+    }
+  }
+  return s;
 }

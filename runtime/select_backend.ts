@@ -25,6 +25,8 @@ export interface SelectBackendOptions {
    * weights when it falls back to WASM; "wasm" refuses it.
    */
   f16Weights?: boolean;
+  /** WebGPU: request `timestamp-query` where the adapter has it, for per-pass GPU timing (`Backend.passTimer`). */
+  timestamps?: boolean;
   /** "auto" also takes a software (fallback) WebGPU adapter such as llvmpipe or SwiftShader (default false). */
   allowFallbackAdapter?: boolean;
 }
@@ -77,12 +79,12 @@ export async function selectBackend(
     case "auto": {
       const probe = await probeWebGpu();
       if (probe.adapter && (!probe.fallback || options.allowFallbackAdapter)) {
-        return await createWebGpuBackend({ f16Weights: options.f16Weights });
+        return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
       }
       return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
     }
     case "webgpu":
-      return await createWebGpuBackend({ f16Weights: options.f16Weights });
+      return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
     case "wasm":
       if (options.f16Weights) {
         throw new RangeError("f16 weight storage is a WebGPU option; the WASM backend keeps f32 weights");

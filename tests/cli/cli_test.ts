@@ -13,20 +13,9 @@ import {
   SHARED,
   sharedSkipReason,
 } from "../_golden.ts";
+import { cli } from "./_cli.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 const TOKENIZER = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("cli logits on every fixture matches transformers (and --last)", async () => {
   for (const f of ["mamba1-tiny", "mamba2-tiny", "mamba2-groups"]) {

@@ -1,0 +1,238 @@
+/**
+ * `profile`: where a Mamba block spends its time, memory and bandwidth, per component and layer, in prefill
+ * (TTFT) and decode (TPOT). With no flags: 130m-shaped Mamba-1 and Mamba-2 with deterministic random weights on
+ * the best backend, L = 64, 512, 2048. Prints a table (or JSON / CSV) and writes a report folder: profile.json
+ * (+ its JSON Schema), profile.csv, trace.json (Perfetto / chrome://tracing) and report.html.
+ */
+import { basename } from "node:path";
+import type { Backend } from "../../runtime/backend.ts";
+import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
+import type { Arch, MambaConfig } from "../../runtime/config.ts";
+import { componentWeightBytes } from "../../runtime/cost.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { type ConfigDims, makeConfig, PRESET_SIZES, presetConfig } from "../../runtime/presets.ts";
+import { profileModels } from "../../runtime/profiler.ts";
+import { PROFILE_JSON_SCHEMA, type ProfileReport } from "../../runtime/profile_report.ts";
+import { syntheticWeights } from "../../runtime/synthetic.ts";
+import {
+  choiceFlag,
+  type CommandSpec,
+  type Flags,
+  intListFlag,
+  numberFlag,
+  parseCommand,
+  UsageError,
+} from "../args.ts";
+import { dirSource } from "../fs_source.ts";
+import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { writeFileAtomic } from "../output.ts";
+import { progressBar } from "../progress.ts";
+import { profileCsv } from "../report/csv.ts";
+import { profileHtml } from "../report/html.ts";
+import { profileTable } from "../report/table.ts";
+import { profileTrace } from "../report/trace.ts";
+
+/** Longest sequence the profiler sweeps. */
+const MAX_SEQLEN = 16384;
+/** What a wasm32 memory can hold. */
+const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
+/** The files of a report folder. */
+export const REPORT_FILES = ["profile.json", "profile.schema.json", "profile.csv", "trace.json", "report.html"];
+
+export const spec: CommandSpec = {
+  name: "profile",
+  summary: "Component-level profile (latency, FLOPs, bytes, memory, roofline) in prefill and decode.",
+  usage: "perfmamba profile [--model DIR | --arch both --size 130m | --arch mamba2 --dims d_model=256,n_layer=4] " +
+    "[--seqlens 64,512,2048] [--mode both] [--out DIR] [--format table|json|csv]",
+  flags: {
+    model: { type: "string", help: "Checkpoint folder to profile (instead of built-in random weights)" },
+    arch: { type: "string", help: "Built-in model: mamba1, mamba2 or both", default: "both" },
+    size: { type: "string", help: `Published shape: ${PRESET_SIZES.join(", ")}`, default: "130m" },
+    dims: {
+      type: "string",
+      help: "Explicit shape instead of --size: d_model=,n_layer= and optionally vocab=,d_state=,expand=,d_conv=," +
+        "head_dim=,n_groups=,chunk_size=",
+    },
+    seqlens: { type: "string", help: `Prompt / context lengths, 1..${MAX_SEQLEN}`, default: "64,512,2048" },
+    batch: { type: "string", help: "Sequences per pass", default: "1" },
+    mode: { type: "string", help: "prefill, decode or both", default: "both" },
+    warmup: { type: "string", help: "Warm-up passes per measurement", default: "3" },
+    iters: { type: "string", help: "Measured passes of each kind", default: "5" },
+    timing: { type: "string", help: "auto (timestamp-query where available) or fenced (GPU waits)", default: "auto" },
+    "skip-peaks": { type: "boolean", help: "Do not measure the device peaks (no roofline)" },
+    seed: { type: "string", help: "Seed of the random weights and tokens", default: "1" },
+    out: { type: "string", help: "Report folder (default: profiles/<date-time>); must not hold a report already" },
+    format: { type: "string", help: "What to print on stdout: table, json or csv", default: "table" },
+    quiet: { type: "boolean", help: "No progress bar" },
+    ...BACKEND_FLAGS,
+  },
+};
+
+const DIM_KEYS: Record<string, keyof ConfigDims> = {
+  d_model: "dModel",
+  n_layer: "nLayer",
+  vocab: "vocabSize",
+  d_state: "dState",
+  expand: "expand",
+  d_conv: "dConv",
+  head_dim: "headDim",
+  n_groups: "nGroups",
+  chunk_size: "chunkSize",
+};
+
+/** Parse --dims "d_model=256,n_layer=4,...". */
+export function parseDims(text: string): ConfigDims {
+  const dims: Partial<Record<keyof ConfigDims, number>> = {};
+  for (const item of text.split(",")) {
+    const [k, v, ...rest] = item.split("=").map((s) => s.trim());
+    const field = DIM_KEYS[k];
+    if (!field || v === undefined || rest.length > 0) {
+      throw new UsageError(`--dims: "${item}" is not one of ${Object.keys(DIM_KEYS).join(", ")} =<whole number>`);
+    }
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--dims: ${k} must be a positive whole number, got "${v}"`);
+    dims[field] = n;
+  }
+  if (dims.dModel === undefined || dims.nLayer === undefined) {
+    throw new UsageError("--dims needs at least d_model= and n_layer=");
+  }
+  return dims as ConfigDims;
+}
+
+/** The built-in configurations named by --arch and --size / --dims. */
+function builtinConfigs(flags: Flags): MambaConfig[] {
+  const arch = choiceFlag(flags, "arch", ["mamba1", "mamba2", "both"] as const);
+  const arches: Arch[] = arch === "both" ? ["mamba1", "mamba2"] : [arch];
+  if (typeof flags.dims === "string") {
+    const dims = parseDims(flags.dims);
+    return arches.map((a) => {
+      try {
+        return makeConfig(a, dims);
+      } catch (e) {
+        throw new UsageError(`--dims for ${a}: ${(e as Error).message}`);
+      }
+    });
+  }
+  const size = flags.size as string;
+  if (!(PRESET_SIZES as readonly string[]).includes(size)) {
+    throw new UsageError(`--size must be one of ${PRESET_SIZES.join(", ")}, got "${size}"`);
+  }
+  return arches.map((a) => presetConfig(a, size));
+}
+
+/** Refuse shapes the backend cannot hold before spending minutes (or the host's memory) on them. */
+function checkFits(config: MambaConfig, backend: Backend, batch: number, seqLens: number[], what: string): void {
+  if (backend.name !== "wasm") return;
+  const weights = Object.values(componentWeightBytes(config, 4)).reduce((a, b) => a + b, 0);
+  const widest = config.arch === "mamba1"
+    ? 2 * config.dInner
+    : 2 * config.dInner + 2 * config.nGroups * config.dState + config.nHeads;
+  const tokens = batch * Math.max(...seqLens);
+  const activations = tokens * widest * 4 * 4; // in_proj output and the few tensors alive beside it
+  if (weights + activations > WASM_MEMORY_BYTES) {
+    const gb = (b: number) => (b / 1e9).toFixed(1);
+    throw new UsageError(
+      `${what} needs about ${gb(weights)} GB of f32 weights + ${
+        gb(activations)
+      } GB of activations at batch ${batch} × ` +
+        `${Math.max(...seqLens)} tokens; the WASM backend's memory is at most ${gb(WASM_MEMORY_BYTES)} GB (wasm32). ` +
+        "Use a smaller --size / --seqlens / --batch, or --backend webgpu.",
+    );
+  }
+}
+
+function defaultOutDir(): string {
+  return `profiles/${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "")}`;
+}
+
+/** Refuse a folder that already holds a report (nothing of the user's is overwritten). */
+async function checkOutDir(dir: string): Promise<void> {
+  for (const f of REPORT_FILES) {
+    try {
+      await Deno.lstat(`${dir}/${f}`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
+    throw new UsageError(`--out ${dir} already holds ${f}; choose another folder (nothing was overwritten)`);
+  }
+  try {
+    const st = await Deno.stat(dir);
+    if (!st.isDirectory) throw new UsageError(`--out ${dir} exists and is not a folder`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Write every file of the report folder (each atomically). */
+export async function writeReport(dir: string, report: ProfileReport): Promise<void> {
+  await checkOutDir(dir);
+  await Deno.mkdir(dir, { recursive: true });
+  await writeFileAtomic(`${dir}/profile.json`, JSON.stringify(report, null, 1) + "\n");
+  await writeFileAtomic(`${dir}/profile.schema.json`, JSON.stringify(PROFILE_JSON_SCHEMA, null, 2) + "\n");
+  await writeFileAtomic(`${dir}/profile.csv`, profileCsv(report));
+  await writeFileAtomic(`${dir}/trace.json`, JSON.stringify(profileTrace(report)) + "\n");
+  await writeFileAtomic(`${dir}/report.html`, await profileHtml(report));
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseCommand(spec, argv);
+  if (!flags) return;
+  const seqLens = intListFlag(flags, "seqlens")!;
+  if (seqLens.some((l) => l < 1 || l > MAX_SEQLEN)) {
+    throw new UsageError(`--seqlens values must be in [1, ${MAX_SEQLEN}], got ${seqLens.join(",")}`);
+  }
+  const batch = numberFlag(flags, "batch", { integer: true, min: 1, max: 1024 })!;
+  const mode = choiceFlag(flags, "mode", ["prefill", "decode", "both"] as const);
+  const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
+  const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
+  const timing = choiceFlag(flags, "timing", ["auto", "fenced"] as const);
+  const format = choiceFlag(flags, "format", ["table", "json", "csv"] as const);
+  const seed = numberFlag(flags, "seed", { integer: true, min: 0 })!;
+  const modelDir = typeof flags.model === "string" ? flags.model : null;
+  if (modelDir !== null && (typeof flags.dims === "string")) {
+    throw new UsageError("give either --model or --dims, not both");
+  }
+  const configs = modelDir === null ? builtinConfigs(flags) : [];
+  const outDir = typeof flags.out === "string" ? flags.out : defaultOutDir();
+  await checkOutDir(outDir);
+
+  const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+  const backend = await backendFromFlags(flags, { timestamps: true });
+  const models: { model: MambaModel; name: string }[] = [];
+  const bar = progressBar(!flags.quiet);
+  try {
+    if (host) {
+      checkFits(host.config, backend, batch, seqLens, modelDir!);
+      models.push({ model: MambaModel.load(host, backend), name: basename(modelDir!.replace(/\/+$/, "")) });
+    } else {
+      for (const c of configs) {
+        const name = typeof flags.dims === "string" ? `${c.arch} (${flags.dims})` : `${c.arch}-${flags.size}`;
+        checkFits(c, backend, batch, seqLens, name);
+        models.push({ model: MambaModel.load(syntheticWeights(c, seed), backend), name: `${name} (random weights)` });
+      }
+    }
+    console.error(`profiling on ${backend.name} — ${backend.description}`);
+    const report = await profileModels(models, {
+      seqLens,
+      batch,
+      modes: mode === "both" ? ["prefill", "decode"] : [mode],
+      warmup,
+      iters,
+      peaks: flags["skip-peaks"] ? null : "measure",
+      timing,
+      seed,
+      onProgress: (p) => bar.update(p.done, p.total, p.label),
+    });
+    bar.done();
+    await writeReport(outDir, report);
+    if (format === "json") console.log(JSON.stringify(report, null, 1));
+    else if (format === "csv") console.log(profileCsv(report).trimEnd());
+    else console.log(profileTable(report));
+    console.error(`report: ${outDir}/report.html (also profile.json, profile.csv, trace.json for Perfetto)`);
+  } finally {
+    bar.done();
+    for (const m of models) m.model.dispose();
+    backend.dispose();
+  }
+}

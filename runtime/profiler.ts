@@ -1,0 +1,540 @@
+/**
+ * The component-level profiler: where a Mamba block spends its time, memory and bandwidth, in prefill (TTFT) and
+ * decode (TPOT). Runs anywhere the model runs (Deno, browsers, workers) and returns a {@link ProfileReport}.
+ *
+ * How each figure is obtained:
+ * - **Latency.** Every component runs between the model's `begin`/`end` hooks. On a backend with a
+ *   {@link PassTimer} (WebGPU with `timestamp-query`) each component of each layer is recorded as its own timed
+ *   compute pass and its GPU time read from the timestamps ("timestamp-query"). On WebGPU without timestamps the
+ *   profiler waits for the GPU after each component and subtracts the measured cost of an empty wait ("fenced";
+ *   coarse where the host's wait is coarse, as in Deno). On the CPU (WASM; ops are synchronous) it takes
+ *   `performance.now()` around each component ("wall-clock").
+ * - **End to end.** Un-instrumented passes (no hooks, no timing) interleaved with the instrumented ones give the
+ *   latency a user sees and the profiling overhead. With timestamps, a third kind of pass records the whole
+ *   forward as one timed scope: the GPU time the per-component GPU times must add up to (coverage).
+ * - **FLOPs and bytes** are analytic (runtime/cost.ts); achieved GFLOP/s and GB/s divide them by the median time,
+ *   and the roofline compares them with the backend's own measured peaks (`Backend.measurePeaks`).
+ * - **Memory** comes from the backend's allocator (`memory()`): what each component leaves allocated (its
+ *   outputs), what it needed on top while running (scratch), the run's peak; weights and state are analytic.
+ *
+ * @module
+ */
+
+import type { Backend, DevicePeaks } from "./backend.ts";
+import { COMPONENTS, componentStateBytes, componentWeightBytes, forwardBytes, forwardFlops } from "./cost.ts";
+import type { Component, ForwardHooks, MambaModel } from "./model.ts";
+import {
+  type ComponentProfile,
+  PROFILE_SCHEMA_ID,
+  type ProfiledModel,
+  type ProfileReport,
+  type ProfileRun,
+  type Stats,
+  type TimingMethod,
+  type TraceSpan,
+} from "./profile_report.ts";
+import { mulberry32 } from "./sampling.ts";
+import { VERSION } from "./version.ts";
+
+/** Progress of a profile: one tick per forward pass run. */
+export interface ProfileProgress {
+  done: number;
+  total: number;
+  /** What is running ("mamba2 prefill L2048"). */
+  label: string;
+}
+
+/** Options of {@link profileModels}. */
+export interface ProfileOptions {
+  /** Prompt lengths (prefill) and context lengths (decode). Default [64, 512, 2048]. */
+  seqLens?: number[];
+  /** Sequences per pass. Default 1. */
+  batch?: number;
+  /** Default both. */
+  modes?: ("prefill" | "decode")[];
+  /** Un-timed passes before measuring (default 3). */
+  warmup?: number;
+  /** Measured passes of each kind (default 5). */
+  iters?: number;
+  /** Device peaks for the roofline: measured by the backend (default), given, or none. */
+  peaks?: "measure" | DevicePeaks | null;
+  /** "auto": timestamp-query where available; "fenced" forces fenced GPU timing. */
+  timing?: "auto" | "fenced";
+  /** Seed of the random token ids. */
+  seed?: number;
+  /** Called after every forward pass. */
+  onProgress?: (p: ProfileProgress) => void;
+}
+
+/** A model to profile and the name the report gives it. */
+export interface NamedModel {
+  model: MambaModel;
+  name: string;
+}
+
+/** Summary statistics of samples (ms). */
+export function stats(samples: number[]): Stats {
+  const n = samples.length;
+  if (n === 0) return { n: 0, mean: 0, median: 0, min: 0, max: 0, std: 0, iqr: 0 };
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => {
+    const i = (n - 1) * p, lo = Math.floor(i), hi = Math.ceil(i);
+    return s[lo] + (s[hi] - s[lo]) * (i - lo);
+  };
+  const mean = s.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { n, mean, median: q(0.5), min: s[0], max: s[n - 1], std, iqr: q(0.75) - q(0.25) };
+}
+
+/** Per (component, layer): time and memory of one instrumented pass. */
+interface Sample {
+  component: Component;
+  layer: number;
+  start: number;
+  ms: number;
+  /** Net live bytes it left (outputs). */
+  net: number;
+  /** Peak above the live bytes at its end. */
+  scratch: number;
+}
+
+interface Instrumented {
+  wallMs: number;
+  samples: Sample[];
+  peak: number;
+}
+
+/** How one forward pass of a run is issued: a prefill of the prompt, or one decode step after it. */
+type PassFn = (hooks: ForwardHooks | undefined) => Promise<void>;
+
+function key(c: Component, l: number): string {
+  return `${c}@${l}`;
+}
+
+/** Measures components on one backend with one timing method. */
+class Meter {
+  readonly method: TimingMethod;
+  /** Cost of an empty GPU wait (fenced timing), subtracted from each component. */
+  syncMs = 0;
+
+  constructor(readonly backend: Backend, timing: "auto" | "fenced") {
+    const gpu = backend.name === "webgpu";
+    this.method = !gpu ? "wall-clock" : backend.passTimer && timing === "auto" ? "timestamp-query" : "fenced";
+    if (backend.passTimer) backend.passTimer.enabled = false;
+  }
+
+  get note(): string {
+    switch (this.method) {
+      case "timestamp-query":
+        return "GPU time of one compute pass per component and layer (timestamp-query). Un-instrumented passes " +
+          "run all dispatches in one pass per submit; splitting into timed passes adds the overhead shown.";
+      case "fenced":
+        return `Wall time between GPU fences (a wait after each component) minus the median empty wait ` +
+          `(${this.syncMs.toFixed(3)} ms measured); components much shorter than the wait are not resolved.`;
+      default:
+        return "performance.now() around each component; the CPU ops are synchronous, so this is their run time.";
+    }
+  }
+
+  /** Median cost of an empty wait for the GPU (fenced timing). */
+  async calibrate(): Promise<void> {
+    if (this.method !== "fenced") return;
+    const xs: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      await this.backend.sync();
+      xs.push(performance.now() - t0);
+    }
+    this.syncMs = stats(xs).median;
+  }
+
+  /** A pass with no hooks and no timing; returns its wall time. */
+  async plain(pass: PassFn): Promise<number> {
+    await this.backend.sync();
+    const t0 = performance.now();
+    await pass(undefined);
+    return performance.now() - t0;
+  }
+
+  /** GPU time of the whole pass as one timed scope (timestamp-query only). */
+  async gpuTotal(pass: PassFn): Promise<number> {
+    const timer = this.backend.passTimer!;
+    await timer.timings(); // drop stale ones
+    timer.enabled = true;
+    timer.setScope("forward");
+    try {
+      await pass(undefined);
+    } finally {
+      timer.setScope(null);
+      timer.enabled = false;
+    }
+    return (await timer.timings()).reduce((a, t) => a + t.ms, 0);
+  }
+
+  /** A pass with per-component hooks. */
+  async instrumented(pass: PassFn): Promise<Instrumented> {
+    const be = this.backend;
+    const timer = this.method === "timestamp-query" ? be.passTimer! : null;
+    const samples: Sample[] = [];
+    let live0 = 0, t0 = 0, runPeak = 0;
+    const hooks: ForwardHooks = {
+      begin: (c, l) => {
+        live0 = be.memory().liveBytes;
+        be.resetPeak();
+        if (timer) timer.setScope(key(c, l));
+        t0 = performance.now();
+      },
+      end: async (c, l) => {
+        let ms = 0;
+        if (this.method === "wall-clock") ms = performance.now() - t0;
+        else if (this.method === "fenced") {
+          await be.sync();
+          ms = Math.max(0, performance.now() - t0 - this.syncMs);
+        } else timer!.setScope(null);
+        const m = be.memory();
+        runPeak = Math.max(runPeak, m.peakBytes);
+        samples.push({
+          component: c,
+          layer: l,
+          start: t0 - start,
+          ms,
+          net: m.liveBytes - live0,
+          scratch: Math.max(0, m.peakBytes - m.liveBytes),
+        });
+      },
+    };
+    await be.sync();
+    if (timer) {
+      await timer.timings();
+      timer.enabled = true;
+    }
+    be.resetPeak();
+    const start = performance.now();
+    try {
+      await pass(hooks);
+    } finally {
+      if (timer) {
+        timer.setScope(null);
+        timer.enabled = false;
+      }
+    }
+    const wallMs = performance.now() - start;
+    runPeak = Math.max(runPeak, be.memory().peakBytes);
+    if (timer) {
+      // One scope can span several passes (copies end a pass): sum their GPU time, span first begin to last end.
+      const byKey = new Map<string, { ms: number; start: number }>();
+      let origin = Infinity;
+      for (const t of await timer.timings()) {
+        origin = Math.min(origin, t.start);
+        const e = byKey.get(t.label);
+        if (e) {
+          e.ms += t.ms;
+          e.start = Math.min(e.start, t.start);
+        } else byKey.set(t.label, { ms: t.ms, start: t.start });
+      }
+      for (const s of samples) {
+        const e = byKey.get(key(s.component, s.layer));
+        s.ms = e?.ms ?? 0;
+        s.start = e ? e.start - origin : 0;
+      }
+    }
+    return { wallMs, samples, peak: runPeak };
+  }
+}
+
+function modelInfo(m: NamedModel): ProfiledModel {
+  const c = m.model.config;
+  const mamba2 = c.arch === "mamba2";
+  return {
+    name: m.name,
+    arch: c.arch,
+    config: {
+      dModel: c.dModel,
+      nLayer: c.nLayer,
+      dInner: c.dInner,
+      dState: c.dState,
+      vocabSize: c.vocabSize,
+      dConv: c.dConv,
+      nHeads: mamba2 ? c.nHeads : 0,
+      headDim: mamba2 ? c.headDim : 0,
+      nGroups: mamba2 ? c.nGroups : 0,
+      chunkSize: mamba2 ? c.chunkSize : 0,
+      dtRank: mamba2 ? 0 : c.dtRank,
+    },
+    parameters: m.model.parameterCount,
+    weightBytes: Object.values(componentWeightBytes(c, matrixBytes(m.model.backend))).reduce((a, b) => a + b, 0),
+  };
+}
+
+function matrixBytes(backend: Backend): number {
+  return (backend as { f16Weights?: boolean }).f16Weights ? 2 : 4;
+}
+
+/** Random token ids, deterministic in the seed. */
+function randomTokens(n: number, vocab: number, seed: number): number[] {
+  const rand = mulberry32(seed);
+  return Array.from({ length: n }, () => Math.floor(rand() * vocab));
+}
+
+/**
+ * Profile models in prefill and decode over sequence lengths, on the backend each model lives on.
+ *
+ * @example
+ * ```ts
+ * import { MambaModel, presetConfig, profileModels, selectBackend, syntheticWeights } from "../mod.ts";
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const config = { ...presetConfig("mamba2", "130m"), nLayer: 2, vocabSize: 512 };
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [16], warmup: 1, iters: 2, peaks: null });
+ * const top = report.runs[0].components.toSorted((a, b) => b.ms.median - a.ms.median)[0];
+ * console.log(report.runs.length, top.name); // 2 (prefill and decode), and the slowest component
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
+export async function profileModels(models: NamedModel[], options: ProfileOptions = {}): Promise<ProfileReport> {
+  if (models.length === 0) throw new RangeError("profileModels: give at least one model");
+  const seqLens = options.seqLens ?? [64, 512, 2048];
+  const batch = options.batch ?? 1;
+  const modes = options.modes ?? ["prefill", "decode"];
+  const warmup = options.warmup ?? 3;
+  const iters = options.iters ?? 5;
+  if (seqLens.length === 0 || seqLens.some((l) => !Number.isInteger(l) || l < 1)) {
+    throw new RangeError(`profile: sequence lengths must be positive integers, got [${seqLens.join(", ")}]`);
+  }
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`profile: batch must be ≥ 1, got ${batch}`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new RangeError(`profile: warmup must be ≥ 0, got ${warmup}`);
+  if (!Number.isInteger(iters) || iters < 1) throw new RangeError(`profile: iters must be ≥ 1, got ${iters}`);
+  if (modes.length === 0 || modes.some((m) => m !== "prefill" && m !== "decode")) {
+    throw new RangeError(`profile: modes must be prefill and/or decode, got [${modes.join(", ")}]`);
+  }
+  const backend = models[0].model.backend;
+  if (models.some((m) => m.model.backend !== backend)) {
+    throw new RangeError("profile: all models must live on the same backend");
+  }
+  const meter = new Meter(backend, options.timing ?? "auto");
+  await meter.calibrate();
+  const peaks = options.peaks === undefined || options.peaks === "measure"
+    ? await backend.measurePeaks()
+    : options.peaks;
+
+  const timed = meter.method === "timestamp-query";
+  const perRun = warmup + iters * (timed ? 3 : 2);
+  const total = models.length * modes.length * seqLens.length * perRun;
+  let done = 0;
+  const runs: ProfileRun[] = [];
+  for (const [mi, named] of models.entries()) {
+    for (const mode of modes) {
+      for (const seqLen of seqLens) {
+        const label = `${named.model.config.arch} ${mode} L${seqLen}`;
+        const tick = () => options.onProgress?.({ done: ++done, total, label });
+        runs.push(
+          await profileRun(named.model, mi, mode, batch, seqLen, warmup, iters, meter, peaks, options.seed ?? 1, tick),
+        );
+      }
+    }
+  }
+  return {
+    schema: PROFILE_SCHEMA_ID,
+    createdAt: new Date().toISOString(),
+    tool: { name: "perfmamba", version: VERSION },
+    environment: {
+      backend: backend.name,
+      description: backend.description,
+      timing: meter.method,
+      timingNote: meter.note,
+      host: (globalThis.navigator as Navigator | undefined)?.userAgent ?? "unknown",
+      weights: matrixBytes(backend) === 2 ? "f16" : "f32",
+      peaks: peaks ? { bandwidthGBs: peaks.bandwidthGBs, gemmGflops: peaks.gemmGflops, detail: peaks.detail } : null,
+    },
+    options: { seqLens, batch, modes, warmup, iters },
+    models: models.map(modelInfo),
+    runs,
+  };
+}
+
+async function profileRun(
+  model: MambaModel,
+  modelIndex: number,
+  mode: "prefill" | "decode",
+  batch: number,
+  seqLen: number,
+  warmup: number,
+  iters: number,
+  meter: Meter,
+  peaks: DevicePeaks | null,
+  seed: number,
+  tick: () => void,
+): Promise<ProfileRun> {
+  const cfg = model.config;
+  const prompt = Array.from({ length: batch }, (_, b) => randomTokens(seqLen, cfg.vocabSize, seed + b));
+  const memBefore = model.backend.memory().liveBytes;
+  // Prefill: the prompt from a zero state, last-position logits (TTFT). Decode: one step continuing a state that
+  // has read the prompt (TPOT); the state advances one token per pass, which costs the same at any position.
+  let pass: PassFn;
+  let decodeState: ReturnType<MambaModel["newState"]> | null = null;
+  if (mode === "prefill") {
+    pass = async (hooks) => {
+      const state = model.newState(batch);
+      try {
+        await model.prefill(prompt, { state, lastOnly: true, hooks });
+      } finally {
+        state.dispose();
+      }
+    };
+  } else {
+    decodeState = (await model.prefill(prompt, { lastOnly: true })).state;
+    const next = prompt.map((p) => p[p.length - 1]);
+    const state = decodeState;
+    pass = async (hooks) => {
+      await model.step(next, state, hooks);
+    };
+  }
+  try {
+    const stateBytes = decodeState ? decodeState.bytes : 0;
+    for (let i = 0; i < warmup; i++) {
+      await meter.plain(pass);
+      tick();
+    }
+    if (warmup > 0) await meter.instrumented(pass); // compiles the timed variants; not counted
+    const plain: number[] = [], gpu: number[] = [], inst: Instrumented[] = [];
+    for (let i = 0; i < iters; i++) {
+      plain.push(await meter.plain(pass));
+      tick();
+      inst.push(await meter.instrumented(pass));
+      tick();
+      if (meter.method === "timestamp-query") {
+        gpu.push(await meter.gpuTotal(pass));
+        tick();
+      }
+    }
+    return summarize(model, modelIndex, mode, batch, seqLen, plain, gpu, inst, peaks, memBefore, stateBytes);
+  } finally {
+    decodeState?.dispose();
+  }
+}
+
+function summarize(
+  model: MambaModel,
+  modelIndex: number,
+  mode: "prefill" | "decode",
+  batch: number,
+  seqLen: number,
+  plain: number[],
+  gpu: number[],
+  inst: Instrumented[],
+  peaks: DevicePeaks | null,
+  baseline: number,
+  decodeStateBytes: number,
+): ProfileRun {
+  const cfg = model.config;
+  const tokens = mode === "prefill" ? seqLen : 1;
+  const wb = matrixBytes(model.backend);
+  const flops = forwardFlops(cfg, batch, tokens, batch);
+  const bytes = forwardBytes(cfg, batch, tokens, { logitRows: batch, matrixBytes: wb });
+  const weights = componentWeightBytes(cfg, wb);
+  const state = componentStateBytes(cfg, batch);
+  const present = COMPONENTS.filter((c) => inst[0].samples.some((s) => s.component === c));
+
+  // Per component and iteration: time summed over layers; per layer: median over iterations.
+  const perIter = new Map<Component, number[]>(present.map((c) => [c, inst.map(() => 0)]));
+  const perLayer = new Map<string, number[]>();
+  const mem = new Map<Component, { net: number; scratch: number }>();
+  inst.forEach((it, i) => {
+    for (const s of it.samples) {
+      perIter.get(s.component)![i] += s.ms;
+      const k = key(s.component, s.layer);
+      if (!perLayer.has(k)) perLayer.set(k, []);
+      perLayer.get(k)!.push(s.ms);
+      const m = mem.get(s.component) ?? { net: 0, scratch: 0 };
+      m.net = Math.max(m.net, s.net);
+      m.scratch = Math.max(m.scratch, s.scratch);
+      mem.set(s.component, m);
+    }
+  });
+  const medians = present.map((c) => stats(perIter.get(c)!).median);
+  const sum = medians.reduce((a, b) => a + b, 0);
+  const components: ComponentProfile[] = present.map((c, i) => {
+    const ms = stats(perIter.get(c)!);
+    const b = bytes[c];
+    const totalBytes = b.weights + b.activations + b.state;
+    const sec = ms.median / 1e3;
+    const gflops = sec > 0 ? flops[c] / sec / 1e9 : 0;
+    const gbs = sec > 0 ? totalBytes / sec / 1e9 : 0;
+    const layers = [...new Set(inst[0].samples.filter((s) => s.component === c).map((s) => s.layer))].sort((a, b) =>
+      a - b
+    );
+    let roofline: ComponentProfile["roofline"] = null;
+    if (peaks && totalBytes > 0) {
+      const intensity = flops[c] / totalBytes;
+      const attainable = Math.min(peaks.gemmGflops, intensity * peaks.bandwidthGBs);
+      roofline = {
+        intensity,
+        attainableGflops: attainable,
+        bound: intensity < peaks.gemmGflops / peaks.bandwidthGBs ? "memory" : "compute",
+        ofAttainable: attainable > 0 ? gflops / attainable : gbs / peaks.bandwidthGBs,
+      };
+    }
+    return {
+      name: c,
+      layers: layers.length,
+      ms,
+      share: sum > 0 ? medians[i] / sum : 0,
+      flops: flops[c],
+      bytes: { ...b, total: totalBytes },
+      gflops,
+      gbs,
+      roofline,
+      memory: {
+        weights: weights[c],
+        activations: mem.get(c)?.net ?? 0,
+        state: state[c],
+        scratch: mem.get(c)?.scratch ?? 0,
+      },
+      perLayerMs: layers.map((l) => stats(perLayer.get(key(c, l))!).median),
+    };
+  });
+
+  const e2e = stats(plain);
+  const gpuStats = gpu.length > 0 ? stats(gpu) : null;
+  const referenceMs = gpuStats ? gpuStats.median : e2e.median;
+  const instStats = stats(inst.map((i) => i.wallMs));
+  // The representative iteration: median instrumented wall time.
+  const order = inst.map((_, i) => i).sort((a, b) => inst[a].wallMs - inst[b].wallMs);
+  const rep = inst[order[Math.floor((order.length - 1) / 2)]];
+  const trace: TraceSpan[] = rep.samples.map((s) => ({
+    component: s.component,
+    layer: s.layer,
+    start: Math.max(0, s.start),
+    duration: s.ms,
+  }));
+  const totalFlops = Object.values(flops).reduce((a, b) => a + b, 0);
+  const totalBytes = Object.values(bytes).reduce((a, b) => a + b.weights + b.activations + b.state, 0);
+  const weightTotal = Object.values(weights).reduce((a, b) => a + b, 0);
+  return {
+    model: modelIndex,
+    arch: cfg.arch,
+    mode,
+    batch,
+    seqLen,
+    endToEnd: {
+      ms: e2e,
+      tokensPerS: e2e.median > 0 ? (batch * tokens) / (e2e.median / 1e3) : 0,
+      instrumentedMs: instStats,
+      overheadPct: e2e.median > 0 ? (instStats.median / e2e.median - 1) * 100 : 0,
+      gpuMs: gpuStats,
+      referenceMs,
+      coverage: referenceMs > 0 ? sum / referenceMs : 0,
+    },
+    components,
+    flops: totalFlops,
+    bytes: totalBytes,
+    memory: {
+      baseline: baseline + decodeStateBytes,
+      peak: Math.max(...inst.map((i) => i.peak)),
+      weights: weightTotal,
+      state: Object.values(state).reduce((a, b) => a + b, 0),
+    },
+    trace,
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * Run the CLI as a user does: `deno run -A cli/main.ts <args>` in a subprocess, capturing its output.
+ *
+ * @module
+ */
+
+/** Path of the CLI entry point. */
+export const MAIN: string = new URL("../../cli/main.ts", import.meta.url).pathname;
+
+/** Exit code and decoded output of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI with these arguments. */
+export async function cli(...args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

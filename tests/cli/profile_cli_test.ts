@@ -1,0 +1,165 @@
+/**
+ * `perfmamba profile` end to end on a tiny checkpoint, on WASM and on WebGPU (llvmpipe in CI): the report folder
+ * (schema-valid JSON, CSV, a nesting trace, HTML with charts), the printed formats, refusing to overwrite a report,
+ * and clear errors for bad flags and impossible shapes.
+ */
+import assert from "node:assert/strict";
+import { fixtureDir } from "../_golden.ts";
+import { TEST_BACKENDS } from "../_backends.ts";
+import { assertTraceNests, assertValidProfile } from "../_profile_checks.ts";
+import { cli } from "./_cli.ts";
+import type { ProfileReport } from "../../runtime/profile_report.ts";
+
+const FAST = ["--seqlens", "8,16", "--warmup", "1", "--iters", "2", "--quiet"];
+
+for (const tb of TEST_BACKENDS) {
+  Deno.test({
+    name: `cli profile --model on ${tb.name}: report folder, formats, no overwrite${tb.skip ? ` (${tb.skip})` : ""}`,
+    ignore: tb.skip !== null,
+    fn: async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const out = `${dir}/report`;
+        const backend = ["--backend", tb.name, ...(tb.name === "wasm" ? ["--threads", "1"] : [])];
+        const r = await cli(
+          "profile",
+          "--model",
+          fixtureDir("mamba2-groups"),
+          ...FAST,
+          ...backend,
+          "--out",
+          out,
+          "--format",
+          "json",
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const printed: ProfileReport = JSON.parse(r.stdout);
+        const saved: ProfileReport = JSON.parse(await Deno.readTextFile(`${out}/profile.json`));
+        assert.deepEqual(printed, saved);
+        assertValidProfile(saved);
+        assert.equal(saved.environment.backend, tb.name);
+        assert.equal(saved.models[0].name, "mamba2-groups");
+        assert.deepEqual(saved.runs.map((x) => `${x.mode}${x.seqLen}`), [
+          "prefill8",
+          "prefill16",
+          "decode8",
+          "decode16",
+        ]);
+        assert.ok(saved.environment.peaks!.bandwidthGBs > 0 && saved.environment.peaks!.gemmGflops > 0);
+        assertTraceNests(saved, JSON.parse(await Deno.readTextFile(`${out}/trace.json`)).traceEvents);
+        const csv = (await Deno.readTextFile(`${out}/profile.csv`)).trimEnd().split(/\r?\n/);
+        // Header, one row per component of each run, one end_to_end row per run.
+        assert.equal(csv.length, 1 + saved.runs.reduce((a, x) => a + x.components.length + 1, 0));
+        const html = await Deno.readTextFile(`${out}/report.html`);
+        assert.ok((html.match(/<svg/g) ?? []).length >= 3, "charts in the HTML");
+        assert.match(html, /in_proj/);
+        JSON.parse(await Deno.readTextFile(`${out}/profile.schema.json`));
+
+        // The same folder again: refused before any work, nothing overwritten.
+        const before = await Deno.readTextFile(`${out}/profile.json`);
+        const again = await cli("profile", "--model", fixtureDir("mamba2-groups"), ...FAST, ...backend, "--out", out);
+        assert.equal(again.code, 2);
+        assert.match(again.stderr, /already holds profile\.json; choose another folder \(nothing was overwritten\)/);
+        assert.equal(await Deno.readTextFile(`${out}/profile.json`), before);
+
+        // Table and CSV on stdout.
+        const t = await cli(
+          "profile",
+          "--model",
+          fixtureDir("mamba1-tiny"),
+          ...FAST,
+          ...backend,
+          "--mode",
+          "decode",
+          "--skip-peaks",
+          "--out",
+          `${dir}/t`,
+        );
+        assert.equal(t.code, 0, t.stderr);
+        for (const c of ["embedding", "in_proj", "x_proj", "dt_proj", "ssm", "out_proj", "lm_head"]) {
+          assert.match(t.stdout, new RegExp(`\\n\\s+${c}\\s`), c);
+        }
+        assert.match(t.stderr, /report: .*report\.html/);
+        const c = await cli(
+          "profile",
+          "--model",
+          fixtureDir("mamba1-tiny"),
+          ...FAST,
+          ...backend,
+          "--mode",
+          "prefill",
+          "--skip-peaks",
+          "--out",
+          `${dir}/c`,
+          "--format",
+          "csv",
+        );
+        assert.equal(c.code, 0, c.stderr);
+        assert.match(c.stdout.split("\n")[0], /^model,arch,mode,batch,seq_len,component,/);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad flags and impossible shapes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ok = await cli(
+      "profile",
+      "--arch",
+      "mamba2",
+      "--dims",
+      "d_model=64,n_layer=2,vocab=300,head_dim=32",
+      ...FAST,
+      "--backend",
+      "wasm",
+      "--threads",
+      "1",
+      "--skip-peaks",
+      "--out",
+      `${dir}/d`,
+      "--format",
+      "json",
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    const report: ProfileReport = JSON.parse(ok.stdout);
+    assert.deepEqual(
+      [report.models[0].config.dModel, report.models[0].config.nLayer, report.models[0].config.nHeads],
+      [64, 2, 4],
+    );
+    const cases: [string[], number, RegExp][] = [
+      [["--seqlens", "0"], 2, /--seqlens values must be in \[1, 16384\]/],
+      [["--seqlens", "20000"], 2, /--seqlens values must be in \[1, 16384\]/],
+      [["--mode", "train"], 2, /--mode must be one of prefill, decode, both/],
+      [["--format", "xml"], 2, /--format must be one of table, json, csv/],
+      [["--arch", "mamba3"], 2, /--arch must be one of mamba1, mamba2, both/],
+      [["--size", "9b"], 2, /--size must be one of 130m, 370m, 790m, 1.4b, 2.8b/],
+      [["--dims", "d_model=64"], 2, /--dims needs at least d_model= and n_layer=/],
+      [["--dims", "width=3,n_layer=2"], 2, /--dims: "width=3" is not one of d_model/],
+      [
+        ["--arch", "mamba2", "--dims", "d_model=100,n_layer=2"],
+        2,
+        /--dims for mamba2: d_inner 200 .* not a multiple of head_dim 64/,
+      ],
+      [["--batch", "0"], 2, /--batch must be a whole number in \[1, 1024\]/],
+      [["--iters", "0"], 2, /--iters must be a whole number/],
+      [["--timing", "magic"], 2, /--timing must be one of auto, fenced/],
+      [["--model", "/nonexistent/ckpt"], 1, /\/nonexistent\/ckpt/],
+      [["--model", fixtureDir("mamba1-tiny"), "--dims", "d_model=64,n_layer=2"], 2, /either --model or --dims/],
+      [
+        ["--arch", "mamba1", "--size", "2.8b", "--seqlens", "16384", "--backend", "wasm"],
+        2,
+        /mamba1-2.8b needs about 11\.\d GB of f32 weights .* the WASM backend's memory is at most 4\.3 GB/,
+      ],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await cli("profile", "--quiet", "--out", `${dir}/x`, ...args);
+      assert.equal(r.code, code, `${args.join(" ")}: exit ${r.code}, stderr: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
