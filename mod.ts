@@ -67,7 +67,7 @@ export {
   forwardFlops,
 } from "./runtime/cost.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
-export { profileModels, stats } from "./runtime/profiler.ts";
+export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";
 export type {
   BytesMoved,
   ComponentMemory,

@@ -82,8 +82,10 @@ export interface ComponentProfile {
   name: Component;
   /** Layers it appears in (1 for embedding, norm_f, lm_head). */
   layers: number;
-  /** Latency per forward pass, summed over layers. */
+  /** Latency per forward pass, summed over layers (timestamp-query: net of passes × passOverheadMs). */
   ms: Stats;
+  /** Timed compute passes it took per forward pass (timestamp-query; else its instances, one per layer). */
+  passes: number;
   /** Share of the summed component time (median-based, 0‥1). */
   share: number;
   /** Analytic FLOPs per forward pass (formulas in runtime/cost.ts). */
@@ -126,6 +128,14 @@ export interface EndToEnd {
    * per-component GPU times must add up to.
    */
   gpuMs: Stats | null;
+  /**
+   * timestamp-query only (else null): GPU cost of one extra compute pass, measured by running the pass with one
+   * timed compute pass per kernel and comparing with the single timed scope ((Σ per-kernel − whole) ÷ extra
+   * passes). Each component's time is its timed passes minus this overhead per pass.
+   */
+  passOverheadMs: number | null;
+  /** Σ component medians before subtracting the pass overhead, ÷ referenceMs (= coverage without timestamps). */
+  rawCoverage: number;
   /** The reference the components are compared with: gpuMs with timestamp-query, else ms. */
   referenceMs: number;
   /** Σ component medians ÷ referenceMs (1 = the components account for all of it). */
@@ -318,6 +328,8 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
           gpuMs: { oneOf: [{ type: "null" }, statsSchema] },
           referenceMs: nonNeg,
           coverage: nonNeg,
+          passOverheadMs: { oneOf: [{ type: "null" }, nonNeg] },
+          rawCoverage: nonNeg,
         }),
         components: {
           type: "array",
@@ -326,6 +338,7 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
             name: { enum: COMPONENTS },
             layers: { type: "integer", minimum: 1 },
             ms: statsSchema,
+            passes: count,
             share: { type: "number", minimum: 0, maximum: 1 },
             flops: nonNeg,
             bytes: obj({ weights: nonNeg, activations: nonNeg, state: nonNeg, total: nonNeg }),

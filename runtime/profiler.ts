@@ -92,6 +92,8 @@ interface Sample {
   layer: number;
   start: number;
   ms: number;
+  /** Timed passes it took (timestamp-query), else 1. */
+  passes: number;
   /** Net live bytes it left (outputs). */
   net: number;
   /** Peak above the live bytes at its end. */
@@ -126,8 +128,9 @@ class Meter {
   get note(): string {
     switch (this.method) {
       case "timestamp-query":
-        return "GPU time of one compute pass per component and layer (timestamp-query). Un-instrumented passes " +
-          "run all dispatches in one pass per submit; splitting into timed passes adds the overhead shown.";
+        return "GPU time of one compute pass per component and layer (timestamp-query), minus the GPU cost of a " +
+          "pass boundary measured in the same run (passOverheadMs). Un-instrumented passes run all dispatches in " +
+          "one pass per submit; the instrumented wall time shows what the split costs on the host.";
       case "fenced":
         return `Wall time between GPU fences (a wait after each component) minus the median empty wait ` +
           `(${this.syncMs.toFixed(3)} ms measured); components much shorter than the wait are not resolved.`;
@@ -156,19 +159,23 @@ class Meter {
     return performance.now() - t0;
   }
 
-  /** GPU time of the whole pass as one timed scope (timestamp-query only). */
-  async gpuTotal(pass: PassFn): Promise<number> {
+  /**
+   * GPU time and pass count of a forward pass recorded as one timed scope ("forward"), or with one timed pass per
+   * kernel (scope null) — timestamp-query only.
+   */
+  async gpuTimed(pass: PassFn, scope: "forward" | null): Promise<{ ms: number; passes: number }> {
     const timer = this.backend.passTimer!;
     await timer.timings(); // drop stale ones
     timer.enabled = true;
-    timer.setScope("forward");
+    timer.setScope(scope);
     try {
       await pass(undefined);
     } finally {
       timer.setScope(null);
       timer.enabled = false;
     }
-    return (await timer.timings()).reduce((a, t) => a + t.ms, 0);
+    const t = await timer.timings();
+    return { ms: t.reduce((a, x) => a + x.ms, 0), passes: t.length };
   }
 
   /** A pass with per-component hooks. */
@@ -198,6 +205,7 @@ class Meter {
           layer: l,
           start: t0 - start,
           ms,
+          passes: 1,
           net: m.liveBytes - live0,
           scratch: Math.max(0, m.peakBytes - m.liveBytes),
         });
@@ -222,7 +230,7 @@ class Meter {
     runPeak = Math.max(runPeak, be.memory().peakBytes);
     if (timer) {
       // One scope can span several passes (copies end a pass): sum their GPU time, span first begin to last end.
-      const byKey = new Map<string, { ms: number; start: number }>();
+      const byKey = new Map<string, { ms: number; start: number; passes: number }>();
       let origin = Infinity;
       for (const t of await timer.timings()) {
         origin = Math.min(origin, t.start);
@@ -230,11 +238,13 @@ class Meter {
         if (e) {
           e.ms += t.ms;
           e.start = Math.min(e.start, t.start);
-        } else byKey.set(t.label, { ms: t.ms, start: t.start });
+          e.passes++;
+        } else byKey.set(t.label, { ms: t.ms, start: t.start, passes: 1 });
       }
       for (const s of samples) {
         const e = byKey.get(key(s.component, s.layer));
         s.ms = e?.ms ?? 0;
+        s.passes = e?.passes ?? 0;
         s.start = e ? e.start - origin : 0;
       }
     }
@@ -319,7 +329,7 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
     : options.peaks;
 
   const timed = meter.method === "timestamp-query";
-  const perRun = warmup + iters * (timed ? 3 : 2);
+  const perRun = warmup + iters * (timed ? 4 : 2);
   const total = models.length * modes.length * seqLens.length * perRun;
   let done = 0;
   const runs: ProfileRun[] = [];
@@ -397,18 +407,38 @@ async function profileRun(
       tick();
     }
     if (warmup > 0) await meter.instrumented(pass); // compiles the timed variants; not counted
-    const plain: number[] = [], gpu: number[] = [], inst: Instrumented[] = [];
+    const plain: number[] = [], gpu: number[] = [], overhead: number[] = [], inst: Instrumented[] = [];
     for (let i = 0; i < iters; i++) {
       plain.push(await meter.plain(pass));
       tick();
       inst.push(await meter.instrumented(pass));
       tick();
       if (meter.method === "timestamp-query") {
-        gpu.push(await meter.gpuTotal(pass));
+        const whole = await meter.gpuTimed(pass, "forward");
+        gpu.push(whole.ms);
         tick();
+        const perKernel = await meter.gpuTimed(pass, null);
+        tick();
+        if (perKernel.passes > whole.passes) {
+          overhead.push(Math.max(0, (perKernel.ms - whole.ms) / (perKernel.passes - whole.passes)));
+        }
       }
     }
-    return summarize(model, modelIndex, mode, batch, seqLen, plain, gpu, inst, peaks, memBefore, stateBytes);
+    const passOverhead = meter.method === "timestamp-query" ? (overhead.length ? stats(overhead).median : 0) : null;
+    return summarize(
+      model,
+      modelIndex,
+      mode,
+      batch,
+      seqLen,
+      plain,
+      gpu,
+      inst,
+      peaks,
+      memBefore,
+      stateBytes,
+      passOverhead,
+    );
   } finally {
     decodeState?.dispose();
   }
@@ -426,6 +456,7 @@ function summarize(
   peaks: DevicePeaks | null,
   baseline: number,
   decodeStateBytes: number,
+  passOverhead: number | null,
 ): ProfileRun {
   const cfg = model.config;
   const tokens = mode === "prefill" ? seqLen : 1;
@@ -440,8 +471,12 @@ function summarize(
   const perIter = new Map<Component, number[]>(present.map((c) => [c, inst.map(() => 0)]));
   const perLayer = new Map<string, number[]>();
   const mem = new Map<Component, { net: number; scratch: number }>();
+  const rawPerIter = new Map<Component, number[]>(present.map((c) => [c, inst.map(() => 0)]));
   inst.forEach((it, i) => {
     for (const s of it.samples) {
+      rawPerIter.get(s.component)![i] += s.ms;
+      // Each timed pass costs the GPU a fixed overhead (measured for this run): subtract it.
+      s.ms = Math.max(0, s.ms - (passOverhead ?? 0) * s.passes);
       perIter.get(s.component)![i] += s.ms;
       const k = key(s.component, s.layer);
       if (!perLayer.has(k)) perLayer.set(k, []);
@@ -453,6 +488,7 @@ function summarize(
     }
   });
   const medians = present.map((c) => stats(perIter.get(c)!).median);
+  const rawTotal = present.reduce((a, c) => a + stats(rawPerIter.get(c)!).median, 0);
   const sum = medians.reduce((a, b) => a + b, 0);
   const components: ComponentProfile[] = present.map((c, i) => {
     const ms = stats(perIter.get(c)!);
@@ -479,6 +515,7 @@ function summarize(
       name: c,
       layers: layers.length,
       ms,
+      passes: inst[0].samples.filter((s) => s.component === c).reduce((a, s) => a + s.passes, 0),
       share: sum > 0 ? medians[i] / sum : 0,
       flops: flops[c],
       bytes: { ...b, total: totalBytes },
@@ -525,6 +562,8 @@ function summarize(
       gpuMs: gpuStats,
       referenceMs,
       coverage: referenceMs > 0 ? sum / referenceMs : 0,
+      passOverheadMs: passOverhead,
+      rawCoverage: referenceMs > 0 ? rawTotal / referenceMs : 0,
     },
     components,
     flops: totalFlops,
@@ -537,4 +576,24 @@ function summarize(
     },
     trace,
   };
+}
+
+/**
+ * One report from several made with the same options on the same backend (e.g. one model loaded at a time, so
+ * that each run's memory holds only its own model): models and runs concatenated, the first report's
+ * environment and options kept.
+ */
+export function mergeReports(reports: ProfileReport[]): ProfileReport {
+  if (reports.length === 0) throw new RangeError("mergeReports: no reports");
+  const [first] = reports;
+  const models: ProfiledModel[] = [];
+  const runs: ProfileRun[] = [];
+  for (const r of reports) {
+    if (r.environment.backend !== first.environment.backend || r.environment.timing !== first.environment.timing) {
+      throw new RangeError("mergeReports: reports come from different backends or timing methods");
+    }
+    runs.push(...r.runs.map((run) => ({ ...run, model: run.model + models.length })));
+    models.push(...r.models);
+  }
+  return { ...reports.at(-1)!, environment: first.environment, options: first.options, models, runs };
 }

@@ -11,7 +11,7 @@ import type { Arch, MambaConfig } from "../../runtime/config.ts";
 import { componentWeightBytes } from "../../runtime/cost.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { type ConfigDims, makeConfig, PRESET_SIZES, presetConfig } from "../../runtime/presets.ts";
-import { profileModels } from "../../runtime/profiler.ts";
+import { mergeReports, profileModels } from "../../runtime/profiler.ts";
 import { PROFILE_JSON_SCHEMA, type ProfileReport } from "../../runtime/profile_report.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
 import {
@@ -199,31 +199,47 @@ export async function run(argv: string[]): Promise<void> {
 
   const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(dirSource(modelDir)));
   const backend = await backendFromFlags(flags, { timestamps: true });
-  const models: { model: MambaModel; name: string }[] = [];
-  const bar = progressBar(!flags.quiet);
-  try {
-    if (host) {
-      checkFits(host.config, backend, batch, seqLens, modelDir!);
-      models.push({ model: MambaModel.load(host, backend), name: basename(modelDir!.replace(/\/+$/, "")) });
-    } else {
-      for (const c of configs) {
-        const name = typeof flags.dims === "string" ? `${c.arch} (${flags.dims})` : `${c.arch}-${flags.size}`;
-        checkFits(c, backend, batch, seqLens, name);
-        models.push({ model: MambaModel.load(syntheticWeights(c, seed), backend), name: `${name} (random weights)` });
-      }
-    }
-    console.error(`profiling on ${backend.name} — ${backend.description}`);
-    const report = await profileModels(models, {
-      seqLens,
-      batch,
-      modes: mode === "both" ? ["prefill", "decode"] : [mode],
-      warmup,
-      iters,
-      peaks: flags["skip-peaks"] ? null : "measure",
-      timing,
-      seed,
-      onProgress: (p) => bar.update(p.done, p.total, p.label),
+  // One model on the backend at a time, so that each run's memory figures hold only its own model.
+  const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host
+    ? [{
+      name: basename(modelDir!.replace(/\/+$/, "")),
+      config: host.config,
+      load: () => MambaModel.load(host, backend),
+    }]
+    : configs.map((c) => {
+      const name = typeof flags.dims === "string" ? `${c.arch} (${flags.dims})` : `${c.arch}-${flags.size}`;
+      return {
+        name: `${name} (random weights)`,
+        config: c,
+        load: () => MambaModel.load(syntheticWeights(c, seed), backend),
+      };
     });
+  const bar = progressBar(!flags.quiet);
+  let model: MambaModel | null = null;
+  try {
+    for (const s of sources) checkFits(s.config, backend, batch, seqLens, s.name.replace(" (random weights)", ""));
+    console.error(`profiling on ${backend.name} — ${backend.description}`);
+    const reports: ProfileReport[] = [];
+    let peaks: ProfileReport["environment"]["peaks"] | "measure" = flags["skip-peaks"] ? null : "measure";
+    for (const [i, s] of sources.entries()) {
+      model = s.load();
+      const r = await profileModels([{ model, name: s.name }], {
+        seqLens,
+        batch,
+        modes: mode === "both" ? ["prefill", "decode"] : [mode],
+        warmup,
+        iters,
+        peaks,
+        timing,
+        seed,
+        onProgress: (p) => bar.update(p.done + i * p.total, p.total * sources.length, p.label),
+      });
+      model.dispose();
+      model = null;
+      peaks = r.environment.peaks; // measured once
+      reports.push(r);
+    }
+    const report = mergeReports(reports);
     bar.done();
     await writeReport(outDir, report);
     if (format === "json") console.log(JSON.stringify(report, null, 1));
@@ -232,7 +248,7 @@ export async function run(argv: string[]): Promise<void> {
     console.error(`report: ${outDir}/report.html (also profile.json, profile.csv, trace.json for Perfetto)`);
   } finally {
     bar.done();
-    for (const m of models) m.model.dispose();
+    model?.dispose();
     backend.dispose();
   }
 }

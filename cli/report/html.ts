@@ -177,7 +177,11 @@ function runSection(report: ProfileReport, run: ProfileRun): string {
   const gpu = e.gpuMs ? `; GPU time of the pass ${fmtMs(e.gpuMs.median)} ms` : "";
   const note = `End to end ${fmtMs(e.ms.median)} ± ${fmtMs(e.ms.iqr)} ms (n = ${e.ms.n})${gpu}; ` +
     `instrumented ${fmtMs(e.instrumentedMs.median)} ms (+${fmtPercent(e.overheadPct)}); components cover ` +
-    `${fmtFraction(e.coverage)} of ${fmtMs(e.referenceMs)} ms. ${group(run.flops)} FLOPs, ` +
+    `${fmtFraction(e.coverage)} of ${fmtMs(e.referenceMs)} ms${
+      e.passOverheadMs !== null
+        ? ` (${fmtFraction(e.rawCoverage)} before subtracting ${fmtMs(e.passOverheadMs)} ms per timed pass)`
+        : ""
+    }. ${group(run.flops)} FLOPs, ` +
     `${fmtBytes(run.bytes)} moved. Memory: baseline ${fmtBytes(m.baseline)}, peak ${fmtBytes(m.peak)} ` +
     `(weights ${fmtBytes(m.weights)}, state ${fmtBytes(m.state)}).`;
   const title = `${modelName(report, run.model)} — ${run.mode}, batch ${run.batch}, L ${run.seqLen}`;

@@ -32,7 +32,7 @@ function runHeader(report: ProfileReport, run: ProfileRun): string {
     `L${run.seqLen}`,
     `${fmtMs(e.ms.median)} ± ${fmtMs(e.ms.iqr)} ms`,
     `${fmtRate(e.tokensPerS)} tok/s`,
-    `coverage ${fmtFraction(e.coverage)}`,
+    `coverage ${fmtFraction(e.coverage)}${e.passOverheadMs !== null ? ` (raw ${fmtFraction(e.rawCoverage)})` : ""}`,
     `overhead ${fmtPercent(e.overheadPct)}`,
   ].join("  ");
 }

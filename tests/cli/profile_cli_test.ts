@@ -108,8 +108,6 @@ Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad fl
   try {
     const ok = await cli(
       "profile",
-      "--arch",
-      "mamba2",
       "--dims",
       "d_model=64,n_layer=2,vocab=300,head_dim=32",
       ...FAST,
@@ -125,10 +123,19 @@ Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad fl
     );
     assert.equal(ok.code, 0, ok.stderr);
     const report: ProfileReport = JSON.parse(ok.stdout);
-    assert.deepEqual(
-      [report.models[0].config.dModel, report.models[0].config.nLayer, report.models[0].config.nHeads],
-      [64, 2, 4],
-    );
+    // --arch both: one model after the other on the backend, merged into one report.
+    assert.deepEqual(report.models.map((m) => [m.arch, m.config.dModel, m.config.nLayer, m.config.nHeads]), [
+      ["mamba1", 64, 2, 0],
+      ["mamba2", 64, 2, 4],
+    ]);
+    assert.deepEqual(report.runs.map((r) => `${r.model}${r.arch}`), [
+      ...Array(4).fill("0mamba1"),
+      ...Array(4).fill("1mamba2"),
+    ]);
+    // Each run's baseline holds one model's weights, not both.
+    for (const r of report.runs) {
+      assert.ok(r.memory.baseline < r.memory.weights + r.memory.state + 65536, JSON.stringify(r.memory));
+    }
     const cases: [string[], number, RegExp][] = [
       [["--seqlens", "0"], 2, /--seqlens values must be in \[1, 16384\]/],
       [["--seqlens", "20000"], 2, /--seqlens values must be in \[1, 16384\]/],

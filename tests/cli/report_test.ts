@@ -241,7 +241,7 @@ Deno.test("profileTable: a header line per run and one aligned line per componen
     const header = `${report.models[run.model].name}  ${run.mode}  B${run.batch}  L${run.seqLen}  `;
     const start = lines.findIndex((l) => l.startsWith(header));
     assert.ok(start >= 0, header);
-    assert.match(lines[start], /± .* ms .* tok\/s {2}coverage \d+\.\d% {2}overhead \d+\.\d%$/);
+    assert.match(lines[start], /± .* ms .* tok\/s {2}coverage \d+\.\d%( \(raw \d+\.\d%\))? {2}overhead \d+\.\d%$/);
     assert.match(lines[start + 1], /^ {2}component +median ms +share +GFLOP\/s +GB\/s +bound +of attainable$/);
     const rows = lines.slice(start + 2, start + 2 + run.components.length);
     assert.deepEqual(rows.map((l) => l.trim().split(/\s+/)[0]), run.components.map((c) => c.name));

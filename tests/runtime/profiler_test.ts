@@ -116,6 +116,10 @@ for (const m of METHODS) {
           assert.equal(e.gpuMs !== null, m.method === "timestamp-query");
           close(e.referenceMs, e.gpuMs ? e.gpuMs.median : e.ms.median, `${what} reference`);
           close(e.coverage, medianSum / e.referenceMs, `${what} coverage`);
+          assert.equal(e.passOverheadMs !== null, m.method === "timestamp-query");
+          // Timed components take ≥ 1 pass per instance; the correction only ever lowers the sum.
+          for (const c of run.components) assert.ok(c.passes >= (m.method === "timestamp-query" ? c.layers : 0));
+          if (m.method !== "timestamp-query") close(e.rawCoverage, e.coverage, `${what} raw coverage`);
           close(e.tokensPerS, (2 * tokens) / (e.ms.median / 1e3), `${what} tok/s`);
           assert.equal(run.trace.length, 1 + cfg.nLayer * blocks.length + 2);
           assert.equal(run.flops, Object.values(flops).reduce((a, v) => a + v, 0));
