@@ -8,6 +8,11 @@
 // in workgroup memory, [TK][128] per operand, double-buffered (one barrier per k-tile: the next tile's global
 // loads are issued before the FMAs of the current one and stored into the other buffer after them).
 //
+// Split-K: when the output has too few tiles to fill the GPU (x_proj's 80 columns, out_proj at short lengths),
+// workgroup z reduces only k in [z·k_split, (z + 1)·k_split) and writes its partial tile to slab z of y (a scratch
+// [splits, m, y_stride] bound by the backend, bias off); splitk_reduce.wgsl then sums the slabs and adds the bias.
+// Without a split k_split ≥ k, z = 0 and split_stride is unused.
+//
 // Global loads: thread t reads k = k0 + t % 8 of rows t / 8 + 32·r, so a warp reads 4 rows × 32 contiguous
 // bytes per instruction (full sectors, any alignment of x_stride / x_base / k). Workgroup layout: element
 // (kk, row) lives in vec4 slot kk·32 + ((row / 4) ^ kk), lane row % 4. The XOR swizzle makes both the
@@ -33,6 +38,8 @@ struct Params {
   y_base: u32, // element of y[0, 0] (this part's first column) in the y binding
   has_bias: u32,
   bias_base: u32, // element of bias[0] for this part
+  k_split: u32, // k elements per workgroup z
+  split_stride: u32, // elements between the partial results of consecutive z
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,17 +51,17 @@ struct Params {
 var<workgroup> xs: array<vec4<f32>, 512>; // 2 buffers × (TK, 128 rows of x), swizzled
 var<workgroup> ws: array<vec4<f32>, 512>; // 2 buffers × (TK, 128 rows of w), swizzled
 
-// x[m0 + row, gk], 0 outside the matrix.
-fn load_x(row: u32, gk: u32) -> f32 {
-  if (row < p.m && gk < p.k) {
+// x[m0 + row, gk], 0 outside the matrix or past this workgroup's k range (ke).
+fn load_x(row: u32, gk: u32, ke: u32) -> f32 {
+  if (row < p.m && gk < ke) {
     return x[p.x_base + row * p.x_stride + gk];
   }
   return 0.0;
 }
 
-// w[row, gk], 0 outside the matrix.
-fn load_w(row: u32, gk: u32) -> f32 {
-  if (row < p.n && gk < p.k) {
+// w[row, gk], 0 outside the matrix or past ke.
+fn load_w(row: u32, gk: u32, ke: u32) -> f32 {
+  if (row < p.n && gk < ke) {
     if (F16W) {
       return unpack2x16float(w[row * ((p.k + 1u) / 2u) + gk / 2u])[gk % 2u];
     }
@@ -63,12 +70,12 @@ fn load_w(row: u32, gk: u32) -> f32 {
   return 0.0;
 }
 
-// y[m, n .. n + 3] = v (+ bias), the columns that exist.
-fn store4(m: u32, n: u32, v: vec4<f32>) {
+// y[m, n .. n + 3] = v (+ bias), the columns that exist; slab z of a split-K scratch.
+fn store4(m: u32, n: u32, v: vec4<f32>, z: u32) {
   if (m >= p.m) {
     return;
   }
-  let row = p.y_base + m * p.y_stride;
+  let row = p.y_base + z * p.split_stride + m * p.y_stride;
   for (var j = 0u; j < 4u; j++) {
     let c = n + j;
     if (c < p.n) {
@@ -100,18 +107,20 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   var ra: vec4<f32>; // prefetched x values (rows lr + 32·r)
   var rb: vec4<f32>; // prefetched w values
 
-  let ntiles = (p.k + TK - 1u) / TK;
+  let kb = wid.z * p.k_split; // this workgroup's k range [kb, ke)
+  let ke = min(p.k, kb + p.k_split);
+  let ntiles = (ke - kb + TK - 1u) / TK;
   // Stage tile 0 into buffer 0.
   ra = vec4(
-    load_x(m0 + lr, kk_ld),
-    load_x(m0 + lr + 32u, kk_ld),
-    load_x(m0 + lr + 64u, kk_ld),
-    load_x(m0 + lr + 96u, kk_ld),
+    load_x(m0 + lr, kb + kk_ld, ke),
+    load_x(m0 + lr + 32u, kb + kk_ld, ke),
+    load_x(m0 + lr + 64u, kb + kk_ld, ke),
+    load_x(m0 + lr + 96u, kb + kk_ld, ke),
   );
-  rb = vec4(load_w(n0 + lr, kk_ld), load_w(n0 + lr + 32u, kk_ld), 0.0, 0.0);
+  rb = vec4(load_w(n0 + lr, kb + kk_ld, ke), load_w(n0 + lr + 32u, kb + kk_ld, ke), 0.0, 0.0);
   if (WIDE) {
-    rb.z = load_w(n0 + lr + 64u, kk_ld);
-    rb.w = load_w(n0 + lr + 96u, kk_ld);
+    rb.z = load_w(n0 + lr + 64u, kb + kk_ld, ke);
+    rb.w = load_w(n0 + lr + 96u, kb + kk_ld, ke);
   }
   for (var r = 0u; r < 4u; r++) {
     xs[st_base + (st_slot ^ (8u * r))][st_lane] = ra[r];
@@ -125,18 +134,18 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     let cur = (t % 2u) * SLOTS;
     let more = t + 1u < ntiles;
     if (more) {
-      let gk = (t + 1u) * TK + kk_ld;
+      let gk = kb + (t + 1u) * TK + kk_ld;
       ra = vec4(
-        load_x(m0 + lr, gk),
-        load_x(m0 + lr + 32u, gk),
-        load_x(m0 + lr + 64u, gk),
-        load_x(m0 + lr + 96u, gk),
+        load_x(m0 + lr, gk, ke),
+        load_x(m0 + lr + 32u, gk, ke),
+        load_x(m0 + lr + 64u, gk, ke),
+        load_x(m0 + lr + 96u, gk, ke),
       );
-      rb.x = load_w(n0 + lr, gk);
-      rb.y = load_w(n0 + lr + 32u, gk);
+      rb.x = load_w(n0 + lr, gk, ke);
+      rb.y = load_w(n0 + lr + 32u, gk, ke);
       if (WIDE) {
-        rb.z = load_w(n0 + lr + 64u, gk);
-        rb.w = load_w(n0 + lr + 96u, gk);
+        rb.z = load_w(n0 + lr + 64u, gk, ke);
+        rb.w = load_w(n0 + lr + 96u, gk, ke);
       }
     }
     for (var kk = 0u; kk < TK; kk++) {
@@ -180,23 +189,23 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   let ma = m0 + 4u * ty;
   let mb = ma + 64u;
   let na = n0 + 4u * tx;
-  store4(ma, na, acc[0]);
-  store4(ma + 1u, na, acc[2]);
-  store4(ma + 2u, na, acc[4]);
-  store4(ma + 3u, na, acc[6]);
-  store4(mb, na, acc[8]);
-  store4(mb + 1u, na, acc[10]);
-  store4(mb + 2u, na, acc[12]);
-  store4(mb + 3u, na, acc[14]);
+  store4(ma, na, acc[0], wid.z);
+  store4(ma + 1u, na, acc[2], wid.z);
+  store4(ma + 2u, na, acc[4], wid.z);
+  store4(ma + 3u, na, acc[6], wid.z);
+  store4(mb, na, acc[8], wid.z);
+  store4(mb + 1u, na, acc[10], wid.z);
+  store4(mb + 2u, na, acc[12], wid.z);
+  store4(mb + 3u, na, acc[14], wid.z);
   if (WIDE) {
     let nb = na + 64u;
-    store4(ma, nb, acc[1]);
-    store4(ma + 1u, nb, acc[3]);
-    store4(ma + 2u, nb, acc[5]);
-    store4(ma + 3u, nb, acc[7]);
-    store4(mb, nb, acc[9]);
-    store4(mb + 1u, nb, acc[11]);
-    store4(mb + 2u, nb, acc[13]);
-    store4(mb + 3u, nb, acc[15]);
+    store4(ma, nb, acc[1], wid.z);
+    store4(ma + 1u, nb, acc[3], wid.z);
+    store4(ma + 2u, nb, acc[5], wid.z);
+    store4(ma + 3u, nb, acc[7], wid.z);
+    store4(mb, nb, acc[9], wid.z);
+    store4(mb + 1u, nb, acc[11], wid.z);
+    store4(mb + 2u, nb, acc[13], wid.z);
+    store4(mb + 3u, nb, acc[15], wid.z);
   }
 }

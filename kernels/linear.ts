@@ -3,8 +3,9 @@
  * 128×128 output tile with 8×8 outputs per thread ({@link GEMM_TILE_M}×{@link GEMM_TILE_N_WIDE}), or 128×64 with
  * 8×4 when the wide grid would leave the GPU under-filled ({@link gemmConfig}); k-tiles of 8, double-buffered
  * in bank-conflict-free workgroup memory. Decode (m ≤ 8) uses the GEMV (4 features per workgroup, 64 lanes
- * reducing over k). The backend calls this once per (row chunk of x/y, row part of w) when a tensor or matrix
- * exceeds the storage binding limit.
+ * reducing over k). When the output has too few tiles to fill the GPU and k is long ({@link splitK}), the GEMM
+ * splits k over workgroups into a scratch and {@link splitkReduceProgram} sums the partial results. The backend
+ * calls this once per (row chunk of x/y, row part of w) when a tensor or matrix exceeds the storage binding limit.
  *
  * @module
  */
@@ -20,13 +21,42 @@ export const GEMM_TILE_N_WIDE = 128;
 export const GEMM_TILE_N_NARROW = 64;
 
 /** Tuning of the GEMM tile choice (mutable: tests and benchmarks may force one variant). */
-export const gemmConfig: { wideMinWorkgroups: number } = {
+export const gemmConfig: { wideMinWorkgroups: number; splitMinWorkgroups: number } = {
   /**
    * Use the 128×128 tile when it still yields at least this many workgroups, else 128×64 (twice as many,
    * for occupancy on GPUs with ~100+ SMs / CUs). 0 forces the wide tile, Infinity the narrow one.
    */
   wideMinWorkgroups: 256,
+  /**
+   * Split k when the output has fewer tiles than this (0 never splits); {@link splitK} then aims for about twice
+   * this many workgroups.
+   */
+  splitMinWorkgroups: 128,
 };
+
+/** Shortest k range one split-K workgroup reduces. */
+export const SPLIT_MIN_K = 128;
+/** Most splits of one GEMM. */
+export const SPLIT_MAX = 16;
+
+/** How a GEMM's k is split: `splits` workgroups along z, each reducing `kSplit` elements (splits = 1: none). */
+export interface KSplit {
+  splits: number;
+  kSplit: number;
+}
+
+/** The k split for an m × n output with inner dimension k (GEMV shapes and well-filled grids: none). */
+export function splitK(m: number, n: number, k: number): KSplit {
+  const none = { splits: 1, kSplit: k };
+  if (m <= GEMV_MAX_ROWS) return none;
+  const tiles = Math.ceil(n / GEMM_TILE_N_NARROW) * Math.ceil(m / GEMM_TILE_M);
+  if (tiles >= gemmConfig.splitMinWorkgroups || k < 2 * SPLIT_MIN_K) return none;
+  const want = Math.ceil((2 * gemmConfig.splitMinWorkgroups) / tiles);
+  const s = Math.min(SPLIT_MAX, Math.floor(k / SPLIT_MIN_K), want);
+  if (s < 2) return none;
+  const kSplit = Math.ceil(k / s / 8) * 8; // whole k-tiles
+  return { splits: Math.ceil(k / kSplit), kSplit };
+}
 
 /** Shapes and placements of one linear dispatch. */
 export interface LinearDims {
@@ -50,27 +80,68 @@ export interface LinearDims {
  * y (m, yStride) ← x (m, k) · w (n, k)ᵀ + bias; bias is a dummy slice when biasBase < 0. `f16` selects weights
  * stored as f16 pairs (rows padded to an even length; see gemm.wgsl), otherwise f32.
  */
-export function linearProgram(x: Slice, w: Slice, bias: Slice, y: Slice, d: LinearDims, f16 = false): Program {
+export function linearProgram(
+  x: Slice,
+  w: Slice,
+  bias: Slice,
+  y: Slice,
+  d: LinearDims,
+  f16 = false,
+  split: KSplit = { splits: 1, kSplit: d.k },
+): Program {
   const gemv = d.m <= GEMV_MAX_ROWS;
   const rowTiles = Math.ceil(d.m / GEMM_TILE_M);
-  const wide = !gemv && Math.ceil(d.n / GEMM_TILE_N_WIDE) * rowTiles >= gemmConfig.wideMinWorkgroups;
+  const wide = !gemv && split.splits === 1 &&
+    Math.ceil(d.n / GEMM_TILE_N_WIDE) * rowTiles >= gemmConfig.wideMinWorkgroups;
   const tn = wide ? GEMM_TILE_N_WIDE : GEMM_TILE_N_NARROW;
+  const uniforms: Program["uniforms"] = [
+    ["u32", d.m],
+    ["u32", d.n],
+    ["u32", d.k],
+    ["u32", d.xStride],
+    ["u32", d.xBase],
+    ["u32", d.yStride],
+    ["u32", d.yBase],
+    ["u32", d.biasBase >= 0 ? 1 : 0],
+    ["u32", Math.max(0, d.biasBase)],
+  ];
   return {
     kernel: gemv ? "gemv" : "gemm",
     label: gemv ? "gemv" : "gemm",
     constants: gemv ? { F16W: f16 ? 1 : 0 } : { WIDE: wide ? 1 : 0, F16W: f16 ? 1 : 0 },
     storage: [x, w, bias, y],
+    uniforms: gemv ? uniforms : [...uniforms, ["u32", split.kSplit], ["u32", d.m * d.yStride]],
+    workgroups: gemv ? grid(d.n, 4) : [Math.ceil(d.n / tn), rowTiles, split.splits],
+  };
+}
+
+/** Dimensions of {@link splitkReduceProgram}: the m × n output, its placement in y and the bias. */
+export interface SplitReduceDims {
+  m: number;
+  n: number;
+  splits: number;
+  yStride: number;
+  yBase: number;
+  /** Element of bias[0], or −1 without bias. */
+  biasBase: number;
+}
+
+/** y (m, yStride) ← Σ_z part (splits, m, n) + bias: the second step of a split-K GEMM. */
+export function splitkReduceProgram(part: Slice, bias: Slice, y: Slice, d: SplitReduceDims): Program {
+  return {
+    kernel: "splitk_reduce",
+    label: "splitk_reduce",
+    constants: { WG: 256 },
+    storage: [part, bias, y],
     uniforms: [
       ["u32", d.m],
       ["u32", d.n],
-      ["u32", d.k],
-      ["u32", d.xStride],
-      ["u32", d.xBase],
+      ["u32", d.splits],
       ["u32", d.yStride],
       ["u32", d.yBase],
       ["u32", d.biasBase >= 0 ? 1 : 0],
       ["u32", Math.max(0, d.biasBase)],
     ],
-    workgroups: gemv ? grid(d.n, 4) : [Math.ceil(d.n / tn), rowTiles, 1],
+    workgroups: grid(d.m * d.n, 256),
   };
 }

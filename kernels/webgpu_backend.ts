@@ -37,7 +37,7 @@ import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
 import { acquireDevice } from "./device.ts";
 import { gatherProgram } from "./gather.ts";
 import { WGSL } from "./generated/wgsl.ts";
-import { linearProgram } from "./linear.ts";
+import { linearProgram, splitK, splitkReduceProgram } from "./linear.ts";
 import { kernelLayoutEntries, pipelineKey, type Program, type Slice, uniformBytes, writeUniforms } from "./program.ts";
 import { gatedRmsNormProgram, rmsNormProgram } from "./rms_norm.ts";
 import { type ScanDims, scanScratchFloats, selectiveScanPrograms } from "./selective_scan.ts";
@@ -233,6 +233,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly #pipelines: Map<string, PipelineEntry>;
   readonly #modules: Map<string, GPUShaderModule>;
   readonly #dummy: GPUBuffer; // bound where an optional operand (bias) is absent
+  readonly #dummySlice: Slice;
   readonly #arena: ArenaPage[] = [];
   #arenaPage = 0;
   /** Bind groups by (pipeline, bound buffer ranges); decode steps and repeated prefills hit it. */
@@ -284,6 +285,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#maxBufferSize = device.limits.maxBufferSize;
     this.#pool = new BufferPool(device, (b) => this.#forgetBuffer(b));
     this.#dummy = device.createBuffer({ size: 256, usage: U.STORAGE, label: "dummy" });
+    this.#dummySlice = { buffer: this.#dummy, offset: 0, size: 16 };
     const canTime = !!opts.timestamps && device.features.has("timestamp-query");
     this.#timing = canTime;
     this.f16Weights = !!opts.f16Weights;
@@ -964,7 +966,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const N = m.n;
     const out = this.#alloc([M, N], `${m.label}.out`);
     if (M === 0 || N === 0) return out;
-    const biasSlice = bt ? this.#slice(bt, "linear") : { buffer: this.#dummy, offset: 0, size: 16 };
+    const biasSlice = bt ? this.#slice(bt, "linear") : this.#dummySlice;
     // Rows per chunk so that both the x rows and the y rows fit one binding (with alignment slack).
     const rowBytes = Math.max(xStride, N) * 4;
     const fitRows = Math.floor((this.maxBindingSize - this.#align) / rowBytes);
@@ -977,25 +979,29 @@ class WebGpuBackendImpl implements WebGpuBackend {
       const yr = this.#range(out, m0 * N, m1 * N);
       for (const part of m.parts!) {
         if (part.rows <= 0) continue;
-        this.#run(
-          linearProgram(
-            xr.slice,
-            { buffer: part.buffer, offset: 0, size: part.rows * m.rowBytes },
-            biasSlice,
-            yr.slice,
-            {
-              m: m1 - m0,
-              n: part.rows,
-              k: m.k,
-              xStride,
-              xBase: xr.base,
-              yStride: N,
-              yBase: yr.base + part.r0,
-              biasBase: bt ? part.r0 : -1,
-            },
-            m.f16,
-          ),
-        );
+        const w = { buffer: part.buffer, offset: 0, size: part.rows * m.rowBytes };
+        const dims = {
+          m: m1 - m0,
+          n: part.rows,
+          k: m.k,
+          xStride,
+          xBase: xr.base,
+          yStride: N,
+          yBase: yr.base + part.r0,
+          biasBase: bt ? part.r0 : -1,
+        };
+        const split = splitK(dims.m, dims.n, dims.k);
+        if (split.splits > 1 && split.splits * dims.m * dims.n * 4 <= this.maxBindingSize) {
+          // Too few output tiles to fill the GPU: partial sums over k ranges into a scratch, then one reduce.
+          const part32 = this.#alloc([split.splits * dims.m * dims.n], `${m.label}.splitk`);
+          const ps = this.#slice(part32, "linear");
+          const toScratch = { ...dims, yStride: dims.n, yBase: 0, biasBase: -1 };
+          this.#run(linearProgram(xr.slice, w, this.#dummySlice, ps, toScratch, m.f16, split));
+          this.#run(splitkReduceProgram(ps, biasSlice, yr.slice, { ...dims, splits: split.splits }));
+          this.free(part32);
+        } else {
+          this.#run(linearProgram(xr.slice, w, biasSlice, yr.slice, dims, m.f16));
+        }
       }
     }
     return out;

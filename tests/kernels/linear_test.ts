@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { view } from "../../runtime/backend.ts";
-import { gemmConfig } from "../../kernels/linear.ts";
+import { gemmConfig, splitK } from "../../kernels/linear.ts";
 import { embedRef, linearRef } from "../wasm/reference.ts";
 import { assertClose, gpuTest, rand, viewIn } from "./_gpu.ts";
 
@@ -109,3 +109,39 @@ gpuTest("f16 weights: embed and linear over a split matrix", async (be) => {
     assertClose(got, linearRef(x, f16Rounded(W), null, M, N, K), `split f16 linear M=${M}`);
   }
 }, { f16Weights: true, maxBindingSize: 4096 });
+
+// Split-K: outputs with few tiles and a long k (Mamba-1's x_proj: 80 outputs; out_proj at short lengths) sum
+// partial products of k ranges; with and without bias, from a view, f32 and f16 weights, and with splitting off.
+for (const [M, N, K] of [[70, 80, 1536], [130, 37, 1000], [9, 768, 520]] as const) {
+  for (const f16Weights of [false, true]) {
+    gpuTest(`split-K linear ${M}×${K} · (${N}×${K})ᵀ${f16Weights ? " (f16 weights)" : ""}`, async (be) => {
+      const split = splitK(M, N, K);
+      assert.ok(split.splits > 1, `expected a split for ${M}×${N}×${K}`);
+      const x = rand(M * K, M + 3), W = rand(N * K, K + 3), bias = rand(N, N + 3);
+      const Wq = f16Weights ? f16Rounded(W) : W;
+      const w = be.uploadMatrix(W, N, K, "w");
+      const b = be.upload(bias, [N], "b");
+      const { view: xv } = viewIn(be, x, M, K, 2, 7, "x");
+      const saved = gemmConfig.splitMinWorkgroups;
+      try {
+        assertClose(await be.read(be.linear(xv, w, b)), linearRef(x, Wq, bias, M, N, K), "split-K with bias");
+        assertClose(await be.read(be.linear(xv, w)), linearRef(x, Wq, null, M, N, K), "split-K without bias");
+        gemmConfig.splitMinWorkgroups = 0; // never split: the same result from the plain GEMM
+        assertClose(await be.read(be.linear(xv, w, b)), linearRef(x, Wq, bias, M, N, K), "unsplit");
+      } finally {
+        gemmConfig.splitMinWorkgroups = saved;
+      }
+    }, { f16Weights });
+  }
+}
+
+Deno.test("splitK: no split for GEMV rows, well-filled grids or short k; whole k-tiles covering k", () => {
+  assert.deepEqual(splitK(8, 80, 1536), { splits: 1, kSplit: 1536 });
+  assert.deepEqual(splitK(2048, 3072, 768), { splits: 1, kSplit: 768 });
+  assert.deepEqual(splitK(70, 80, 200), { splits: 1, kSplit: 200 });
+  for (const [m, n, k] of [[70, 80, 1536], [64, 768, 1536], [130, 37, 1000], [2048, 80, 1536]]) {
+    const s = splitK(m, n, k);
+    assert.ok(s.splits >= 2 && s.splits <= 16 && s.kSplit % 8 === 0, JSON.stringify(s));
+    assert.ok((s.splits - 1) * s.kSplit < k && s.splits * s.kSplit >= k, `covers k: ${JSON.stringify(s)}`);
+  }
+});
