@@ -136,7 +136,10 @@ export interface EndToEnd {
   passOverheadMs: number | null;
   /** Σ component medians before subtracting the pass overhead, ÷ referenceMs (= coverage without timestamps). */
   rawCoverage: number;
-  /** The reference the components are compared with: gpuMs with timestamp-query, else ms. */
+  /**
+   * The reference the components are compared with: gpuMs with timestamp-query, else the instrumented wall time
+   * (the passes the components were timed in).
+   */
   referenceMs: number;
   /** Σ component medians ÷ referenceMs (1 = the components account for all of it). */
   coverage: number;

@@ -534,8 +534,10 @@ function summarize(
 
   const e2e = stats(plain);
   const gpuStats = gpu.length > 0 ? stats(gpu) : null;
-  const referenceMs = gpuStats ? gpuStats.median : e2e.median;
   const instStats = stats(inst.map((i) => i.wallMs));
+  // What the components must add up to: the GPU time of the same work as one timed scope, or (CPU, fences) the wall
+  // time of the very passes they were timed in — run-to-run noise stays out; overheadPct compares with plain passes.
+  const referenceMs = gpuStats ? gpuStats.median : instStats.median;
   // The representative iteration: median instrumented wall time.
   const order = inst.map((_, i) => i).sort((a, b) => inst[a].wallMs - inst[b].wallMs);
   const rep = inst[order[Math.floor((order.length - 1) / 2)]];
