@@ -1,0 +1,181 @@
+/**
+ * Writing host weights back as a Hugging Face checkpoint (platform-neutral): the inverse of `checkpoint.ts`.
+ *
+ * {@link checkpointFiles} gives the two files of a transformers checkpoint directory — `config.json` and an F32
+ * `model.safetensors` — with transformers' tensor names and shapes (`MambaForCausalLM` / `Mamba2ForCausalLM`), so
+ * `loadWeights` reads back exactly the same weights, and transformers can load uniform-state-size checkpoints.
+ *
+ * @module
+ */
+
+import type { MambaConfig } from "./config.ts";
+import { layerStateSize } from "./config.ts";
+import { type TensorToWrite, writeSafetensors } from "./safetensors.ts";
+import type { HostTensor, MambaWeights } from "./weights.ts";
+import { stateSizeOf } from "./weights.ts";
+
+/** The files of a checkpoint directory written by {@link checkpointFiles}. */
+export interface CheckpointFiles {
+  /** transformers config (pretty-printed JSON, trailing newline). */
+  "config.json": string;
+  /** All tensors, F32. */
+  "model.safetensors": Uint8Array;
+}
+
+/** Options of {@link checkpointFiles}. */
+export interface CheckpointWriteOptions {
+  /**
+   * Extra config.json keys merged over the generated ones, e.g. `bos_token_id` / `eos_token_id` / `pad_token_id`
+   * of the original config (the host weights do not carry token ids; transformers' defaults apply without them).
+   */
+  extraConfig?: Record<string, unknown>;
+  /** safetensors `__metadata__` entries (`format: "pt"` is always present). */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * A float for config.json as transformers 5 writes non-finite floats: finite numbers as they are, ±Infinity / NaN
+ * as `{"__float__": "Infinity"}` (both `parseConfig` and Python's `json` read it; transformers decodes it).
+ */
+function jsonFloat(v: number): number | { __float__: string } {
+  if (Number.isFinite(v)) return v;
+  return { __float__: Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity" };
+}
+
+/** Per-layer state sizes read from the weights, checked against the config. */
+function stateSizes(weights: MambaWeights): number[] {
+  const c = weights.config;
+  if (weights.layers.length !== c.nLayer) {
+    throw new Error(`checkpointFiles: ${weights.layers.length} layers but config.nLayer is ${c.nLayer}`);
+  }
+  return weights.layers.map((layer, l) => {
+    if (layer.arch !== c.arch) throw new Error(`checkpointFiles: layer ${l} is ${layer.arch} in a ${c.arch} model`);
+    const n = stateSizeOf(layer, c);
+    if (n !== layerStateSize(c, l)) {
+      throw new Error(`checkpointFiles: layer ${l} has state size ${n} but the config says ${layerStateSize(c, l)}`);
+    }
+    return n;
+  });
+}
+
+/**
+ * The config.json object: the keys transformers' `MambaConfig` / `Mamba2Config` write (as in the tiny fixtures'
+ * configs), minus token ids (see {@link CheckpointWriteOptions.extraConfig}) and `transformers_version`.
+ */
+function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<string, unknown> {
+  const maxN = Math.max(...sizes);
+  const perLayer = c.layerStateSizes !== undefined || sizes.some((n) => n !== maxN);
+  const common = {
+    dtype: "float32",
+    hidden_act: "silu",
+    hidden_size: c.dModel,
+    initializer_range: 0.1,
+    layer_norm_epsilon: c.eps,
+    num_hidden_layers: c.nLayer,
+    rescale_prenorm_residual: false,
+    residual_in_fp32: true,
+    state_size: maxN,
+    tie_word_embeddings: tied,
+    time_step_floor: 0.0001,
+    time_step_max: 0.1,
+    time_step_min: 0.001,
+    use_bias: c.useBias,
+    use_cache: true,
+    use_conv_bias: c.useConvBias,
+    vocab_size: c.vocabSize,
+  };
+  const json: Record<string, unknown> = c.arch === "mamba1"
+    ? {
+      architectures: ["MambaForCausalLM"],
+      model_type: "mamba",
+      ...common,
+      conv_kernel: c.dConv,
+      expand: c.dInner / c.dModel,
+      intermediate_size: c.dInner,
+      time_step_init_scheme: "random",
+      time_step_rank: c.dtRank,
+      time_step_scale: 1.0,
+      use_associative_scan: true,
+      use_mambapy: false,
+    }
+    : {
+      architectures: ["Mamba2ForCausalLM"],
+      model_type: "mamba2",
+      ...common,
+      chunk_size: c.chunkSize,
+      conv_kernel: c.dConv,
+      expand: c.dInner / c.dModel,
+      head_dim: c.headDim,
+      n_groups: c.nGroups,
+      norm_before_gate: c.normBeforeGate,
+      num_heads: c.nHeads,
+      rms_norm: true,
+      time_step_limit: [jsonFloat(c.timeStepLimit[0]), jsonFloat(c.timeStepLimit[1])],
+      time_step_rank: Math.ceil(c.dModel / 16), // transformers' "auto"; unused by Mamba-2
+    };
+  if (perLayer) json.layer_state_sizes = [...sizes];
+  return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * A checkpoint directory's files for host weights: the inverse of `loadWeights`.
+ *
+ * Tensors keep transformers' names and shapes: `backbone.embeddings.weight`, `backbone.layers.{i}.norm.weight`,
+ * `backbone.layers.{i}.mixer.{in_proj.weight, in_proj.bias, conv1d.weight ([C, 1, K]), conv1d.bias, x_proj.weight,
+ * dt_proj.weight, dt_proj.bias, A_log, D, out_proj.weight, out_proj.bias}` (Mamba-1) or
+ * `…mixer.{in_proj.weight, in_proj.bias, conv1d.weight, conv1d.bias, dt_bias, A_log, D, norm.weight,
+ * out_proj.weight, out_proj.bias}` (Mamba-2), `backbone.norm_f.weight`, and `lm_head.weight` only when untied;
+ * biases only where the config has them. All F32, so reloading gives bit-identical weights.
+ *
+ * config.json has `model_type` "mamba" / "mamba2" and transformers' keys (hidden_size, state_size,
+ * num_hidden_layers, vocab_size, conv_kernel, expand, intermediate_size (Mamba-1), time_step_rank, use_bias,
+ * use_conv_bias, tie_word_embeddings, layer_norm_epsilon; Mamba-2: num_heads, head_dim, n_groups, chunk_size,
+ * time_step_limit with ∞ written as `{"__float__": "Infinity"}` as transformers 5 does, rms_norm,
+ * norm_before_gate), plus init-only keys with transformers' defaults.
+ *
+ * Pruned models whose layers keep different state counts also get `"layer_state_sizes": [...]` (PerfMamba's
+ * extension, read by `parseConfig`) with `state_size` the largest. Only checkpoints with one state size for every
+ * layer are loadable by transformers; it ignores `layer_state_sizes` and would expect `state_size` everywhere.
+ *
+ * @param weights host weights (e.g. from `loadWeights` or `pruneWeights`)
+ * @param options extra config keys (token ids of the original config) and safetensors metadata
+ * @returns the contents of `config.json` and `model.safetensors`
+ * @throws Error when a layer's state size disagrees with the config, or layer count / arch is inconsistent.
+ */
+export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteOptions = {}): CheckpointFiles {
+  const c = weights.config;
+  const sizes = stateSizes(weights);
+  const tied = weights.lmHead === null;
+  const tensors: TensorToWrite[] = [];
+  const put = (name: string, t: HostTensor | null, shape?: number[]): void => {
+    if (t) tensors.push({ name, shape: shape ?? [...t.shape], data: t.data });
+  };
+  put("backbone.embeddings.weight", weights.embedding);
+  weights.layers.forEach((w, i) => {
+    const p = `backbone.layers.${i}.mixer.`;
+    put(`backbone.layers.${i}.norm.weight`, w.norm);
+    put(`${p}in_proj.weight`, w.inProj);
+    put(`${p}in_proj.bias`, w.inProjBias);
+    put(`${p}conv1d.weight`, w.convWeight, [w.convWeight.shape[0], 1, w.convWeight.shape[1]]);
+    put(`${p}conv1d.bias`, w.convBias);
+    if (w.arch === "mamba1") {
+      put(`${p}x_proj.weight`, w.xProj);
+      put(`${p}dt_proj.weight`, w.dtProj);
+      put(`${p}dt_proj.bias`, w.dtProjBias);
+    } else {
+      put(`${p}dt_bias`, w.dtBias);
+      put(`${p}norm.weight`, w.gateNorm);
+    }
+    put(`${p}A_log`, w.aLog);
+    put(`${p}D`, w.D);
+    put(`${p}out_proj.weight`, w.outProj);
+    put(`${p}out_proj.bias`, w.outProjBias);
+  });
+  put("backbone.norm_f.weight", weights.normF);
+  put("lm_head.weight", weights.lmHead);
+  const json = { ...configJson(c, sizes, tied), ...options.extraConfig };
+  return {
+    "config.json": JSON.stringify(json, null, 2) + "\n",
+    "model.safetensors": writeSafetensors(tensors, options.metadata),
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * Applies a structured state-pruning decision ({@link KeepSets}) to host weights.
+ *
+ * Pruning state s of a layer drops (or zeroes) everything of that layer that has size N along s:
+ * - Mamba-1: the column `A_log[:, s]` and the `x_proj` rows `R + s` (B) and `R + N + s` (C);
+ * - Mamba-2: the B and C rows of `in_proj` of every group (rows `2D + g·N + s` and `2D + G·N + g·N + s`), their
+ *   `in_proj` bias entries, and the matching `conv1d` channels (`D + g·N + s`, `D + G·N + g·N + s`) with their conv
+ *   bias entries. A_log is per head and stays.
+ *
+ * Δ is per channel (Mamba-1) or per head (Mamba-2), never per state, and nothing after the SSM has size N
+ * (y = Σ_s C_s·h_s), so the pruned model runs as it is with per-layer state sizes (`config.layerStateSizes`).
+ *
+ * @module
+ */
+
+import type { MambaConfig } from "../config.ts";
+import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../weights.ts";
+import { stateSizeOf } from "../weights.ts";
+import type { Bridges, KeepSets, PruneMode } from "./types.ts";
+
+/** Options of {@link pruneWeights}. */
+export interface PruneOptions {
+  /** "remove" (default): physically smaller tensors; "mask": same sizes, pruned states' B and C zeroed. */
+  mode?: PruneMode;
+  /**
+   * Per-layer least-squares bridges (h ≈ W·h′, W `[N, N′]` row-major), "remove" mode and Mamba-1 only: the kept
+   * C rows are replaced by Wᵀ·C (all N old C rows), folded exactly into `x_proj`.
+   */
+  bridges?: Bridges;
+}
+
+/**
+ * Prunes SSM states: layer l keeps the states `keep[l]` (ascending, unique, within [0, N_l), at least one).
+ *
+ * Returns new weights; the input is never mutated (unchanged tensors are shared by reference).
+ *
+ * - mode "remove" (default): B/C-producing rows (and Mamba-2 conv channels and biases) and A_log columns of the
+ *   dropped states are removed; `config.dState` becomes the common kept count when every layer keeps the same
+ *   number (and `layerStateSizes` is dropped), otherwise `layerStateSizes` lists the counts and `dState` is their
+ *   maximum.
+ * - mode "mask": sizes and config unchanged; the dropped states' B-producing and C-producing rows are zeroed
+ *   (Mamba-1: `x_proj` rows; Mamba-2: `in_proj` rows and bias entries, and the B/C `conv1d` weight channels and
+ *   conv bias entries — the bias too, since SiLU(bias) ≠ 0 would otherwise leak into B and C). The masked model
+ *   computes the same function as the removed one, up to summation order.
+ * - bridges (remove mode, Mamba-1 only): the new C rows are Wᵀ (N′ × N) · old C rows (N × D), computed in f64.
+ *   Mamba-2's C passes through conv1d and SiLU, so a bridge cannot be folded into `in_proj` and is rejected.
+ *
+ * @param weights the model to prune (not modified)
+ * @param keep kept state indices per layer
+ * @param options mode and bridges
+ * @returns the pruned weights
+ * @throws Error when keep does not have one set per layer, a set is empty ("layer 3 keeps no state: k must be ≥ 1"),
+ *   not ascending, has duplicates or indices outside [0, N_l); when bridges has the wrong length or a bridge the
+ *   wrong size; for a bridge with mode "mask"; for a bridge on a Mamba-2 model.
+ */
+export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: PruneOptions = {}): MambaWeights {
+  const mode = options.mode ?? "remove";
+  if (mode !== "remove" && mode !== "mask") {
+    throw new Error(`pruneWeights: mode must be "remove" or "mask", got ${JSON.stringify(mode)}`);
+  }
+  const config = weights.config;
+  const nLayer = weights.layers.length;
+  if (nLayer !== config.nLayer) {
+    throw new Error(`pruneWeights: the weights have ${nLayer} layers but config.nLayer is ${config.nLayer}`);
+  }
+  const sizes = weights.layers.map((layer) => stateSizeOf(layer, config));
+  validateKeep(keep, sizes);
+  const bridges = validateBridges(options.bridges, keep, sizes, mode, config);
+
+  const layers = weights.layers.map((layer, l): LayerWeights => {
+    const N = sizes[l];
+    const kept = keep[l];
+    if (layer.arch === "mamba1") {
+      return mode === "mask"
+        ? maskMamba1(layer, config, N, kept)
+        : removeMamba1(layer, config, N, kept, bridges?.[l] ?? null);
+    }
+    return mode === "mask" ? maskMamba2(layer, config, N, kept) : removeMamba2(layer, config, N, kept);
+  });
+
+  const newConfig: MambaConfig = { ...config };
+  if (mode === "remove") {
+    const counts = keep.map((k) => k.length);
+    if (counts.every((k) => k === counts[0])) {
+      newConfig.dState = counts[0];
+      delete newConfig.layerStateSizes;
+    } else {
+      newConfig.dState = Math.max(...counts);
+      newConfig.layerStateSizes = counts;
+    }
+  } else if (config.layerStateSizes) {
+    newConfig.layerStateSizes = [...config.layerStateSizes];
+  }
+  return { ...weights, config: newConfig, layers };
+}
+
+function validateKeep(keep: KeepSets, sizes: number[]): void {
+  if (!Array.isArray(keep) || keep.length !== sizes.length) {
+    const got = Array.isArray(keep) ? `${keep.length}` : JSON.stringify(keep);
+    throw new Error(`pruneWeights: keep must have one index set per layer (${sizes.length}), got ${got}`);
+  }
+  keep.forEach((set, l) => {
+    const N = sizes[l];
+    if (!Array.isArray(set)) throw new Error(`pruneWeights: layer ${l}: keep set must be an array of state indices`);
+    if (set.length === 0) throw new Error(`layer ${l} keeps no state: k must be ≥ 1`);
+    set.forEach((s, i) => {
+      if (!Number.isInteger(s) || s < 0 || s >= N) {
+        throw new Error(`pruneWeights: layer ${l}: state index ${s} (position ${i}) is outside [0, ${N})`);
+      }
+      if (i > 0 && s <= set[i - 1]) {
+        const what = s === set[i - 1] ? "duplicate" : "unsorted";
+        throw new Error(
+          `pruneWeights: layer ${l}: keep indices must be ascending and unique (${what} ${s} after ${
+            set[i - 1]
+          } at position ${i})`,
+        );
+      }
+    });
+  });
+}
+
+function validateBridges(
+  bridges: Bridges | undefined,
+  keep: KeepSets,
+  sizes: number[],
+  mode: PruneMode,
+  config: MambaConfig,
+): Bridges | null {
+  if (bridges === undefined) return null;
+  if (!Array.isArray(bridges) || bridges.length !== sizes.length) {
+    throw new Error(`pruneWeights: bridges must have one entry (or null) per layer (${sizes.length})`);
+  }
+  const used = bridges.map((b, l) => (b ? l : -1)).filter((l) => l >= 0);
+  if (used.length === 0) return bridges;
+  if (mode === "mask") {
+    throw new Error(
+      `pruneWeights: bridges need mode "remove" (layer ${used[0]} has a bridge, mode is "mask"): a bridge maps the ` +
+        `kept states onto the full C, which only exists once the pruned states are removed`,
+    );
+  }
+  if (config.arch === "mamba2") {
+    throw new Error(
+      `Mamba-2 bridges are not supported by pruneWeights yet: layer ${used[0]} has a bridge, but Mamba-2's C passes ` +
+        `through conv1d and SiLU, so Wᵀ·C cannot be folded into in_proj (it would need a new linear map after the conv)`,
+    );
+  }
+  for (const l of used) {
+    const b = bridges[l]!;
+    const N = sizes[l], k = keep[l].length;
+    if (!(b instanceof Float64Array) || b.length !== N * k) {
+      throw new Error(
+        `pruneWeights: layer ${l}: bridge must be a Float64Array [N, N′] = [${N}, ${k}] (${N * k} values), got ${
+          b instanceof Float64Array ? b.length : typeof b
+        } values`,
+      );
+    }
+    if (!b.every(Number.isFinite)) throw new Error(`pruneWeights: layer ${l}: bridge has non-finite values`);
+  }
+  return bridges;
+}
+
+/** `rows` of a `[n, cols]` tensor, in order. */
+function takeRows(t: HostTensor, rows: number[]): HostTensor {
+  const cols = t.shape.length > 1 ? t.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  const data = new Float32Array(rows.length * cols);
+  rows.forEach((r, i) => data.set(t.data.subarray(r * cols, (r + 1) * cols), i * cols));
+  return { shape: [rows.length, ...t.shape.slice(1)], data };
+}
+
+/** A copy of a `[n, cols]` (or `[n]`) tensor with `rows` zeroed. */
+function zeroRows(t: HostTensor, rows: number[]): HostTensor {
+  const cols = t.shape.length > 1 ? t.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  const data = t.data.slice();
+  for (const r of rows) data.fill(0, r * cols, (r + 1) * cols);
+  return { shape: [...t.shape], data };
+}
+
+/** Indices 0..n-1 not in the (sorted) kept set. */
+function dropped(N: number, kept: number[]): number[] {
+  const keepSet = new Set(kept);
+  return Array.from({ length: N }, (_, s) => s).filter((s) => !keepSet.has(s));
+}
+
+/** [start, start + n). */
+function range(start: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => start + i);
+}
+
+function removeMamba1(
+  layer: Mamba1LayerWeights,
+  config: MambaConfig,
+  N: number,
+  kept: number[],
+  bridge: Float64Array | null,
+): Mamba1LayerWeights {
+  const R = config.dtRank, D = config.dInner;
+  const k = kept.length;
+  const xProj = takeRows(layer.xProj, [...range(0, R), ...kept.map((s) => R + s), ...kept.map((s) => R + N + s)]);
+  if (bridge) {
+    // New C rows (k × D) = Wᵀ (k × N) · old C rows (N × D), in f64.
+    const old = layer.xProj.data;
+    const acc = new Float64Array(D);
+    for (let j = 0; j < k; j++) {
+      acc.fill(0);
+      for (let i = 0; i < N; i++) {
+        const w = bridge[i * k + j];
+        if (w === 0) continue;
+        const row = (R + N + i) * D;
+        for (let c = 0; c < D; c++) acc[c] += w * old[row + c];
+      }
+      xProj.data.set(acc, (R + k + j) * D);
+    }
+  }
+  // A_log [D, N] → [D, k]: keep columns.
+  const aLog = new Float32Array(D * k);
+  for (let d = 0; d < D; d++) {
+    for (let j = 0; j < k; j++) aLog[d * k + j] = layer.aLog.data[d * N + kept[j]];
+  }
+  return { ...layer, xProj, aLog: { shape: [D, k], data: aLog } };
+}
+
+function maskMamba1(layer: Mamba1LayerWeights, config: MambaConfig, N: number, kept: number[]): Mamba1LayerWeights {
+  const R = config.dtRank;
+  const drop = dropped(N, kept);
+  if (drop.length === 0) return { ...layer };
+  return { ...layer, xProj: zeroRows(layer.xProj, [...drop.map((s) => R + s), ...drop.map((s) => R + N + s)]) };
+}
+
+/** in_proj rows and conv channels of the B and C of every group for the given states. */
+function mamba2Rows(config: MambaConfig, N: number, states: number[]): { inProj: number[]; conv: number[] } {
+  const D = config.dInner, G = config.nGroups, GN = G * N;
+  const b: number[] = [], c: number[] = [];
+  for (let g = 0; g < G; g++) {
+    for (const s of states) {
+      b.push(g * N + s);
+      c.push(GN + g * N + s);
+    }
+  }
+  const bc = [...b, ...c];
+  return { inProj: bc.map((r) => 2 * D + r), conv: bc.map((r) => D + r) };
+}
+
+function removeMamba2(layer: Mamba2LayerWeights, config: MambaConfig, N: number, kept: number[]): Mamba2LayerWeights {
+  const D = config.dInner, G = config.nGroups, H = config.nHeads;
+  const bc = mamba2Rows(config, N, kept);
+  const inRows = [...range(0, 2 * D), ...bc.inProj, ...range(2 * D + 2 * G * N, H)];
+  const convRows = [...range(0, D), ...bc.conv];
+  return {
+    ...layer,
+    inProj: takeRows(layer.inProj, inRows),
+    inProjBias: layer.inProjBias ? takeRows(layer.inProjBias, inRows) : null,
+    convWeight: takeRows(layer.convWeight, convRows),
+    convBias: layer.convBias ? takeRows(layer.convBias, convRows) : null,
+  };
+}
+
+function maskMamba2(layer: Mamba2LayerWeights, config: MambaConfig, N: number, kept: number[]): Mamba2LayerWeights {
+  const drop = dropped(N, kept);
+  if (drop.length === 0) return { ...layer };
+  const bc = mamba2Rows(config, N, drop);
+  return {
+    ...layer,
+    inProj: zeroRows(layer.inProj, bc.inProj),
+    inProjBias: layer.inProjBias ? zeroRows(layer.inProjBias, bc.inProj) : null,
+    convWeight: zeroRows(layer.convWeight, bc.conv),
+    convBias: layer.convBias ? zeroRows(layer.convBias, bc.conv) : null,
+  };
+}

@@ -1,0 +1,709 @@
+/**
+ * Structured state pruning applied to weights (runtime/prune/apply.ts) and checkpoint writing
+ * (runtime/checkpoint_write.ts), on the tiny fixtures.
+ *
+ * - Keeping every state leaves the logits bit-identical (both modes).
+ * - Masked and physically removed models compute the same function (up to summation order).
+ * - Removing one state s of layer 0 removes exactly that state's contribution C_s·h_s from the layer's SSM output,
+ *   checked against an independent f64 host reference of the layer-0 mixer (conv → projections → scan tracking h
+ *   per state), fed with the runtime's own layer-0 in_proj output (identical in the dense and pruned models):
+ *   - Mamba-1: out_proj.in = (y + D·x)·SiLU(z) is linear in y, so (dense − pruned) must equal C_s·h_s·SiLU(z) per
+ *     (t, d).
+ *   - Mamba-2: out_proj.in is the gated RMSNorm of y (nonlinear), so the host reference pushes y_dense and
+ *     y_dense − C_s·h_s through its own gated RMSNorm and must reproduce the runtime's dense and pruned
+ *     out_proj.in. Both checks assert that the dense/pruned gap is far above the tolerance and that another
+ *     state's contribution does not fit (so the check can fail).
+ * - checkpointFiles → disk → loadWeights gives back identical weights (dense, pruned uniform / non-uniform,
+ *   untied lm_head) and the same logits; config.json mirrors the fixtures' transformers configs.
+ * - Mamba-1 bridges: identity rows equal plain removal exactly; a non-trivial W folds as Wᵀ·C and the bridged
+ *   model's layer-0 output equals Σ_i C_i·(W·h′)_i from the host reference.
+ * - Errors.
+ */
+import assert from "node:assert/strict";
+import { loadWeights } from "../../runtime/checkpoint.ts";
+import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
+import { parseConfig, parseConfigText } from "../../runtime/config_parse.ts";
+import type { MambaConfig } from "../../runtime/config.ts";
+import type { Backend } from "../../runtime/backend.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { pruneWeights } from "../../runtime/prune/apply.ts";
+import type { KeepSets } from "../../runtime/prune/types.ts";
+import { parseSafetensors } from "../../runtime/safetensors.ts";
+import type { HostTensor, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../../runtime/weights.ts";
+import { stateSizeOf } from "../../runtime/weights.ts";
+import { dirSource } from "../../cli/fs_source.ts";
+import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
+import { TEST_BACKENDS } from "../_backends.ts";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+const weightsCache = new Map<string, MambaWeights>();
+
+/** A fixture's weights (loaded once; tests never mutate them, which one test checks). */
+async function fixtureWeights(name: string): Promise<MambaWeights> {
+  if (!weightsCache.has(name)) weightsCache.set(name, await loadWeights(dirSource(fixtureDir(name))));
+  return weightsCache.get(name)!;
+}
+
+/** A deterministic PRNG in [0, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `k` random distinct indices of [0, n), ascending. */
+function randomKeep(n: number, k: number, rand: () => number): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, k).sort((a, b) => a - b);
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const allStates = (w: MambaWeights): KeepSets => w.layers.map((l) => range(stateSizeOf(l, w.config)));
+
+/** A random keep set with a different k per layer (11, 5, 11, 5, … of N = 16). */
+function nonUniformKeep(w: MambaWeights, seed: number): KeepSets {
+  const rand = rng(seed);
+  return w.layers.map((l, i) => {
+    const N = stateSizeOf(l, w.config);
+    return randomKeep(N, i % 2 === 0 ? Math.ceil(N * 0.7) : Math.ceil(N * 0.3), rand);
+  });
+}
+
+/** Logits and layer-0 captures ("in_proj.out", "out_proj.in") of one prefill. */
+async function runModel(
+  backend: Backend,
+  weights: MambaWeights,
+  ids: number[],
+): Promise<{ logits: Float32Array; layer0: Map<string, Float32Array> }> {
+  const model = MambaModel.load(weights, backend);
+  try {
+    const layer0 = new Map<string, Float32Array>();
+    const { logits, state } = await model.prefill(ids, {
+      hooks: {
+        capture: async (name, layer, t) => {
+          if (layer === 0 && (name === "in_proj.out" || name === "out_proj.in")) {
+            layer0.set(name, await backend.read(t));
+          }
+        },
+      },
+    });
+    state.dispose();
+    return { logits: logits.data, layer0 };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** max |a − b|. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Independent f64 host reference of a layer-0 mixer, from the runtime's in_proj output.
+
+const silu = (v: number): number => v / (1 + Math.exp(-v));
+const softplus = (v: number): number => (v > 20 ? v : Math.log1p(Math.exp(v)));
+
+/** SiLU(causal depthwise conv1d + bias) of columns [col0, col0 + C) of a `[T, width]` matrix (zero history). */
+function convSilu(
+  src: Float32Array,
+  width: number,
+  col0: number,
+  C: number,
+  T: number,
+  w: HostTensor,
+  bias: HostTensor | null,
+): Float64Array {
+  const K = w.shape[1];
+  const out = new Float64Array(T * C);
+  for (let t = 0; t < T; t++) {
+    for (let c = 0; c < C; c++) {
+      let acc = bias ? bias.data[c] : 0;
+      for (let k = 0; k < K; k++) {
+        const tt = t - (K - 1) + k;
+        if (tt >= 0) acc += w.data[c * K + k] * src[tt * width + col0 + c];
+      }
+      out[t * C + c] = silu(acc);
+    }
+  }
+  return out;
+}
+
+/**
+ * The SSM of a layer, per state: `h[s]` is h[..., s] over time (`[T, D]`, channel-major within a token), `cOf(t, s,
+ * c)` the C multiplying it for channel c, `skip` = D·x, `z` the raw gate. y = Σ_s C_s·h_s + skip.
+ */
+interface SsmTrace {
+  T: number;
+  D: number;
+  N: number;
+  h: Float64Array[];
+  cOf(t: number, s: number, c: number): number;
+  skip: Float64Array;
+  z: Float64Array;
+}
+
+/** contribution of state s: C_s·h_s, `[T, D]`. */
+function contribution(tr: SsmTrace, s: number): Float64Array {
+  const out = new Float64Array(tr.T * tr.D);
+  for (let t = 0; t < tr.T; t++) {
+    for (let c = 0; c < tr.D; c++) out[t * tr.D + c] = tr.cOf(t, s, c) * tr.h[s][t * tr.D + c];
+  }
+  return out;
+}
+
+/** y = Σ_s C_s·h_s + D·x (before any gate). */
+function ssmOutput(tr: SsmTrace): Float64Array {
+  const y = tr.skip.slice();
+  for (let s = 0; s < tr.N; s++) {
+    const c = contribution(tr, s);
+    for (let i = 0; i < y.length; i++) y[i] += c[i];
+  }
+  return y;
+}
+
+function mamba1Trace(w: Mamba1LayerWeights, cfg: MambaConfig, xz: Float32Array, T: number): SsmTrace {
+  const D = cfg.dInner, R = cfg.dtRank, N = w.aLog.shape[1];
+  const x = convSilu(xz, 2 * D, 0, D, T, w.convWeight, w.convBias);
+  const z = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) z[t * D + d] = xz[t * 2 * D + D + d];
+  const rows = R + 2 * N;
+  const xdbl = new Float64Array(T * rows);
+  for (let t = 0; t < T; t++) {
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      for (let d = 0; d < D; d++) acc += w.xProj.data[r * D + d] * x[t * D + d];
+      xdbl[t * rows + r] = acc;
+    }
+  }
+  const dt = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let d = 0; d < D; d++) {
+      let acc = w.dtProjBias.data[d];
+      for (let r = 0; r < R; r++) acc += w.dtProj.data[d * R + r] * xdbl[t * rows + r];
+      dt[t * D + d] = softplus(acc);
+    }
+  }
+  const h = range(N).map((s) => {
+    const hs = new Float64Array(T * D);
+    for (let d = 0; d < D; d++) {
+      const A = -Math.exp(w.aLog.data[d * N + s]);
+      let prev = 0;
+      for (let t = 0; t < T; t++) {
+        const delta = dt[t * D + d];
+        prev = Math.exp(delta * A) * prev + delta * xdbl[t * rows + R + s] * x[t * D + d];
+        hs[t * D + d] = prev;
+      }
+    }
+    return hs;
+  });
+  const skip = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) skip[t * D + d] = w.D.data[d] * x[t * D + d];
+  return { T, D, N, h, cOf: (t, s) => xdbl[t * rows + R + N + s], skip, z };
+}
+
+function mamba2Trace(w: Mamba2LayerWeights, cfg: MambaConfig, zxbcdt: Float32Array, T: number): SsmTrace {
+  const D = cfg.dInner, G = cfg.nGroups, H = cfg.nHeads, P = cfg.headDim;
+  const N = stateSizeOf(w, cfg), GN = G * N;
+  const width = 2 * D + 2 * GN + H;
+  const conv = convSilu(zxbcdt, width, D, D + 2 * GN, T, w.convWeight, w.convBias);
+  const CW = D + 2 * GN;
+  const z = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) for (let c = 0; c < D; c++) z[t * D + c] = zxbcdt[t * width + c];
+  const [lo, hi] = cfg.timeStepLimit;
+  const dt = new Float64Array(T * H);
+  for (let t = 0; t < T; t++) {
+    for (let hh = 0; hh < H; hh++) {
+      const v = softplus(zxbcdt[t * width + 2 * D + 2 * GN + hh] + w.dtBias.data[hh]);
+      dt[t * H + hh] = Math.min(Math.max(v, lo), hi);
+    }
+  }
+  const groupOf = (c: number): number => Math.floor(Math.floor(c / P) / (H / G));
+  const h = range(N).map((s) => {
+    const hs = new Float64Array(T * D);
+    for (let c = 0; c < D; c++) {
+      const head = Math.floor(c / P), g = groupOf(c);
+      const A = -Math.exp(w.aLog.data[head]);
+      let prev = 0;
+      for (let t = 0; t < T; t++) {
+        const delta = dt[t * H + head];
+        prev = Math.exp(delta * A) * prev + delta * conv[t * CW + D + g * N + s] * conv[t * CW + c];
+        hs[t * D + c] = prev;
+      }
+    }
+    return hs;
+  });
+  const skip = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let c = 0; c < D; c++) skip[t * D + c] = w.D.data[Math.floor(c / P)] * conv[t * CW + c];
+  }
+  return { T, D, N, h, cOf: (t, s, c) => conv[t * CW + D + GN + groupOf(c) * N + s], skip, z };
+}
+
+/** Mamba-1's gate: y·SiLU(z). */
+function gate1(y: Float64Array, z: Float64Array): Float64Array {
+  return y.map((v, i) => v * silu(z[i]));
+}
+
+/** Mamba-2's gated RMSNorm (norm_before_gate = false): g = y·SiLU(z), RMS-normalised per group, × weight. */
+function gatedNorm(y: Float64Array, z: Float64Array, weight: HostTensor, cfg: MambaConfig, T: number): Float64Array {
+  const D = cfg.dInner, gs = cfg.normGroupSize;
+  const out = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let g0 = 0; g0 < D; g0 += gs) {
+      let ss = 0;
+      for (let c = g0; c < g0 + gs; c++) {
+        const v = y[t * D + c] * silu(z[t * D + c]);
+        out[t * D + c] = v;
+        ss += v * v;
+      }
+      const inv = 1 / Math.sqrt(ss / gs + cfg.eps);
+      for (let c = g0; c < g0 + gs; c++) out[t * D + c] *= inv * weight.data[c];
+    }
+  }
+  return out;
+}
+
+function trace(w: MambaWeights, xz: Float32Array, T: number): SsmTrace {
+  const layer = w.layers[0];
+  return layer.arch === "mamba1" ? mamba1Trace(layer, w.config, xz, T) : mamba2Trace(layer, w.config, xz, T);
+}
+
+/** The layer-0 out_proj input the host reference predicts for an SSM output y. */
+function outProjIn(w: MambaWeights, tr: SsmTrace, y: Float64Array): Float64Array {
+  const layer = w.layers[0];
+  return layer.arch === "mamba1" ? gate1(y, tr.z) : gatedNorm(y, tr.z, layer.gateNorm, w.config, tr.T);
+}
+
+/** States of layer 0 ordered by their largest |contribution|, largest first. */
+function statesByContribution(tr: SsmTrace): number[] {
+  const size = range(tr.N).map((s) => maxAbs(contribution(tr, s)));
+  return range(tr.N).sort((a, b) => size[b] - size[a]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Host-only tests: shapes, config, immutability, checkpoint round trip, errors.
+
+Deno.test("pruneWeights: removed shapes and rows, masked zeros, config, input untouched", async () => {
+  for (const fixture of FIXTURES) {
+    const w = await withBiases(fixture);
+    const before = structuredClone(w);
+    const keep = nonUniformKeep(w, 7);
+    const removed = pruneWeights(w, keep);
+    const masked = pruneWeights(w, keep, { mode: "mask" });
+    const uniform = pruneWeights(w, w.layers.map(() => [1, 4, 9, 15]));
+    assert.deepEqual(w, before, `${fixture}: input weights were mutated`);
+
+    assert.deepEqual(removed.config.layerStateSizes, keep.map((k) => k.length));
+    assert.equal(removed.config.dState, Math.max(...keep.map((k) => k.length)));
+    assert.equal(uniform.config.dState, 4);
+    assert.ok(!("layerStateSizes" in uniform.config), "uniform k drops layerStateSizes");
+    assert.deepEqual(masked.config, w.config);
+    assert.deepEqual(removed.layers.map((l) => stateSizeOf(l, removed.config)), keep.map((k) => k.length));
+
+    const c = w.config;
+    w.layers.forEach((layer, l) => {
+      const N = stateSizeOf(layer, c), k = keep[l];
+      const drop = range(N).filter((s) => !k.includes(s));
+      const rem = removed.layers[l], msk = masked.layers[l];
+      const row = (t: HostTensor, r: number): Float32Array => {
+        const cols = t.data.length / t.shape[0];
+        return t.data.subarray(r * cols, (r + 1) * cols);
+      };
+      const isZero = (a: Float32Array): boolean => a.every((v) => v === 0);
+      if (layer.arch === "mamba1" && rem.arch === "mamba1" && msk.arch === "mamba1") {
+        const R = c.dtRank, D = c.dInner;
+        assert.deepEqual(rem.xProj.shape, [R + 2 * k.length, D]);
+        assert.deepEqual(rem.aLog.shape, [D, k.length]);
+        k.forEach((s, j) => {
+          assert.deepEqual(row(rem.xProj, R + j), row(layer.xProj, R + s));
+          assert.deepEqual(row(rem.xProj, R + k.length + j), row(layer.xProj, R + N + s));
+          assert.equal(rem.aLog.data[5 * k.length + j], layer.aLog.data[5 * N + s]);
+        });
+        for (const s of drop) assert.ok(isZero(row(msk.xProj, R + s)) && isZero(row(msk.xProj, R + N + s)));
+        for (const s of k) assert.deepEqual(row(msk.xProj, R + N + s), row(layer.xProj, R + N + s));
+        assert.equal(rem.inProj, layer.inProj, "unchanged tensors are shared");
+      } else if (layer.arch === "mamba2" && rem.arch === "mamba2" && msk.arch === "mamba2") {
+        const D = c.dInner, G = c.nGroups, H = c.nHeads, GN = G * N, kn = k.length;
+        assert.deepEqual(rem.inProj.shape, [2 * D + 2 * G * kn + H, c.dModel]);
+        assert.deepEqual(rem.convWeight.shape, [D + 2 * G * kn, c.dConv]);
+        for (let g = 0; g < G; g++) {
+          k.forEach((s, j) => {
+            assert.deepEqual(row(rem.inProj, 2 * D + g * kn + j), row(layer.inProj, 2 * D + g * N + s));
+            assert.deepEqual(row(rem.inProj, 2 * D + G * kn + g * kn + j), row(layer.inProj, 2 * D + GN + g * N + s));
+            assert.deepEqual(row(rem.convWeight, D + G * kn + g * kn + j), row(layer.convWeight, D + GN + g * N + s));
+            assert.equal(rem.convBias!.data[D + g * kn + j], layer.convBias!.data[D + g * N + s]);
+            assert.equal(rem.inProjBias!.data[2 * D + g * kn + j], layer.inProjBias!.data[2 * D + g * N + s]);
+            assert.equal(
+              rem.inProjBias!.data[2 * D + G * kn + g * kn + j],
+              layer.inProjBias!.data[2 * D + GN + g * N + s],
+            );
+          });
+          for (const s of drop) {
+            for (const r of [2 * D + g * N + s, 2 * D + GN + g * N + s]) {
+              assert.ok(isZero(row(msk.inProj, r)));
+              assert.equal(msk.inProjBias!.data[r], 0, "the in_proj bias of a masked state is zeroed");
+            }
+            for (const ch of [D + g * N + s, D + GN + g * N + s]) {
+              assert.ok(isZero(row(msk.convWeight, ch)));
+              assert.equal(msk.convBias!.data[ch], 0, "the conv bias of a masked state is zeroed");
+            }
+          }
+        }
+        assert.deepEqual(row(rem.inProj, 2 * D + 2 * G * kn + H - 1), row(layer.inProj, 2 * D + 2 * GN + H - 1));
+        assert.deepEqual(
+          rem.inProjBias!.data.subarray(2 * D + 2 * G * kn),
+          layer.inProjBias!.data.subarray(2 * D + 2 * GN),
+        );
+        assert.equal(rem.outProjBias, layer.outProjBias);
+        assert.equal(rem.aLog, layer.aLog);
+      } else assert.fail("arch mismatch");
+    });
+  }
+});
+
+Deno.test("pruneWeights: clear errors", async () => {
+  const m1 = await fixtureWeights("mamba1-tiny");
+  const m2 = await fixtureWeights("mamba2-tiny");
+  const all = allStates(m1);
+  assert.throws(() => pruneWeights(m1, [all[0], []]), /^Error: layer 1 keeps no state: k must be ≥ 1$/);
+  assert.throws(
+    () => pruneWeights(m1, [[0, 16], all[1]]),
+    /layer 0: state index 16 \(position 1\) is outside \[0, 16\)/,
+  );
+  assert.throws(() => pruneWeights(m1, [[-1, 2], all[1]]), /state index -1 .* outside \[0, 16\)/);
+  assert.throws(() => pruneWeights(m1, [[0.5], all[1]]), /state index 0.5/);
+  assert.throws(
+    () => pruneWeights(m1, [all[0], [3, 2]]),
+    /layer 1: keep indices must be ascending and unique \(unsorted/,
+  );
+  assert.throws(() => pruneWeights(m1, [[1, 1, 2], all[1]]), /layer 0: .*ascending and unique \(duplicate 1/);
+  assert.throws(() => pruneWeights(m1, [all[0]]), /one index set per layer \(2\), got 1/);
+  assert.throws(() => pruneWeights(m1, [...all, all[0]]), /one index set per layer \(2\), got 3/);
+  assert.throws(
+    () => pruneWeights(m1, all, { mode: "bogus" as "mask" }),
+    /mode must be "remove" or "mask"/,
+  );
+  const eye = (N: number, k: number[]): Float64Array => {
+    const W = new Float64Array(N * k.length);
+    k.forEach((s, j) => (W[s * k.length + j] = 1));
+    return W;
+  };
+  const keep = [[0, 3], [1, 2, 5]];
+  const bridges = [eye(16, keep[0]), null];
+  assert.throws(
+    () => pruneWeights(m2, keep, { bridges }),
+    /^Error: Mamba-2 bridges are not supported by pruneWeights yet: /,
+  );
+  assert.throws(() => pruneWeights(m1, keep, { mode: "mask", bridges }), /bridges need mode "remove"/);
+  assert.throws(() => pruneWeights(m1, keep, { bridges: [bridges[0]] }), /one entry \(or null\) per layer \(2\)/);
+  assert.throws(
+    () => pruneWeights(m1, keep, { bridges: [eye(16, [0, 3, 4]), null] }),
+    /layer 0: bridge must be a Float64Array \[N, N′\] = \[16, 2\] \(32 values\), got 48 values/,
+  );
+  // All-null bridges are no bridges, in any mode and architecture.
+  assert.deepEqual(pruneWeights(m2, keep, { bridges: [null, null] }), pruneWeights(m2, keep));
+  assert.deepEqual(
+    pruneWeights(m1, keep, { mode: "mask", bridges: [null, null] }),
+    pruneWeights(m1, keep, { mode: "mask" }),
+  );
+});
+
+/** Writes a checkpoint's files into a fresh temp dir; returns the dir. */
+async function writeCheckpoint(weights: MambaWeights): Promise<string> {
+  const files = checkpointFiles(weights);
+  const dir = await Deno.makeTempDir({ prefix: "perfmamba-prune-" });
+  await Deno.writeTextFile(`${dir}/config.json`, files["config.json"]);
+  await Deno.writeFile(`${dir}/model.safetensors`, files["model.safetensors"]);
+  return dir;
+}
+
+/** A fixture with random in_proj / out_proj biases (`use_bias` true), which the fixtures lack. */
+async function withBiases(fixture: string): Promise<MambaWeights> {
+  const w = await fixtureWeights(fixture);
+  const rand = rng(13);
+  const random = (n: number): HostTensor => ({
+    shape: [n],
+    data: Float32Array.from({ length: n }, () => rand() - 0.5),
+  });
+  return {
+    ...w,
+    config: { ...w.config, useBias: true },
+    layers: w.layers.map((l) => ({
+      ...l,
+      inProjBias: random(l.inProj.shape[0]),
+      outProjBias: random(w.config.dModel),
+    })),
+  };
+}
+
+/**
+ * The variants every round-trip test writes: dense, pruned uniform / non-uniform, masked, untied lm_head, biases.
+ */
+async function variants(fixture: string): Promise<[string, MambaWeights][]> {
+  const w = await fixtureWeights(fixture);
+  const biased = await withBiases(fixture);
+  const rand = rng(11);
+  const untied: MambaWeights = {
+    ...w,
+    config: { ...w.config, tieEmbeddings: false },
+    lmHead: { shape: [...w.embedding.shape], data: w.embedding.data.map((v) => v + (rand() - 0.5) * 0.01) },
+  };
+  return [
+    ["dense", w],
+    ["pruned uniform", pruneWeights(w, w.layers.map(() => [0, 2, 3, 7, 8, 13]))],
+    ["pruned non-uniform", pruneWeights(w, nonUniformKeep(w, 3))],
+    ["masked", pruneWeights(w, nonUniformKeep(w, 3), { mode: "mask" })],
+    ["untied, pruned non-uniform", pruneWeights(untied, nonUniformKeep(w, 5))],
+    ["biases, pruned non-uniform", pruneWeights(biased, nonUniformKeep(w, 5))],
+    ["biases, masked", pruneWeights(biased, nonUniformKeep(w, 5), { mode: "mask" })],
+  ];
+}
+
+Deno.test("checkpointFiles → disk → loadWeights reloads identical weights", async () => {
+  for (const fixture of FIXTURES) {
+    for (const [what, weights] of await variants(fixture)) {
+      const dir = await writeCheckpoint(weights);
+      try {
+        const back = await loadWeights(dirSource(dir));
+        assert.deepEqual(back, weights, `${fixture} ${what}: reloaded weights differ`);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  }
+});
+
+Deno.test("checkpointFiles: transformers names, shapes and config keys (as the fixtures)", async () => {
+  const tokenKeys = ["bos_token_id", "eos_token_id", "pad_token_id", "transformers_version"];
+  for (const fixture of FIXTURES) {
+    const dir = fixtureDir(fixture);
+    const w = await fixtureWeights(fixture);
+    const files = checkpointFiles(w);
+    // Tensor names, dtypes and shapes are exactly those transformers saved.
+    const header = (bytes: Uint8Array): string[] =>
+      [...parseSafetensors(bytes, fixture).tensors.values()].map((r) => `${r.name} ${r.dtype} [${r.shape}]`).sort();
+    assert.deepEqual(header(files["model.safetensors"]), header(await Deno.readFile(`${dir}/model.safetensors`)));
+    // Every key of the fixture's config.json with the same value, except token ids and the version.
+    const want = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) as Record<string, unknown>;
+    const got = JSON.parse(files["config.json"]) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(want)) {
+      if (tokenKeys.includes(key)) assert.ok(!(key in got), `${fixture}: ${key} written`);
+      else assert.deepEqual(got[key], value, `${fixture}: config key ${key}`);
+    }
+    const extra = Object.keys(got).filter((k) => !(k in want)).sort();
+    assert.deepEqual(extra, w.config.arch === "mamba2" ? ["norm_before_gate", "rms_norm"] : []);
+    assert.deepEqual(parseConfig(parseConfigText(files["config.json"], "x"), "x"), w.config);
+    // Token ids of the original config can be carried over.
+    const withIds = checkpointFiles(w, { extraConfig: { bos_token_id: 0, eos_token_id: 0, pad_token_id: 0 } });
+    assert.equal(JSON.parse(withIds["config.json"]).eos_token_id, 0);
+  }
+  // Per-layer state sizes: layer_state_sizes, state_size the largest; uniform k: only state_size.
+  const m2 = await fixtureWeights("mamba2-groups");
+  const nonUniform = JSON.parse(checkpointFiles(pruneWeights(m2, [[0, 1, 2], [4, 5, 6, 7, 9]]))["config.json"]);
+  assert.deepEqual(nonUniform.layer_state_sizes, [3, 5]);
+  assert.equal(nonUniform.state_size, 5);
+  assert.deepEqual(nonUniform.time_step_limit, [0, { __float__: "Infinity" }]);
+  const uniform = JSON.parse(checkpointFiles(pruneWeights(m2, [[0, 1, 2], [4, 5, 6]]))["config.json"]);
+  assert.ok(!("layer_state_sizes" in uniform));
+  assert.equal(uniform.state_size, 3);
+  // A config that disagrees with the weights is refused.
+  assert.throws(
+    () => checkpointFiles({ ...m2, config: { ...m2.config, dState: 8 } }),
+    /layer 0 has state size 16 but the config says 8/,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model tests on every backend.
+
+for (const tb of TEST_BACKENDS) {
+  const name = (what: string): string => `${tb.name}: ${what}${tb.skip ? ` (${tb.skip})` : ""}`;
+  const withBackend = async (f: (be: Backend) => Promise<void>): Promise<void> => {
+    const backend = await tb.create();
+    try {
+      await f(backend);
+    } finally {
+      backend.dispose();
+    }
+  };
+
+  for (const fixture of FIXTURES) {
+    const golden = readGolden<FixtureGolden>(fixtureDir(fixture));
+    const ids = golden.input_ids;
+
+    Deno.test({
+      name: name(`${fixture}: keeping every state gives bit-identical logits (remove and mask)`),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withBackend(async (be) => {
+          const w = await fixtureWeights(fixture);
+          const dense = (await runModel(be, w, ids)).logits;
+          assertClose(dense, golden.logits.flat(), "dense logits vs transformers");
+          for (const mode of ["remove", "mask"] as const) {
+            const pruned = pruneWeights(w, allStates(w), { mode });
+            assert.deepEqual(pruned.config, w.config);
+            assert.deepEqual((await runModel(be, pruned, ids)).logits, dense, `mode ${mode}`);
+          }
+        }),
+    });
+
+    Deno.test({
+      name: name(`${fixture}: masked and removed models give the same logits (k differs per layer)`),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withBackend(async (be) => {
+          const w = await fixtureWeights(fixture);
+          for (const seed of [1, 2]) {
+            const keep = nonUniformKeep(w, seed);
+            const removed = (await runModel(be, pruneWeights(w, keep), ids)).logits;
+            const masked = (await runModel(be, pruneWeights(w, keep, { mode: "mask" }), ids)).logits;
+            assertClose(removed, masked, `seed ${seed}: removed vs masked`, 1e-5, 0);
+            const dense = (await runModel(be, w, ids)).logits;
+            assert.ok(maxAbsDiff(dense, removed) > 1e-3 * maxAbs(dense), "pruning changed nothing");
+          }
+        }),
+    });
+
+    Deno.test({
+      name: name(`${fixture}: removing one state of layer 0 removes exactly its contribution C_s·h_s`),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withBackend(async (be) => {
+          const w = await fixtureWeights(fixture);
+          const T = ids.length;
+          const dense = await runModel(be, w, ids);
+          const tr = trace(w, dense.layer0.get("in_proj.out")!, T);
+          const yDense = ssmOutput(tr);
+          const denseOut = dense.layer0.get("out_proj.in")!;
+          // The host reference reproduces the runtime's dense layer 0.
+          assertClose(denseOut, outProjIn(w, tr, yDense), "host reference vs runtime, dense layer 0");
+
+          const [s, other] = statesByContribution(tr);
+          const keep = allStates(w);
+          keep[0] = keep[0].filter((i) => i !== s);
+          const pruned = await runModel(be, pruneWeights(w, keep), ids);
+          const prunedOut = pruned.layer0.get("out_proj.in")!;
+          const gap = maxAbsDiff(denseOut, prunedOut);
+          const tol = 1e-5 * maxAbs(denseOut) + 1e-7;
+          assert.ok(gap > 50 * tol, `removing state ${s} barely changes layer 0 (${gap} vs tol ${tol})`);
+
+          const predicted = (state: number): Float64Array => {
+            const c = contribution(tr, state);
+            return w.config.arch === "mamba1"
+              ? gate1(c, tr.z) // (dense − pruned) = C_s·h_s·SiLU(z): out_proj.in is linear in y
+              : outProjIn(w, tr, yDense.map((v, i) => v - c[i])); // pruned = GatedNorm(y_dense − C_s·h_s)
+          };
+          const observed = w.config.arch === "mamba1"
+            ? Float64Array.from(denseOut, (v, i) => v - prunedOut[i])
+            : Float64Array.from(prunedOut);
+          const err = maxAbsDiff(observed, predicted(s));
+          assert.ok(err <= tol, `state ${s}: max error ${err} > ${tol} (gap ${gap})`);
+          // The check can fail: another state's contribution does not fit.
+          const wrong = maxAbsDiff(observed, predicted(other));
+          assert.ok(wrong > 10 * tol, `state ${other} fits as well (${wrong}); the check has no teeth`);
+        }),
+    });
+
+    Deno.test({
+      name: name(`${fixture}: checkpoint written and reloaded gives the same logits`),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withBackend(async (be) => {
+          for (const [what, weights] of (await variants(fixture)).slice(1, 3)) {
+            const dir = await writeCheckpoint(weights);
+            try {
+              const back = await loadWeights(dirSource(dir));
+              const a = (await runModel(be, weights, ids)).logits;
+              const b = (await runModel(be, back, ids)).logits;
+              assert.deepEqual(b, a, `${what}`);
+            } finally {
+              await Deno.remove(dir, { recursive: true });
+            }
+          }
+        }),
+    });
+  }
+
+  Deno.test({
+    name: name("mamba1-tiny: bridges fold into x_proj as Wᵀ·C (identity = removal; non-trivial W as predicted)"),
+    ignore: tb.skip !== null,
+    fn: () =>
+      withBackend(async (be) => {
+        const w = await fixtureWeights("mamba1-tiny");
+        const ids = readGolden<FixtureGolden>(fixtureDir("mamba1-tiny")).input_ids;
+        const c = w.config, N = c.dState, R = c.dtRank, D = c.dInner;
+        const keep = nonUniformKeep(w, 9);
+        const identity = keep.map((k) => {
+          const W = new Float64Array(N * k.length);
+          k.forEach((s, j) => (W[s * k.length + j] = 1));
+          return W;
+        });
+        const plain = pruneWeights(w, keep);
+        assert.deepEqual(pruneWeights(w, keep, { bridges: identity }), plain, "identity bridge ≠ plain removal");
+
+        const rand = rng(21);
+        const bridges = identity.map((W) => W.map((v) => v + (rand() - 0.5) * 0.6));
+        const bridged = pruneWeights(w, keep, { bridges });
+        // x_proj's C rows are Wᵀ·C (host computation, column by column), the rest is plain removal.
+        bridged.layers.forEach((layer, l) => {
+          const k = keep[l].length, orig = w.layers[l] as Mamba1LayerWeights, W = bridges[l];
+          const got = (layer as Mamba1LayerWeights).xProj;
+          const plainX = (plain.layers[l] as Mamba1LayerWeights).xProj;
+          assert.deepEqual(got.data.subarray(0, (R + k) * D), plainX.data.subarray(0, (R + k) * D));
+          const want = new Float64Array(k * D);
+          for (let col = 0; col < D; col++) {
+            for (let j = 0; j < k; j++) {
+              let acc = 0;
+              for (let i = N - 1; i >= 0; i--) acc += W[i * k + j] * orig.xProj.data[(R + N + i) * D + col];
+              want[j * D + col] = acc;
+            }
+          }
+          assertClose(got.data.subarray((R + k) * D), want, `layer ${l} C rows`, 1e-6, 0);
+        });
+        const plainRun = await runModel(be, plain, ids);
+        const run = await runModel(be, bridged, ids);
+        assert.ok(maxAbsDiff(run.logits, plainRun.logits) > 1e-3 * maxAbs(plainRun.logits), "bridge changed nothing");
+        // Semantics: y = Σ_i C_i·(W·h′)_i + D·x with h′ the kept states' trajectories of the dense model.
+        const T = ids.length;
+        const tr = trace(w, run.layer0.get("in_proj.out")!, T);
+        const k0 = keep[0], W0 = bridges[0];
+        const y = tr.skip.slice();
+        for (let t = 0; t < T; t++) {
+          for (let d = 0; d < D; d++) {
+            let acc = 0;
+            for (let i = 0; i < N; i++) {
+              let hi = 0;
+              k0.forEach((s, j) => (hi += W0[i * k0.length + j] * tr.h[s][t * D + d]));
+              acc += tr.cOf(t, i, d) * hi;
+            }
+            y[t * D + d] += acc;
+          }
+        }
+        const out = run.layer0.get("out_proj.in")!;
+        assertClose(out, gate1(y, tr.z), "bridged layer 0 vs Σ C·(W·h′)");
+        assert.ok(maxAbsDiff(out, plainRun.layer0.get("out_proj.in")!) > 100 * (1e-4 * maxAbs(out)));
+      }),
+  });
+}
