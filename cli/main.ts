@@ -10,8 +10,9 @@ import * as generate from "./commands/generate.ts";
 import * as info from "./commands/info.ts";
 import * as logits from "./commands/logits.ts";
 import * as profile from "./commands/profile.ts";
+import * as prune from "./commands/prune.ts";
 
-const COMMANDS = { profile, demo, info, logits, generate, bench } as const;
+const COMMANDS = { profile, prune, demo, info, logits, generate, bench } as const;
 
 function usage(): string {
   const lines = [
