@@ -13,7 +13,7 @@
  */
 
 import type { MambaConfig } from "./config.ts";
-import { layerStateSize } from "./config.ts";
+import { layerBridgeSize, layerStateSize } from "./config.ts";
 import { parseConfig, parseConfigText } from "./config_parse.ts";
 import { parseSafetensors, type SafetensorRecord, toFloat32 } from "./safetensors.ts";
 import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "./weights.ts";
@@ -314,16 +314,37 @@ function mamba1Layer(t: TensorReader, c: MambaConfig, i: number): Mamba1LayerWei
   };
 }
 
-/** Mamba-2 block i (d = dModel, D = dInner, H heads, G groups, N from the conv channels D + 2GN, K = dConv). */
+/**
+ * Mamba-2 block i (d = dModel, D = dInner, H heads, G groups, N from the conv channels D + 2GN, K = dConv).
+ *
+ * A bridged layer (PerfMamba-only: `state_bridge_sizes[i]` = N_C > 0 in config.json) also has
+ * `mixer.state_bridge.weight` `[G·N, G·N_C]`, and its C keeps width G·N_C: conv channels D + G·N + G·N_C, in_proj
+ * rows 2D + G·N + G·N_C + H.
+ */
 function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWeights {
   const p = `backbone.layers.${i}.mixer.`;
   const { dModel: d, dInner: D, nHeads: H, nGroups: G, dConv: K } = c;
+  const bridgeName = `${p}state_bridge.weight`;
+  const Nc = layerBridgeSize(c, i); // 0: no bridge
+  if (Nc === 0 && t.has(bridgeName)) {
+    throw new Error(
+      `${t.record(bridgeName).file}: tensor "${bridgeName}" is present but config "state_bridge_sizes" gives ` +
+        `layer ${i} no bridge (missing or 0; it must be the bridge's input state size)`,
+    );
+  }
+  if (Nc > 0 && !t.has(bridgeName)) {
+    throw new Error(
+      `missing tensor "${bridgeName}": config "state_bridge_sizes"[${i}] is ${Nc}, so layer ${i} needs a state bridge`,
+    );
+  }
   const convChannels = t.shape(`${p}conv1d.weight`)[0];
-  const N = (convChannels - D) / (2 * G);
+  // Per group: B has N, C has N (no bridge) or Nc (bridged).
+  const N = Nc > 0 ? (convChannels - D - G * Nc) / G : (convChannels - D) / (2 * G);
   const stateSize = Number.isInteger(N) && N > 0 ? N : layerStateSize(c, i);
   checkStateSize(t, c, i, `${p}conv1d.weight`, stateSize);
-  const convDim = D + 2 * G * stateSize;
-  const inRows = 2 * D + 2 * G * stateSize + H;
+  const cSize = Nc > 0 ? Nc : stateSize;
+  const convDim = D + G * (stateSize + cSize);
+  const inRows = 2 * D + G * (stateSize + cSize) + H;
   const gotRows = t.shape(`${p}in_proj.weight`)[0];
   const extra = gotRows - inRows;
   if (extra > 0 && extra % 2 === 0) {
@@ -334,6 +355,7 @@ function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWei
         `supported`,
     );
   }
+  const bridge = Nc > 0 ? { bridge: t.get(bridgeName, [G * stateSize, G * Nc]) } : {};
   return {
     arch: "mamba2",
     norm: t.get(`backbone.layers.${i}.norm.weight`, [d]),
@@ -347,6 +369,7 @@ function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWei
     gateNorm: t.get(`${p}norm.weight`, [D]),
     outProj: t.get(`${p}out_proj.weight`, [d, D]),
     outProjBias: t.optional(`${p}out_proj.bias`, [d], c.useBias, "use_bias"),
+    ...bridge,
   };
 }
 
@@ -368,8 +391,14 @@ function checkStateSize(t: TensorReader, c: MambaConfig, i: number, tensor: stri
  * The lm_head is tied (null) when the config says so (even if an `lm_head.weight` is stored, as transformers does)
  * or when no `lm_head.weight` is stored; the returned config's `tieEmbeddings` says which.
  *
+ * PerfMamba's bridged pruned Mamba-2 checkpoints (`checkpointFiles` of `pruneWeights(…, { bridges })`) are read
+ * too: config `"state_bridge_sizes": [N_0, N_1, …]` (the pre-pruning state size of each bridged layer, 0 for the
+ * others) and `backbone.layers.{i}.mixer.state_bridge.weight` `[G·N′, G·N_i]` per bridged layer, whose in_proj and
+ * conv1d keep the C channels at G·N_i. transformers cannot load these.
+ *
  * @throws Error naming the tensor, its file, its shape and the expected shape; a missing tensor and the weight
- *   files; a state size disagreeing with the config; a Mamba-2 in_proj with a gated MLP; or leftover tensors.
+ *   files; a state size disagreeing with the config; a Mamba-2 in_proj with a gated MLP; a state bridge tensor
+ *   without its `state_bridge_sizes` entry or the reverse; or leftover tensors.
  */
 export function toHostWeights(checkpoint: Checkpoint): MambaWeights {
   const c = checkpoint.config;

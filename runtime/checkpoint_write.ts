@@ -9,10 +9,10 @@
  */
 
 import type { MambaConfig } from "./config.ts";
-import { layerStateSize } from "./config.ts";
+import { layerBridgeSize, layerStateSize } from "./config.ts";
 import { type TensorToWrite, writeSafetensors } from "./safetensors.ts";
 import type { HostTensor, MambaWeights } from "./weights.ts";
-import { stateSizeOf } from "./weights.ts";
+import { cStateSizeOf, stateSizeOf } from "./weights.ts";
 
 /** The files of a checkpoint directory written by {@link checkpointFiles}. */
 export interface CheckpointFiles {
@@ -37,9 +37,28 @@ export interface CheckpointWriteOptions {
  * A float for config.json as transformers 5 writes non-finite floats: finite numbers as they are, ±Infinity / NaN
  * as `{"__float__": "Infinity"}` (both `parseConfig` and Python's `json` read it; transformers decodes it).
  */
-function jsonFloat(v: number): number | { __float__: string } {
-  if (Number.isFinite(v)) return v;
+function jsonFloat(v: number): string | { __float__: string } {
+  if (Number.isFinite(v)) return pyFloat(v);
   return { __float__: Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity" };
+}
+
+/**
+ * A number that must be written as a float literal: transformers 5 validates config fields by type and refuses `1`
+ * or `0` where it expects a float. JSON.stringify writes whole numbers without a point, so float fields go through
+ * a marker string that {@link configText} turns into a literal with a decimal point.
+ */
+function pyFloat(v: number): string {
+  return `${FLOAT_MARK}${v}`;
+}
+
+const FLOAT_MARK = "@@pyfloat@@";
+
+/** JSON text of a config object, float markers written as float literals (1 → 1.0, 1e-5 stays 0.00001). */
+function configText(json: Record<string, unknown>): string {
+  return JSON.stringify(json, null, 2).replace(new RegExp(`"${FLOAT_MARK}([^"]+)"`, "g"), (_, v: string) => {
+    const n = Number(v);
+    return Number.isInteger(n) ? n.toFixed(1) : String(n);
+  });
 }
 
 /** Per-layer state sizes read from the weights, checked against the config. */
@@ -53,6 +72,13 @@ function stateSizes(weights: MambaWeights): number[] {
     const n = stateSizeOf(layer, c);
     if (n !== layerStateSize(c, l)) {
       throw new Error(`checkpointFiles: layer ${l} has state size ${n} but the config says ${layerStateSize(c, l)}`);
+    }
+    const bridge = layer.arch === "mamba2" && layer.bridge ? cStateSizeOf(layer, c) : 0;
+    if (bridge !== layerBridgeSize(c, l)) {
+      throw new Error(
+        `checkpointFiles: layer ${l} has ${bridge ? `a state bridge from N = ${bridge}` : "no state bridge"} but ` +
+          `config.stateBridgeSizes says ${layerBridgeSize(c, l)} (0 = none)`,
+      );
     }
     return n;
   });
@@ -69,16 +95,16 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
     dtype: "float32",
     hidden_act: "silu",
     hidden_size: c.dModel,
-    initializer_range: 0.1,
-    layer_norm_epsilon: c.eps,
+    initializer_range: pyFloat(0.1),
+    layer_norm_epsilon: pyFloat(c.eps),
     num_hidden_layers: c.nLayer,
     rescale_prenorm_residual: false,
     residual_in_fp32: true,
     state_size: maxN,
     tie_word_embeddings: tied,
-    time_step_floor: 0.0001,
-    time_step_max: 0.1,
-    time_step_min: 0.001,
+    time_step_floor: pyFloat(0.0001),
+    time_step_max: pyFloat(0.1),
+    time_step_min: pyFloat(0.001),
     use_bias: c.useBias,
     use_cache: true,
     use_conv_bias: c.useConvBias,
@@ -94,7 +120,7 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
       intermediate_size: c.dInner,
       time_step_init_scheme: "random",
       time_step_rank: c.dtRank,
-      time_step_scale: 1.0,
+      time_step_scale: pyFloat(1),
       use_associative_scan: true,
       use_mambapy: false,
     }
@@ -114,6 +140,7 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
       time_step_rank: Math.ceil(c.dModel / 16), // transformers' "auto"; unused by Mamba-2
     };
   if (perLayer) json.layer_state_sizes = [...sizes];
+  if (c.stateBridgeSizes?.some((n) => n > 0)) json.state_bridge_sizes = [...c.stateBridgeSizes];
   return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -137,10 +164,16 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
  * extension, read by `parseConfig`) with `state_size` the largest. Only checkpoints with one state size for every
  * layer are loadable by transformers; it ignores `layer_state_sizes` and would expect `state_size` everywhere.
  *
+ * Mamba-2 models pruned with state bridges (PerfMamba-only: transformers cannot load them) also get, per bridged
+ * layer i, `backbone.layers.{i}.mixer.state_bridge.weight` `[G·N′, G·N]` (C′ = C·bridgeᵀ after the conv; N′ the
+ * kept states, N the original state size, which in_proj's and conv1d's C channels keep), and config.json gets
+ * `"state_bridge_sizes": [N_0, N_1, …]` (N of each bridged layer, 0 for layers without a bridge).
+ *
  * @param weights host weights (e.g. from `loadWeights` or `pruneWeights`)
  * @param options extra config keys (token ids of the original config) and safetensors metadata
  * @returns the contents of `config.json` and `model.safetensors`
- * @throws Error when a layer's state size disagrees with the config, or layer count / arch is inconsistent.
+ * @throws Error when a layer's state size or state bridge disagrees with the config, or layer count / arch is
+ *   inconsistent.
  */
 export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteOptions = {}): CheckpointFiles {
   const c = weights.config;
@@ -165,6 +198,7 @@ export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteO
     } else {
       put(`${p}dt_bias`, w.dtBias);
       put(`${p}norm.weight`, w.gateNorm);
+      put(`${p}state_bridge.weight`, w.bridge ?? null);
     }
     put(`${p}A_log`, w.aLog);
     put(`${p}D`, w.D);
@@ -175,7 +209,7 @@ export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteO
   put("lm_head.weight", weights.lmHead);
   const json = { ...configJson(c, sizes, tied), ...options.extraConfig };
   return {
-    "config.json": JSON.stringify(json, null, 2) + "\n",
+    "config.json": configText(json) + "\n",
     "model.safetensors": writeSafetensors(tensors, options.metadata),
   };
 }

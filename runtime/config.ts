@@ -24,6 +24,12 @@ export interface MambaConfig {
   dState: number;
   /** Per-layer state sizes when they differ (pruned checkpoints); otherwise undefined and every layer has dState. */
   layerStateSizes?: number[];
+  /**
+   * Mamba-2 only, PerfMamba's bridged pruned checkpoints (config key `state_bridge_sizes`): per layer, the state
+   * size N of the C that a bridged layer computes before its `state_bridge` maps it onto the N′ kept states (the
+   * layer's pre-pruning state size), or 0 for a layer without a bridge. Undefined when no layer has one.
+   */
+  stateBridgeSizes?: number[];
   /** Causal conv1d kernel width (2..4). */
   dConv: number;
   /** Inner width = expand · dModel (HF `intermediate_size` for Mamba-1). */
@@ -59,4 +65,17 @@ export interface MambaConfig {
 /** SSM state size of one layer, honouring per-layer sizes of pruned checkpoints. */
 export function layerStateSize(config: MambaConfig, layer: number): number {
   return config.layerStateSizes?.[layer] ?? config.dState;
+}
+
+/** Original state size of a bridged Mamba-2 layer's C ({@link MambaConfig.stateBridgeSizes}); 0 without a bridge. */
+export function layerBridgeSize(config: MambaConfig, layer: number): number {
+  return config.stateBridgeSizes?.[layer] ?? 0;
+}
+
+/**
+ * Per-group width of the C a layer computes in in_proj and conv1d: N of a bridged Mamba-2 layer (whose B and state
+ * have N′ = {@link layerStateSize}), else the layer's state size.
+ */
+export function layerCStateSize(config: MambaConfig, layer: number): number {
+  return layerBridgeSize(config, layer) || layerStateSize(config, layer);
 }

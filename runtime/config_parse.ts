@@ -10,7 +10,9 @@
  *   `MambaLMHeadModel` does.
  *
  * Both accept the optional `layer_state_sizes` (one state size per layer), PerfMamba's extension for pruned
- * checkpoints.
+ * checkpoints, and (Mamba-2) `state_bridge_sizes` (per layer, the original state size N of a bridged layer's C, 0
+ * for a layer without a `state_bridge` tensor), PerfMamba's extension for pruned checkpoints with state bridges,
+ * which only PerfMamba can load.
  *
  * @module
  */
@@ -163,6 +165,8 @@ export function parseConfig(json: unknown, file: string): MambaConfig {
   const config = parseByFormat(f);
   const sizes = parseLayerStateSizes(f, config.nLayer);
   if (sizes) config.layerStateSizes = sizes;
+  const bridges = parseStateBridgeSizes(f, config);
+  if (bridges) config.stateBridgeSizes = bridges;
   return config;
 }
 
@@ -197,6 +201,27 @@ function parseLayerStateSizes(f: Fields, nLayer: number): number[] | undefined {
     }
     return n;
   });
+}
+
+/** `state_bridge_sizes`: one non-negative integer per layer, Mamba-2 only; all zeros → undefined (no bridge). */
+function parseStateBridgeSizes(f: Fields, config: MambaConfig): number[] | undefined {
+  const key = "state_bridge_sizes";
+  const v = f.obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== config.nLayer) {
+    f.fail(key, `must be a list of ${config.nLayer} non-negative integers (one per layer, 0 = no bridge)`);
+  }
+  const sizes = v.map((n, i) => {
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+      f.fail(key, `[${i}] must be a non-negative integer, got ${JSON.stringify(n)}`);
+    }
+    return n;
+  });
+  if (sizes.every((n) => n === 0)) return undefined;
+  if (config.arch !== "mamba2") {
+    f.fail(key, "is only for Mamba-2 models (a Mamba-1 bridge is folded into x_proj and needs no key)");
+  }
+  return sizes;
 }
 
 /** Dimensions every architecture shares, before the architecture-specific fields. */

@@ -12,6 +12,9 @@
  *   dense (masked half counted): C·Bᵀ 2·Q·N·G, intra-chunk Y 2·Q·P·H, chunk states 2·N·P·H, state → output
  *   2·N·P·H per token (state passing per chunk is negligible and counted as 2·N·P·H / Q); plus softplus/exp
  *   per (t, h) 4 and D skip 2·T·H·P. Decode (seqLen = 1) is the recurrence: 5·H·P·N + 2·H·P + 4·H per token.
+ * - Mamba-2 layers pruned with a state bridge (`config.stateBridgeSizes`): in_proj and conv1d produce B of width
+ *   G·N′ and C of the original width G·N_C, and "ssm" includes the bridge, a dense linear C′ = C·bridgeᵀ
+ *   (T rows, G·N_C → G·N′: 2·T·G·N_C·G·N′), before the SSD with N′ states.
  * - residual add: T·d. norm_f and lm_head (a linear to the vocabulary) run on the rows whose logits are kept:
  *   all T, or one per sequence when only the last position is needed.
  *
@@ -23,7 +26,7 @@
  */
 
 import type { MambaConfig } from "./config.ts";
-import { layerStateSize } from "./config.ts";
+import { layerBridgeSize, layerCStateSize, layerStateSize } from "./config.ts";
 import type { Component } from "./model.ts";
 
 /**
@@ -66,9 +69,12 @@ export function forwardFlops(
       f.ssm += 7 * T * D * N + 9 * T * D;
     } else {
       const H = config.nHeads, P = config.headDim, G = config.nGroups, Q = config.chunkSize;
-      const C = D + 2 * G * N;
-      f.in_proj += 2 * T * d * (2 * D + 2 * G * N + H);
+      const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
+      const C = D + G * (N + Nc);
+      f.in_proj += 2 * T * d * (2 * D + G * (N + Nc) + H);
       f.conv1d += 2 * T * C * K + 4 * T * C;
+      const bridged = layerBridgeSize(config, l) > 0;
+      if (bridged) f.ssm += 2 * T * G * Nc * G * N; // the state bridge C′ = C·bridgeᵀ
       f.ssm += seqLen === 1
         ? T * (5 * H * P * N + 2 * H * P + 4 * H)
         : T * (2 * Q * N * G + 2 * Q * P * H + 4 * N * P * H + (2 * N * P * H) / Q + 4 * H + 2 * H * P);
@@ -142,9 +148,12 @@ export function forwardBytes(
       add("ssm", (D * N + D) * f, (4 * T * D + 2 * T * N) * f, 2 * batch * D * N * f);
     } else {
       const H = config.nHeads, P = config.headDim, G = config.nGroups;
-      const C = D + 2 * G * N;
-      linear("in_proj", T, d, 2 * D + 2 * G * N + H, config.useBias);
+      const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
+      const C = D + G * (N + Nc);
+      linear("in_proj", T, d, 2 * D + G * (N + Nc) + H, config.useBias);
       add("conv1d", C * K * f + (config.useConvBias ? C * f : 0), 2 * T * C * f, 2 * batch * C * (K - 1) * f);
+      // The state bridge: its matrix, C (T × G·N_C) read, C′ (T × G·N) written.
+      if (layerBridgeSize(config, l) > 0) linear("ssm", T, G * Nc, G * N);
       // SSD: x (T × D), dt (T × H), B and C (T × G·N) read, y written; A, D, dt_bias read; h read and written.
       add("ssm", 3 * H * f, (2 * T * D + T * H + 2 * T * G * N) * f, 2 * batch * H * P * N * f);
       // gate + norm: y and z read, output written; the norm weight.
@@ -180,6 +189,7 @@ export const COST_NOTES: readonly string[] = [
   "causal conv1d (C channels, kernel K): 2·T·C·K + SiLU 4·T·C; state: the last K − 1 inputs per channel.",
   "Mamba-1 selective scan (D channels, N states): 7·T·D·N + 9·T·D (exp(δA), state update, C·h, softplus, D skip, SiLU gate).",
   "Mamba-2 SSD prefill (H heads of P, G groups, N states, chunk Q): T·(2QNG + 2QPH + 4NPH + 2NPH/Q + 4H + 2HP); decode: T·(5HPN + 2HP + 4H).",
+  "Mamba-2 state bridge (pruned layers with stateBridgeSizes): a linear G·N_C → G·N′ counted in ssm; in_proj and conv1d carry B at G·N′ and C at G·N_C.",
   "residual add: T·d; norm_f and lm_head run on the rows whose logits are kept (all T, or the last of each sequence).",
   "Bytes are the minimum traffic: every weight, activation (f32) and state element read or written once per pass.",
 ];
@@ -210,10 +220,12 @@ export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Reco
       w.ssm += (D * N + D) * f; // A, D
     } else {
       const H = config.nHeads, G = config.nGroups;
-      const C = D + 2 * G * N;
-      w.in_proj += (2 * D + 2 * G * N + H) * d * matrixBytes + bias(2 * D + 2 * G * N + H);
+      const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
+      const C = D + G * (N + Nc);
+      w.in_proj += (2 * D + G * (N + Nc) + H) * d * matrixBytes + bias(2 * D + G * (N + Nc) + H);
       w.conv1d += C * K * f + (config.useConvBias ? C * f : 0);
       w.ssm += 3 * H * f; // A, D, dt_bias
+      if (layerBridgeSize(config, l) > 0) w.ssm += G * N * G * Nc * matrixBytes; // the state bridge
       w.gate_norm += D * f;
     }
   }
@@ -231,7 +243,7 @@ export function componentStateBytes(config: MambaConfig, batch: number): Record<
       s.conv1d += batch * D * (K - 1) * 4;
       s.ssm += batch * D * N * 4;
     } else {
-      s.conv1d += batch * (D + 2 * config.nGroups * N) * (K - 1) * 4;
+      s.conv1d += batch * (D + config.nGroups * (N + layerCStateSize(config, l))) * (K - 1) * 4;
       s.ssm += batch * config.nHeads * config.headDim * N * 4;
     }
   }

@@ -9,6 +9,7 @@
  *                 y = SelectiveScan(x, Δ, A, B, C) + D·x;  out = out_proj(y · SiLU(z))
  * Mamba-2 mixer:  [z, xBC, dt] = in_proj(u);  [x, B, C] = SiLU(conv1d(xBC));  Δ = softplus(dt + dt_bias)
  *                 y = SSD(x, Δ, A, B, C) + D·x;  out = out_proj(GatedRMSNorm(y, z))
+ *                 (a bridged pruned layer feeds the SSD C′ = state_bridge(C) instead of C; part of "ssm")
  *
  * Each component runs inside {@link MambaModel.hooks}' `begin`/`end` so a profiler can time it.
  *
@@ -18,9 +19,10 @@
 import type { Backend, Matrix, Tensor } from "./backend.ts";
 import { view } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
+import { layerBridgeSize } from "./config.ts";
 import { InferenceState } from "./state.ts";
 import type { HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
-import { stateSizeOf } from "./weights.ts";
+import { cStateSizeOf, stateSizeOf } from "./weights.ts";
 
 /** The components of a block, named as the profiler reports them. */
 export type Component =
@@ -99,10 +101,12 @@ interface Mamba1Device {
 interface Mamba2Device {
   arch: "mamba2";
   norm: Tensor; // (d)
-  inProj: Matrix; // (2D + 2GN + H, d)
+  inProj: Matrix; // (2D + GN + GNc + H, d), Nc = N unless bridged
   inProjBias: Tensor | null;
-  convWeight: Tensor; // (D + 2GN, K)
-  convBias: Tensor | null; // (D + 2GN)
+  convWeight: Tensor; // (D + GN + GNc, K)
+  convBias: Tensor | null; // (D + GN + GNc)
+  bridge: Matrix | null; // (GN, GNc): C′ = C · bridgeᵀ
+  cState: number; // Nc: per-group width of the conv's C
   dtBias: Tensor; // (H)
   A: Tensor; // (H) = −exp(A_log)
   D: Tensor; // (H)
@@ -227,11 +231,21 @@ export class MambaModel implements Disposable {
           dtProjBias: vec(w.dtProjBias, p + "dt_proj.bias"),
         };
       }
+      const bridgeSize = w.bridge ? cStateSizeOf(w, cfg) : 0;
+      if (bridgeSize !== layerBridgeSize(cfg, l)) {
+        const has = w.bridge ? `a state bridge from N = ${bridgeSize}` : "no state bridge";
+        throw new Error(
+          `MambaModel.load: layer ${l} has ${has}, but config.stateBridgeSizes says ${layerBridgeSize(cfg, l)} ` +
+            `(0 = none)`,
+        );
+      }
       return {
         arch: "mamba2",
         ...common,
         dtBias: vec(w.dtBias, p + "dt_bias"),
         gateNorm: vec(w.gateNorm, p + "gate_norm"),
+        bridge: w.bridge ? mat(w.bridge, p + "state_bridge") : null,
+        cState: cStateSizeOf(w, cfg),
       };
     });
     const embedding = mat(weights.embedding, "embedding");
@@ -305,10 +319,11 @@ export class MambaModel implements Disposable {
     if (limit === undefined || !Number.isFinite(limit)) return Infinity;
     const c = this.config;
     const N = Math.max(...this.layerStateSizes);
+    // in_proj's output width; a bridged layer's C is wider than its B.
+    const inWidth = Math.max(...this.#layers.map((l) => l.arch === "mamba2" ? c.nGroups * (l.dState + l.cState) : 0));
     let floats = c.arch === "mamba1"
       ? 2 * c.dInner
-      : 2 * c.dInner + 2 * c.nGroups * N + c.nHeads + c.nGroups * c.chunkSize +
-        Math.ceil(c.nHeads * c.headDim * N / c.chunkSize);
+      : 2 * c.dInner + inWidth + c.nHeads + c.nGroups * c.chunkSize + Math.ceil(c.nHeads * c.headDim * N / c.chunkSize);
     if (!lastOnly) floats = Math.max(floats, c.vocabSize);
     const tokens = Math.max(1, Math.floor(limit / (4 * floats * batch)));
     const whole = c.arch === "mamba2" ? Math.floor(tokens / c.chunkSize) * c.chunkSize : tokens;
@@ -441,22 +456,24 @@ export class MambaModel implements Disposable {
     const be = this.backend;
     const cfg = this.config;
     const D = cfg.dInner, N = w.dState, G = cfg.nGroups, H = cfg.nHeads;
-    const GN = G * N;
-    const zxbcdt = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D + 2GN + H)
+    const GN = G * N, GNc = G * w.cState; // B and state have N; C has Nc (= N unless the layer is bridged)
+    const zxbcdt = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D + GN + GNc + H)
     await capture("in_proj.out", l, zxbcdt);
     const xBC = await run(
       "conv1d",
       l,
-      () => be.conv1d(view(zxbcdt, D, D + 2 * GN), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
-    ); // (T, D + 2GN)
-    const y = await run("ssm", l, () =>
-      be.ssd({
+      () => be.conv1d(view(zxbcdt, D, D + GN + GNc), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
+    ); // (T, D + GN + GNc): [x | B | C]
+    const y = await run("ssm", l, () => {
+      // Bridged: the SSD reads C′ = C · bridgeᵀ (T, GN), a linear map of the conv's C (T, GNc).
+      const bridged = w.bridge ? be.linear(view(xBC, D + GN, GNc), w.bridge) : null;
+      const out = be.ssd({
         x: view(xBC, 0, D),
-        dt: view(zxbcdt, 2 * D + 2 * GN, H),
+        dt: view(zxbcdt, 2 * D + GN + GNc, H),
         dtBias: w.dtBias,
         A: w.A,
         B: view(xBC, D, GN),
-        C: view(xBC, D + GN, GN),
+        C: bridged ? view(bridged) : view(xBC, D + GN, GN),
         D: w.D,
         state: state.ssm[l],
         batch,
@@ -468,7 +485,10 @@ export class MambaModel implements Disposable {
         chunkSize: cfg.chunkSize,
         dtMin: cfg.timeStepLimit[0],
         dtMax: cfg.timeStepLimit[1],
-      })); // (T, D)
+      }); // (T, D)
+      if (bridged) be.free(bridged);
+      return out;
+    });
     be.free(xBC);
     const g = await run(
       "gate_norm",

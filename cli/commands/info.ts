@@ -5,6 +5,7 @@ import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
 import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
 import { stateSizeOf } from "../../runtime/weights.ts";
+import { convChannels } from "../../runtime/state.ts";
 import { dirSource } from "../fs_source.ts";
 
 export const spec: CommandSpec = {
@@ -42,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const stateSizes = w.layers.map((l) => stateSizeOf(l, c));
   const stateBytesPerSeq = w.layers.reduce((s, _l, i) => {
-    const conv = (c.arch === "mamba1" ? c.dInner : c.dInner + 2 * c.nGroups * stateSizes[i]) * (c.dConv - 1);
+    const conv = convChannels(c, i) * (c.dConv - 1);
     return s + 4 * (conv + c.dInner * stateSizes[i]);
   }, 0);
   const info = {

@@ -41,7 +41,10 @@ export const spec: CommandSpec = {
     score: { type: "string", help: `State ranking: ${SELECTION_SCORES.join(", ")}`, default: "energy" },
     scope: { type: "string", help: "layer (same r in every layer) or global (layer-adaptive)", default: "layer" },
     mode: { type: "string", help: "remove (smaller tensors) or mask (zeroed, same sizes)", default: "remove" },
-    bridge: { type: "boolean", help: "Fit the least-squares bridge h ≈ W·h′ (folded into x_proj; Mamba-1)" },
+    bridge: {
+      type: "boolean",
+      help: "Fit the least-squares bridge h ≈ W·h′ (Mamba-1: folded into x_proj; Mamba-2: a map after the conv)",
+    },
     calib: { type: "string", help: "Calibration text: comma-separated .txt files or .jsonl with a text field" },
     tokenizer: { type: "string", help: "tokenizer.json for the calibration text" },
     "calib-seqs": { type: "string", help: "Calibration sequences", default: "16" },

@@ -10,12 +10,18 @@
  * Δ is per channel (Mamba-1) or per head (Mamba-2), never per state, and nothing after the SSM has size N
  * (y = Σ_s C_s·h_s), so the pruned model runs as it is with per-layer state sizes (`config.layerStateSizes`).
  *
+ * A least-squares bridge h ≈ W·h′ (W `[N, N′]`) is y ≈ Σ_j (Wᵀ·C)_j·h′_j: C is replaced by Wᵀ·C. Mamba-1's C is
+ * linear in x_proj's input, so Wᵀ is folded into x_proj's C rows. Mamba-2's C comes out of in_proj → conv1d → SiLU,
+ * so a bridged Mamba-2 layer keeps all N C rows of in_proj and C conv channels (B, A and h shrink to N′ as usual)
+ * and gets a `state_bridge` `[G·N′, G·N]` = blockdiag(Wᵀ, …, Wᵀ) (one block per group), which the model applies
+ * to the conv output's C before the SSD (`config.stateBridgeSizes[l]` = N).
+ *
  * @module
  */
 
 import type { MambaConfig } from "../config.ts";
 import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../weights.ts";
-import { stateSizeOf } from "../weights.ts";
+import { cStateSizeOf, stateSizeOf } from "../weights.ts";
 import type { Bridges, KeepSets, PruneMode } from "./types.ts";
 
 /** Options of {@link pruneWeights}. */
@@ -23,8 +29,8 @@ export interface PruneOptions {
   /** "remove" (default): physically smaller tensors; "mask": same sizes, pruned states' B and C zeroed. */
   mode?: PruneMode;
   /**
-   * Per-layer least-squares bridges (h ≈ W·h′, W `[N, N′]` row-major), "remove" mode and Mamba-1 only: the kept
-   * C rows are replaced by Wᵀ·C (all N old C rows), folded exactly into `x_proj`.
+   * Per-layer least-squares bridges (h ≈ W·h′, W `[N, N′]` row-major), "remove" mode only: C is replaced by Wᵀ·C
+   * (all N old C rows). Mamba-1: folded exactly into `x_proj`; Mamba-2: a `state_bridge` map after the conv.
    */
   bridges?: Bridges;
 }
@@ -42,8 +48,13 @@ export interface PruneOptions {
  *   (Mamba-1: `x_proj` rows; Mamba-2: `in_proj` rows and bias entries, and the B/C `conv1d` weight channels and
  *   conv bias entries — the bias too, since SiLU(bias) ≠ 0 would otherwise leak into B and C). The masked model
  *   computes the same function as the removed one, up to summation order.
- * - bridges (remove mode, Mamba-1 only): the new C rows are Wᵀ (N′ × N) · old C rows (N × D), computed in f64.
- *   Mamba-2's C passes through conv1d and SiLU, so a bridge cannot be folded into `in_proj` and is rejected.
+ * - bridges (remove mode): Mamba-1: the new C rows are Wᵀ (N′ × N) · old C rows (N × D), computed in f64.
+ *   Mamba-2 (C passes through conv1d and SiLU, so nothing can be folded): the layer keeps all N C rows of in_proj
+ *   (and their bias entries) and all N C conv channels of every group, B / A / h are pruned to N′, and the layer
+ *   gets `bridge` `[G·N′, G·N]` = blockdiag(Wᵀ) (row g·N′ + j, column g·N + i holds W[i, j]); the config gets
+ *   `stateBridgeSizes[l]` = N. Such weights are written by `checkpointFiles` in PerfMamba's own format.
+ * - A layer that already has a Mamba-2 bridge (pruning a pruned model) keeps its C width: removal takes the kept
+ *   rows of its bridge (a new bridge W multiplies it: blockdiag(Wᵀ)·bridge), masking zeroes them.
  *
  * @param weights the model to prune (not modified)
  * @param keep kept state indices per layer
@@ -51,7 +62,7 @@ export interface PruneOptions {
  * @returns the pruned weights
  * @throws Error when keep does not have one set per layer, a set is empty ("layer 3 keeps no state: k must be ≥ 1"),
  *   not ascending, has duplicates or indices outside [0, N_l); when bridges has the wrong length or a bridge the
- *   wrong size; for a bridge with mode "mask"; for a bridge on a Mamba-2 model.
+ *   wrong size or non-finite values; for a bridge with mode "mask".
  */
 export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: PruneOptions = {}): MambaWeights {
   const mode = options.mode ?? "remove";
@@ -65,7 +76,7 @@ export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: Pru
   }
   const sizes = weights.layers.map((layer) => stateSizeOf(layer, config));
   validateKeep(keep, sizes);
-  const bridges = validateBridges(options.bridges, keep, sizes, mode, config);
+  const bridges = validateBridges(options.bridges, keep, sizes, mode);
 
   const layers = weights.layers.map((layer, l): LayerWeights => {
     const N = sizes[l];
@@ -75,7 +86,9 @@ export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: Pru
         ? maskMamba1(layer, config, N, kept)
         : removeMamba1(layer, config, N, kept, bridges?.[l] ?? null);
     }
-    return mode === "mask" ? maskMamba2(layer, config, N, kept) : removeMamba2(layer, config, N, kept);
+    return mode === "mask"
+      ? maskMamba2(layer, config, N, kept)
+      : removeMamba2(layer, config, N, kept, bridges?.[l] ?? null);
   });
 
   const newConfig: MambaConfig = { ...config };
@@ -91,6 +104,9 @@ export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: Pru
   } else if (config.layerStateSizes) {
     newConfig.layerStateSizes = [...config.layerStateSizes];
   }
+  const bridgeSizes = layers.map((l) => (l.arch === "mamba2" && l.bridge ? cStateSizeOf(l, config) : 0));
+  if (bridgeSizes.some((n) => n > 0)) newConfig.stateBridgeSizes = bridgeSizes;
+  else delete newConfig.stateBridgeSizes;
   return { ...weights, config: newConfig, layers };
 }
 
@@ -124,7 +140,6 @@ function validateBridges(
   keep: KeepSets,
   sizes: number[],
   mode: PruneMode,
-  config: MambaConfig,
 ): Bridges | null {
   if (bridges === undefined) return null;
   if (!Array.isArray(bridges) || bridges.length !== sizes.length) {
@@ -136,12 +151,6 @@ function validateBridges(
     throw new Error(
       `pruneWeights: bridges need mode "remove" (layer ${used[0]} has a bridge, mode is "mask"): a bridge maps the ` +
         `kept states onto the full C, which only exists once the pruned states are removed`,
-    );
-  }
-  if (config.arch === "mamba2") {
-    throw new Error(
-      `Mamba-2 bridges are not supported by pruneWeights yet: layer ${used[0]} has a bridge, but Mamba-2's C passes ` +
-        `through conv1d and SiLU, so Wᵀ·C cannot be folded into in_proj (it would need a new linear map after the conv)`,
     );
   }
   for (const l of used) {
@@ -226,43 +235,98 @@ function maskMamba1(layer: Mamba1LayerWeights, config: MambaConfig, N: number, k
   return { ...layer, xProj: zeroRows(layer.xProj, [...drop.map((s) => R + s), ...drop.map((s) => R + N + s)]) };
 }
 
-/** in_proj rows and conv channels of the B and C of every group for the given states. */
-function mamba2Rows(config: MambaConfig, N: number, states: number[]): { inProj: number[]; conv: number[] } {
+/**
+ * in_proj rows and conv channels of the B states `bStates` and C channels `cStates` of every group, for a layer
+ * whose B has N and whose C has Nc channels per group (Nc = N unless the layer has a bridge).
+ */
+function mamba2Rows(
+  config: MambaConfig,
+  N: number,
+  Nc: number,
+  bStates: number[],
+  cStates: number[],
+): { inProj: number[]; conv: number[] } {
   const D = config.dInner, G = config.nGroups, GN = G * N;
   const b: number[] = [], c: number[] = [];
   for (let g = 0; g < G; g++) {
-    for (const s of states) {
-      b.push(g * N + s);
-      c.push(GN + g * N + s);
-    }
+    for (const s of bStates) b.push(g * N + s);
+    for (const s of cStates) c.push(GN + g * Nc + s);
   }
   const bc = [...b, ...c];
   return { inProj: bc.map((r) => 2 * D + r), conv: bc.map((r) => D + r) };
 }
 
-function removeMamba2(layer: Mamba2LayerWeights, config: MambaConfig, N: number, kept: number[]): Mamba2LayerWeights {
+/** Rows `g·N + s` of every group g, for the states `states` (a bridge's rows of those states). */
+function groupRows(G: number, N: number, states: number[]): number[] {
+  return Array.from({ length: G }, (_, g) => states.map((s) => g * N + s)).flat();
+}
+
+/**
+ * The state bridge `[G·k, G·Nc]` of a layer pruned with W `[N, k]`: blockdiag(Wᵀ) (Nc = N), or blockdiag(Wᵀ)·old
+ * when the layer already had a bridge `[G·N, G·Nc]`. Computed in f64.
+ */
+function bridgeMatrix(W: Float64Array, G: number, N: number, k: number, old: HostTensor | null): HostTensor {
+  const cols = old ? old.shape[1] : G * N;
+  const data = new Float32Array(G * k * cols);
+  const acc = new Float64Array(cols);
+  for (let g = 0; g < G; g++) {
+    for (let j = 0; j < k; j++) {
+      acc.fill(0);
+      for (let i = 0; i < N; i++) {
+        const w = W[i * k + j];
+        if (w === 0) continue;
+        if (!old) {
+          acc[g * N + i] += w;
+          continue;
+        }
+        const row = (g * N + i) * cols;
+        for (let c = 0; c < cols; c++) acc[c] += w * old.data[row + c];
+      }
+      data.set(acc, (g * k + j) * cols);
+    }
+  }
+  return { shape: [G * k, cols], data };
+}
+
+function removeMamba2(
+  layer: Mamba2LayerWeights,
+  config: MambaConfig,
+  N: number,
+  kept: number[],
+  W: Float64Array | null,
+): Mamba2LayerWeights {
   const D = config.dInner, G = config.nGroups, H = config.nHeads;
-  const bc = mamba2Rows(config, N, kept);
-  const inRows = [...range(0, 2 * D), ...bc.inProj, ...range(2 * D + 2 * G * N, H)];
+  const Nc = cStateSizeOf(layer, config);
+  const old = layer.bridge ?? null;
+  // A bridged layer (already, or from now on) keeps every C channel; otherwise C is pruned like B.
+  const bc = mamba2Rows(config, N, Nc, kept, old || W ? range(0, Nc) : kept);
+  const inRows = [...range(0, 2 * D), ...bc.inProj, ...range(2 * D + G * (N + Nc), H)];
   const convRows = [...range(0, D), ...bc.conv];
-  return {
+  const out: Mamba2LayerWeights = {
     ...layer,
     inProj: takeRows(layer.inProj, inRows),
     inProjBias: layer.inProjBias ? takeRows(layer.inProjBias, inRows) : null,
     convWeight: takeRows(layer.convWeight, convRows),
     convBias: layer.convBias ? takeRows(layer.convBias, convRows) : null,
   };
+  if (W) out.bridge = bridgeMatrix(W, G, N, kept.length, old);
+  else if (old) out.bridge = takeRows(old, groupRows(G, N, kept));
+  return out;
 }
 
 function maskMamba2(layer: Mamba2LayerWeights, config: MambaConfig, N: number, kept: number[]): Mamba2LayerWeights {
   const drop = dropped(N, kept);
   if (drop.length === 0) return { ...layer };
-  const bc = mamba2Rows(config, N, drop);
-  return {
+  const old = layer.bridge ?? null;
+  // A bridged layer's C channels are not per state: its bridge rows of the dropped states are zeroed instead.
+  const bc = mamba2Rows(config, N, cStateSizeOf(layer, config), drop, old ? [] : drop);
+  const out: Mamba2LayerWeights = {
     ...layer,
     inProj: zeroRows(layer.inProj, bc.inProj),
     inProjBias: layer.inProjBias ? zeroRows(layer.inProjBias, bc.inProj) : null,
     convWeight: zeroRows(layer.convWeight, bc.conv),
     convBias: layer.convBias ? zeroRows(layer.convBias, bc.conv) : null,
   };
+  if (old) out.bridge = zeroRows(old, groupRows(config.nGroups, N, drop));
+  return out;
 }

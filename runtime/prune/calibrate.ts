@@ -281,6 +281,9 @@ export async function calibrate(
   if (weights.layers.length !== cfg.nLayer || weights.config.arch !== cfg.arch) {
     throw new RangeError("calibrate: the host weights do not belong to this model");
   }
+  if (cfg.stateBridgeSizes?.some((n) => n > 0)) {
+    throw new RangeError("calibrate: this model already has state bridges; calibrate the model it was pruned from");
+  }
   const sizes = Array.from({ length: cfg.nLayer }, (_, l) => layerStateSize(cfg, l));
   const accs = sizes.map((n) => newAcc(n));
   const gramChannels = options.gramChannels ?? 32;

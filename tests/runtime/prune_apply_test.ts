@@ -17,20 +17,26 @@
  *   untied lm_head) and the same logits; config.json mirrors the fixtures' transformers configs.
  * - Mamba-1 bridges: identity rows equal plain removal exactly; a non-trivial W folds as Wᵀ·C and the bridged
  *   model's layer-0 output equals Σ_i C_i·(W·h′)_i from the host reference.
+ * - Mamba-2 bridges (a `state_bridge` [G·N′, G·N] = blockdiag(Wᵀ) applied to the conv's C): B pruned, C kept, the
+ *   bridge's entries; a selection-matrix bridge gives plain removal's logits; a random W gives the layer-0
+ *   out_proj input of the host reference GatedNorm(Σ_i C_i·(W·h′)_i + D·x) (dense C and h′ from the dense layer);
+ *   pruning a bridged model again (remove = mask, composition of bridges); checkpoint round trip (weights and
+ *   logits; loader errors); decode step by step = prefill; parameter, state and cost counts include the bridge.
  * - Errors.
  */
 import assert from "node:assert/strict";
-import { loadWeights } from "../../runtime/checkpoint.ts";
+import { loadWeights, memorySource } from "../../runtime/checkpoint.ts";
 import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
 import { parseConfig, parseConfigText } from "../../runtime/config_parse.ts";
 import type { MambaConfig } from "../../runtime/config.ts";
 import type { Backend } from "../../runtime/backend.ts";
+import { componentStateBytes, componentWeightBytes, forwardBytes, forwardFlops, total } from "../../runtime/cost.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
-import type { KeepSets } from "../../runtime/prune/types.ts";
-import { parseSafetensors } from "../../runtime/safetensors.ts";
+import type { Bridges, KeepSets } from "../../runtime/prune/types.ts";
+import { parseSafetensors, toFloat32, writeSafetensors } from "../../runtime/safetensors.ts";
 import type { HostTensor, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../../runtime/weights.ts";
-import { stateSizeOf } from "../../runtime/weights.ts";
+import { cStateSizeOf, stateSizeOf } from "../../runtime/weights.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
 import { TEST_BACKENDS } from "../_backends.ts";
@@ -412,9 +418,16 @@ Deno.test("pruneWeights: clear errors", async () => {
   };
   const keep = [[0, 3], [1, 2, 5]];
   const bridges = [eye(16, keep[0]), null];
+  // Mamba-2 bridges are supported in remove mode (see the Mamba-2 bridge tests), refused with mask, size-checked.
+  assert.equal(stateSizeOf(pruneWeights(m2, keep, { bridges }).layers[0], m2.config), 2);
+  assert.throws(() => pruneWeights(m2, keep, { mode: "mask", bridges }), /bridges need mode "remove"/);
   assert.throws(
-    () => pruneWeights(m2, keep, { bridges }),
-    /^Error: Mamba-2 bridges are not supported by pruneWeights yet: /,
+    () => pruneWeights(m2, keep, { bridges: [null, eye(16, [1, 2])] }),
+    /layer 1: bridge must be a Float64Array \[N, N′\] = \[16, 3\] \(48 values\), got 32 values/,
+  );
+  assert.throws(
+    () => pruneWeights(m2, keep, { bridges: [eye(16, keep[0]).map((v, i) => (i === 3 ? NaN : v)), null] }),
+    /layer 0: bridge has non-finite values/,
   );
   assert.throws(() => pruneWeights(m1, keep, { mode: "mask", bridges }), /bridges need mode "remove"/);
   assert.throws(() => pruneWeights(m1, keep, { bridges: [bridges[0]] }), /one entry \(or null\) per layer \(2\)/);
@@ -706,4 +719,398 @@ for (const tb of TEST_BACKENDS) {
         assert.ok(maxAbsDiff(out, plainRun.layer0.get("out_proj.in")!) > 100 * (1e-4 * maxAbs(out)));
       }),
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Mamba-2 state bridges: the layer keeps its full C and applies C′ = blockdiag(Wᵀ)·C after the conv.
+
+const MAMBA2_FIXTURES = ["mamba2-tiny", "mamba2-groups"] as const;
+
+/** Selection matrices W[keep[j], j] = 1 (a bridge equivalent to plain removal). */
+function selectionBridges(w: MambaWeights, keep: KeepSets): Float64Array[] {
+  return keep.map((k, l) => {
+    const N = stateSizeOf(w.layers[l], w.config);
+    const W = new Float64Array(N * k.length);
+    k.forEach((s, j) => (W[s * k.length + j] = 1));
+    return W;
+  });
+}
+
+/** Selection matrices plus uniform noise of width 0.6: a bridge far from removal. */
+function randomBridges(w: MambaWeights, keep: KeepSets, seed: number): Float64Array[] {
+  const rand = rng(seed);
+  return selectionBridges(w, keep).map((W) => W.map((v) => v + (rand() - 0.5) * 0.6));
+}
+
+/** Number of parameters (every host tensor's elements). */
+function parameterCount(w: MambaWeights): number {
+  const tensors = [w.embedding, w.lmHead, w.normF, ...w.layers.flatMap((l) => Object.values(l))];
+  return tensors.reduce((a, t) => a + (t && typeof t === "object" && "data" in t ? t.data.length : 0), 0);
+}
+
+/** Per fixture: the keep sets and bridges every Mamba-2 bridge test uses (layer 0 keeps 12, layer 1 keeps 5). */
+async function bridgedCase(fixture: string, seed = 9): Promise<{
+  w: MambaWeights;
+  keep: KeepSets;
+  bridges: Float64Array[];
+  bridged: MambaWeights;
+  plain: MambaWeights;
+}> {
+  const w = await fixtureWeights(fixture);
+  const keep = nonUniformKeep(w, seed);
+  const bridges = randomBridges(w, keep, seed + 12);
+  return { w, keep, bridges, bridged: pruneWeights(w, keep, { bridges }), plain: pruneWeights(w, keep) };
+}
+
+Deno.test("pruneWeights: Mamba-2 bridges prune B, keep C and add state_bridge = blockdiag(Wᵀ)", async () => {
+  for (const fixture of MAMBA2_FIXTURES) {
+    const w = await withBiases(fixture);
+    const before = structuredClone(w);
+    const c = w.config, D = c.dInner, G = c.nGroups, H = c.nHeads, N = c.dState, d = c.dModel, K = c.dConv;
+    const keep = nonUniformKeep(w, 9);
+    const W = randomBridges(w, keep, 4);
+    const bridges: Bridges = [W[0], null];
+    const bridged = pruneWeights(w, keep, { bridges });
+    const plain = pruneWeights(w, keep);
+    assert.deepEqual(w, before, `${fixture}: input weights were mutated`);
+    assert.deepEqual(bridged.config, { ...plain.config, stateBridgeSizes: [N, 0] });
+    assert.deepEqual(bridged.layers.map((l) => stateSizeOf(l, bridged.config)), keep.map((k) => k.length));
+    assert.deepEqual(bridged.layers.map((l) => cStateSizeOf(l, bridged.config)), [N, keep[1].length]);
+    assert.deepEqual(bridged.layers[1], plain.layers[1], "a layer without a bridge is plainly pruned");
+
+    const k = keep[0].length, GN = G * N, Gk = G * k;
+    const orig = w.layers[0] as Mamba2LayerWeights;
+    const got = bridged.layers[0] as Mamba2LayerWeights, ref = plain.layers[0] as Mamba2LayerWeights;
+    const rows = (t: HostTensor, r0: number, r1: number): Float32Array => {
+      const cols = t.data.length / t.shape[0];
+      return t.data.subarray(r0 * cols, r1 * cols);
+    };
+    // in_proj [z, x, B (G·k), C (G·N), dt]: z, x, B as plain removal; C and dt as the original.
+    assert.deepEqual(got.inProj.shape, [2 * D + Gk + GN + H, d]);
+    assert.deepEqual(got.inProjBias!.shape, [2 * D + Gk + GN + H]);
+    for (const t of ["inProj", "inProjBias"] as const) {
+      assert.deepEqual(rows(got[t]!, 0, 2 * D + Gk), rows(ref[t]!, 0, 2 * D + Gk), `${t}: z, x, B`);
+      assert.deepEqual(rows(got[t]!, 2 * D + Gk, 2 * D + Gk + GN + H), rows(orig[t]!, 2 * D + GN, 2 * D + 2 * GN + H));
+    }
+    // conv channels [x, B (G·k), C (G·N)].
+    assert.deepEqual(got.convWeight.shape, [D + Gk + GN, K]);
+    for (const t of ["convWeight", "convBias"] as const) {
+      assert.deepEqual(rows(got[t]!, 0, D + Gk), rows(ref[t]!, 0, D + Gk), `${t}: x, B`);
+      assert.deepEqual(rows(got[t]!, D + Gk, D + Gk + GN), rows(orig[t]!, D + GN, D + 2 * GN), `${t}: C`);
+    }
+    assert.equal(got.aLog, orig.aLog);
+    // bridge[g·k + j, g′·N + i] = W[i, j] if g = g′, else 0.
+    assert.deepEqual(got.bridge!.shape, [Gk, GN]);
+    for (let r = 0; r < Gk; r++) {
+      for (let col = 0; col < GN; col++) {
+        const g = Math.floor(r / k), j = r % k, i = col % N;
+        const want = Math.floor(col / N) === g ? Math.fround(W[0][i * k + j]) : 0;
+        assert.equal(got.bridge!.data[r * GN + col], want, `bridge[${r}, ${col}]`);
+      }
+    }
+
+    // Pruning a bridged model again: keeping everything changes nothing; masking zeroes bridge rows, not C.
+    assert.deepEqual(pruneWeights(bridged, allStates(bridged)), bridged);
+    const drop = keep[0].length - 1;
+    const keep2 = [range(drop), allStates(bridged)[1]];
+    const masked = pruneWeights(bridged, keep2, { mode: "mask" }).layers[0] as Mamba2LayerWeights;
+    assert.deepEqual(masked.inProj.shape, got.inProj.shape);
+    for (let g = 0; g < G; g++) {
+      assert.ok(rows(masked.bridge!, g * k + drop, g * k + drop + 1).every((v) => v === 0), "bridge row zeroed");
+      assert.ok(rows(masked.inProj, 2 * D + g * k + drop, 2 * D + g * k + drop + 1).every((v) => v === 0));
+      assert.ok(rows(masked.convWeight, D + g * k + drop, D + g * k + drop + 1).every((v) => v === 0));
+    }
+    assert.deepEqual(rows(masked.inProj, 2 * D + Gk, 2 * D + Gk + GN), rows(got.inProj, 2 * D + Gk, 2 * D + Gk + GN));
+    const removed = pruneWeights(bridged, keep2).layers[0] as Mamba2LayerWeights;
+    assert.deepEqual(removed.bridge!.shape, [G * drop, GN]);
+    assert.deepEqual(removed.inProj.shape, [2 * D + G * drop + GN + H, d]);
+  }
+});
+
+Deno.test("pruneWeights: bridging a bridged Mamba-2 model composes the bridges (W₁·W₂)", async () => {
+  for (const fixture of MAMBA2_FIXTURES) {
+    const { w, keep, bridges, bridged } = await bridgedCase(fixture);
+    const rand = rng(31);
+    const keep2 = keep.map((k) => randomKeep(k.length, Math.ceil(k.length / 2), rand));
+    const W2 = randomBridges(bridged, keep2, 17);
+    const twice = pruneWeights(bridged, keep2, { bridges: W2 });
+    // One step: keep keep[keep2], bridge W₁·W₂ (h ≈ W₁·h′ ≈ W₁·W₂·h″).
+    const once = pruneWeights(w, keep.map((k, l) => keep2[l].map((j) => k[j])), {
+      bridges: keep.map((k, l) => {
+        const N = stateSizeOf(w.layers[l], w.config), k1 = k.length, k2 = keep2[l].length;
+        const W = new Float64Array(N * k2);
+        for (let i = 0; i < N; i++) {
+          for (let j = 0; j < k2; j++) {
+            for (let m = 0; m < k1; m++) W[i * k2 + j] += bridges[l][i * k1 + m] * W2[l][m * k2 + j];
+          }
+        }
+        return W;
+      }),
+    });
+    assert.deepEqual(twice.config, once.config);
+    twice.layers.forEach((layer, l) => {
+      const a = layer as Mamba2LayerWeights, b = once.layers[l] as Mamba2LayerWeights;
+      assert.deepEqual({ ...a, bridge: null }, { ...b, bridge: null }, `${fixture} layer ${l}`);
+      assert.deepEqual(a.bridge!.shape, b.bridge!.shape);
+      assertClose(a.bridge!.data, b.bridge!.data, `${fixture} layer ${l}: composed bridge`, 1e-6, 0);
+    });
+  }
+});
+
+Deno.test("Mamba-2 bridged checkpoint: format, identical weights after reload, loader errors", async () => {
+  for (const fixture of MAMBA2_FIXTURES) {
+    const { w, keep, bridges, bridged } = await bridgedCase(fixture);
+    const biased = await withBiases(fixture);
+    const variants: [string, MambaWeights][] = [
+      ["both layers", bridged],
+      ["layer 0 only", pruneWeights(w, keep, { bridges: [bridges[0], null] })],
+      [
+        "uniform k, layer 1 only",
+        pruneWeights(w, [range(6), range(6)], { bridges: [null, randomBridges(w, [[], range(6)], 2)[1]] }),
+      ],
+      ["biases", pruneWeights(biased, keep, { bridges })],
+      ["bridged then masked", pruneWeights(bridged, bridged.layers.map((_, l) => range(l + 2)), { mode: "mask" })],
+    ];
+    for (const [what, weights] of variants) {
+      const files = checkpointFiles(weights);
+      const json = JSON.parse(files["config.json"]);
+      assert.deepEqual(json.state_bridge_sizes, weights.config.stateBridgeSizes, `${what}: state_bridge_sizes`);
+      const names = [...parseSafetensors(files["model.safetensors"], "x").tensors.keys()];
+      const bridgeNames = names.filter((n) => n.endsWith("mixer.state_bridge.weight")).sort();
+      const want = weights.config.stateBridgeSizes!.flatMap((n, i) =>
+        n > 0 ? [`backbone.layers.${i}.mixer.state_bridge.weight`] : []
+      );
+      assert.deepEqual(bridgeNames, want, `${what}: bridge tensors`);
+      const dir = await writeCheckpoint(weights);
+      try {
+        assert.deepEqual(await loadWeights(dirSource(dir)), weights, `${fixture} ${what}: reloaded weights differ`);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+    assert.deepEqual(JSON.parse(checkpointFiles(bridged)["config.json"]).state_bridge_sizes, [16, 16]);
+
+    // Loader errors name the tensor or the config key.
+    const files = checkpointFiles(bridged);
+    const config = JSON.parse(files["config.json"]);
+    const load = (cfg: unknown, st = files["model.safetensors"]) =>
+      loadWeights(memorySource({ "config.json": JSON.stringify(cfg), "model.safetensors": st }));
+    await assert.rejects(
+      load({ ...config, state_bridge_sizes: undefined }),
+      /tensor "backbone\.layers\.0\.mixer\.state_bridge\.weight" is present but config "state_bridge_sizes" gives layer 0 no bridge/,
+    );
+    await assert.rejects(
+      load({ ...config, state_bridge_sizes: [16, 0] }),
+      /"backbone\.layers\.1\.mixer\.state_bridge\.weight" is present but config "state_bridge_sizes" gives layer 1/,
+    );
+    await assert.rejects(
+      load({ ...config, state_bridge_sizes: [16] }),
+      /field "state_bridge_sizes" must be a list of 2/,
+    );
+    await assert.rejects(
+      load({ ...config, state_bridge_sizes: [16, -1] }),
+      /"state_bridge_sizes" \[1\] must be a non-negative integer/,
+    );
+    await assert.rejects(
+      load({ ...config, state_bridge_sizes: [12, 16] }),
+      /implies state size .* for layer 0, but config says/,
+    );
+    const records = [...parseSafetensors(files["model.safetensors"], "x").tensors.values()];
+    const rewrite = (f: (name: string) => TensorLike | null): Uint8Array =>
+      writeSafetensors(records.flatMap((r) => {
+        const t = f(r.name) ?? { shape: r.shape, data: toFloat32(r) };
+        return t === DROP ? [] : [{ name: r.name, ...t }];
+      }));
+    const b0 = "backbone.layers.0.mixer.state_bridge.weight";
+    await assert.rejects(
+      load(config, rewrite((n) => (n === b0 ? DROP : null))),
+      /missing tensor "backbone\.layers\.0\.mixer\.state_bridge\.weight": config "state_bridge_sizes"\[0\] is 16/,
+    );
+    const [rows0, cols0] = (bridged.layers[0] as Mamba2LayerWeights).bridge!.shape;
+    await assert.rejects(
+      load(
+        config,
+        rewrite((n) => (n === b0 ? { shape: [rows0, cols0 - 1], data: new Float32Array(rows0 * (cols0 - 1)) } : null)),
+      ),
+      new RegExp(
+        `tensor "${b0.replaceAll(".", "\\.")}" has shape \\[${rows0}, ${
+          cols0 - 1
+        }\\], expected \\[${rows0}, ${cols0}\\]`,
+      ),
+    );
+    // A bridged model whose config lost its stateBridgeSizes is refused by the writer and by MambaModel.load.
+    const lost = { ...bridged, config: { ...bridged.config, stateBridgeSizes: undefined } };
+    assert.throws(
+      () => checkpointFiles(lost),
+      /layer 0 has a state bridge from N = 16 but config\.stateBridgeSizes says 0/,
+    );
+  }
+  // The key is Mamba-2 only; all zeros means no bridge.
+  const m1 = JSON.parse(await Deno.readTextFile(`${fixtureDir("mamba1-tiny")}/config.json`));
+  assert.throws(
+    () => parseConfig({ ...m1, state_bridge_sizes: [16, 0] }, "c.json"),
+    /c\.json: field "state_bridge_sizes" is only for Mamba-2/,
+  );
+  assert.ok(!("stateBridgeSizes" in parseConfig({ ...m1, state_bridge_sizes: [0, 0] }, "c.json")));
+});
+
+type TensorLike = { shape: number[]; data: Float32Array };
+const DROP: TensorLike = { shape: [], data: new Float32Array(0) };
+
+Deno.test("cost: forwardFlops, forwardBytes, componentWeightBytes and componentStateBytes count Mamba-2 bridges", async () => {
+  for (const fixture of MAMBA2_FIXTURES) {
+    for (const useBias of [false, true]) {
+      const w = useBias ? await withBiases(fixture) : await fixtureWeights(fixture);
+      const keep = nonUniformKeep(w, 9);
+      const bridged = pruneWeights(w, keep, { bridges: randomBridges(w, keep, 3) });
+      const plain = pruneWeights(w, keep);
+      const cb = bridged.config, cp = plain.config;
+      const G = cb.nGroups, N = w.config.dState, K = cb.dConv, d = cb.dModel;
+      // Every parameter is counted once: Σ componentWeightBytes (f32) = 4 · parameters.
+      assert.equal(total(componentWeightBytes(cb)), 4 * parameterCount(bridged), `${fixture}: weight bytes`);
+      assert.equal(total(componentWeightBytes(cp)), 4 * parameterCount(plain));
+      // Extra over plain removal, per layer: C channels G·(N − k) in in_proj and conv1d, and the bridge G·k × G·N.
+      const extraC = keep.reduce((a, k) => a + G * (N - k.length), 0);
+      const bridgeParams = keep.reduce((a, k) => a + G * k.length * G * N, 0);
+      const wb = componentWeightBytes(cb, 2), wp = componentWeightBytes(cp, 2);
+      assert.equal(wb.in_proj - wp.in_proj, extraC * (d * 2 + (useBias ? 4 : 0)));
+      assert.equal(wb.conv1d - wp.conv1d, extraC * (K + 1) * 4);
+      assert.equal(wb.ssm - wp.ssm, bridgeParams * 2);
+      for (const [batch, seqLen] of [[1, 37], [2, 1]]) {
+        const T = batch * seqLen;
+        const fb = forwardFlops(cb, batch, seqLen), fp = forwardFlops(cp, batch, seqLen);
+        assert.equal(fb.in_proj - fp.in_proj, 2 * T * d * extraC);
+        assert.equal(fb.conv1d - fp.conv1d, (2 * K + 4) * T * extraC);
+        assert.equal(fb.ssm - fp.ssm, 2 * T * bridgeParams, "the bridge is a linear G·N → G·k in ssm");
+        for (const comp of ["norm", "gate_norm", "out_proj", "lm_head"] as const) assert.equal(fb[comp], fp[comp]);
+        const bb = forwardBytes(cb, batch, seqLen), bp = forwardBytes(cp, batch, seqLen);
+        assert.deepEqual(
+          {
+            w: bb.ssm.weights - bp.ssm.weights,
+            a: bb.ssm.activations - bp.ssm.activations,
+            s: bb.ssm.state - bp.ssm.state,
+          },
+          { w: bridgeParams * 4, a: T * keep.reduce((a, k) => a + G * N + G * k.length, 0) * 4, s: 0 },
+        );
+        assert.equal(bb.in_proj.activations - bp.in_proj.activations, T * extraC * 4);
+        assert.equal(bb.conv1d.state - bp.conv1d.state, 2 * batch * extraC * (K - 1) * 4);
+        assert.equal(bb.conv1d.weights - bp.conv1d.weights, extraC * (K + 1) * 4);
+      }
+      assert.equal(
+        total(componentStateBytes(cb, 3)) - total(componentStateBytes(cp, 3)),
+        3 * extraC * (K - 1) * 4,
+      );
+    }
+  }
+});
+
+for (const tb of TEST_BACKENDS) {
+  const name = (what: string): string => `${tb.name}: ${what}${tb.skip ? ` (${tb.skip})` : ""}`;
+  const withBackend = async (f: (be: Backend) => Promise<void>): Promise<void> => {
+    const backend = await tb.create();
+    try {
+      await f(backend);
+    } finally {
+      backend.dispose();
+    }
+  };
+
+  for (const fixture of MAMBA2_FIXTURES) {
+    const ids = readGolden<FixtureGolden>(fixtureDir(fixture)).input_ids;
+
+    Deno.test({
+      name: name(`${fixture}: Mamba-2 bridge (selection matrix = plain removal; random W = GatedNorm(Σ C·(W·h′)))`),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withBackend(async (be) => {
+          const { w, keep, bridges, bridged, plain } = await bridgedCase(fixture);
+          const plainRun = await runModel(be, plain, ids);
+          const selection = pruneWeights(w, keep, { bridges: selectionBridges(w, keep) });
+          assert.deepEqual(selection.config.stateBridgeSizes, [16, 16]);
+          const selRun = await runModel(be, selection, ids);
+          assertClose(selRun.logits, plainRun.logits, "selection bridge vs plain removal", 1e-5, 0);
+
+          const run = await runModel(be, bridged, ids);
+          assert.ok(maxAbsDiff(run.logits, plainRun.logits) > 1e-3 * maxAbs(plainRun.logits), "bridge changed nothing");
+          // Host f64 reference from the dense layer 0 (its in_proj output holds every B and C row; the kept
+          // states' h trajectories are h′): y = Σ_i C_i·(W·h′)_i + D·x, then the gated RMSNorm.
+          const T = ids.length, D = w.config.dInner, N = w.config.dState;
+          const dense = await runModel(be, w, ids);
+          const tr = trace(w, dense.layer0.get("in_proj.out")!, T);
+          const k0 = keep[0], W0 = bridges[0];
+          const y = tr.skip.slice();
+          for (let t = 0; t < T; t++) {
+            for (let d = 0; d < D; d++) {
+              let acc = 0;
+              for (let i = 0; i < N; i++) {
+                let hi = 0;
+                k0.forEach((s, j) => (hi += W0[i * k0.length + j] * tr.h[s][t * D + d]));
+                acc += tr.cOf(t, i, d) * hi;
+              }
+              y[t * D + d] += acc;
+            }
+          }
+          const out = run.layer0.get("out_proj.in")!;
+          assertClose(out, outProjIn(w, tr, y), "bridged layer 0 vs host GatedNorm(Σ C·(W·h′) + D·x)");
+          const tol = 1e-4 * maxAbs(out) + 1e-5;
+          assert.ok(maxAbsDiff(out, plainRun.layer0.get("out_proj.in")!) > 20 * tol, "the check has no teeth");
+        }),
+    });
+
+    Deno.test({
+      name: name(`${fixture}: Mamba-2 bridged model: checkpoint reload, decode = prefill, pruning it again`),
+      ignore: tb.skip !== null,
+      fn: () =>
+        withBackend(async (be) => {
+          const { bridged } = await bridgedCase(fixture);
+          const logits = (await runModel(be, bridged, ids)).logits;
+          // Checkpoint round trip: same logits, bit for bit.
+          const dir = await writeCheckpoint(bridged);
+          try {
+            const back = await loadWeights(dirSource(dir));
+            assert.deepEqual((await runModel(be, back, ids)).logits, logits, "reloaded bridged checkpoint");
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+
+          // Decode one token at a time (two sequences) = prefill at every position; state and parameter sizes.
+          const model = MambaModel.load(bridged, be);
+          try {
+            assert.equal(model.parameterCount, parameterCount(bridged));
+            assert.deepEqual(model.layerStateSizes, bridged.config.layerStateSizes);
+            const seqs = [ids, [...ids].reverse()];
+            const T = ids.length, V = bridged.config.vocabSize;
+            const pre = await model.prefill(seqs);
+            assert.equal(pre.state.bytes, total(componentStateBytes(bridged.config, 2)));
+            assertClose(pre.logits.data.subarray(0, T * V), logits, "batched prefill vs single", 1e-5, 1e-6);
+            const state = model.newState(2);
+            const steps = new Float32Array(2 * T * V);
+            for (let t = 0; t < T; t++) {
+              const l = await model.step([seqs[0][t], seqs[1][t]], state);
+              for (let b = 0; b < 2; b++) steps.set(l.data.subarray(b * V, (b + 1) * V), (b * T + t) * V);
+            }
+            assertClose(steps, pre.logits.data, "bridged: step-by-step vs prefill");
+            // Chunked prefill carries the conv window of the wider C through the state.
+            const chunked = await model.prefill(seqs, { chunkTokens: 5 });
+            assertClose(chunked.logits.data, pre.logits.data, "bridged: chunked prefill vs whole");
+            for (const s of [pre.state, state, chunked.state]) s.dispose();
+          } finally {
+            model.dispose();
+          }
+
+          // Pruning the bridged model again: removed = masked; a selection bridge on top = plain removal.
+          const rand = rng(5);
+          const keep2 = bridged.layers.map((l) => {
+            const k = stateSizeOf(l, bridged.config);
+            return randomKeep(k, Math.ceil(k / 2), rand);
+          });
+          const removed = (await runModel(be, pruneWeights(bridged, keep2), ids)).logits;
+          const masked = (await runModel(be, pruneWeights(bridged, keep2, { mode: "mask" }), ids)).logits;
+          assertClose(removed, masked, "bridged, pruned again: removed vs masked", 1e-5, 0);
+          const selected = pruneWeights(bridged, keep2, { bridges: selectionBridges(bridged, keep2) });
+          assertClose((await runModel(be, selected, ids)).logits, removed, "bridged: selection bridge on top", 1e-5, 0);
+          assert.ok(maxAbsDiff(removed, logits) > 1e-3 * maxAbs(logits), "pruning again changed nothing");
+        }),
+    });
+  }
 }

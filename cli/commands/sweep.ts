@@ -1,0 +1,162 @@
+/**
+ * `sweep`: pruning ratios × scores → accuracy (perplexity and zero-shot tasks, with impact zones) on a real model,
+ * and ratios × sequence lengths → speed and memory of the pruned shapes against dense (the paper's Table 2).
+ * Writes sweep.json, sweep.md and sweep.html (charts) to --out.
+ */
+import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { presetConfig } from "../../runtime/presets.ts";
+import { pruneWeights } from "../../runtime/prune/apply.ts";
+import { fitBridges } from "../../runtime/prune/bridge.ts";
+import { SELECTION_SCORES, type SelectionScore, selectStates } from "../../runtime/prune/select.ts";
+import { pruningSpeed } from "../../runtime/prune/speed.ts";
+import { choiceFlag, type CommandSpec, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
+import { dirSource } from "../fs_source.ts";
+import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { progressBar } from "../progress.ts";
+import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport, ZONE_NOTE } from "../report/sweep_report.ts";
+import { calibrateFromFlags, readActivity, writeFolder } from "./prune.ts";
+import { accuracyOf, EVAL_FLAGS, evalSetupFromFlags } from "./sweep_eval.ts";
+
+export const spec: CommandSpec = {
+  name: "sweep",
+  summary: "Pruning sweep: accuracy per ratio and score on a model, speed and memory per ratio and length.",
+  usage: "perfmamba sweep --out DIR [--model DIR --calib FILE --tokenizer FILE --eval-text FILE] " +
+    "[--speed --arch mamba2 --size 130m --seqlens 512,2048] [--ratios 0.1,0.3,0.5,0.7,0.9]",
+  flags: {
+    out: { type: "string", help: "Report folder (must not exist)" },
+    ratios: { type: "string", help: "Pruning ratios in [0, 1)", default: "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9" },
+    scores: { type: "string", help: "Scores to compare", default: "delta_b,energy,ghost,random" },
+    scope: { type: "string", help: "layer or global selection", default: "layer" },
+    bridge: {
+      type: "boolean",
+      help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
+    },
+    model: { type: "string", help: "Checkpoint for the accuracy sweep" },
+    calib: { type: "string", help: "Calibration text (see prune --help)" },
+    tokenizer: { type: "string", help: "tokenizer.json" },
+    "calib-seqs": { type: "string", help: "Calibration sequences", default: "16" },
+    "calib-len": { type: "string", help: "Tokens per calibration sequence", default: "512" },
+    activity: { type: "string", help: "Reuse a state_activity.json instead of calibrating" },
+    ...EVAL_FLAGS,
+    speed: { type: "boolean", help: "Measure speed and memory of the pruned shapes (random weights)" },
+    arch: { type: "string", help: "Speed: mamba1, mamba2 or both (default: the model's, else both)" },
+    size: { type: "string", help: "Speed: published shape", default: "130m" },
+    seqlens: { type: "string", help: "Speed: sequence lengths", default: "512,2048" },
+    mode: { type: "string", help: "Speed: prefill, decode or both", default: "prefill" },
+    warmup: { type: "string", help: "Speed: warm-up passes", default: "2" },
+    iters: { type: "string", help: "Speed: measured passes", default: "5" },
+    seed: { type: "string", help: "Seed of the random control and weights", default: "0" },
+    quiet: { type: "boolean", help: "No progress bar" },
+    ...BACKEND_FLAGS,
+  },
+};
+
+export async function run(argv: string[]): Promise<void> {
+  const flags = parseCommand(spec, argv);
+  if (!flags) return;
+  if (typeof flags.out !== "string") throw new UsageError("sweep: --out is required (see --help)");
+  const out = flags.out;
+  const ratios = (flags.ratios as string).split(",").map((s) => Number(s.trim()));
+  if (ratios.some((r) => !(r >= 0 && r < 1))) {
+    throw new UsageError(`--ratios must all be in [0, 1), got ${flags.ratios}`);
+  }
+  const scores = (flags.scores as string).split(",").map((s) => s.trim()) as SelectionScore[];
+  for (const s of scores) {
+    if (!SELECTION_SCORES.includes(s)) throw new UsageError(`--scores: "${s}" is not one of ${SELECTION_SCORES}`);
+  }
+  const scope = choiceFlag(flags, "scope", ["layer", "global"] as const);
+  const seed = numberFlag(flags, "seed", { integer: true, min: 0 })!;
+  const modelDir = typeof flags.model === "string" ? flags.model : null;
+  if (!modelDir && !flags.speed) throw new UsageError("sweep: give --model (accuracy) and/or --speed");
+  try {
+    await Deno.lstat(out);
+    throw new UsageError(`--out ${out} already exists; choose a new folder (nothing was written)`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const bar = progressBar(!flags.quiet);
+  const report: SweepReport = {
+    schema: "perfmamba.sweep/1",
+    createdAt: "",
+    model: modelDir,
+    backend: "",
+    ratios,
+    scores,
+    scope,
+    dense: null,
+    accuracy: [],
+    speed: [],
+    notes: [ZONE_NOTE],
+  };
+
+  if (modelDir) {
+    const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+    const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
+    const activity = typeof flags.activity === "string"
+      ? await readActivity(flags.activity)
+      : await calibrateFromFlags(flags, weights);
+    const backend = await backendFromFlags(flags);
+    report.backend = backend.description;
+    try {
+      const measure = async (label: string, w: typeof weights): Promise<Omit<AccuracyPoint, "score" | "ratio">> => {
+        const model = MambaModel.load(w, backend);
+        try {
+          return await accuracyOf(model, setup, (d, t) => bar.update(d, t, label));
+        } finally {
+          model.dispose();
+        }
+      };
+      report.dense = { score: "dense", ratio: 0, ...(await measure("dense", weights)) };
+      for (const score of scores) {
+        for (const ratio of ratios) {
+          const keep = selectStates(activity, score, ratio, { scope, seed });
+          const bridges = flags.bridge ? fitBridges(activity, keep) : undefined;
+          const pruned = pruneWeights(weights, keep, { mode: "remove", bridges });
+          const name = `${score}${bridges ? "+bridge" : ""}`;
+          report.accuracy.push({ score: name, ratio, ...(await measure(`${name} r=${ratio}`, pruned)) });
+        }
+      }
+    } finally {
+      backend.dispose();
+    }
+    report.notes.push(`Calibration: ${activity.sequences} sequences, ${activity.tokens} tokens. ${setup.description}`);
+  }
+
+  if (flags.speed) {
+    const seqLens = intListFlag(flags, "seqlens")!;
+    const archFlag = typeof flags.arch === "string"
+      ? choiceFlag(flags, "arch", ["mamba1", "mamba2", "both"] as const)
+      : "both";
+    const arches = archFlag === "both" ? (["mamba1", "mamba2"] as const) : [archFlag];
+    const mode = choiceFlag(flags, "mode", ["prefill", "decode", "both"] as const);
+    const backend = await backendFromFlags(flags, { timestamps: true });
+    report.backend = backend.description;
+    try {
+      for (const arch of arches) {
+        const config = presetConfig(arch, flags.size as string);
+        const points = await pruningSpeed(backend, config, ratios, {
+          seqLens,
+          modes: mode === "both" ? ["prefill", "decode"] : [mode],
+          warmup: numberFlag(flags, "warmup", { integer: true, min: 0 }),
+          iters: numberFlag(flags, "iters", { integer: true, min: 1 }),
+          seed,
+          onProgress: (p) => bar.update(p.done, p.total, `${arch} r=${p.ratio} ${p.label}`),
+        });
+        report.speed.push({ arch, size: flags.size as string, points });
+      }
+    } finally {
+      backend.dispose();
+    }
+  }
+  bar.done();
+  report.createdAt = new Date().toISOString();
+  const md = sweepMarkdown(report);
+  await writeFolder(out, {
+    "sweep.json": JSON.stringify(report, null, 1) + "\n",
+    "sweep.md": md + "\n",
+    "sweep.html": await sweepHtml(report),
+  });
+  console.log(md);
+  console.error(`report: ${out}/sweep.html`);
+}

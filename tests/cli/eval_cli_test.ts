@@ -1,0 +1,239 @@
+/**
+ * `perfmamba eval` end to end in a subprocess: perplexity and tasks on the tiny fixture with a byte-level
+ * tokenizer (checked against the library in-process), the trained model with the GPT-NeoX tokenizer, the
+ * tokenizer / vocabulary mismatch, unreadable and malformed data, and bad flags.
+ */
+import assert from "node:assert/strict";
+import { loadWeights } from "../../runtime/checkpoint.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { perplexity } from "../../runtime/eval/perplexity.ts";
+import { dirSource } from "../../cli/fs_source.ts";
+import { fixtureDir, SHARED, sharedSkipReason } from "../_golden.ts";
+import { TEST_BACKENDS } from "../_backends.ts";
+import { cli } from "./_cli.ts";
+
+const TINY = fixtureDir("mamba1-tiny");
+const BYTE_TOKENIZER = fixtureDir("eval/byte-tokenizer.json");
+const HELLASWAG_BZ2 = fixtureDir("eval/hellaswag_tiny.txt.bz2");
+const NEOX = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
+
+const TEXT = "The quick brown fox jumps over the lazy dog.\nA second line of text, for a few more windows.\n" +
+  "And a third: the end.\n";
+const PIQA_ROWS = [
+  { query: "Question: How do I open a jar?\n", choices: ["Twist the lid.", "Paint the lid."], gold: 0 },
+  { query: "Question: How do I dry a towel?\n", choices: ["Soak it.", "Hang it in the sun."], gold: 1 },
+  { query: "Question: How do I cool tea?\n", choices: ["Wait a while.", "Boil it."], gold: 0 },
+];
+
+/** A temp folder with the tiny text and task files; removed afterwards. */
+async function withFiles(f: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "perfmamba-eval-" });
+  try {
+    await Deno.writeTextFile(`${dir}/text.txt`, TEXT);
+    await Deno.writeTextFile(`${dir}/piqa.jsonl`, PIQA_ROWS.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    await Deno.writeTextFile(`${dir}/bad.jsonl`, JSON.stringify(PIQA_ROWS[0]) + "\n{not json\n");
+    await f(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const base = (tokenizer = BYTE_TOKENIZER, model = TINY) => ["eval", "--model", model, "--tokenizer", tokenizer];
+
+Deno.test("cli eval --text on the fixture: JSON equals the library's windowed perplexity", async () => {
+  await withFiles(async (dir) => {
+    const r = await cli(
+      ...base(),
+      "--text",
+      `${dir}/text.txt`,
+      "--window",
+      "16",
+      "--stride",
+      "12",
+      "--format",
+      "json",
+      "--quiet",
+      "--backend",
+      "wasm",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const ids = Array.from(new TextEncoder().encode(TEXT));
+    assert.equal(out.model, TINY);
+    assert.equal(out.backend, "wasm");
+    assert.equal(out.text, `${dir}/text.txt`);
+    assert.equal(out.window, 16);
+    assert.equal(out.stride, 12);
+    assert.equal(out.tail, "drop");
+    assert.equal(out.counts.input_tokens, ids.length);
+    assert.ok(out.seconds > 0);
+    const backend = await TEST_BACKENDS[0].create();
+    try {
+      const model = MambaModel.load(await loadWeights(dirSource(TINY)), backend);
+      const want = await perplexity(model, ids, { windowLength: 16, stride: 12 });
+      model.dispose();
+      assert.equal(out.counts.windows, want.windows.length);
+      assert.equal(out.counts.scored_tokens, want.tokens);
+      assert.equal(out.window_nll.length, want.windows.length);
+      assert.ok(Math.abs(out.metrics.ppl - want.ppl) < 1e-5 * want.ppl, `${out.metrics.ppl} vs ${want.ppl}`);
+    } finally {
+      backend.dispose();
+    }
+    // The table, and --limit / --tail keep.
+    const t = await cli(
+      ...base(),
+      "--text",
+      `${dir}/text.txt`,
+      "--window",
+      "32",
+      "--limit",
+      "2",
+      "--tail",
+      "keep",
+      "--quiet",
+    );
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /windows\s+2 × 32 tokens, stride 32/);
+    assert.match(t.stdout, /scored\s+62 tokens/);
+    assert.match(t.stdout, /perplexity\s+\d+\.\d{3}/);
+  });
+});
+
+Deno.test("cli eval --task on the fixture: JSON lines and a bzip2 HellaSwag file", async () => {
+  await withFiles(async (dir) => {
+    const r = await cli(...base(), "--task", "piqa", "--data", `${dir}/piqa.jsonl`, "--format", "json", "--quiet");
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.task, "piqa");
+    assert.equal(out.primary, "acc");
+    assert.deepEqual(Object.keys(out.metrics), ["acc", "acc_norm", "acc_bytes"]);
+    for (const v of Object.values(out.metrics) as number[]) assert.ok([0, 1 / 3, 2 / 3, 1].includes(v), `${v}`);
+    assert.equal(out.counts.items, 3);
+    assert.equal(out.counts.items_in_data, 3);
+    const limited = await cli(...base(), "--task", "piqa", "--data", `${dir}/piqa.jsonl`, "--limit", "2", "--quiet");
+    assert.equal(limited.code, 0, limited.stderr);
+    assert.match(limited.stdout, /PIQA \(2 of 3 items\)/);
+    assert.match(limited.stdout, /acc \*\s+\d\.\d{4}/);
+    const hs = await cli(...base(), "--task", "hellaswag", "--data", HELLASWAG_BZ2, "--format", "json", "--quiet");
+    assert.equal(hs.code, 0, hs.stderr);
+    const h = JSON.parse(hs.stdout);
+    assert.equal(h.counts.items, 2);
+    assert.equal(h.primary, "acc_norm");
+  });
+});
+
+Deno.test("cli eval: unreadable and malformed data fail with exit 1 naming the file (and the line)", async () => {
+  await withFiles(async (dir) => {
+    const missing = await cli(...base(), "--text", `${dir}/nope.txt`);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, new RegExp(`text ${dir}/nope\\.txt: cannot read`));
+    const bad = await cli(...base(), "--task", "piqa", "--data", `${dir}/bad.jsonl`);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, new RegExp(`${dir}/bad\\.jsonl: line 2: not valid JSON`));
+    await Deno.writeFile(`${dir}/broken.bz2`, new Uint8Array([0x42, 0x5a, 0x68, 0x39, 1, 2, 3]));
+    const bz = await cli(...base(), "--task", "hellaswag", "--data", `${dir}/broken.bz2`);
+    assert.equal(bz.code, 1);
+    assert.match(bz.stderr, /broken\.bz2: not a valid bzip2 file/);
+    await Deno.writeFile(`${dir}/latin1.txt`, new Uint8Array([0x63, 0x61, 0x66, 0xe9]));
+    const enc = await cli(...base(), "--text", `${dir}/latin1.txt`);
+    assert.equal(enc.code, 1);
+    assert.match(enc.stderr, /latin1\.txt: not UTF-8 text/);
+    const short = await cli(...base(), "--text", `${dir}/text.txt`);
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /tokens make no complete window of 512: use a smaller --window or --tail keep/);
+  });
+});
+
+Deno.test("cli eval: bad flags exit 2 with a message naming the flag", async () => {
+  const cases: [string[], RegExp][] = [
+    [base(), /give either --text FILE \(perplexity\) or --task NAME --data FILE/],
+    [[...base(), "--text", "a.txt", "--task", "piqa"], /give either --text/],
+    [["eval", "--model", TINY, "--text", "a.txt"], /--tokenizer is required/],
+    [[...base(), "--text", "a.txt", "--window", "1"], /--window must be a whole number in \[2, /],
+    [[...base(), "--text", "a.txt", "--window", "8", "--stride", "9"], /--stride \(9\) must not exceed --window \(8\)/],
+    [[...base(), "--text", "a.txt", "--tail", "maybe"], /--tail must be one of drop, keep/],
+    [[...base(), "--text", "a.txt", "--batch", "0"], /--batch must be a whole number/],
+    [[...base(), "--text", "a.txt", "--data", "b.jsonl"], /--data goes with --task/],
+    [[...base(), "--task", "mmlu", "--data", "b.jsonl"], /--task must be one of piqa, arc_easy/],
+    [[...base(), "--task", "piqa"], /--data is required/],
+    [[...base(), "--task", "piqa", "--data", "b.jsonl", "--window", "8"], /--window applies to --text/],
+    [[...base(), "--task", "piqa", "--data", "b.jsonl", "--limit", "0"], /--limit must be a whole number/],
+    [[...base(), "--text", "a.txt", "--format", "csv"], /--format must be one of table, json/],
+    [[...base(), "--text", "a.txt", "--bogus"], /Unknown option '--bogus'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(" "));
+  }
+});
+
+const neox = sharedSkipReason("data/tokenizer");
+Deno.test({
+  name: `cli eval: a tokenizer whose ids exceed the model's vocabulary is an error naming both sizes${
+    neox ? ` (${neox})` : ""
+  }`,
+  ignore: neox !== null,
+  fn: async () => {
+    await withFiles(async (dir) => {
+      for (
+        const data of [["--text", `${dir}/text.txt`, "--window", "8"], [
+          "--task",
+          "piqa",
+          "--data",
+          `${dir}/piqa.jsonl`,
+        ]]
+      ) {
+        const r = await cli(...base(NEOX), ...data, "--quiet");
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /vocabulary of 50277 tokens\) produced id \d+, but the model .* has a vocabulary of 256/,
+        );
+        assert.ok(r.stderr.includes(NEOX), r.stderr);
+      }
+    });
+  },
+});
+
+const trained = sharedSkipReason("models/mamba2-text-small") ?? neox;
+Deno.test({
+  name: `cli eval with the trained model and the GPT-NeoX tokenizer: a few lines of text, a task${
+    trained ? ` (${trained})` : ""
+  }`,
+  ignore: trained !== null,
+  fn: async () => {
+    await withFiles(async (dir) => {
+      const model = `${SHARED}/models/mamba2-text-small`;
+      const r = await cli(
+        ...base(NEOX, model),
+        "--text",
+        `${dir}/text.txt`,
+        "--window",
+        "16",
+        "--tail",
+        "keep",
+        "--format",
+        "json",
+        "--quiet",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.counts.windows, Math.ceil(out.counts.input_tokens / 16));
+      // A real English model on plain English: far better than uniform over 50,280 tokens.
+      assert.ok(out.metrics.ppl > 1 && out.metrics.ppl < 5000, `ppl ${out.metrics.ppl}`);
+      const t = await cli(
+        ...base(NEOX, model),
+        "--task",
+        "piqa",
+        "--data",
+        `${dir}/piqa.jsonl`,
+        "--format",
+        "json",
+        "--quiet",
+      );
+      assert.equal(t.code, 0, t.stderr);
+      assert.equal(JSON.parse(t.stdout).counts.items, 3);
+    });
+  },
+});
