@@ -5,7 +5,7 @@
  */
 import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
-import { presetConfig } from "../../runtime/presets.ts";
+import { makeConfig, presetConfig } from "../../runtime/presets.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
 import { fitBridges } from "../../runtime/prune/bridge.ts";
 import { SELECTION_SCORES, type SelectionScore, selectStates } from "../../runtime/prune/select.ts";
@@ -16,6 +16,7 @@ import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport, ZONE_NOTE } from "../report/sweep_report.ts";
 import { calibrateFromFlags, readActivity, writeFolder } from "./prune.ts";
+import { parseDims } from "./profile.ts";
 import { accuracyOf, EVAL_FLAGS, evalSetupFromFlags } from "./sweep_eval.ts";
 
 export const spec: CommandSpec = {
@@ -42,6 +43,7 @@ export const spec: CommandSpec = {
     speed: { type: "boolean", help: "Measure speed and memory of the pruned shapes (random weights)" },
     arch: { type: "string", help: "Speed: mamba1, mamba2 or both (default: the model's, else both)" },
     size: { type: "string", help: "Speed: published shape", default: "130m" },
+    dims: { type: "string", help: "Speed: explicit shape instead of --size (see profile --help)" },
     seqlens: { type: "string", help: "Speed: sequence lengths", default: "512,2048" },
     mode: { type: "string", help: "Speed: prefill, decode or both", default: "prefill" },
     warmup: { type: "string", help: "Speed: warm-up passes", default: "2" },
@@ -134,7 +136,9 @@ export async function run(argv: string[]): Promise<void> {
     report.backend = backend.description;
     try {
       for (const arch of arches) {
-        const config = presetConfig(arch, flags.size as string);
+        const config = typeof flags.dims === "string"
+          ? makeConfig(arch, parseDims(flags.dims))
+          : presetConfig(arch, flags.size as string);
         const points = await pruningSpeed(backend, config, ratios, {
           seqLens,
           modes: mode === "both" ? ["prefill", "decode"] : [mode],
@@ -143,7 +147,7 @@ export async function run(argv: string[]): Promise<void> {
           seed,
           onProgress: (p) => bar.update(p.done, p.total, `${arch} r=${p.ratio} ${p.label}`),
         });
-        report.speed.push({ arch, size: flags.size as string, points });
+        report.speed.push({ arch, size: typeof flags.dims === "string" ? flags.dims : flags.size as string, points });
       }
     } finally {
       backend.dispose();
