@@ -15,7 +15,9 @@ import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport, ZONE_NOTE } from "../report/sweep_report.ts";
-import { calibrateFromFlags, readActivity, writeFolder } from "./prune.ts";
+import { activityToJson, calibrateFromFlags, readActivity, writeFolder } from "./prune.ts";
+import { activitySvg } from "../report/activity.ts";
+import type { StateActivity } from "../../runtime/prune/calibrate.ts";
 import { parseDims } from "./profile.ts";
 import { accuracyOf, EVAL_FLAGS, evalSetupFromFlags } from "./sweep_eval.ts";
 
@@ -78,6 +80,7 @@ export async function run(argv: string[]): Promise<void> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const bar = progressBar(!flags.quiet);
+  let activityUsed: StateActivity | null = null;
   const report: SweepReport = {
     schema: "perfmamba.sweep/1",
     createdAt: "",
@@ -98,6 +101,7 @@ export async function run(argv: string[]): Promise<void> {
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)
       : await calibrateFromFlags(flags, weights);
+    activityUsed = activity;
     const backend = await backendFromFlags(flags);
     report.backend = backend.description;
     try {
@@ -156,11 +160,18 @@ export async function run(argv: string[]): Promise<void> {
   bar.done();
   report.createdAt = new Date().toISOString();
   const md = sweepMarkdown(report);
-  await writeFolder(out, {
+  const files: Record<string, string> = {
     "sweep.json": JSON.stringify(report, null, 1) + "\n",
     "sweep.md": md + "\n",
     "sweep.html": await sweepHtml(report),
-  });
+  };
+  if (activityUsed) {
+    files["state_activity.json"] = JSON.stringify(activityToJson(activityUsed)) + "\n";
+    for (const s of ["delta_b", "energy"] as const) {
+      files[`state_activity_${s}.svg`] = await activitySvg(activityUsed, s);
+    }
+  }
+  await writeFolder(out, files);
   console.log(md);
   console.error(`report: ${out}/sweep.html`);
 }

@@ -89,6 +89,10 @@ Deno.test("cli sweep: accuracy and speed sections, report folder, errors", async
     const md = await Deno.readTextFile(`${dir}/s/sweep.md`);
     assert.match(md, /\| energy \| 0\.5 \| [\d.]+ \| [+-][\d.]+% \| +(safe|moderate|high) \|/);
     assert.match(await Deno.readTextFile(`${dir}/s/sweep.html`), /<svg/);
+    // The calibration it pruned with: the activity matrix and its heatmaps (the paper's Fig. 3).
+    const activity = JSON.parse(await Deno.readTextFile(`${dir}/s/state_activity.json`));
+    assert.deepEqual(activity.stateSizes, [16, 16]);
+    assert.match(await Deno.readTextFile(`${dir}/s/state_activity_energy.svg`), /^<svg/);
 
     const cases: [string[], RegExp][] = [
       [["--speed"], /--out is required/],
