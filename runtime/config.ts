@@ -79,3 +79,18 @@ export function layerBridgeSize(config: MambaConfig, layer: number): number {
 export function layerCStateSize(config: MambaConfig, layer: number): number {
   return layerBridgeSize(config, layer) || layerStateSize(config, layer);
 }
+
+/**
+ * Conv channels of a layer: Mamba-1 convolves x (dInner); Mamba-2 convolves x, B and C (D + G·N′ + G·N_C, where a
+ * bridged layer's C keeps its original width N_C and every other layer has N_C = N′).
+ */
+export function convChannels(config: MambaConfig, layer: number): number {
+  if (config.arch === "mamba1") return config.dInner;
+  return config.dInner + config.nGroups * (layerStateSize(config, layer) + layerCStateSize(config, layer));
+}
+
+/** Output width of a layer's in_proj: [x | z] = 2·dInner (Mamba-1); [z | x | B | C | dt] = dInner + conv + H (Mamba-2). */
+export function inProjWidth(config: MambaConfig, layer: number): number {
+  if (config.arch === "mamba1") return 2 * config.dInner;
+  return config.dInner + convChannels(config, layer) + config.nHeads;
+}

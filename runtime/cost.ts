@@ -26,7 +26,7 @@
  */
 
 import type { MambaConfig } from "./config.ts";
-import { layerBridgeSize, layerCStateSize, layerStateSize } from "./config.ts";
+import { convChannels, inProjWidth, layerBridgeSize, layerCStateSize, layerStateSize } from "./config.ts";
 import type { Component } from "./model.ts";
 
 /**
@@ -62,7 +62,7 @@ export function forwardFlops(
     f.residual += T * d;
     if (config.arch === "mamba1") {
       const R = config.dtRank;
-      f.in_proj += 2 * T * d * 2 * D;
+      f.in_proj += 2 * T * d * inProjWidth(config, l);
       f.conv1d += 2 * T * D * K + 4 * T * D;
       f.x_proj += 2 * T * D * (R + 2 * N);
       f.dt_proj += 2 * T * R * D;
@@ -70,8 +70,8 @@ export function forwardFlops(
     } else {
       const H = config.nHeads, P = config.headDim, G = config.nGroups, Q = config.chunkSize;
       const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
-      const C = D + G * (N + Nc);
-      f.in_proj += 2 * T * d * (2 * D + G * (N + Nc) + H);
+      const C = convChannels(config, l);
+      f.in_proj += 2 * T * d * inProjWidth(config, l);
       f.conv1d += 2 * T * C * K + 4 * T * C;
       const bridged = layerBridgeSize(config, l) > 0;
       if (bridged) f.ssm += 2 * T * G * Nc * G * N; // the state bridge C′ = C·bridgeᵀ
@@ -139,7 +139,7 @@ export function forwardBytes(
     linear("out_proj", T, D, d, config.useBias);
     if (config.arch === "mamba1") {
       const Rk = config.dtRank;
-      linear("in_proj", T, d, 2 * D, config.useBias);
+      linear("in_proj", T, d, inProjWidth(config, l), config.useBias);
       // conv over x: weights (+bias), x read, SiLU(conv) written; the window of K − 1 inputs read and written.
       add("conv1d", D * K * f + (config.useConvBias ? D * f : 0), 2 * T * D * f, 2 * batch * D * (K - 1) * f);
       linear("x_proj", T, D, Rk + 2 * N);
@@ -149,8 +149,8 @@ export function forwardBytes(
     } else {
       const H = config.nHeads, P = config.headDim, G = config.nGroups;
       const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
-      const C = D + G * (N + Nc);
-      linear("in_proj", T, d, 2 * D + G * (N + Nc) + H, config.useBias);
+      const C = convChannels(config, l);
+      linear("in_proj", T, d, inProjWidth(config, l), config.useBias);
       add("conv1d", C * K * f + (config.useConvBias ? C * f : 0), 2 * T * C * f, 2 * batch * C * (K - 1) * f);
       // The state bridge: its matrix, C (T × G·N_C) read, C′ (T × G·N) written.
       if (layerBridgeSize(config, l) > 0) linear("ssm", T, G * Nc, G * N);
@@ -213,7 +213,7 @@ export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Reco
     w.out_proj += D * d * matrixBytes + bias(d);
     if (config.arch === "mamba1") {
       const R = config.dtRank;
-      w.in_proj += 2 * D * d * matrixBytes + bias(2 * D);
+      w.in_proj += inProjWidth(config, l) * (d * matrixBytes) + bias(inProjWidth(config, l));
       w.conv1d += D * K * f + (config.useConvBias ? D * f : 0);
       w.x_proj += (R + 2 * N) * D * matrixBytes;
       w.dt_proj += D * R * matrixBytes + D * f;
@@ -221,8 +221,8 @@ export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Reco
     } else {
       const H = config.nHeads, G = config.nGroups;
       const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
-      const C = D + G * (N + Nc);
-      w.in_proj += (2 * D + G * (N + Nc) + H) * d * matrixBytes + bias(2 * D + G * (N + Nc) + H);
+      const C = convChannels(config, l);
+      w.in_proj += inProjWidth(config, l) * (d * matrixBytes) + bias(inProjWidth(config, l));
       w.conv1d += C * K * f + (config.useConvBias ? C * f : 0);
       w.ssm += 3 * H * f; // A, D, dt_bias
       if (layerBridgeSize(config, l) > 0) w.ssm += G * N * G * Nc * matrixBytes; // the state bridge
@@ -243,7 +243,7 @@ export function componentStateBytes(config: MambaConfig, batch: number): Record<
       s.conv1d += batch * D * (K - 1) * 4;
       s.ssm += batch * D * N * 4;
     } else {
-      s.conv1d += batch * (D + config.nGroups * (N + layerCStateSize(config, l))) * (K - 1) * 4;
+      s.conv1d += batch * convChannels(config, l) * (K - 1) * 4;
       s.ssm += batch * config.nHeads * config.headDim * N * 4;
     }
   }

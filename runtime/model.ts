@@ -19,7 +19,7 @@
 import type { Backend, Matrix, Tensor } from "./backend.ts";
 import { view } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
-import { layerBridgeSize } from "./config.ts";
+import { inProjWidth, layerBridgeSize } from "./config.ts";
 import { InferenceState } from "./state.ts";
 import type { HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
 import { cStateSizeOf, stateSizeOf } from "./weights.ts";
@@ -319,11 +319,9 @@ export class MambaModel implements Disposable {
     if (limit === undefined || !Number.isFinite(limit)) return Infinity;
     const c = this.config;
     const N = Math.max(...this.layerStateSizes);
-    // in_proj's output width; a bridged layer's C is wider than its B.
-    const inWidth = Math.max(...this.#layers.map((l) => l.arch === "mamba2" ? c.nGroups * (l.dState + l.cState) : 0));
-    let floats = c.arch === "mamba1"
-      ? 2 * c.dInner
-      : 2 * c.dInner + inWidth + c.nHeads + c.nGroups * c.chunkSize + Math.ceil(c.nHeads * c.headDim * N / c.chunkSize);
+    // in_proj's output (a bridged layer's C is wider than its B), plus the SSD's per-chunk scratch for Mamba-2.
+    let floats = Math.max(...this.#layers.map((_, l) => inProjWidth(c, l)));
+    if (c.arch === "mamba2") floats += c.nGroups * c.chunkSize + Math.ceil(c.nHeads * c.headDim * N / c.chunkSize);
     if (!lastOnly) floats = Math.max(floats, c.vocabSize);
     const tokens = Math.max(1, Math.floor(limit / (4 * floats * batch)));
     const whole = c.arch === "mamba2" ? Math.floor(tokens / c.chunkSize) * c.chunkSize : tokens;

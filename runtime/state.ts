@@ -9,16 +9,7 @@
 
 import type { Backend, Tensor } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
-import { layerCStateSize, layerStateSize } from "./config.ts";
-
-/**
- * Conv channels of a layer: Mamba-1 convolves x (dInner); Mamba-2 convolves x, B and C (D + G·N′ + G·N_C, where a
- * bridged layer's C keeps its original width N_C and every other layer has N_C = N′).
- */
-export function convChannels(config: MambaConfig, layer: number): number {
-  if (config.arch === "mamba1") return config.dInner;
-  return config.dInner + config.nGroups * (layerStateSize(config, layer) + layerCStateSize(config, layer));
-}
+import { convChannels, layerStateSize } from "./config.ts";
 
 /** Shape of one layer's SSM state for a batch. */
 export function ssmStateShape(config: MambaConfig, layer: number, batch: number): number[] {

@@ -5,7 +5,7 @@ import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
 import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
 import { stateSizeOf } from "../../runtime/weights.ts";
-import { convChannels } from "../../runtime/state.ts";
+import { convChannels } from "../../runtime/config.ts";
 import { dirSource } from "../fs_source.ts";
 
 export const spec: CommandSpec = {

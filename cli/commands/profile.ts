@@ -7,7 +7,7 @@
 import { basename } from "node:path";
 import type { Backend } from "../../runtime/backend.ts";
 import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
-import type { Arch, MambaConfig } from "../../runtime/config.ts";
+import { type Arch, inProjWidth, type MambaConfig } from "../../runtime/config.ts";
 import { componentWeightBytes } from "../../runtime/cost.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { type ConfigDims, makeConfig, PRESET_SIZES, presetConfig } from "../../runtime/presets.ts";
@@ -124,9 +124,7 @@ function builtinConfigs(flags: Flags): MambaConfig[] {
 function checkFits(config: MambaConfig, backend: Backend, batch: number, seqLens: number[], what: string): void {
   if (backend.name !== "wasm") return;
   const weights = Object.values(componentWeightBytes(config, 4)).reduce((a, b) => a + b, 0);
-  const widest = config.arch === "mamba1"
-    ? 2 * config.dInner
-    : 2 * config.dInner + 2 * config.nGroups * config.dState + config.nHeads;
+  const widest = Math.max(...Array.from({ length: config.nLayer }, (_, l) => inProjWidth(config, l)));
   const tokens = batch * Math.max(...seqLens);
   const activations = tokens * widest * 4 * 4; // in_proj output and the few tensors alive beside it
   if (weights + activations > WASM_MEMORY_BYTES) {
