@@ -32,6 +32,7 @@ import type { MambaConfig } from "../../runtime/config.ts";
 import type { Backend } from "../../runtime/backend.ts";
 import { componentStateBytes, componentWeightBytes, forwardBytes, forwardFlops, total } from "../../runtime/cost.ts";
 import { MambaModel } from "../../runtime/model.ts";
+import { mulberry32 } from "../../runtime/sampling.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
 import type { Bridges, KeepSets } from "../../runtime/prune/types.ts";
 import { parseSafetensors, toFloat32, writeSafetensors } from "../../runtime/safetensors.ts";
@@ -52,18 +53,6 @@ async function fixtureWeights(name: string): Promise<MambaWeights> {
   return weightsCache.get(name)!;
 }
 
-/** A deterministic PRNG in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `k` random distinct indices of [0, n), ascending. */
 function randomKeep(n: number, k: number, rand: () => number): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
@@ -79,7 +68,7 @@ const allStates = (w: MambaWeights): KeepSets => w.layers.map((l) => range(state
 
 /** A random keep set with a different k per layer (11, 5, 11, 5, … of N = 16). */
 function nonUniformKeep(w: MambaWeights, seed: number): KeepSets {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   return w.layers.map((l, i) => {
     const N = stateSizeOf(l, w.config);
     return randomKeep(N, i % 2 === 0 ? Math.ceil(N * 0.7) : Math.ceil(N * 0.3), rand);
@@ -177,6 +166,23 @@ function contribution(tr: SsmTrace, s: number): Float64Array {
     for (let c = 0; c < tr.D; c++) out[t * tr.D + c] = tr.cOf(t, s, c) * tr.h[s][t * tr.D + c];
   }
   return out;
+}
+
+/** y = Σ_i C_i·(W·h′)_i + D·x: the SSM output of a bridged layer whose kept states follow h′ = h[keep]. */
+function bridgedOutput(tr: SsmTrace, keep: number[], W: Float64Array): Float64Array {
+  const y = tr.skip.slice();
+  for (let t = 0; t < tr.T; t++) {
+    for (let d = 0; d < tr.D; d++) {
+      let acc = 0;
+      for (let i = 0; i < tr.N; i++) {
+        let hi = 0;
+        keep.forEach((s, j) => (hi += W[i * keep.length + j] * tr.h[s][t * tr.D + d]));
+        acc += tr.cOf(t, i, d) * hi;
+      }
+      y[t * tr.D + d] += acc;
+    }
+  }
+  return y;
 }
 
 /** y = Σ_s C_s·h_s + D·x (before any gate). */
@@ -455,7 +461,7 @@ async function writeCheckpoint(weights: MambaWeights): Promise<string> {
 /** A fixture with random in_proj / out_proj biases (`use_bias` true), which the fixtures lack. */
 async function withBiases(fixture: string): Promise<MambaWeights> {
   const w = await fixtureWeights(fixture);
-  const rand = rng(13);
+  const rand = mulberry32(13);
   const random = (n: number): HostTensor => ({
     shape: [n],
     data: Float32Array.from({ length: n }, () => rand() - 0.5),
@@ -477,7 +483,7 @@ async function withBiases(fixture: string): Promise<MambaWeights> {
 async function variants(fixture: string): Promise<[string, MambaWeights][]> {
   const w = await fixtureWeights(fixture);
   const biased = await withBiases(fixture);
-  const rand = rng(11);
+  const rand = mulberry32(11);
   const untied: MambaWeights = {
     ...w,
     config: { ...w.config, tieEmbeddings: false },
@@ -676,7 +682,7 @@ for (const tb of TEST_BACKENDS) {
         const plain = pruneWeights(w, keep);
         assert.deepEqual(pruneWeights(w, keep, { bridges: identity }), plain, "identity bridge ≠ plain removal");
 
-        const rand = rng(21);
+        const rand = mulberry32(21);
         const bridges = identity.map((W) => W.map((v) => v + (rand() - 0.5) * 0.6));
         const bridged = pruneWeights(w, keep, { bridges });
         // x_proj's C rows are Wᵀ·C (host computation, column by column), the rest is plain removal.
@@ -701,19 +707,7 @@ for (const tb of TEST_BACKENDS) {
         // Semantics: y = Σ_i C_i·(W·h′)_i + D·x with h′ the kept states' trajectories of the dense model.
         const T = ids.length;
         const tr = trace(w, run.layer0.get("in_proj.out")!, T);
-        const k0 = keep[0], W0 = bridges[0];
-        const y = tr.skip.slice();
-        for (let t = 0; t < T; t++) {
-          for (let d = 0; d < D; d++) {
-            let acc = 0;
-            for (let i = 0; i < N; i++) {
-              let hi = 0;
-              k0.forEach((s, j) => (hi += W0[i * k0.length + j] * tr.h[s][t * D + d]));
-              acc += tr.cOf(t, i, d) * hi;
-            }
-            y[t * D + d] += acc;
-          }
-        }
+        const y = bridgedOutput(tr, keep[0], bridges[0]!);
         const out = run.layer0.get("out_proj.in")!;
         assertClose(out, gate1(y, tr.z), "bridged layer 0 vs Σ C·(W·h′)");
         assert.ok(maxAbsDiff(out, plainRun.layer0.get("out_proj.in")!) > 100 * (1e-4 * maxAbs(out)));
@@ -738,7 +732,7 @@ function selectionBridges(w: MambaWeights, keep: KeepSets): Float64Array[] {
 
 /** Selection matrices plus uniform noise of width 0.6: a bridge far from removal. */
 function randomBridges(w: MambaWeights, keep: KeepSets, seed: number): Float64Array[] {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   return selectionBridges(w, keep).map((W) => W.map((v) => v + (rand() - 0.5) * 0.6));
 }
 
@@ -830,7 +824,7 @@ Deno.test("pruneWeights: Mamba-2 bridges prune B, keep C and add state_bridge = 
 Deno.test("pruneWeights: bridging a bridged Mamba-2 model composes the bridges (W₁·W₂)", async () => {
   for (const fixture of MAMBA2_FIXTURES) {
     const { w, keep, bridges, bridged } = await bridgedCase(fixture);
-    const rand = rng(31);
+    const rand = mulberry32(31);
     const keep2 = keep.map((k) => randomKeep(k.length, Math.ceil(k.length / 2), rand));
     const W2 = randomBridges(bridged, keep2, 17);
     const twice = pruneWeights(bridged, keep2, { bridges: W2 });
@@ -1034,22 +1028,10 @@ for (const tb of TEST_BACKENDS) {
           assert.ok(maxAbsDiff(run.logits, plainRun.logits) > 1e-3 * maxAbs(plainRun.logits), "bridge changed nothing");
           // Host f64 reference from the dense layer 0 (its in_proj output holds every B and C row; the kept
           // states' h trajectories are h′): y = Σ_i C_i·(W·h′)_i + D·x, then the gated RMSNorm.
-          const T = ids.length, D = w.config.dInner, N = w.config.dState;
+          const T = ids.length;
           const dense = await runModel(be, w, ids);
           const tr = trace(w, dense.layer0.get("in_proj.out")!, T);
-          const k0 = keep[0], W0 = bridges[0];
-          const y = tr.skip.slice();
-          for (let t = 0; t < T; t++) {
-            for (let d = 0; d < D; d++) {
-              let acc = 0;
-              for (let i = 0; i < N; i++) {
-                let hi = 0;
-                k0.forEach((s, j) => (hi += W0[i * k0.length + j] * tr.h[s][t * D + d]));
-                acc += tr.cOf(t, i, d) * hi;
-              }
-              y[t * D + d] += acc;
-            }
-          }
+          const y = bridgedOutput(tr, keep[0], bridges[0]!);
           const out = run.layer0.get("out_proj.in")!;
           assertClose(out, outProjIn(w, tr, y), "bridged layer 0 vs host GatedNorm(Σ C·(W·h′) + D·x)");
           const tol = 1e-4 * maxAbs(out) + 1e-5;
@@ -1099,7 +1081,7 @@ for (const tb of TEST_BACKENDS) {
           }
 
           // Pruning the bridged model again: removed = masked; a selection bridge on top = plain removal.
-          const rand = rng(5);
+          const rand = mulberry32(5);
           const keep2 = bridged.layers.map((l) => {
             const k = stateSizeOf(l, bridged.config);
             return randomKeep(k, Math.ceil(k / 2), rand);
