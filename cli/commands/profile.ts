@@ -25,7 +25,7 @@ import {
 } from "../args.ts";
 import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
-import { writeFileAtomic } from "../output.ts";
+import { exists, writeFileAtomic } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
 import { profileHtml } from "../report/html.ts";
@@ -146,13 +146,9 @@ function defaultOutDir(): string {
 /** Refuse a folder that already holds a report (nothing of the user's is overwritten). */
 async function checkOutDir(dir: string): Promise<void> {
   for (const f of REPORT_FILES) {
-    try {
-      await Deno.lstat(`${dir}/${f}`);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) continue;
-      throw e;
+    if (await exists(`${dir}/${f}`)) {
+      throw new UsageError(`--out ${dir} already holds ${f}; choose another folder (nothing was overwritten)`);
     }
-    throw new UsageError(`--out ${dir} already holds ${f}; choose another folder (nothing was overwritten)`);
   }
   try {
     const st = await Deno.stat(dir);

@@ -6,28 +6,17 @@
  */
 import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
 import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
-import { MambaModel } from "../../runtime/model.ts";
-import { type ActivityScore, calibrate, type StateActivity } from "../../runtime/prune/calibrate.ts";
+import type { ActivityScore, StateActivity } from "../../runtime/prune/calibrate.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
 import { fitBridges } from "../../runtime/prune/bridge.ts";
 import { SELECTION_SCORES, type SelectionScore, selectStates } from "../../runtime/prune/select.ts";
 import type { MambaWeights } from "../../runtime/weights.ts";
-import {
-  choiceFlag,
-  type CommandSpec,
-  type Flags,
-  numberFlag,
-  parseCommand,
-  requireFlag,
-  UsageError,
-} from "../args.ts";
-import { calibrationSequences } from "../calibration.ts";
+import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
+import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
 import { dirSource } from "../fs_source.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
-import { writeFileAtomic } from "../output.ts";
-import { progressBar } from "../progress.ts";
+import { BACKEND_FLAGS } from "../load.ts";
+import { refuseExisting, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
-import { loadTokenizer } from "../tokenizer.ts";
 
 export const spec: CommandSpec = {
   name: "prune",
@@ -45,79 +34,12 @@ export const spec: CommandSpec = {
       type: "boolean",
       help: "Fit the least-squares bridge h ≈ W·h′ (Mamba-1: folded into x_proj; Mamba-2: a map after the conv)",
     },
-    calib: { type: "string", help: "Calibration text: comma-separated .txt files or .jsonl with a text field" },
-    tokenizer: { type: "string", help: "tokenizer.json for the calibration text" },
-    "calib-seqs": { type: "string", help: "Calibration sequences", default: "16" },
-    "calib-len": { type: "string", help: "Tokens per calibration sequence", default: "512" },
-    activity: { type: "string", help: "Reuse a state_activity.json from an earlier prune instead of calibrating" },
+    ...CALIB_FLAGS,
     seed: { type: "string", help: "Seed of the random control", default: "0" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
   },
 };
-
-/** A StateActivity as JSON (Gram matrices as plain arrays). */
-export function activityToJson(a: StateActivity): unknown {
-  return { ...a, gram: a.gram.map((g) => ({ samples: g.samples, matrix: Array.from(g.matrix) })) };
-}
-
-/** Read a StateActivity written by {@link activityToJson}; errors name the file. */
-export async function readActivity(path: string): Promise<StateActivity> {
-  let json: StateActivity & { gram: { samples: number; matrix: number[] }[] };
-  try {
-    json = JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    throw new UsageError(`--activity ${path}: cannot read (${(e as Error).message})`);
-  }
-  if (!json || !Array.isArray(json.stateSizes) || !json.scores || !Array.isArray(json.gram)) {
-    throw new UsageError(`--activity ${path}: not a state_activity.json written by perfmamba prune`);
-  }
-  return { ...json, gram: json.gram.map((g) => ({ samples: g.samples, matrix: Float64Array.from(g.matrix) })) };
-}
-
-/** Calibrate `weights` on the --calib text with the backend flags (progress on stderr). */
-export async function calibrateFromFlags(flags: Flags, weights: MambaWeights): Promise<StateActivity> {
-  const files = typeof flags.calib === "string" ? flags.calib.split(",").filter((s) => s !== "") : [];
-  if (files.length === 0) throw new UsageError("--calib is required to calibrate (or pass --activity FILE)");
-  const tokenizer = await loadTokenizer(requireFlag(spec, flags, "tokenizer"));
-  const count = numberFlag(flags, "calib-seqs", { integer: true, min: 1, max: 100000 })!;
-  const length = numberFlag(flags, "calib-len", { integer: true, min: 2, max: 65536 })!;
-  const seqs = await calibrationSequences(files, tokenizer, count, length, weights.config.vocabSize);
-  const backend = await backendFromFlags(flags);
-  const model = MambaModel.load(weights, backend);
-  const bar = progressBar(!flags.quiet);
-  try {
-    return await calibrate(model, weights, seqs, { onProgress: (d, t) => bar.update(d, t, "calibrating") });
-  } finally {
-    bar.done();
-    model.dispose();
-    backend.dispose();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/** Write the files of a folder into a temporary sibling, then rename it to `dir` (refused when `dir` exists). */
-export async function writeFolder(dir: string, files: Record<string, string | Uint8Array>): Promise<void> {
-  if (await exists(dir)) throw new UsageError(`--out ${dir} already exists; choose a new folder (nothing was written)`);
-  const tmp = `${dir.replace(/\/+$/, "")}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.mkdir(tmp, { recursive: true });
-  try {
-    for (const [name, data] of Object.entries(files)) await writeFileAtomic(`${tmp}/${name}`, data);
-    await Deno.rename(tmp, dir);
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
-  }
-}
 
 export async function run(argv: string[]): Promise<void> {
   const flags = parseCommand(spec, argv);
@@ -135,7 +57,7 @@ export async function run(argv: string[]): Promise<void> {
   if (norm(out) === norm(modelDir)) {
     throw new UsageError("--out must differ from --model (the input is never overwritten)");
   }
-  if (await exists(out)) throw new UsageError(`--out ${out} already exists; choose a new folder (nothing was written)`);
+  await refuseExisting(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
   const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)));
@@ -143,7 +65,7 @@ export async function run(argv: string[]): Promise<void> {
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)
     : needsActivity
-    ? await calibrateFromFlags(flags, weights)
+    ? await calibrateFromFlags(flags, weights, spec.name)
     : null;
   const sizes = weights.layers.map((_, l) => weights.config.layerStateSizes?.[l] ?? weights.config.dState);
   if (activity && activity.stateSizes.join() !== sizes.join()) {

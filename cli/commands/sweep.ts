@@ -15,7 +15,8 @@ import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport, ZONE_NOTE } from "../report/sweep_report.ts";
-import { activityToJson, calibrateFromFlags, readActivity, writeFolder } from "./prune.ts";
+import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
+import { refuseExisting, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 import type { StateActivity } from "../../runtime/prune/calibrate.ts";
 import { parseDims } from "./profile.ts";
@@ -36,11 +37,7 @@ export const spec: CommandSpec = {
       help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
     },
     model: { type: "string", help: "Checkpoint for the accuracy sweep" },
-    calib: { type: "string", help: "Calibration text (see prune --help)" },
-    tokenizer: { type: "string", help: "tokenizer.json" },
-    "calib-seqs": { type: "string", help: "Calibration sequences", default: "16" },
-    "calib-len": { type: "string", help: "Tokens per calibration sequence", default: "512" },
-    activity: { type: "string", help: "Reuse a state_activity.json instead of calibrating" },
+    ...CALIB_FLAGS,
     ...EVAL_FLAGS,
     speed: { type: "boolean", help: "Measure speed and memory of the pruned shapes (random weights)" },
     arch: { type: "string", help: "Speed: mamba1, mamba2 or both (default: the model's, else both)" },
@@ -73,12 +70,7 @@ export async function run(argv: string[]): Promise<void> {
   const seed = numberFlag(flags, "seed", { integer: true, min: 0 })!;
   const modelDir = typeof flags.model === "string" ? flags.model : null;
   if (!modelDir && !flags.speed) throw new UsageError("sweep: give --model (accuracy) and/or --speed");
-  try {
-    await Deno.lstat(out);
-    throw new UsageError(`--out ${out} already exists; choose a new folder (nothing was written)`);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
+  await refuseExisting(out);
   const bar = progressBar(!flags.quiet);
   let activityUsed: StateActivity | null = null;
   const report: SweepReport = {
@@ -100,7 +92,7 @@ export async function run(argv: string[]): Promise<void> {
     const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)
-      : await calibrateFromFlags(flags, weights);
+      : await calibrateFromFlags(flags, weights, spec.name);
     activityUsed = activity;
     const backend = await backendFromFlags(flags);
     report.backend = backend.description;
