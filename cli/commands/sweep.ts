@@ -14,7 +14,7 @@ import { choiceFlag, type CommandSpec, intListFlag, numberFlag, parseCommand, Us
 import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { progressBar } from "../progress.ts";
-import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport, ZONE_NOTE } from "../report/sweep_report.ts";
+import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
 import { refuseExisting, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
@@ -84,7 +84,7 @@ export async function run(argv: string[]): Promise<void> {
     dense: null,
     accuracy: [],
     speed: [],
-    notes: [ZONE_NOTE],
+    notes: [],
   };
 
   if (modelDir) {

@@ -51,53 +51,81 @@ export const ZONE_NOTE =
 
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
 
-/** Markdown tables: accuracy (perplexity, tasks, zone) and speed / memory. */
-export function sweepMarkdown(r: SweepReport): string {
-  const out: string[] = [];
+/** One table of the report: an optional caption line, a header row and body rows (cells as text). */
+interface Table {
+  caption: string | null;
+  head: string[];
+  rows: string[][];
+  /** A line printed after the table. */
+  note: string | null;
+}
+
+/** The report's tables: accuracy (perplexity, tasks, zone) and speed / memory per architecture. */
+function sweepTables(r: SweepReport): Table[] {
+  const tables: Table[] = [];
   if (r.dense) {
-    const tasks = Object.keys(r.dense.tasks);
-    out.push(
-      `| score | r | ppl | Δppl | ${tasks.map((t) => `${t} |`).join(" ")} zone |`,
-      `| --- | --: | --: | --: | ${tasks.map(() => "--: |").join(" ")} --- |`,
-      `| dense | 0 | ${fmt(r.dense.ppl)} | — | ${
-        tasks.map((t) => `${fmt(r.dense!.tasks[t] * 100, 1)} |`).join(" ")
-      } — |`,
-    );
-    for (const p of r.accuracy) {
-      const d = (p.ppl / r.dense.ppl - 1) * 100;
-      out.push(
-        `| ${p.score} | ${p.ratio} | ${fmt(p.ppl)} | ${d >= 0 ? "+" : ""}${fmt(d, 1)}% | ${
-          tasks.map((t) => `${fmt((p.tasks[t] ?? NaN) * 100, 1)} |`).join(" ")
-        } ${zone(r.dense, p)} |`,
-      );
-    }
-    out.push("", ZONE_NOTE, "");
+    const dense = r.dense;
+    const tasks = Object.keys(dense.tasks);
+    const pct = (v: number | undefined) => fmt((v ?? NaN) * 100, 1);
+    tables.push({
+      caption: null,
+      head: ["score", "r", "ppl", "Δppl", ...tasks, "zone"],
+      rows: [
+        ["dense", "0", fmt(dense.ppl), "—", ...tasks.map((t) => pct(dense.tasks[t])), "—"],
+        ...r.accuracy.map((p) => {
+          const d = (p.ppl / dense.ppl - 1) * 100;
+          return [
+            p.score,
+            String(p.ratio),
+            fmt(p.ppl),
+            `${d >= 0 ? "+" : ""}${fmt(d, 1)}%`,
+            ...tasks.map((t) => pct(p.tasks[t])),
+            zone(dense, p),
+          ];
+        }),
+      ],
+      note: ZONE_NOTE,
+    });
   }
   for (const s of r.speed) {
-    out.push(
-      `${s.arch} ${s.size}:`,
-      "",
-      "| mode | L | r | kept N | ms | speedup × | GPU ms | GPU speedup × | peak MB | memory −% |",
-      "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
-    );
-    for (const p of s.points) {
-      out.push(
-        `| ${p.mode} | ${p.seqLen} | ${p.ratio} | ${p.kept} | ${fmt(p.ms)} | ${fmt(p.speedup)} | ${
-          p.gpuMs === null ? "—" : fmt(p.gpuMs)
-        } | ${p.gpuSpeedup === null ? "—" : fmt(p.gpuSpeedup)} | ${fmt(p.peakBytes / 1e6, 1)} | ${
-          fmt(p.memoryReductionPct, 1)
-        } |`,
-      );
-    }
-    out.push("");
+    tables.push({
+      caption: `${s.arch} ${s.size}:`,
+      head: ["mode", "L", "r", "kept N", "ms", "speedup ×", "GPU ms", "GPU speedup ×", "peak MB", "memory −%"],
+      rows: s.points.map((p) => [
+        p.mode,
+        String(p.seqLen),
+        String(p.ratio),
+        String(p.kept),
+        fmt(p.ms),
+        fmt(p.speedup),
+        p.gpuMs === null ? "—" : fmt(p.gpuMs),
+        p.gpuSpeedup === null ? "—" : fmt(p.gpuSpeedup),
+        fmt(p.peakBytes / 1e6, 1),
+        fmt(p.memoryReductionPct, 1),
+      ]),
+      note: null,
+    });
   }
-  return out.join("\n");
+  return tables;
+}
+
+/** Markdown tables: accuracy (perplexity, tasks, zone) and speed / memory. */
+export function sweepMarkdown(r: SweepReport): string {
+  const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return sweepTables(r).flatMap((t) => [
+    ...(t.caption ? [t.caption, ""] : []),
+    row(t.head),
+    row(t.head.map((_, i) => (i === 0 || t.head[i] === "mode" || t.head[i] === "zone" ? "---" : "--:"))),
+    ...t.rows.map(row),
+    ...(t.note ? ["", t.note] : []),
+    "",
+  ]).join("\n");
 }
 
 function pplChart(r: SweepReport): TopLevelSpec | null {
   if (!r.dense || r.accuracy.length === 0) return null;
   const values = [
-    ...r.scores.map((score) => ({ score, ratio: 0, ppl: r.dense!.ppl })),
+    ...[...new Set(r.accuracy.map((p) => p.score))].map((score) => ({ score, ratio: 0, ppl: r.dense!.ppl })),
     ...r.accuracy.map((p) => ({ score: p.score, ratio: p.ratio, ppl: p.ppl })),
   ];
   return {
@@ -137,27 +165,13 @@ function speedChart(r: SweepReport, key: "speedup" | "memoryReductionPct"): TopL
 export async function sweepHtml(r: SweepReport): Promise<string> {
   const charts = [pplChart(r), speedChart(r, "speedup"), speedChart(r, "memoryReductionPct")].filter((c) => c);
   const svgs = await Promise.all(charts.map((c) => renderSvg(c!)));
-  const md = sweepMarkdown(r).split("\n");
-  const tables: string[] = [];
-  let rows: string[][] = [];
-  const flush = () => {
-    if (rows.length === 0) return;
-    const [head, , ...body] = rows;
-    tables.push(
-      `<table><tr>${head.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>${
-        body.map((b) => `<tr>${b.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("")
-      }</table>`,
-    );
-    rows = [];
-  };
-  for (const line of md) {
-    if (line.startsWith("|")) rows.push(line.split("|").slice(1, -1).map((c) => c.trim()));
-    else {
-      flush();
-      if (line.trim()) tables.push(`<p>${escapeHtml(line)}</p>`);
-    }
-  }
-  flush();
+  const tables = sweepTables(r).map((t) =>
+    `${t.caption ? `<p>${escapeHtml(t.caption)}</p>` : ""}<table><tr>${
+      t.head.map((c) => `<th>${escapeHtml(c)}</th>`).join("")
+    }</tr>${t.rows.map((b) => `<tr>${b.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("")}</table>${
+      t.note ? `<p>${escapeHtml(t.note)}</p>` : ""
+    }`
+  );
   return `<!doctype html><html><head><meta charset="utf-8"><title>PerfMamba pruning sweep</title><style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.2rem;font-variant-numeric:tabular-nums}
