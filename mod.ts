@@ -54,6 +54,8 @@ export type { SamplingOptions } from "./runtime/sampling.ts";
 export { argmax, Sampler } from "./runtime/sampling.ts";
 export type { BackendKind, SelectBackendOptions } from "./runtime/select_backend.ts";
 export { selectBackend } from "./runtime/select_backend.ts";
+export type { WasmKernelVariant } from "./wasm/module.ts";
+export { wasmKernelBytes } from "./wasm/module.ts";
 export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
 export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
 export { syntheticWeights } from "./runtime/synthetic.ts";

@@ -175,6 +175,30 @@ export const MAX_PAGES = 65536;
 
 const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
 
+/** The two builds of the kernel module: SIMD on an ordinary memory, or SIMD + threads on a shared memory. */
+export type WasmKernelVariant = "simd" | "threads";
+
+/**
+ * The kernel module's bytes, for hosts that refuse to compile WebAssembly from bytes at run time (Cloudflare
+ * Workers and other edge runtimes): write them to a `.wasm` file at build time, let the host hand you the compiled
+ * `WebAssembly.Module`, and pass it as `selectBackend("wasm", { wasmModule })`.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, wasmKernelBytes } from "../mod.ts";
+ * const wasmModule = await WebAssembly.compile(wasmKernelBytes("simd"));
+ * const backend = await selectBackend("wasm", { wasmModule, threads: 1 });
+ * console.log(backend.name); // wasm
+ * backend.dispose();
+ * ```
+ */
+export function wasmKernelBytes(variant: WasmKernelVariant = "simd"): Uint8Array<ArrayBuffer> {
+  if (variant !== "simd" && variant !== "threads") {
+    throw new RangeError(`unknown WASM kernel variant "${variant}"; expected "simd" or "threads"`);
+  }
+  return decodeBase64(variant === "threads" ? KERNELS_THREADS_BASE64 : KERNELS_SIMD_BASE64);
+}
+
 /**
  * Compiles (once per variant) the kernel module: `shared = true` gives the threads variant that imports a shared
  * memory, `false` the SIMD-only variant for an ordinary memory.
@@ -182,7 +206,7 @@ const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
 export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
   let m = compiled.get(shared);
   if (!m) {
-    m = WebAssembly.compile(decodeBase64(shared ? KERNELS_THREADS_BASE64 : KERNELS_SIMD_BASE64));
+    m = WebAssembly.compile(wasmKernelBytes(shared ? "threads" : "simd"));
     compiled.set(shared, m);
   }
   return m;
