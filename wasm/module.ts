@@ -206,7 +206,17 @@ export function wasmKernelBytes(variant: WasmKernelVariant = "simd"): Uint8Array
 export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
   let m = compiled.get(shared);
   if (!m) {
-    m = WebAssembly.compile(wasmKernelBytes(shared ? "threads" : "simd"));
+    const variant = shared ? "threads" : "simd";
+    m = WebAssembly.compile(wasmKernelBytes(variant)).catch((err: unknown) => {
+      compiled.delete(shared);
+      throw new Error(
+        `this host refused to compile the WASM kernels (${
+          (err as Error).message
+        }); compile wasmKernelBytes("${variant}") ` +
+          `ahead of time and pass it as selectBackend("wasm", { wasmModule })`,
+        { cause: err },
+      );
+    });
     compiled.set(shared, m);
   }
   return m;
