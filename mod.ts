@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { generate, makeConfig, MambaModel, selectBackend, syntheticWeights } from "./mod.ts";
+ * import { generate, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
  *
  * // A tiny Mamba-2 with deterministic random weights; use loadWeights(urlSource(...)) for a real checkpoint.
  * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
@@ -36,8 +36,8 @@ export type { Arch, MambaConfig } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";
 export type { Checkpoint, CheckpointSource } from "./runtime/checkpoint.ts";
 export { loadCheckpoint, loadWeights, memorySource, toHostWeights, urlSource } from "./runtime/checkpoint.ts";
-export type { SafetensorRecord, TensorToWrite } from "./runtime/safetensors.ts";
-export { parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";
+export type { Dtype, SafetensorRecord, SafetensorsFile, TensorToWrite } from "./runtime/safetensors.ts";
+export { DTYPE_SIZES, parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";
 export type {
   HostTensor,
   LayerWeights,
@@ -53,7 +53,8 @@ export { generate } from "./runtime/generate.ts";
 export type { SamplingOptions } from "./runtime/sampling.ts";
 export { argmax, Sampler } from "./runtime/sampling.ts";
 export type { BackendKind, SelectBackendOptions } from "./runtime/select_backend.ts";
-export { selectBackend } from "./runtime/select_backend.ts";
+export { BACKEND_KINDS, selectBackend } from "./runtime/select_backend.ts";
+export type { WorkerFactory, WorkerLike } from "./wasm/threads.ts";
 export type { WasmKernelVariant } from "./wasm/module.ts";
 export { wasmKernelBytes } from "./wasm/module.ts";
 export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
@@ -87,14 +88,26 @@ export type {
 } from "./runtime/profile_report.ts";
 export { PROFILE_JSON_SCHEMA, PROFILE_SCHEMA_ID } from "./runtime/profile_report.ts";
 export { VERSION } from "./runtime/version.ts";
-export type { PerplexityOptions, PerplexityResult, PerplexityWindow } from "./runtime/eval/perplexity.ts";
+export type {
+  PerplexityOptions,
+  PerplexityProgress,
+  PerplexityResult,
+  PerplexityWindow,
+  WindowOptions,
+} from "./runtime/eval/perplexity.ts";
 export { perplexity, planWindows } from "./runtime/eval/perplexity.ts";
-export type { EvaluateOptions, TaskResult } from "./runtime/eval/multiple_choice.ts";
+export type {
+  ChoiceResult,
+  Encode,
+  EvaluateOptions,
+  GreedyResult,
+  TaskResult,
+} from "./runtime/eval/multiple_choice.ts";
 export { evaluateDocs, evaluateTask } from "./runtime/eval/multiple_choice.ts";
-export type { EvalDoc, TaskName } from "./runtime/eval/tasks.ts";
+export type { ChoiceDoc, EvalDoc, GreedyDoc, MetricName, TaskName, TaskSpec } from "./runtime/eval/tasks.ts";
 export { parseTask, TASK_NAMES, TASKS } from "./runtime/eval/tasks.ts";
 export type { ActivityScore, CalibrateOptions, StateActivity } from "./runtime/prune/calibrate.ts";
-export { calibrate } from "./runtime/prune/calibrate.ts";
+export { ACTIVITY_SCORES, calibrate } from "./runtime/prune/calibrate.ts";
 export type { SelectionScore, SelectOptions } from "./runtime/prune/select.ts";
 export { keptCount, SELECTION_SCORES, selectStates } from "./runtime/prune/select.ts";
 export { fitBridges } from "./runtime/prune/bridge.ts";

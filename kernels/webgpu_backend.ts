@@ -175,7 +175,7 @@ function toF16Rows(data: Float32Array, rows: number, k: number): Uint16Array {
 /** Small host data (uniforms, token ids) packed per submit and written with one `writeBuffer` per page. */
 interface ArenaPage {
   buffer: GPUBuffer;
-  cpu: Uint8Array;
+  cpu: Uint8Array<ArrayBuffer>;
   view: DataView;
   used: number;
 }

@@ -15,7 +15,22 @@
  * @module
  */
 
-/** A device tensor. Its memory belongs to the backend that made it. */
+/**
+ * A device tensor. Its memory belongs to the backend that made it.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const t = backend.upload(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3], "x");
+ * console.log(t.shape, t.size, t.label); // [ 2, 3 ] 6 x
+ * const back = await backend.read(t); // copies it back to the host
+ * if (back[5] !== 6) throw new Error("round trip lost data");
+ * backend.free(t);
+ * backend.dispose();
+ * ```
+ */
 export interface Tensor {
   /** Dimensions, outermost first. Activations are `[rows, cols]`. */
   readonly shape: readonly number[];
@@ -25,7 +40,24 @@ export interface Tensor {
   readonly label: string;
 }
 
-/** A weight matrix `[n, k]` (out × in), stored however the backend likes. */
+/**
+ * A weight matrix `[n, k]` (out × in), stored however the backend likes.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * // W = [[1, 0, 0], [1, 1, 1]]: 2 outputs (n) × 3 inputs (k), PyTorch `Linear` layout.
+ * const w = backend.uploadMatrix(new Float32Array([1, 0, 0, 1, 1, 1]), 2, 3, "w");
+ * console.log(w.n, w.k); // 2 3
+ * const x = backend.upload(new Float32Array([1, 2, 3]), [1, 3], "x");
+ * const y = backend.linear(x, w); // x · Wᵀ
+ * console.log(await backend.read(y)); // Float32Array(2) [ 1, 6 ]
+ * for (const t of [x, y, w]) backend.free(t);
+ * backend.dispose();
+ * ```
+ */
 export interface Matrix {
   /** Output features (rows of the PyTorch weight). */
   readonly n: number;
@@ -35,7 +67,24 @@ export interface Matrix {
   readonly label: string;
 }
 
-/** Columns `[col, col + cols)` of a 2-D tensor; the row stride is `tensor.shape[1]`. */
+/**
+ * Columns `[col, col + cols)` of a 2-D tensor; the row stride is `tensor.shape[1]`.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type View } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * // Two rows [a0 a1 | b0 b1]: the columns of "b" are a View, not a copy.
+ * const ab = backend.upload(new Float32Array([1, 2, 10, 20, 3, 4, 30, 40]), [2, 4], "ab");
+ * const b: View = { tensor: ab, col: 2, cols: 2 };
+ * const sum = backend.uploadMatrix(new Float32Array([1, 1]), 1, 2, "sum"); // y = b0 + b1
+ * const y = backend.linear(b, sum);
+ * console.log(await backend.read(y)); // Float32Array(2) [ 30, 70 ]
+ * for (const t of [ab, sum, y]) backend.free(t);
+ * backend.dispose();
+ * ```
+ */
 export interface View {
   /** The 2-D tensor viewed. */
   readonly tensor: Tensor;
@@ -45,7 +94,41 @@ export interface View {
   readonly cols: number;
 }
 
-/** Arguments of the Mamba-1 selective scan (`selective_scan_fn` with `delta_softplus = true` and a z gate). */
+/**
+ * Arguments of the Mamba-1 selective scan (`selective_scan_fn` with `delta_softplus = true` and a z gate).
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type SelectiveScanArgs, view } from "@perfmamba/perfmamba";
+ *
+ * // One token, one channel (D = 1), one state (N = 1): u = 1, Δ = softplus(0) = ln 2, A = −1, B = C = 1,
+ * // D skip 0, gate z = 1. From h₀ = 0: h₁ = exp(Δ·A)·h₀ + Δ·B·u = ln 2 and y = (C·h₁ + D·u) · SiLU(z).
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const cols = backend.upload(new Float32Array([1, 0, 1, 1, 1]), [1, 5], "u|delta|B|C|z");
+ * const A = backend.upload(new Float32Array([-1]), [1, 1], "A");
+ * const D = backend.upload(new Float32Array([0]), [1], "D");
+ * const state = backend.zeros([1, 1, 1], "h"); // [batch, D, N]
+ * const args: SelectiveScanArgs = {
+ *   u: view(cols, 0, 1),
+ *   delta: view(cols, 1, 1),
+ *   A,
+ *   B: view(cols, 2, 1),
+ *   C: view(cols, 3, 1),
+ *   D,
+ *   z: view(cols, 4, 1),
+ *   state,
+ *   batch: 1,
+ *   seqLen: 1,
+ * };
+ * const y = backend.selectiveScan(args);
+ * const silu1 = 1 / (1 + Math.exp(-1));
+ * const [got] = await backend.read(y);
+ * const [h] = await backend.read(state); // updated in place
+ * if (Math.abs(got - Math.LN2 * silu1) > 1e-5 || Math.abs(h - Math.LN2) > 1e-5) throw new Error(`y ${got}, h ${h}`);
+ * for (const t of [cols, A, D, state, y]) backend.free(t);
+ * backend.dispose();
+ * ```
+ */
 export interface SelectiveScanArgs {
   /** `[T, D]` conv output u (after SiLU). */
   u: View;
@@ -69,7 +152,48 @@ export interface SelectiveScanArgs {
   seqLen: number;
 }
 
-/** Arguments of the Mamba-2 SSD (chunked for prefill, recurrent when seqLen is 1). Output includes D·x. */
+/**
+ * Arguments of the Mamba-2 SSD (chunked for prefill, recurrent when seqLen is 1). Output includes D·x.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type SsdArgs, view } from "@perfmamba/perfmamba";
+ *
+ * // One token, one head (H = 1, P = 1), one group with one state (G = 1, N = 1): x = 1, Δ = softplus(0 + 0) = ln 2,
+ * // A = −1, B = C = 1, D skip 0.5. From h₀ = 0: h₁ = Δ·B·x = ln 2 and y = C·h₁ + D·x = ln 2 + 0.5.
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const cols = backend.upload(new Float32Array([1, 0, 1, 1]), [1, 4], "x|dt|B|C");
+ * const dtBias = backend.upload(new Float32Array([0]), [1], "dt_bias");
+ * const A = backend.upload(new Float32Array([-1]), [1], "A");
+ * const D = backend.upload(new Float32Array([0.5]), [1], "D");
+ * const state = backend.zeros([1, 1, 1, 1], "h"); // [batch, H, P, N]
+ * const args: SsdArgs = {
+ *   x: view(cols, 0, 1),
+ *   dt: view(cols, 1, 1),
+ *   dtBias,
+ *   A,
+ *   B: view(cols, 2, 1),
+ *   C: view(cols, 3, 1),
+ *   D,
+ *   state,
+ *   batch: 1,
+ *   seqLen: 1,
+ *   nHeads: 1,
+ *   headDim: 1,
+ *   nGroups: 1,
+ *   dState: 1,
+ *   chunkSize: 256,
+ *   dtMin: 0,
+ *   dtMax: Infinity,
+ * };
+ * const y = backend.ssd(args);
+ * const [got] = await backend.read(y);
+ * if (Math.abs(got - (Math.LN2 + 0.5)) > 1e-5) throw new Error(`y = ${got}`);
+ * console.log((await backend.read(state))[0].toFixed(4)); // 0.6931
+ * for (const t of [cols, dtBias, A, D, state, y]) backend.free(t);
+ * backend.dispose();
+ * ```
+ */
 export interface SsdArgs {
   /** `[T, H·P]` x (after conv + SiLU). */
   x: View;
@@ -107,7 +231,23 @@ export interface SsdArgs {
   dtMax: number;
 }
 
-/** Bytes a backend currently holds, and the most it has held at once. */
+/**
+ * Bytes a backend currently holds, and the most it has held at once.
+ *
+ * @example
+ * ```ts
+ * import { type MemoryStats, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const t = backend.zeros([256, 64], "activations"); // 256 · 64 floats = 64 KiB
+ * backend.free(t);
+ * const mem: MemoryStats = backend.memory();
+ * console.log(mem.liveBytes, mem.peakBytes); // 0 65536
+ * backend.resetPeak(); // peak restarts from the live bytes
+ * console.log(backend.memory().peakBytes); // 0
+ * backend.dispose();
+ * ```
+ */
 export interface MemoryStats {
   /** Bytes in live tensors and matrices. */
   liveBytes: number;
@@ -115,7 +255,24 @@ export interface MemoryStats {
   peakBytes: number;
 }
 
-/** This device's limits, measured by a backend's own micro-benchmarks (not a datasheet). */
+/**
+ * This device's limits, measured by a backend's own micro-benchmarks (not a datasheet).
+ *
+ * @example
+ * ```ts
+ * import type { DevicePeaks } from "@perfmamba/perfmamba";
+ *
+ * // Roofline: the best rate a kernel of a given arithmetic intensity can reach on this device.
+ * function attainableGflops(peaks: DevicePeaks, flops: number, bytes: number): number {
+ *   return Math.min(peaks.gemmGflops, peaks.bandwidthGBs * (flops / bytes));
+ * }
+ *
+ * // Real numbers come from `await backend.measurePeaks()` (a few hundred ms to a few seconds).
+ * const peaks: DevicePeaks = { bandwidthGBs: 25, gemmGflops: 100, detail: "example" };
+ * // A decode-time matrix-vector product: 2 FLOPs per f32 weight (4 bytes) → bandwidth-bound.
+ * console.log(attainableGflops(peaks, 2, 4)); // 12.5
+ * ```
+ */
 export interface DevicePeaks {
   /** Streaming memory bandwidth, GB/s (bytes read + written per second). */
   bandwidthGBs: number;
@@ -125,18 +282,63 @@ export interface DevicePeaks {
   detail: string;
 }
 
-/** GPU time of one timed compute pass. */
+/**
+ * GPU time of one timed compute pass.
+ *
+ * @example
+ * ```ts
+ * import type { PassTiming } from "@perfmamba/perfmamba";
+ *
+ * // Total GPU milliseconds per scope, from what `backend.passTimer?.timings()` returned.
+ * function totals(timings: PassTiming[]): Record<string, number> {
+ *   const out: Record<string, number> = {};
+ *   for (const t of timings) out[t.label] = (out[t.label] ?? 0) + t.ms;
+ *   return out;
+ * }
+ *
+ * console.log(totals([
+ *   { label: "ssm", ms: 0.5, start: 0, end: 0.5 },
+ *   { label: "out_proj", ms: 0.125, start: 0.5, end: 0.625 },
+ *   { label: "ssm", ms: 0.25, start: 1, end: 1.25 },
+ * ])); // { ssm: 0.75, out_proj: 0.125 }
+ * ```
+ */
 export interface PassTiming {
   /** The scope set with {@link PassTimer.setScope}, or the kernel name when no scope was set. */
   label: string;
   /** Milliseconds between the pass's begin and end timestamps. */
   ms: number;
-  /** Begin and end on the device clock, in ms from the backend's first timed pass. */
+  /** Begin on the device clock, in ms from the backend's first timed pass. */
   start: number;
+  /** End on the device clock, in ms from the backend's first timed pass. */
   end: number;
 }
 
-/** Per-pass GPU timing (WebGPU with `timestamp-query`), for profilers. */
+/**
+ * Per-pass GPU timing (WebGPU with `timestamp-query`), for profilers.
+ *
+ * @example
+ * ```ts
+ * import { type Backend, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * // GPU milliseconds of the work `run` queues, or null when the backend cannot time passes.
+ * async function gpuMs(backend: Backend, run: () => void): Promise<number | null> {
+ *   const timer = backend.passTimer; // WebGPU created with `timestamps: true` on an adapter that has them
+ *   if (!timer) return null;
+ *   timer.enabled = true;
+ *   timer.setScope("work");
+ *   run();
+ *   timer.setScope(null);
+ *   return (await timer.timings()).reduce((ms, t) => ms + t.ms, 0);
+ * }
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const x = backend.zeros([4, 4], "x");
+ * console.log(await gpuMs(backend, () => backend.free(backend.add(x, x)))); // null (WASM has no pass timer)
+ * backend.free(x);
+ * backend.dispose();
+ * ```
+ */
 export interface PassTimer {
   /** Whether passes recorded from now on are timed; switch off to measure an un-instrumented run. */
   enabled: boolean;
@@ -146,7 +348,30 @@ export interface PassTimer {
   timings(): Promise<PassTiming[]>;
 }
 
-/** A compute device able to run every op of a Mamba-1 or Mamba-2 model. */
+/**
+ * A compute device able to run every op of a Mamba-1 or Mamba-2 model.
+ *
+ * Get one with `selectBackend`; `MambaModel.load` uploads weights to it. Ops may be queued, so read
+ * results with `read` (or wait with `sync`), and free what the ops return.
+ *
+ * @example
+ * ```ts
+ * import { type Backend, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend: Backend = await selectBackend("wasm", { threads: 1 });
+ * console.log(backend.name); // wasm
+ * const x = backend.upload(new Float32Array([3, 4]), [1, 2], "x");
+ * const ones = backend.upload(new Float32Array([1, 1]), [2], "weight");
+ * const y = backend.rmsNorm(x, ones, 0); // x / sqrt(mean(x²)) = [3, 4] / sqrt(12.5)
+ * const [a, b] = await backend.read(y);
+ * if (Math.abs(a - 3 / Math.sqrt(12.5)) > 1e-6 || Math.abs(b - 4 / Math.sqrt(12.5)) > 1e-6) {
+ *   throw new Error(`rmsNorm gave ${a}, ${b}`);
+ * }
+ * for (const t of [x, ones, y]) backend.free(t);
+ * console.log(backend.memory().liveBytes); // 0
+ * backend.dispose();
+ * ```
+ */
 export interface Backend {
   /** "wasm" or "webgpu". */
   readonly name: string;
@@ -218,7 +443,33 @@ export interface Backend {
   gatedRmsNorm(y: Tensor, z: View, weight: Tensor, groupSize: number, eps: number): Tensor;
 }
 
-/** A view of all columns of a 2-D tensor, or `cols` columns from `col`. */
+/**
+ * A view of all columns of a 2-D tensor, or `cols` columns from `col`.
+ *
+ * @param tensor a 2-D tensor
+ * @param col first column (default 0)
+ * @param cols number of columns (default: the rest of the row)
+ * @returns the column slice, without copying
+ * @throws Error when the tensor is not 2-D or the columns fall outside it
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, view } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const xz = backend.zeros([3, 8], "in_proj.out"); // 3 tokens of [x (4) | z (4)]
+ * const z = view(xz, 4); // columns 4..7
+ * console.log(z.col, z.cols); // 4 4
+ * console.log(view(xz).cols, view(xz, 0, 4).cols); // 8 4
+ * try {
+ *   view(xz, 6, 4);
+ * } catch (e) {
+ *   console.log((e as Error).message); // view(in_proj.out): columns [6, 10) outside width 8
+ * }
+ * backend.free(xz);
+ * backend.dispose();
+ * ```
+ */
 export function view(tensor: Tensor, col = 0, cols?: number): View {
   const width = tensor.shape[tensor.shape.length - 1];
   const n = cols ?? width - col;

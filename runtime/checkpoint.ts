@@ -18,7 +18,41 @@ import { parseConfig, parseConfigText } from "./config_parse.ts";
 import { parseSafetensors, type SafetensorRecord, toFloat32 } from "./safetensors.ts";
 import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "./weights.ts";
 
-/** Read access to the files of one checkpoint directory (names are relative, e.g. "config.json"). */
+/**
+ * Read access to the files of one checkpoint directory (names are relative, e.g. "config.json").
+ *
+ * Implement it to load from anywhere else: IndexedDB, the Cache API, an archive, a blob store.
+ *
+ * @example
+ * ```ts
+ * import { type CheckpointSource, checkpointFiles, loadWeights, makeConfig, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * // A source over a Map (think: files the user dropped on a page, or entries of an archive).
+ * function mapSource(files: Map<string, Uint8Array>): CheckpointSource {
+ *   const bytes = (name: string): Uint8Array => {
+ *     const data = files.get(name);
+ *     if (!data) throw new Error(`map checkpoint: no file "${name}"`);
+ *     return data;
+ *   };
+ *   return {
+ *     describe: () => "map checkpoint",
+ *     list: () => Promise.resolve([...files.keys()]),
+ *     readBytes: (name) => Promise.resolve().then(() => bytes(name)),
+ *     readText: (name) => Promise.resolve().then(() => new TextDecoder().decode(bytes(name))),
+ *     exists: (name) => Promise.resolve(files.has(name)),
+ *   };
+ * }
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const written = checkpointFiles(syntheticWeights(config, 3));
+ * const files = new Map([
+ *   ["config.json", new TextEncoder().encode(written["config.json"])],
+ *   ["model.safetensors", written["model.safetensors"]],
+ * ]);
+ * const weights = await loadWeights(mapSource(files));
+ * console.log(weights.config.arch, weights.layers.length); // mamba2 2
+ * ```
+ */
 export interface CheckpointSource {
   /** Where the checkpoint lives (a path or URL), for messages. */
   describe(): string;
@@ -32,7 +66,23 @@ export interface CheckpointSource {
   exists(name: string): Promise<boolean>;
 }
 
-/** A loaded (not yet converted) checkpoint. */
+/**
+ * A loaded (not yet converted) checkpoint: the parsed config and lazy tensor records.
+ *
+ * @example
+ * ```ts
+ * import { type Checkpoint, checkpointFiles, loadCheckpoint, makeConfig, memorySource, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const ckpt: Checkpoint = await loadCheckpoint(memorySource({ ...checkpointFiles(syntheticWeights(config)) }));
+ * console.log(ckpt.source, ckpt.files); // memory checkpoint [ "config.json", "model.safetensors" ]
+ * const embedding = ckpt.tensors.get("backbone.embeddings.weight")!;
+ * console.log(embedding.dtype, embedding.shape); // F32 [ 64, 32 ]
+ * // Bytes on disk before conversion: a quick size check before converting to f32.
+ * const bytes = [...ckpt.tensors.values()].reduce((n, t) => n + t.bytes.byteLength, 0);
+ * console.log(bytes > 0); // true
+ * ```
+ */
 export interface Checkpoint {
   /** Normalised configuration. */
   config: MambaConfig;
@@ -55,8 +105,38 @@ function joinName(base: string, name: string): string {
  * `exists` sends a HEAD request (404 and 410 → false); `readBytes` / `readText` reject naming the URL and the HTTP
  * status on failure.
  *
+ * For the Hugging Face hub use the `resolve` URL of a revision, e.g.
+ * `urlSource("https://huggingface.co/state-spaces/mamba-130m-hf/resolve/main/")`.
+ *
  * @param baseUrl the checkpoint directory's URL (a trailing slash is added when missing)
  * @param fetchFn the fetch implementation (e.g. one that adds auth headers)
+ * @returns a source for {@link loadCheckpoint} / {@link loadWeights}
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, loadWeights, makeConfig, syntheticWeights, urlSource } from "@perfmamba/perfmamba";
+ *
+ * // A stand-in for a web server (or pass `(url, init) => fetch(url, { ...init, headers: { authorization } })`).
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const files = checkpointFiles(syntheticWeights(config));
+ * const served: Record<string, BodyInit> = {
+ *   "config.json": files["config.json"],
+ *   "model.safetensors": files["model.safetensors"].slice(), // an ArrayBuffer-backed copy, as BodyInit wants
+ * };
+ * const requested: string[] = [];
+ * const fakeFetch: typeof fetch = (input, init) => {
+ *   const url = new URL(input instanceof Request ? input.url : input);
+ *   requested.push(`${init?.method ?? "GET"} ${url.pathname}`);
+ *   const body = served[url.pathname.split("/").pop()!];
+ *   if (body === undefined) return Promise.resolve(new Response(null, { status: 404, statusText: "Not Found" }));
+ *   return Promise.resolve(new Response(init?.method === "HEAD" ? null : body));
+ * };
+ *
+ * const source = urlSource("https://models.example/tiny-mamba2", fakeFetch);
+ * console.log(source.describe()); // https://models.example/tiny-mamba2/
+ * const weights = await loadWeights(source);
+ * console.log(weights.layers.length, requested[0]); // 2 HEAD /tiny-mamba2/config.json
+ * ```
  */
 export function urlSource(baseUrl: string | URL, fetchFn: typeof fetch = fetch): CheckpointSource {
   const base = new URL(baseUrl);
@@ -105,6 +185,20 @@ export function urlSource(baseUrl: string | URL, fetchFn: typeof fetch = fetch):
  * A checkpoint held in memory (tests, browsers with files picked by the user, pruning round trips).
  *
  * @param files contents by file name; strings are UTF-8 encoded
+ * @returns a source for {@link loadCheckpoint} / {@link loadWeights}
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, loadWeights, makeConfig, memorySource, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const original = syntheticWeights(config, 9);
+ * const source = memorySource({ ...checkpointFiles(original) }); // { "config.json": text, "model.safetensors": bytes }
+ * console.log(await source.list!()); // [ "config.json", "model.safetensors" ]
+ * console.log(await source.exists("model.safetensors.index.json")); // false
+ * const loaded = await loadWeights(source);
+ * if (loaded.embedding.data.some((v, i) => v !== original.embedding.data[i])) throw new Error("round trip changed");
+ * ```
  */
 export function memorySource(files: Record<string, Uint8Array | ArrayBuffer | string>): CheckpointSource {
   const bytesOf = (name: string): Uint8Array => {
@@ -135,6 +229,49 @@ function normaliseName(name: string): string {
 
 /**
  * Reads a checkpoint's config and safetensors weights (tensors stay lazy: views of the files' bytes).
+ *
+ * Takes a single `model.safetensors`, or the shards listed by `model.safetensors.index.json`; state-spaces tensor
+ * names are renamed to Hugging Face's.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, memorySource, toHostWeights, writeSafetensors } from "@perfmamba/perfmamba";
+ *
+ * // A one-layer Mamba-1 with state-spaces names, stored as two shards listed by an index.
+ * const f = (shape: number[], v = 0.01) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b)).fill(v) });
+ * const [d, D, N, R, K, V] = [16, 32, 4, 1, 4, 32];
+ * const p = "backbone.layers.0.mixer.";
+ * const shard1 = { "backbone.embedding.weight": f([V, d]), "backbone.layers.0.norm.weight": f([d], 1) };
+ * const shard2 = {
+ *   [`${p}in_proj.weight`]: f([2 * D, d]),
+ *   [`${p}conv1d.weight`]: f([D, 1, K]),
+ *   [`${p}conv1d.bias`]: f([D]),
+ *   [`${p}x_proj.weight`]: f([R + 2 * N, D]),
+ *   [`${p}dt_proj.weight`]: f([D, R]),
+ *   [`${p}dt_proj.bias`]: f([D]),
+ *   [`${p}A_log`]: f([D, N]),
+ *   [`${p}D`]: f([D], 1),
+ *   [`${p}out_proj.weight`]: f([d, D]),
+ *   "backbone.norm_f.weight": f([d], 1),
+ * };
+ * const write = (tensors: Record<string, { shape: number[]; data: Float32Array }>) =>
+ *   writeSafetensors(Object.entries(tensors).map(([name, t]) => ({ name, ...t })));
+ * const weightMap = Object.fromEntries([
+ *   ...Object.keys(shard1).map((n) => [n, "model-00001-of-00002.safetensors"]),
+ *   ...Object.keys(shard2).map((n) => [n, "model-00002-of-00002.safetensors"]),
+ * ]);
+ * const source = memorySource({
+ *   "config.json": JSON.stringify({ d_model: d, n_layer: 1, vocab_size: V, ssm_cfg: { d_state: N } }),
+ *   "model.safetensors.index.json": JSON.stringify({ weight_map: weightMap }),
+ *   "model-00001-of-00002.safetensors": write(shard1),
+ *   "model-00002-of-00002.safetensors": write(shard2),
+ * });
+ *
+ * const ckpt = await loadCheckpoint(source);
+ * console.log(ckpt.config.source, ckpt.files.length); // state-spaces 4
+ * console.log(ckpt.tensors.has("backbone.embeddings.weight")); // true (renamed from backbone.embedding.weight)
+ * console.log(toHostWeights(ckpt).layers[0].arch); // mamba1
+ * ```
  *
  * @throws Error naming the file at fault: no config.json, an invalid config, no weights (or only
  *   pytorch_model.bin), an invalid index or shard, a tensor listed in the index but missing from its shard, or
@@ -388,6 +525,25 @@ function checkStateSize(t: TensorReader, c: MambaConfig, i: number, tensor: stri
 /**
  * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config.
  *
+ * @example
+ * ```ts
+ * import { checkpointFiles, loadCheckpoint, makeConfig, memorySource, syntheticWeights, toHostWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const files = checkpointFiles(syntheticWeights(config));
+ * const ckpt = await loadCheckpoint(memorySource({ ...files }));
+ * const weights = toHostWeights(ckpt);
+ * console.log(weights.layers.map((l) => l.arch), weights.lmHead); // [ "mamba2", "mamba2" ] null
+ *
+ * // A missing tensor is reported with the checkpoint's weight files (a wrong shape with both shapes).
+ * ckpt.tensors.delete("backbone.norm_f.weight");
+ * try {
+ *   toHostWeights(ckpt);
+ * } catch (e) {
+ *   console.log((e as Error).message); // missing tensor "backbone.norm_f.weight" in memory checkpoint/model.safetensors
+ * }
+ * ```
+ *
  * The lm_head is tied (null) when the config says so (even if an `lm_head.weight` is stored, as transformers does)
  * or when no `lm_head.weight` is stored; the returned config's `tieEmbeddings` says which.
  *
@@ -420,7 +576,28 @@ export function toHostWeights(checkpoint: Checkpoint): MambaWeights {
   return { config: { ...c, tieEmbeddings: tied }, embedding, layers, normF, lmHead };
 }
 
-/** {@link loadCheckpoint} then {@link toHostWeights}. */
+/**
+ * {@link loadCheckpoint} then {@link toHostWeights}: a checkpoint's f32 host weights, ready for `MambaModel.load`.
+ *
+ * @param source where the checkpoint's files are: {@link urlSource}, {@link memorySource}, or your own
+ * @returns the weights with their normalised config
+ * @throws Error naming the file (and tensor) at fault, as {@link loadCheckpoint} and {@link toHostWeights} do
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, generate, loadWeights, MambaModel, makeConfig, memorySource, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * // A real model: `await loadWeights(urlSource("https://huggingface.co/state-spaces/mamba-130m-hf/resolve/main/"))`.
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const weights = await loadWeights(memorySource({ ...checkpointFiles(syntheticWeights(config)) }));
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(weights, backend);
+ * const { tokens } = await generate(model, [1, 2, 3], { maxNewTokens: 2 });
+ * console.log(tokens.length); // 2
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export async function loadWeights(source: CheckpointSource): Promise<MambaWeights> {
   return toHostWeights(await loadCheckpoint(source));
 }

@@ -14,15 +14,49 @@ import { type TensorToWrite, writeSafetensors } from "./safetensors.ts";
 import type { HostTensor, MambaWeights } from "./weights.ts";
 import { cStateSizeOf, stateSizeOf } from "./weights.ts";
 
-/** The files of a checkpoint directory written by {@link checkpointFiles}. */
-export interface CheckpointFiles {
+/**
+ * The files of a checkpoint directory written by {@link checkpointFiles}.
+ *
+ * @example
+ * ```ts
+ * import { type CheckpointFiles, checkpointFiles, makeConfig, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const files: CheckpointFiles = checkpointFiles(syntheticWeights(config));
+ * console.log(JSON.parse(files["config.json"]).architectures); // [ "Mamba2ForCausalLM" ]
+ * console.log(files["model.safetensors"].byteLength > 0); // true
+ * // Save them as a directory transformers and `loadWeights` read, e.g. under Deno:
+ * //   await Deno.writeTextFile(`${dir}/config.json`, files["config.json"]);
+ * //   await Deno.writeFile(`${dir}/model.safetensors`, files["model.safetensors"]);
+ * // or load them from memory: `loadWeights(memorySource(files))`.
+ * ```
+ */
+// A type alias, not an interface, so that it is assignable to memorySource's Record<string, …> parameter.
+export type CheckpointFiles = {
   /** transformers config (pretty-printed JSON, trailing newline). */
   "config.json": string;
   /** All tensors, F32. */
   "model.safetensors": Uint8Array;
-}
+};
 
-/** Options of {@link checkpointFiles}. */
+/**
+ * Options of {@link checkpointFiles}.
+ *
+ * @example
+ * ```ts
+ * import { type CheckpointWriteOptions, checkpointFiles, makeConfig, parseSafetensors, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const options: CheckpointWriteOptions = {
+ *   extraConfig: { bos_token_id: 0, eos_token_id: 0, pad_token_id: 0 }, // from the original config.json
+ *   metadata: { pruned_from: "state-spaces/mamba2-130m" },
+ * };
+ * const files = checkpointFiles(syntheticWeights(config), options);
+ * console.log(JSON.parse(files["config.json"]).eos_token_id); // 0
+ * console.log(parseSafetensors(files["model.safetensors"], "model.safetensors").metadata);
+ * // { format: "pt", pruned_from: "state-spaces/mamba2-130m" }
+ * ```
+ */
 export interface CheckpointWriteOptions {
   /**
    * Extra config.json keys merged over the generated ones, e.g. `bos_token_id` / `eos_token_id` / `pad_token_id`
@@ -174,6 +208,21 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
  * @returns the contents of `config.json` and `model.safetensors`
  * @throws Error when a layer's state size or state bridge disagrees with the config, or layer count / arch is
  *   inconsistent.
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, loadWeights, makeConfig, memorySource, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const weights = syntheticWeights(makeConfig("mamba1", { dModel: 32, nLayer: 2, vocabSize: 64 }), 4);
+ * const files = checkpointFiles(weights);
+ * const config = JSON.parse(files["config.json"]);
+ * console.log(config.model_type, config.hidden_size, config.num_hidden_layers); // mamba 32 2
+ *
+ * // Reading the files back gives bit-identical weights.
+ * const reloaded = await loadWeights(memorySource(files));
+ * const same = reloaded.layers[1].inProj.data.every((v, i) => v === weights.layers[1].inProj.data[i]);
+ * console.log(same, reloaded.config.tieEmbeddings); // true true
+ * ```
  */
 export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteOptions = {}): CheckpointFiles {
   const c = weights.config;

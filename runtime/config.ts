@@ -7,10 +7,44 @@
  * @module
  */
 
-/** Which block the model stacks. */
+/**
+ * Which block the model stacks: Mamba-1 (selective scan) or Mamba-2 (SSD).
+ *
+ * @example
+ * ```ts
+ * import { type Arch, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * for (const arch of ["mamba1", "mamba2"] satisfies Arch[]) {
+ *   console.log(arch, makeConfig(arch, { dModel: 64, nLayer: 2 }).dState);
+ * }
+ * // mamba1 16
+ * // mamba2 128
+ * ```
+ */
 export type Arch = "mamba1" | "mamba2";
 
-/** Architecture-independent dimensions, plus the fields of each architecture. */
+/**
+ * Architecture-independent dimensions, plus the fields of each architecture.
+ *
+ * Made by {@link parseConfig} from a checkpoint's config.json, or by `makeConfig` / `presetConfig` from sizes.
+ *
+ * @example
+ * ```ts
+ * import { type MambaConfig, parseConfig } from "@perfmamba/perfmamba";
+ *
+ * const config: MambaConfig = parseConfig({
+ *   model_type: "mamba2",
+ *   hidden_size: 64,
+ *   num_hidden_layers: 2,
+ *   vocab_size: 256,
+ *   state_size: 16,
+ *   head_dim: 16,
+ *   n_groups: 1,
+ * }, "config.json");
+ * console.log(config.arch, config.dInner, config.nHeads, config.source); // mamba2 128 8 huggingface
+ * if (config.nHeads * config.headDim !== config.dInner) throw new Error("heads do not tile d_inner");
+ * ```
+ */
 export interface MambaConfig {
   /** Block type. */
   arch: Arch;

@@ -150,7 +150,35 @@ function quoteBareNonFinite(text: string): string {
 }
 
 /**
- * Normalises a parsed config.json.
+ * Normalises a parsed config.json (Hugging Face transformers or state-spaces spelling).
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "@perfmamba/perfmamba";
+ *
+ * // transformers' MambaConfig (state-spaces/mamba-130m-hf): omitted fields take transformers' defaults.
+ * const hf = parseConfig(
+ *   { model_type: "mamba", hidden_size: 768, num_hidden_layers: 24, vocab_size: 50280, state_size: 16 },
+ *   "config.json",
+ * );
+ * console.log(hf.arch, hf.dInner, hf.dtRank, hf.dConv); // mamba1 1536 48 4
+ *
+ * // mamba_ssm's config (state-spaces/mamba2-130m): the vocabulary is padded to a multiple of 16 here.
+ * const ss = parseConfig({
+ *   d_model: 768,
+ *   n_layer: 24,
+ *   vocab_size: 50277,
+ *   ssm_cfg: { layer: "Mamba2" },
+ *   pad_vocab_size_multiple: 16,
+ * }, "mamba2-130m/config.json");
+ * console.log(ss.arch, ss.vocabSize, ss.nHeads, ss.dState); // mamba2 50288 24 128
+ *
+ * try {
+ *   parseConfig({ model_type: "llama" }, "config.json");
+ * } catch (e) {
+ *   console.log((e as Error).message.startsWith('config.json: field "model_type" is "llama"')); // true
+ * }
+ * ```
  *
  * @param json the parsed JSON
  * @param file the file's name or path, used in error messages

@@ -32,6 +32,19 @@ import type { Component } from "./model.ts";
 /**
  * FLOPs of each component for one forward pass over `batch` sequences of `seqLen` tokens (all layers summed),
  * with logits for `logitRows` rows (default every position; `batch` when only the last position is kept).
+ *
+ * @example
+ * ```ts
+ * import { forwardFlops, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * // A prefill of one 8-token prompt that keeps only the last position's logits (the profiler's TTFT pass).
+ * const flops = forwardFlops(config, 1, 8, 1);
+ * console.log(flops.lm_head); // 32768 (2 · 1 row · 64 · 256)
+ * console.log(flops.out_proj); // 262144 (2 layers · 2 · 8 rows · 128 · 64)
+ * const total = Object.values(flops).reduce((a, b) => a + b, 0);
+ * console.log(`${(total / 1e6).toFixed(2)} MFLOP`); // 1.26 MFLOP
+ * ```
  */
 export function forwardFlops(
   config: MambaConfig,
@@ -89,14 +102,42 @@ export function total(record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0);
 }
 
-/** Bytes one component moves per forward pass, split by kind (see the module notes). */
+/**
+ * Bytes one component moves per forward pass, split by kind (see the module notes).
+ *
+ * @example
+ * ```ts
+ * import { type ComponentBytes, forwardBytes, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const ssm: ComponentBytes = forwardBytes(config, 1, 8).ssm;
+ * console.log(ssm); // { weights: 17408, activations: 34816, state: 32768 }
+ * console.log(ssm.weights + ssm.activations + ssm.state); // 84992
+ * ```
+ */
 export interface ComponentBytes {
+  /** Parameters read: matrices at their storage width, vectors f32 (once per pass, whatever the rows). */
   weights: number;
+  /** Activations read and written (f32). */
   activations: number;
+  /** Recurrent state (conv window, SSM state) read and written (f32). */
   state: number;
 }
 
-/** Options of {@link forwardBytes}. */
+/**
+ * Options of {@link forwardBytes}.
+ *
+ * @example
+ * ```ts
+ * import { type BytesOptions, forwardBytes, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * // f16 weight matrices, logits for the last position only.
+ * const options: BytesOptions = { matrixBytes: 2, logitRows: 1 };
+ * console.log(forwardBytes(config, 1, 8, options).lm_head.weights); // 32768 (256 · 64 · 2 bytes)
+ * console.log(forwardBytes(config, 1, 8).lm_head.weights); // 65536 (f32)
+ * ```
+ */
 export interface BytesOptions {
   /** Rows whose logits are computed (default every position). */
   logitRows?: number;
@@ -107,6 +148,19 @@ export interface BytesOptions {
 /**
  * Minimum bytes each component moves for one forward pass over `batch` sequences of `seqLen` tokens (all layers
  * summed): weights once, activations and state read and written once.
+ *
+ * @example
+ * ```ts
+ * import { forwardBytes, forwardFlops, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const bytes = forwardBytes(config, 1, 8);
+ * const flops = forwardFlops(config, 1, 8);
+ * // Arithmetic intensity (FLOPs per byte) of the LM head: low, so it is memory-bound.
+ * const b = bytes.lm_head;
+ * const intensity = flops.lm_head / (b.weights + b.activations + b.state);
+ * console.log(intensity.toFixed(2)); // 3.46
+ * ```
  */
 export function forwardBytes(
   config: MambaConfig,
@@ -165,7 +219,19 @@ export function forwardBytes(
   return b;
 }
 
-/** Components in forward order (those a given architecture lacks cost 0). */
+/**
+ * Components in forward order (those a given architecture lacks cost 0).
+ *
+ * @example
+ * ```ts
+ * import { COMPONENTS, forwardFlops, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const flops = forwardFlops(config, 1, 16);
+ * for (const c of COMPONENTS) if (flops[c] > 0) console.log(c.padEnd(10), flops[c]);
+ * console.log(COMPONENTS.length, COMPONENTS[0], COMPONENTS.at(-1)); // 12 embedding lm_head
+ * ```
+ */
 export const COMPONENTS: readonly Component[] = [
   "embedding",
   "norm",
@@ -181,7 +247,19 @@ export const COMPONENTS: readonly Component[] = [
   "lm_head",
 ];
 
-/** The FLOP and byte conventions of this module, one line each, for reports. */
+/**
+ * The FLOP and byte conventions of this module, one line each, for reports.
+ *
+ * @example
+ * ```ts
+ * import { COST_NOTES } from "@perfmamba/perfmamba";
+ *
+ * // A footnote block for a Markdown report.
+ * const footnotes = COST_NOTES.map((line) => `- ${line}`).join("\n");
+ * console.log(footnotes.split("\n")[0]);
+ * // - One multiply-add = 2 FLOPs; exp, softplus and rsqrt count 1; comparisons are free.
+ * ```
+ */
 export const COST_NOTES: readonly string[] = [
   "One multiply-add = 2 FLOPs; exp, softplus and rsqrt count 1; comparisons are free.",
   "linear x·Wᵀ (T rows, k in, n out): 2·T·k·n FLOPs; bytes: W once (n·k at its storage width) + x and y once.",
@@ -197,6 +275,18 @@ export const COST_NOTES: readonly string[] = [
 /**
  * Bytes of the parameters each component holds (all layers; matrices at `matrixBytes` per element, vectors f32).
  * A tied lm_head holds nothing of its own: its matrix is the embedding's.
+ *
+ * @example
+ * ```ts
+ * import { componentWeightBytes, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const f32 = componentWeightBytes(config);
+ * console.log(f32.embedding, f32.lm_head); // 65536 0 (the LM head is tied to the embedding)
+ * const total = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);
+ * console.log(total(f32)); // 327424: 4 bytes for each of the model's 81856 parameters
+ * console.log(total(componentWeightBytes(config, 2)) < total(f32)); // true (f16 matrices)
+ * ```
  */
 export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Record<Component, number> {
   const f = 4;
@@ -232,7 +322,20 @@ export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Reco
   return w;
 }
 
-/** Bytes of recurrent state each component holds for `batch` sequences (conv window, SSM state; all layers). */
+/**
+ * Bytes of recurrent state each component holds for `batch` sequences (conv window, SSM state; all layers).
+ *
+ * @example
+ * ```ts
+ * import { componentStateBytes, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const state = componentStateBytes(config, 1);
+ * console.log(state.ssm); // 16384: 2 layers · 128 channels · 16 states · 4 bytes
+ * console.log(state.conv1d); // 3072: 2 layers · 128 channels · 3 (d_conv − 1) inputs · 4 bytes
+ * console.log(componentStateBytes(config, 4).ssm); // 65536: linear in the batch
+ * ```
+ */
 export function componentStateBytes(config: MambaConfig, batch: number): Record<Component, number> {
   const s = {} as Record<Component, number>;
   for (const c of COMPONENTS) s[c] = 0;

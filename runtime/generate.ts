@@ -8,7 +8,34 @@ import type { MambaModel } from "./model.ts";
 import type { SamplingOptions } from "./sampling.ts";
 import { Sampler } from "./sampling.ts";
 
-/** Options of {@link generate}. */
+/**
+ * Options of {@link generate}.
+ *
+ * @example
+ * ```ts
+ * import { generate, type GenerateOptions, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 32, nLayer: 2, vocabSize: 64 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const streamed: number[] = [];
+ * const options: GenerateOptions = {
+ *   maxNewTokens: 6,
+ *   temperature: 0.7,
+ *   topP: 0.9,
+ *   seed: 123, // the same seed gives the same continuation
+ *   onToken: (token) => {
+ *     streamed.push(token); // e.g. decode and print it
+ *   },
+ * };
+ * const a = await generate(model, [1, 2, 3], options);
+ * const b = await generate(model, [1, 2, 3], { ...options, onToken: undefined });
+ * if (a.tokens.join() !== b.tokens.join() || a.tokens.join() !== streamed.join()) throw new Error("not reproducible");
+ * console.log(a.tokens.length, a.stop); // 6 length
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to produce at most (default 32). */
   maxNewTokens?: number;
@@ -18,7 +45,25 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (token: number, index: number) => void | boolean | Promise<void | boolean>;
 }
 
-/** What {@link generate} produced. */
+/**
+ * What {@link generate} produced.
+ *
+ * @example
+ * ```ts
+ * import { generate, type GenerateResult, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 1, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 5), backend);
+ * const greedy = await generate(model, [7, 8, 9], { maxNewTokens: 3 });
+ * // Stop on the second greedy token: it ends the result, and `stop` says why.
+ * const result: GenerateResult = await generate(model, [7, 8, 9], { maxNewTokens: 3, stopTokens: [greedy.tokens[1]] });
+ * console.log(result.stop, result.tokens.length <= 2); // stop_token true
+ * console.log(Number.isFinite(result.prefillMs)); // true (time to first token, ms)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface GenerateResult {
   /** The new tokens (without the prompt). */
   tokens: number[];
@@ -33,9 +78,30 @@ export interface GenerateResult {
 /**
  * Continue a prompt with greedy or sampled decoding.
  *
+ * The prompt is prefilled once, then each new token costs one recurrent step (constant time and memory per token).
+ *
+ * @param model the model (its state is not kept: every call starts from the prompt)
+ * @param prompt token ids, each below the vocabulary size
+ * @param options length, stop tokens, streaming callback and sampling
+ * @returns the new tokens, why generation stopped, and timings
+ * @throws RangeError for an empty prompt, an out-of-vocabulary id or an invalid option
+ *
  * @example
- * ```ts ignore
- * const { tokens } = await generate(model, [12092, 1533], { maxNewTokens: 8, onToken: (t) => console.log(t) });
+ * ```ts
+ * import { argmax, generate, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const { tokens, stop } = await generate(model, [12, 34, 56], { maxNewTokens: 4 }); // greedy by default
+ * console.log(tokens.length, stop); // 4 length
+ *
+ * // Greedy decoding is the argmax of the logits after the prompt.
+ * const { logits, state } = await model.prefill([12, 34, 56], { lastOnly: true });
+ * if (argmax(logits.data) !== tokens[0]) throw new Error("first token differs from the prefill's argmax");
+ * state.dispose();
+ * model.dispose();
+ * backend.dispose();
  * ```
  */
 export async function generate(

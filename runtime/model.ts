@@ -24,7 +24,26 @@ import { InferenceState } from "./state.ts";
 import type { HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
 import { cStateSizeOf, stateSizeOf } from "./weights.ts";
 
-/** The components of a block, named as the profiler reports them. */
+/**
+ * The components of a block, named as the profiler reports them.
+ *
+ * @example
+ * ```ts
+ * import { type Component, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const calls = new Map<Component, number>();
+ * model.hooks = { begin: (component) => calls.set(component, (calls.get(component) ?? 0) + 1) };
+ * await model.prefill([1, 2, 3]);
+ * console.log(Object.fromEntries(calls));
+ * // { embedding: 1, norm: 2, in_proj: 2, conv1d: 2, ssm: 2, gate_norm: 2, out_proj: 2, residual: 2, norm_f: 1, lm_head: 1 }
+ * // (Mamba-1 blocks have x_proj and dt_proj instead of gate_norm.)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export type Component =
   | "embedding"
   | "norm"
@@ -39,7 +58,37 @@ export type Component =
   | "norm_f"
   | "lm_head";
 
-/** Observers of the forward pass (profiling, tests). All optional. */
+/**
+ * Observers of the forward pass (profiling, tests). All optional.
+ *
+ * @example
+ * ```ts
+ * import { type ForwardHooks, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * // Wall time per component (sync() waits for queued GPU work), and the shape of each layer's in_proj output.
+ * const ms: Record<string, number> = {};
+ * let started = 0;
+ * const hooks: ForwardHooks = {
+ *   begin: () => void (started = performance.now()),
+ *   end: async (component) => {
+ *     await model.backend.sync();
+ *     ms[component] = (ms[component] ?? 0) + performance.now() - started;
+ *   },
+ *   capture: async (name, layer, t) => {
+ *     if (name === "in_proj.out") console.log(layer, t.shape, (await model.backend.read(t)).length);
+ *   },
+ * };
+ * await model.prefill([5, 6, 7, 8], { hooks }); // per call; `model.hooks = hooks` observes every call
+ * // 0 [ 4, 148 ] 592      (4 tokens × [z 64 | x 64 | B 8 | C 8 | dt 4] in_proj columns)
+ * // 1 [ 4, 148 ] 592
+ * console.log(Object.keys(ms).length); // 10
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ForwardHooks {
   /** Called before a component's ops are issued (layer is −1 outside the blocks). */
   begin?(component: Component, layer: number): void;
@@ -52,7 +101,26 @@ export interface ForwardHooks {
   capture?(name: string, layer: number, t: Tensor): void | Promise<void>;
 }
 
-/** Logits of a forward pass: `rows × vocab`, row-major. */
+/**
+ * Logits of a forward pass: `rows × vocab`, row-major.
+ *
+ * @example
+ * ```ts
+ * import { argmax, type Logits, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const { logits, state } = await model.prefill([[1, 2, 3], [4, 5, 6]]); // a batch of 2 sequences of 3 tokens
+ * const row = (l: Logits, r: number): Float32Array => l.data.subarray(r * l.vocab, (r + 1) * l.vocab);
+ * console.log(logits.rows, logits.vocab); // 6 64   (row b·3 + t: token t of sequence b)
+ * const nextOfSecond = argmax(row(logits, 5)); // greedy next token after [4, 5, 6]
+ * console.log(nextOfSecond >= 0 && nextOfSecond < logits.vocab); // true
+ * state.dispose();
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface Logits {
   /** Row-major values. */
   data: Float32Array;
@@ -62,7 +130,34 @@ export interface Logits {
   vocab: number;
 }
 
-/** Options of {@link MambaModel.prefill}. */
+/**
+ * Options of {@link MambaModel.prefill}.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, MambaModel, type PrefillOptions, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const prompt = [3, 1, 4, 1, 5, 9, 2, 6];
+ * const whole = await model.prefill(prompt, { lastOnly: true });
+ *
+ * // The same prompt in two calls, continuing the state, and in pieces of 3 tokens: the same last logits.
+ * const state = model.newState();
+ * await model.prefill(prompt.slice(0, 5), { state, lastOnly: true });
+ * const options: PrefillOptions = { state, lastOnly: true };
+ * const resumed = await model.prefill(prompt.slice(5), options);
+ * const chunked = await model.prefill(prompt, { lastOnly: true, chunkTokens: 3 });
+ * const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+ * console.log(whole.logits.rows, state.position); // 1 8
+ * if (maxDiff(whole.logits.data, resumed.logits.data) > 1e-4) throw new Error("resumed prefill differs");
+ * if (maxDiff(whole.logits.data, chunked.logits.data) > 1e-4) throw new Error("chunked prefill differs");
+ * for (const s of [whole.state, state, chunked.state]) s.dispose();
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface PrefillOptions {
   /** Continue from this state (advanced in place); default: a new zero state. */
   state?: InferenceState;
@@ -154,7 +249,36 @@ export function flattenBatch(
   return { ids, batch: seqs.length, seqLen };
 }
 
-/** A model whose weights live on a backend. Create with {@link MambaModel.load}; release with dispose(). */
+/**
+ * A model whose weights live on a backend. Create with {@link MambaModel.load}; release with dispose().
+ *
+ * `prefill` runs whole prompts (a batch of equal-length sequences) and returns the state after them; `step` then
+ * decodes one token per sequence in constant time and memory. {@link generate} wraps both.
+ *
+ * @example
+ * ```ts
+ * import { argmax, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 32, nLayer: 2, vocabSize: 64 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 7), backend); // or: await loadWeights(urlSource(...))
+ * console.log(model.config.arch, model.layerStateSizes, model.parameterCount); // mamba1 [ 16, 16 ] 21984
+ *
+ * // Prefill a prompt, then decode recurrently: step() continues exactly where prefill() stopped.
+ * const { logits, state } = await model.prefill([10, 20, 30], { lastOnly: true });
+ * const next = argmax(logits.data);
+ * const stepped = await model.step([next], state); // 1 × vocab logits; state.position is now 4
+ * const full = await model.prefill([10, 20, 30, next], { lastOnly: true });
+ * const diff = Math.max(...stepped.data.map((v, i) => Math.abs(v - full.logits.data[i])));
+ * if (diff > 1e-4) throw new Error(`step and prefill disagree by ${diff}`);
+ * console.log(state.position); // 4
+ *
+ * state.dispose();
+ * full.state.dispose();
+ * model.dispose(); // frees the weights; the backend stays usable
+ * backend.dispose();
+ * ```
+ */
 export class MambaModel implements Disposable {
   /** Hooks applied to every forward pass (in addition to per-call hooks). */
   hooks: ForwardHooks = {};
@@ -508,6 +632,7 @@ export class MambaModel implements Disposable {
     for (const t of this.#owned) this.backend.free(t);
   }
 
+  /** {@link MambaModel.dispose}, for `using model = MambaModel.load(…)`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

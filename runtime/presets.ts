@@ -7,10 +7,40 @@
 
 import type { Arch, MambaConfig } from "./config.ts";
 
-/** Model sizes with a published checkpoint for both architectures (790m ≈ mamba2-780m, 1.4b ≈ 1.3b, 2.8b ≈ 2.7b). */
+/**
+ * Model sizes with a published checkpoint for both architectures (790m ≈ mamba2-780m, 1.4b ≈ 1.3b, 2.8b ≈ 2.7b).
+ *
+ * @example
+ * ```ts
+ * import { PRESET_SIZES, presetConfig } from "@perfmamba/perfmamba";
+ *
+ * for (const size of PRESET_SIZES) {
+ *   const c = presetConfig("mamba2", size);
+ *   console.log(size, c.dModel, c.nLayer);
+ * }
+ * // 130m 768 24
+ * // 370m 1024 48
+ * // 790m 1536 48
+ * // 1.4b 2048 48
+ * // 2.8b 2560 64
+ * ```
+ */
 export const PRESET_SIZES = ["130m", "370m", "790m", "1.4b", "2.8b"] as const;
 
-/** One of {@link PRESET_SIZES}. */
+/**
+ * One of {@link PRESET_SIZES}.
+ *
+ * @example
+ * ```ts
+ * import { PRESET_SIZES, type PresetSize } from "@perfmamba/perfmamba";
+ *
+ * // Narrow a user-supplied string (a CLI flag, a query parameter) to a preset size.
+ * function isPresetSize(s: string): s is PresetSize {
+ *   return (PRESET_SIZES as readonly string[]).includes(s);
+ * }
+ * console.log(isPresetSize("370m"), isPresetSize("7b")); // true false
+ * ```
+ */
 export type PresetSize = typeof PRESET_SIZES[number];
 
 const SHAPES: Record<PresetSize, { dModel: number; nLayer: number }> = {
@@ -21,16 +51,36 @@ const SHAPES: Record<PresetSize, { dModel: number; nLayer: number }> = {
   "2.8b": { dModel: 2560, nLayer: 64 },
 };
 
-/** Explicit dimensions for {@link makeConfig}; unspecified fields take the published defaults. */
+/**
+ * Explicit dimensions for {@link makeConfig}; unspecified fields take the published defaults.
+ *
+ * @example
+ * ```ts
+ * import { type ConfigDims, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const dims: ConfigDims = { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16, nGroups: 2 };
+ * const c = makeConfig("mamba2", dims);
+ * console.log(c.dInner, c.nHeads, c.nGroups, c.dConv); // 128 8 2 4
+ * ```
+ */
 export interface ConfigDims {
+  /** Residual stream width d_model. */
   dModel: number;
+  /** Number of blocks. */
   nLayer: number;
+  /** Embedding rows (default 50280, GPT-NeoX padded). */
   vocabSize?: number;
+  /** SSM state size N (default 16 for Mamba-1, 128 for Mamba-2). */
   dState?: number;
+  /** dInner = expand · dModel (default 2). */
   expand?: number;
+  /** Causal conv kernel width, 2..4 (default 4). */
   dConv?: number;
+  /** Mamba-2: channels per head P (default 64); must divide dInner. */
   headDim?: number;
+  /** Mamba-2: B/C groups G (default 1); must divide the number of heads. */
   nGroups?: number;
+  /** Mamba-2: SSD chunk length for prefill (default 256). */
   chunkSize?: number;
 }
 
@@ -40,7 +90,7 @@ export interface ConfigDims {
  *
  * @example
  * ```ts
- * import { makeConfig } from "./presets.ts";
+ * import { makeConfig } from "@perfmamba/perfmamba";
  * const c = makeConfig("mamba2", { dModel: 768, nLayer: 24 });
  * console.log(c.nHeads); // 24
  * ```
@@ -91,7 +141,19 @@ export function makeConfig(arch: Arch, dims: ConfigDims): MambaConfig {
   };
 }
 
-/** The published shape of a size, e.g. `presetConfig("mamba2", "130m")`. */
+/**
+ * The published shape of a size, e.g. `presetConfig("mamba2", "130m")`.
+ *
+ * @throws RangeError for a size outside {@link PRESET_SIZES}
+ *
+ * @example
+ * ```ts
+ * import { presetConfig } from "@perfmamba/perfmamba";
+ *
+ * const c = presetConfig("mamba1", "130m"); // the shape of state-spaces/mamba-130m
+ * console.log(c.dModel, c.nLayer, c.dState, c.dInner, c.vocabSize); // 768 24 16 1536 50280
+ * ```
+ */
 export function presetConfig(arch: Arch, size: PresetSize | string): MambaConfig {
   const s = SHAPES[size as PresetSize];
   if (!s) throw new RangeError(`unknown size "${size}"; choose one of ${PRESET_SIZES.join(", ")}`);

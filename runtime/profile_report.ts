@@ -1,5 +1,5 @@
 /**
- * The profile report: what {@link profileModel} returns and `perfmamba profile` writes as `profile.json`.
+ * The profile report: what {@link profileModels} returns and `perfmamba profile` writes as `profile.json`.
  * Plain JSON data (no classes, no typed arrays), versioned by {@link PROFILE_SCHEMA_ID}; its JSON Schema is
  * {@link PROFILE_JSON_SCHEMA}.
  *
@@ -11,10 +11,58 @@
 import { COMPONENTS } from "./cost.ts";
 import type { Component } from "./model.ts";
 
-/** Version tag of the report format; bumped when a field changes meaning or disappears. */
+/**
+ * Version tag of the report format; bumped when a field changes meaning or disappears.
+ *
+ * @example
+ * ```ts
+ * import { PROFILE_SCHEMA_ID, type ProfileReport } from "@perfmamba/perfmamba";
+ *
+ * // Check the version of a profile.json before reading it.
+ * function readProfile(json: string): ProfileReport {
+ *   const report = JSON.parse(json);
+ *   if (report?.schema !== PROFILE_SCHEMA_ID) {
+ *     throw new Error(`not a ${PROFILE_SCHEMA_ID} report (schema: ${report?.schema})`);
+ *   }
+ *   return report as ProfileReport;
+ * }
+ * console.log(PROFILE_SCHEMA_ID); // perfmamba.profile/1
+ * try {
+ *   readProfile('{"schema": "perfmamba.profile/0"}');
+ * } catch (e) {
+ *   console.log((e as Error).message); // not a perfmamba.profile/1 report (schema: perfmamba.profile/0)
+ * }
+ * ```
+ */
 export const PROFILE_SCHEMA_ID = "perfmamba.profile/1";
 
-/** How component latencies were measured. */
+/**
+ * How component latencies were measured.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ *   type TimingMethod,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * const method: TimingMethod = report.environment.timing;
+ * console.log(method); // wall-clock (the WASM backend's ops are synchronous)
+ * const exact = method === "timestamp-query"; // only GPU timestamps resolve sub-microsecond kernels
+ * console.log(exact, report.environment.timingNote);
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export type TimingMethod =
   /** GPU time of one compute pass per component and layer, from `timestamp-query`. */
   | "timestamp-query"
@@ -23,13 +71,28 @@ export type TimingMethod =
   /** performance.now() around each (synchronous) CPU op. */
   | "wall-clock";
 
-/** Summary statistics of repeated measurements (ms). */
+/**
+ * Summary statistics of repeated measurements (ms).
+ *
+ * @example
+ * ```ts
+ * import { type Stats, stats } from "@perfmamba/perfmamba";
+ *
+ * const s: Stats = stats([4.1, 3.9, 4.0, 5.2]);
+ * console.log(`${s.median.toFixed(2)} ms (IQR ${s.iqr.toFixed(2)}, n = ${s.n})`); // 4.05 ms (IQR 0.40, n = 4)
+ * if (s.min !== 3.9 || s.max !== 5.2) throw new Error("min and max are the extreme samples");
+ * ```
+ */
 export interface Stats {
   /** Number of samples. */
   n: number;
+  /** Arithmetic mean. */
   mean: number;
+  /** Median (p50, interpolated): the figure reports quote. */
   median: number;
+  /** Smallest sample. */
   min: number;
+  /** Largest sample. */
   max: number;
   /** Sample standard deviation (0 for one sample). */
   std: number;
@@ -37,7 +100,34 @@ export interface Stats {
   iqr: number;
 }
 
-/** Bytes a component moves through memory per forward pass (minimum traffic: every operand once). */
+/**
+ * Bytes a component moves through memory per forward pass (minimum traffic: every operand once).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type BytesMoved,
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * for (const c of report.runs[0].components) {
+ *   const b: BytesMoved = c.bytes;
+ *   if (b.total !== b.weights + b.activations + b.state) throw new Error("total is the sum of the three");
+ *   console.log(c.name, `${(b.total / 1024).toFixed(1)} KiB`, `${(c.gbs).toFixed(2)} GB/s`);
+ * }
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface BytesMoved {
   /** Weights read. */
   weights: number;
@@ -49,7 +139,36 @@ export interface BytesMoved {
   total: number;
 }
 
-/** Bytes a component holds. */
+/**
+ * Bytes a component holds.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type ComponentMemory,
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * const prefill = report.runs.find((r) => r.mode === "prefill")!;
+ * for (const c of prefill.components) {
+ *   const m: ComponentMemory = c.memory;
+ *   console.log(c.name.padEnd(9), { weights: m.weights, outputs: m.activations, state: m.state, scratch: m.scratch });
+ * }
+ * const ssm = prefill.components.find((c) => c.name === "ssm")!;
+ * console.log(ssm.memory.state); // 16384: 2 layers · 128 channels · 16 states · 4 bytes
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ComponentMemory {
   /** Its parameters on the backend. */
   weights: number;
@@ -61,7 +180,41 @@ export interface ComponentMemory {
   scratch: number;
 }
 
-/** Roofline position of a component against the measured device peaks. */
+/**
+ * Roofline position of a component against the measured device peaks.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   type Roofline,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], {
+ *   seqLens: [8],
+ *   warmup: 0,
+ *   iters: 1,
+ *   // Given peaks (ridge point 200 / 20 = 10 FLOP/byte); the default "measure" runs the backend's benchmarks.
+ *   peaks: { bandwidthGBs: 20, gemmGflops: 200, detail: "assumed" },
+ * });
+ *
+ * for (const c of report.runs[0].components) {
+ *   const r: Roofline | null = c.roofline;
+ *   if (r) console.log(c.name, r.intensity.toFixed(2), "FLOP/B", r.bound, `${(100 * r.ofAttainable).toFixed(0)}%`);
+ * }
+ * const lmHead = report.runs[0].components.find((c) => c.name === "lm_head")!;
+ * console.log(lmHead.roofline?.bound); // memory (one row of logits: 0.49 FLOP/byte)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface Roofline {
   /** FLOPs per byte moved. */
   intensity: number;
@@ -76,7 +229,37 @@ export interface Roofline {
   ofAttainable: number;
 }
 
-/** One component of the block (all layers summed) in one run. */
+/**
+ * One component of the block (all layers summed) in one run.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type ComponentProfile,
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * // Where the time goes in prefill, slowest first.
+ * const prefill = report.runs.find((r) => r.mode === "prefill")!;
+ * const ranked: ComponentProfile[] = prefill.components.toSorted((a, b) => b.share - a.share);
+ * for (const c of ranked.slice(0, 3)) {
+ *   console.log(c.name, `${(100 * c.share).toFixed(1)}%`, `${c.ms.median.toFixed(3)} ms`, `${c.layers} layers`);
+ * }
+ * const ssm = prefill.components.find((c) => c.name === "ssm")!;
+ * console.log(ssm.layers, ssm.perLayerMs.length); // 2 2
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ComponentProfile {
   /** Component name (see {@link Component}). */
   name: Component;
@@ -104,16 +287,83 @@ export interface ComponentProfile {
   perLayerMs: number[];
 }
 
-/** One timed span of the representative iteration, for traces (ms from the start of the forward pass). */
+/**
+ * One timed span of the representative iteration, for traces (ms from the start of the forward pass).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ *   type TraceSpan,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * // Chrome trace events (chrome://tracing, Perfetto) of the prefill pass: times in microseconds.
+ * const spans: TraceSpan[] = report.runs[0].trace;
+ * const traceEvents = spans.map((s) => ({
+ *   name: s.layer < 0 ? s.component : `${s.component} L${s.layer}`,
+ *   ph: "X",
+ *   ts: s.start * 1e3,
+ *   dur: s.duration * 1e3,
+ *   pid: 1,
+ *   tid: 1,
+ * }));
+ * console.log(traceEvents[0].name, traceEvents.at(-1)!.name); // embedding lm_head
+ * const traceJson = JSON.stringify({ traceEvents }); // save as trace.json
+ * console.log(traceJson.startsWith('{"traceEvents":[')); // true
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface TraceSpan {
+  /** The component that ran. */
   component: Component;
   /** Layer index, −1 outside the blocks. */
   layer: number;
+  /** Start, ms from the start of the forward pass. */
   start: number;
+  /** Duration, ms. */
   duration: number;
 }
 
-/** End-to-end figures of a run. */
+/**
+ * End-to-end figures of a run.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type EndToEnd,
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 1, iters: 1, peaks: null });
+ *
+ * for (const run of report.runs) {
+ *   const e: EndToEnd = run.endToEnd;
+ *   // prefill: time to first token; decode: time per output token.
+ *   console.log(run.mode, `${e.ms.median.toFixed(3)} ms`, `${e.tokensPerS.toFixed(0)} tok/s`);
+ *   console.log("  profiling overhead", `${e.overheadPct.toFixed(0)}%`, "coverage", e.coverage.toFixed(2));
+ *   if (e.gpuMs !== null) throw new Error("GPU time needs WebGPU with timestamp-query");
+ * }
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface EndToEnd {
   /** Wall time of an un-instrumented forward pass (prefill: TTFT of the batch; decode: time per step). */
   ms: Stats;
@@ -145,7 +395,34 @@ export interface EndToEnd {
   coverage: number;
 }
 
-/** Memory of a run (bytes, from the backend's allocator). */
+/**
+ * Memory of a run (bytes, from the backend's allocator).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   type RunMemory,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * const decode = report.runs.find((r) => r.mode === "decode")!;
+ * const m: RunMemory = decode.memory;
+ * console.log(`peak ${(m.peak / 1024).toFixed(0)} KiB, of which weights ${m.weights} and state ${m.state}`);
+ * console.log(m.weights, m.state); // 327424 19456
+ * if (m.peak < m.baseline) throw new Error("the peak includes what was live before the pass");
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface RunMemory {
   /** Live bytes before the pass (weights and state). */
   baseline: number;
@@ -157,29 +434,93 @@ export interface RunMemory {
   state: number;
 }
 
-/** One (model, mode, batch, sequence length) measurement. */
+/**
+ * One (model, mode, batch, sequence length) measurement.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   type ProfileRun,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const options = { seqLens: [8, 16], warmup: 0, iters: 1, peaks: null };
+ * const report = await profileModels([{ model, name: "tiny" }], options);
+ *
+ * // One run per mode and length: prefill L8, prefill L16, decode L8, decode L16.
+ * const runs: ProfileRun[] = report.runs;
+ * for (const run of runs) {
+ *   const name = report.models[run.model].name;
+ *   console.log(`${name} ${run.mode} L${run.seqLen}: ${run.endToEnd.ms.median.toFixed(3)} ms, ${run.flops} FLOPs`);
+ * }
+ * console.log(runs.length); // 4
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ProfileRun {
   /** Index into {@link ProfileReport.models}. */
   model: number;
+  /** Architecture of that model. */
   arch: "mamba1" | "mamba2";
+  /** "prefill": one pass over the prompt (TTFT); "decode": one recurrent step (TPOT). */
   mode: "prefill" | "decode";
+  /** Sequences per pass. */
   batch: number;
   /** Prefill: prompt length. Decode: the context length the steps continue from. */
   seqLen: number;
+  /** Latency and throughput of the whole pass. */
   endToEnd: EndToEnd;
+  /** Each component present in the architecture, in forward order. */
   components: ComponentProfile[];
-  /** Analytic FLOPs and bytes of the whole pass. */
+  /** Analytic FLOPs of the whole pass. */
   flops: number;
+  /** Analytic bytes the whole pass moves. */
   bytes: number;
+  /** Memory held during the pass. */
   memory: RunMemory;
   /** Spans of the iteration with the median instrumented time. */
   trace: TraceSpan[];
 }
 
-/** A profiled model. */
+/**
+ * A profiled model.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   type ProfiledModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * const info: ProfiledModel = report.models[0];
+ * console.log(info.name, info.arch, info.config.dModel, info.config.dState); // tiny mamba1 64 16
+ * if (info.parameters !== model.parameterCount) throw new Error("parameters are the model's");
+ * console.log(info.parameters, info.weightBytes); // 81856 327424 (f32)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ProfiledModel {
   /** Display name ("mamba2-130m (random weights)" or the checkpoint folder). */
   name: string;
+  /** Architecture. */
   arch: "mamba1" | "mamba2";
   /** Main dimensions. */
   config: {
@@ -197,24 +538,89 @@ export interface ProfiledModel {
     /** Mamba-1 only (0 for Mamba-2). */
     dtRank: number;
   };
+  /** Parameter count. */
   parameters: number;
   /** Bytes of the parameters on the backend. */
   weightBytes: number;
 }
 
-/** Device peaks measured by the backend's own micro-benchmarks. */
+/**
+ * Device peaks measured by the backend's own micro-benchmarks.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   type ProfilePeaks,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], {
+ *   seqLens: [8],
+ *   warmup: 0,
+ *   iters: 1,
+ *   peaks: { bandwidthGBs: 20, gemmGflops: 200, detail: "from the datasheet" }, // or "measure" (default)
+ * });
+ *
+ * const peaks: ProfilePeaks | null = report.environment.peaks;
+ * if (peaks) console.log(`ridge point ${peaks.gemmGflops / peaks.bandwidthGBs} FLOP/byte (${peaks.detail})`);
+ * // ridge point 10 FLOP/byte (from the datasheet)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ProfilePeaks {
+  /** Memory bandwidth, GB/s. */
   bandwidthGBs: number;
+  /** Matrix-multiply throughput, GFLOP/s. */
   gemmGflops: number;
+  /** How they were obtained, in words. */
   detail: string;
 }
 
-/** The whole profile. */
+/**
+ * The whole profile.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   type ProfileReport,
+ *   selectBackend,
+ *   syntheticWeights,
+ *   VERSION,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * // Plain JSON: save it as profile.json, read it back with the same type.
+ * const json = JSON.stringify(report, null, 2);
+ * const loaded: ProfileReport = JSON.parse(json);
+ * console.log(loaded.schema, loaded.tool.version === VERSION); // perfmamba.profile/1 true
+ * console.log(loaded.environment.backend, loaded.options.seqLens, loaded.runs.length); // wasm [ 8 ] 2
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ProfileReport {
+  /** Format version: {@link PROFILE_SCHEMA_ID}. */
   schema: typeof PROFILE_SCHEMA_ID;
   /** ISO 8601 time the profile finished. */
   createdAt: string;
+  /** The program that made it ("perfmamba" and its `VERSION`). */
   tool: { name: string; version: string };
+  /** Where it ran and how it was timed. */
   environment: {
     /** "webgpu" or "wasm". */
     backend: string;
@@ -229,6 +635,7 @@ export interface ProfileReport {
     weights: "f32" | "f16";
     peaks: ProfilePeaks | null;
   };
+  /** The options it ran with, defaults filled in (see `ProfileOptions`). */
   options: {
     seqLens: number[];
     batch: number;
@@ -236,7 +643,9 @@ export interface ProfileReport {
     warmup: number;
     iters: number;
   };
+  /** The models profiled. */
   models: ProfiledModel[];
+  /** One per (model, mode, sequence length), in that order. */
   runs: ProfileRun[];
 }
 
@@ -260,7 +669,36 @@ function obj(properties: Record<string, unknown>, required = Object.keys(propert
   return { type: "object", required, additionalProperties: false, properties };
 }
 
-/** JSON Schema (draft 2020-12) of {@link ProfileReport}. */
+/**
+ * JSON Schema (draft 2020-12) of {@link ProfileReport}.
+ *
+ * @example
+ * ```ts
+ * import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   PROFILE_JSON_SCHEMA,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ *
+ * // Validate a report (here a fresh one, as it would be read back from profile.json) against the schema.
+ * // Formats (createdAt's date-time) need the ajv-formats plugin; they are skipped here.
+ * const ajv = new Ajv2020({ strict: false, validateFormats: false });
+ * const validate = ajv.compile(PROFILE_JSON_SCHEMA);
+ * if (!validate(JSON.parse(JSON.stringify(report)))) throw new Error(ajv.errorsText(validate.errors));
+ * console.log(PROFILE_JSON_SCHEMA.$id); // https://jsr.io/@perfmamba/perfmamba/profile.schema.json
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://jsr.io/@perfmamba/perfmamba/profile.schema.json",

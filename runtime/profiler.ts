@@ -36,15 +36,73 @@ import {
 import { mulberry32 } from "./sampling.ts";
 import { VERSION } from "./version.ts";
 
-/** Progress of a profile: one tick per forward pass run. */
+/**
+ * Progress of a profile: one tick per forward pass run.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   type ProfileProgress,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const ticks: ProfileProgress[] = [];
+ * await profileModels([{ model, name: "tiny" }], {
+ *   seqLens: [8],
+ *   warmup: 0,
+ *   iters: 1,
+ *   peaks: null,
+ *   onProgress: (p) => ticks.push(p), // e.g. update a progress bar with p.done / p.total
+ * });
+ * const last = ticks.at(-1)!;
+ * console.log(ticks[0].label, `${last.done}/${last.total}`); // mamba1 prefill L8 4/4
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ProfileProgress {
+  /** Forward passes run so far. */
   done: number;
+  /** Forward passes the whole profile runs. */
   total: number;
   /** What is running ("mamba2 prefill L2048"). */
   label: string;
 }
 
-/** Options of {@link profileModels}. */
+/**
+ * Options of {@link profileModels}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   type ProfileOptions,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * // Prefill only, two prompt lengths, batch 2, one measured pass each, no roofline (peaks: null skips the
+ * // backend's micro-benchmarks). The defaults measure [64, 512, 2048] tokens with 3 warm-up and 5 timed passes.
+ * const options: ProfileOptions = { seqLens: [8, 16], batch: 2, modes: ["prefill"], warmup: 0, iters: 1, peaks: null };
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], options);
+ * console.log(report.runs.map((r) => `${r.mode} ${r.batch}×${r.seqLen}`)); // [ "prefill 2×8", "prefill 2×16" ]
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ProfileOptions {
   /** Prompt lengths (prefill) and context lengths (decode). Default [64, 512, 2048]. */
   seqLens?: number[];
@@ -66,13 +124,61 @@ export interface ProfileOptions {
   onProgress?: (p: ProfileProgress) => void;
 }
 
-/** A model to profile and the name the report gives it. */
+/**
+ * A model to profile and the name the report gives it.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   type NamedModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * // Mamba-1 against Mamba-2 of the same width, on the same backend, in one report.
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const dims = { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 };
+ * const models: NamedModel[] = (["mamba1", "mamba2"] as const).map((arch) => ({
+ *   name: arch,
+ *   model: MambaModel.load(syntheticWeights(makeConfig(arch, dims), 1), backend),
+ * }));
+ * const report = await profileModels(models, { seqLens: [8], modes: ["decode"], warmup: 0, iters: 1, peaks: null });
+ * for (const run of report.runs) console.log(report.models[run.model].name, run.endToEnd.ms.median);
+ * console.log(report.models.map((m) => m.name)); // [ "mamba1", "mamba2" ]
+ * for (const { model } of models) model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface NamedModel {
+  /** The model, loaded on the backend the profile runs on. */
   model: MambaModel;
+  /** Its name in the report ({@link ProfiledModel.name}). */
   name: string;
 }
 
-/** Summary statistics of samples (ms). */
+/**
+ * Summary statistics of samples (ms).
+ *
+ * @example
+ * ```ts
+ * import { stats } from "@perfmamba/perfmamba";
+ *
+ * // Time a function five times and summarise.
+ * const samples: number[] = [];
+ * for (let i = 0; i < 5; i++) {
+ *   const t0 = performance.now();
+ *   Array.from({ length: 1000 }, (_, j) => Math.sqrt(j)).reduce((a, b) => a + b, 0);
+ *   samples.push(performance.now() - t0);
+ * }
+ * const s = stats(samples);
+ * console.log(`${s.median.toFixed(3)} ms ± ${s.iqr.toFixed(3)} (n = ${s.n})`);
+ *
+ * console.log(stats([4, 1, 3, 2])); // { n: 4, mean: 2.5, median: 2.5, min: 1, max: 4, std: 1.29…, iqr: 1.5 }
+ * ```
+ */
 export function stats(samples: number[]): Stats {
   const n = samples.length;
   if (n === 0) return { n: 0, mean: 0, median: 0, min: 0, max: 0, std: 0, iqr: 0 };
@@ -291,9 +397,10 @@ function randomTokens(n: number, vocab: number, seed: number): number[] {
  *
  * @example
  * ```ts
- * import { MambaModel, presetConfig, profileModels, selectBackend, syntheticWeights } from "../mod.ts";
+ * import { makeConfig, MambaModel, profileModels, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
  * const backend = await selectBackend("wasm", { threads: 1 });
- * const config = { ...presetConfig("mamba2", "130m"), nLayer: 2, vocabSize: 512 };
  * const model = MambaModel.load(syntheticWeights(config, 1), backend);
  * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [16], warmup: 1, iters: 2, peaks: null });
  * const top = report.runs[0].components.toSorted((a, b) => b.ms.median - a.ms.median)[0];
@@ -584,6 +691,34 @@ function summarize(
  * One report from several made with the same options on the same backend (e.g. one model loaded at a time, so
  * that each run's memory holds only its own model): models and runs concatenated, the first report's
  * environment and options kept.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   mergeReports,
+ *   type ProfileReport,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const reports: ProfileReport[] = [];
+ * for (const nLayer of [1, 2]) {
+ *   // One model on the backend at a time: each run's memory figures hold only its own weights.
+ *   const config = makeConfig("mamba1", { dModel: 64, nLayer, vocabSize: 256 });
+ *   const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ *   const options = { seqLens: [8], warmup: 0, iters: 1, peaks: null };
+ *   reports.push(await profileModels([{ model, name: `${nLayer} layers` }], options));
+ *   model.dispose();
+ * }
+ * const merged = mergeReports(reports);
+ * console.log(merged.models.map((m) => m.name)); // [ "1 layers", "2 layers" ]
+ * console.log(merged.runs.map((r) => r.model)); // [ 0, 0, 1, 1 ]: each run points at its model
+ * backend.dispose();
+ * ```
  */
 export function mergeReports(reports: ProfileReport[]): ProfileReport {
   if (reports.length === 0) throw new RangeError("mergeReports: no reports");

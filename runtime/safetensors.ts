@@ -12,7 +12,17 @@
  * @module
  */
 
-/** Element types a safetensors header may name, with their sizes in bytes. */
+/**
+ * Element types a safetensors header may name, with their sizes in bytes.
+ *
+ * @example
+ * ```ts
+ * import { DTYPE_SIZES } from "@perfmamba/perfmamba";
+ *
+ * // Bytes of a bf16 [768, 1536] matrix.
+ * console.log(768 * 1536 * DTYPE_SIZES.BF16); // 2359296
+ * ```
+ */
 export const DTYPE_SIZES = {
   F64: 8,
   F32: 4,
@@ -31,13 +41,41 @@ export const DTYPE_SIZES = {
   BOOL: 1,
 } as const;
 
-/** A dtype name of the safetensors format. */
+/**
+ * A dtype name of the safetensors format.
+ *
+ * @example
+ * ```ts
+ * import { type Dtype, parseSafetensors, writeSafetensors } from "@perfmamba/perfmamba";
+ *
+ * const file = parseSafetensors(writeSafetensors([{ name: "w", shape: [1], data: new Float32Array([1]) }]), "m");
+ * const dtype: Dtype = file.tensors.get("w")!.dtype;
+ * console.log(dtype); // F32
+ * ```
+ */
 export type Dtype = keyof typeof DTYPE_SIZES;
 
 /** The dtypes {@link toFloat32} converts (the ones weights may use). */
 export const FLOAT_DTYPES: readonly Dtype[] = ["F32", "F16", "BF16"];
 
-/** One tensor of a parsed file; `bytes` is a view into the file's bytes (nothing is copied or converted). */
+/**
+ * One tensor of a parsed file; `bytes` is a view into the file's bytes (nothing is copied or converted).
+ *
+ * @example
+ * ```ts
+ * import { type SafetensorRecord, toFloat32 } from "@perfmamba/perfmamba";
+ *
+ * // Two bfloat16 values, little-endian: 0x3F80 = 1.0 and 0xC000 = −2.0.
+ * const record: SafetensorRecord = {
+ *   name: "w",
+ *   dtype: "BF16",
+ *   shape: [2],
+ *   bytes: new Uint8Array([0x80, 0x3f, 0x00, 0xc0]),
+ *   file: "in memory",
+ * };
+ * console.log(toFloat32(record)); // Float32Array(2) [ 1, -2 ]
+ * ```
+ */
 export interface SafetensorRecord {
   /** Tensor name as written in the header. */
   name: string;
@@ -51,7 +89,18 @@ export interface SafetensorRecord {
   file: string;
 }
 
-/** A parsed safetensors file. */
+/**
+ * A parsed safetensors file.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensors, type SafetensorsFile, writeSafetensors } from "@perfmamba/perfmamba";
+ *
+ * const bytes = writeSafetensors([{ name: "norm.weight", shape: [4], data: new Float32Array(4).fill(1) }]);
+ * const file: SafetensorsFile = parseSafetensors(bytes, "model.safetensors");
+ * for (const [name, t] of file.tensors) console.log(file.name, name, t.dtype, t.shape); // model.safetensors norm.weight F32 [ 4 ]
+ * ```
+ */
 export interface SafetensorsFile {
   /** The name given to {@link parseSafetensors}. */
   name: string;
@@ -61,7 +110,21 @@ export interface SafetensorsFile {
   tensors: Map<string, SafetensorRecord>;
 }
 
-/** A float32 tensor to write with {@link writeSafetensors}. */
+/**
+ * A float32 tensor to write with {@link writeSafetensors}.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensors, type TensorToWrite, writeSafetensors } from "@perfmamba/perfmamba";
+ *
+ * const tensors: TensorToWrite[] = [
+ *   { name: "bias", shape: [2], data: new Float32Array([0.5, -0.5]) },
+ *   { name: "weight", shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) },
+ * ];
+ * const file = parseSafetensors(writeSafetensors(tensors), "model.safetensors");
+ * console.log([...file.tensors.keys()], file.tensors.get("weight")!.shape); // [ "bias", "weight" ] [ 2, 2 ]
+ * ```
+ */
 export interface TensorToWrite {
   /** Tensor name. */
   name: string;
@@ -92,6 +155,26 @@ export function numel(shape: readonly number[]): number {
 
 /**
  * Parses and validates a safetensors file.
+ *
+ * @example
+ * ```ts
+ * import { parseSafetensors, toFloat32, writeSafetensors } from "@perfmamba/perfmamba";
+ *
+ * // In practice the bytes come from `await (await fetch(url)).bytes()` or `Deno.readFile(path)`.
+ * const bytes = writeSafetensors([{ name: "A_log", shape: [2, 2], data: new Float32Array([0, 1, 2, 3]) }], {
+ *   source: "example",
+ * });
+ * const file = parseSafetensors(bytes, "model.safetensors");
+ * console.log(file.metadata); // { format: "pt", source: "example" }
+ * const record = file.tensors.get("A_log")!;
+ * console.log(record.dtype, record.shape, toFloat32(record)); // F32 [ 2, 2 ] Float32Array(4) [ 0, 1, 2, 3 ]
+ *
+ * try {
+ *   parseSafetensors(bytes.subarray(0, bytes.length - 4), "truncated.safetensors");
+ * } catch (e) {
+ *   console.log((e as Error).message.startsWith("truncated.safetensors: tensor \"A_log\"")); // true
+ * }
+ * ```
  *
  * @param bytes the whole file
  * @param name the file's name or path, used in every error message
@@ -218,7 +301,7 @@ function u16Elements(bytes: Uint8Array): Uint16Array {
   const n = bytes.byteLength / 2;
   if (HOST_LITTLE_ENDIAN) {
     if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-    return new Uint16Array(bytes.slice().buffer);
+    return new Uint16Array(new Uint8Array(bytes).buffer); // a copy (Node's Buffer.slice() would be a view)
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Uint16Array(n);
@@ -228,6 +311,22 @@ function u16Elements(bytes: Uint8Array): Uint16Array {
 
 /**
  * Converts a record to a new float32 array (row-major, `product(shape)` elements).
+ *
+ * @example
+ * ```ts
+ * import { type SafetensorRecord, toFloat32 } from "@perfmamba/perfmamba";
+ *
+ * // float16, little-endian: 0x3C00 = 1, 0x3555 ≈ 1/3, 0x7C00 = +Infinity.
+ * const half: SafetensorRecord = {
+ *   name: "x",
+ *   dtype: "F16",
+ *   shape: [3],
+ *   bytes: new Uint8Array([0x00, 0x3c, 0x55, 0x35, 0x00, 0x7c]),
+ *   file: "in memory",
+ * };
+ * const [one, third, inf] = toFloat32(half);
+ * console.log(one, third.toFixed(4), inf); // 1 0.3333 Infinity
+ * ```
  *
  * F32 is copied; F16 is widened exactly (subnormals, infinities and NaN included); BF16 is widened by a 16-bit
  * shift (exact).
@@ -239,7 +338,7 @@ export function toFloat32(record: SafetensorRecord): Float32Array {
   const n = bytes.byteLength / DTYPE_SIZES[dtype];
   switch (dtype) {
     case "F32": {
-      if (HOST_LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer);
+      if (HOST_LITTLE_ENDIAN) return new Float32Array(new Uint8Array(bytes).buffer); // a copy, as above
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
@@ -268,6 +367,16 @@ export function toFloat32(record: SafetensorRecord): Float32Array {
 
 /**
  * Serialises float32 tensors as a safetensors file.
+ *
+ * @example
+ * ```ts
+ * import { writeSafetensors } from "@perfmamba/perfmamba";
+ *
+ * const bytes = writeSafetensors([{ name: "D", shape: [4], data: new Float32Array([1, 1, 1, 1]) }]);
+ * const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+ * console.log(headerLength % 8, bytes.length === 8 + headerLength + 4 * 4); // 0 true
+ * // Save it with e.g. `await Deno.writeFile("model.safetensors", bytes)`.
+ * ```
  *
  * Deterministic: tensors are sorted by name, laid out back to back in that order, the header is compact JSON
  * (`__metadata__` first) padded with spaces to a multiple of 8 bytes so every tensor starts 8-byte aligned.

@@ -4,7 +4,22 @@
  * @module
  */
 
-/** How to pick a token from logits. */
+/**
+ * How to pick a token from logits.
+ *
+ * @example
+ * ```ts
+ * import { argmax, Sampler, type SamplingOptions } from "@perfmamba/perfmamba";
+ *
+ * const logits = new Float32Array([2.0, 1.5, 0.2, -1.0]);
+ * const options: SamplingOptions = { temperature: 0.8, topK: 2, topP: 0.95, seed: 7 };
+ * const picks = Array.from({ length: 5 }, (_, i) => i).map(() => new Sampler(options).pick(logits));
+ * // The same seed gives the same token; top-k 2 keeps only tokens 0 and 1.
+ * if (new Set(picks).size !== 1 || picks[0] > 1) throw new Error(`picks ${picks}`);
+ * // topK 1 (or temperature 0, the default) is greedy.
+ * console.log(new Sampler({ temperature: 1, topK: 1 }).pick(logits) === argmax(logits)); // true
+ * ```
+ */
 export interface SamplingOptions {
   /** 0 (default) = greedy argmax; otherwise logits are divided by it before softmax. */
   temperature?: number;
@@ -28,7 +43,17 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** Index of the largest value (the first one on ties, as torch.argmax). */
+/**
+ * Index of the largest value (the first one on ties, as torch.argmax).
+ *
+ * @example
+ * ```ts
+ * import { argmax } from "@perfmamba/perfmamba";
+ *
+ * console.log(argmax([0.1, 3, 3, -1])); // 1
+ * console.log(argmax(new Float32Array([-5, -2, -9]))); // 1
+ * ```
+ */
 export function argmax(row: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
@@ -53,7 +78,7 @@ export function checkSampling(o: SamplingOptions): void {
  *
  * @example
  * ```ts
- * import { Sampler } from "./sampling.ts";
+ * import { Sampler } from "@perfmamba/perfmamba";
  * const s = new Sampler({ temperature: 0 });
  * console.log(s.pick(new Float32Array([0.1, 3, -1]))); // 1
  * ```
@@ -62,6 +87,12 @@ export class Sampler {
   readonly #o: SamplingOptions;
   readonly #rand: () => number;
 
+  /**
+   * A sampler for `options`, its PRNG seeded with `options.seed`.
+   *
+   * @param options temperature, top-k, top-p and seed (default: greedy)
+   * @throws RangeError naming an invalid option
+   */
   constructor(options: SamplingOptions = {}) {
     checkSampling(options);
     this.#o = options;

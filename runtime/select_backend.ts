@@ -6,20 +6,59 @@
 
 import type { Backend } from "./backend.ts";
 import { createWasmBackend } from "../wasm/backend.ts";
+import type { WorkerFactory } from "../wasm/threads.ts";
 import { createWebGpuBackend } from "../kernels/webgpu_backend.ts";
 
-/** Backends this build can run, besides "auto". */
+/**
+ * Backends this build can run, besides "auto".
+ *
+ * @example
+ * ```ts
+ * import { BACKEND_KINDS } from "@perfmamba/perfmamba";
+ *
+ * const requested = "wasm";
+ * if (!(BACKEND_KINDS as readonly string[]).includes(requested)) throw new Error(`no backend ${requested}`);
+ * console.log(BACKEND_KINDS); // [ "webgpu", "wasm" ]
+ * ```
+ */
 export const BACKEND_KINDS = ["webgpu", "wasm"] as const;
 
-/** A backend name or "auto" (the best available). */
+/**
+ * A backend name or "auto" (the best available).
+ *
+ * @example
+ * ```ts
+ * import { type BackendKind, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * // e.g. from a `?backend=` query parameter; selectBackend rejects unknown names with a RangeError.
+ * const kind: BackendKind = "wasm";
+ * const backend = await selectBackend(kind, { threads: 1 });
+ * console.log(backend.name); // wasm
+ * backend.dispose();
+ * ```
+ */
 export type BackendKind = "auto" | typeof BACKEND_KINDS[number];
 
-/** Options passed to whichever backend is created. */
+/**
+ * Options passed to whichever backend is created.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type SelectBackendOptions } from "@perfmamba/perfmamba";
+ *
+ * const options: SelectBackendOptions = { threads: 1, f16Weights: false };
+ * const backend = await selectBackend("wasm", options);
+ * console.log(backend.description); // WASM SIMD (128-bit), 1 thread
+ * backend.dispose();
+ * ```
+ */
 export interface SelectBackendOptions {
   /** WASM: worker threads for the GEMMs (default: hardware concurrency, max 8; 1 = single-threaded). */
   threads?: number;
   /** WASM: a precompiled kernel module, for runtimes that forbid compiling bytes. */
   wasmModule?: WebAssembly.Module;
+  /** WASM: starts the kernel workers; on Node pass `nodeWorkerFactory` (`wasm/node_workers.ts`, worker_threads). */
+  workerFactory?: WorkerFactory;
   /**
    * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
    * weights when it falls back to WASM; "wasm" refuses it.
@@ -65,7 +104,7 @@ export async function probeWebGpu(): Promise<GpuProbe> {
  *
  * @example
  * ```ts
- * import { selectBackend } from "./select_backend.ts";
+ * import { selectBackend } from "@perfmamba/perfmamba";
  * const backend = await selectBackend("wasm", { threads: 1 });
  * console.log(backend.name); // wasm
  * backend.dispose();
@@ -75,13 +114,14 @@ export async function selectBackend(
   kind: BackendKind | string = "auto",
   options: SelectBackendOptions = {},
 ): Promise<Backend> {
+  const wasmOptions = { threads: options.threads, module: options.wasmModule, workerFactory: options.workerFactory };
   switch (kind) {
     case "auto": {
       const probe = await probeWebGpu();
       if (probe.adapter && (!probe.fallback || options.allowFallbackAdapter)) {
         return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
       }
-      return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
+      return await createWasmBackend(wasmOptions);
     }
     case "webgpu":
       return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
@@ -89,7 +129,7 @@ export async function selectBackend(
       if (options.f16Weights) {
         throw new RangeError("f16 weight storage is a WebGPU option; the WASM backend keeps f32 weights");
       }
-      return await createWasmBackend({ threads: options.threads, module: options.wasmModule });
+      return await createWasmBackend(wasmOptions);
     default:
       throw new RangeError(`unknown backend "${kind}"; supported: auto, ${BACKEND_KINDS.join(", ")}`);
   }

@@ -17,7 +17,36 @@ export function ssmStateShape(config: MambaConfig, layer: number, batch: number)
   return config.arch === "mamba1" ? [batch, config.dInner, n] : [batch, config.nHeads, config.headDim, n];
 }
 
-/** Conv windows and SSM states of every layer for `batch` sequences, on one backend. */
+/**
+ * Conv windows and SSM states of every layer for `batch` sequences, on one backend.
+ *
+ * Its size does not grow with the sequence: a Mamba model's whole memory of the past is this state. Get one from
+ * `MambaModel.newState` or `MambaModel.prefill`; `clone` forks it.
+ *
+ * @example
+ * ```ts
+ * import { argmax, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 2), backend);
+ * const { logits, state } = await model.prefill([1, 2, 3, 4], { lastOnly: true });
+ * console.log(state.position, state.batch, state.bytes); // 4 1 6016
+ *
+ * // Fork the prompt's state into two continuations; each advances independently.
+ * const fork = state.clone();
+ * const a = await model.step([argmax(logits.data)], state);
+ * const b = await model.step([argmax(logits.data)], fork);
+ * console.log(state.position, fork.position, a.data[0] === b.data[0]); // 5 5 true
+ *
+ * fork.reset(); // back to the empty context, reusing the memory
+ * console.log(fork.position); // 0
+ * state.dispose();
+ * fork.dispose();
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export class InferenceState implements Disposable {
   /** Per layer, `[batch, C, K − 1]`: the last K − 1 conv inputs, oldest first. */
   readonly conv: Tensor[];
@@ -88,6 +117,7 @@ export class InferenceState implements Disposable {
     for (const t of [...this.conv, ...this.ssm]) this.backend.free(t);
   }
 
+  /** {@link InferenceState.dispose}, for `using state = model.newState()`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -23,8 +23,7 @@ function tensor(shape: number[], fill: (i: number) => number): HostTensor {
  *
  * @example
  * ```ts
- * import { makeConfig } from "./presets.ts";
- * import { syntheticWeights } from "./synthetic.ts";
+ * import { makeConfig, syntheticWeights } from "@perfmamba/perfmamba";
  * const w = syntheticWeights(makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 }), 1);
  * console.log(w.layers.length); // 2
  * ```

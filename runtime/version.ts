@@ -4,5 +4,16 @@
  * @module
  */
 
-/** Semantic version of this package. */
+/**
+ * Semantic version of this package.
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "@perfmamba/perfmamba";
+ *
+ * const [major, minor, patch] = VERSION.split(/[.+-]/).map(Number);
+ * if (![major, minor, patch].every(Number.isInteger)) throw new Error(`not a semantic version: ${VERSION}`);
+ * console.log(`PerfMamba ${VERSION}`); // e.g. PerfMamba 0.1.0
+ * ```
+ */
 export const VERSION = "0.1.0";

@@ -9,7 +9,18 @@
 
 import type { MambaConfig } from "./config.ts";
 
-/** A row-major float32 host tensor. */
+/**
+ * A row-major float32 host tensor.
+ *
+ * @example
+ * ```ts
+ * import type { HostTensor } from "@perfmamba/perfmamba";
+ *
+ * const t: HostTensor = { shape: [2, 3], data: new Float32Array([0, 1, 2, 10, 11, 12]) };
+ * const at = (row: number, col: number): number => t.data[row * t.shape[1] + col];
+ * console.log(at(1, 2)); // 12
+ * ```
+ */
 export interface HostTensor {
   /** Dimensions, outermost first. */
   shape: number[];
@@ -17,7 +28,20 @@ export interface HostTensor {
   data: Float32Array;
 }
 
-/** Mamba-1 mixer weights (d = dModel, D = dInner, N = layer state size, R = dtRank, K = dConv). */
+/**
+ * Mamba-1 mixer weights (d = dModel, D = dInner, N = layer state size, R = dtRank, K = dConv).
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, type Mamba1LayerWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 32, nLayer: 1, vocabSize: 64 }); // D = 64, N = 16, R = 2
+ * const layer = syntheticWeights(config, 0).layers[0] as Mamba1LayerWeights;
+ * console.log(layer.arch, layer.inProj.shape, layer.xProj.shape, layer.aLog.shape); // mamba1 [ 128, 32 ] [ 34, 64 ] [ 64, 16 ]
+ * // A = −exp(A_log) is negative, so the state decays.
+ * if (!layer.aLog.data.every((v) => -Math.exp(v) < 0)) throw new Error("A must be negative");
+ * ```
+ */
 export interface Mamba1LayerWeights {
   /** Discriminator. */
   arch: "mamba1";
@@ -54,6 +78,17 @@ export interface Mamba1LayerWeights {
  * A bridged layer (pruned with a least-squares bridge, {@link Mamba2LayerWeights.bridge}) has state size N′ (B, A,
  * h) but still computes the full C of its original state size N_C: in_proj rows are `[z (D), x (D), B (G·N′),
  * C (G·N_C), dt (H)]` and conv channels `[x (D), B (G·N′), C (G·N_C)]`; the SSM reads C′ = bridge · C (G·N′).
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, type Mamba2LayerWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 1, vocabSize: 64, dState: 8, headDim: 16 });
+ * const layer = syntheticWeights(config, 0).layers[0] as Mamba2LayerWeights;
+ * const { dInner: D, nGroups: G, dState: N, nHeads: H } = config; // 64, 1, 8, 4
+ * console.log(layer.inProj.shape[0] === 2 * D + 2 * G * N + H); // true: rows [z | x | B | C | dt]
+ * console.log(layer.convWeight.shape, layer.aLog.shape, layer.bridge ?? null); // [ 80, 4 ] [ 4 ] null
+ * ```
  */
 export interface Mamba2LayerWeights {
   /** Discriminator. */
@@ -88,10 +123,49 @@ export interface Mamba2LayerWeights {
   outProjBias: HostTensor | null;
 }
 
-/** Either layer kind. */
+/**
+ * Either layer kind; `arch` tells them apart.
+ *
+ * @example
+ * ```ts
+ * import { type LayerWeights, makeConfig, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * // The SSM state size of a layer, read from its weights.
+ * function stateSize(layer: LayerWeights, nGroups: number, dInner: number): number {
+ *   if (layer.arch === "mamba1") return layer.aLog.shape[1]; // A_log is [D, N]
+ *   return (layer.convWeight.shape[0] - dInner) / (2 * nGroups); // conv channels are D + 2GN
+ * }
+ *
+ * for (const arch of ["mamba1", "mamba2"] as const) {
+ *   const c = makeConfig(arch, { dModel: 32, nLayer: 1, vocabSize: 64, dState: 8, headDim: 16 });
+ *   console.log(arch, stateSize(syntheticWeights(c).layers[0], c.nGroups, c.dInner));
+ * }
+ * // mamba1 8
+ * // mamba2 8
+ * ```
+ */
 export type LayerWeights = Mamba1LayerWeights | Mamba2LayerWeights;
 
-/** Every weight of a model, f32, on the host. */
+/**
+ * Every weight of a model, f32, on the host: what `loadWeights` and `syntheticWeights` return and
+ * `MambaModel.load` uploads.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, MambaModel, type MambaWeights, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const weights: MambaWeights = syntheticWeights(makeConfig("mamba1", { dModel: 32, nLayer: 2, vocabSize: 64 }));
+ * console.log(weights.embedding.shape, weights.layers.length, weights.lmHead); // [ 64, 32 ] 2 null (tied)
+ *
+ * // Host weights are plain data: edit them before uploading (here: silence layer 1's output projection).
+ * weights.layers[1].outProj.data.fill(0);
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(weights, backend);
+ * console.log(model.parameterCount > 0); // true
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface MambaWeights {
   /** Normalised configuration. */
   config: MambaConfig;

@@ -175,7 +175,22 @@ export const MAX_PAGES = 65536;
 
 const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
 
-/** The two builds of the kernel module: SIMD on an ordinary memory, or SIMD + threads on a shared memory. */
+/**
+ * The two builds of the kernel module: SIMD on an ordinary memory, or SIMD + threads on a shared memory.
+ *
+ * @example
+ * ```ts
+ * import { type WasmKernelVariant, wasmKernelBytes } from "@perfmamba/perfmamba";
+ *
+ * // The threads build needs SharedArrayBuffer (and cross-origin isolation in browsers).
+ * const variant: WasmKernelVariant = typeof SharedArrayBuffer === "function" ? "threads" : "simd";
+ * const bytes = wasmKernelBytes(variant);
+ * console.log(WebAssembly.validate(bytes)); // true
+ * const module = await WebAssembly.compile(bytes);
+ * const memory = WebAssembly.Module.imports(module).find((i) => i.kind === "memory");
+ * console.log(memory?.module, memory?.name); // env memory
+ * ```
+ */
 export type WasmKernelVariant = "simd" | "threads";
 
 /**
@@ -185,7 +200,7 @@ export type WasmKernelVariant = "simd" | "threads";
  *
  * @example
  * ```ts
- * import { selectBackend, wasmKernelBytes } from "../mod.ts";
+ * import { selectBackend, wasmKernelBytes } from "@perfmamba/perfmamba";
  * const wasmModule = await WebAssembly.compile(wasmKernelBytes("simd"));
  * const backend = await selectBackend("wasm", { wasmModule, threads: 1 });
  * console.log(backend.name); // wasm

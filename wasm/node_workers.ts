@@ -18,7 +18,20 @@ const self = {
 };
 `;
 
-/** A {@link WorkerFactory} running the worker body in a `worker_threads` Worker (CommonJS eval). */
+/**
+ * A {@link WorkerFactory} running the worker body in a `worker_threads` Worker (CommonJS eval).
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@perfmamba/perfmamba";
+ * import { nodeWorkerFactory } from "@perfmamba/perfmamba/node";
+ *
+ * // Node 20 has no Web Workers: the WASM kernels' threads run on worker_threads instead.
+ * const backend = await selectBackend("wasm", { threads: 2, workerFactory: nodeWorkerFactory });
+ * console.log(backend.description); // WASM SIMD (128-bit), 2 threads, shared memory …
+ * backend.dispose(); // ends the threads
+ * ```
+ */
 export const nodeWorkerFactory: WorkerFactory = (source: string): WorkerLike => {
   const worker = new Worker(SHIM + source, { eval: true });
   const like: WorkerLike = {

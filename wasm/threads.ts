@@ -35,16 +35,55 @@ export interface KernelCall {
 
 /**
  * The surface of a worker the pool needs: Web Workers have it; other hosts (Node's worker_threads) get it from
- * a small adapter such as `nodeWorkerFactory` in `node_workers.ts`.
+ * a small adapter such as `nodeWorkerFactory` in `node_workers.ts` (the npm package's `@perfmamba/perfmamba/node`).
+ *
+ * @example
+ * ```ts
+ * import type { WorkerLike } from "@perfmamba/perfmamba";
+ *
+ * // A Web Worker has this shape (its handlers take full MessageEvents, hence the cast).
+ * const url = URL.createObjectURL(new Blob(["self.onmessage = (e) => self.postMessage(e.data * 2);"]));
+ * const worker = new Worker(url, { type: "module" }) as unknown as WorkerLike;
+ * const answer = await new Promise((resolve) => {
+ *   worker.onmessage = (e) => resolve(e.data);
+ *   worker.postMessage(21);
+ * });
+ * console.log(answer); // 42
+ * worker.terminate();
+ * URL.revokeObjectURL(url);
+ * ```
  */
 export interface WorkerLike {
+  /** Sends a message (structured clone; a `WebAssembly.Module` and a shared memory must survive it). */
   postMessage(message: unknown): void;
+  /** Called with each message from the worker. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Called when the worker fails (script error, failed start). */
   onerror: ((event: { message: string; preventDefault(): void }) => void) | null;
+  /** Stops the worker. */
   terminate(): void;
 }
 
-/** Starts a worker running `source`, a classic script that talks through `self.onmessage` / `self.postMessage`. */
+/**
+ * Starts a worker running `source`, a classic script that talks through `self.onmessage` / `self.postMessage`.
+ * Pass one as `selectBackend("wasm", { workerFactory })` where the host has no Web Workers (Node) or needs them
+ * created its own way.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type WorkerFactory, type WorkerLike } from "@perfmamba/perfmamba";
+ *
+ * let started = 0;
+ * const workerFactory: WorkerFactory = (source) => {
+ *   started++;
+ *   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+ *   return new Worker(url, { type: "module" }) as unknown as WorkerLike;
+ * };
+ * const backend = await selectBackend("wasm", { threads: 2, workerFactory });
+ * console.log(backend.description, started); // WASM SIMD (128-bit), 2 threads … 1
+ * backend.dispose();
+ * ```
+ */
 export type WorkerFactory = (source: string) => WorkerLike;
 
 /** Web Workers from a Blob URL: Deno, browsers (cross-origin isolated for shared memory), Deno Deploy. */

@@ -24,7 +24,19 @@ import { scoreToken } from "./logprob.ts";
 import type { ChoiceDoc, EvalDoc, MetricName, TaskName } from "./tasks.ts";
 import { TASKS } from "./tasks.ts";
 
-/** A tokenizer: text → token ids, without special tokens (e.g. `(t) => tok.encode(t, { add_special_tokens: false }).ids`). */
+/**
+ * A tokenizer: text → token ids, without special tokens
+ * (e.g. `(t) => tok.encode(t, { add_special_tokens: false }).ids`).
+ *
+ * @example
+ * ```ts
+ * import { type Encode, encodeRequest } from "./multiple_choice.ts";
+ *
+ * // Byte-level: one token per UTF-8 byte (a vocabulary of 256); a real model uses its own tokenizer's encode.
+ * const bytes: Encode = (text) => new TextEncoder().encode(text);
+ * console.log(encodeRequest(bytes, "Hi", "!").continuation); // [ 33 ]
+ * ```
+ */
 export type Encode = (text: string) => ArrayLike<number>;
 
 /** A (context, continuation) pair in tokens. */
@@ -138,7 +150,33 @@ export async function scoreRequests(model: MambaModel, requests: EncodedRequest[
   return out;
 }
 
-/** The scores of one multiple-choice item. */
+/**
+ * The scores of one multiple-choice item.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   evaluateDocs,
+ *   makeConfig,
+ *   MambaModel,
+ *   parseTask,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ * import type { ChoiceResult } from "./multiple_choice.ts";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const docs = parseTask("arc_easy", '{"query": "Question: 2+2?", "choices": ["3", "4"], "gold": 1}');
+ * const r = await evaluateDocs(model, (t) => new TextEncoder().encode(t), docs);
+ * const item = r.items[0] as ChoiceResult; // every item of a multiple-choice task
+ * console.log(item.loglikelihoods.length, item.tokens, item.gold); // 2 [ 2, 2 ] 1
+ * console.log(item.pred === item.gold ? "right" : "wrong", item.predNorm, item.predBytes);
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ChoiceResult {
   /** Discriminant. */
   kind: "choice";
@@ -158,7 +196,33 @@ export interface ChoiceResult {
   predBytes: number;
 }
 
-/** The score of one greedy item. */
+/**
+ * The score of one greedy item.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   evaluateDocs,
+ *   makeConfig,
+ *   MambaModel,
+ *   parseTask,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ * import type { GreedyResult } from "./multiple_choice.ts";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const docs = parseTask("lambada", '{"context": "one two three", "continuation": "four"}');
+ * const r = await evaluateDocs(model, (t) => new TextEncoder().encode(t), docs);
+ * const item = r.items[0] as GreedyResult; // every item of a greedy task
+ * console.log(item.kind, item.tokens, item.greedy); // greedy 5 false (random weights do not know "four")
+ * console.log(Math.exp(-item.loglikelihood / item.tokens)); // per-token perplexity of the continuation
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface GreedyResult {
   /** Discriminant. */
   kind: "greedy";
@@ -172,7 +236,42 @@ export interface GreedyResult {
   greedy: boolean;
 }
 
-/** What {@link evaluateDocs} measured. */
+/**
+ * What {@link evaluateDocs} measured.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   evaluateTask,
+ *   makeConfig,
+ *   MambaModel,
+ *   parseTask,
+ *   selectBackend,
+ *   syntheticWeights,
+ *   type TaskResult,
+ * } from "@perfmamba/perfmamba";
+ *
+ * // A tiny random model with a byte-level "tokenizer" (vocabulary 256); a real evaluation loads a checkpoint and
+ * // encodes with its tokenizer, e.g. `(t) => tok.encode(t, { add_special_tokens: false }).ids`.
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ *
+ * // LAMBADA-style items: is the last word the model's greedy continuation?
+ * const docs = parseTask("lambada", [
+ *   '{"context": "one two three", "continuation": "four"}',
+ *   '{"context": "red green", "continuation": "blue"}',
+ * ].join("\n"));
+ * const r: TaskResult = await evaluateTask(model, encode, "lambada", docs);
+ * console.log(r.count, Object.keys(r.metrics)); // 2 [ "ppl", "acc" ]
+ * console.log(`acc ${r.metrics.acc} ± ${r.stderr.acc}, ppl ${r.metrics.ppl?.toFixed(0)}`);
+ * for (const item of r.items) if (item.kind === "greedy") console.log(item.line, item.loglikelihood, item.greedy);
+ * console.log(r.contextTokens, r.continuationTokens); // 22 10 (byte tokens: " four" and " blue" are 5 each)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface TaskResult {
   /** Items scored. */
   count: number;
@@ -188,7 +287,44 @@ export interface TaskResult {
   continuationTokens: number;
 }
 
-/** Options of {@link evaluateDocs} and {@link evaluateTask}. */
+/**
+ * Options of {@link evaluateDocs} and {@link evaluateTask}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   evaluateDocs,
+ *   type EvaluateOptions,
+ *   makeConfig,
+ *   MambaModel,
+ *   parseTask,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * // A tiny random model with a byte-level "tokenizer" (vocabulary 256); a real evaluation loads a checkpoint and
+ * // encodes with its tokenizer, e.g. `(t) => tok.encode(t, { add_special_tokens: false }).ids`.
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ *
+ * const docs = parseTask("arc_easy", [
+ *   '{"query": "Question: 2+2?", "choices": ["3", "4"], "gold": 1}',
+ *   '{"query": "Question: 1+1?", "choices": ["2", "5"], "gold": 0}',
+ *   '{"query": "Question: 3+3?", "choices": ["6", "9"], "gold": 0}',
+ * ].join("\n"));
+ * const options: EvaluateOptions = {
+ *   limit: 2, // the first two items only (a quick smoke test of a long task)
+ *   emptyContextToken: 0, // stands in for an empty context (GPT-NeoX's end-of-text is 0)
+ *   onProgress: ({ done, total }) => console.log(`${done}/${total}`),
+ * };
+ * const r = await evaluateDocs(model, encode, docs, options);
+ * console.log(r.count); // 2
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface EvaluateOptions {
   /** Score only the first `limit` items. */
   limit?: number;
@@ -231,10 +367,36 @@ function checkIds(req: EncodedRequest, V: number, where: string): void {
  * (LAMBADA's: exp of minus the mean per-item loglikelihood, as lm-eval's `perplexity` aggregation).
  *
  * @example
- * ```ts ignore
- * const docs = parseTask("piqa", await Deno.readTextFile("piqa.jsonl"));
- * const r = await evaluateDocs(model, (t) => tok.encode(t, { add_special_tokens: false }).ids, docs, { limit: 100 });
- * console.log(r.metrics.acc, r.metrics.acc_norm);
+ * ```ts
+ * import {
+ *   evaluateDocs,
+ *   makeConfig,
+ *   MambaModel,
+ *   parseTask,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * // A tiny random model with a byte-level "tokenizer" (vocabulary 256); a real evaluation loads a checkpoint and
+ * // encodes with its tokenizer, e.g. `(t) => tok.encode(t, { add_special_tokens: false }).ids`.
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ *
+ * // PIQA items as JSON lines: the text of piqa.jsonl (read it with fetch, or Deno.readTextFile on a server).
+ * const jsonl = [
+ *   '{"query": "Question: Dry hands?\\n", "choices": ["Use a towel.", "Use water."], "gold": 0}',
+ *   '{"query": "Question: Cool soup?\\n", "choices": ["Heat it.", "Let it stand."], "gold": 1}',
+ * ].join("\n");
+ * const docs = parseTask("piqa", jsonl);
+ * const r = await evaluateDocs(model, encode, docs, { limit: 100 });
+ * console.log(r.count, r.metrics.acc, r.metrics.acc_norm, r.metrics.acc_bytes); // 2, then chance-level accuracies
+ * const first = r.items[0];
+ * if (first.kind !== "choice" || first.loglikelihoods.length !== 2) throw new Error("one loglikelihood per choice");
+ * console.log(first.loglikelihoods.map((ll) => ll.toFixed(1)), "gold", first.gold, "pred", first.pred);
+ * model.dispose();
+ * backend.dispose();
  * ```
  */
 export async function evaluateDocs(
@@ -317,8 +479,34 @@ export async function evaluateDocs(
  * {@link evaluateDocs} for a named task, keeping only the metrics lm-eval reports for it (WinoGrande: acc).
  *
  * @example
- * ```ts ignore
- * const r = await evaluateTask(model, encode, "hellaswag", parseTask("hellaswag", text), { limit: 200 });
+ * ```ts
+ * import {
+ *   evaluateDocs,
+ *   evaluateTask,
+ *   makeConfig,
+ *   MambaModel,
+ *   parseTask,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * // A tiny random model with a byte-level "tokenizer" (vocabulary 256); a real evaluation loads a checkpoint and
+ * // encodes with its tokenizer, e.g. `(t) => tok.encode(t, { add_special_tokens: false }).ids`.
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ *
+ * // WinoGrande: one context per option, the same continuation after each; lm-eval reports acc only.
+ * const line = '{"context_options": ["Ann saw Bo so Ann", "Ann saw Bo so Bo"], "continuation": "waved.", "gold": 0}';
+ * const docs = parseTask("winogrande", line);
+ * const task = await evaluateTask(model, encode, "winogrande", docs);
+ * console.log(Object.keys(task.metrics)); // [ "acc" ]
+ * const all = await evaluateDocs(model, encode, docs);
+ * console.log(Object.keys(all.metrics)); // [ "acc", "acc_norm", "acc_bytes" ]
+ * if (task.metrics.acc !== all.metrics.acc) throw new Error("same scores, fewer metrics");
+ * model.dispose();
+ * backend.dispose();
  * ```
  */
 export async function evaluateTask(

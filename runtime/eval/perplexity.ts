@@ -21,7 +21,24 @@
 import type { MambaModel } from "../model.ts";
 import { scoreToken } from "./logprob.ts";
 
-/** One window: tokens `[start, end)`; the tokens at positions `[scoreFrom, end)` are scored. */
+/**
+ * One window: tokens `[start, end)`; the tokens at positions `[scoreFrom, end)` are scored.
+ *
+ * @example
+ * ```ts
+ * import { type PerplexityWindow, planWindows } from "@perfmamba/perfmamba";
+ *
+ * // 10 tokens in windows of 4 starting every 2 tokens.
+ * const windows: PerplexityWindow[] = planWindows(10, { windowLength: 4, stride: 2 });
+ * for (const w of windows) console.log(`tokens [${w.start}, ${w.end}), scored from ${w.scoreFrom}`);
+ * // tokens [0, 4), scored from 1
+ * // tokens [2, 6), scored from 4
+ * // tokens [4, 8), scored from 6
+ * // tokens [6, 10), scored from 8
+ * const scored = windows.reduce((n, w) => n + w.end - w.scoreFrom, 0);
+ * console.log(scored); // 9: every token but the first is predicted once
+ * ```
+ */
 export interface PerplexityWindow {
   /** First token of the window (the state is zero before it). */
   start: number;
@@ -31,7 +48,20 @@ export interface PerplexityWindow {
   scoreFrom: number;
 }
 
-/** How a token stream is cut into windows. */
+/**
+ * How a token stream is cut into windows.
+ *
+ * @example
+ * ```ts
+ * import { planWindows } from "@perfmamba/perfmamba";
+ * import type { WindowOptions } from "./perplexity.ts";
+ *
+ * // Windows of 8 every 4 tokens, the incomplete last one kept, at most 3 of them.
+ * const options: WindowOptions = { windowLength: 8, stride: 4, tail: "keep", maxWindows: 3 };
+ * console.log(planWindows(30, options).map((w) => [w.start, w.end])); // [ [ 0, 8 ], [ 4, 12 ], [ 8, 16 ] ]
+ * console.log(planWindows(10, { windowLength: 8, tail: "keep" }).at(-1)); // { start: 8, end: 10, scoreFrom: 9 }
+ * ```
+ */
 export interface WindowOptions {
   /** Tokens per window (default 512). */
   windowLength?: number;
@@ -43,7 +73,27 @@ export interface WindowOptions {
   maxWindows?: number;
 }
 
-/** Progress of {@link perplexity}, reported after each batch of windows. */
+/**
+ * Progress of {@link perplexity}, reported after each batch of windows.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, MambaModel, perplexity, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ * import type { PerplexityProgress } from "./perplexity.ts";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ *
+ * // A running perplexity while a long evaluation goes on.
+ * const report = (p: PerplexityProgress) =>
+ *   console.log(`${p.windows}/${p.totalWindows} windows, ppl so far ${Math.exp(p.nll / p.tokens).toFixed(1)}`);
+ * const ids = Array.from({ length: 32 }, (_, i) => (i * 7) % 256);
+ * await perplexity(model, ids, { windowLength: 8, onProgress: report }); // 1/4 windows, ppl so far … (4 lines)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface PerplexityProgress {
   /** Windows scored so far. */
   windows: number;
@@ -55,7 +105,40 @@ export interface PerplexityProgress {
   nll: number;
 }
 
-/** Options of {@link perplexity}. */
+/**
+ * Options of {@link perplexity}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   perplexity,
+ *   type PerplexityOptions,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const ids = Array.from({ length: 28 }, (_, i) => (i * 7) % 256);
+ *
+ * // HF's sliding window: windows of 16 every 8 tokens (at least 8 tokens of context), 2 windows per prefill,
+ * // the incomplete last window ([16, 28)) scored too.
+ * const options: PerplexityOptions = {
+ *   windowLength: 16,
+ *   stride: 8,
+ *   batch: 2,
+ *   tail: "keep",
+ *   onProgress: (p) => console.log(`${p.windows}/${p.totalWindows} windows, ${p.tokens} tokens`),
+ * };
+ * const r = await perplexity(model, ids, options);
+ * console.log(r.windows.length, r.tokens); // 3 27: every token but the first
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface PerplexityOptions extends WindowOptions {
   /**
    * Windows per prefill call (default 1); equal-length windows only, so a tail window runs alone. Batches help a
@@ -68,7 +151,36 @@ export interface PerplexityOptions extends WindowOptions {
   onProgress?: (p: PerplexityProgress) => void;
 }
 
-/** What {@link perplexity} measured. */
+/**
+ * What {@link perplexity} measured.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   perplexity,
+ *   type PerplexityResult,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const ids = Array.from({ length: 32 }, (_, i) => (i * 7) % 256);
+ *
+ * const r: PerplexityResult = await perplexity(model, ids, { windowLength: 16 });
+ * // Per-window perplexities, e.g. to spot outlier documents.
+ * r.windows.forEach((w, i) => {
+ *   console.log(`[${w.start}, ${w.end}): ppl ${Math.exp(r.windowNll[i] / r.windowTokens[i]).toFixed(1)}`);
+ * });
+ * console.log(r.inputTokens, r.tokens, r.windowLength, r.stride); // 32 30 16 16
+ * if (Math.abs(r.ppl - Math.exp(r.nllPerToken)) > 1e-9 * r.ppl) throw new Error("ppl = exp(nll / tokens)");
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface PerplexityResult {
   /** exp(nll / tokens). */
   ppl: number;
@@ -97,7 +209,8 @@ export interface PerplexityResult {
  *
  * @example
  * ```ts
- * import { planWindows } from "./perplexity.ts";
+ * import { planWindows } from "@perfmamba/perfmamba";
+ *
  * console.log(planWindows(295232, { windowLength: 512 }).length); // 576
  * console.log(planWindows(10, { windowLength: 4, stride: 2 })); // 4 windows; the first scores 3, then 2 each
  * ```
@@ -140,9 +253,23 @@ export function planWindows(tokenCount: number, options: WindowOptions = {}): Pe
  * its position, and when the stream is too short for a single window.
  *
  * @example
- * ```ts ignore
- * const r = await perplexity(model, ids, { windowLength: 512, onProgress: (p) => console.log(p.windows) });
- * console.log(r.ppl, r.tokens, r.windowNll.length);
+ * ```ts
+ * import { makeConfig, MambaModel, perplexity, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * // A tiny model with random weights; a real evaluation loads a checkpoint and tokenizes a corpus
+ * // (WikiText-2: windowLength 512 over ~295k tokens).
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const ids = Array.from({ length: 32 }, (_, i) => (i * 7) % 256);
+ *
+ * const r = await perplexity(model, ids, { windowLength: 16 });
+ * console.log(r.windows.length, r.tokens); // 2 30 (two windows of 16, 15 predictions each)
+ * // Random weights know nothing: about as unsure as a uniform guess over the 256 tokens.
+ * console.log(r.ppl.toFixed(1)); // 255.7
+ * if (!(r.ppl > 200 && r.ppl < 320)) throw new Error(`unexpected perplexity ${r.ppl}`);
+ * model.dispose();
+ * backend.dispose();
  * ```
  */
 export async function perplexity(

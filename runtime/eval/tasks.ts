@@ -28,7 +28,24 @@
  * @module
  */
 
-/** Tasks this module reads. */
+/**
+ * Tasks this module reads.
+ *
+ * @example
+ * ```ts
+ * import { TASK_NAMES, type TaskName } from "@perfmamba/perfmamba";
+ *
+ * // Validate a command-line argument.
+ * function taskArg(arg: string): TaskName {
+ *   if (!(TASK_NAMES as readonly string[]).includes(arg)) {
+ *     throw new Error(`unknown task ${arg}; one of ${TASK_NAMES.join(", ")}`);
+ *   }
+ *   return arg as TaskName;
+ * }
+ * console.log(taskArg("hellaswag")); // hellaswag
+ * console.log(TASK_NAMES.length); // 7
+ * ```
+ */
 export const TASK_NAMES = [
   "piqa",
   "arc_easy",
@@ -39,13 +56,62 @@ export const TASK_NAMES = [
   "hellaswag",
 ] as const;
 
-/** A task name. */
+/**
+ * A task name.
+ *
+ * @example
+ * ```ts
+ * import { TASKS, type TaskName } from "@perfmamba/perfmamba";
+ *
+ * // The zero-shot suite of the Mamba papers, with the metric each one quotes.
+ * const suite: TaskName[] = ["lambada", "hellaswag", "piqa", "arc_easy", "arc_challenge", "winogrande"];
+ * for (const name of suite) console.log(TASKS[name].title, TASKS[name].primary);
+ * // LAMBADA (OpenAI) acc, HellaSwag acc_norm, PIQA acc, ARC-Easy acc, ARC-Challenge acc_norm, WinoGrande acc
+ * ```
+ */
 export type TaskName = typeof TASK_NAMES[number];
 
-/** Metrics a task reports. */
+/**
+ * Metrics a task reports.
+ *
+ * @example
+ * ```ts
+ * import { TASK_NAMES, TASKS } from "@perfmamba/perfmamba";
+ * import type { MetricName } from "./tasks.ts";
+ *
+ * // A results table: the metric the papers quote for each task.
+ * const quoted: Record<string, MetricName> = Object.fromEntries(TASK_NAMES.map((t) => [t, TASKS[t].primary]));
+ * console.log(quoted.hellaswag, quoted.lambada); // acc_norm acc
+ * ```
+ */
 export type MetricName = "acc" | "acc_norm" | "acc_bytes" | "ppl";
 
-/** A multiple-choice item: one (context, continuation) request per choice. */
+/**
+ * A multiple-choice item: one (context, continuation) request per choice.
+ *
+ * @example
+ * ```ts
+ * import { evaluateDocs, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ * import type { ChoiceDoc } from "./tasks.ts";
+ *
+ * // A custom task built in code: which word follows the context?
+ * const doc: ChoiceDoc = {
+ *   kind: "choice",
+ *   line: 1,
+ *   contexts: ["The sky is", "The sky is"],
+ *   continuations: [" blue", " loud"],
+ *   choiceTexts: ["blue", "loud"],
+ *   gold: 0,
+ * };
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 42), backend);
+ * const r = await evaluateDocs(model, (t) => new TextEncoder().encode(t), [doc]);
+ * console.log(r.count, r.contextTokens); // 1 10: the shared context ran once
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface ChoiceDoc {
   /** Discriminant. */
   kind: "choice";
@@ -61,7 +127,17 @@ export interface ChoiceDoc {
   gold: number;
 }
 
-/** A greedy-continuation item (LAMBADA): loglikelihood of the continuation, and whether greedy decoding gives it. */
+/**
+ * A greedy-continuation item (LAMBADA): loglikelihood of the continuation, and whether greedy decoding gives it.
+ *
+ * @example
+ * ```ts
+ * import { type GreedyDoc, parseLambada } from "./tasks.ts";
+ *
+ * const docs: GreedyDoc[] = parseLambada('{"context": "She locked the", "continuation": "door"}');
+ * console.log(docs[0]); // { kind: "greedy", line: 1, context: "She locked the", continuation: " door" }
+ * ```
+ */
 export interface GreedyDoc {
   /** Discriminant. */
   kind: "greedy";
@@ -73,10 +149,45 @@ export interface GreedyDoc {
   continuation: string;
 }
 
-/** One item of a task. */
+/**
+ * One item of a task.
+ *
+ * @example
+ * ```ts
+ * import { type EvalDoc, parseTask } from "@perfmamba/perfmamba";
+ *
+ * const docs: EvalDoc[] = [
+ *   ...parseTask("piqa", '{"query": "Question: Dry hands?\\n", "choices": ["Use a towel.", "Use water."], "gold": 0}'),
+ *   ...parseTask("lambada", '{"context": "He opened the", "continuation": "door"}'),
+ * ];
+ * for (const doc of docs) {
+ *   if (doc.kind === "choice") {
+ *     // One (context, continuation) request per choice; the gold one should score highest.
+ *     console.log(JSON.stringify(doc.contexts[0]), doc.continuations, "gold", doc.gold);
+ *     // "Question: Dry hands?\nAnswer:" [ " Use a towel.", " Use water." ] gold 0
+ *   } else {
+ *     // Greedy: the continuation should be what greedy decoding produces.
+ *     console.log(JSON.stringify(doc.context), JSON.stringify(doc.continuation)); // "He opened the" " door"
+ *   }
+ * }
+ * ```
+ */
 export type EvalDoc = ChoiceDoc | GreedyDoc;
 
-/** What a task is and how to read it. */
+/**
+ * What a task is and how to read it.
+ *
+ * @example
+ * ```ts
+ * import { TASKS } from "@perfmamba/perfmamba";
+ * import type { TaskSpec } from "./tasks.ts";
+ *
+ * const spec: TaskSpec = TASKS.winogrande;
+ * console.log(spec.title, spec.metrics, spec.primary); // WinoGrande [ "acc" ] acc
+ * const docs = spec.parse('{"context_options": ["A or", "B or"], "continuation": "C.", "gold": 1}', "inline.jsonl");
+ * console.log(docs[0].kind, docs[0].line); // choice 1
+ * ```
+ */
 export interface TaskSpec {
   /** Its name on the command line. */
   name: TaskName;
@@ -278,7 +389,21 @@ export function parseHellaswag(text: string, source = "hellaswag"): ChoiceDoc[] 
   return docs;
 }
 
-/** Every task: its metrics, the one published results quote, and its parser. */
+/**
+ * Every task: its metrics, the one published results quote, and its parser.
+ *
+ * @example
+ * ```ts
+ * import { TASKS } from "@perfmamba/perfmamba";
+ *
+ * const hellaswag = TASKS.hellaswag;
+ * console.log(hellaswag.title, hellaswag.primary); // HellaSwag acc_norm
+ * console.log(hellaswag.metrics); // [ "acc", "acc_norm", "acc_bytes" ]
+ * // Its parser reads the 6-lines-per-item text format (context, gold index, 4 endings).
+ * const docs = hellaswag.parse("A man sits. he\n1\nflies.\nstands up.\nsings.\nsleeps.\n", "inline");
+ * console.log(docs.length, docs[0].kind); // 1 choice
+ * ```
+ */
 export const TASKS: Readonly<Record<TaskName, TaskSpec>> = {
   piqa: {
     name: "piqa",
@@ -337,7 +462,8 @@ export const TASKS: Readonly<Record<TaskName, TaskSpec>> = {
  *
  * @example
  * ```ts
- * import { parseTask } from "./tasks.ts";
+ * import { parseTask } from "@perfmamba/perfmamba";
+ *
  * const docs = parseTask("openbookqa", '{"query": "Predators eat", "choices": ["grass", "bunnies"], "gold": 1}');
  * console.log(docs.length, docs[0].kind); // 1 choice
  * ```

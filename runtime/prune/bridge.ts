@@ -42,6 +42,38 @@ function solveSpd(a: Float64Array, b: Float64Array, n: number, m: number): Float
 /**
  * Least-squares bridges for the kept states of every layer (row-major [N, N′]); `ridge` (relative to the mean
  * diagonal of G[keep, keep]) keeps the solve stable when kept states are nearly collinear.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   fitBridges,
+ *   makeConfig,
+ *   MambaModel,
+ *   pruneWeights,
+ *   selectBackend,
+ *   selectStates,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity = await calibrate(model, weights, sequences);
+ *
+ * const keep = selectStates(activity, "delta_b", 0.5);
+ * const bridges = fitBridges(activity, keep); // from the Gram matrices calibrate collected
+ * console.log(bridges.map((w) => w?.length)); // [ 128, 128 ]: 16 × 8 per layer
+ * // Kept states are reproduced exactly: row keep[j] of W is (almost) the unit vector e_j.
+ * const w = bridges[0]!;
+ * console.log(w[keep[0][0] * 8 + 0].toFixed(3)); // 1.000
+ * const pruned = pruneWeights(weights, keep, { bridges }); // Mamba-1: folded into x_proj's C rows
+ * console.log(pruned.config.dState); // 8
+ * model.dispose();
+ * backend.dispose();
+ * ```
  */
 export function fitBridges(activity: StateActivity, keep: KeepSets, ridge = 1e-6): Bridges {
   if (keep.length !== activity.stateSizes.length) {

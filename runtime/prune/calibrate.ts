@@ -22,19 +22,91 @@ import { layerStateSize } from "../config.ts";
 import type { MambaModel } from "../model.ts";
 import type { LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../weights.ts";
 
-/** Score names of {@link StateActivity.scores}. */
+/**
+ * Score names of {@link StateActivity.scores}.
+ *
+ * @example
+ * ```ts
+ * import { ACTIVITY_SCORES } from "./calibrate.ts";
+ *
+ * console.log(ACTIVITY_SCORES); // [ "delta_b", "delta_a", "energy", "ghost" ]
+ * // Each is also a ranking selectStates accepts (besides the "random" and "index" controls).
+ * ```
+ */
 export const ACTIVITY_SCORES = ["delta_b", "delta_a", "energy", "ghost"] as const;
 
-/** A measured activity score. */
+/**
+ * A measured activity score.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type ActivityScore,
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity = await calibrate(model, weights, sequences);
+ *
+ * // The most active state of layer 0 under each score.
+ * const names: ActivityScore[] = ["delta_b", "delta_a", "energy", "ghost"];
+ * for (const name of names) {
+ *   const layer0 = activity.scores[name]?.[0]; // delta_a is null for Mamba-2
+ *   if (layer0) console.log(name, layer0.indexOf(Math.max(...layer0)));
+ * }
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export type ActivityScore = typeof ACTIVITY_SCORES[number];
 
-/** What {@link calibrate} measures: per layer, one value per state for each score. */
+/**
+ * What {@link calibrate} measures: per layer, one value per state for each score.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   type StateActivity,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity: StateActivity = await calibrate(model, weights, sequences);
+ *
+ * console.log(activity.arch, activity.stateSizes, activity.sequences, activity.tokens); // mamba2 [ 16, 16 ] 2 16
+ * console.log(activity.scores.delta_a); // null: Mamba-2's A is per head, not per state
+ * const deltaB = activity.scores.delta_b!;
+ * console.log(deltaB[1].map((v) => v.toFixed(3)).join(" ")); // layer 1: E[Δ·|B_s|] of each of its 16 states
+ * const { matrix, samples } = activity.gram[0]; // Σ h·hᵀ over sampled (time, channel) pairs, 16 × 16
+ * console.log(matrix.length, samples); // 256 512 (16 tokens × 32 sampled channels)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface StateActivity {
+  /** Architecture of the calibrated model. */
   arch: "mamba1" | "mamba2";
   /** State size of each layer. */
   stateSizes: number[];
-  /** Calibration sequences and the tokens they held. */
+  /** Calibration sequences run. */
   sequences: number;
+  /** Tokens those sequences held. */
   tokens: number;
   /** scores[name][layer][state]; `delta_a` is null for Mamba-2 (A has no state index there). */
   scores: Record<ActivityScore, number[][] | null>;
@@ -42,7 +114,37 @@ export interface StateActivity {
   gram: { matrix: Float64Array; samples: number }[];
 }
 
-/** Options of {@link calibrate}. */
+/**
+ * Options of {@link calibrate}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type CalibrateOptions,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ *
+ * let outputs = 0;
+ * const options: CalibrateOptions = {
+ *   gramChannels: 8, // fewer channels per token in the Gram matrix: faster on big models
+ *   onProgress: (done, total) => console.log(`calibrated ${done}/${total} sequences`),
+ *   onLayerOutput: (layer, out) => (outputs += out.length), // each layer's host-recomputed out_proj input
+ * };
+ * const activity = await calibrate(model, weights, sequences, options);
+ * console.log(activity.gram[0].samples, outputs); // 128 (16 tokens × 8 channels) 4096 (2 layers × 16 tokens × 128)
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface CalibrateOptions {
   /** Channels (Mamba-1) or head channels (Mamba-2) sampled per token for the Gram matrix (default 32). */
   gramChannels?: number;
@@ -265,6 +367,31 @@ function addOuter(g: Float64Array, v: Float64Array, n: number): void {
 
 /**
  * Run `sequences` (token ids) through `model` (whose host weights are `weights`) and measure per-state activity.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   selectStates,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // or toHostWeights(checkpoint) for a real model
+ * const model = MambaModel.load(weights, backend);
+ * // Calibration data: a few tokenized text samples (here made-up ids).
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]];
+ * const activity = await calibrate(model, weights, sequences);
+ * console.log(activity.tokens, activity.scores.delta_b!.length); // 16 2 (tokens seen, layers scored)
+ * const keep = selectStates(activity, "delta_b", 0.5); // the next step: which states to keep
+ * console.log(keep.map((k) => k.length)); // [ 8, 8 ]
+ * model.dispose();
+ * backend.dispose();
+ * ```
  *
  * @throws RangeError on an empty calibration set or weights that do not match the model.
  */

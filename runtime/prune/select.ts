@@ -10,13 +10,105 @@ import { mulberry32 } from "../sampling.ts";
 import type { ActivityScore, StateActivity } from "./calibrate.ts";
 import type { KeepSets } from "./types.ts";
 
-/** Every way of ranking states: the measured scores and the two controls. */
+/**
+ * Every way of ranking states: the measured scores and the two controls.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   SELECTION_SCORES,
+ *   selectStates,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity = await calibrate(model, weights, sequences);
+ *
+ * // Which states each ranking keeps in layer 0 at ratio 0.75 (4 of 16).
+ * for (const score of SELECTION_SCORES) console.log(score, selectStates(activity, score, 0.75)[0]);
+ * console.log(SELECTION_SCORES.length); // 6; "index" keeps the first states: [ 0, 1, 2, 3 ]
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export const SELECTION_SCORES = ["delta_b", "delta_a", "energy", "ghost", "random", "index"] as const;
 
-/** A ranking of states. */
+/**
+ * A ranking of states.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   type SelectionScore,
+ *   selectStates,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity = await calibrate(model, weights, sequences);
+ *
+ * // How many of the states Δ·|B| keeps does each other ranking keep too (layer 0, half the states)?
+ * const reference = new Set(selectStates(activity, "delta_b", 0.5)[0]);
+ * const others: SelectionScore[] = ["energy", "ghost", "random", "index"];
+ * for (const score of others) {
+ *   const kept = selectStates(activity, score, 0.5, { seed: 3 })[0];
+ *   console.log(score, kept.filter((s) => reference.has(s)).length, "of", kept.length);
+ * }
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export type SelectionScore = typeof SELECTION_SCORES[number];
 
-/** Options of {@link selectStates}. */
+/**
+ * Options of {@link selectStates}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   type SelectOptions,
+ *   selectStates,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity = await calibrate(model, weights, sequences);
+ *
+ * // Layer-adaptive: one ranking over both layers, so an active layer can keep more than a quiet one.
+ * const global: SelectOptions = { scope: "global" };
+ * const keep = selectStates(activity, "energy", 0.5, global);
+ * console.log(keep.map((k) => k.length), keep.flat().length); // per-layer counts, 16 in all (half of 2 × 16)
+ * // The random control, reproducible through its seed.
+ * const a = selectStates(activity, "random", 0.5, { seed: 1 }), b = selectStates(activity, "random", 0.5, { seed: 1 });
+ * console.log(JSON.stringify(a) === JSON.stringify(b)); // true
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface SelectOptions {
   /** "layer": the same ratio in every layer; "global": one ranking of per-layer-normalised scores. */
   scope?: "layer" | "global";
@@ -24,7 +116,19 @@ export interface SelectOptions {
   seed?: number;
 }
 
-/** States each layer keeps at ratio r: ⌊N·(1 − r)⌋. */
+/**
+ * States each layer keeps at ratio r: ⌊N·(1 − r)⌋.
+ *
+ * @example
+ * ```ts
+ * import { keptCount } from "@perfmamba/perfmamba";
+ *
+ * console.log(keptCount(16, 0.5)); // 8
+ * console.log(keptCount(16, 0.3)); // 11 (⌊11.2⌋)
+ * console.log(keptCount(128, 0.75)); // 32 (Mamba-2's 128 states at 75% pruning)
+ * console.log(keptCount(16, 0.95)); // 0: selectStates refuses such a ratio (every layer must keep a state)
+ * ```
+ */
 export function keptCount(n: number, ratio: number): number {
   return Math.floor(n * (1 - ratio) + 1e-9);
 }
@@ -56,6 +160,36 @@ function topK(values: number[], k: number): number[] {
 
 /**
  * The states to keep in each layer at pruning ratio r ∈ [0, 1).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   calibrate,
+ *   makeConfig,
+ *   MambaModel,
+ *   selectBackend,
+ *   selectStates,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const weights = syntheticWeights(config, 42); // the host weights calibrate reads
+ * const model = MambaModel.load(weights, backend);
+ * const sequences = [[1, 5, 9, 13, 17, 21, 25, 29], [2, 4, 8, 16, 32, 64, 128, 255]]; // calibration token ids
+ * const activity = await calibrate(model, weights, sequences);
+ *
+ * const keep = selectStates(activity, "delta_b", 0.5); // the 8 most active states of each layer, ascending
+ * console.log(keep[0].length, keep[1].length); // 8 8
+ * if (!keep.every((k) => k.every((s, i) => i === 0 || s > k[i - 1]))) throw new Error("sets are ascending");
+ * try {
+ *   selectStates(activity, "delta_b", 0.97); // ⌊16 · 0.03⌋ = 0 states
+ * } catch (e) {
+ *   console.log((e as Error).name); // RangeError
+ * }
+ * model.dispose();
+ * backend.dispose();
+ * ```
  *
  * @throws RangeError for a ratio outside [0, 1), a layer left with k = 0 states, or a score the architecture lacks.
  */

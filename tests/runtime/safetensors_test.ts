@@ -2,6 +2,7 @@
  * safetensors parsing, validation errors, f16/bf16 conversion and the writer's round trip.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   f16BitsToNumber,
   parseSafetensors,
@@ -208,4 +209,18 @@ Deno.test("safetensors: writeSafetensors rejects duplicates and shape/data misma
     () => writeSafetensors([{ name: "w", shape: [3], data: new Float32Array(2) }]),
     /tensor "w" has 2 elements but shape \[3\]/,
   );
+});
+
+Deno.test("safetensors: a Node Buffer (whose slice() is a view, not a copy) converts to the tensor's values", () => {
+  const bytes = writeSafetensors([
+    { name: "a", shape: [2], data: new Float32Array([1, 2]) },
+    { name: "b", shape: [3], data: new Float32Array([3, 4, 5]) },
+  ]);
+  const file = parseSafetensors(Buffer.from(bytes), "buffer.safetensors");
+  assert.deepEqual(toFloat32(file.tensors.get("b")!), new Float32Array([3, 4, 5]));
+  // F16 at an odd byte offset takes the copying path of the u16 reader.
+  const odd = Buffer.alloc(5);
+  odd.set([0x00, 0x3c, 0x00, 0xc0], 1);
+  const half: SafetensorRecord = { name: "h", dtype: "F16", shape: [2], bytes: odd.subarray(1), file: "odd" };
+  assert.deepEqual(toFloat32(half), new Float32Array([1, -2]));
 });
