@@ -70,7 +70,18 @@ export interface SelectBackendOptions {
   allowFallbackAdapter?: boolean;
 }
 
-/** What "auto" found: whether a WebGPU adapter exists and whether it is a software fallback. */
+/**
+ * What "auto" found: whether a WebGPU adapter exists and whether it is a software fallback.
+ *
+ * @example
+ * ```ts
+ * import { type GpuProbe, probeWebGpu } from "@perfmamba/perfmamba";
+ *
+ * const probe: GpuProbe = await probeWebGpu();
+ * const choice = probe.adapter && !probe.fallback ? "webgpu" : "wasm"; // what selectBackend("auto") takes
+ * console.log(choice, probe.detail); // e.g. wasm llvmpipe (LLVM 15.0.6, 256 bits)
+ * ```
+ */
 export interface GpuProbe {
   /** An adapter was returned. */
   adapter: boolean;
@@ -80,7 +91,20 @@ export interface GpuProbe {
   detail: string;
 }
 
-/** Ask for a WebGPU adapter without creating a device; never hangs (10 s limit). */
+/**
+ * Ask for a WebGPU adapter without creating a device; never hangs (10 s limit). A page can use it to say which
+ * backend "auto" will take, and why, before loading a model.
+ *
+ * @example
+ * ```ts
+ * import { probeWebGpu } from "@perfmamba/perfmamba";
+ *
+ * const probe = await probeWebGpu();
+ * if (!probe.adapter) console.log(`WASM: no WebGPU here (${probe.detail})`);
+ * else if (probe.fallback) console.log(`WASM: ${probe.detail} is a software adapter`);
+ * else console.log(`WebGPU on ${probe.detail}`);
+ * ```
+ */
 export async function probeWebGpu(): Promise<GpuProbe> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return { adapter: false, fallback: false, detail: "navigator.gpu is undefined" };
@@ -90,7 +114,9 @@ export async function probeWebGpu(): Promise<GpuProbe> {
     const adapter = await Promise.race([gpu.requestAdapter().catch(() => null), timeout]);
     if (!adapter) return { adapter: false, fallback: false, detail: "requestAdapter() returned no adapter" };
     const info = adapter.info;
-    return { adapter: true, fallback: info.isFallbackAdapter, detail: info.description || info.vendor || "adapter" };
+    // Adapters without a description (SwiftShader: vendor "google", architecture "swiftshader") are named by parts.
+    const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ");
+    return { adapter: true, fallback: info.isFallbackAdapter, detail: name || "adapter" };
   } finally {
     clearTimeout(timer);
   }
