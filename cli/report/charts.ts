@@ -6,11 +6,23 @@
  * @module
  */
 
+import * as vega from "vega";
+import { compile } from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
 import type { Component } from "../../runtime/model.ts";
 import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
 import { COMPONENTS } from "../../runtime/cost.ts";
 import { fmtRate, modelLabel, PAPER_NAMES, runLabel } from "./format.ts";
+
+/** Renders a Vega-Lite spec to an SVG string (no DOM, no network: Deno and browsers alike). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none", logLevel: vega.Error });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
 
 /** A chart of {@link allCharts}. */
 export interface ChartEntry {

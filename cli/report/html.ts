@@ -5,12 +5,9 @@
  * @module
  */
 
-import * as vega from "vega";
-import { compile } from "vega-lite";
-import type { TopLevelSpec } from "vega-lite";
 import { COST_NOTES } from "../../runtime/cost.ts";
 import type { ProfiledModel, ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
-import { allCharts } from "./charts.ts";
+import { allCharts, renderSvg } from "./charts.ts";
 import { fmtBytes, fmtFraction, fmtMs, fmtPercent, fmtRate, group, modelName, PAPER_NAMES } from "./format.ts";
 
 /** Text made safe for HTML element content and quoted attribute values. */
@@ -21,16 +18,6 @@ export function escapeHtml(text: unknown): string {
     .replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;")
     .replaceAll("'", "&#39;");
-}
-
-/** Renders a Vega-Lite spec to an SVG string (headless: no DOM, no network). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none", logLevel: vega.Error });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
 }
 
 const CSS = `

@@ -4,7 +4,8 @@
  */
 import type { TopLevelSpec } from "vega-lite";
 import type { SpeedPoint } from "../../runtime/prune/speed.ts";
-import { escapeHtml, renderSvg } from "./html.ts";
+import { renderSvg } from "./charts.ts";
+import { escapeHtml } from "./html.ts";
 
 /** One pruned model's accuracy. */
 export interface AccuracyPoint {

@@ -5,20 +5,8 @@
  * @module
  */
 
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
 import type { ProfileReport } from "../../mod.ts";
-import { shareChart } from "../../cli/report/charts.ts";
-
-/** A Vega-Lite spec as an SVG string. */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none", logLevel: vega.Error });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
+import { renderSvg, shareChart } from "../../cli/report/charts.ts";
 
 /** The share-of-latency charts (prefill, decode) of the report's first model, as SVG strings with titles. */
 export async function breakdownCharts(report: ProfileReport): Promise<{ mode: string; svg: string }[]> {
