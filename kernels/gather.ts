@@ -9,7 +9,8 @@ const WG = 256;
 
 /**
  * out (rows, cols) gets the rows of src (partRows, cols) = table rows [r0, r0 + partRows) named by ids (rows, i32);
- * other rows of out are not written. `f16`: src holds f16 pairs, rows padded to an even length.
+ * other rows of out are not written. `f16`: src holds f16 pairs, rows padded to an even length. `idOffset`: the
+ * first id read from `ids`.
  */
 export function gatherProgram(
   ids: Slice,
@@ -20,13 +21,14 @@ export function gatherProgram(
   r0: number,
   partRows: number,
   f16 = false,
+  idOffset = 0,
 ): Program {
   return {
     kernel: "gather",
     label: "gather",
     constants: { WG, F16: f16 ? 1 : 0 },
     storage: [ids, src, out],
-    uniforms: [["u32", rows], ["u32", cols], ["u32", r0], ["u32", partRows]],
+    uniforms: [["u32", rows], ["u32", cols], ["u32", r0], ["u32", partRows], ["u32", idOffset]],
     workgroups: grid(rows * cols, WG),
   };
 }

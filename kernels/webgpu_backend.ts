@@ -36,6 +36,7 @@ import { bucketBytes, BufferPool } from "./buffer_pool.ts";
 import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
 import { acquireDevice } from "./device.ts";
 import { gatherProgram } from "./gather.ts";
+import { argmaxProgram } from "./argmax.ts";
 import { WGSL } from "./generated/wgsl.ts";
 import { linearProgram, splitK, splitkReduceProgram } from "./linear.ts";
 import { kernelLayoutEntries, pipelineKey, type Program, type Slice, uniformBytes, writeUniforms } from "./program.ts";
@@ -900,6 +901,36 @@ class WebGpuBackendImpl implements WebGpuBackend {
     for (const part of m.parts!) {
       const src = { buffer: part.buffer, offset: 0, size: Math.max(4, part.rows * m.rowBytes) };
       this.#run(gatherProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows, m.f16));
+    }
+    return out;
+  }
+
+  argmaxInto(x: Tensor, ids: Tensor, offset: number): void {
+    this.#check();
+    const xt = this.#tensor(x, "argmaxInto"), it = this.#tensor(ids, "argmaxInto");
+    const [rows, cols] = xt.shape;
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + rows <= it.size)) {
+      throw new RangeError(`argmaxInto: ${rows} ids from ${offset} do not fit ${it.label} (${it.size} values)`);
+    }
+    if (rows === 0 || cols === 0) return;
+    this.#run(argmaxProgram(this.#slice(xt, "argmaxInto"), this.#slice(it, "argmaxInto"), rows, cols, offset));
+  }
+
+  embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {
+    this.#check();
+    const m = this.#matrix(table, "embedFrom"), it = this.#tensor(ids, "embedFrom");
+    if (
+      !(Number.isInteger(offset) && offset >= 0 && Number.isInteger(count) && count >= 0 && offset + count <= it.size)
+    ) {
+      throw new RangeError(`embedFrom: ${count} ids from ${offset} are outside ${it.label} (${it.size} values)`);
+    }
+    const out = this.#alloc([count, m.k], "embed.out");
+    if (count === 0) return out;
+    const idSlice = this.#slice(it, "embedFrom");
+    const o = this.#slice(out, "embedFrom");
+    for (const part of m.parts!) {
+      const src = { buffer: part.buffer, offset: 0, size: Math.max(4, part.rows * m.rowBytes) };
+      this.#run(gatherProgram(idSlice, src, o, count, m.k, part.r0, part.rows, m.f16, offset));
     }
     return out;
   }

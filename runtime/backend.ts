@@ -412,6 +412,14 @@ export interface Backend {
 
   /** `[T, d]` rows of the embedding matrix `[vocab, d]` for token ids (each < vocab). */
   embed(ids: Int32Array, table: Matrix): Tensor;
+  /**
+   * Greedy decoding without readbacks (optional; `MambaModel.greedy` uses it when present): writes the argmax of
+   * each row of `x` `[rows, vocab]` — the lowest index among equal maxima, as `argmax` — into `ids` from element
+   * `offset` on, as int32 bit patterns (read them with `new Int32Array((await backend.read(ids)).buffer)`).
+   */
+  argmaxInto?(x: Tensor, ids: Tensor, offset: number): void;
+  /** With {@link argmaxInto}: `[count, d]` embedding rows for the int32 ids held by `ids` from element `offset`. */
+  embedFrom?(ids: Tensor, offset: number, count: number, table: Matrix): Tensor;
   /** `[T, d]` x / sqrt(mean(x²) + eps) · weight. */
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   /** `[T, d]` a + b. */

@@ -43,6 +43,13 @@ export interface GenerateOptions extends SamplingOptions {
   stopTokens?: number[];
   /** Called with each new token as soon as it is chosen; return `false` to stop early. */
   onToken?: (token: number, index: number) => void | boolean | Promise<void | boolean>;
+  /**
+   * Greedy decoding (temperature 0) only: decode steps run per readback of the tokens ({@link MambaModel.greedy}).
+   * Default 8 on a backend with device argmax — on WebGPU each readback waits for the GPU (≥ 10 ms in Deno), which
+   * would otherwise dominate each token — and 1 elsewhere. Tokens still reach `onToken` one by one (in bursts);
+   * after a stop, the rest of a burst is discarded. The tokens are the same for every value.
+   */
+  decodeChunk?: number;
 }
 
 /**
@@ -112,17 +119,22 @@ export async function generate(
   const max = options.maxNewTokens ?? 32;
   if (!(Number.isInteger(max) && max >= 0)) throw new RangeError(`maxNewTokens must be a whole number ≥ 0, got ${max}`);
   const sampler = new Sampler(options);
+  const greedy = (options.temperature ?? 0) === 0;
+  const chunk = options.decodeChunk ?? (model.backend.argmaxInto ? 8 : 1);
+  if (!(Number.isInteger(chunk) && chunk >= 1)) {
+    throw new RangeError(`decodeChunk must be a whole number ≥ 1, got ${chunk}`);
+  }
   const stops = new Set(options.stopTokens ?? []);
   const tokens: number[] = [];
   const t0 = performance.now();
   const { logits, state } = await model.prefill(prompt, { lastOnly: true });
   const prefillMs = performance.now() - t0;
   let stop: GenerateResult["stop"] = "length";
-  let row = logits.data;
+  let next = sampler.pick(logits.data);
+  let pending: number[] = []; // greedy tokens already decoded on the device, not yet emitted
   const t1 = performance.now();
   try {
     for (let i = 0; i < max; i++) {
-      const next = sampler.pick(row);
       tokens.push(next);
       if ((await options.onToken?.(next, i)) === false) {
         stop = "callback";
@@ -132,7 +144,13 @@ export async function generate(
         stop = "stop_token";
         break;
       }
-      if (i + 1 < max) row = (await model.step([next], state)).data;
+      if (i + 1 === max) break;
+      if (greedy && chunk > 1) {
+        if (pending.length === 0) pending = (await model.greedy([next], state, Math.min(chunk, max - i - 1)))[0];
+        next = pending.shift()!;
+      } else {
+        next = sampler.pick((await model.step([next], state)).data);
+      }
     }
   } finally {
     state.dispose();

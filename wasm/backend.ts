@@ -365,6 +365,40 @@ class WasmBackend implements Backend {
     return out;
   }
 
+  argmaxInto(x: Tensor, ids: Tensor, offset: number): void {
+    const xt = this.#t(x, "argmaxInto");
+    const it = this.#t(ids, "argmaxInto");
+    const [rows, cols] = xt.shape;
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + rows <= it.size)) {
+      throw new Error(`argmaxInto: ${rows} ids from ${offset} do not fit "${it.label}" (${it.size} values)`);
+    }
+    const heap = this.#heap, out = this.#heapI32;
+    for (let r = 0; r < rows; r++) {
+      const base = (xt.ptr >> 2) + r * cols;
+      let best = 0;
+      for (let c = 1; c < cols; c++) if (heap[base + c] > heap[base + best]) best = c;
+      out[(it.ptr >> 2) + offset + r] = best;
+    }
+  }
+
+  embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {
+    const w = this.#m(table, "embedFrom");
+    const it = this.#t(ids, "embedFrom");
+    if (
+      !(Number.isInteger(offset) && offset >= 0 && Number.isInteger(count) && count >= 0 && offset + count <= it.size)
+    ) {
+      throw new Error(`embedFrom: ${count} ids from ${offset} are outside "${it.label}" (${it.size} values)`);
+    }
+    const first = (it.ptr >> 2) + offset, heapIds = this.#heapI32;
+    for (let i = 0; i < count; i++) {
+      const id = heapIds[first + i];
+      if (!(id >= 0 && id < w.n)) throw new Error(`embedFrom(${w.label}): token id ${id} is outside [0, ${w.n})`);
+    }
+    const out = this.#tensor([count, w.k], `embed(${w.label})`);
+    this.#k.embed(it.ptr + 4 * offset, count, w.ptr, w.n, w.k, out.ptr);
+    return out;
+  }
+
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     const xt = this.#t(x, "rmsNorm");
     const wt = this.#t(weight, "rmsNorm");

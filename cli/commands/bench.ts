@@ -39,7 +39,8 @@ export const spec: CommandSpec = {
 /** One measured configuration. */
 interface Row {
   arch: string;
-  mode: "prefill" | "decode";
+  /** decode: one `step` (logits read back) per token; greedy: `MambaModel.greedy`, one readback per run. */
+  mode: "prefill" | "decode" | "greedy";
   batch: number;
   seqLen: number;
   ms: number;
@@ -145,28 +146,40 @@ export async function run(argv: string[]): Promise<void> {
             times.push(performance.now() - t0);
             next = tokens(batch);
           }
+          // Greedy decode with the tokens kept on the device (argmax on the backend): all steps, one readback.
+          await model.greedy(next, state, Math.min(warmup, decodeTokens));
+          const runs: number[] = [];
+          for (let r = 0; r < 3; r++) {
+            const t0 = performance.now();
+            await model.greedy(tokens(batch), state, decodeTokens);
+            runs.push((performance.now() - t0) / decodeTokens);
+          }
           const bytesPerStep = 4 * model.parameterCount + 2 * state.bytes;
           state.dispose();
-          const ms = median(times);
-          const gflops = total(forwardFlops(config, batch, 1)) / (ms * 1e6);
+          const flops = total(forwardFlops(config, batch, 1));
           // Roofline: the larger of streaming the bytes and computing the FLOPs at the measured peaks
           // (batch-1 decode is bandwidth-bound; larger batches reuse each weight and become compute-bound).
           const bwMs = peaks ? bytesPerStep / (peaks.bandwidthGBs * 1e6) : NaN;
-          const flopMs = peaks ? total(forwardFlops(config, batch, 1)) / (peaks.gemmGflops * 1e6) : NaN;
+          const flopMs = peaks ? flops / (peaks.gemmGflops * 1e6) : NaN;
           const rooflineMs = Math.max(bwMs, flopMs);
-          rows.push({
-            arch: config.arch,
-            mode: "decode",
-            batch,
-            seqLen: 1,
-            ms,
-            tokPerS: batch / (ms / 1000),
-            gflops,
-            ofPeak: peaks ? rooflineMs / ms : null,
-            bytesPerStep,
-            bound: bwMs >= flopMs ? "bandwidth" : "compute",
-          });
-          log(`  decode B${batch}: ${ms.toFixed(2)} ms/token`);
+          for (const [mode, ms] of [["decode", median(times)], ["greedy", median(runs)]] as const) {
+            rows.push({
+              arch: config.arch,
+              mode,
+              batch,
+              seqLen: 1,
+              ms,
+              tokPerS: batch / (ms / 1000),
+              gflops: flops / (ms * 1e6),
+              ofPeak: peaks ? rooflineMs / ms : null,
+              bytesPerStep,
+              bound: bwMs >= flopMs ? "bandwidth" : "compute",
+            });
+          }
+          log(
+            `  decode B${batch}: ${median(times).toFixed(2)} ms/token per step; ` +
+              `greedy ${decodeTokens} steps per readback: ${median(runs).toFixed(2)} ms/token`,
+          );
         }
       }
       model.dispose();
@@ -200,7 +213,7 @@ function printTable(rows: Row[], withPeak: boolean): void {
       r.gflops.toFixed(2),
       r.ofPeak === null
         ? ""
-        : `${(100 * r.ofPeak).toFixed(0)}% ${r.mode === "decode" ? `of roofline (${r.bound})` : "of GEMM peak"}`,
+        : `${(100 * r.ofPeak).toFixed(0)}% ${r.mode === "prefill" ? "of GEMM peak" : `of roofline (${r.bound})`}`,
     ]
   );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
