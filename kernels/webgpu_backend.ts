@@ -60,6 +60,11 @@ export interface WebGpuBackendOptions {
    * `unpack2x16float`), so it works on every adapter. Vectors (norms, conv, A, D, biases) stay f32.
    */
   f16Weights?: boolean;
+  /**
+   * Dispatches recorded before the encoder is submitted without a read (default 128). Smaller values start the GPU
+   * sooner while the host is still encoding, e.g. over the many steps of `MambaModel.greedy`.
+   */
+  dispatchesPerSubmit?: number;
 }
 
 /** Time one labelled compute pass took on the GPU (see {@link PassTiming}). */
@@ -99,7 +104,7 @@ const MAP_READ = 0x1;
 const STORAGE = U.STORAGE | U.COPY_SRC | U.COPY_DST;
 const READBACK = U.MAP_READ | U.COPY_DST;
 /** Dispatches recorded before the encoder is submitted on its own. */
-const MAX_DISPATCHES_PER_SUBMIT = 4096;
+const MAX_DISPATCHES_PER_SUBMIT = 128;
 /** Compute passes timed per submit (2 timestamps each). */
 const MAX_TIMED_PASSES = 2048;
 /**
@@ -263,6 +268,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   #resolveBuffer: GPUBuffer | null = null;
   #passLabels: string[] = [];
   #pendingTimings: Promise<GpuTiming[]>[] = [];
+  readonly #dispatchesPerSubmit: number;
 
   #live = 0;
   #peak = 0;
@@ -290,6 +296,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const canTime = !!opts.timestamps && device.features.has("timestamp-query");
     this.#timing = canTime;
     this.f16Weights = !!opts.f16Weights;
+    this.#dispatchesPerSubmit = opts.dispatchesPerSubmit ?? MAX_DISPATCHES_PER_SUBMIT;
     if (canTime) {
       // deno-lint-ignore no-this-alias
       const self = this;
@@ -593,7 +600,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     }
     const wg = p.workgroups;
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
-    if (++this.#dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+    if (++this.#dispatches >= this.#dispatchesPerSubmit) this.flush();
   }
 
   #runAll(ps: Program[]): void {
