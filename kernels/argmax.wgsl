@@ -29,7 +29,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     return;
   }
   let base = row * p.cols;
-  var v = -3.4028235e38;
+  var v = bitcast<f32>(0xff7fffffu); // −FLT_MAX (a decimal literal may round past f32 in some compilers)
   var i = 0xffffffffu;
   for (var c = lid.x; c < p.cols; c += WG) {
     let xc = x[base + c];

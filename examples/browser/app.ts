@@ -18,7 +18,8 @@
  *
  * When a `model` is given, the outcome is published as JSON in `<script type="application/json" id="result">` —
  * `{ ok, error?, backend: { name, description, requested, reason, gpu }, thread, crossOriginIsolated, model,
- * logits?: { rows, vocab, ms, data }, generated?: { promptIds, tokens, text }, profile?: { timing, runs } }` —
+ * logits?: { rows, vocab, ms, data }, generated?: { promptIds, tokens, text, prefillMs, decodeMsPerToken },
+ * profile?: { timing, runs } }` —
  * and then `<html data-result="ok">` (or `"error"`) is set.
  *
  * @module
@@ -334,7 +335,13 @@ async function runHook(q: URLSearchParams): Promise<void> {
       const n = Number(q.get("n") ?? 8);
       const ids = q.has("ids") ? parseIds(q.get("ids")!) : undefined;
       const r = await engine!.generate({ prompt: q.get("prompt") ?? "", ids, maxNewTokens: n }, () => {});
-      result.generated = { promptIds: r.promptIds, tokens: r.tokens, text: r.text };
+      result.generated = {
+        promptIds: r.promptIds,
+        tokens: r.tokens,
+        text: r.text,
+        prefillMs: r.prefillMs,
+        decodeMsPerToken: r.decodeMsPerToken,
+      };
       $("output-prompt").textContent = q.get("prompt") ?? "";
       $("output-new").textContent = r.text;
     } else if (check === "profile") {

@@ -135,6 +135,15 @@ Deno.test({
           assertGoldenLogits(result, golden, "webgpu");
         });
 
+        await t.step(`${fixture}: WebGPU greedy generation (argmax on the device) = transformers'`, async () => {
+          const n = golden.greedy_continuation.length;
+          const g = `model=/fixtures/${fixture}/&check=generate&ids=${golden.greedy_prompt.join(",")}&n=${n}`;
+          const { result } = await hook(browser, `${base}?${g}&backend=webgpu&worker=${worker}`);
+          assert.ok(result.ok, `webgpu generate: ${result.error}`);
+          assert.equal(result.backend!.name, "webgpu");
+          assert.deepEqual(result.generated!.tokens, golden.greedy_continuation);
+        });
+
         await t.step(`${fixture}: auto`, async () => {
           const { result } = await hook(browser, `${base}?${q}&backend=auto`);
           assertGoldenLogits(result, golden, "auto");
