@@ -53,7 +53,7 @@ export { generate } from "./runtime/generate.ts";
 export type { SamplingOptions } from "./runtime/sampling.ts";
 export { argmax, Sampler } from "./runtime/sampling.ts";
 export type { BackendKind, GpuProbe, SelectBackendOptions } from "./runtime/select_backend.ts";
-export { BACKEND_KINDS, probeWebGpu, selectBackend } from "./runtime/select_backend.ts";
+export { autoBackend, BACKEND_KINDS, probeWebGpu, selectBackend } from "./runtime/select_backend.ts";
 export type { WorkerFactory, WorkerLike } from "./wasm/threads.ts";
 export type { WasmKernelVariant } from "./wasm/module.ts";
 export { wasmKernelBytes } from "./wasm/module.ts";

@@ -123,6 +123,39 @@ export async function probeWebGpu(): Promise<GpuProbe> {
 }
 
 /**
+ * What "auto" takes given a {@link probeWebGpu} result, and why: WebGPU on a hardware adapter (or on a software one
+ * when `allowFallbackAdapter`), else WASM. `selectBackend("auto")` decides with this; a page can show the reason.
+ *
+ * @example
+ * ```ts
+ * import { autoBackend } from "@perfmamba/perfmamba";
+ *
+ * const swiftshader = { adapter: true, fallback: true, detail: "google swiftshader" };
+ * console.log(autoBackend(swiftshader).kind); // wasm
+ * console.log(autoBackend(swiftshader, true).reason); // auto chose WebGPU: software adapter (google swiftshader) allowed
+ * ```
+ */
+export function autoBackend(
+  probe: GpuProbe,
+  allowFallbackAdapter = false,
+): { kind: "webgpu" | "wasm"; reason: string } {
+  if (!probe.adapter) return { kind: "wasm", reason: `auto chose WASM: no WebGPU adapter (${probe.detail})` };
+  if (probe.fallback && !allowFallbackAdapter) {
+    return {
+      kind: "wasm",
+      reason: `auto chose WASM: the WebGPU adapter (${probe.detail}) is a software fallback (isFallbackAdapter), ` +
+        `which runs the kernels far slower than WASM SIMD on the same CPU`,
+    };
+  }
+  return {
+    kind: "webgpu",
+    reason: probe.fallback
+      ? `auto chose WebGPU: software adapter (${probe.detail}) allowed`
+      : `auto chose WebGPU: hardware adapter (${probe.detail})`,
+  };
+}
+
+/**
  * Create a backend. "auto" takes WebGPU when a hardware adapter exists, else WASM. A software adapter
  * (llvmpipe, SwiftShader: `isFallbackAdapter`) runs our GEMMs an order of magnitude slower than the WASM SIMD
  * kernels on the same CPU, so "auto" passes it over unless `allowFallbackAdapter` is set; "webgpu" always uses
@@ -143,8 +176,8 @@ export async function selectBackend(
   const wasmOptions = { threads: options.threads, module: options.wasmModule, workerFactory: options.workerFactory };
   switch (kind) {
     case "auto": {
-      const probe = await probeWebGpu();
-      if (probe.adapter && (!probe.fallback || options.allowFallbackAdapter)) {
+      const { kind } = autoBackend(await probeWebGpu(), options.allowFallbackAdapter);
+      if (kind === "webgpu") {
         return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
       }
       return await createWasmBackend(wasmOptions);

@@ -162,7 +162,8 @@ export async function run(argv: string[]): Promise<void> {
           const bwMs = peaks ? bytesPerStep / (peaks.bandwidthGBs * 1e6) : NaN;
           const flopMs = peaks ? flops / (peaks.gemmGflops * 1e6) : NaN;
           const rooflineMs = Math.max(bwMs, flopMs);
-          for (const [mode, ms] of [["decode", median(times)], ["greedy", median(runs)]] as const) {
+          const stepMs = median(times), greedyMs = median(runs);
+          for (const [mode, ms] of [["decode", stepMs], ["greedy", greedyMs]] as const) {
             rows.push({
               arch: config.arch,
               mode,
@@ -177,8 +178,8 @@ export async function run(argv: string[]): Promise<void> {
             });
           }
           log(
-            `  decode B${batch}: ${median(times).toFixed(2)} ms/token per step; ` +
-              `greedy ${decodeTokens} steps per readback: ${median(runs).toFixed(2)} ms/token`,
+            `  decode B${batch}: ${stepMs.toFixed(2)} ms/token per step; ` +
+              `greedy ${decodeTokens} steps per readback: ${greedyMs.toFixed(2)} ms/token`,
           );
         }
       }

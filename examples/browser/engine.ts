@@ -11,6 +11,7 @@
 
 import { Tokenizer } from "@huggingface/tokenizers";
 import {
+  autoBackend,
   type Backend,
   type CheckpointSource,
   generate,
@@ -188,19 +189,6 @@ export function parseIds(text: string): number[] {
   });
 }
 
-/** Why "auto" picks what it picks (mirrors selectBackend("auto") in runtime/select_backend.ts). */
-function autoReason(gpu: GpuProbe, allowFallback: boolean): string {
-  if (!gpu.adapter) return `auto chose WASM: no WebGPU adapter (${gpu.detail})`;
-  if (gpu.fallback && !allowFallback) {
-    return `auto chose WASM: the WebGPU adapter (${gpu.detail}) is a software fallback (isFallbackAdapter), ` +
-      `which runs the kernels far slower than WASM SIMD on the same CPU; tick "allow a software WebGPU adapter" ` +
-      `to use it`;
-  }
-  return gpu.fallback
-    ? `auto chose WebGPU: software adapter (${gpu.detail}) allowed`
-    : `auto chose WebGPU: hardware adapter (${gpu.detail})`;
-}
-
 async function fetchTokenizerJson(url: string): Promise<unknown> {
   let res: Response;
   try {
@@ -260,7 +248,8 @@ export class Engine {
 
       const gpu = await probeWebGpu();
       const allow = req.allowFallbackAdapter ?? false;
-      const backend = await selectBackend(req.backend, {
+      const auto = autoBackend(gpu, allow); // what selectBackend("auto") decides, without probing again
+      const backend = await selectBackend(req.backend === "auto" ? auto.kind : req.backend, {
         threads: req.threads,
         allowFallbackAdapter: allow,
         timestamps: true,
@@ -277,7 +266,10 @@ export class Engine {
       this.#backend = backend;
       this.#model = model;
       this.#tokenizer = tokenizer?.tokenizer ?? null;
-      let reason = req.backend === "auto" ? autoReason(gpu, allow) : `requested ${req.backend}`;
+      let reason = req.backend === "auto" ? auto.reason : `requested ${req.backend}`;
+      if (req.backend === "auto" && gpu.fallback && !allow) {
+        reason += `; tick "allow a software WebGPU adapter" to use it`;
+      }
       if (req.backend === "webgpu" && gpu.fallback) reason += ` (software adapter ${gpu.detail}: slow)`;
       if (backend.name === "wasm" && !globalThis.crossOriginIsolated) {
         reason += "; single-threaded WASM: the page is not cross-origin isolated (serve it with COOP/COEP)";
