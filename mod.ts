@@ -21,6 +21,7 @@
 
 export type {
   Backend,
+  BackendCapabilities,
   DevicePeaks,
   Matrix,
   MemoryStats,
@@ -30,6 +31,7 @@ export type {
   SsdArgs,
   Tensor,
   View,
+  WeightFormat,
 } from "./runtime/backend.ts";
 export { view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
@@ -52,8 +54,10 @@ export type { GenerateOptions, GenerateResult } from "./runtime/generate.ts";
 export { generate } from "./runtime/generate.ts";
 export type { SamplingOptions } from "./runtime/sampling.ts";
 export { argmax, Sampler } from "./runtime/sampling.ts";
-export type { BackendKind, GpuProbe, SelectBackendOptions } from "./runtime/select_backend.ts";
-export { autoBackend, BACKEND_KINDS, probeWebGpu, selectBackend } from "./runtime/select_backend.ts";
+export type { BackendFactories, BackendKind, GpuProbe } from "./runtime/select_backend.ts";
+export { autoBackend, BACKEND_KINDS, chooseBackend, probeWebGpu } from "./runtime/select_backend.ts";
+export type { SelectBackendOptions } from "./backends.ts";
+export { selectBackend } from "./backends.ts";
 export type { WorkerFactory, WorkerLike } from "./wasm/threads.ts";
 export type { WasmKernelVariant } from "./wasm/module.ts";
 export { wasmKernelBytes } from "./wasm/module.ts";

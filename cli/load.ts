@@ -3,7 +3,8 @@
  */
 import { loadCheckpoint, toHostWeights } from "../runtime/checkpoint.ts";
 import { MambaModel } from "../runtime/model.ts";
-import { BACKEND_KINDS, selectBackend } from "../runtime/select_backend.ts";
+import { BACKEND_KINDS } from "../runtime/select_backend.ts";
+import { selectBackend } from "../backends.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { dirSource } from "./fs_source.ts";
 

@@ -20,6 +20,7 @@
 
 import type {
   Backend,
+  BackendCapabilities,
   DevicePeaks,
   Matrix,
   MemoryStats,
@@ -31,6 +32,21 @@ import type {
   View,
 } from "../runtime/backend.ts";
 import { asView } from "../runtime/backend.ts";
+import {
+  checkAdd,
+  checkConv1d,
+  checkEmbed,
+  checkGatedRmsNorm,
+  checkGatherRows,
+  checkIdRange,
+  checkLinear,
+  checkRmsNorm,
+  checkSelectiveScan,
+  checkShape,
+  checkSsd,
+  checkUpload,
+  checkUploadMatrix,
+} from "../runtime/op_checks.ts";
 import { addProgram } from "./add.ts";
 import { bucketBytes, BufferPool } from "./buffer_pool.ts";
 import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
@@ -105,6 +121,14 @@ const STORAGE = U.STORAGE | U.COPY_SRC | U.COPY_DST;
 const READBACK = U.MAP_READ | U.COPY_DST;
 /** Dispatches recorded before the encoder is submitted on its own. */
 const MAX_DISPATCHES_PER_SUBMIT = 128;
+/**
+ * Greedy decode steps per readback: a readback costs ≥ 10 ms in Deno (deno_webgpu polls, then sleeps), a step on an
+ * H100 ~2.3 ms (BENCHMARKS.md).
+ */
+const DECODE_BURST = 32;
+/** Perplexity windows per forward pass: enough rows to fill the GEMM tiles. */
+const PREFERRED_BATCH = 8;
+
 /** Compute passes timed per submit (2 timestamps each). */
 const MAX_TIMED_PASSES = 2048;
 /**
@@ -227,6 +251,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly maxBindingSize: number;
   readonly f16Weights: boolean;
   readonly passTimer?: PassTimer;
+  readonly capabilities: BackendCapabilities;
   get timestamps(): boolean {
     return this.#timing;
   }
@@ -296,6 +321,17 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const canTime = !!opts.timestamps && device.features.has("timestamp-query");
     this.#timing = canTime;
     this.f16Weights = !!opts.f16Weights;
+    this.capabilities = {
+      queued: true,
+      timestamps: canTime,
+      deviceTokenChoice: true,
+      decodeBurst: DECODE_BURST,
+      threads: 1,
+      weightFormats: ["f32", "f16"],
+      weightFormat: this.f16Weights ? "f16" : "f32",
+      preferredBatch: PREFERRED_BATCH,
+      deviceSampling: false,
+    };
     this.#dispatchesPerSubmit = opts.dispatchesPerSubmit ?? MAX_DISPATCHES_PER_SUBMIT;
     if (canTime) {
       // deno-lint-ignore no-this-alias
@@ -377,8 +413,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   }
 
   #alloc(shape: readonly number[], label: string): GpuTensor {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isInteger(size) || size < 0) throw new RangeError(`${label}: bad shape ${shapeStr(shape)}`);
+    const size = checkShape(label, shape);
     if (size * 4 > this.#maxBufferSize) {
       throw new RangeError(`${label}: ${size * 4} bytes exceed the device's maxBufferSize ${this.#maxBufferSize}`);
     }
@@ -804,10 +839,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
     this.#check();
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== size) {
-      throw new RangeError(`upload(${label}): ${data.length} values for shape ${shapeStr(shape)} (${size})`);
-    }
+    const size = checkUpload(data, shape, label);
     if (size * 4 > this.#maxBufferSize) {
       throw new RangeError(`upload(${label}): ${size * 4} bytes exceed maxBufferSize`);
     }
@@ -818,7 +850,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {
     this.#check();
-    if (data.length !== n * k) throw new RangeError(`uploadMatrix(${label}): ${data.length} values for [${n}, ${k}]`);
+    checkUploadMatrix(data, n, k, label);
     const f16 = this.f16Weights;
     const rowBytes = f16 ? Math.ceil(k / 2) * 4 : k * 4;
     if (rowBytes > this.maxBindingSize) {
@@ -898,9 +930,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   embed(ids: Int32Array, table: Matrix): Tensor {
     this.#check();
     const m = this.#matrix(table, "embed");
-    for (let i = 0; i < ids.length; i++) {
-      if (!(ids[i] >= 0 && ids[i] < m.n)) throw new RangeError(`embed: id ${ids[i]} at ${i} outside [0, ${m.n})`);
-    }
+    checkEmbed(ids, m);
     const out = this.#alloc([ids.length, m.k], "embed.out");
     if (ids.length === 0) return out;
     const idSlice = this.#stage(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), this.#align);
@@ -916,9 +946,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#check();
     const xt = this.#tensor(x, "argmaxInto"), it = this.#tensor(ids, "argmaxInto");
     const [rows, cols] = xt.shape;
-    if (!(Number.isInteger(offset) && offset >= 0 && offset + rows <= it.size)) {
-      throw new RangeError(`argmaxInto: ${rows} ids from ${offset} do not fit ${it.label} (${it.size} values)`);
-    }
+    checkIdRange("argmaxInto", it, offset, rows);
     if (rows === 0 || cols === 0) return;
     this.#run(argmaxProgram(this.#slice(xt, "argmaxInto"), this.#slice(it, "argmaxInto"), rows, cols, offset));
   }
@@ -926,11 +954,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {
     this.#check();
     const m = this.#matrix(table, "embedFrom"), it = this.#tensor(ids, "embedFrom");
-    if (
-      !(Number.isInteger(offset) && offset >= 0 && Number.isInteger(count) && count >= 0 && offset + count <= it.size)
-    ) {
-      throw new RangeError(`embedFrom: ${count} ids from ${offset} are outside ${it.label} (${it.size} values)`);
-    }
+    checkIdRange("embedFrom", it, offset, count);
     const out = this.#alloc([count, m.k], "embed.out");
     if (count === 0) return out;
     const idSlice = this.#slice(it, "embedFrom");
@@ -945,10 +969,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   gatherRows(x: Tensor, rows: Int32Array): Tensor {
     this.#check();
     const src = this.#tensor(x, "gatherRows");
-    const [R, cols] = src.shape;
-    for (let i = 0; i < rows.length; i++) {
-      if (!(rows[i] >= 0 && rows[i] < R)) throw new RangeError(`gatherRows: row ${rows[i]} outside [0, ${R})`);
-    }
+    const { rows: R, cols } = checkGatherRows(src, rows);
     const out = this.#alloc([rows.length, cols], `${src.label}.rows`);
     if (rows.length === 0 || cols === 0) return out;
     const idSlice = this.#stage(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength), this.#align);
@@ -961,9 +982,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     this.#check();
     const xt = this.#tensor(x, "rmsNorm"), w = this.#tensor(weight, "rmsNorm");
-    const [rows, cols] = xt.shape;
-    if (w.size !== cols) throw new RangeError(`rmsNorm: weight ${shapeStr(w.shape)} for ${cols} columns`);
-    const out = this.#alloc([rows, cols], "rms_norm.out");
+    const { rows, cols } = checkRmsNorm(xt, w);
+    const out = this.#alloc(xt.shape, "rms_norm.out");
     if (rows > 0) {
       this.#run(
         rmsNormProgram(
@@ -982,7 +1002,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
   add(a: Tensor, b: Tensor): Tensor {
     this.#check();
     const at = this.#tensor(a, "add"), bt = this.#tensor(b, "add");
-    if (at.size !== bt.size) throw new RangeError(`add: ${shapeStr(at.shape)} + ${shapeStr(bt.shape)}`);
+    checkAdd(at, bt);
     const out = this.#alloc(at.shape, "add.out");
     if (at.size > 0) {
       this.#run(addProgram(this.#slice(at, "add"), this.#slice(bt, "add"), this.#slice(out, "add"), at.size));
@@ -995,11 +1015,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const v = asView(x);
     const xt = this.#tensor(v.tensor, "linear");
     const m = this.#matrix(w, "linear");
-    if (v.cols !== m.k) throw new RangeError(`linear(${m.label}): input has ${v.cols} columns, the matrix ${m.k}`);
     const bt = bias ? this.#tensor(bias, "linear") : null;
-    if (bt && bt.size !== m.n) {
-      throw new RangeError(`linear(${m.label}): bias ${shapeStr(bt.shape)} for ${m.n} outputs`);
-    }
+    checkLinear(v, m, bt);
     const [M, xStride] = xt.shape;
     const N = m.n;
     const out = this.#alloc([M, N], `${m.label}.out`);
@@ -1048,16 +1065,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
   conv1d(x: View, weight: Tensor, bias: Tensor | null, state: Tensor, batch: number, seqLen: number): Tensor {
     this.#check();
     const xt = this.#tensor(x, "conv1d"), w = this.#tensor(weight, "conv1d"), st = this.#tensor(state, "conv1d");
-    const C = x.cols;
-    const K = w.size / C;
-    if (!Number.isInteger(K) || K < 1) throw new RangeError(`conv1d: weight ${shapeStr(w.shape)} for ${C} channels`);
-    if (xt.shape[0] !== batch * seqLen) {
-      throw new RangeError(`conv1d: ${xt.shape[0]} rows for batch ${batch} × seqLen ${seqLen}`);
-    }
-    if (st.size !== batch * C * (K - 1)) {
-      throw new RangeError(`conv1d: state ${shapeStr(st.shape)}, expected [${batch}, ${C}, ${K - 1}]`);
-    }
     const bt = bias ? this.#tensor(bias, "conv1d") : null;
+    const { C, K } = checkConv1d(x, w, bt, st, batch, seqLen);
     const out = this.#alloc([batch * seqLen, C], "conv1d.out");
     if (batch * seqLen * C === 0) return out;
     const d: Conv1dDims = { batch, seqLen, channels: C, k: K, xStride: xt.shape[1], xCol: x.col };
@@ -1075,16 +1084,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const u = this.#tensor(a.u, op), dl = this.#tensor(a.delta, op), A = this.#tensor(a.A, op);
     const B = this.#tensor(a.B, op), C = this.#tensor(a.C, op), Dt = this.#tensor(a.D, op);
     const z = this.#tensor(a.z, op), st = this.#tensor(a.state, op);
-    const T = a.batch * a.seqLen, D = a.u.cols, N = a.B.cols;
-    if (a.delta.cols !== D || a.z.cols !== D || a.C.cols !== N || A.size !== D * N || Dt.size !== D) {
-      throw new RangeError(`${op}: inconsistent shapes (D = ${D}, N = ${N})`);
-    }
-    for (const t of [u, dl, B, C, z]) {
-      if (t.shape[0] !== T) throw new RangeError(`${op}: ${t.label} has ${t.shape[0]} rows, expected ${T}`);
-    }
-    if (st.size !== a.batch * D * N) {
-      throw new RangeError(`${op}: state ${shapeStr(st.shape)} ≠ [${a.batch}, ${D}, ${N}]`);
-    }
+    const { T, D, N } = checkSelectiveScan(a);
     const out = this.#alloc([T, D], "ssm.out");
     if (T * D === 0) return out;
     const place = (v: View) => ({ stride: v.tensor.shape[1], col: v.col });
@@ -1124,18 +1124,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const x = this.#tensor(a.x, op), dt = this.#tensor(a.dt, op), dtBias = this.#tensor(a.dtBias, op);
     const A = this.#tensor(a.A, op), B = this.#tensor(a.B, op), C = this.#tensor(a.C, op);
     const Dt = this.#tensor(a.D, op), st = this.#tensor(a.state, op);
-    const H = a.nHeads, P = a.headDim, G = a.nGroups, N = a.dState, T = a.batch * a.seqLen;
-    if (
-      a.x.cols !== H * P || a.dt.cols !== H || a.B.cols !== G * N || a.C.cols !== G * N || H % G !== 0 ||
-      dtBias.size !== H || A.size !== H || Dt.size !== H
-    ) {
-      throw new RangeError(`${op}: inconsistent shapes (H = ${H}, P = ${P}, G = ${G}, N = ${N})`);
-    }
-    for (const t of [x, dt, B, C]) {
-      if (t.shape[0] !== T) throw new RangeError(`${op}: ${t.label} has ${t.shape[0]} rows, expected ${T}`);
-    }
-    if (st.size !== a.batch * H * P * N) throw new RangeError(`${op}: state ${shapeStr(st.shape)} has the wrong size`);
-    if (!(a.chunkSize >= 1)) throw new RangeError(`${op}: chunkSize ${a.chunkSize}`);
+    const { T, H, P, G, N } = checkSsd(a);
     const out = this.#alloc([T, H * P], "ssm.out");
     if (T === 0) return out;
     const place = (v: View) => ({ stride: v.tensor.shape[1], col: v.col });
@@ -1185,10 +1174,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#check();
     const op = "gatedRmsNorm";
     const yt = this.#tensor(y, op), zt = this.#tensor(z, op), w = this.#tensor(weight, op);
-    const [rows, cols] = yt.shape;
-    if (z.cols !== cols || w.size !== cols || zt.shape[0] !== rows || groupSize < 1 || cols % groupSize !== 0) {
-      throw new RangeError(`${op}: y ${shapeStr(yt.shape)}, z ${z.cols} columns, group ${groupSize}`);
-    }
+    const { T: rows, D: cols } = checkGatedRmsNorm(yt, z, w, groupSize);
     const out = this.#alloc([rows, cols], "gate_norm.out");
     if (rows * cols === 0) return out;
     this.#run(gatedRmsNormProgram(this.#slice(yt, op), this.#slice(zt, op), this.#slice(w, op), this.#slice(out, op), {

@@ -349,6 +349,63 @@ export interface PassTimer {
 }
 
 /**
+ * A weight storage format a backend can hold matrices in (the math is f32 in every case).
+ *
+ * @example
+ * ```ts
+ * import type { WeightFormat } from "@perfmamba/perfmamba";
+ *
+ * const bytesPerWeight: Record<WeightFormat, number> = { f32: 4, f16: 2 };
+ * console.log(bytesPerWeight.f16 * 768 * 3072); // 4718592
+ * ```
+ */
+export type WeightFormat = "f32" | "f16";
+
+/**
+ * What a backend can do. Callers branch on these, never on {@link Backend.name} (a display name).
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const caps = backend.capabilities;
+ * // Decode in bursts only where a readback is expensive and the device can pick tokens itself.
+ * const burst = caps.deviceTokenChoice ? caps.decodeBurst : 1;
+ * console.log(caps.queued, caps.threads, burst, caps.weightFormats); // false 1 1 [ "f32" ]
+ * backend.dispose();
+ * ```
+ */
+export interface BackendCapabilities {
+  /**
+   * Ops are queued to a device and run later (WebGPU); false when each op has finished when it returns (WASM).
+   * A host clock around a queued op measures only its encoding: time it with {@link timestamps} or fences.
+   */
+  readonly queued: boolean;
+  /** Per-pass device timestamps are available ({@link Backend.passTimer} is set). */
+  readonly timestamps: boolean;
+  /** The next token can be chosen on the device ({@link Backend.argmaxInto} and {@link Backend.embedFrom}). */
+  readonly deviceTokenChoice: boolean;
+  /**
+   * Decode steps worth running per host readback when {@link deviceTokenChoice} holds: large where a readback
+   * costs milliseconds (WebGPU), 1 where reading is free (WASM).
+   */
+  readonly decodeBurst: number;
+  /** Threads the kernels run on (1 for a GPU: its parallelism is not the host's). */
+  readonly threads: number;
+  /** Weight storage formats this backend can be created with; `weightFormat` is the one it uses. */
+  readonly weightFormats: readonly WeightFormat[];
+  /** The format its matrices are stored in. */
+  readonly weightFormat: WeightFormat;
+  /** Sequences per forward pass that use the device well (batched perplexity windows, eval). */
+  readonly preferredBatch: number;
+  /** Bytes of tensors and matrices the backend can hold at once, where it has a hard limit (WASM: 4 GiB memory). */
+  readonly maxMemoryBytes?: number;
+  /** Sampling (temperature, top-k, top-p) on the device, without a readback per token. */
+  readonly deviceSampling: boolean;
+}
+
+/**
  * A compute device able to run every op of a Mamba-1 or Mamba-2 model.
  *
  * Get one with `selectBackend`; `MambaModel.load` uploads weights to it. Ops may be queued, so read
@@ -373,8 +430,10 @@ export interface PassTimer {
  * ```
  */
 export interface Backend {
-  /** "wasm" or "webgpu". */
+  /** "wasm" or "webgpu": a display name for reports and logs; branch on {@link capabilities} instead. */
   readonly name: string;
+  /** What this backend can do. */
+  readonly capabilities: BackendCapabilities;
   /** Human-readable detail: adapter, threads, SIMD. */
   readonly description: string;
   /**

@@ -45,10 +45,10 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (token: number, index: number) => void | boolean | Promise<void | boolean>;
   /**
    * Greedy decoding (temperature 0) only: decode steps run per readback of the tokens ({@link MambaModel.greedy}).
-   * Default 32 on WebGPU — each readback waits for the GPU (≥ 10 ms in Deno), which otherwise dominates each token:
-   * on an H100, 130m decode goes from 15 ms to 2.3–3 ms per token — and 1 on WASM (no wait to hide). Tokens still
-   * reach `onToken` one by one (in bursts); after a stop, the rest of a burst is discarded. The tokens are the same
-   * for every value.
+   * Default: the backend's `capabilities.decodeBurst` — 32 on WebGPU, where each readback waits for the GPU
+   * (≥ 10 ms in Deno), which otherwise dominates each token: on an H100, 130m decode goes from 15 ms to 2.3–3 ms per
+   * token; 1 on WASM (no wait to hide). Tokens still reach `onToken` one by one (in bursts); after a stop, the rest
+   * of a burst is discarded. The tokens are the same for every value.
    */
   decodeChunk?: number;
 }
@@ -121,7 +121,8 @@ export async function generate(
   if (!(Number.isInteger(max) && max >= 0)) throw new RangeError(`maxNewTokens must be a whole number ≥ 0, got ${max}`);
   const sampler = new Sampler(options);
   const greedy = (options.temperature ?? 0) === 0;
-  const chunk = options.decodeChunk ?? (model.backend.name === "webgpu" && model.backend.argmaxInto ? 32 : 1);
+  const caps = model.backend.capabilities;
+  const chunk = options.decodeChunk ?? (caps.deviceTokenChoice && model.backend.argmaxInto ? caps.decodeBurst : 1);
   if (!(Number.isInteger(chunk) && chunk >= 1)) {
     throw new RangeError(`decodeChunk must be a whole number ≥ 1, got ${chunk}`);
   }

@@ -226,8 +226,8 @@ class Meter {
   syncMs = 0;
 
   constructor(readonly backend: Backend, timing: "auto" | "fenced") {
-    const gpu = backend.name === "webgpu";
-    this.method = !gpu ? "wall-clock" : backend.passTimer && timing === "auto" ? "timestamp-query" : "fenced";
+    const queued = backend.capabilities.queued;
+    this.method = !queued ? "wall-clock" : backend.passTimer && timing === "auto" ? "timestamp-query" : "fenced";
     if (backend.passTimer) backend.passTimer.enabled = false;
   }
 

@@ -1,13 +1,11 @@
 /**
- * Choosing a backend by capability: `selectBackend("auto" | "webgpu" | "wasm")`.
+ * The rule that chooses a backend — WebGPU on a hardware adapter, else WASM — over factories it is handed: the
+ * runtime names no concrete backend (`selectBackend` in `backends.ts` wires them in).
  *
  * @module
  */
 
 import type { Backend } from "./backend.ts";
-import { createWasmBackend } from "../wasm/backend.ts";
-import type { WorkerFactory } from "../wasm/threads.ts";
-import { createWebGpuBackend } from "../kernels/webgpu_backend.ts";
 
 /**
  * Backends this build can run, besides "auto".
@@ -38,37 +36,6 @@ export const BACKEND_KINDS = ["webgpu", "wasm"] as const;
  * ```
  */
 export type BackendKind = "auto" | typeof BACKEND_KINDS[number];
-
-/**
- * Options passed to whichever backend is created.
- *
- * @example
- * ```ts
- * import { selectBackend, type SelectBackendOptions } from "@perfmamba/perfmamba";
- *
- * const options: SelectBackendOptions = { threads: 1, f16Weights: false };
- * const backend = await selectBackend("wasm", options);
- * console.log(backend.description); // WASM SIMD (128-bit), 1 thread
- * backend.dispose();
- * ```
- */
-export interface SelectBackendOptions {
-  /** WASM: worker threads for the GEMMs (default: hardware concurrency, max 8; 1 = single-threaded). */
-  threads?: number;
-  /** WASM: a precompiled kernel module, for runtimes that forbid compiling bytes. */
-  wasmModule?: WebAssembly.Module;
-  /** WASM: starts the kernel workers; on Node pass `nodeWorkerFactory` (`wasm/node_workers.ts`, worker_threads). */
-  workerFactory?: WorkerFactory;
-  /**
-   * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
-   * weights when it falls back to WASM; "wasm" refuses it.
-   */
-  f16Weights?: boolean;
-  /** WebGPU: request `timestamp-query` where the adapter has it, for per-pass GPU timing (`Backend.passTimer`). */
-  timestamps?: boolean;
-  /** "auto" also takes a software (fallback) WebGPU adapter such as llvmpipe or SwiftShader (default false). */
-  allowFallbackAdapter?: boolean;
-}
 
 /**
  * What "auto" found: whether a WebGPU adapter exists and whether it is a software fallback.
@@ -156,39 +123,68 @@ export function autoBackend(
 }
 
 /**
- * Create a backend. "auto" takes WebGPU when a hardware adapter exists, else WASM. A software adapter
- * (llvmpipe, SwiftShader: `isFallbackAdapter`) runs our GEMMs an order of magnitude slower than the WASM SIMD
- * kernels on the same CPU, so "auto" passes it over unless `allowFallbackAdapter` is set; "webgpu" always uses
- * whatever adapter there is and throws a clear error when there is none.
+ * The backends a build can create, by kind. The composition root (`backends.ts` beside `mod.ts`) wires the WebGPU
+ * and WASM backends in; the runtime itself knows neither.
  *
  * @example
  * ```ts
- * import { selectBackend } from "@perfmamba/perfmamba";
- * const backend = await selectBackend("wasm", { threads: 1 });
+ * import { type BackendFactories, chooseBackend, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * // A build that offers only the WASM backend: "auto" then always takes it.
+ * const factories: BackendFactories = {
+ *   webgpu: () => Promise.reject(new Error("this build has no WebGPU backend")),
+ *   wasm: () => selectBackend("wasm", { threads: 1 }),
+ * };
+ * const backend = await chooseBackend("wasm", factories);
  * console.log(backend.name); // wasm
  * backend.dispose();
  * ```
  */
-export async function selectBackend(
-  kind: BackendKind | string = "auto",
-  options: SelectBackendOptions = {},
+export interface BackendFactories {
+  /** Creates the WebGPU backend (throws when WebGPU is unavailable). */
+  webgpu(): Promise<Backend>;
+  /** Creates the WASM backend. */
+  wasm(): Promise<Backend>;
+}
+
+/**
+ * Create a backend of the given kind from `factories`: "webgpu" or "wasm" as named, "auto" by {@link autoBackend}
+ * on a {@link probeWebGpu} result. Unknown kinds are a RangeError naming the supported ones.
+ *
+ * @example
+ * ```ts
+ * import { chooseBackend, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const made: string[] = [];
+ * const factories = {
+ *   webgpu: () => {
+ *     made.push("webgpu");
+ *     return selectBackend("webgpu");
+ *   },
+ *   wasm: () => {
+ *     made.push("wasm");
+ *     return selectBackend("wasm", { threads: 1 });
+ *   },
+ * };
+ * // No adapter here: "auto" takes WASM without calling the WebGPU factory.
+ * const backend = await chooseBackend("auto", factories, { probe: { adapter: false, fallback: false, detail: "none" } });
+ * console.log(made); // [ "wasm" ]
+ * backend.dispose();
+ * ```
+ */
+export async function chooseBackend(
+  kind: BackendKind | string,
+  factories: BackendFactories,
+  options: { allowFallbackAdapter?: boolean; probe?: GpuProbe } = {},
 ): Promise<Backend> {
-  const wasmOptions = { threads: options.threads, module: options.wasmModule, workerFactory: options.workerFactory };
   switch (kind) {
     case "auto": {
-      const { kind } = autoBackend(await probeWebGpu(), options.allowFallbackAdapter);
-      if (kind === "webgpu") {
-        return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
-      }
-      return await createWasmBackend(wasmOptions);
+      const probe = options.probe ?? await probeWebGpu();
+      return await factories[autoBackend(probe, options.allowFallbackAdapter).kind]();
     }
     case "webgpu":
-      return await createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps });
     case "wasm":
-      if (options.f16Weights) {
-        throw new RangeError("f16 weight storage is a WebGPU option; the WASM backend keeps f32 weights");
-      }
-      return await createWasmBackend(wasmOptions);
+      return await factories[kind]();
     default:
       throw new RangeError(`unknown backend "${kind}"; supported: auto, ${BACKEND_KINDS.join(", ")}`);
   }

@@ -20,6 +20,7 @@
 import {
   asView,
   type Backend,
+  type BackendCapabilities,
   type DevicePeaks,
   type Matrix,
   type MemoryStats,
@@ -28,6 +29,21 @@ import {
   type Tensor,
   type View,
 } from "../runtime/backend.ts";
+import {
+  checkAdd,
+  checkConv1d,
+  checkEmbed,
+  checkGatedRmsNorm,
+  checkGatherRows,
+  checkIdRange,
+  checkLinear,
+  checkRmsNorm,
+  checkSelectiveScan,
+  checkShape,
+  checkSsd,
+  checkUpload,
+  checkUploadMatrix,
+} from "../runtime/op_checks.ts";
 import { measurePeaks } from "./bench.ts";
 import { Allocator } from "./memory.ts";
 import {
@@ -124,6 +140,7 @@ class WasmBackend implements Backend {
   readonly description: string;
   /** Threads used by parallel ops, the caller included. */
   readonly threads: number;
+  readonly capabilities: BackendCapabilities;
 
   readonly #k: KernelExports;
   readonly #memory: WebAssembly.Memory;
@@ -152,6 +169,18 @@ class WasmBackend implements Backend {
     this.#alloc = new Allocator(memory, HEAP_BASE, MAX_PAGES);
     this.#pool = pool;
     this.threads = 1 + (pool?.size ?? 0);
+    this.capabilities = {
+      queued: false,
+      timestamps: false,
+      deviceTokenChoice: true,
+      decodeBurst: 1,
+      threads: this.threads,
+      weightFormats: ["f32"],
+      weightFormat: "f32",
+      preferredBatch: 1,
+      maxMemoryBytes: MAX_PAGES * 65536,
+      deviceSampling: false,
+    };
     this.#f32 = new Float32Array(memory.buffer);
     this.#i32 = new Int32Array(memory.buffer);
     this.description = `WASM SIMD (128-bit), ${this.threads} thread${this.threads > 1 ? "s" : ""}` +
@@ -182,10 +211,7 @@ class WasmBackend implements Backend {
   /** Allocates a tensor (contents undefined). */
   #tensor(shape: readonly number[], label: string): WasmTensor {
     this.#checkOpen();
-    for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new Error(`${label}: invalid shape [${shape.join(", ")}]`);
-    }
-    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
+    const bytes = checkShape(label, shape) * 4;
     const t = new WasmTensor(this, [...shape], label, this.#alloc.alloc(bytes), bytes);
     this.#track(t, bytes);
     return t;
@@ -263,10 +289,7 @@ class WasmBackend implements Backend {
   // ---------------------------------------------------------------- Backend: data movement
 
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== size) {
-      throw new Error(`upload(${label}): ${data.length} values for shape [${shape.join(", ")}] (${size})`);
-    }
+    checkUpload(data, shape, label);
     const t = this.#tensor(shape, label);
     this.#heap.set(data, t.ptr >> 2);
     return t;
@@ -274,7 +297,7 @@ class WasmBackend implements Backend {
 
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {
     this.#checkOpen();
-    if (data.length !== n * k) throw new Error(`uploadMatrix(${label}): ${data.length} values for [${n}, ${k}]`);
+    checkUploadMatrix(data, n, k, label);
     const bytes = Math.ceil(n / 8) * 8 * k * 4;
     const m = new WasmMatrix(this, n, k, label, this.#alloc.alloc(bytes), bytes);
     this.#track(m, bytes);
@@ -354,12 +377,7 @@ class WasmBackend implements Backend {
 
   embed(ids: Int32Array, table: Matrix): Tensor {
     const w = this.#m(table, "embed");
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!(id >= 0 && id < w.n)) {
-        throw new Error(`embed(${w.label}): token id ${id} at position ${i} is outside [0, ${w.n})`);
-      }
-    }
+    checkEmbed(ids, w);
     const out = this.#tensor([ids.length, w.k], `embed(${w.label})`);
     this.#k.embed(this.#ints(ids), ids.length, w.ptr, w.n, w.k, out.ptr);
     return out;
@@ -369,9 +387,7 @@ class WasmBackend implements Backend {
     const xt = this.#t(x, "argmaxInto");
     const it = this.#t(ids, "argmaxInto");
     const [rows, cols] = xt.shape;
-    if (!(Number.isInteger(offset) && offset >= 0 && offset + rows <= it.size)) {
-      throw new Error(`argmaxInto: ${rows} ids from ${offset} do not fit "${it.label}" (${it.size} values)`);
-    }
+    checkIdRange("argmaxInto", it, offset, rows);
     const heap = this.#heap, out = this.#heapI32;
     for (let r = 0; r < rows; r++) {
       const base = (xt.ptr >> 2) + r * cols;
@@ -384,11 +400,7 @@ class WasmBackend implements Backend {
   embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {
     const w = this.#m(table, "embedFrom");
     const it = this.#t(ids, "embedFrom");
-    if (
-      !(Number.isInteger(offset) && offset >= 0 && Number.isInteger(count) && count >= 0 && offset + count <= it.size)
-    ) {
-      throw new Error(`embedFrom: ${count} ids from ${offset} are outside "${it.label}" (${it.size} values)`);
-    }
+    checkIdRange("embedFrom", it, offset, count);
     const first = (it.ptr >> 2) + offset, heapIds = this.#heapI32;
     for (let i = 0; i < count; i++) {
       const id = heapIds[first + i];
@@ -402,17 +414,16 @@ class WasmBackend implements Backend {
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     const xt = this.#t(x, "rmsNorm");
     const wt = this.#t(weight, "rmsNorm");
-    const d = xt.shape[xt.shape.length - 1];
-    if (wt.size !== d) throw new Error(`rmsNorm: weight "${wt.label}" has ${wt.size} values, expected ${d}`);
+    const { rows, cols } = checkRmsNorm(xt, wt);
     const out = this.#tensor(xt.shape, "rmsNorm");
-    this.#k.rms_norm(xt.ptr, wt.ptr, out.ptr, xt.size / d, d, eps);
+    if (rows * cols > 0) this.#k.rms_norm(xt.ptr, wt.ptr, out.ptr, rows, cols, eps);
     return out;
   }
 
   add(a: Tensor, b: Tensor): Tensor {
     const at = this.#t(a, "add");
     const bt = this.#t(b, "add");
-    if (at.size !== bt.size) throw new Error(`add: "${at.label}" (${at.size}) and "${bt.label}" (${bt.size}) differ`);
+    checkAdd(at, bt);
     const out = this.#tensor(at.shape, "add");
     this.#k.add(at.ptr, bt.ptr, out.ptr, at.size);
     return out;
@@ -421,13 +432,9 @@ class WasmBackend implements Backend {
   linear(x: Tensor | View, w: Matrix, bias?: Tensor | null): Tensor {
     const xv = this.#v(x, "linear");
     const m = this.#m(w, "linear");
-    if (xv.cols !== m.k) throw new Error(`linear(${m.label}): input has ${xv.cols} columns, matrix expects ${m.k}`);
-    let biasPtr = 0;
-    if (bias) {
-      const bt = this.#t(bias, "linear");
-      if (bt.size !== m.n) throw new Error(`linear(${m.label}): bias "${bt.label}" has ${bt.size} values, not ${m.n}`);
-      biasPtr = bt.ptr;
-    }
+    const bt = bias ? this.#t(bias, "linear") : null;
+    checkLinear(asView(x), m, bt);
+    const biasPtr = bt ? bt.ptr : 0;
     const T = xv.rows;
     const out = this.#tensor([T, m.n], `linear(${m.label})`);
     const panels = Math.ceil(m.n / 8);
@@ -443,10 +450,7 @@ class WasmBackend implements Backend {
 
   gatherRows(x: Tensor, rows: Int32Array): Tensor {
     const xt = this.#t(x, "gatherRows");
-    const [R, cols] = xt.shape.length === 2 ? xt.shape : [xt.shape[0], xt.size / xt.shape[0]];
-    for (let i = 0; i < rows.length; i++) {
-      if (!(rows[i] >= 0 && rows[i] < R)) throw new Error(`gatherRows(${xt.label}): row ${rows[i]} outside [0, ${R})`);
-    }
+    const { cols } = checkGatherRows(xt, rows);
     const out = this.#tensor([rows.length, cols], `gatherRows(${xt.label})`);
     this.#k.gather_rows(xt.ptr, cols, this.#ints(rows), rows.length, out.ptr);
     return out;
@@ -456,14 +460,9 @@ class WasmBackend implements Backend {
     const xv = this.#v(x, "conv1d");
     const wt = this.#t(weight, "conv1d");
     const st = this.#t(state, "conv1d");
-    const C = xv.cols;
-    const K = wt.shape[wt.shape.length - 1];
-    if (wt.size !== C * K) throw new Error(`conv1d: weight "${wt.label}" is not [${C}, K]`);
-    if (st.size !== batch * C * (K - 1)) {
-      throw new Error(`conv1d: state "${st.label}" has ${st.size} values, expected [${batch}, ${C}, ${K - 1}]`);
-    }
-    if (xv.rows !== batch * seqLen) throw new Error(`conv1d: ${xv.rows} rows for batch ${batch} × seqLen ${seqLen}`);
-    const bp = bias ? this.#t(bias, "conv1d").ptr : 0;
+    const bt = bias ? this.#t(bias, "conv1d") : null;
+    const { C, K } = checkConv1d(x, wt, bt, st, batch, seqLen);
+    const bp = bt ? bt.ptr : 0;
     const out = this.#tensor([batch * seqLen, C], "conv1d");
     const wtPtr = this.#scratch(K * C * 4).ptr;
     const nt = this.#threadsFor(batch * seqLen * C * K);
@@ -479,19 +478,7 @@ class WasmBackend implements Backend {
     const u = this.#v(a.u, op), dl = this.#v(a.delta, op), Bv = this.#v(a.B, op), Cv = this.#v(a.C, op);
     const z = this.#v(a.z, op);
     const A = this.#t(a.A, op), Dt = this.#t(a.D, op), st = this.#t(a.state, op);
-    const D = u.cols;
-    const N = A.size / D;
-    const T = a.batch * a.seqLen;
-    if (!Number.isInteger(N) || Bv.cols !== N || Cv.cols !== N) {
-      throw new Error(`${op}: A "${A.label}" [${A.shape}] does not match D = ${D}, B/C widths ${Bv.cols}/${Cv.cols}`);
-    }
-    if (dl.cols !== D || z.cols !== D || Dt.size !== D) {
-      throw new Error(`${op}: delta, z and D must have ${D} channels`);
-    }
-    if (st.size !== a.batch * D * N) throw new Error(`${op}: state "${st.label}" is not [${a.batch}, ${D}, ${N}]`);
-    for (const v of [u, dl, Bv, Cv, z]) {
-      if (v.rows !== T) throw new Error(`${op}: "${v.label}" has ${v.rows} rows, expected ${T}`);
-    }
+    const { T, D, N } = checkSelectiveScan(a);
     const out = this.#tensor([T, D], op);
     const nt = this.#threadsFor(T * D * N * 16); // one exp + update ≈ 16 multiply-adds
     const ranges = split(D, nt, 4);
@@ -527,25 +514,8 @@ class WasmBackend implements Backend {
     const op = "ssd";
     const x = this.#v(a.x, op), dt = this.#v(a.dt, op), Bv = this.#v(a.B, op), Cv = this.#v(a.C, op);
     const dtBias = this.#t(a.dtBias, op), A = this.#t(a.A, op), Dt = this.#t(a.D, op), st = this.#t(a.state, op);
-    const { batch, seqLen, nHeads: H, headDim: P, nGroups: G, dState: N } = a;
-    const T = batch * seqLen;
-    if (H % G !== 0) throw new Error(`${op}: nHeads ${H} is not a multiple of nGroups ${G}`);
-    if (x.cols !== H * P || dt.cols !== H || Bv.cols !== G * N || Cv.cols !== G * N) {
-      throw new Error(
-        `${op}: views must have widths H·P=${H * P}, H=${H}, G·N=${G * N} (x ${x.cols}, dt ${dt.cols}, ` +
-          `B ${Bv.cols}, C ${Cv.cols})`,
-      );
-    }
-    if (dtBias.size !== H || A.size !== H || Dt.size !== H) {
-      throw new Error(`${op}: dtBias, A and D must have ${H} values`);
-    }
-    if (st.size !== batch * H * P * N) {
-      throw new Error(`${op}: state "${st.label}" is not [${batch}, ${H}, ${P}, ${N}]`);
-    }
-    for (const v of [x, dt, Bv, Cv]) {
-      if (v.rows !== T) throw new Error(`${op}: "${v.label}" has ${v.rows} rows, expected ${T}`);
-    }
-    if (!(a.chunkSize >= 1)) throw new Error(`${op}: chunkSize must be ≥ 1`);
+    const { batch, seqLen } = a;
+    const { T, H, P, G, N } = checkSsd(a);
     const out = this.#tensor([T, H * P], op);
     const common = [
       x.ptr,
@@ -590,10 +560,7 @@ class WasmBackend implements Backend {
     const op = "gatedRmsNorm";
     const yt = this.#t(y, op), wt = this.#t(weight, op);
     const zv = this.#v(z, op);
-    const [T, D] = yt.shape;
-    if (zv.cols !== D || zv.rows !== T) throw new Error(`${op}: z must be [${T}, ${D}]`);
-    if (wt.size !== D) throw new Error(`${op}: weight "${wt.label}" has ${wt.size} values, expected ${D}`);
-    if (!(groupSize > 0) || D % groupSize !== 0) throw new Error(`${op}: groupSize ${groupSize} does not divide ${D}`);
+    const { T, D } = checkGatedRmsNorm(yt, z, wt, groupSize);
     const out = this.#tensor([T, D], op);
     this.#k.gated_rms_norm(yt.ptr, zv.ptr, zv.stride, wt.ptr, out.ptr, T, D, groupSize, eps);
     return out;

@@ -1,0 +1,78 @@
+/**
+ * The composition root: the one place where the platform-neutral runtime meets the concrete backends. `runtime/`
+ * knows only the `Backend` interface and the selection rule (`chooseBackend`); this file hands it the WebGPU
+ * (`kernels/`) and WebAssembly (`wasm/`) factories with the caller's options.
+ *
+ * @module
+ */
+
+import type { Backend } from "./runtime/backend.ts";
+import { type BackendKind, chooseBackend } from "./runtime/select_backend.ts";
+import { createWebGpuBackend } from "./kernels/webgpu_backend.ts";
+import { createWasmBackend } from "./wasm/backend.ts";
+import type { WorkerFactory } from "./wasm/threads.ts";
+
+/**
+ * Options passed to whichever backend is created.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type SelectBackendOptions } from "@perfmamba/perfmamba";
+ *
+ * const options: SelectBackendOptions = { threads: 1, f16Weights: false };
+ * const backend = await selectBackend("wasm", options);
+ * console.log(backend.description); // WASM SIMD (128-bit), 1 thread
+ * backend.dispose();
+ * ```
+ */
+export interface SelectBackendOptions {
+  /** WASM: worker threads for the GEMMs (default: hardware concurrency, max 8; 1 = single-threaded). */
+  threads?: number;
+  /** WASM: a precompiled kernel module, for runtimes that forbid compiling bytes. */
+  wasmModule?: WebAssembly.Module;
+  /** WASM: starts the kernel workers; on Node pass `nodeWorkerFactory` (`wasm/node_workers.ts`, worker_threads). */
+  workerFactory?: WorkerFactory;
+  /**
+   * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
+   * weights when it falls back to WASM; "wasm" refuses it.
+   */
+  f16Weights?: boolean;
+  /** WebGPU: request `timestamp-query` where the adapter has it, for per-pass GPU timing (`Backend.passTimer`). */
+  timestamps?: boolean;
+  /** "auto" also takes a software (fallback) WebGPU adapter such as llvmpipe or SwiftShader (default false). */
+  allowFallbackAdapter?: boolean;
+}
+
+/**
+ * Create a backend. "auto" takes WebGPU when a hardware adapter exists, else WASM. A software adapter
+ * (llvmpipe, SwiftShader: `isFallbackAdapter`) runs our GEMMs an order of magnitude slower than the WASM SIMD
+ * kernels on the same CPU, so "auto" passes it over unless `allowFallbackAdapter` is set; "webgpu" always uses
+ * whatever adapter there is and throws a clear error when there is none.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@perfmamba/perfmamba";
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * console.log(backend.name); // wasm
+ * backend.dispose();
+ * ```
+ */
+export function selectBackend(
+  kind: BackendKind | string = "auto",
+  options: SelectBackendOptions = {},
+): Promise<Backend> {
+  return chooseBackend(kind, {
+    webgpu: () => createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps }),
+    wasm: () => {
+      // "auto" falls back to f32 weights on WASM; asking for the WASM backend with f16 weights is a mistake.
+      if (options.f16Weights && kind === "wasm") {
+        throw new RangeError("f16 weight storage is a WebGPU option; the WASM backend keeps f32 weights");
+      }
+      return createWasmBackend({
+        threads: options.threads,
+        module: options.wasmModule,
+        workerFactory: options.workerFactory,
+      });
+    },
+  }, { allowFallbackAdapter: options.allowFallbackAdapter });
+}
