@@ -90,7 +90,8 @@ export type {
   TimingMethod,
   TraceSpan,
 } from "./runtime/profile_report.ts";
-export { PROFILE_JSON_SCHEMA, PROFILE_SCHEMA_ID } from "./runtime/profile_report.ts";
+export { PROFILE_SCHEMA_ID } from "./runtime/profile_report.ts";
+export { PROFILE_JSON_SCHEMA } from "./runtime/profile_schema.ts";
 export { VERSION } from "./runtime/version.ts";
 export type {
   PerplexityOptions,

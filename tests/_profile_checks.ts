@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
 import formatsModule from "ajv-formats";
-import { PROFILE_JSON_SCHEMA, type ProfileReport } from "../runtime/profile_report.ts";
+import type { ProfileReport } from "../runtime/profile_report.ts";
+import { PROFILE_JSON_SCHEMA } from "../runtime/profile_schema.ts";
 import type { TraceEvent } from "../cli/report/trace.ts";
 
 // ajv-formats is CommonJS: at run time the default import is the plugin itself; its types say otherwise.

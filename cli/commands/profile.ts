@@ -12,7 +12,8 @@ import { componentWeightBytes } from "../../runtime/cost.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { type ConfigDims, makeConfig, PRESET_SIZES, presetConfig } from "../../runtime/presets.ts";
 import { mergeReports, profileModels } from "../../runtime/profiler.ts";
-import { PROFILE_JSON_SCHEMA, type ProfileReport } from "../../runtime/profile_report.ts";
+import type { ProfileReport } from "../../runtime/profile_report.ts";
+import { PROFILE_JSON_SCHEMA } from "../../runtime/profile_schema.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
 import {
   choiceFlag,
