@@ -22,6 +22,8 @@ export const EXACT: Tol = { rel: 0, abs: 0 };
  * chunked scans): 1e-5 relative to the largest reference value, plus an absolute floor for all-small outputs.
  */
 export const F32: Tol = { rel: 1e-5, abs: 1e-6 };
+// f16 weight storage (WebGPU) keeps this bound: its references use the f16-rounded weights, since the arithmetic
+// stays f32; the distance to the f32 product is checked separately (it must show, or f32 storage would pass).
 /** One fp32 rounding of an exact sum. */
 export const ONE_ROUNDING: Tol = { rel: 1e-7, abs: 1e-7 };
 
