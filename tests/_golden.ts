@@ -1,7 +1,7 @@
 /**
- * Test helpers: fixture locations, golden files and the tolerance check every model test uses.
+ * Test helpers: fixture locations and golden files; re-exports the tree's one tolerance check (tests/_assert.ts).
  */
-import assert from "node:assert/strict";
+export { assertClose } from "./_assert.ts";
 
 /** A flattened tensor of a golden file. */
 export interface GoldenTensor {
@@ -60,33 +60,4 @@ export function sharedSkipReason(sub: string): string | null {
 /** Parse a golden.json. */
 export function readGolden<T>(dir: string): T {
   return JSON.parse(Deno.readTextFileSync(`${dir}/golden.json`)) as T;
-}
-
-/**
- * Assert max |actual − expected| ≤ rel · max|expected| + abs, reporting the worst index.
- * The default (1e-4, 1e-5) is the fp32 CPU tolerance of ../shared/README.md.
- */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  what: string,
-  rel = 1e-4,
-  abs = 1e-5,
-): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} ≠ ${expected.length}`);
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  let worst = -1, worstErr = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const e = Math.abs(actual[i] - expected[i]);
-    if (!(e <= worstErr)) {
-      worstErr = e;
-      worst = i;
-    }
-  }
-  const tol = rel * maxRef + abs;
-  assert.ok(
-    worstErr <= tol,
-    `${what}: max |Δ| = ${worstErr} at ${worst} (got ${actual[worst]}, want ${expected[worst]}) > tol ${tol}`,
-  );
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createWebGpuBackend } from "../../kernels/webgpu_backend.ts";
-import { assertClose, gpuTest, rand } from "./_gpu.ts";
+import { assertClose } from "../_assert.ts";
+import { gpuTest, rand } from "./_gpu.ts";
 
 Deno.test("webgpu: a clear error without navigator.gpu, or without an adapter", async () => {
   const hadGpu = !!navigator.gpu;

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { WGSL } from "../../kernels/generated/wgsl.ts";
 import { kernelLayoutEntries, packUniforms, pipelineKey, writeUniforms } from "../../kernels/program.ts";
-import { assertClose, gpuTest, rand } from "./_gpu.ts";
+import { assertClose } from "../_assert.ts";
+import { gpuTest, rand } from "./_gpu.ts";
 
 Deno.test("kernelLayoutEntries: every kernel follows the binding convention (dynamic-offset layouts)", () => {
   for (const [name, src] of Object.entries(WGSL)) {

@@ -1,6 +1,7 @@
 /**
- * Straightforward float64 references of every backend op, written to read like the math. Inputs are dense
- * row-major arrays (views are the test's business); outputs are Float64Array.
+ * Independent float64 references of every `Backend` op (runtime/backend.ts), written to read like the math, not
+ * like the kernels: no chunking, no tiling, no shared code with either backend. Inputs are dense row-major arrays
+ * (views and strides are the test's business); outputs are Float64Array (argmax: plain indices).
  *
  * @module
  */
@@ -18,6 +19,22 @@ export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
 }
 
+/** a + b, element by element. */
+export function addRef(a: Arr, b: Arr): Float64Array {
+  return Float64Array.from(a, (v, i) => v + b[i]);
+}
+
+/** Index of the largest value of each row of x (rows, cols); the lowest index among equal maxima. */
+export function argmaxRef(x: Arr, rows: number, cols: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (x[r * cols + c] > x[r * cols + best]) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
 /** (T, n) = x (T, k) · Wᵀ (W (n, k)) + bias (n). */
 export function linearRef(x: Arr, W: Arr, bias: Arr | null, T: number, n: number, k: number): Float64Array {
   const out = new Float64Array(T * n);
@@ -31,7 +48,7 @@ export function linearRef(x: Arr, W: Arr, bias: Arr | null, T: number, n: number
   return out;
 }
 
-/** (T, d) rows ids[t] of table (vocab, d). */
+/** (T, d) rows ids[t] of table (vocab, d): embed, embedFrom and gatherRows alike. */
 export function embedRef(ids: Arr, table: Arr, d: number): Float64Array {
   const out = new Float64Array(ids.length * d);
   for (let t = 0; t < ids.length; t++) for (let j = 0; j < d; j++) out[t * d + j] = table[ids[t] * d + j];

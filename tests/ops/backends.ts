@@ -1,0 +1,86 @@
+/**
+ * The backend configurations every op case runs over. WASM always (1 thread, and 2 threads with every op spread
+ * over both however small); WebGPU where an adapter exists, on the process's shared device (tests/_gpu_device.ts),
+ * as is, with a lowered binding limit (matrices split over several buffers, linear's rows bound a few at a time),
+ * and with f16 weight storage for the ops that take matrices. Without an adapter the WebGPU cases are registered
+ * as ignored with the reason in their names.
+ *
+ * @module
+ */
+import type { Backend } from "../../runtime/backend.ts";
+import { probeWebGpu } from "../../runtime/select_backend.ts";
+import { createWasmBackend } from "../../wasm/backend.ts";
+import { createWebGpuBackend } from "../../kernels/webgpu_backend.ts";
+import { sharedGpuDevice } from "../_gpu_device.ts";
+
+/** The lowered WebGPU storage binding limit: the smallest the backend accepts. */
+export const LOW_BINDING = 4096;
+
+/** One backend configuration of the suite. */
+export interface OpBackend {
+  /** Short name in test names: `op add [wasm×2] …`. */
+  label: string;
+  /** Which backend: references and error expectations differ only by this and the flags below. */
+  kind: "wasm" | "webgpu";
+  /** Why this configuration's cases are skipped here, or null. */
+  skip: string | null;
+  /** Weight matrices stored as f16: references use the f16-rounded weights. */
+  f16Weights: boolean;
+  /** The lowered storage binding limit in bytes, or null for the device's own. */
+  maxBindingSize: number | null;
+  /** Only the ops that take a Matrix (linear, embed, embedFrom) run here. */
+  matricesOnly: boolean;
+  /** memory() counts exactly 4 bytes per element (WASM); WebGPU counts its pooled buffers' sizes. */
+  exactMemory: boolean;
+  /**
+   * Ops reject bad arguments with a RangeError (WebGPU). WASM still throws plain Errors naming the op until the
+   * error messages are unified; set it true then, and the suite asserts RangeError on both.
+   */
+  rangeErrors: boolean;
+  create(): Promise<Backend>;
+}
+
+const gpu = await probeWebGpu();
+const noGpu = gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`;
+
+function wasm(threads: number): OpBackend {
+  // minWorkPerThread 0: every op is split over all threads, however small the case. Passed through a variable
+  // (no excess-property check) so that the suite still compiles should the option be renamed.
+  const opts = { threads, minWorkPerThread: 0 };
+  return {
+    label: `wasm×${threads}`,
+    kind: "wasm",
+    skip: null,
+    f16Weights: false,
+    maxBindingSize: null,
+    matricesOnly: false,
+    exactMemory: true,
+    rangeErrors: false,
+    create: () => createWasmBackend(opts),
+  };
+}
+
+function webgpu(label: string, f16Weights: boolean, maxBindingSize: number | null): OpBackend {
+  return {
+    label,
+    kind: "webgpu",
+    skip: noGpu,
+    f16Weights,
+    maxBindingSize,
+    matricesOnly: f16Weights,
+    exactMemory: false,
+    rangeErrors: true,
+    create: async () =>
+      createWebGpuBackend({ device: await sharedGpuDevice(), f16Weights, maxBindingSize: maxBindingSize ?? undefined }),
+  };
+}
+
+/** Every configuration, in registration order. */
+export const OP_BACKENDS: OpBackend[] = [
+  wasm(1),
+  wasm(2),
+  webgpu("webgpu", false, null),
+  webgpu(`webgpu bind ${LOW_BINDING / 1024} KiB`, false, LOW_BINDING),
+  webgpu("webgpu f16", true, null),
+  webgpu(`webgpu f16 bind ${LOW_BINDING / 1024} KiB`, true, LOW_BINDING),
+];
