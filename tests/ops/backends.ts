@@ -32,11 +32,6 @@ export interface OpBackend {
   matricesOnly: boolean;
   /** memory() counts exactly 4 bytes per element (WASM); WebGPU counts its pooled buffers' sizes. */
   exactMemory: boolean;
-  /**
-   * Ops reject bad arguments with a RangeError (WebGPU). WASM still throws plain Errors naming the op until the
-   * error messages are unified; set it true then, and the suite asserts RangeError on both.
-   */
-  rangeErrors: boolean;
   create(): Promise<Backend>;
 }
 
@@ -55,7 +50,6 @@ function wasm(threads: number): OpBackend {
     maxBindingSize: null,
     matricesOnly: false,
     exactMemory: true,
-    rangeErrors: false,
     create: () => createWasmBackend(opts),
   };
 }
@@ -69,7 +63,6 @@ function webgpu(label: string, f16Weights: boolean, maxBindingSize: number | nul
     maxBindingSize,
     matricesOnly: f16Weights,
     exactMemory: false,
-    rangeErrors: true,
     create: async () =>
       createWebGpuBackend({ device: await sharedGpuDevice(), f16Weights, maxBindingSize: maxBindingSize ?? undefined }),
   };
