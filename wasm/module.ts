@@ -104,7 +104,7 @@ export function createMemory(shared: boolean, initialPages: number): WebAssembly
  */
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  checkKernelExports(module, instance);
+  checkKernelExports(instance);
   return instance.exports as unknown as KernelExports;
 }
 
@@ -113,28 +113,29 @@ export function instantiateKernels(module: WebAssembly.Module, memory: WebAssemb
  * its parameter counts) and its constants (globals with its values): a module built from other sources (say a
  * caller's precompiled `wasmModule` of another version) would otherwise run with its arguments misplaced.
  */
-export function checkKernelExports(module: WebAssembly.Module, instance: WebAssembly.Instance): void {
+export function checkKernelExports(instance: WebAssembly.Instance): void {
   const fail = (what: string): never => {
     throw new KernelAbiError(
       `WASM kernel module does not match the kernel ABI (wasm/generated/abi.ts): ${what}; ` +
         `use wasmKernelBytes() of this version, or rebuild with \`deno task build:wasm\``,
     );
   };
-  const kinds = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
+  // The instance's exports, not WebAssembly.Module.exports(module): edge hosts that forbid compiling bytes may
+  // replace the WebAssembly.Module constructor (and so its static methods).
+  const exports = instance.exports;
   for (const name of KERNEL_NAMES) {
     const params = KERNEL_PARAMS[name];
-    if (kinds.get(name) !== "function") fail(`export "${name}" (kernel of ${params.length} parameters) is missing`);
-    const length = (instance.exports[name] as (...args: number[]) => unknown).length;
-    if (length !== params.length) {
-      fail(`export "${name}" takes ${length} parameters, the ABI ${params.length} (${params.join(", ")})`);
+    const fn = exports[name];
+    if (typeof fn !== "function") fail(`export "${name}" (kernel of ${params.length} parameters) is missing`);
+    else if (fn.length !== params.length) {
+      fail(`export "${name}" takes ${fn.length} parameters, the ABI ${params.length} (${params.join(", ")})`);
     }
   }
   for (const [name, value] of Object.entries(KERNEL_CONSTANTS)) {
-    const global = instance.exports[name];
-    if (kinds.get(name) !== "global" || !(global instanceof WebAssembly.Global)) {
-      fail(`export "${name}" (constant ${value}) is missing`);
-    } else if (Number(global.value) !== value) fail(`constant "${name}" is ${global.value}, the ABI ${value}`);
+    const global = exports[name];
+    if (!(global instanceof WebAssembly.Global)) fail(`export "${name}" (constant ${value}) is missing`);
+    else if (Number(global.value) !== value) fail(`constant "${name}" is ${global.value}, the ABI ${value}`);
   }
   const known = new Set<string>([...KERNEL_NAMES, ...Object.keys(KERNEL_CONSTANTS)]);
-  for (const [name, kind] of kinds) if (!known.has(name)) fail(`unexpected ${kind} export "${name}"`);
+  for (const name of Object.keys(exports)) if (!known.has(name)) fail(`unexpected export "${name}"`);
 }

@@ -226,25 +226,20 @@ export class WasmBackend implements Backend {
     const out = this.#heap.tensor([T, m.n], `linear(${m.label})`);
     const panels = m.panels;
     const nt = this.#run.threadsFor(T * m.n * m.k);
-    const x0 = xv.ptr, xStride = xv.stride, k = m.k, wp = m.ptr, n = m.n, biasPtr = bt ? bt.ptr : 0, o = out.ptr;
-    const call = (r0: number, r1: number, p0: number, p1: number): LinearArgs => ({
-      x: x0,
-      xStride,
-      k,
-      w: wp,
-      n,
-      bias: biasPtr,
-      out: o,
-      outStride: n,
-      r0,
-      r1,
-      p0,
-      p1,
-    });
+    const base: Omit<LinearArgs, "r0" | "r1" | "p0" | "p1"> = {
+      x: xv.ptr,
+      xStride: xv.stride,
+      k: m.k,
+      w: m.ptr,
+      n: m.n,
+      bias: bt ? bt.ptr : 0,
+      out: out.ptr,
+      outStride: m.n,
+    };
     // Split output panels (each thread streams its own slice of W); split rows when panels are too few.
-    const args = panels >= 2 * nt || T < 8
-      ? split(panels, nt, 1).map(([p0, p1]) => call(0, T, p0, p1))
-      : split(T, nt, 4).map(([r0, r1]) => call(r0, r1, 0, panels));
+    const args: LinearArgs[] = panels >= 2 * nt || T < 8
+      ? split(panels, nt, 1).map(([p0, p1]) => ({ ...base, r0: 0, r1: T, p0, p1 }))
+      : split(T, nt, 4).map(([r0, r1]) => ({ ...base, r0, r1, p0: 0, p1: panels }));
     this.#run.parallel("linear", args);
     return out;
   }
@@ -330,63 +325,40 @@ export class WasmBackend implements Backend {
     const { T, H, P, G, N } = checkSsd(a);
     const out = heap.tensor([T, H * P], op);
     // The arguments both SSD kernels share.
-    const xp = x.ptr, xS = x.stride, dtp = dt.ptr, dtS = dt.stride, dtBiasp = dtBias.ptr, Ap = A.ptr;
-    const Bp = Bv.ptr, bS = Bv.stride, Cp = Cv.ptr, cS = Cv.stride, Dskip = Dt.ptr, state = st.ptr, o = out.ptr;
+    const common: Omit<SsdStepArgs, "h0" | "h1"> = {
+      x: x.ptr,
+      xS: x.stride,
+      dt: dt.ptr,
+      dtS: dt.stride,
+      dtBias: dtBias.ptr,
+      A: A.ptr,
+      B: Bv.ptr,
+      bS: Bv.stride,
+      C: Cv.ptr,
+      cS: Cv.stride,
+      Dskip: Dt.ptr,
+      state: st.ptr,
+      out: out.ptr,
+      H,
+      P,
+      G,
+      N,
+      batch,
+      dtMin,
+      dtMax,
+    };
     if (seqLen === 1) {
       const nt = this.#run.threadsFor(batch * H * P * N * 4);
-      const args = split(H, nt, 1).map(([h0, h1]): SsdStepArgs => ({
-        x: xp,
-        xS,
-        dt: dtp,
-        dtS,
-        dtBias: dtBiasp,
-        A: Ap,
-        B: Bp,
-        bS,
-        C: Cp,
-        cS,
-        Dskip,
-        state,
-        out: o,
-        H,
-        P,
-        G,
-        N,
-        batch,
-        dtMin,
-        dtMax,
-        h0,
-        h1,
-      }));
-      this.#run.parallel("ssd_step", args);
+      this.#run.parallel("ssd_step", split(H, nt, 1).map(([h0, h1]): SsdStepArgs => ({ ...common, h0, h1 })));
     } else if (seqLen > 1) {
       const Q = Math.min(a.chunkSize, seqLen);
       const nt = this.#run.threadsFor(T * H * P * (N + Q));
       const ranges = split(H, nt, 1);
       const scratch = heap.scratch(this.#run.k.ssd_scratch_bytes({ Q, P, N }), ranges.length);
       const args = ranges.map(([h0, h1], i): SsdChunkedArgs => ({
-        x: xp,
-        xS,
-        dt: dtp,
-        dtS,
-        dtBias: dtBiasp,
-        A: Ap,
-        B: Bp,
-        bS,
-        C: Cp,
-        cS,
-        Dskip,
-        state,
-        out: o,
-        H,
-        P,
-        G,
-        N,
-        batch,
+        ...common,
         seqLen,
         Q,
-        dtMin,
-        dtMax,
         h0,
         h1,
         scratch: scratch.ptr + i * scratch.stride,
