@@ -15,10 +15,17 @@
  */
 
 import type { Backend, DevicePeaks } from "../runtime/backend.ts";
-import type { WasmBackendExtras } from "./backend.ts";
 
-/** A WASM backend as returned by createWasmBackend. */
-export type WasmBench = Backend & WasmBackendExtras;
+/**
+ * What the benchmarks use of a WASM backend (createWasmBackend's result has it): the backend's own linear layer,
+ * its thread count and its streaming probe. Stated here so the backend can import the benchmarks without a cycle.
+ */
+export interface WasmBench extends Pick<Backend, "upload" | "uploadMatrix" | "linear" | "free"> {
+  /** Threads used by parallel ops, the caller included. */
+  readonly threads: number;
+  /** Median read bandwidth (bytes/s) of a SIMD sum over `bytes` bytes split across the threads. */
+  streamBandwidth(bytes: number, reps: number): number;
+}
 
 /** Options of {@link measureBandwidth}. */
 export interface BandwidthOptions {

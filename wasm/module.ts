@@ -1,5 +1,6 @@
 /**
- * Loading and instantiating the WASM kernels, and the typed signatures of their exports.
+ * Loading and instantiating the WASM kernels, checking that a module's exports match the ABI generated from the
+ * kernel sources (wasm/generated/abi.ts, which also types them).
  *
  * Every kernel takes byte offsets into the single imported memory (`env.memory`) and sizes as i32; floats are
  * f32. Row strides are in floats.
@@ -7,171 +8,15 @@
  * @module
  */
 
+import { KERNEL_CONSTANTS, KERNEL_NAMES, KERNEL_PARAMS, type KernelExports, MAX_PAGES } from "./generated/abi.ts";
 import { decodeBase64, KERNELS_SIMD_BASE64, KERNELS_THREADS_BASE64 } from "./generated/kernels_wasm.ts";
 
-/** The exports of the kernel module (see wasm/assembly/ for the documentation of each). */
-export interface KernelExports {
-  /** Copy bytes (memmove). */
-  copy_bytes(dst: number, src: number, bytes: number): void;
-  /** out = a + b over n floats. */
-  add(a: number, b: number, out: number, n: number): void;
-  /** Zero bytes. */
-  fill_zero(p: number, bytes: number): void;
-  /** out[i, :] = x[rows[i], :]. */
-  gather_rows(x: number, cols: number, rows: number, count: number, out: number): void;
-  /** Gated RMSNorm, norm_before_gate = false. */
-  gated_rms_norm(
-    y: number,
-    z: number,
-    zStride: number,
-    w: number,
-    out: number,
-    rows: number,
-    d: number,
-    groupSize: number,
-    eps: number,
-  ): void;
-  /** RMSNorm. */
-  rms_norm(x: number, w: number, out: number, rows: number, d: number, eps: number): void;
-  /** Embedding gather from a packed matrix. */
-  embed(ids: number, count: number, w: number, n: number, k: number, out: number): void;
-  /** GEMM / GEMV on a packed matrix for rows [r0, r1) and panels [p0, p1). */
-  linear(
-    x: number,
-    xStride: number,
-    k: number,
-    w: number,
-    n: number,
-    bias: number,
-    out: number,
-    outStride: number,
-    r0: number,
-    r1: number,
-    p0: number,
-    p1: number,
-  ): void;
-  /** Packs rows of a row-major matrix into 8-wide k-major panels. */
-  pack_panels(src: number, rows: number, k: number, dst: number): void;
-  /** Sum of a buffer (bandwidth probe). */
-  stream_sum(p: number, bytes: number): number;
-  /** Causal depthwise conv1d + SiLU for channels [c0, c1), updating the conv state. */
-  conv1d(
-    x: number,
-    xStride: number,
-    w: number,
-    bias: number,
-    state: number,
-    out: number,
-    wt: number,
-    C: number,
-    K: number,
-    batch: number,
-    seqLen: number,
-    c0: number,
-    c1: number,
-  ): void;
-  /** Mamba-1 selective scan for channels [d0, d1). */
-  selective_scan(
-    u: number,
-    uS: number,
-    delta: number,
-    dS: number,
-    A: number,
-    B: number,
-    bS: number,
-    C: number,
-    cS: number,
-    Dskip: number,
-    z: number,
-    zS: number,
-    state: number,
-    out: number,
-    D: number,
-    N: number,
-    batch: number,
-    seqLen: number,
-    d0: number,
-    d1: number,
-    scratch: number,
-  ): void;
-  /** Chunked Mamba-2 SSD for heads [h0, h1). */
-  ssd_chunked(
-    x: number,
-    xS: number,
-    dt: number,
-    dtS: number,
-    dtBias: number,
-    A: number,
-    B: number,
-    bS: number,
-    C: number,
-    cS: number,
-    Dskip: number,
-    state: number,
-    out: number,
-    H: number,
-    P: number,
-    G: number,
-    N: number,
-    batch: number,
-    seqLen: number,
-    Q: number,
-    dtMin: number,
-    dtMax: number,
-    h0: number,
-    h1: number,
-    scratch: number,
-  ): void;
-  /** Scratch bytes per thread of ssd_chunked. */
-  ssd_scratch_bytes(Q: number, P: number, N: number): number;
-  /** Recurrent Mamba-2 SSD step for heads [h0, h1). */
-  ssd_step(
-    x: number,
-    xS: number,
-    dt: number,
-    dtS: number,
-    dtBias: number,
-    A: number,
-    B: number,
-    bS: number,
-    C: number,
-    cS: number,
-    Dskip: number,
-    state: number,
-    out: number,
-    H: number,
-    P: number,
-    G: number,
-    N: number,
-    batch: number,
-    dtMin: number,
-    dtMax: number,
-    h0: number,
-    h1: number,
-  ): void;
+export type { KernelExports } from "./generated/abi.ts";
+
+/** A kernel module whose exports do not match the generated ABI (see {@link checkKernelExports}). */
+export class KernelAbiError extends Error {
+  override name = "KernelAbiError";
 }
-
-/** Names of the kernel exports, in a fixed order (the worker protocol addresses them by index). */
-export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
-  "copy_bytes",
-  "add",
-  "fill_zero",
-  "gather_rows",
-  "gated_rms_norm",
-  "rms_norm",
-  "embed",
-  "linear",
-  "pack_panels",
-  "stream_sum",
-  "conv1d",
-  "selective_scan",
-  "ssd_chunked",
-  "ssd_scratch_bytes",
-  "ssd_step",
-];
-
-/** Maximum memory in 64 KiB pages (4 GiB, the wasm32 limit; the modules declare the same maximum). */
-export const MAX_PAGES = 65536;
 
 const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
 
@@ -253,8 +98,44 @@ export function createMemory(shared: boolean, initialPages: number): WebAssembly
   return new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared });
 }
 
-/** Instantiates the kernels on a memory (synchronous: the module is already compiled). */
+/**
+ * Instantiates the kernels on a memory (synchronous: the module is already compiled) and checks the instance
+ * against the generated ABI ({@link checkKernelExports}).
+ */
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
+  checkKernelExports(instance);
   return instance.exports as unknown as KernelExports;
+}
+
+/**
+ * Throws, naming the export, unless the module exports exactly the kernels of the generated ABI (functions with
+ * its parameter counts) and its constants (globals with its values): a module built from other sources (say a
+ * caller's precompiled `wasmModule` of another version) would otherwise run with its arguments misplaced.
+ */
+export function checkKernelExports(instance: WebAssembly.Instance): void {
+  const fail = (what: string): never => {
+    throw new KernelAbiError(
+      `WASM kernel module does not match the kernel ABI (wasm/generated/abi.ts): ${what}; ` +
+        `use wasmKernelBytes() of this version, or rebuild with \`deno task build:wasm\``,
+    );
+  };
+  // The instance's exports, not WebAssembly.Module.exports(module): edge hosts that forbid compiling bytes may
+  // replace the WebAssembly.Module constructor (and so its static methods).
+  const exports = instance.exports;
+  for (const name of KERNEL_NAMES) {
+    const params = KERNEL_PARAMS[name];
+    const fn = exports[name];
+    if (typeof fn !== "function") fail(`export "${name}" (kernel of ${params.length} parameters) is missing`);
+    else if (fn.length !== params.length) {
+      fail(`export "${name}" takes ${fn.length} parameters, the ABI ${params.length} (${params.join(", ")})`);
+    }
+  }
+  for (const [name, value] of Object.entries(KERNEL_CONSTANTS)) {
+    const global = exports[name];
+    if (!(global instanceof WebAssembly.Global)) fail(`export "${name}" (constant ${value}) is missing`);
+    else if (Number(global.value) !== value) fail(`constant "${name}" is ${global.value}, the ABI ${value}`);
+  }
+  const known = new Set<string>([...KERNEL_NAMES, ...Object.keys(KERNEL_CONSTANTS)]);
+  for (const name of Object.keys(exports)) if (!known.has(name)) fail(`unexpected export "${name}"`);
 }

@@ -3,8 +3,8 @@
  * control block inside that memory, so a parallel op stays synchronous for the caller.
  *
  * Control block (Int32 words from `base`):
- *   [0] done counter, [1] error flag;
- *   per worker w, a record at byte base + 64 + 256·w: [0] sequence number, [1] kernel index (−1: exit),
+ *   [0] done counter, [1] error flag (a header of 64 bytes);
+ *   per worker w, a record of 256 bytes at byte base + 64 + 256·w: [0] sequence number, [1] kernel index (−1: exit),
  *   [2] argument count, then the arguments as f64 from byte 16 (at most {@link MAX_ARGS}).
  * The caller writes a record, bumps its sequence number and notifies; the worker (spinning briefly, then blocked
  * in Atomics.wait) runs the kernel and increments the done counter. The caller runs its own share meanwhile, then
@@ -13,13 +13,23 @@
  * @module
  */
 
-import { KERNEL_NAMES } from "./module.ts";
+import { KERNEL_NAMES, MAX_KERNEL_PARAMS } from "./generated/abi.ts";
 
-/** Maximum number of arguments of one kernel call. */
-export const MAX_ARGS = 30;
+/** Bytes of the control block before the first worker record (done counter, error flag, padding). */
+const HEADER_BYTES = 64;
+/** Bytes of one worker record. */
+const RECORD_BYTES = 256;
+/** Byte offset of the arguments (f64) in a record, after the sequence number, kernel index and argument count. */
+const ARGS_OFFSET = 16;
+/** Maximum number of arguments of one kernel call: what fits in a record. */
+export const MAX_ARGS = (RECORD_BYTES - ARGS_OFFSET) / 8;
+if (MAX_KERNEL_PARAMS > MAX_ARGS) {
+  throw new Error(`wasm/threads.ts: a kernel takes ${MAX_KERNEL_PARAMS} arguments, a worker record holds ${MAX_ARGS}`);
+}
+
 /** Bytes of control block needed for `workers` workers. */
 export function controlBytes(workers: number): number {
-  return 64 + 256 * workers;
+  return HEADER_BYTES + RECORD_BYTES * workers;
 }
 
 /** Spin iterations before blocking (a few tens of µs: consecutive ops of a forward pass arrive faster). */
@@ -104,11 +114,11 @@ self.onmessage = (event) => {
   const { module, memory, names, index, base } = event.data;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const fns = names.map((name) => instance.exports[name]);
-  const i32 = new Int32Array(memory.buffer, 0, (base >> 2) + 16 + 64 * (index + 1));
+  const i32 = new Int32Array(memory.buffer, 0, (base + ${HEADER_BYTES} + ${RECORD_BYTES} * (index + 1)) >> 2);
   const f64 = new Float64Array(memory.buffer, 0, i32.length >> 1);
   const ctl = base >> 2;
-  const rec = (base + 64 + 256 * index) >> 2;
-  const argAt = (base + 64 + 256 * index + 16) >> 3;
+  const rec = (base + ${HEADER_BYTES} + ${RECORD_BYTES} * index) >> 2;
+  const argAt = (base + ${HEADER_BYTES} + ${RECORD_BYTES} * index + ${ARGS_OFFSET}) >> 3;
   self.postMessage("ready");
   let seen = 0;
   for (;;) {
@@ -226,8 +236,8 @@ export class WorkerPool {
     for (let w = 0; w < remote; w++) {
       const { fn, args } = calls[w + 1];
       if (args.length > MAX_ARGS) throw new Error(`WorkerPool.run: ${args.length} arguments (max ${MAX_ARGS})`);
-      const rec = (this.#base + 64 + 256 * w) >> 2;
-      const argAt = (this.#base + 64 + 256 * w + 16) >> 3;
+      const rec = (this.#base + HEADER_BYTES + RECORD_BYTES * w) >> 2;
+      const argAt = (this.#base + HEADER_BYTES + RECORD_BYTES * w + ARGS_OFFSET) >> 3;
       i32[rec + 1] = fn;
       i32[rec + 2] = args.length;
       for (let i = 0; i < args.length; i++) this.#f64[argAt + i] = args[i];
@@ -256,7 +266,7 @@ export class WorkerPool {
     this.#disposed = true;
     this.#seq = (this.#seq + 1) | 0;
     for (let w = 0; w < this.#workers.length; w++) {
-      const rec = (this.#base + 64 + 256 * w) >> 2;
+      const rec = (this.#base + HEADER_BYTES + RECORD_BYTES * w) >> 2;
       this.#i32[rec + 1] = -1;
       Atomics.store(this.#i32, rec, this.#seq);
       Atomics.notify(this.#i32, rec);

@@ -5,8 +5,8 @@
 // panel p holds packed[p][kk][j] = W[p·8 + j][kk] (k-major inside the panel), rows ≥ n are zero. One k step of a
 // panel is 32 contiguous bytes = two f32x4, so both kernels stream the weights strictly sequentially.
 
-/** Output features per packed panel. */
-const PANEL: i32 = 8;
+/** Output features per packed panel (the backend sizes and splits packed matrices by it). */
+export const PANEL: i32 = 8;
 /** Rows of x kept hot (L2) while every panel of the thread's range sweeps over them. */
 const ROW_BLOCK: i32 = 64;
 
@@ -230,15 +230,18 @@ export function embed(ids: usize, count: i32, w: usize, n: i32, k: i32, out: usi
   }
 }
 
+/** Granule of stream_sum: it reads 128 bytes (eight f32x4) per step. */
+export const STREAM_BLOCK_BYTES: i32 = 128;
+
 /**
- * Streams `bytes` (multiple of 128) at p and returns their f32 sum (bandwidth probe: read-only traffic). Eight
+ * Streams `bytes` (multiple of STREAM_BLOCK_BYTES) at p and returns their f32 sum (bandwidth probe: read-only traffic). Eight
  * independent accumulators keep the add latency off the critical path, so only the memory limits the rate.
  */
 export function stream_sum(p: usize, bytes: usize): f32 {
   let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
   let a4 = f32x4.splat(0.0), a5 = f32x4.splat(0.0), a6 = f32x4.splat(0.0), a7 = f32x4.splat(0.0);
   const end = p + bytes;
-  for (let q = p; q < end; q += 128) {
+  for (let q = p; q < end; q += STREAM_BLOCK_BYTES) {
     a0 = f32x4.add(a0, v128.load(q));
     a1 = f32x4.add(a1, v128.load(q, 16));
     a2 = f32x4.add(a2, v128.load(q, 32));

@@ -3,6 +3,9 @@
 
 import { exp4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
 
+/** Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32. */
+export const SCAN_SCRATCH_BYTES_PER_STATE: i32 = 32;
+
 /**
  * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
  *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
@@ -10,7 +13,7 @@ import { exp4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
  *
  * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
  * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
- * scratch: 32·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
+ * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
  * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
  */
 export function selective_scan(
@@ -36,7 +39,7 @@ export function selective_scan(
   d1: i32,
   scratch: usize,
 ): void {
-  const hs = scratch; // [N][4] current h of the 4 channels
+  const hs = scratch; // [N][4] current h of the 4 channels (the first half of SCAN_SCRATCH_BYTES_PER_STATE·N)
   const as = scratch + (<usize>N << 4); // [N][4] A of the 4 channels
   const nb = <usize>N << 2;
   for (let b = 0; b < batch; b++) {

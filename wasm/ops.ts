@@ -1,0 +1,428 @@
+/**
+ * The WASM backend's implementation of {@link Backend}: argument checks (runtime/op_checks.ts), output
+ * allocation on the {@link WasmHeap}, and kernel calls with named argument records, spread over the threads by
+ * {@link KernelDispatch} for the GEMM/GEMV, the scans and the convolution.
+ *
+ * @module
+ */
+
+import {
+  asView,
+  type Backend,
+  type BackendCapabilities,
+  type DevicePeaks,
+  type Matrix,
+  type MemoryStats,
+  type SelectiveScanArgs,
+  type SsdArgs,
+  type Tensor,
+  type View,
+} from "../runtime/backend.ts";
+import {
+  checkAdd,
+  checkConv1d,
+  checkEmbed,
+  checkGatedRmsNorm,
+  checkGatherRows,
+  checkIdRange,
+  checkLinear,
+  checkRmsNorm,
+  checkSelectiveScan,
+  checkSsd,
+  checkUpload,
+  checkUploadMatrix,
+} from "../runtime/op_checks.ts";
+import { measurePeaks } from "./bench.ts";
+import { type KernelDispatch, split } from "./dispatch.ts";
+import {
+  type Conv1dArgs,
+  type LinearArgs,
+  MAX_PAGES,
+  PANEL,
+  SCAN_SCRATCH_BYTES_PER_STATE,
+  type SelectiveScanArgs as ScanKernelArgs,
+  type SsdChunkedArgs,
+  type SsdStepArgs,
+  STREAM_BLOCK_BYTES,
+  type StreamSumArgs,
+} from "./generated/abi.ts";
+import type { WasmHeap } from "./heap.ts";
+import { warmUp } from "./warmup.ts";
+
+/** Rows packed per pack_panels call in uploadMatrix (a multiple of PANEL). */
+const PACK_ROWS = 32 * PANEL;
+
+/** The WASM backend (see wasm/backend.ts). */
+export class WasmBackend implements Backend {
+  readonly name = "wasm";
+  readonly description: string;
+  /** Threads used by parallel ops, the caller included. */
+  readonly threads: number;
+  readonly capabilities: BackendCapabilities;
+
+  readonly #heap: WasmHeap;
+  readonly #run: KernelDispatch;
+
+  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean) {
+    this.#heap = heap;
+    this.#run = run;
+    this.threads = run.threads;
+    this.capabilities = {
+      queued: false,
+      timestamps: false,
+      deviceTokenChoice: true,
+      decodeBurst: 1,
+      threads: this.threads,
+      weightFormats: ["f32"],
+      weightFormat: "f32",
+      preferredBatch: 1,
+      maxMemoryBytes: MAX_PAGES * 65536,
+      deviceSampling: false,
+    };
+    this.description = `WASM SIMD (128-bit), ${this.threads} thread${this.threads > 1 ? "s" : ""}` +
+      (shared ? ", shared memory" : "");
+  }
+
+  // ---------------------------------------------------------------- Backend: data movement
+
+  upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
+    checkUpload(data, shape, label);
+    const t = this.#heap.tensor(shape, label);
+    this.#heap.f32.set(data, t.ptr >> 2);
+    return t;
+  }
+
+  uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {
+    const heap = this.#heap;
+    heap.checkOpen();
+    checkUploadMatrix(data, n, k, label);
+    const m = heap.matrix(n, k, label);
+    // Stage PACK_ROWS rows at a time in scratch, then pack them into panels in WASM.
+    const staging = heap.scratch(PACK_ROWS * k * 4).ptr;
+    for (let r = 0; r < n; r += PACK_ROWS) {
+      const rows = Math.min(PACK_ROWS, n - r);
+      heap.f32.set(data.subarray(r * k, (r + rows) * k), staging >> 2);
+      this.#run.k.pack_panels({ src: staging, rows, k, dst: m.ptr + r * k * 4 });
+    }
+    return m;
+  }
+
+  zeros(shape: readonly number[], label: string): Tensor {
+    const t = this.#heap.tensor(shape, label);
+    this.#run.k.fill_zero({ p: t.ptr, bytes: t.bytes });
+    return t;
+  }
+
+  copy(t: Tensor, label?: string): Tensor {
+    const src = this.#heap.t(t, "copy");
+    const dst = this.#heap.tensor(src.shape, label ?? `${src.label} (copy)`);
+    this.#run.k.copy_bytes({ dst: dst.ptr, src: src.ptr, bytes: src.bytes });
+    return dst;
+  }
+
+  fill0(t: Tensor): void {
+    const x = this.#heap.t(t, "fill0");
+    this.#run.k.fill_zero({ p: x.ptr, bytes: x.bytes });
+  }
+
+  read(t: Tensor): Promise<Float32Array> {
+    const x = this.#heap.t(t, "read");
+    return Promise.resolve(this.#heap.f32.slice(x.ptr >> 2, (x.ptr >> 2) + x.size));
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  free(t: Tensor | Matrix): void {
+    this.#heap.free(t);
+  }
+
+  memory(): MemoryStats {
+    return this.#heap.stats();
+  }
+
+  /** Restarts the peak measurement at the current live bytes. */
+  resetPeak(): void {
+    this.#heap.resetPeak();
+  }
+
+  dispose(): void {
+    if (!this.#heap.dispose()) return;
+    this.#run.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  measurePeaks(): Promise<DevicePeaks> {
+    this.#heap.checkOpen();
+    return Promise.resolve(measurePeaks(this));
+  }
+
+  // ---------------------------------------------------------------- Backend: ops
+
+  embed(ids: Int32Array, table: Matrix): Tensor {
+    const w = this.#heap.m(table, "embed");
+    checkEmbed(ids, w);
+    const out = this.#heap.tensor([ids.length, w.k], `embed(${w.label})`);
+    this.#run.k.embed({ ids: this.#heap.ints(ids), count: ids.length, w: w.ptr, n: w.n, k: w.k, out: out.ptr });
+    return out;
+  }
+
+  argmaxInto(x: Tensor, ids: Tensor, offset: number): void {
+    const xt = this.#heap.t(x, "argmaxInto");
+    const it = this.#heap.t(ids, "argmaxInto");
+    const [rows, cols] = xt.shape;
+    checkIdRange("argmaxInto", it, offset, rows);
+    const heap = this.#heap.f32, out = this.#heap.i32;
+    for (let r = 0; r < rows; r++) {
+      const base = (xt.ptr >> 2) + r * cols;
+      let best = 0;
+      for (let c = 1; c < cols; c++) if (heap[base + c] > heap[base + best]) best = c;
+      out[(it.ptr >> 2) + offset + r] = best;
+    }
+  }
+
+  embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {
+    const w = this.#heap.m(table, "embedFrom");
+    const it = this.#heap.t(ids, "embedFrom");
+    checkIdRange("embedFrom", it, offset, count);
+    const first = (it.ptr >> 2) + offset, heapIds = this.#heap.i32;
+    for (let i = 0; i < count; i++) {
+      const id = heapIds[first + i];
+      if (!(id >= 0 && id < w.n)) throw new Error(`embedFrom(${w.label}): token id ${id} is outside [0, ${w.n})`);
+    }
+    const out = this.#heap.tensor([count, w.k], `embed(${w.label})`);
+    this.#run.k.embed({ ids: it.ptr + 4 * offset, count, w: w.ptr, n: w.n, k: w.k, out: out.ptr });
+    return out;
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const xt = this.#heap.t(x, "rmsNorm");
+    const wt = this.#heap.t(weight, "rmsNorm");
+    const { rows, cols } = checkRmsNorm(xt, wt);
+    const out = this.#heap.tensor(xt.shape, "rmsNorm");
+    if (rows * cols > 0) this.#run.k.rms_norm({ x: xt.ptr, w: wt.ptr, out: out.ptr, rows, d: cols, eps });
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    const at = this.#heap.t(a, "add");
+    const bt = this.#heap.t(b, "add");
+    checkAdd(at, bt);
+    const out = this.#heap.tensor(at.shape, "add");
+    this.#run.k.add({ a: at.ptr, b: bt.ptr, out: out.ptr, n: at.size });
+    return out;
+  }
+
+  linear(x: Tensor | View, w: Matrix, bias?: Tensor | null): Tensor {
+    const xv = this.#heap.v(x, "linear");
+    const m = this.#heap.m(w, "linear");
+    const bt = bias ? this.#heap.t(bias, "linear") : null;
+    checkLinear(asView(x), m, bt);
+    const T = xv.rows;
+    const out = this.#heap.tensor([T, m.n], `linear(${m.label})`);
+    const panels = m.panels;
+    const nt = this.#run.threadsFor(T * m.n * m.k);
+    const base: Omit<LinearArgs, "r0" | "r1" | "p0" | "p1"> = {
+      x: xv.ptr,
+      xStride: xv.stride,
+      k: m.k,
+      w: m.ptr,
+      n: m.n,
+      bias: bt ? bt.ptr : 0,
+      out: out.ptr,
+      outStride: m.n,
+    };
+    // Split output panels (each thread streams its own slice of W); split rows when panels are too few.
+    const args: LinearArgs[] = panels >= 2 * nt || T < 8
+      ? split(panels, nt, 1).map(([p0, p1]) => ({ ...base, r0: 0, r1: T, p0, p1 }))
+      : split(T, nt, 4).map(([r0, r1]) => ({ ...base, r0, r1, p0: 0, p1: panels }));
+    this.#run.parallel("linear", args);
+    return out;
+  }
+
+  gatherRows(x: Tensor, rows: Int32Array): Tensor {
+    const xt = this.#heap.t(x, "gatherRows");
+    const { cols } = checkGatherRows(xt, rows);
+    const out = this.#heap.tensor([rows.length, cols], `gatherRows(${xt.label})`);
+    this.#run.k.gather_rows({ x: xt.ptr, cols, rows: this.#heap.ints(rows), count: rows.length, out: out.ptr });
+    return out;
+  }
+
+  conv1d(x: View, weight: Tensor, bias: Tensor | null, state: Tensor, batch: number, seqLen: number): Tensor {
+    const xv = this.#heap.v(x, "conv1d");
+    const wt = this.#heap.t(weight, "conv1d");
+    const st = this.#heap.t(state, "conv1d");
+    const bt = bias ? this.#heap.t(bias, "conv1d") : null;
+    const { C, K } = checkConv1d(x, wt, bt, st, batch, seqLen);
+    const out = this.#heap.tensor([batch * seqLen, C], "conv1d");
+    const wtPtr = this.#heap.scratch(K * C * 4).ptr;
+    const nt = this.#run.threadsFor(batch * seqLen * C * K);
+    const args = split(C, nt, 4).map(([c0, c1]): Conv1dArgs => ({
+      x: xv.ptr,
+      xStride: xv.stride,
+      w: wt.ptr,
+      bias: bt ? bt.ptr : 0,
+      state: st.ptr,
+      out: out.ptr,
+      wt: wtPtr,
+      C,
+      K,
+      batch,
+      seqLen,
+      c0,
+      c1,
+    }));
+    this.#run.parallel("conv1d", args);
+    return out;
+  }
+
+  selectiveScan(a: SelectiveScanArgs): Tensor {
+    const op = "selectiveScan", heap = this.#heap;
+    const u = heap.v(a.u, op), dl = heap.v(a.delta, op), Bv = heap.v(a.B, op), Cv = heap.v(a.C, op);
+    const z = heap.v(a.z, op);
+    const A = heap.t(a.A, op), Dt = heap.t(a.D, op), st = heap.t(a.state, op);
+    const { T, D, N } = checkSelectiveScan(a);
+    const out = heap.tensor([T, D], op);
+    const nt = this.#run.threadsFor(T * D * N * 16); // one exp + update ≈ 16 multiply-adds
+    const ranges = split(D, nt, 4);
+    const scratch = heap.scratch(SCAN_SCRATCH_BYTES_PER_STATE * N, ranges.length);
+    const args = ranges.map(([d0, d1], i): ScanKernelArgs => ({
+      u: u.ptr,
+      uS: u.stride,
+      delta: dl.ptr,
+      dS: dl.stride,
+      A: A.ptr,
+      B: Bv.ptr,
+      bS: Bv.stride,
+      C: Cv.ptr,
+      cS: Cv.stride,
+      Dskip: Dt.ptr,
+      z: z.ptr,
+      zS: z.stride,
+      state: st.ptr,
+      out: out.ptr,
+      D,
+      N,
+      batch: a.batch,
+      seqLen: a.seqLen,
+      d0,
+      d1,
+      scratch: scratch.ptr + i * scratch.stride,
+    }));
+    this.#run.parallel("selective_scan", args);
+    return out;
+  }
+
+  ssd(a: SsdArgs): Tensor {
+    const op = "ssd", heap = this.#heap;
+    const x = heap.v(a.x, op), dt = heap.v(a.dt, op), Bv = heap.v(a.B, op), Cv = heap.v(a.C, op);
+    const dtBias = heap.t(a.dtBias, op), A = heap.t(a.A, op), Dt = heap.t(a.D, op), st = heap.t(a.state, op);
+    const { batch, seqLen, dtMin, dtMax } = a;
+    const { T, H, P, G, N } = checkSsd(a);
+    const out = heap.tensor([T, H * P], op);
+    // The arguments both SSD kernels share.
+    const common: Omit<SsdStepArgs, "h0" | "h1"> = {
+      x: x.ptr,
+      xS: x.stride,
+      dt: dt.ptr,
+      dtS: dt.stride,
+      dtBias: dtBias.ptr,
+      A: A.ptr,
+      B: Bv.ptr,
+      bS: Bv.stride,
+      C: Cv.ptr,
+      cS: Cv.stride,
+      Dskip: Dt.ptr,
+      state: st.ptr,
+      out: out.ptr,
+      H,
+      P,
+      G,
+      N,
+      batch,
+      dtMin,
+      dtMax,
+    };
+    if (seqLen === 1) {
+      const nt = this.#run.threadsFor(batch * H * P * N * 4);
+      this.#run.parallel("ssd_step", split(H, nt, 1).map(([h0, h1]): SsdStepArgs => ({ ...common, h0, h1 })));
+    } else if (seqLen > 1) {
+      const Q = Math.min(a.chunkSize, seqLen);
+      const nt = this.#run.threadsFor(T * H * P * (N + Q));
+      const ranges = split(H, nt, 1);
+      const scratch = heap.scratch(this.#run.k.ssd_scratch_bytes({ Q, P, N }), ranges.length);
+      const args = ranges.map(([h0, h1], i): SsdChunkedArgs => ({
+        ...common,
+        seqLen,
+        Q,
+        h0,
+        h1,
+        scratch: scratch.ptr + i * scratch.stride,
+      }));
+      this.#run.parallel("ssd_chunked", args);
+    }
+    return out;
+  }
+
+  gatedRmsNorm(y: Tensor, z: View, weight: Tensor, groupSize: number, eps: number): Tensor {
+    const op = "gatedRmsNorm";
+    const yt = this.#heap.t(y, op), wt = this.#heap.t(weight, op);
+    const zv = this.#heap.v(z, op);
+    const { T, D } = checkGatedRmsNorm(yt, z, wt, groupSize);
+    const out = this.#heap.tensor([T, D], op);
+    const k = this.#run.k;
+    k.gated_rms_norm({
+      y: yt.ptr,
+      z: zv.ptr,
+      zStride: zv.stride,
+      w: wt.ptr,
+      out: out.ptr,
+      rows: T,
+      d: D,
+      groupSize,
+      eps,
+    });
+    return out;
+  }
+
+  /** Runs every loop-heavy kernel a few times so V8 tiers them up before the first real op (wasm/warmup.ts). */
+  warmUp(): void {
+    warmUp(this.#run.k, this.#heap.alloc);
+  }
+
+  // ---------------------------------------------------------------- benchmarks (used by wasm/bench.ts)
+
+  /**
+   * Streams a `bytes`-byte buffer `reps` times with every thread reading its own slice (SIMD sum) and returns the
+   * median read bandwidth in bytes per second.
+   */
+  streamBandwidth(bytes: number, reps: number): number {
+    const alloc = this.#heap.alloc;
+    const buf = alloc.alloc(bytes);
+    try {
+      this.#run.k.fill_zero({ p: buf, bytes });
+      const block = STREAM_BLOCK_BYTES;
+      const slices = split(bytes / block, this.threads, 1).map(([a, b]): StreamSumArgs => ({
+        p: buf + a * block,
+        bytes: (b - a) * block,
+      }));
+      // Median, not best: on a shared VM one lucky run can read far above the sustained rate (seen: 63 GB/s
+      // once among runs of 38–40 GB/s), and the decode roofline should be what memory sustains.
+      const times: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        this.#run.parallel("stream_sum", slices);
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      const median = times[Math.floor(times.length / 2)];
+      return (slices.reduce((s, { bytes }) => s + bytes, 0) / median) * 1e3;
+    } finally {
+      alloc.free(buf, bytes);
+    }
+  }
+}
