@@ -2,7 +2,7 @@
  * The state-activity matrix (layers × states) of a calibration as a heatmap — the paper's Fig. 3 — rendered to SVG.
  */
 import type { TopLevelSpec } from "vega-lite";
-import type { ActivityScore, StateActivity } from "../../runtime/prune/calibrate.ts";
+import type { ActivityScore, StateActivity } from "../../mod.ts";
 import { renderSvg } from "./charts.ts";
 
 /** Vega-Lite heatmap of one score, each layer normalised by its maximum (so layers compare by shape). */

@@ -9,9 +9,7 @@
 import * as vega from "vega";
 import { compile } from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
-import type { Component } from "../../runtime/model.ts";
-import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
-import { COMPONENTS } from "../../runtime/cost.ts";
+import { type Component, COMPONENTS, type ProfileReport, type ProfileRun } from "../../mod.ts";
 import { fmtRate, modelLabel, PAPER_NAMES, runLabel } from "./format.ts";
 
 /** Renders a Vega-Lite spec to an SVG string (no DOM, no network: Deno and browsers alike). */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
+import type { ProfileReport, ProfileRun } from "../../mod.ts";
 
 /**
  * Short name of a model for legends and labels: its architecture ("mamba2") when no other model of the report has

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { COST_NOTES } from "../../runtime/cost.ts";
-import type { ProfiledModel, ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
+import { COST_NOTES, type ProfiledModel, type ProfileReport, type ProfileRun } from "../../mod.ts";
 import { allCharts, renderSvg } from "./charts.ts";
 import { fmtBytes, fmtFraction, fmtMs, fmtPercent, fmtRate, group, modelName, PAPER_NAMES } from "./format.ts";
 
