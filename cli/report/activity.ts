@@ -3,7 +3,7 @@
  */
 import type { TopLevelSpec } from "vega-lite";
 import type { ActivityScore, StateActivity } from "../../mod.ts";
-import { renderSvg } from "./charts.ts";
+import { renderSvg } from "@perfmamba/perfmamba/charts";
 
 /** Vega-Lite heatmap of one score, each layer normalised by its maximum (so layers compare by shape). */
 export function activitySpec(activity: StateActivity, score: ActivityScore): TopLevelSpec {

@@ -6,8 +6,9 @@
  */
 
 import { COST_NOTES, type ProfiledModel, type ProfileReport, type ProfileRun } from "../../mod.ts";
-import { allCharts, renderSvg } from "./charts.ts";
-import { fmtBytes, fmtFraction, fmtMs, fmtPercent, fmtRate, group, modelName, PAPER_NAMES } from "./format.ts";
+import { PAPER_NAMES, renderSvg } from "@perfmamba/perfmamba/charts";
+import { allCharts } from "./charts.ts";
+import { fmtBytes, fmtFraction, fmtMs, fmtPercent, fmtRate, group, modelName } from "./format.ts";
 
 /** Text made safe for HTML element content and quoted attribute values. */
 export function escapeHtml(text: unknown): string {

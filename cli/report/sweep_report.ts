@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from "vega-lite";
 import type { SpeedPoint } from "../../mod.ts";
-import { renderSvg } from "./charts.ts";
+import { renderSvg } from "@perfmamba/perfmamba/charts";
 import { escapeHtml } from "./html.ts";
 
 /** One pruned model's accuracy. */
