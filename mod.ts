@@ -35,6 +35,7 @@ export type {
 } from "./runtime/backend.ts";
 export { view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
+export { inProjWidth } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";
 export type { Checkpoint, CheckpointSource } from "./runtime/checkpoint.ts";
 export { loadCheckpoint, loadWeights, memorySource, toHostWeights, urlSource } from "./runtime/checkpoint.ts";
@@ -53,7 +54,7 @@ export { InferenceState } from "./runtime/state.ts";
 export type { GenerateOptions, GenerateResult } from "./runtime/generate.ts";
 export { generate } from "./runtime/generate.ts";
 export type { SamplingOptions } from "./runtime/sampling.ts";
-export { argmax, Sampler } from "./runtime/sampling.ts";
+export { argmax, mulberry32, Sampler } from "./runtime/sampling.ts";
 export type { BackendFactories, BackendKind, GpuProbe } from "./runtime/select_backend.ts";
 export { autoBackend, BACKEND_KINDS, chooseBackend, probeWebGpu } from "./runtime/select_backend.ts";
 export type { SelectBackendOptions } from "./backends.ts";
@@ -110,7 +111,7 @@ export type {
 } from "./runtime/eval/multiple_choice.ts";
 export { evaluateDocs, evaluateTask } from "./runtime/eval/multiple_choice.ts";
 export type { ChoiceDoc, EvalDoc, GreedyDoc, MetricName, TaskName, TaskSpec } from "./runtime/eval/tasks.ts";
-export { parseTask, TASK_NAMES, TASKS } from "./runtime/eval/tasks.ts";
+export { parseTask, TASK_NAMES, TaskFormatError, TASKS } from "./runtime/eval/tasks.ts";
 export type { ActivityScore, CalibrateOptions, StateActivity } from "./runtime/prune/calibrate.ts";
 export { ACTIVITY_SCORES, calibrate } from "./runtime/prune/calibrate.ts";
 export type { SelectionScore, SelectOptions } from "./runtime/prune/select.ts";

@@ -4,9 +4,7 @@
  * the state-activity file that lets a later run skip it.
  */
 import type { Tokenizer } from "@huggingface/tokenizers";
-import { MambaModel } from "../runtime/model.ts";
-import { calibrate, type StateActivity } from "../runtime/prune/calibrate.ts";
-import type { MambaWeights } from "../runtime/weights.ts";
+import { calibrate, MambaModel, type MambaWeights, type StateActivity } from "../mod.ts";
 import { type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { backendFromFlags } from "./load.ts";
 import { progressBar } from "./progress.ts";

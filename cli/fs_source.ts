@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CheckpointSource } from "../runtime/checkpoint.ts";
+import type { CheckpointSource } from "../mod.ts";
 
 /** `dir/name` (a trailing slash of `dir` is not doubled). */
 function pathOf(dir: string, name: string): string {

@@ -123,7 +123,23 @@ export function convChannels(config: MambaConfig, layer: number): number {
   return config.dInner + config.nGroups * (layerStateSize(config, layer) + layerCStateSize(config, layer));
 }
 
-/** Output width of a layer's in_proj: [x | z] = 2·dInner (Mamba-1); [z | x | B | C | dt] = dInner + conv + H (Mamba-2). */
+/**
+ * Output width of a layer's in_proj: [x | z] = 2·dInner (Mamba-1); [z | x | B | C | dt] = dInner + conv + H
+ * (Mamba-2). The widest activation of a block, for sizing memory before running a long prefill.
+ *
+ * @example
+ * ```ts
+ * import { inProjWidth, makeConfig } from "@perfmamba/perfmamba";
+ *
+ * const m1 = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * console.log(inProjWidth(m1, 0)); // 256: x and z, 2 · d_inner
+ * const m2 = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * // z and x (128 each), B and C (16 each, one group), dt (8 heads)
+ * if (inProjWidth(m2, 0) !== 128 + 128 + 16 + 16 + 8) throw new Error(`in_proj width ${inProjWidth(m2, 0)}`);
+ * const bytes = 4 * 2048 * inProjWidth(m2, 0); // f32 in_proj output of a 2048-token prefill
+ * console.log(bytes); // 2424832
+ * ```
+ */
 export function inProjWidth(config: MambaConfig, layer: number): number {
   if (config.arch === "mamba1") return 2 * config.dInner;
   return config.dInner + convChannels(config, layer) + config.nHeads;

@@ -31,7 +31,21 @@ export interface SamplingOptions {
   seed?: number;
 }
 
-/** A small, fast, seedable PRNG (mulberry32): uniform floats in [0, 1). */
+/**
+ * A small, fast, seedable PRNG (mulberry32): uniform floats in [0, 1). The generator behind `Sampler`,
+ * `syntheticWeights` and random state selection; use it for reproducible synthetic inputs (random token ids).
+ *
+ * @example
+ * ```ts
+ * import { mulberry32 } from "@perfmamba/perfmamba";
+ *
+ * const vocabSize = 256;
+ * const a = mulberry32(7), b = mulberry32(7);
+ * const prompt = Array.from({ length: 8 }, () => Math.floor(a() * vocabSize)); // random token ids in [0, 256)
+ * if (!prompt.every((t) => t === Math.floor(b() * vocabSize))) throw new Error("same seed, different numbers");
+ * console.log(prompt.length); // 8
+ * ```
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -1,12 +1,14 @@
 /**
- * JSR readiness of the public surface (mod.ts): every export is documented with an example that `deno test --doc`
- * runs, and `deno publish --dry-run` passes without slow types.
+ * JSR readiness of the public surface (every entry point of deno.json `exports`: mod.ts and its subpaths): every
+ * export is documented with an example that `deno test --doc` runs, and `deno publish --dry-run` passes without
+ * slow types.
  */
 
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
-const MOD = new URL("mod.ts", ROOT).href;
+/** The package's entry points: subpath → file, from deno.json `exports`. */
+const ENTRIES: Record<string, string> = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).exports;
 
 /** Runs `deno <args>` in the repository root without colours; returns the exit code and the combined output. */
 async function deno(args: string[]): Promise<{ code: number; stdout: string; output: string }> {
@@ -39,33 +41,39 @@ function hasCheckedBlock(example: string): boolean {
   });
 }
 
-Deno.test("every export of mod.ts has JSDoc with an @example that deno test --doc runs", async () => {
-  const { code, stdout, output } = await deno(["doc", "--json", "mod.ts"]);
-  assert.equal(code, 0, output);
-  const doc = JSON.parse(stdout) as DocJson;
-  const symbols = doc.nodes[MOD]?.symbols ?? [];
-  assert.ok(symbols.length > 50, `deno doc listed only ${symbols.length} exports of mod.ts`);
+for (const [subpath, file] of Object.entries(ENTRIES)) {
+  Deno.test(`every export of ${file} (${subpath}) has JSDoc with an @example that deno test --doc runs`, async () => {
+    const { code, stdout, output } = await deno(["doc", "--json", file]);
+    assert.equal(code, 0, output);
+    const doc = JSON.parse(stdout) as DocJson;
+    const symbols = doc.nodes[new URL(file, ROOT).href]?.symbols ?? [];
+    // mod.ts is the whole runtime; a subpath has at least one export.
+    const least = subpath === "." ? 50 : 0;
+    assert.ok(symbols.length > least, `deno doc listed only ${symbols.length} exports of ${file}`);
 
-  const relative = (file: string | undefined) => (file ?? "?").replace(ROOT.href, "");
-  const missing: string[] = [];
-  const unchecked: string[] = [];
-  for (const symbol of symbols) {
-    const examples = symbol.declarations.flatMap((d) =>
-      (d.jsDoc?.tags ?? []).filter((t) => t.kind === "example").map((t) => t.doc ?? "")
-    );
-    const where = `${symbol.name} (${relative(symbol.declarations[0]?.location?.filename)})`;
-    if (examples.length === 0) missing.push(where);
-    else if (!examples.some(hasCheckedBlock)) unchecked.push(where);
-  }
-  const problems = [
-    missing.length > 0 ? `${missing.length} export(s) of mod.ts without an @example:\n  ${missing.join("\n  ")}` : "",
-    unchecked.length > 0
-      ? `${unchecked.length} export(s) whose @example has no \`\`\`ts block that deno test --doc runs (all marked ` +
-        `ignore, or not fenced):\n  ${unchecked.join("\n  ")}`
-      : "",
-  ].filter(Boolean);
-  assert.equal(problems.length, 0, problems.join("\n"));
-});
+    const relative = (f: string | undefined) => (f ?? "?").replace(ROOT.href, "");
+    const missing: string[] = [];
+    const unchecked: string[] = [];
+    for (const symbol of symbols) {
+      const examples = symbol.declarations.flatMap((d) =>
+        (d.jsDoc?.tags ?? []).filter((t) => t.kind === "example").map((t) => t.doc ?? "")
+      );
+      const where = `${symbol.name} (${relative(symbol.declarations[0]?.location?.filename)})`;
+      if (examples.length === 0) missing.push(where);
+      else if (!examples.some(hasCheckedBlock)) unchecked.push(where);
+    }
+    const problems = [
+      missing.length > 0
+        ? `${missing.length} export(s) of ${file} without an @example:\n  ${missing.join("\n  ")}`
+        : "",
+      unchecked.length > 0
+        ? `${unchecked.length} export(s) whose @example has no \`\`\`ts block that deno test --doc runs (all marked ` +
+          `ignore, or not fenced):\n  ${unchecked.join("\n  ")}`
+        : "",
+    ].filter(Boolean);
+    assert.equal(problems.length, 0, problems.join("\n"));
+  });
+}
 
 Deno.test("deno publish --dry-run passes with no slow types", async () => {
   const { code, output } = await deno(["publish", "--dry-run", "--allow-dirty"]);

@@ -6,11 +6,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
-import { forwardFlops, total } from "../../runtime/cost.ts";
-import { MambaModel } from "../../runtime/model.ts";
-import { presetConfig } from "../../runtime/presets.ts";
-import { mulberry32 } from "../../runtime/sampling.ts";
-import { syntheticWeights } from "../../runtime/synthetic.ts";
+import { forwardFlops, MambaModel, mulberry32, presetConfig, syntheticWeights } from "../../mod.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
 
@@ -54,6 +50,11 @@ interface Row {
   bound?: "bandwidth" | "compute";
   /** Why this configuration could not run. */
   error?: string;
+}
+
+/** Sum of a per-component record (FLOPs). */
+function sum(record: Record<string, number>): number {
+  return Object.values(record).reduce((a, b) => a + b, 0);
 }
 
 function median(xs: number[]): number {
@@ -106,7 +107,7 @@ export async function run(argv: string[]): Promise<void> {
               if (i >= warmup) times.push(ms);
             }
             const ms = median(times);
-            const gflops = total(forwardFlops(config, batch, seqLen, batch)) / (ms * 1e6);
+            const gflops = sum(forwardFlops(config, batch, seqLen, batch)) / (ms * 1e6);
             rows.push({
               arch: config.arch,
               mode: "prefill",
@@ -156,7 +157,7 @@ export async function run(argv: string[]): Promise<void> {
           }
           const bytesPerStep = 4 * model.parameterCount + 2 * state.bytes;
           state.dispose();
-          const flops = total(forwardFlops(config, batch, 1));
+          const flops = sum(forwardFlops(config, batch, 1));
           // Roofline: the larger of streaming the bytes and computing the FLOPs at the measured peaks
           // (batch-1 decode is bandwidth-bound; larger batches reuse each weight and become compute-bound).
           const bwMs = peaks ? bytesPerStep / (peaks.bandwidthGBs * 1e6) : NaN;

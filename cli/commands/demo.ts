@@ -4,10 +4,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { numberFlag, parseCommand } from "../args.ts";
-import { MambaModel } from "../../runtime/model.ts";
-import { presetConfig } from "../../runtime/presets.ts";
-import { argmax, mulberry32 } from "../../runtime/sampling.ts";
-import { syntheticWeights } from "../../runtime/synthetic.ts";
+import { argmax, MambaModel, mulberry32, presetConfig, syntheticWeights } from "../../mod.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 
 export const spec: CommandSpec = {

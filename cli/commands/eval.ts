@@ -4,10 +4,18 @@
  */
 import { basename } from "node:path";
 import Bunzip from "seek-bzip";
-import { perplexity, type PerplexityResult } from "../../runtime/eval/perplexity.ts";
-import { evaluateTask, type TaskResult } from "../../runtime/eval/multiple_choice.ts";
-import { parseTask, TASK_NAMES, TaskFormatError, type TaskName, TASKS } from "../../runtime/eval/tasks.ts";
-import type { MambaModel } from "../../runtime/model.ts";
+import {
+  evaluateTask,
+  type MambaModel,
+  parseTask,
+  perplexity,
+  type PerplexityResult,
+  TASK_NAMES,
+  TaskFormatError,
+  type TaskName,
+  type TaskResult,
+  TASKS,
+} from "../../mod.ts";
 import {
   choiceFlag,
   type CommandSpec,
@@ -23,11 +31,6 @@ import { loadTokenizer } from "../tokenizer.ts";
 
 /** Window length when --window is not given. */
 const DEFAULT_WINDOW = 512;
-/**
- * Windows per prefill when --batch is not given. One is fastest on WASM (measured on 2 cores: 8 windows of 512 take
- * 5.1 s at 1, 6.8 s at 4, 9.2 s at 8); a GPU wants bigger passes (8 is a guess, not measured).
- */
-const DEFAULT_BATCH = { wasm: 1, webgpu: 8 } as const;
 
 /** Flags and help of `perfmamba eval`. */
 export const spec: CommandSpec = {
@@ -63,8 +66,7 @@ export const spec: CommandSpec = {
     limit: { type: "string", help: "Only the first N windows (--text) or items (--task)" },
     batch: {
       type: "string",
-      help:
-        `Perplexity: windows per forward pass (default ${DEFAULT_BATCH.wasm} on wasm, ${DEFAULT_BATCH.webgpu} on webgpu)`,
+      help: "Perplexity: windows per forward pass (default: the backend's preferred batch, 1 on wasm, 8 on webgpu)",
     },
     format: { type: "string", help: "Output: table or json", default: "table" },
     quiet: { type: "boolean", help: "No progress bar" },
@@ -231,7 +233,9 @@ export async function run(argv: string[]): Promise<void> {
         windowLength: job.window,
         stride: job.stride,
         tail: job.tail,
-        batch: job.batch ?? (backend.name === "webgpu" ? DEFAULT_BATCH.webgpu : DEFAULT_BATCH.wasm),
+        // One window per pass is fastest on WASM (2 cores: 8 windows of 512 take 5.1 s at 1, 6.8 s at 4, 9.2 s at 8);
+        // a GPU wants bigger passes. Each backend says which in its capabilities.
+        batch: job.batch ?? backend.capabilities.preferredBatch,
         maxWindows: limit,
         onProgress: (p) => bar.update(p.windows, p.totalWindows, "perplexity windows"),
       });

@@ -3,7 +3,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { generate } from "../../runtime/generate.ts";
+import { generate } from "../../mod.ts";
 import { BACKEND_FLAGS, loadModel } from "../load.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 

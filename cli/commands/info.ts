@@ -3,9 +3,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
-import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
-import { stateSizeOf } from "../../runtime/weights.ts";
-import { convChannels } from "../../runtime/config.ts";
+import { componentStateBytes, loadCheckpoint, toHostWeights } from "../../mod.ts";
 import { dirSource } from "../fs_source.ts";
 
 export const spec: CommandSpec = {
@@ -41,11 +39,9 @@ export async function run(argv: string[]): Promise<void> {
   for (const l of w.layers) {
     for (const v of Object.values(l)) if (v && typeof v === "object" && "data" in v) params += v.data.length;
   }
-  const stateSizes = w.layers.map((l) => stateSizeOf(l, c));
-  const stateBytesPerSeq = w.layers.reduce((s, _l, i) => {
-    const conv = convChannels(c, i) * (c.dConv - 1);
-    return s + 4 * (conv + c.dInner * stateSizes[i]);
-  }, 0);
+  // toHostWeights checked every layer's state size against the config, which names the pruned ones.
+  const stateSizes = w.layers.map((_l, i) => c.layerStateSizes?.[i] ?? c.dState);
+  const stateBytesPerSeq = Object.values(componentStateBytes(c, 1)).reduce((a, b) => a + b, 0);
   const info = {
     model: dir,
     source: c.source,

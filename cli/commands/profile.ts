@@ -5,16 +5,25 @@
  * (+ its JSON Schema), profile.csv, trace.json (Perfetto / chrome://tracing) and report.html.
  */
 import { basename } from "node:path";
-import type { Backend } from "../../runtime/backend.ts";
-import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
-import { type Arch, inProjWidth, type MambaConfig } from "../../runtime/config.ts";
-import { componentWeightBytes } from "../../runtime/cost.ts";
-import { MambaModel } from "../../runtime/model.ts";
-import { type ConfigDims, makeConfig, PRESET_SIZES, presetConfig } from "../../runtime/presets.ts";
-import { mergeReports, profileModels } from "../../runtime/profiler.ts";
-import type { ProfileReport } from "../../runtime/profile_report.ts";
-import { PROFILE_JSON_SCHEMA } from "../../runtime/profile_schema.ts";
-import { syntheticWeights } from "../../runtime/synthetic.ts";
+import {
+  type Arch,
+  type Backend,
+  componentWeightBytes,
+  type ConfigDims,
+  inProjWidth,
+  loadCheckpoint,
+  makeConfig,
+  type MambaConfig,
+  MambaModel,
+  mergeReports,
+  PRESET_SIZES,
+  presetConfig,
+  PROFILE_JSON_SCHEMA,
+  profileModels,
+  type ProfileReport,
+  syntheticWeights,
+  toHostWeights,
+} from "../../mod.ts";
 import {
   choiceFlag,
   type CommandSpec,
@@ -35,8 +44,6 @@ import { profileTrace } from "../report/trace.ts";
 
 /** Longest sequence the profiler sweeps. */
 const MAX_SEQLEN = 16384;
-/** What a wasm32 memory can hold. */
-const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
 /** The files of a report folder. */
 export const REPORT_FILES = ["profile.json", "profile.schema.json", "profile.csv", "trace.json", "report.html"];
 
@@ -123,19 +130,20 @@ function builtinConfigs(flags: Flags): MambaConfig[] {
 
 /** Refuse shapes the backend cannot hold before spending minutes (or the host's memory) on them. */
 function checkFits(config: MambaConfig, backend: Backend, batch: number, seqLens: number[], what: string): void {
-  if (backend.name !== "wasm") return;
+  const limit = backend.capabilities.maxMemoryBytes;
+  if (limit === undefined) return;
   const weights = Object.values(componentWeightBytes(config, 4)).reduce((a, b) => a + b, 0);
   const widest = Math.max(...Array.from({ length: config.nLayer }, (_, l) => inProjWidth(config, l)));
   const tokens = batch * Math.max(...seqLens);
   const activations = tokens * widest * 4 * 4; // in_proj output and the few tensors alive beside it
-  if (weights + activations > WASM_MEMORY_BYTES) {
+  if (weights + activations > limit) {
     const gb = (b: number) => (b / 1e9).toFixed(1);
     throw new UsageError(
       `${what} needs about ${gb(weights)} GB of f32 weights + ${
         gb(activations)
       } GB of activations at batch ${batch} × ` +
-        `${Math.max(...seqLens)} tokens; the WASM backend's memory is at most ${gb(WASM_MEMORY_BYTES)} GB (wasm32). ` +
-        "Use a smaller --size / --seqlens / --batch, or --backend webgpu.",
+        `${Math.max(...seqLens)} tokens; the ${backend.name} backend's memory is at most ${gb(limit)} GB. ` +
+        "Use a smaller --size / --seqlens / --batch, or another --backend.",
     );
   }
 }

@@ -4,13 +4,19 @@
  * the rest (or mask them), optionally fit the least-squares bridge, and write a new checkpoint folder — never over the
  * input, via a temporary folder renamed at the end.
  */
-import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
-import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
-import type { ActivityScore, StateActivity } from "../../runtime/prune/calibrate.ts";
-import { pruneWeights } from "../../runtime/prune/apply.ts";
-import { fitBridges } from "../../runtime/prune/bridge.ts";
-import { SELECTION_SCORES, type SelectionScore, selectStates } from "../../runtime/prune/select.ts";
-import type { MambaWeights } from "../../runtime/weights.ts";
+import {
+  type ActivityScore,
+  checkpointFiles,
+  fitBridges,
+  loadCheckpoint,
+  type MambaWeights,
+  pruneWeights,
+  SELECTION_SCORES,
+  type SelectionScore,
+  selectStates,
+  type StateActivity,
+  toHostWeights,
+} from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
 import { dirSource } from "../fs_source.ts";

@@ -3,13 +3,20 @@
  * and ratios × sequence lengths → speed and memory of the pruned shapes against dense (the paper's Table 2).
  * Writes sweep.json, sweep.md and sweep.html (charts) to --out.
  */
-import { loadCheckpoint, toHostWeights } from "../../runtime/checkpoint.ts";
-import { MambaModel } from "../../runtime/model.ts";
-import { makeConfig, presetConfig } from "../../runtime/presets.ts";
-import { pruneWeights } from "../../runtime/prune/apply.ts";
-import { fitBridges } from "../../runtime/prune/bridge.ts";
-import { SELECTION_SCORES, type SelectionScore, selectStates } from "../../runtime/prune/select.ts";
-import { pruningSpeed } from "../../runtime/prune/speed.ts";
+import {
+  fitBridges,
+  loadCheckpoint,
+  makeConfig,
+  MambaModel,
+  presetConfig,
+  pruneWeights,
+  pruningSpeed,
+  SELECTION_SCORES,
+  type SelectionScore,
+  selectStates,
+  type StateActivity,
+  toHostWeights,
+} from "../../mod.ts";
 import { choiceFlag, type CommandSpec, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
 import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
@@ -18,7 +25,6 @@ import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
 import { refuseExisting, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
-import type { StateActivity } from "../../runtime/prune/calibrate.ts";
 import { parseDims } from "./profile.ts";
 import { accuracyOf, EVAL_FLAGS, evalSetupFromFlags } from "./sweep_eval.ts";
 

@@ -2,10 +2,16 @@
  * The accuracy measurement of `sweep`: perplexity on a text (the first windows of it) and, optionally, zero-shot
  * tasks — read and tokenized once, then run for the dense model and every pruned one.
  */
-import { perplexity } from "../../runtime/eval/perplexity.ts";
-import { evaluateTask } from "../../runtime/eval/multiple_choice.ts";
-import { type EvalDoc, parseTask, TASK_NAMES, type TaskName, TASKS } from "../../runtime/eval/tasks.ts";
-import type { MambaModel } from "../../runtime/model.ts";
+import {
+  type EvalDoc,
+  evaluateTask,
+  type MambaModel,
+  parseTask,
+  perplexity,
+  TASK_NAMES,
+  type TaskName,
+  TASKS,
+} from "../../mod.ts";
 import { type Flags, type FlagSpec, numberFlag, UsageError } from "../args.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 import { readText } from "./eval.ts";

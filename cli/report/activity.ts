@@ -2,8 +2,8 @@
  * The state-activity matrix (layers × states) of a calibration as a heatmap — the paper's Fig. 3 — rendered to SVG.
  */
 import type { TopLevelSpec } from "vega-lite";
-import type { ActivityScore, StateActivity } from "../../runtime/prune/calibrate.ts";
-import { renderSvg } from "./charts.ts";
+import type { ActivityScore, StateActivity } from "../../mod.ts";
+import { renderSvg } from "@perfmamba/perfmamba/charts";
 
 /** Vega-Lite heatmap of one score, each layer normalised by its maximum (so layers compare by shape). */
 export function activitySpec(activity: StateActivity, score: ActivityScore): TopLevelSpec {

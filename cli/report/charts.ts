@@ -1,28 +1,16 @@
 /**
- * Vega-Lite specs of a profile: component latency shares per sequence length (the paper's Fig. 2), end-to-end
- * latency against sequence length, the roofline, and held memory per component. Plain objects with their data
- * inlined; each function returns null when the report has nothing to draw.
+ * The HTML report's Vega-Lite specs of a profile beyond the share charts (`@perfmamba/perfmamba/charts`):
+ * end-to-end latency against sequence length, the roofline, held memory per component, and {@link allCharts}, the
+ * report's charts in reading order. Plain objects with their data inlined; each function returns null when the
+ * report has nothing to draw.
  *
  * @module
  */
 
-import * as vega from "vega";
-import { compile } from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
-import type { Component } from "../../runtime/model.ts";
-import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
-import { COMPONENTS } from "../../runtime/cost.ts";
-import { fmtRate, modelLabel, PAPER_NAMES, runLabel } from "./format.ts";
-
-/** Renders a Vega-Lite spec to an SVG string (no DOM, no network: Deno and browsers alike). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none", logLevel: vega.Error });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
+import { type Component, COMPONENTS, type ProfileReport, type ProfileRun } from "../../mod.ts";
+import { componentColor, modelLabel, shareChart } from "@perfmamba/perfmamba/charts";
+import { fmtRate, runLabel } from "./format.ts";
 
 /** A chart of {@link allCharts}. */
 export interface ChartEntry {
@@ -36,104 +24,7 @@ type Mode = ProfileRun["mode"];
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
-/** A fixed colour per component, so that a component looks the same in every chart and report. */
-const COMPONENT_COLORS: Record<Component, string> = {
-  embedding: "#bab0ac",
-  norm: "#76b7b2",
-  in_proj: "#4e79a7",
-  conv1d: "#f28e2b",
-  x_proj: "#edc948",
-  dt_proj: "#b07aa1",
-  ssm: "#e15759",
-  gate_norm: "#59a14f",
-  out_proj: "#9c755f",
-  residual: "#ff9da7",
-  norm_f: "#17becf",
-  lm_head: "#2f4b7c",
-};
-
-/** Components present in `runs`, in forward order. */
-function componentsOf(runs: readonly ProfileRun[]): Component[] {
-  const seen = new Set(runs.flatMap((r) => r.components.map((c) => c.name)));
-  return COMPONENTS.filter((c) => seen.has(c));
-}
-
-/** The colour encoding of components (forward order, fixed colours, paper names in the legend). */
-function componentColor(runs: readonly ProfileRun[]) {
-  const domain = componentsOf(runs);
-  const labelExpr = Object.entries(PAPER_NAMES).reduce(
-    (expr, [k, v]) => `datum.label === '${k}' ? '${k} (${v})' : ${expr}`,
-    "datum.label",
-  );
-  return {
-    field: "component",
-    type: "nominal" as const,
-    sort: domain,
-    scale: { domain, range: domain.map((c) => COMPONENT_COLORS[c]) },
-    legend: { title: "component", labelExpr, labelLimit: 240 },
-  };
-}
-
 const order = (c: Component): number => COMPONENTS.indexOf(c);
-const lengthTitle = (mode: Mode): string => mode === "prefill" ? "sequence length" : "context length";
-
-/**
- * Fig. 2 of the paper for one model and mode: per sequence length, a bar stacked by component and normalized to
- * 100 % of the summed component time (tooltip: median ms and share). Null when the model has no run in that mode.
- */
-export function shareChart(report: ProfileReport, model: number, mode: Mode): TopLevelSpec | null {
-  const runs = report.runs.filter((r) => r.model === model && r.mode === mode);
-  if (runs.length === 0) return null;
-  const oneBatch = new Set(runs.map((r) => r.batch)).size === 1;
-  const sorted = [...runs].sort((a, b) => a.seqLen - b.seqLen || a.batch - b.batch);
-  const x = (r: ProfileRun): string => oneBatch ? String(r.seqLen) : `${r.seqLen} B${r.batch}`;
-  const values = sorted.flatMap((r) =>
-    r.components.map((c) => ({
-      x: x(r),
-      seqLen: r.seqLen,
-      batch: r.batch,
-      component: c.name,
-      order: order(c.name),
-      ms: c.ms.median,
-      share: c.share,
-    }))
-  );
-  const batch = oneBatch ? `, batch ${runs[0].batch}` : "";
-  return {
-    $schema: SCHEMA,
-    title: `${modelLabel(report, model)} ${mode}: share of component latency${batch}`,
-    data: { values },
-    width: { step: 48 },
-    height: 260,
-    mark: { type: "bar" },
-    encoding: {
-      x: {
-        field: "x",
-        type: "ordinal",
-        sort: [...new Set(sorted.map(x))],
-        title: lengthTitle(mode),
-        axis: { labelAngle: 0 },
-      },
-      y: {
-        field: "ms",
-        type: "quantitative",
-        aggregate: "sum",
-        stack: "normalize",
-        title: "share of summed component time",
-        axis: { format: "%" },
-      },
-      color: componentColor(runs),
-      order: { field: "order", type: "quantitative" },
-      tooltip: [
-        { field: "component", type: "nominal" },
-        { field: "seqLen", type: "quantitative", title: "L" },
-        { field: "batch", type: "quantitative", title: "B" },
-        { field: "ms", type: "quantitative", title: "median ms", format: ".4~f", aggregate: "sum" },
-        { field: "share", type: "quantitative", format: ".1%", aggregate: "sum" },
-      ],
-    },
-  };
-}
 
 /**
  * End-to-end median latency against sequence length, one line per model and mode, both axes logarithmic

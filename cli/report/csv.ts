@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
+import type { ProfileReport, ProfileRun } from "../../mod.ts";
 import { modelName } from "./format.ts";
 
 /** Columns of {@link profileCsv}, in order. */

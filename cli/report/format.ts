@@ -4,18 +4,8 @@
  * @module
  */
 
-import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
-
-/**
- * Short name of a model for legends and labels: its architecture ("mamba2") when no other model of the report has
- * the same one, else its display name (suffixed with `#index` when names repeat too).
- */
-export function modelLabel(report: ProfileReport, index: number): string {
-  const m = report.models[index];
-  if (!m) return `model ${index}`;
-  if (report.models.filter((o) => o.arch === m.arch).length === 1) return m.arch;
-  return report.models.filter((o) => o.name === m.name).length === 1 ? m.name : `${m.name} #${index}`;
-}
+import type { ProfileReport, ProfileRun } from "../../mod.ts";
+import { modelLabel } from "@perfmamba/perfmamba/charts";
 
 /** Label of a run: "mamba2 prefill B1 L2048". */
 export function runLabel(report: ProfileReport, run: ProfileRun): string {
@@ -26,12 +16,6 @@ export function runLabel(report: ProfileReport, run: ProfileRun): string {
 export function modelName(report: ProfileReport, index: number): string {
   return report.models[index]?.name ?? `model ${index}`;
 }
-
-/** What the paper (PerfMamba, Asif et al.) calls some components. */
-export const PAPER_NAMES: Readonly<Record<string, string>> = {
-  in_proj: "gated MLP",
-  out_proj: "final linear",
-};
 
 /** Milliseconds with about three significant digits ("12.346", "0.00512"). */
 export function fmtMs(v: number): string {

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { COST_NOTES } from "../../runtime/cost.ts";
-import type { ProfiledModel, ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
-import { allCharts, renderSvg } from "./charts.ts";
-import { fmtBytes, fmtFraction, fmtMs, fmtPercent, fmtRate, group, modelName, PAPER_NAMES } from "./format.ts";
+import { COST_NOTES, type ProfiledModel, type ProfileReport, type ProfileRun } from "../../mod.ts";
+import { PAPER_NAMES, renderSvg } from "@perfmamba/perfmamba/charts";
+import { allCharts } from "./charts.ts";
+import { fmtBytes, fmtFraction, fmtMs, fmtPercent, fmtRate, group, modelName } from "./format.ts";
 
 /** Text made safe for HTML element content and quoted attribute values. */
 export function escapeHtml(text: unknown): string {

@@ -3,8 +3,8 @@
  * against the dense model (the paper's Table 2), as Markdown tables and a self-contained HTML page with charts.
  */
 import type { TopLevelSpec } from "vega-lite";
-import type { SpeedPoint } from "../../runtime/prune/speed.ts";
-import { renderSvg } from "./charts.ts";
+import type { SpeedPoint } from "../../mod.ts";
+import { renderSvg } from "@perfmamba/perfmamba/charts";
 import { escapeHtml } from "./html.ts";
 
 /** One pruned model's accuracy. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ProfileReport, ProfileRun } from "../../runtime/profile_report.ts";
+import type { ProfileReport, ProfileRun } from "../../mod.ts";
 import { fmtFraction, fmtMs, fmtPercent, fmtRate, modelName } from "./format.ts";
 
 const HEADERS = ["component", "median ms", "share", "GFLOP/s", "GB/s", "bound", "of attainable"] as const;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ProfileReport, ProfileRun, TraceSpan } from "../../runtime/profile_report.ts";
+import type { ProfileReport, ProfileRun, TraceSpan } from "../../mod.ts";
 import { modelName, runLabel } from "./format.ts";
 
 /** One event of the Trace Event Format (only the "X" complete and "M" metadata phases are written). */

@@ -27,7 +27,7 @@
 
 import { probeWebGpu, type ProfileReport, VERSION } from "../../mod.ts";
 import type { BackendChoice, LoadInfo, LoadRequest, ModelInput, TokenizerInput } from "./engine.ts";
-import { parseIds } from "./engine.ts";
+import { backendLabel, parseIds } from "./engine.ts";
 import { type EngineApi, mainThreadEngine, workerEngine } from "./protocol.ts";
 import { breakdownCharts, breakdownTable } from "./chart.ts";
 
@@ -133,7 +133,7 @@ function loadRequestFromForm(): { req: LoadRequest; useWorker: boolean } {
 
 function showLoadInfo(i: LoadInfo): void {
   const badge = $("backend-badge");
-  badge.textContent = i.backend.name === "webgpu" ? "WebGPU" : "WASM";
+  badge.textContent = backendLabel(i.backend.name);
   badge.className = `badge ${i.backend.name}`;
   badge.dataset.backend = i.backend.name;
   $("backend-description").textContent = `${i.backend.description} · ${

@@ -5,9 +5,11 @@
  *     deno run -A examples/browser/build.ts [--out DIR] [--minify]
  *
  * The project keeps no node_modules (`"nodeModulesDir": "none"`), so esbuild cannot find `vega` & co. on its own.
- * {@link denoNpmResolver} asks Deno for the module graph (`deno info --json`: every npm package's cache folder and
+ * {@link denoNpmResolver} asks Deno for the module graph ({@link denoInfo}: every npm package's cache folder and
  * resolved dependencies) and resolves bare imports with it — each package by the exact version Deno resolved for
  * its importer, from Deno's npm cache — while esbuild does the rest (package.json `exports`, `browser` fields).
+ * {@link packageSelfResolver} resolves the package's own subpaths (`@perfmamba/perfmamba/charts`) by deno.json's
+ * `exports`, as Deno does.
  *
  * @module
  */
@@ -15,34 +17,43 @@
 import * as esbuild from "esbuild";
 
 const HERE = new URL(".", import.meta.url);
+/** The repository root: its deno.json and deno.lock decide how Deno resolves the graph. */
+const ROOT = new URL("../../", import.meta.url);
 const STATIC_FILES = ["index.html", "style.css"];
 const ENTRIES = ["app.ts", "worker.ts"];
 
 /** An npm package of `deno info --json`. */
-interface NpmPackage {
+export interface NpmPackage {
   name: string;
   version: string;
   dependencies: string[];
   localPath?: string;
 }
 
-/** What the resolver needs from `deno info --json`. */
-interface DenoInfo {
+/** What the builds need from `deno info --json`. */
+export interface DenoInfo {
   modules: { kind?: string; specifier: string; npmPackage?: string }[];
   npmPackages: Record<string, NpmPackage>;
 }
 
-async function denoInfo(entries: string[]): Promise<DenoInfo> {
+/**
+ * Deno's module graph of `specifiers` (files, or `npm:` packages) in the repository root, merged: every module and
+ * every npm package with its folder in Deno's npm cache. Cached first (`deno cache`), so that every package has its
+ * files there on a fresh machine. The npm build (`build.ts`) reads its build-time type packages from it too.
+ */
+export async function denoInfo(specifiers: string[]): Promise<DenoInfo> {
   const run = async (args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).output();
+    const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+      .output();
     if (!out.success) {
       throw new Error(`deno ${args.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
     }
     return new TextDecoder().decode(out.stdout);
   };
-  // `deno cache` first, so that every package has its files in the cache (a fresh CI machine).
-  await run(["cache", "--quiet", ...entries]);
-  const infos = await Promise.all(entries.map(async (e) => JSON.parse(await run(["info", "--json", e])) as DenoInfo));
+  await run(["cache", "--quiet", ...specifiers]);
+  const infos = await Promise.all(
+    specifiers.map(async (s) => JSON.parse(await run(["info", "--json", s])) as DenoInfo),
+  );
   return {
     modules: infos.flatMap((i) => i.modules),
     npmPackages: Object.assign({}, ...infos.map((i) => i.npmPackages)),
@@ -118,6 +129,31 @@ export async function denoNpmResolver(entries: string[], farm: string): Promise<
   };
 }
 
+/**
+ * An esbuild plugin resolving the package's own name and subpaths (`@perfmamba/perfmamba/charts`) to the files
+ * deno.json `exports` names, as Deno resolves such a self-reference: the demo imports the package's public
+ * subpaths, never its internals.
+ */
+export async function packageSelfResolver(): Promise<esbuild.Plugin> {
+  const deno = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as {
+    name: string;
+    exports: string | Record<string, string>;
+  };
+  const exports = typeof deno.exports === "string" ? { ".": deno.exports } : deno.exports;
+  const files = new Map(
+    Object.entries(exports).map(([sub, file]) => [deno.name + sub.slice(1), new URL(file, ROOT).pathname]),
+  );
+  return {
+    name: "package-self",
+    setup(build) {
+      build.onResolve({ filter: /^@/ }, (args) => {
+        const path = files.get(args.path);
+        return path ? { path } : undefined;
+      });
+    },
+  };
+}
+
 /** Options of {@link buildDemo}. */
 export interface BuildOptions {
   /** Output folder (default: examples/browser/dist). Emptied first. */
@@ -154,7 +190,7 @@ export async function buildDemo(opts: BuildOptions = {}): Promise<{ outDir: stri
       // No tsconfig lookup: some npm packages ship a tsconfig.json extending a file that is not published.
       tsconfigRaw: {},
       logLevel: opts.logWarnings === false ? "error" : "warning",
-      plugins: [await denoNpmResolver(entries, farm)],
+      plugins: [await packageSelfResolver(), await denoNpmResolver(entries, farm)],
     });
     for (const f of STATIC_FILES) await Deno.copyFile(new URL(f, HERE), `${outDir}/${f}`);
     const files: Record<string, number> = {};

@@ -1,12 +1,12 @@
 /**
- * The profile's component breakdown for the page: the CLI report's share charts (cli/report/charts.ts, free of
- * Deno APIs) rendered to SVG by vega + vega-lite, and a table of median times.
+ * The profile's component breakdown for the page: the package's share charts (`@perfmamba/perfmamba/charts`, the
+ * same as the CLI's HTML report) rendered to SVG by vega + vega-lite, and a table of median times.
  *
  * @module
  */
 
 import type { ProfileReport } from "../../mod.ts";
-import { renderSvg, shareChart } from "../../cli/report/charts.ts";
+import { renderSvg, shareChart } from "@perfmamba/perfmamba/charts";
 
 /** The share-of-latency charts (prefill, decode) of the report's first model, as SVG strings with titles. */
 export async function breakdownCharts(report: ProfileReport): Promise<{ mode: string; svg: string }[]> {

@@ -29,6 +29,11 @@ import {
 /** The backends the page offers. */
 export type BackendChoice = "auto" | "webgpu" | "wasm";
 
+/** How the page writes a backend's name ("WebGPU" for "webgpu"); a name it does not know is shown as it is. */
+export function backendLabel(name: string): string {
+  return ({ webgpu: "WebGPU", wasm: "WASM" } as Record<string, string>)[name] ?? name;
+}
+
 /** Where the checkpoint comes from: a folder URL (absolute) or the files of a folder picked by the user. */
 export type ModelInput = { url: string } | { files: File[] };
 
@@ -271,8 +276,12 @@ export class Engine {
         reason += `; tick "allow a software WebGPU adapter" to use it`;
       }
       if (req.backend === "webgpu" && gpu.fallback) reason += ` (software adapter ${gpu.detail}: slow)`;
-      if (backend.name === "wasm" && !globalThis.crossOriginIsolated) {
-        reason += "; single-threaded WASM: the page is not cross-origin isolated (serve it with COOP/COEP)";
+      // Kernels that run on the page's own threads (not queued to a device) get more than one only with
+      // SharedArrayBuffer, which needs cross-origin isolation.
+      const { queued, threads } = backend.capabilities;
+      if (!queued && threads === 1 && !globalThis.crossOriginIsolated) {
+        const what = `single-threaded ${backendLabel(backend.name)}`;
+        reason += `; ${what}: the page is not cross-origin isolated (serve it with COOP/COEP)`;
       }
       return {
         backend: { name: backend.name, description: backend.description, requested: req.backend, reason, gpu },

@@ -201,8 +201,25 @@ export interface TaskSpec {
   parse(text: string, source?: string): EvalDoc[];
 }
 
-/** A malformed task file: the message names the source and the line. */
+/**
+ * A malformed task file, thrown by {@link parseTask} and the tasks' `parse`: the message names the source and the
+ * line. Tell bad input apart from other failures with `instanceof`.
+ *
+ * @example
+ * ```ts
+ * import { parseTask, TaskFormatError } from "@perfmamba/perfmamba";
+ *
+ * try {
+ *   parseTask("piqa", "{not json", "piqa.jsonl");
+ *   throw new Error("parsed");
+ * } catch (e) {
+ *   if (!(e instanceof TaskFormatError)) throw e;
+ *   console.log(e.message); // piqa.jsonl: line 1: not valid JSON (…)
+ * }
+ * ```
+ */
 export class TaskFormatError extends Error {
+  /** "TaskFormatError", as printed before the message. */
   override name = "TaskFormatError";
 }
 

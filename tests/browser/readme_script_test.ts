@@ -1,12 +1,12 @@
 /**
  * README.md's `<script type="module">` example, run as written in headless Chromium: the block is taken from the
- * README, the CDN address is pointed at a fresh npm build (`cli/build_npm.ts`: the same `esm/mod.js` a CDN serves),
+ * README, the CDN address is pointed at a fresh npm build (`build.ts`: the same `esm/mod.js` a CDN serves),
  * the checkpoint folder at a tiny fixture and the prompt at its golden prompt; the page must print the backend and
  * the fixture's greedy continuation (transformers' generate).
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { buildNpm } from "../../cli/build_npm.ts";
+import { buildNpm } from "../../build.ts";
 import { VERSION } from "../../mod.ts";
 import { fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
 import { CHROMIUM, CHROMIUM_ARGS, chromiumSkipReason } from "./_chromium.ts";

@@ -158,7 +158,7 @@ Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad fl
       [
         ["--arch", "mamba1", "--size", "2.8b", "--seqlens", "16384", "--backend", "wasm"],
         2,
-        /mamba1-2.8b needs about 11\.\d GB of f32 weights .* the WASM backend's memory is at most 4\.3 GB/,
+        /mamba1-2.8b needs about 11\.\d GB of f32 weights .* the wasm backend's memory is at most 4\.3 GB/,
       ],
     ];
     for (const [args, code, re] of cases) {

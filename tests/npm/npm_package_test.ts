@@ -1,5 +1,5 @@
 /**
- * The npm package from Node 20: `cli/build_npm.ts` builds it, `npm pack` packs it, a scratch Node project installs
+ * The npm package from Node 20: `build.ts` builds it, `npm pack` packs it, a scratch Node project installs
  * the tarball, and a Node ESM script importing the package by name runs the tiny fixtures on the WASM backend —
  * single-threaded on a kernel module precompiled from the shipped `.wasm` file, then on 2 worker_threads through
  * the `./node` subpath — and prints the logits, which must match transformers' golden logits. A TypeScript consumer
@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import ts from "typescript";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
-import { PACKAGE_NAME } from "../../cli/build_npm.ts";
+import { PACKAGE_NAME } from "../../build.ts";
 
 const FIXTURES = ["mamba1-tiny", "mamba2-tiny"] as const;
-const BUILD_SCRIPT = new URL("../../cli/build_npm.ts", import.meta.url).pathname;
+const BUILD_SCRIPT = new URL("../../build.ts", import.meta.url).pathname;
 
 /** Runs a command; returns stdout, throws with stderr on failure. */
 async function run(cmd: string, args: string[], cwd: string): Promise<string> {

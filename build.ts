@@ -1,5 +1,6 @@
 /**
- * Builds the npm package of mod.ts: `deno task build:npm [--out DIR]` (default `npm/` in the repo root).
+ * Builds the npm package of mod.ts: `deno task build:npm [--out DIR]` (default `npm/` in the repo root). The
+ * project's one build script beside mod.ts; `deno task build` runs the kernel, WASM, npm and demo builds in order.
  *
  * Why esbuild + the TypeScript compiler instead of dnt: `@deno/dnt`, the usual Deno → npm tool, is published only
  * on JSR, which this project's machines and CI cannot reach, while esbuild and typescript are plain npm packages
@@ -23,7 +24,7 @@
  * existing DIR is replaced only when it is empty or holds a previous build of this package.
  *
  * Usage:
- *   deno run -A cli/build_npm.ts [--out DIR]
+ *   deno run -A build.ts [--out DIR]
  *
  * @module
  */
@@ -32,12 +33,12 @@ import * as esbuild from "esbuild";
 import ts from "typescript";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { VERSION } from "../runtime/version.ts";
-import { wasmKernelBytes, type WasmKernelVariant } from "../wasm/module.ts";
-import { parseCommand, UsageError } from "./args.ts";
+import { parseArgs } from "node:util";
+import { VERSION, wasmKernelBytes, type WasmKernelVariant } from "./mod.ts";
+import { denoInfo } from "./examples/browser/build.ts";
 
 /** The repository root. */
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL(".", import.meta.url));
 
 /**
  * The npm name: deno.json's (the JSR name), so `import … from "@perfmamba/perfmamba"` is the same line in Deno
@@ -67,38 +68,22 @@ export interface BuildResult {
   files: string[];
 }
 
-/** Where Deno's npm cache keeps the packages of one npm specifier and its dependencies: package name → folder. */
-async function npmPackagePaths(spec: string): Promise<Map<string, string>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", `npm:${spec}`],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`deno info npm:${spec} failed:\n${new TextDecoder().decode(out.stderr)}`);
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    npmPackages: Record<string, { name: string; localPath?: string }>;
-  };
-  const paths = new Map<string, string>();
-  for (const p of Object.values(info.npmPackages)) if (p.localPath) paths.set(p.name, p.localPath);
-  if (paths.size === 0) throw new Error(`deno info npm:${spec}: no local path (is DENO_DIR writable?)`);
-  return paths;
-}
-
 /**
  * A node_modules folder of symlinks into Deno's npm cache holding the build-time type packages, so TypeScript
  * resolves them (and @types/node's own `undici-types`) as in any Node project.
  */
 async function typesNodeModules(work: string): Promise<string> {
   const dir = join(work, "node_modules");
-  for (const spec of Object.values(BUILD_TYPES)) {
-    for (const [name, path] of await npmPackagePaths(spec)) {
-      const link = join(dir, name);
-      await Deno.mkdir(dirname(link), { recursive: true });
-      await Deno.symlink(path, link).catch((e) => {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      });
-    }
+  // Deno's graph of the type packages (the same lookup the demo build resolves its npm imports with).
+  const specs = Object.values(BUILD_TYPES).map((spec) => `npm:${spec}`);
+  const packages = Object.values((await denoInfo(specs)).npmPackages).filter((p) => p.localPath);
+  if (packages.length === 0) throw new Error(`deno info ${specs.join(" ")}: no local path (is DENO_DIR writable?)`);
+  for (const { name, localPath } of packages) {
+    const link = join(dir, name);
+    await Deno.mkdir(dirname(link), { recursive: true });
+    await Deno.symlink(localPath!, link).catch((e) => {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    });
   }
   return dir;
 }
@@ -368,7 +353,7 @@ export async function buildNpm(outDir: string = join(ROOT, "npm")): Promise<Buil
     const pkg = join(tmp, "package");
     await Deno.mkdir(pkg);
     const license = String(deno.license ?? "UNLICENSED");
-    await bundle(pkg, `// ${PACKAGE_NAME} ${VERSION} (${license}), built from the Deno sources by cli/build_npm.ts`);
+    await bundle(pkg, `// ${PACKAGE_NAME} ${VERSION} (${license}), built from the Deno sources by build.ts`);
     await emitDeclarations(join(pkg, "types"), work);
     await Deno.mkdir(join(pkg, "wasm"));
     for (const v of ["simd", "threads"] as WasmKernelVariant[]) {
@@ -412,24 +397,36 @@ export async function buildNpm(outDir: string = join(ROOT, "npm")): Promise<Buil
   }
 }
 
-const SPEC = {
-  name: "build_npm",
-  summary: "Build the npm package (ESM + type declarations + WASM kernel files) of mod.ts",
-  usage: "deno run -A cli/build_npm.ts [--out DIR]",
-  flags: {
-    out: {
-      type: "string" as const,
-      help: "Package folder, replaced if it holds a previous build (default: npm/ in the repo)",
-    },
-  },
-};
+const USAGE = `Build the npm package (ESM + type declarations + WASM kernel files) of mod.ts
+
+Usage: deno run -A build.ts [--out DIR]
+
+Options:
+  --out <value>  Package folder, replaced if it holds a previous build (default: npm/ in the repo)
+  --help         Show this help`;
+
+/** Parses the flags; exits 2 (a usage error) on an unknown or malformed one, returns null after --help. */
+function parseFlags(args: string[]): { out?: string } | null {
+  let values: { out?: string; help?: boolean };
+  try {
+    values = parseArgs({ args, options: { out: { type: "string" }, help: { type: "boolean" } }, strict: true }).values;
+  } catch (e) {
+    console.error(`build: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, "")}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return null;
+  }
+  return values;
+}
 
 if (import.meta.main) {
-  try {
-    const flags = parseCommand(SPEC, Deno.args);
-    if (flags) {
+  const flags = parseFlags(Deno.args);
+  if (flags) {
+    try {
       const t0 = performance.now();
-      const r = await buildNpm(typeof flags.out === "string" ? resolve(Deno.cwd(), flags.out) : undefined);
+      const r = await buildNpm(flags.out !== undefined ? resolve(Deno.cwd(), flags.out) : undefined);
       const bytes = (await Promise.all(r.files.map((f) => Deno.stat(join(r.outDir, f))))).reduce(
         (a, s) => a + s.size,
         0,
@@ -438,9 +435,9 @@ if (import.meta.main) {
         `${PACKAGE_NAME}@${VERSION}: ${r.files.length} files, ${(bytes / 1024).toFixed(0)} KiB in ${r.outDir} ` +
           `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
       );
+    } catch (e) {
+      console.error(`build: ${(e as Error).message}`);
+      Deno.exit(1);
     }
-  } catch (e) {
-    console.error(`build_npm: ${(e as Error).message}`);
-    Deno.exit(e instanceof UsageError ? 2 : 1);
   }
 }
