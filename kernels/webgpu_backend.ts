@@ -53,9 +53,18 @@ import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
 import { acquireDevice } from "./device.ts";
 import { gatherProgram } from "./gather.ts";
 import { argmaxProgram } from "./argmax.ts";
+import { KERNELS } from "./generated/kernels.ts";
 import { WGSL } from "./generated/wgsl.ts";
 import { linearProgram, splitK, splitkReduceProgram } from "./linear.ts";
-import { kernelLayoutEntries, pipelineKey, type Program, type Slice, uniformBytes, writeUniforms } from "./program.ts";
+import {
+  checkBindings,
+  layoutEntries,
+  paramBytes,
+  pipelineKey,
+  type Program,
+  type Slice,
+  writeParams,
+} from "./program.ts";
 import { gatedRmsNormProgram, rmsNormProgram } from "./rms_norm.ts";
 import { type ScanDims, scanScratchFloats, selectiveScanPrograms } from "./selective_scan.ts";
 import { type SsdDims, ssdPrograms, ssdRecurrent, ssdScratchFloats } from "./ssd.ts";
@@ -556,15 +565,13 @@ class WebGpuBackendImpl implements WebGpuBackend {
         module = this.device.createShaderModule({ code: WGSL[p.kernel], label: p.kernel });
         this.#modules.set(p.kernel, module);
       }
-      const layoutEntries = kernelLayoutEntries(WGSL[p.kernel]);
-      const dynamic = layoutEntries !== null && layoutEntries.length === p.storage.length + 1;
-      const bgl = dynamic ? this.device.createBindGroupLayout({ entries: layoutEntries!, label: key }) : null;
+      const bgl = this.device.createBindGroupLayout({ entries: layoutEntries(p.kernel), label: key });
       const pipeline = this.device.createComputePipeline({
         label: key,
-        layout: bgl ? this.device.createPipelineLayout({ bindGroupLayouts: [bgl], label: key }) : "auto",
-        compute: { module, entryPoint: "main", constants: { ...p.constants } },
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [bgl], label: key }),
+        compute: { module, entryPoint: "main", constants: { ...p.constants } as Record<string, number> },
       });
-      entry = { pipeline, layout: bgl ?? pipeline.getBindGroupLayout(0), id: this.#pipelines.size + 1, dynamic };
+      entry = { pipeline, layout: bgl, id: this.#pipelines.size + 1, dynamic: true };
       this.#pipelines.set(key, entry);
     }
     return entry;
@@ -577,12 +584,13 @@ class WebGpuBackendImpl implements WebGpuBackend {
    * layout it is bound at offset 0 and the dispatch's offset is passed to `setBindGroup`.
    */
   #bindGroup(pipe: PipelineEntry, p: Program, uBuffer: GPUBuffer, uOffset: number, uSize: number): GPUBindGroup {
-    const storage = p.storage;
+    const names = KERNELS[p.kernel].storage;
+    const bindings = p.bindings as unknown as Readonly<Record<string, Slice>>;
     const uId = this.#bufferId(uBuffer);
     if (pipe.dynamic) uOffset = 0;
     let key = `${pipe.id}|${uId}:${uOffset}:${uSize}`;
-    for (let i = 0; i < storage.length; i++) {
-      const s = storage[i];
+    for (let i = 0; i < names.length; i++) {
+      const s = bindings[names[i].name];
       if (s.size > this.maxBindingSize) {
         throw new RangeError(`${p.label}: binding ${i + 1} of ${s.size} bytes exceeds ${this.maxBindingSize}`);
       }
@@ -598,8 +606,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     entries.length = 0;
     entries.push({ binding: 0, resource: { buffer: uBuffer, offset: uOffset, size: uSize } });
     const buffers = [uId];
-    for (let i = 0; i < storage.length; i++) {
-      const s = storage[i];
+    for (let i = 0; i < names.length; i++) {
+      const s = bindings[names[i].name];
       entries.push({ binding: i + 1, resource: { buffer: s.buffer, offset: s.offset, size: s.size } });
       buffers.push(this.#bufferId(s.buffer));
     }
@@ -619,11 +627,11 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   #run(p: Program): void {
     const pipe = this.#pipeline(p);
-    const fields = p.uniforms;
-    const uSize = uniformBytes(fields.length);
+    checkBindings(p.kernel, p.label, p.bindings);
+    const uSize = paramBytes(p.kernel);
     const page = this.#reserve(uSize, this.#uniformAlign);
     const uOffset = page.used - uSize;
-    writeUniforms(page.view, uOffset, uSize, fields);
+    writeParams(page.view, uOffset, uSize, p.kernel, p.label, p.uniforms);
     const bindGroup = this.#bindGroup(pipe, p, page.buffer, uOffset, uSize);
     const pass = this.#passFor(this.#scope ?? p.label);
     pass.setPipeline(pipe.pipeline);
