@@ -86,13 +86,13 @@ export function resolveIncludes(
     const name = m[1];
     const path = `kernels/include/${name}`;
     if (stack.includes(path)) throw new Error(`include cycle: ${[...stack, path].join(" → ")}`);
-    if (seen.has(name)) return `// #include "${name}": already included`;
+    if (seen.has(name)) return `// (include ${name}: already included)`;
     const text = includes[name];
     if (text === undefined) throw new Error(`${file}:${i + 1}: #include "${name}": no such file ${path}`);
     if (/@compute\b/.test(stripComments(text))) throw new Error(`${path}: an include file declares no entry point`);
     seen.add(name);
     const body = resolveIncludes(path, text, includes, seen, [...stack, path]).trimEnd();
-    return `// ---- begin #include "${name}" ----\n${body}\n// ---- end #include "${name}" ----`;
+    return `// ---- begin include ${name} ----\n${body}\n// ---- end include ${name} ----`;
   }).join("\n");
 }
 
