@@ -134,8 +134,11 @@ export function parseKernel(file: string, resolved: string): KernelMeta {
     }
     params.push({ name: m[1], type, offset: 4 * params.length });
   }
-  const decl =
-    /@group\((\d+)\)\s*@binding\((\d+)\)\s*var\s*<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)\s*:\s*([^;]+);/g;
+  const decl = new RegExp(
+    String.raw`@group\((\d+)\)\s*@binding\((\d+)\)\s*var\s*<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>` +
+      String.raw`\s*(\w+)\s*:\s*([^;]+);`,
+    "g",
+  );
   const storage: BindingMeta[] = [];
   let uniform = false;
   for (const m of code.matchAll(decl)) {
@@ -216,7 +219,9 @@ export function renderKernels(metas: Record<string, KernelMeta>, shared: SharedC
       c,
     ) => [doc(`${c.doc ? `${c.doc} ` : ""}(\`${c.name}\` of ${c.file}).`), `export const ${c.name} = ${c.value};`]),
     "",
-    "/** Layout of every kernel: `Params` fields (WGSL order, byte offsets), storage bindings, overrides, constants. */",
+    "/**",
+    " * Layout of every kernel: `Params` fields (WGSL order, byte offsets), storage bindings, overrides, constants.",
+    " */",
     "export const KERNELS = {",
   ];
   /** Items on one line when they fit in 120 columns at `indent`, else one per line. */

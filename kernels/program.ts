@@ -186,7 +186,7 @@ function keyMismatch(kind: string, names: readonly { name: string }[], record: o
  * try {
  *   writeParams(dv, 0, 16, "rms_norm", "norm", { rows: 2, cols: 3, epsilon: 0.5 } as never);
  * } catch (e) {
- *   console.log((e as Error).message); // rms_norm (norm): uniforms do not match the WGSL: missing [eps], unknown [epsilon]
+ *   console.log((e as Error).message); // rms_norm (norm): uniforms do not match the WGSL: missing [eps], …
  * }
  * ```
  */
@@ -263,7 +263,7 @@ export function checkBindings(kernel: KernelName, label: string, bindings: objec
  * @example
  * ```ts
  * import { layoutEntries } from "./program.ts";
- * console.log(layoutEntries("add").map((e) => e.buffer?.type)); // [ "uniform", "read-only-storage", "read-only-storage", "storage" ]
+ * console.log(layoutEntries("add").map((e) => e.buffer?.type)); // [ "uniform", "read-only-storage", …, "storage" ]
  * ```
  */
 export function layoutEntries(kernel: KernelName): GPUBindGroupLayoutEntry[] {

@@ -22,7 +22,9 @@ export const SSD_TILE = 64;
 /** k per staged slice (`SSD_TILE_K` of kernels/include/ssd_tile.wgsl). */
 export const SSD_TILE_K = 16;
 
-/** Layout of every kernel: `Params` fields (WGSL order, byte offsets), storage bindings, overrides, constants. */
+/**
+ * Layout of every kernel: `Params` fields (WGSL order, byte offsets), storage bindings, overrides, constants.
+ */
 export const KERNELS = {
   add: {
     params: [{ name: "n", type: "u32", offset: 0 }],
