@@ -3,18 +3,19 @@
  *
  * @module
  */
+import { KERNELS } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
-const WG = 256;
+const WG = KERNELS.add.overrides.WG;
 
 /** y (n) = a (n) + b (n). */
-export function addProgram(a: Slice, b: Slice, y: Slice, n: number): Program {
+export function addProgram(a: Slice, b: Slice, y: Slice, n: number): Program<"add"> {
   return {
     kernel: "add",
     label: "add",
     constants: { WG },
-    storage: [a, b, y],
-    uniforms: [["u32", n]],
+    bindings: { a, b, y },
+    uniforms: { n },
     workgroups: grid(n, WG),
   };
 }

@@ -1,5 +1,7 @@
 // y = a + b, elementwise over n floats.
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 
 struct Params {
@@ -13,7 +15,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   if (i >= p.n) {
     return;
   }

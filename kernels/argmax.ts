@@ -3,18 +3,19 @@
  *
  * @module
  */
+import { KERNELS } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
-const WG = 256;
+const WG = KERNELS.argmax.overrides.WG;
 
 /** ids[offset + r] (i32) = argmax of row r of x (rows, cols), lowest index among ties. */
-export function argmaxProgram(x: Slice, ids: Slice, rows: number, cols: number, offset: number): Program {
+export function argmaxProgram(x: Slice, ids: Slice, rows: number, cols: number, offset: number): Program<"argmax"> {
   return {
     kernel: "argmax",
     label: "argmax",
     constants: { WG },
-    storage: [x, ids],
-    uniforms: [["u32", rows], ["u32", cols], ["u32", offset]],
+    bindings: { x, ids },
+    uniforms: { rows, cols, offset },
     workgroups: grid(rows),
   };
 }

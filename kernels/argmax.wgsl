@@ -1,6 +1,8 @@
 // Greedy decoding on the device: ids[offset + r] = argmax_c x[r, c], the lowest index among equal maxima (as the
 // host's argmax in runtime/sampling.ts). One workgroup per row; ids are i32 (the tensor holds their bit patterns).
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u; // power of two
 
 struct Params {
@@ -24,7 +26,7 @@ fn beats(v: f32, i: u32, w: f32, j: u32) -> bool {
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = flat_workgroup(wid, nwg);
   if (row >= p.rows) {
     return;
   }

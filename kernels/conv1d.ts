@@ -4,9 +4,11 @@
  *
  * @module
  */
+import { KERNELS } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
-const WG = 256;
+const WG = KERNELS.conv1d.overrides.WG;
+const STATE_WG = KERNELS.conv_state.overrides.WG;
 
 /** Shapes of a conv1d call. x is a view: row stride `xStride`, first column `xCol`. */
 export interface Conv1dDims {
@@ -29,40 +31,33 @@ export function conv1dProgram(
   state: Slice,
   y: Slice,
   d: Conv1dDims,
-): Program {
+): Program<"conv1d"> {
   return {
     kernel: "conv1d",
     label: "conv1d",
     constants: { WG },
-    storage: [x, w, bias, state, y],
-    uniforms: [
-      ["u32", d.batch],
-      ["u32", d.seqLen],
-      ["u32", d.channels],
-      ["u32", d.k],
-      ["u32", d.xStride],
-      ["u32", d.xCol],
-      ["u32", hasBias ? 1 : 0],
-    ],
+    bindings: { x, w, bias, state, y },
+    uniforms: {
+      batch: d.batch,
+      seq_len: d.seqLen,
+      channels: d.channels,
+      k: d.k,
+      x_stride: d.xStride,
+      x_col: d.xCol,
+      has_bias: hasBias ? 1 : 0,
+    },
     workgroups: grid(d.batch * d.seqLen * d.channels, WG),
   };
 }
 
 /** state (batch, C, K−1) ← the last K−1 inputs of state ++ x, in place. */
-export function convStateProgram(x: Slice, state: Slice, d: Conv1dDims): Program {
+export function convStateProgram(x: Slice, state: Slice, d: Conv1dDims): Program<"conv_state"> {
   return {
     kernel: "conv_state",
     label: "conv_state",
-    constants: { WG },
-    storage: [x, state],
-    uniforms: [
-      ["u32", d.batch],
-      ["u32", d.seqLen],
-      ["u32", d.channels],
-      ["u32", d.k],
-      ["u32", d.xStride],
-      ["u32", d.xCol],
-    ],
-    workgroups: grid(d.batch * d.channels, WG),
+    constants: { WG: STATE_WG },
+    bindings: { x, state },
+    uniforms: { batch: d.batch, seq_len: d.seqLen, channels: d.channels, k: d.k, x_stride: d.xStride, x_col: d.xCol },
+    workgroups: grid(d.batch * d.channels, STATE_WG),
   };
 }

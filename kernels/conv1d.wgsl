@@ -3,6 +3,8 @@
 //   y[b, t, c] = SiLU(bias[c] + Σ_k w[c, k] · in(b, t − (K−1) + k, c)),
 //   in(b, τ, c) = x[b·L + τ, c] for τ ≥ 0, state[b, c, K−1+τ] for τ < 0.
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 
 struct Params {
@@ -24,7 +26,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   let C = p.channels;
   if (i >= p.batch * p.seq_len * C) {
     return;

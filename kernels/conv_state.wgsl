@@ -1,6 +1,8 @@
 // Conv state update: state[b, c, :] = the last K−1 inputs of (state[b, c, :] ++ x[b, :, c]), oldest first, also when
 // L < K−1. One thread per (b, c), walking j upwards: slot j reads slot j + L (not yet overwritten) or x.
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 
 struct Params {
@@ -18,7 +20,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   let C = p.channels;
   if (i >= p.batch * C) {
     return;

@@ -1,6 +1,9 @@
 // Mamba-2 gated RMSNorm (norm_before_gate = false): g = y · SiLU(z), each group of `group` channels of a row
 // normalised by its own RMS, times w. One workgroup per (row, group).
 
+#include "grid.wgsl"
+#include "workgroup_sum.wgsl"
+
 override WG: u32 = 128u; // power of two
 
 struct Params {
@@ -18,8 +21,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> w: array<f32>; // (D)
 @group(0) @binding(4) var<storage, read_write> o: array<f32>; // (rows, D)
 
-var<workgroup> red: array<f32, WG>;
-
 fn gated(row: u32, c: u32) -> f32 {
   let zv = z[row * p.z_stride + p.z_col + c];
   return y[row * p.cols + c] * zv / (1.0 + exp(-zv));
@@ -29,7 +30,7 @@ fn gated(row: u32, c: u32) -> f32 {
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
   let groups = p.cols / p.group;
-  let id = wid.x + wid.y * nwg.x;
+  let id = flat_workgroup(wid, nwg);
   if (id >= p.rows * groups) {
     return;
   }
@@ -40,15 +41,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     let g = gated(row, c0 + i);
     s = fma(g, g, s);
   }
-  red[lid.x] = s;
-  for (var h = WG / 2u; h > 0u; h >>= 1u) {
-    workgroupBarrier();
-    if (lid.x < h) {
-      red[lid.x] += red[lid.x + h];
-    }
-  }
-  workgroupBarrier();
-  let scale = 1.0 / sqrt(red[0] / f32(p.group) + p.eps);
+  let scale = 1.0 / sqrt(workgroup_sum(lid.x, s) / f32(p.group) + p.eps);
   for (var i = lid.x; i < p.group; i += WG) {
     let c = c0 + i;
     o[row * p.cols + c] = gated(row, c) * scale * w[c];

@@ -3,9 +3,10 @@
  *
  * @module
  */
+import { KERNELS } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
-const WG = 256;
+const WG = KERNELS.gather.overrides.WG;
 
 /**
  * out (rows, cols) gets the rows of src (partRows, cols) = table rows [r0, r0 + partRows) named by ids (rows, i32);
@@ -22,13 +23,13 @@ export function gatherProgram(
   partRows: number,
   f16 = false,
   idOffset = 0,
-): Program {
+): Program<"gather"> {
   return {
     kernel: "gather",
     label: "gather",
     constants: { WG, F16: f16 ? 1 : 0 },
-    storage: [ids, src, out],
-    uniforms: [["u32", rows], ["u32", cols], ["u32", r0], ["u32", partRows], ["u32", idOffset]],
+    bindings: { ids, src, o: out },
+    uniforms: { rows, cols, r0, part_rows: partRows, id_offset: idOffset },
     workgroups: grid(rows * cols, WG),
   };
 }

@@ -1,6 +1,8 @@
 // out[i, :] = src[ids[id_offset + i] − r0, :] for the ids inside this part's row range [r0, r0 + part_rows); rows
 // of other parts are left alone (embedding tables split over several buffers run one dispatch per part).
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 // Source storage as in gemm.wgsl: f32 bits, or (F16) f16 pairs with rows padded to an even length.
 override F16: bool = false;
@@ -20,7 +22,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   if (i >= p.rows * p.cols) {
     return;
   }

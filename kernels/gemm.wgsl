@@ -20,12 +20,14 @@
 // (16 distinct slots per warp, or broadcasts) free of bank conflicts without padding, so the two double
 // buffers take exactly 16 KiB (WebGPU's default maxComputeWorkgroupStorageSize).
 
+#include "gemm_tile.wgsl"
+
 override WIDE: bool = true; // 128×128 tile (8×8 per thread); false: 128×64 (8×4 per thread)
 // Weight storage: false = f32 bits in each u32; true = f16 pairs (element k of a row in half k % 2 of word
 // k / 2, rows padded to an even length), unpacked with the core unpack2x16float (no shader-f16 needed).
 override F16W: bool = false;
 
-const TK: u32 = 8u; // k-tile
+const TK: u32 = GEMM_TILE_K;
 const SLOTS: u32 = 256u; // vec4 slots of one [TK][128] buffer
 
 struct Params {
@@ -90,8 +92,8 @@ fn store4(m: u32, n: u32, v: vec4<f32>, z: u32) {
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let tn = select(64u, 128u, WIDE);
-  let m0 = wid.y * 128u;
+  let tn = select(GEMM_TILE_N_NARROW, GEMM_TILE_N_WIDE, WIDE);
+  let m0 = wid.y * GEMM_TILE_M;
   let n0 = wid.x * tn;
   let tx = tid % 16u;
   let ty = tid / 16u;

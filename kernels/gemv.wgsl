@@ -2,12 +2,15 @@
 // 256 threads handles 4 output features with 64 lanes each; lanes stride over k (coalesced reads of a weight
 // row) and reduce in workgroup memory, one row of x after the other.
 
+#include "grid.wgsl"
+#include "gemm_tile.wgsl"
+
 // Weight storage as in gemm.wgsl: F16W packs a row's elements in pairs (rows padded to an even length); each
 // lane then reads one u32 = two weights, halving the bytes of this bandwidth-bound kernel.
 override F16W: bool = false;
 
 const LANES: u32 = 64u;
-const FEATS: u32 = 4u;
+const FEATS: u32 = GEMV_FEATURES;
 
 struct Params {
   m: u32, // rows of x and y (≤ 8)
@@ -34,7 +37,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         @builtin(num_workgroups) nwg: vec3u) {
   let f = lid.x / LANES;
   let lane = lid.x % LANES;
-  let j = (wid.x + wid.y * nwg.x) * FEATS + f;
+  let j = flat_workgroup(wid, nwg) * FEATS + f;
   let jc = min(j, p.n - 1u); // rows past the end recompute the last one and do not store
   // One row of x at a time: the weight row is re-read from cache for rows after the first, and no private
   // array is indexed dynamically (slow on some compilers).

@@ -9,16 +9,24 @@
  *
  * @module
  */
+import {
+  GEMM_TILE_K,
+  GEMM_TILE_M,
+  GEMM_TILE_N_NARROW,
+  GEMM_TILE_N_WIDE,
+  GEMV_FEATURES,
+  KERNELS,
+} from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
+
+/**
+ * Output rows per GEMM workgroup, output columns with the wide tile (override `WIDE = true`) and with the narrow one:
+ * constants of kernels/include/gemm_tile.wgsl.
+ */
+export { GEMM_TILE_M, GEMM_TILE_N_NARROW, GEMM_TILE_N_WIDE };
 
 /** Largest row count served by the GEMV kernel. */
 export const GEMV_MAX_ROWS = 8;
-
-/** Output rows per GEMM workgroup. */
-export const GEMM_TILE_M = 128;
-/** Output columns per GEMM workgroup with the wide tile (override `WIDE = true`), and with the narrow one. */
-export const GEMM_TILE_N_WIDE = 128;
-export const GEMM_TILE_N_NARROW = 64;
 
 /** Tuning of the GEMM tile choice (mutable: tests and benchmarks may force one variant). */
 export const gemmConfig: { wideMinWorkgroups: number; splitMinWorkgroups: number } = {
@@ -54,7 +62,7 @@ export function splitK(m: number, n: number, k: number): KSplit {
   const want = Math.ceil((2 * gemmConfig.splitMinWorkgroups) / tiles);
   const s = Math.min(SPLIT_MAX, Math.floor(k / SPLIT_MIN_K), want);
   if (s < 2) return none;
-  const kSplit = Math.ceil(k / s / 8) * 8; // whole k-tiles
+  const kSplit = Math.ceil(k / s / GEMM_TILE_K) * GEMM_TILE_K; // whole k-tiles
   return { splits: Math.ceil(k / kSplit), kSplit };
 }
 
@@ -88,32 +96,43 @@ export function linearProgram(
   d: LinearDims,
   f16 = false,
   split: KSplit = { splits: 1, kSplit: d.k },
-): Program {
-  const gemv = d.m <= GEMV_MAX_ROWS;
+): Program<"gemv" | "gemm"> {
+  const uniforms = {
+    m: d.m,
+    n: d.n,
+    k: d.k,
+    x_stride: d.xStride,
+    x_base: d.xBase,
+    y_stride: d.yStride,
+    y_base: d.yBase,
+    has_bias: d.biasBase >= 0 ? 1 : 0,
+    bias_base: Math.max(0, d.biasBase),
+  };
+  const F16W = f16 ? 1 : 0;
+  if (d.m <= GEMV_MAX_ROWS) {
+    return {
+      kernel: "gemv",
+      label: "gemv",
+      constants: { F16W },
+      bindings: { x, w, bias, y },
+      uniforms,
+      workgroups: grid(d.n, GEMV_FEATURES),
+    };
+  }
   const rowTiles = Math.ceil(d.m / GEMM_TILE_M);
-  const wide = !gemv && split.splits === 1 &&
-    Math.ceil(d.n / GEMM_TILE_N_WIDE) * rowTiles >= gemmConfig.wideMinWorkgroups;
+  const wide = split.splits === 1 && Math.ceil(d.n / GEMM_TILE_N_WIDE) * rowTiles >= gemmConfig.wideMinWorkgroups;
   const tn = wide ? GEMM_TILE_N_WIDE : GEMM_TILE_N_NARROW;
-  const uniforms: Program["uniforms"] = [
-    ["u32", d.m],
-    ["u32", d.n],
-    ["u32", d.k],
-    ["u32", d.xStride],
-    ["u32", d.xBase],
-    ["u32", d.yStride],
-    ["u32", d.yBase],
-    ["u32", d.biasBase >= 0 ? 1 : 0],
-    ["u32", Math.max(0, d.biasBase)],
-  ];
   return {
-    kernel: gemv ? "gemv" : "gemm",
-    label: gemv ? "gemv" : "gemm",
-    constants: gemv ? { F16W: f16 ? 1 : 0 } : { WIDE: wide ? 1 : 0, F16W: f16 ? 1 : 0 },
-    storage: [x, w, bias, y],
-    uniforms: gemv ? uniforms : [...uniforms, ["u32", split.kSplit], ["u32", d.m * d.yStride]],
-    workgroups: gemv ? grid(d.n, 4) : [Math.ceil(d.n / tn), rowTiles, split.splits],
+    kernel: "gemm",
+    label: "gemm",
+    constants: { WIDE: wide ? 1 : 0, F16W },
+    bindings: { x, w, bias, y },
+    uniforms: { ...uniforms, k_split: split.kSplit, split_stride: d.m * d.yStride },
+    workgroups: [Math.ceil(d.n / tn), rowTiles, split.splits],
   };
 }
+
+const REDUCE_WG = KERNELS.splitk_reduce.overrides.WG;
 
 /** Dimensions of {@link splitkReduceProgram}: the m × n output, its placement in y and the bias. */
 export interface SplitReduceDims {
@@ -127,21 +146,21 @@ export interface SplitReduceDims {
 }
 
 /** y (m, yStride) ← Σ_z part (splits, m, n) + bias: the second step of a split-K GEMM. */
-export function splitkReduceProgram(part: Slice, bias: Slice, y: Slice, d: SplitReduceDims): Program {
+export function splitkReduceProgram(part: Slice, bias: Slice, y: Slice, d: SplitReduceDims): Program<"splitk_reduce"> {
   return {
     kernel: "splitk_reduce",
     label: "splitk_reduce",
-    constants: { WG: 256 },
-    storage: [part, bias, y],
-    uniforms: [
-      ["u32", d.m],
-      ["u32", d.n],
-      ["u32", d.splits],
-      ["u32", d.yStride],
-      ["u32", d.yBase],
-      ["u32", d.biasBase >= 0 ? 1 : 0],
-      ["u32", Math.max(0, d.biasBase)],
-    ],
-    workgroups: grid(d.m * d.n, 256),
+    constants: { WG: REDUCE_WG },
+    bindings: { part, bias, y },
+    uniforms: {
+      m: d.m,
+      n: d.n,
+      splits: d.splits,
+      y_stride: d.yStride,
+      y_base: d.yBase,
+      has_bias: d.biasBase >= 0 ? 1 : 0,
+      bias_base: Math.max(0, d.biasBase),
+    },
+    workgroups: grid(d.m * d.n, REDUCE_WG),
   };
 }

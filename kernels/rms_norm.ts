@@ -4,19 +4,28 @@
  *
  * @module
  */
+import { KERNELS } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
-/** Threads per row: enough for d_model 768–2560 in a few strides; a power of two. */
-const WG = 128;
+/** Threads per row (the WGSL default): enough for d_model 768–2560 in a few strides; a power of two. */
+const WG = KERNELS.rms_norm.overrides.WG;
+const GATED_WG = KERNELS.gated_rms_norm.overrides.WG;
 
 /** y (rows, cols) = x / sqrt(mean(x²) + eps) · w (cols). */
-export function rmsNormProgram(x: Slice, w: Slice, y: Slice, rows: number, cols: number, eps: number): Program {
+export function rmsNormProgram(
+  x: Slice,
+  w: Slice,
+  y: Slice,
+  rows: number,
+  cols: number,
+  eps: number,
+): Program<"rms_norm"> {
   return {
     kernel: "rms_norm",
     label: "rms_norm",
     constants: { WG },
-    storage: [x, w, y],
-    uniforms: [["u32", rows], ["u32", cols], ["f32", eps]],
+    bindings: { x, w, y },
+    uniforms: { rows, cols, eps },
     workgroups: grid(rows),
   };
 }
@@ -28,20 +37,20 @@ export function gatedRmsNormProgram(
   w: Slice,
   o: Slice,
   dims: { rows: number; cols: number; group: number; zStride: number; zCol: number; eps: number },
-): Program {
+): Program<"gated_rms_norm"> {
   return {
     kernel: "gated_rms_norm",
     label: "gated_rms_norm",
-    constants: { WG },
-    storage: [y, z, w, o],
-    uniforms: [
-      ["u32", dims.rows],
-      ["u32", dims.cols],
-      ["u32", dims.group],
-      ["u32", dims.zStride],
-      ["u32", dims.zCol],
-      ["f32", dims.eps],
-    ],
+    constants: { WG: GATED_WG },
+    bindings: { y, z, w, o },
+    uniforms: {
+      rows: dims.rows,
+      cols: dims.cols,
+      group: dims.group,
+      z_stride: dims.zStride,
+      z_col: dims.zCol,
+      eps: dims.eps,
+    },
     workgroups: grid(dims.rows * (dims.cols / dims.group)),
   };
 }

@@ -1,5 +1,8 @@
 // y[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) · w. One workgroup per row.
 
+#include "grid.wgsl"
+#include "workgroup_sum.wgsl"
+
 override WG: u32 = 128u; // power of two
 
 struct Params {
@@ -13,12 +16,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<f32>; // (cols)
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // (rows, cols)
 
-var<workgroup> red: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = flat_workgroup(wid, nwg);
   if (row >= p.rows) {
     return;
   }
@@ -28,15 +29,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     let v = x[base + c];
     s = fma(v, v, s);
   }
-  red[lid.x] = s;
-  for (var h = WG / 2u; h > 0u; h >>= 1u) {
-    workgroupBarrier();
-    if (lid.x < h) {
-      red[lid.x] += red[lid.x + h];
-    }
-  }
-  workgroupBarrier();
-  let scale = 1.0 / sqrt(red[0] / f32(p.cols) + p.eps);
+  let scale = 1.0 / sqrt(workgroup_sum(lid.x, s) / f32(p.cols) + p.eps);
   for (var c = lid.x; c < p.cols; c += WG) {
     y[base + c] = x[base + c] * scale * w[c];
   }

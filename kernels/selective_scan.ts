@@ -17,16 +17,17 @@
  *
  * @module
  */
+import { KERNELS, SCAN_MAX_STATES, SCAN_WG } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
-/** Channels per workgroup of the chunk and output kernels (the constant WG of their .wgsl). */
-export const SCAN_WG = 64;
+/**
+ * Channels per workgroup of the chunk and output kernels, and the states a thread keeps in registers per pass over
+ * n (larger N takes several passes): constants of kernels/include/scan_tile.wgsl.
+ */
+export { SCAN_MAX_STATES, SCAN_WG };
 
 /** Chunks are a multiple of this many tokens (and at least this long). */
 export const SCAN_MIN_CHUNK = 32;
-
-/** States a thread keeps in registers per pass over n (NBMAX of the .wgsl); larger N takes several passes. */
-export const SCAN_MAX_STATES = 16;
 
 /** Threads (batch · chunks · D) a chunked scan aims for: enough to occupy a large GPU (e.g. 132 SMs). */
 export const SCAN_TARGET_THREADS = 1 << 17;
@@ -102,6 +103,8 @@ export function scanScratchFloats(d: ScanDims): number {
   return scanChunks(d) <= 1 ? 0 : scanScratchLayout(d).total;
 }
 
+const COMBINE_WG = KERNELS.selective_scan_combine.overrides.WG;
+
 function region(s: Slice, first: number, floats: number): Slice {
   return { buffer: s.buffer, offset: s.offset + first * 4, size: Math.max(1, floats) * 4 };
 }
@@ -126,56 +129,56 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
       kernel: "selective_scan_chunk",
       label: "scan_chunk",
       constants: { NB: nb },
-      storage: [s.u, s.delta, s.A, s.B, bsum, dsum],
-      uniforms: [
-        ["u32", d.seqLen],
-        ["u32", d.d],
-        ["u32", d.n],
-        ["u32", nc],
-        ["u32", chunk],
-        ["u32", d.u.stride],
-        ["u32", d.u.col],
-        ["u32", d.delta.stride],
-        ["u32", d.delta.col],
-        ["u32", d.B.stride],
-        ["u32", d.B.col],
-      ],
+      bindings: { u: s.u, delta: s.delta, A: s.A, Bm: s.B, bsum, dsum },
+      uniforms: {
+        seq_len: d.seqLen,
+        d: d.d,
+        n: d.n,
+        n_chunks: nc,
+        chunk,
+        u_stride: d.u.stride,
+        u_col: d.u.col,
+        dl_stride: d.delta.stride,
+        dl_col: d.delta.col,
+        b_stride: d.B.stride,
+        b_col: d.B.col,
+      },
       workgroups: wgs,
     });
     out.push({
       kernel: "selective_scan_combine",
       label: "scan_combine",
-      constants: { WG: 256 },
-      storage: [s.A, bsum, dsum, hs, s.state],
-      uniforms: [["u32", d.batch], ["u32", d.d], ["u32", d.n], ["u32", nc]],
-      workgroups: grid(d.batch * d.d * d.n, 256),
+      constants: { WG: COMBINE_WG },
+      bindings: { A: s.A, bsum, dsum, hstart: hs, state: s.state },
+      uniforms: { batch: d.batch, d: d.d, n: d.n, n_chunks: nc },
+      workgroups: grid(d.batch * d.d * d.n, COMBINE_WG),
     });
   }
   out.push({
     kernel: "selective_scan_output",
     label: single ? "scan_step" : "scan_output",
     constants: { NB: nb },
-    storage: [s.u, s.delta, s.A, s.B, s.C, s.D, s.z, hs, s.y],
-    uniforms: [
-      ["u32", d.seqLen],
-      ["u32", d.d],
-      ["u32", d.n],
-      ["u32", nc],
-      ["u32", single ? d.seqLen : chunk],
-      ["u32", single ? 1 : 0],
-      ["u32", single ? 1 : d.d], // hs_n
-      ["u32", single ? d.n : 1], // hs_d
-      ["u32", d.u.stride],
-      ["u32", d.u.col],
-      ["u32", d.delta.stride],
-      ["u32", d.delta.col],
-      ["u32", d.B.stride],
-      ["u32", d.B.col],
-      ["u32", d.C.stride],
-      ["u32", d.C.col],
-      ["u32", d.z.stride],
-      ["u32", d.z.col],
-    ],
+    bindings: { u: s.u, delta: s.delta, A: s.A, Bm: s.B, Cm: s.C, Dv: s.D, z: s.z, hs, y: s.y },
+    uniforms: {
+      seq_len: d.seqLen,
+      d: d.d,
+      n: d.n,
+      n_chunks: nc,
+      chunk: single ? d.seqLen : chunk,
+      write_state: single ? 1 : 0,
+      hs_n: single ? 1 : d.d,
+      hs_d: single ? d.n : 1,
+      u_stride: d.u.stride,
+      u_col: d.u.col,
+      dl_stride: d.delta.stride,
+      dl_col: d.delta.col,
+      b_stride: d.B.stride,
+      b_col: d.B.col,
+      c_stride: d.C.stride,
+      c_col: d.C.col,
+      z_stride: d.z.stride,
+      z_col: d.z.col,
+    },
     workgroups: wgs,
   });
   return out;

@@ -5,10 +5,10 @@
 //   bsum[b, c, n, d] = the chunk scanned from 0,  S[b, c, d] = Σ_t Δ_t   (so a[n] = exp(A[d, n] S)),
 // with Δ_t = softplus(delta[t, d]) and h ← exp(Δ_t A[d, n]) h + Δ_t B[t, n] u[t, d].
 
-const WG: u32 = 64u; // channels per workgroup (selective_scan.ts: SCAN_WG)
-const TT: u32 = 16u; // tokens per staged tile
-const NBMAX: u32 = 16u;
-override NB: u32 = 16u; // states per pass: min(N, NBMAX); states past N are padded with zeros
+#include "scan_tile.wgsl"
+#include "softplus.wgsl"
+
+override NB: u32 = SCAN_MAX_STATES; // states per pass: min(N, NBMAX); states past N are padded with zeros
 
 struct Params {
   seq_len: u32, // L
@@ -33,17 +33,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> dsum: array<f32>; // (batch, n_chunks, D)
 
 var<workgroup> t_b: array<f32, 256>; // (TT, NBMAX) B
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) {
-    return v;
-  }
-  let e = exp(v);
-  if (e < 1e-3) {
-    return e * (1.0 - e * (0.5 - e / 3.0)); // log1p(e) without cancellation
-  }
-  return log(1.0 + e);
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -4,6 +4,8 @@
 // regions of one scratch buffer, all bound read_write (a buffer may not be both read-only and writable in a
 // dispatch).
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 const PF: u32 = 8u; // chunk summaries loaded ahead of the dependent chain
 
@@ -23,7 +25,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   let nd = p.n * p.d;
   if (i >= p.batch * nd) {
     return;

@@ -7,10 +7,10 @@
 // pass 2, or with one chunk the state itself (batch, D, N), overwritten with the final state when write_state = 1.
 // With N > NB the passes over n add their partial sums in y; the last pass applies D·u and the gate.
 
-const WG: u32 = 64u; // channels per workgroup (selective_scan.ts: SCAN_WG)
-const TT: u32 = 16u; // tokens per staged tile
-const NBMAX: u32 = 16u;
-override NB: u32 = 16u; // states per pass: min(N, NBMAX); states past N are padded with zeros
+#include "scan_tile.wgsl"
+#include "softplus.wgsl"
+
+override NB: u32 = SCAN_MAX_STATES; // states per pass: min(N, NBMAX); states past N are padded with zeros
 
 struct Params {
   seq_len: u32,
@@ -46,17 +46,6 @@ struct Params {
 
 var<workgroup> t_b: array<f32, 256>; // (TT, NBMAX) B
 var<workgroup> t_c: array<f32, 256>; // (TT, NBMAX) C
-
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) {
-    return v;
-  }
-  let e = exp(v);
-  if (e < 1e-3) {
-    return e * (1.0 - e * (0.5 - e / 3.0)); // log1p(e) without cancellation
-  }
-  return log(1.0 + e);
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -1,6 +1,8 @@
 // Second step of a split-K GEMM (gemm.wgsl): y[m, n] = Σ_z part[z, m, n] (+ bias[n]), part laid out
 // [splits, m, n]; y may be a view (row stride and element offset in Params).
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 
 struct Params {
@@ -20,7 +22,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   let mn = p.m * p.n;
   if (i >= mn) {
     return;

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { KERNELS, SSD_TILE } from "./generated/kernels.ts";
 import { finiteF32, grid, type Program, type Slice } from "./program.ts";
 import type { ViewPlace } from "./selective_scan.ts";
 
@@ -49,13 +50,13 @@ export interface SsdSlices {
   st: Slice | null; // (batch, chunks, H, P, N)
 }
 
-/** Output tile edge of the tiled SSD kernels (`BM` in ssd_cb / ssd_state / ssd_out.wgsl). */
-const TILE = 64;
-
-/** Tiles of {@link TILE} covering `n`. */
+/** Tiles of the SSD GEMMs' output edge (`SSD_TILE` of kernels/include/ssd_tile.wgsl) covering `n`. */
 function tiles(n: number): number {
-  return Math.ceil(n / TILE);
+  return Math.ceil(n / SSD_TILE);
 }
+
+const STEP_WG = KERNELS.ssd_step.overrides.WG;
+const PASS_WG = KERNELS.ssd_pass.overrides.WG;
 
 /** Whether a call takes the fused recurrent path. */
 export function ssdRecurrent(d: SsdDims): boolean {
@@ -80,27 +81,27 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
     return [{
       kernel: "ssd_step",
       label: "ssd_step",
-      constants: { WG: 64 },
-      storage: [s.x, s.dt, s.dtBias, s.A, s.B, s.C, s.D, s.state, s.y],
-      uniforms: [
-        ["u32", d.batch],
-        ["u32", d.seqLen],
-        ["u32", d.heads],
-        ["u32", d.headDim],
-        ["u32", d.groups],
-        ["u32", d.n],
-        ["u32", d.x.stride],
-        ["u32", d.x.col],
-        ["u32", d.dt.stride],
-        ["u32", d.dt.col],
-        ["u32", d.B.stride],
-        ["u32", d.B.col],
-        ["u32", d.C.stride],
-        ["u32", d.C.col],
-        ["f32", dtMin],
-        ["f32", dtMax],
-      ],
-      workgroups: grid(d.batch * d.heads * d.headDim, 64),
+      constants: { WG: STEP_WG },
+      bindings: { x: s.x, dt: s.dt, dt_bias: s.dtBias, A: s.A, Bm: s.B, Cm: s.C, Dv: s.D, state: s.state, y: s.y },
+      uniforms: {
+        batch: d.batch,
+        seq_len: d.seqLen,
+        heads: d.heads,
+        head_dim: d.headDim,
+        groups: d.groups,
+        n: d.n,
+        x_stride: d.x.stride,
+        x_col: d.x.col,
+        dt_stride: d.dt.stride,
+        dt_col: d.dt.col,
+        b_stride: d.B.stride,
+        b_col: d.B.col,
+        c_stride: d.C.stride,
+        c_col: d.C.col,
+        dt_min: dtMin,
+        dt_max: dtMax,
+      },
+      workgroups: grid(d.batch * d.heads * d.headDim, STEP_WG),
     }];
   }
   const { dtc, acs, cb, st } = s;
@@ -112,87 +113,87 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
       kernel: "ssd_dt",
       label: "ssd_dt",
       constants: {},
-      storage: [s.dt, s.dtBias, s.A, dtc, acs],
-      uniforms: [
-        ["u32", d.batch],
-        ["u32", d.seqLen],
-        ["u32", d.heads],
-        ["u32", nc],
-        ["u32", Q],
-        ["u32", d.dt.stride],
-        ["u32", d.dt.col],
-        ["f32", dtMin],
-        ["f32", dtMax],
-      ],
+      bindings: { dt: s.dt, dt_bias: s.dtBias, A: s.A, dtc, acs },
+      uniforms: {
+        batch: d.batch,
+        seq_len: d.seqLen,
+        heads: d.heads,
+        n_chunks: nc,
+        chunk: Q,
+        dt_stride: d.dt.stride,
+        dt_col: d.dt.col,
+        dt_min: dtMin,
+        dt_max: dtMax,
+      },
       workgroups: grid(d.batch * d.heads * nc),
     },
     {
       kernel: "ssd_cb",
       label: "ssd_cb",
       constants: {},
-      storage: [s.B, s.C, cb],
-      uniforms: [
-        ["u32", d.batch],
-        ["u32", d.seqLen],
-        ["u32", d.groups],
-        ["u32", d.n],
-        ["u32", nc],
-        ["u32", Q],
-        ["u32", d.B.stride],
-        ["u32", d.B.col],
-        ["u32", d.C.stride],
-        ["u32", d.C.col],
-      ],
+      bindings: { Bm: s.B, Cm: s.C, cb },
+      uniforms: {
+        batch: d.batch,
+        seq_len: d.seqLen,
+        groups: d.groups,
+        n: d.n,
+        n_chunks: nc,
+        chunk: Q,
+        b_stride: d.B.stride,
+        b_col: d.B.col,
+        c_stride: d.C.stride,
+        c_col: d.C.col,
+      },
       workgroups: grid(d.batch * nc * d.groups * tiles(Q) * tiles(Q)),
     },
     {
       kernel: "ssd_state",
       label: "ssd_state",
       constants: {},
-      storage: [s.x, s.B, dtc, acs, st],
-      uniforms: [
-        ["u32", d.batch],
-        ["u32", d.seqLen],
-        ["u32", d.heads],
-        ["u32", d.headDim],
-        ["u32", d.groups],
-        ["u32", d.n],
-        ["u32", nc],
-        ["u32", Q],
-        ["u32", d.x.stride],
-        ["u32", d.x.col],
-        ["u32", d.B.stride],
-        ["u32", d.B.col],
-      ],
+      bindings: { x: s.x, Bm: s.B, dtc, acs, st },
+      uniforms: {
+        batch: d.batch,
+        seq_len: d.seqLen,
+        heads: d.heads,
+        head_dim: d.headDim,
+        groups: d.groups,
+        n: d.n,
+        n_chunks: nc,
+        chunk: Q,
+        x_stride: d.x.stride,
+        x_col: d.x.col,
+        b_stride: d.B.stride,
+        b_col: d.B.col,
+      },
       workgroups: grid(d.batch * nc * d.heads * tiles(d.headDim) * tiles(d.n)),
     },
     {
       kernel: "ssd_pass",
       label: "ssd_pass",
-      constants: { WG: 256 },
-      storage: [acs, st, s.state],
-      uniforms: [["u32", d.batch], ["u32", d.heads], ["u32", d.headDim], ["u32", d.n], ["u32", nc], ["u32", Q]],
-      workgroups: grid(d.batch * d.heads * d.headDim * d.n, 256),
+      constants: { WG: PASS_WG },
+      bindings: { acs, st, state: s.state },
+      uniforms: { batch: d.batch, heads: d.heads, head_dim: d.headDim, n: d.n, n_chunks: nc, chunk: Q },
+      workgroups: grid(d.batch * d.heads * d.headDim * d.n, PASS_WG),
     },
     {
       kernel: "ssd_out",
       label: "ssd_out",
       constants: {},
-      storage: [s.x, s.C, s.D, dtc, acs, cb, st, s.y],
-      uniforms: [
-        ["u32", d.batch],
-        ["u32", d.seqLen],
-        ["u32", d.heads],
-        ["u32", d.headDim],
-        ["u32", d.groups],
-        ["u32", d.n],
-        ["u32", nc],
-        ["u32", Q],
-        ["u32", d.x.stride],
-        ["u32", d.x.col],
-        ["u32", d.C.stride],
-        ["u32", d.C.col],
-      ],
+      bindings: { x: s.x, Cm: s.C, Dv: s.D, dtc, acs, cb, st, y: s.y },
+      uniforms: {
+        batch: d.batch,
+        seq_len: d.seqLen,
+        heads: d.heads,
+        head_dim: d.headDim,
+        groups: d.groups,
+        n: d.n,
+        n_chunks: nc,
+        chunk: Q,
+        x_stride: d.x.stride,
+        x_col: d.x.col,
+        c_stride: d.C.stride,
+        c_col: d.C.col,
+      },
       workgroups: grid(d.batch * nc * d.heads * tiles(Q) * tiles(d.headDim)),
     },
   ];

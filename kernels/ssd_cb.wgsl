@@ -3,9 +3,8 @@
 // and B staged in workgroup memory. Tiles strictly above the diagonal are skipped and left unwritten; inside the
 // diagonal tiles s > l holds junk: ssd_out reads CB only where s ≤ l. Rows past the sequence end are 0.
 
-const BM: u32 = 64u; // l per tile (and s per tile)
-const BK: u32 = 16u; // n per slice
-const RS: u32 = 17u; // vec4 per staged row: BM / 4 + 1 (padding against bank conflicts on the transposed store)
+#include "grid.wgsl"
+#include "ssd_tile.wgsl"
 
 struct Params {
   batch: u32,
@@ -25,8 +24,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> Cm: array<f32>; // (batch·L, c_stride), columns [c_col, c_col + G·N)
 @group(0) @binding(3) var<storage, read_write> cb: array<f32>; // (batch, n_chunks, G, Q, Q)
 
-var<workgroup> As: array<vec4f, BK * RS>; // [k][l]: C_l[n0 + k]
-var<workgroup> Bs: array<vec4f, BK * RS>; // [k][s]: B_s[n0 + k]
+// Staged: As [k][l] = C_l[n0 + k], Bs [k][s] = B_s[n0 + k].
 
 @compute @workgroup_size(256)
 fn main(
@@ -35,7 +33,7 @@ fn main(
   @builtin(local_invocation_index) tid: u32,
 ) {
   let tiles = (p.chunk + BM - 1u) / BM;
-  let w = wid.x + wid.y * nwg.x;
+  let w = flat_workgroup(wid, nwg);
   if (w >= p.batch * p.n_chunks * p.groups * tiles * tiles) {
     return;
   }
@@ -71,18 +69,11 @@ fn main(
           bv = Bm[(row0 + s0 + m) * p.b_stride + p.b_col + g * p.n + n];
         }
       }
-      As[lk * RS + m / 4u][m % 4u] = cv;
-      Bs[lk * RS + m / 4u][m % 4u] = bv;
+      stage_a(lk, m, cv);
+      stage_b(lk, m, bv);
     }
     workgroupBarrier();
-    for (var k = 0u; k < BK; k++) {
-      let av = As[k * RS + ty];
-      let bv = Bs[k * RS + tx];
-      acc[0] = fma(vec4f(av.x), bv, acc[0]);
-      acc[1] = fma(vec4f(av.y), bv, acc[1]);
-      acc[2] = fma(vec4f(av.z), bv, acc[2]);
-      acc[3] = fma(vec4f(av.w), bv, acc[3]);
-    }
+    mac(&acc, tx, ty);
     workgroupBarrier();
   }
   let base = bcg * p.chunk * p.chunk;

@@ -5,6 +5,9 @@
 // One workgroup per (b, h, chunk): thread i owns the contiguous run l ∈ [i·E, (i + 1)·E), E = ⌈Q / WG⌉, sums it,
 // the run totals are scanned in workgroup memory (Hillis–Steele), then each thread writes its run.
 
+#include "grid.wgsl"
+#include "softplus.wgsl"
+
 const WG: u32 = 256u;
 
 struct Params {
@@ -28,17 +31,6 @@ struct Params {
 
 var<workgroup> sums: array<f32, WG>;
 
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) {
-    return v;
-  }
-  let e = exp(v);
-  if (e < 1e-3) {
-    return e * (1.0 - e * (0.5 - e / 3.0));
-  }
-  return log(1.0 + e);
-}
-
 fn delta(b: u32, h: u32, t: u32, bias: f32) -> f32 {
   if (t >= p.seq_len) {
     return 0.0;
@@ -52,7 +44,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) tid: u32,
 ) {
-  let i = wid.x + wid.y * nwg.x;
+  let i = flat_workgroup(wid, nwg);
   if (i >= p.batch * p.heads * p.n_chunks) {
     return;
   }

@@ -5,9 +5,8 @@
 // One workgroup computes a 64 × 64 (l, p) tile, 4 × 4 per thread, from 16-deep k slices (k = n, then k = s up to
 // the tile's last row) staged in workgroup memory; the masked, decayed weights are formed while staging.
 
-const BM: u32 = 64u; // l (and p) per tile
-const BK: u32 = 16u; // n or s per slice
-const RS: u32 = 17u; // vec4 per staged row: BM / 4 + 1
+#include "grid.wgsl"
+#include "ssd_tile.wgsl"
 
 struct Params {
   batch: u32,
@@ -34,19 +33,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read> st: array<f32>; // (batch, n_chunks, H, P, N) states entering chunks
 @group(0) @binding(8) var<storage, read_write> y: array<f32>; // (batch·L, H·P)
 
-var<workgroup> As: array<vec4f, BK * RS>; // [k][l]: C, then the weights
-var<workgroup> Bs: array<vec4f, BK * RS>; // [k][p]: prev, then x
-
-fn mac(acc: ptr<function, array<vec4f, 4>>, tx: u32, ty: u32) {
-  for (var k = 0u; k < BK; k++) {
-    let av = As[k * RS + ty];
-    let bv = Bs[k * RS + tx];
-    (*acc)[0] = fma(vec4f(av.x), bv, (*acc)[0]);
-    (*acc)[1] = fma(vec4f(av.y), bv, (*acc)[1]);
-    (*acc)[2] = fma(vec4f(av.z), bv, (*acc)[2]);
-    (*acc)[3] = fma(vec4f(av.w), bv, (*acc)[3]);
-  }
-}
+// Staged: As [k][l] = C, then the weights; Bs [k][p] = prev, then x.
 
 @compute @workgroup_size(256)
 fn main(
@@ -56,7 +43,7 @@ fn main(
 ) {
   let tl = (p.chunk + BM - 1u) / BM;
   let tp = (p.head_dim + BM - 1u) / BM;
-  let w = wid.x + wid.y * nwg.x;
+  let w = flat_workgroup(wid, nwg);
   if (w >= p.batch * p.n_chunks * p.heads * tl * tp) {
     return;
   }
@@ -98,8 +85,8 @@ fn main(
           sv = st[sbase + (p0 + m) * p.n + n];
         }
       }
-      As[ck * RS + m / 4u][m % 4u] = cv;
-      Bs[ck * RS + m / 4u][m % 4u] = sv;
+      stage_a(ck, m, cv);
+      stage_b(ck, m, sv);
     }
     workgroupBarrier();
     mac(&acc, tx, ty);
@@ -137,7 +124,7 @@ fn main(
       if (s <= l && l < cnt) {
         wv = cb[cbase + l * p.chunk + s] * exp(al[r] - acs_s) * ds;
       }
-      As[ck * RS + m / 4u][m % 4u] = wv;
+      stage_a(ck, m, wv);
     }
     for (var r = 0u; r < 4u; r++) {
       let k = xk + 4u * r;
@@ -145,7 +132,7 @@ fn main(
       if (s0 + k < cnt && p0 + xm < p.head_dim) {
         xv = x[(row0 + s0 + k) * p.x_stride + xc + p0 + xm];
       }
-      Bs[k * RS + xm / 4u][xm % 4u] = xv;
+      stage_b(k, xm, xv);
     }
     workgroupBarrier();
     mac(&acc, tx, ty);

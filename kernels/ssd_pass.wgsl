@@ -2,6 +2,8 @@
 //   prev_c = s;  s = exp(A_cum_c[Q−1]) · s + S_c,
 // replacing each chunk state S_c by the state entering the chunk, and write the final state.
 
+#include "grid.wgsl"
+
 override WG: u32 = 256u;
 
 struct Params {
@@ -20,7 +22,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   let hpn = p.heads * p.head_dim * p.n;
   if (i >= p.batch * hpn) {
     return;

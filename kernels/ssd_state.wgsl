@@ -3,9 +3,8 @@
 //   S[p, n] = Σ_s (x_s[h, p] · exp(A_cum[Q−1] − A_cum[s]) · Δ_s) · B_s[n].
 // One workgroup computes a 64 × 64 (p, n) tile, 4 × 4 per thread, from 16-deep s slices staged in workgroup memory.
 
-const BM: u32 = 64u; // p (and n) per tile
-const BK: u32 = 16u; // s per slice
-const RS: u32 = 17u; // vec4 per staged row: BM / 4 + 1
+#include "grid.wgsl"
+#include "ssd_tile.wgsl"
 
 struct Params {
   batch: u32,
@@ -29,8 +28,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> acs: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(5) var<storage, read_write> st: array<f32>; // (batch, n_chunks, H, P, N)
 
-var<workgroup> As: array<vec4f, BK * RS>; // [k][p]: decayed x
-var<workgroup> Bs: array<vec4f, BK * RS>; // [k][n]: B
+// Staged: As [k][p] = decayed x, Bs [k][n] = B.
 
 @compute @workgroup_size(256)
 fn main(
@@ -40,7 +38,7 @@ fn main(
 ) {
   let tp = (p.head_dim + BM - 1u) / BM;
   let tn = (p.n + BM - 1u) / BM;
-  let w = wid.x + wid.y * nwg.x;
+  let w = flat_workgroup(wid, nwg);
   if (w >= p.batch * p.n_chunks * p.heads * tp * tn) {
     return;
   }
@@ -79,18 +77,11 @@ fn main(
           bv = Bm[row * p.b_stride + bc];
         }
       }
-      As[k * RS + lm / 4u][lm % 4u] = xv;
-      Bs[k * RS + lm / 4u][lm % 4u] = bv;
+      stage_a(k, lm, xv);
+      stage_b(k, lm, bv);
     }
     workgroupBarrier();
-    for (var k = 0u; k < BK; k++) {
-      let av = As[k * RS + ty];
-      let bv = Bs[k * RS + tx];
-      acc[0] = fma(vec4f(av.x), bv, acc[0]);
-      acc[1] = fma(vec4f(av.y), bv, acc[1]);
-      acc[2] = fma(vec4f(av.z), bv, acc[2]);
-      acc[3] = fma(vec4f(av.w), bv, acc[3]);
-    }
+    mac(&acc, tx, ty);
     workgroupBarrier();
   }
   for (var i = 0u; i < 4u; i++) {

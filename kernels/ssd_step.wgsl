@@ -2,6 +2,9 @@
 //   Δ = clamp(softplus(dt + dt_bias[h])),  s[n] ← exp(Δ A[h]) s[n] + Δ B[n] x,  y = Σ_n C[n] s[n] + D[h] x,
 // updating the state in place. One dispatch for the whole step.
 
+#include "grid.wgsl"
+#include "softplus.wgsl"
+
 override WG: u32 = 64u;
 
 struct Params {
@@ -34,20 +37,9 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> state: array<f32>; // (batch, H, P, N)
 @group(0) @binding(9) var<storage, read_write> y: array<f32>; // (batch·L, H·P)
 
-fn softplus(v: f32) -> f32 {
-  if (v > 20.0) {
-    return v;
-  }
-  let e = exp(v);
-  if (e < 1e-3) {
-    return e * (1.0 - e * (0.5 - e / 3.0));
-  }
-  return log(1.0 + e);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_invocation(gid, nwg, WG);
   let hp = p.heads * p.head_dim;
   if (i >= p.batch * hp) {
     return;

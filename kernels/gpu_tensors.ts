@@ -1,0 +1,181 @@
+/**
+ * The backend's GPU memory: tensors (pooled buffers), weight matrices split into row parts that each fit one
+ * storage binding (f32, or f16 pairs), their bindings ({@link Slice}s), and the live / peak byte accounting.
+ *
+ * @module
+ */
+
+import type { Matrix, Tensor } from "../runtime/backend.ts";
+import { checkShape } from "../runtime/op_checks.ts";
+import { bucketBytes, BufferPool } from "./buffer_pool.ts";
+import { STORAGE } from "./gpu_flags.ts";
+import type { Slice } from "./program.ts";
+
+/** A tensor of a WebGPU backend: a pooled buffer (null once freed) and the backend that owns it. */
+export class GpuTensor implements Tensor {
+  readonly size: number;
+  constructor(
+    readonly shape: readonly number[],
+    readonly label: string,
+    public buffer: GPUBuffer | null,
+    readonly owner: object,
+  ) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+  get bytes(): number {
+    return this.size * 4;
+  }
+}
+
+/** A row range of a matrix in its own buffer, (rows, k). */
+export interface MatrixPart {
+  buffer: GPUBuffer;
+  r0: number;
+  rows: number;
+}
+
+/** A weight matrix of a WebGPU backend: row parts (null once freed) and the backend that owns it. */
+export class GpuMatrix implements Matrix {
+  constructor(
+    readonly n: number,
+    readonly k: number,
+    readonly label: string,
+    public parts: MatrixPart[] | null,
+    readonly owner: object,
+    /** Stored as f16 pairs (rows padded to an even length) instead of f32. */
+    readonly f16: boolean,
+  ) {}
+  /** Bytes of one stored row. */
+  get rowBytes(): number {
+    return this.f16 ? Math.ceil(this.k / 2) * 4 : this.k * 4;
+  }
+}
+
+/** Rows of a row-major [rows, k] f32 matrix as f16, each row padded to an even length (for u32 pairs). */
+function toF16Rows(data: Float32Array, rows: number, k: number): Uint16Array {
+  const kp = k + (k % 2);
+  if (kp === k) return new Uint16Array(new Float16Array(data).buffer);
+  const out = new Float16Array(rows * kp);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * k, (r + 1) * k), r * kp);
+  return new Uint16Array(out.buffer);
+}
+
+function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** Creates, binds and accounts the tensors and matrices of one backend (`owner`). */
+export class TensorStore {
+  readonly #device: GPUDevice;
+  readonly #owner: object;
+  readonly #align: number;
+  readonly #maxBufferSize: number;
+  readonly pool: BufferPool;
+  readonly maxBindingSize: number;
+  #live = 0;
+  #peak = 0;
+
+  /** @param onDestroy called with each pooled buffer just before the pool destroys it. */
+  constructor(device: GPUDevice, owner: object, maxBindingSize: number, onDestroy: (b: GPUBuffer) => void) {
+    this.#device = device;
+    this.#owner = owner;
+    this.#align = device.limits.minStorageBufferOffsetAlignment;
+    this.#maxBufferSize = device.limits.maxBufferSize;
+    this.maxBindingSize = maxBindingSize;
+    this.pool = new BufferPool(device, onDestroy);
+  }
+
+  /** Live bytes and their peak. */
+  get live(): number {
+    return this.#live;
+  }
+  get peak(): number {
+    return this.#peak;
+  }
+
+  /** Restart the peak from the live bytes. */
+  resetPeak(): void {
+    this.#peak = this.#live;
+  }
+
+  #track(bytes: number): void {
+    this.#live += bytes;
+    if (this.#live > this.#peak) this.#peak = this.#live;
+  }
+
+  /** Count bytes as no longer live. */
+  untrack(bytes: number): void {
+    this.#live -= bytes;
+  }
+
+  /** A new tensor of uninitialised (pooled) memory. */
+  alloc(shape: readonly number[], label: string): GpuTensor {
+    const size = checkShape(label, shape);
+    if (size * 4 > this.#maxBufferSize) {
+      throw new RangeError(`${label}: ${size * 4} bytes exceed the device's maxBufferSize ${this.#maxBufferSize}`);
+    }
+    const { buffer } = this.pool.acquire(size * 4, STORAGE, label);
+    this.#track(buffer.size);
+    return new GpuTensor([...shape], label, buffer, this.#owner);
+  }
+
+  /** A new buffer holding `data` (mapped at creation: no ordering hazard with recorded work). */
+  #filled(data: ArrayBufferView, label: string, pooled: boolean): GPUBuffer {
+    const size = pooled ? bucketBytes(data.byteLength) : Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const buffer = this.#device.createBuffer({ size, usage: STORAGE, label, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buffer.unmap();
+    if (pooled) this.pool.adopt(buffer);
+    return buffer;
+  }
+
+  /** A tensor holding `data` (`size` elements, already checked against `shape`). */
+  upload(data: Float32Array, size: number, shape: readonly number[], label: string): GpuTensor {
+    if (size * 4 > this.#maxBufferSize) {
+      throw new RangeError(`upload(${label}): ${size * 4} bytes exceed maxBufferSize`);
+    }
+    const buffer = this.#filled(data, label, true);
+    this.#track(buffer.size);
+    return new GpuTensor([...shape], label, buffer, this.#owner);
+  }
+
+  /** A matrix (n, k) holding `data`, in row parts that fit a binding; f16 pairs when `f16`. */
+  uploadMatrix(data: Float32Array, n: number, k: number, label: string, f16: boolean): GpuMatrix {
+    const rowBytes = f16 ? Math.ceil(k / 2) * 4 : k * 4;
+    if (rowBytes > this.maxBindingSize) {
+      throw new RangeError(`uploadMatrix(${label}): a row of ${rowBytes} bytes exceeds the binding limit`);
+    }
+    const rowsPerPart = Math.max(1, Math.floor(this.maxBindingSize / rowBytes));
+    const parts: MatrixPart[] = [];
+    for (let r0 = 0; r0 < n || parts.length === 0; r0 += rowsPerPart) {
+      const rows = Math.min(rowsPerPart, n - r0);
+      const suffix = n > rowsPerPart ? `[${r0}:${r0 + rows}]` : "";
+      const rowsData = data.subarray(r0 * k, (r0 + rows) * k);
+      const buffer = this.#filled(f16 ? toF16Rows(rowsData, rows, k) : rowsData, label + suffix, false);
+      this.#track(buffer.size);
+      parts.push({ buffer, r0, rows });
+      if (rows <= 0) break;
+    }
+    return new GpuMatrix(n, k, label, parts, this.#owner, f16);
+  }
+
+  /** The whole tensor as one binding (an error when it is over the binding limit). */
+  slice(t: GpuTensor, op: string): Slice {
+    const size = Math.max(4, t.bytes);
+    if (size > this.maxBindingSize) {
+      throw new RangeError(
+        `${op}: ${t.label} ${shapeStr(t.shape)} is ${size} bytes, over the ${this.maxBindingSize}-byte storage ` +
+          "binding limit (linear and embed split their operands; MambaModel.prefill splits long sequences so " +
+          "that the other ops' tensors fit)",
+      );
+    }
+    return { buffer: t.buffer!, offset: 0, size };
+  }
+
+  /** Elements [e0, e1) of a tensor as a binding whose offset is aligned, and the element index of e0 in it. */
+  range(t: GpuTensor, e0: number, e1: number): { slice: Slice; base: number } {
+    const offset = Math.floor((e0 * 4) / this.#align) * this.#align;
+    const size = Math.max(4, e1 * 4 - offset);
+    return { slice: { buffer: t.buffer!, offset, size }, base: (e0 * 4 - offset) / 4 };
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Pipelines compiled ahead: `pipelinesFor` lists the pipelines a dry forward would create, `precompile` compiles
+ * them in parallel, and the real forward then creates none synchronously (and still matches golden).
+ */
+import assert from "node:assert/strict";
+import { loadWeights } from "../../runtime/checkpoint.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { dirSource } from "../../cli/fs_source.ts";
+import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
+import { gpuTest } from "./_gpu.ts";
+
+for (const name of ["mamba1-tiny", "mamba2-tiny"]) {
+  gpuTest(`${name}: after precompile, prefill and a decode step create no pipeline on dispatch`, async (be) => {
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    const forward = async () => {
+      const { logits, state } = await model.prefill(golden.input_ids);
+      await model.step([golden.input_ids[0]], state);
+      state.dispose();
+      return logits;
+    };
+    assert.equal(be.pipelineStats.misses, 0, "a fresh device");
+    const specs = await be.pipelinesFor(forward);
+    assert.equal(be.pipelineStats.misses, 0, "planning creates no pipeline");
+    const kernels = new Set(specs.map((s) => s.kernel));
+    for (const k of ["gather", "rms_norm", "conv1d", "gemv", "add"]) assert.ok(kernels.has(k as never), k);
+    assert.equal(await be.precompile(specs), specs.length);
+    assert.equal(be.pipelineStats.precompiled, specs.length);
+    assert.deepEqual(await be.pipelinesFor(forward), [], "nothing left to compile");
+
+    const logits = await forward();
+    assert.equal(be.pipelineStats.misses, 0, "no pipeline created synchronously by the forward");
+    const V = logits.vocab;
+    golden.logits.forEach((row, p) => {
+      assertClose(logits.data.subarray(p * V, (p + 1) * V), row, `${name} logits at ${p}`, 1e-4, 1e-5);
+    });
+  }, { freshDevice: true });
+}
