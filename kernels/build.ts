@@ -262,7 +262,7 @@ export function renderKernelTypes(metas: Record<string, KernelMeta>): string {
     HEADER,
     "// Record types of the uniforms, bindings and overrides of kernels/*.wgsl (kernels/build.ts).",
     "",
-    'import type { Slice } from "../program.ts";',
+    'import type { Slice } from "../slice.ts";',
     "",
   ];
   for (const n of names) {

@@ -20,15 +20,8 @@ import type { KernelName } from "./generated/wgsl.ts";
 
 export type { KernelName };
 
-/** A bound range of a GPU buffer (bytes; `offset` is a multiple of minStorageBufferOffsetAlignment). */
-export interface Slice {
-  /** The buffer. */
-  readonly buffer: GPUBuffer;
-  /** First byte bound. */
-  readonly offset: number;
-  /** Bytes bound (a multiple of 4). */
-  readonly size: number;
-}
+import type { Slice } from "./slice.ts";
+export type { Slice };
 
 /** A 32-bit uniform field: `["u32", 3]`, `["i32", -1]` or `["f32", 1e-5]` (see {@link packUniforms}). */
 export type Uniform = readonly ["u32" | "i32" | "f32", number];
