@@ -63,16 +63,12 @@ export function selectBackend(
 ): Promise<Backend> {
   return chooseBackend(kind, {
     webgpu: () => createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps }),
-    wasm: () => {
-      // "auto" falls back to f32 weights on WASM; asking for the WASM backend with f16 weights is a mistake.
-      if (options.f16Weights && kind === "wasm") {
-        throw new RangeError("f16 weight storage is a WebGPU option; the WASM backend keeps f32 weights");
-      }
-      return createWasmBackend({
-        threads: options.threads,
-        module: options.wasmModule,
-        workerFactory: options.workerFactory,
-      });
-    },
-  }, { allowFallbackAdapter: options.allowFallbackAdapter });
+    // The WASM kernels read f32 weights: f16 storage, when asked for, is refused by chooseBackend from the backend's
+    // capabilities ("auto" keeps f32).
+    wasm: () =>
+      createWasmBackend({ threads: options.threads, module: options.wasmModule, workerFactory: options.workerFactory }),
+  }, {
+    allowFallbackAdapter: options.allowFallbackAdapter,
+    weightFormat: options.f16Weights ? "f16" : undefined,
+  });
 }

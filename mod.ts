@@ -55,8 +55,14 @@ export type { GenerateOptions, GenerateResult } from "./runtime/generate.ts";
 export { generate } from "./runtime/generate.ts";
 export type { SamplingOptions } from "./runtime/sampling.ts";
 export { argmax, mulberry32, Sampler } from "./runtime/sampling.ts";
-export type { BackendFactories, BackendKind, GpuProbe } from "./runtime/select_backend.ts";
-export { autoBackend, BACKEND_KINDS, chooseBackend, probeWebGpu } from "./runtime/select_backend.ts";
+export type { BackendFactories, BackendKind, ChooseOptions, GpuProbe } from "./runtime/select_backend.ts";
+export {
+  autoBackend,
+  BACKEND_KINDS,
+  BackendOptionError,
+  chooseBackend,
+  probeWebGpu,
+} from "./runtime/select_backend.ts";
 export type { SelectBackendOptions } from "./backends.ts";
 export { selectBackend } from "./backends.ts";
 export type { WorkerFactory, WorkerLike } from "./wasm/threads.ts";

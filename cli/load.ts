@@ -4,6 +4,7 @@
 import {
   type Backend,
   BACKEND_KINDS,
+  BackendOptionError,
   loadCheckpoint,
   MambaModel,
   selectBackend,
@@ -39,29 +40,10 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   try {
     return await selectBackend(kind, options);
   } catch (e) {
-    if (options.f16Weights) await refuseF16(kind, { ...options, f16Weights: false });
+    if (e instanceof BackendOptionError && e.option === "weightFormat") {
+      throw new UsageError(`--weights ${weights}: ${e.message}`);
+    }
     throw e;
-  }
-}
-
-/**
- * After `selectBackend` failed with f16 weights asked for ("auto" falls back to f32 on a backend without them; a
- * backend named outright refuses): a usage error when the same backend with f32 weights cannot store f16 (its
- * capabilities say so). Returns when it can, or cannot be created at all: the first error is the one to report.
- */
-async function refuseF16(kind: string, options: SelectBackendOptions): Promise<void> {
-  let backend: Backend;
-  try {
-    backend = await selectBackend(kind, options);
-  } catch {
-    return;
-  }
-  const { name, capabilities: { weightFormats } } = backend;
-  backend.dispose();
-  if (!weightFormats.includes("f16")) {
-    throw new UsageError(
-      `--weights f16 is a WebGPU storage option; the ${name} backend keeps ${weightFormats.join(", ")} weights`,
-    );
   }
 }
 
@@ -71,7 +53,9 @@ export async function loadModel(dir: string, flags: Flags): Promise<MambaModel> 
   const weights = toHostWeights(checkpoint);
   const backend = await backendFromFlags(flags);
   try {
-    return MambaModel.load(weights, backend);
+    const model = MambaModel.load(weights, backend);
+    await model.prepare(); // WebGPU: the pipelines of a prefill and decode, compiled in parallel now
+    return model;
   } catch (e) {
     backend.dispose();
     throw e;

@@ -23,9 +23,6 @@ export type { KernelName };
 import type { Slice } from "./slice.ts";
 export type { Slice };
 
-/** A 32-bit uniform field: `["u32", 3]`, `["i32", -1]` or `["f32", 1e-5]` (see {@link packUniforms}). */
-export type Uniform = readonly ["u32" | "i32" | "f32", number];
-
 /** A field of a kernel's `struct Params` as generated in `KERNELS`: WGSL name, type and byte offset. */
 export interface ParamField {
   readonly name: string;
@@ -95,48 +92,9 @@ export function grid(count: number, perGroup = 1): [number, number, number] {
   return [Math.ceil(groups / y), y, 1];
 }
 
-/**
- * Pack a uniform block into bytes, padded to a multiple of 16 (the uniform binding granule).
- *
- * @example
- * ```ts
- * import { packUniforms } from "./program.ts";
- * console.log(packUniforms([["u32", 1], ["f32", 0.5]]).byteLength); // 16
- * ```
- */
-export function packUniforms(fields: readonly Uniform[]): Uint8Array {
-  const bytes = new Uint8Array(uniformBytes(fields.length));
-  writeUniforms(new DataView(bytes.buffer), 0, bytes.byteLength, fields);
-  return bytes;
-}
-
 /** Bytes of a uniform block of `fields` 32-bit fields: a multiple of 16, at least 16. */
-export function uniformBytes(fields: number): number {
+function uniformBytes(fields: number): number {
   return Math.max(16, Math.ceil((fields * 4) / 16) * 16);
-}
-
-/**
- * Write a uniform block into `size` bytes of `dv` at `offset` (as {@link packUniforms} packs it, zero padding
- * included), without allocating: the backend packs uniforms straight into its upload arena.
- *
- * @example
- * ```ts
- * import { packUniforms, writeUniforms } from "./program.ts";
- * const dv = new DataView(new ArrayBuffer(32));
- * writeUniforms(dv, 16, 16, [["i32", -1], ["f32", 2]]);
- * console.log(new Uint8Array(dv.buffer, 16).join() === packUniforms([["i32", -1], ["f32", 2]]).join()); // true
- * ```
- */
-export function writeUniforms(dv: DataView, offset: number, size: number, fields: readonly Uniform[]): void {
-  const n = fields.length;
-  for (let i = 0; i < n; i++) {
-    const f = fields[i];
-    const type = f[0], at = offset + i * 4;
-    if (type === "f32") dv.setFloat32(at, f[1], true);
-    else if (type === "i32") dv.setInt32(at, f[1], true);
-    else dv.setUint32(at, f[1], true);
-  }
-  for (let at = offset + n * 4; at < offset + size; at += 4) dv.setUint32(at, 0, true);
 }
 
 /**
@@ -274,35 +232,4 @@ export function layoutEntries(kernel: KernelName): GPUBindGroupLayoutEntry[] {
 export function finiteF32(v: number): number {
   const MAX = 3.4028234663852886e38;
   return v === Infinity ? MAX : v === -Infinity ? -MAX : v;
-}
-
-const BINDING_DECL = /@group\(0\)\s*@binding\((\d+)\)\s*var\s*<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>/g;
-
-/**
- * Layout entries of a kernel from its WGSL declarations (`@group(0) @binding(0) var<uniform>`, then
- * `var<storage, read | read_write>` from `@binding(1)` on, contiguous), the uniform with a dynamic offset; null
- * when the source does not follow that convention. The backend uses the layouts generated at build time
- * ({@link layoutEntries}); this reads any source at run time.
- *
- * @example
- * ```ts
- * import { kernelLayoutEntries } from "./program.ts";
- * const src = "@group(0) @binding(0) var<uniform> p: P;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;";
- * console.log(kernelLayoutEntries(src)?.map((e) => e.buffer?.type)); // [ "uniform", "storage" ]
- * ```
- */
-export function kernelLayoutEntries(wgsl: string): GPUBindGroupLayoutEntry[] | null {
-  const found: GPUBindGroupLayoutEntry[] = [];
-  const code = wgsl.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
-  for (const m of code.matchAll(BINDING_DECL)) {
-    const binding = Number(m[1]);
-    if (found.some((e) => e.binding === binding)) return null;
-    const buffer: GPUBufferBindingLayout = m[2] === "uniform"
-      ? { type: "uniform", hasDynamicOffset: true }
-      : { type: m[3] === "read_write" ? "storage" : "read-only-storage" };
-    found.push({ binding, visibility: COMPUTE_STAGE, buffer });
-  }
-  found.sort((a, b) => a.binding - b.binding);
-  const ok = found.length > 0 && found.every((e, i) => e.binding === i && (i === 0) === (e.buffer!.type === "uniform"));
-  return ok ? found : null;
 }

@@ -310,6 +310,10 @@ class WebGpuBackendImpl implements WebGpuBackend {
     return this.#wait(this.#pipelines.precompile(specs), "pipeline compilation");
   }
 
+  async prepare(forward: () => Promise<unknown>): Promise<number> {
+    return await this.precompile(await this.pipelinesFor(forward));
+  }
+
   /** Test hook (see {@link RAW_DISPATCH}): record a program without an op's checks. */
   [RAW_DISPATCH](p: Program): void {
     this.#check();

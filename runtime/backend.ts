@@ -479,6 +479,13 @@ export interface Backend {
   argmaxInto?(x: Tensor, ids: Tensor, offset: number): void;
   /** With {@link argmaxInto}: `[count, d]` embedding rows for the int32 ids held by `ids` from element `offset`. */
   embedFrom?(ids: Tensor, offset: number, count: number, table: Matrix): Tensor;
+  /**
+   * Compile ahead, in parallel, every kernel the work of `forward` would use (optional; WebGPU compiles its
+   * pipelines with `createComputePipelineAsync`), so that the first real pass does not compile them one by one.
+   * `forward` runs against this backend without computing anything (its results are meaningless and discarded).
+   * Resolves to the number of kernels compiled. `MambaModel.prepare` calls it with dry forward passes.
+   */
+  prepare?(forward: () => Promise<unknown>): Promise<number>;
   /** `[T, d]` x / sqrt(mean(x²) + eps) · weight. */
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   /** `[T, d]` a + b. */

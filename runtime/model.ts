@@ -384,6 +384,51 @@ export class MambaModel implements Disposable {
     return this.#layers.map((l) => l.dState);
   }
 
+  /**
+   * Compile ahead, in parallel, the kernels this model's passes will use — a prefill of each length in `seqLens`,
+   * a decode step and a greedy step, for `batch` sequences — so that the first real pass does not compile them one
+   * by one (seconds on a software adapter). The passes run on a throwaway state without computing anything. A no-op
+   * on backends that compile nothing ahead (no {@link Backend.prepare}: WASM). Resolves to the number of kernels
+   * compiled; kernels for other shapes (e.g. a GEMM tile chosen for a much longer prompt) still compile at first use.
+   *
+   * @example
+   * ```ts
+   * import { makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+   *
+   * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+   * const backend = await selectBackend("wasm", { threads: 1 });
+   * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+   * console.log(await model.prepare({ seqLens: [16] })); // 0: the WASM kernels are compiled once, at start
+   * model.dispose();
+   * backend.dispose();
+   * ```
+   */
+  async prepare(options: { batch?: number; seqLens?: readonly number[] } = {}): Promise<number> {
+    this.#check();
+    const backend = this.backend;
+    if (!backend.prepare) return 0;
+    const batch = options.batch ?? 1;
+    const seqLens = options.seqLens ?? [64];
+    for (const L of seqLens) {
+      if (!(Number.isInteger(L) && L >= 1)) throw new RangeError(`prepare: sequence lengths must be ≥ 1, got ${L}`);
+    }
+    if (!(Number.isInteger(batch) && batch >= 1)) throw new RangeError(`prepare: batch must be ≥ 1, got ${batch}`);
+    return await backend.prepare(async () => {
+      const next = new Array<number>(batch).fill(0);
+      for (const L of seqLens) {
+        const state = this.newState(batch);
+        try {
+          const rows = Array.from({ length: batch }, () => new Array<number>(L).fill(0));
+          await this.prefill(rows, { state, lastOnly: true });
+          await this.step(next, state);
+          if (backend.capabilities.deviceTokenChoice && backend.argmaxInto) await this.greedy(next, state, 1);
+        } finally {
+          state.dispose();
+        }
+      }
+    });
+  }
+
   /** A zero inference state for `batch` sequences. */
   newState(batch = 1): InferenceState {
     this.#check();

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend } from "./backend.ts";
+import type { Backend, WeightFormat } from "./backend.ts";
 
 /**
  * Backends this build can run, besides "auto".
@@ -148,8 +148,63 @@ export interface BackendFactories {
 }
 
 /**
+ * What {@link chooseBackend} may be asked for besides the kind.
+ *
+ * @example
+ * ```ts
+ * import { type ChooseOptions, chooseBackend, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const options: ChooseOptions = { allowFallbackAdapter: false, weightFormat: "f32" };
+ * const backend = await chooseBackend("wasm", { webgpu: () => selectBackend("webgpu"), wasm: () => selectBackend("wasm") }, options);
+ * console.log(backend.capabilities.weightFormat); // f32
+ * backend.dispose();
+ * ```
+ */
+export interface ChooseOptions {
+  /** "auto" also takes a software (fallback) WebGPU adapter. */
+  allowFallbackAdapter?: boolean;
+  /** A probe already made (else "auto" probes). */
+  probe?: GpuProbe;
+  /**
+   * The weight storage the caller asked for: a backend named outright that cannot store it is refused with a
+   * {@link BackendOptionError}; "auto" keeps the backend it chose (the factories fall back to f32).
+   */
+  weightFormat?: WeightFormat;
+}
+
+/**
+ * A backend was named outright with an option it cannot honour (by its capabilities), e.g. f16 weight storage on a
+ * backend that keeps f32 weights. `option` names the option, `backend` the backend.
+ *
+ * @example
+ * ```ts
+ * import { BackendOptionError, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * try {
+ *   await selectBackend("wasm", { f16Weights: true });
+ * } catch (e) {
+ *   if (!(e instanceof BackendOptionError)) throw e;
+ *   console.log(e.option, e.backend); // weightFormat wasm
+ *   console.log(e.message); // f16 weight storage is not available on the wasm backend (it stores f32 weights)
+ * }
+ * ```
+ */
+export class BackendOptionError extends RangeError {
+  /**
+   * @param option the option refused (a {@link ChooseOptions} field)
+   * @param backend the backend's name
+   * @param message what was asked and what the backend can do
+   */
+  constructor(readonly option: keyof ChooseOptions, readonly backend: string, message: string) {
+    super(message);
+    this.name = "BackendOptionError";
+  }
+}
+
+/**
  * Create a backend of the given kind from `factories`: "webgpu" or "wasm" as named, "auto" by {@link autoBackend}
- * on a {@link probeWebGpu} result. Unknown kinds are a RangeError naming the supported ones.
+ * on a {@link probeWebGpu} result. Unknown kinds are a RangeError naming the supported ones; a backend named outright
+ * whose capabilities lack the requested weight format is a {@link BackendOptionError}.
  *
  * @example
  * ```ts
@@ -175,7 +230,7 @@ export interface BackendFactories {
 export async function chooseBackend(
   kind: BackendKind | string,
   factories: BackendFactories,
-  options: { allowFallbackAdapter?: boolean; probe?: GpuProbe } = {},
+  options: ChooseOptions = {},
 ): Promise<Backend> {
   switch (kind) {
     case "auto": {
@@ -183,8 +238,22 @@ export async function chooseBackend(
       return await factories[autoBackend(probe, options.allowFallbackAdapter).kind]();
     }
     case "webgpu":
-    case "wasm":
-      return await factories[kind]();
+    case "wasm": {
+      const backend = await factories[kind]();
+      const wanted = options.weightFormat;
+      const formats = backend.capabilities.weightFormats;
+      if (wanted && !formats.includes(wanted)) {
+        backend.dispose();
+        throw new BackendOptionError(
+          "weightFormat",
+          backend.name,
+          `${wanted} weight storage is not available on the ${backend.name} backend (it stores ${
+            formats.join(" or ")
+          } weights)`,
+        );
+      }
+      return backend;
+    }
     default:
       throw new RangeError(`unknown backend "${kind}"; supported: auto, ${BACKEND_KINDS.join(", ")}`);
   }

@@ -262,6 +262,7 @@ export class Engine {
       let model: MambaModel;
       try {
         model = MambaModel.load(weights, backend);
+        await model.prepare(); // WebGPU: compile the pipelines in parallel now, not one by one at the first prompt
         await backend.sync();
       } catch (e) {
         backend.dispose();

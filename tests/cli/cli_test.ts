@@ -135,7 +135,7 @@ Deno.test("cli bad input: clear errors naming the flag, file or tensor, non-zero
     [
       ["logits", "--model", fx, "--tokens", "1", "--backend", "wasm", "--weights", "f16"],
       2,
-      /--weights f16 is a WebGPU storage option/,
+      /--weights f16: f16 weight storage is not available on the wasm backend \(it stores f32 weights\)/,
     ],
     [
       ["generate", "--model", fx, "--tokenizer", "/nonexistent/tok.json", "--prompt", "hi"],

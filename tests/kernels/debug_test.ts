@@ -7,7 +7,8 @@ import { RAW_DISPATCH } from "../../kernels/dispatcher.ts";
 import { addProgram } from "../../kernels/add.ts";
 import type { Program } from "../../kernels/program.ts";
 import type { WebGpuBackend } from "../../kernels/webgpu_backend.ts";
-import { assertClose, gpuTest } from "./_gpu.ts";
+import { assertClose } from "../_assert.ts";
+import { gpuTest } from "./_gpu.ts";
 
 const STORAGE = 0x80 | 0x4 | 0x8; // GPUBufferUsage STORAGE | COPY_SRC | COPY_DST
 

@@ -1,38 +1,64 @@
 /**
- * The backend's host-side caches: explicit bind group layouts read from every kernel's WGSL, bind groups reused
- * across repeated op sequences (uniforms still per dispatch), and cached bind groups dropped with their buffers.
+ * The backend's host-side caches: explicit bind group layouts generated from every kernel's WGSL, uniforms packed by
+ * name, bind groups reused across repeated op sequences (uniforms still per dispatch), and cached bind groups dropped
+ * with their buffers.
  */
 import assert from "node:assert/strict";
-import { WGSL } from "../../kernels/generated/wgsl.ts";
-import { kernelLayoutEntries, packUniforms, pipelineKey, writeUniforms } from "../../kernels/program.ts";
+import { KERNELS } from "../../kernels/generated/kernels.ts";
+import { type KernelName, WGSL } from "../../kernels/generated/wgsl.ts";
+import { layoutEntries, paramBytes, pipelineKey, writeParams } from "../../kernels/program.ts";
 import { assertClose } from "../_assert.ts";
 import { gpuTest, rand } from "./_gpu.ts";
 
-Deno.test("kernelLayoutEntries: every kernel follows the binding convention (dynamic-offset layouts)", () => {
-  for (const [name, src] of Object.entries(WGSL)) {
-    const e = kernelLayoutEntries(src);
-    assert.ok(e, `${name}: bindings not recognised`);
+Deno.test("layoutEntries: every kernel's generated layout is a dynamic-offset uniform, then its storage bindings", () => {
+  for (const name of Object.keys(WGSL) as KernelName[]) {
+    const e = layoutEntries(name);
     assert.equal(e[0].buffer?.type, "uniform", name);
     assert.equal(e[0].buffer?.hasDynamicOffset, true, name);
-    for (let i = 1; i < e.length; i++) {
-      assert.ok(e[i].buffer?.type === "storage" || e[i].buffer?.type === "read-only-storage", `${name} ${i}`);
+    assert.deepEqual(e.map((x) => x.binding), e.map((_, i) => i), `${name}: bindings 0..n contiguous`);
+    // Read-only or read-write exactly as the WGSL declares each binding.
+    const declared = [...WGSL[name].matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read|read_write)>/g)];
+    assert.equal(declared.length, e.length - 1, `${name}: storage bindings`);
+    for (const [, b, access] of declared) {
+      assert.equal(e[Number(b)].buffer?.type, access === "read" ? "read-only-storage" : "storage", `${name} @${b}`);
     }
   }
-  const src =
-    "@group(0) @binding(0) var<uniform> p: P;\n// @group(0) @binding(5) var<storage, read> old: array<f32>;\n" +
-    "@group(0) @binding(1) var<storage, read> a: array<f32>;\n@group(0) @binding(2) var<storage, read_write> y: array<f32>;";
-  assert.deepEqual(kernelLayoutEntries(src)?.map((e) => e.buffer?.type), ["uniform", "read-only-storage", "storage"]);
-  assert.equal(kernelLayoutEntries("@group(0) @binding(1) var<storage, read> a: array<f32>;"), null, "no uniform");
-  assert.equal(kernelLayoutEntries(src.replace("binding(2)", "binding(3)")), null, "a gap");
 });
 
-Deno.test("writeUniforms packs like packUniforms, padding zeroed; pipelineKey sorts constants", () => {
-  const fields = [["u32", 7], ["i32", -3], ["f32", 0.25], ["u32", 1], ["f32", -1e-5]] as const;
-  const dv = new DataView(new ArrayBuffer(64));
+Deno.test("writeParams packs each field at its WGSL offset, zeroes the padding, refuses a record that differs; pipelineKey sorts constants", () => {
+  // ssd_step's Params: 14 u32 then dt_min, dt_max as f32 (64 bytes bound).
+  const names = KERNELS.ssd_step.params.map((f) => f.name);
+  const record = Object.fromEntries(names.map((n, i) => [n, n.startsWith("dt_m") ? i + 0.5 : i]));
+  const dv = new DataView(new ArrayBuffer(96));
   new Uint8Array(dv.buffer).fill(0xff);
-  writeUniforms(dv, 16, 32, fields);
-  assert.deepEqual(new Uint8Array(dv.buffer, 16, 32), packUniforms(fields));
-  assert.deepEqual(new Uint8Array(dv.buffer, 48, 16), new Uint8Array(16).fill(0xff), "bytes after untouched");
+  const size = paramBytes("ssd_step");
+  writeParams(dv, 16, size, "ssd_step", "step", record as never);
+  for (const f of KERNELS.ssd_step.params) {
+    const got = f.type === "f32" ? dv.getFloat32(16 + f.offset, true) : dv.getUint32(16 + f.offset, true);
+    assert.equal(got, record[f.name], f.name);
+  }
+  assert.deepEqual(
+    new Uint8Array(dv.buffer, 16 + names.length * 4, size - names.length * 4),
+    new Uint8Array(size - names.length * 4),
+  );
+  assert.deepEqual(
+    new Uint8Array(dv.buffer, 16 + size),
+    new Uint8Array(96 - 16 - size).fill(0xff),
+    "bytes after untouched",
+  );
+  const { seq_len: _, ...missing } = record;
+  assert.throws(
+    () => writeParams(dv, 0, size, "ssd_step", "step", missing as never),
+    /ssd_step \(step\): .*missing \[seq_len\]/,
+  );
+  assert.throws(
+    () => writeParams(dv, 0, size, "ssd_step", "step", { ...record, extra: 1 } as never),
+    /unknown \[extra\]/,
+  );
+  assert.throws(
+    () => writeParams(dv, 0, size, "ssd_step", "step", { ...record, batch: -1 } as never),
+    /batch = -1 is not a u32/,
+  );
   assert.equal(pipelineKey("k", {}), "k");
   assert.equal(pipelineKey("k", { WG: 64 }), "k|WG=64");
   assert.equal(pipelineKey("k", { b: 2, a: 1 }), "k|a=1,b=2");

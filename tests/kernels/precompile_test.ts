@@ -37,3 +37,26 @@ for (const name of ["mamba1-tiny", "mamba2-tiny"]) {
     });
   }, { freshDevice: true });
 }
+
+gpuTest(
+  "MambaModel.prepare compiles what a prefill, a decode step and a greedy step need, before they run",
+  async (be) => {
+    const dir = fixtureDir("mamba2-tiny");
+    const golden = readGolden<FixtureGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    assert.equal(be.pipelineStats.misses, 0, "a fresh device");
+    const compiled = await model.prepare({ seqLens: [golden.input_ids.length] });
+    assert.ok(compiled >= 8, `only ${compiled} pipelines compiled`);
+    assert.equal(be.pipelineStats.misses, 0, "prepare compiles ahead, not on dispatch");
+    assert.equal(await model.prepare({ seqLens: [golden.input_ids.length] }), 0, "a second prepare finds nothing new");
+    const { logits, state } = await model.prefill(golden.input_ids, { lastOnly: true });
+    await model.step([1], state);
+    const [[next]] = await model.greedy([2], state, 1);
+    state.dispose();
+    assert.equal(be.pipelineStats.misses, 0, "the real passes compile nothing synchronously");
+    assert.ok(Number.isInteger(next));
+    const last = golden.logits[golden.logits.length - 1];
+    assertClose(logits.data, last, "mamba2-tiny last logits after prepare", 1e-4, 1e-5);
+  },
+  { freshDevice: true },
+);
