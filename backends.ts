@@ -41,6 +41,11 @@ export interface SelectBackendOptions {
   timestamps?: boolean;
   /** "auto" also takes a software (fallback) WebGPU adapter such as llvmpipe or SwiftShader (default false). */
   allowFallbackAdapter?: boolean;
+  /**
+   * WebGPU: run every dispatch inside a validation error scope and submit it alone, so that a GPU validation error
+   * is thrown at the next `read` / `sync` naming the kernel and op that caused it (slow: for debugging).
+   */
+  debug?: boolean;
 }
 
 /**
@@ -62,7 +67,8 @@ export function selectBackend(
   options: SelectBackendOptions = {},
 ): Promise<Backend> {
   return chooseBackend(kind, {
-    webgpu: () => createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps }),
+    webgpu: () =>
+      createWebGpuBackend({ f16Weights: options.f16Weights, timestamps: options.timestamps, debug: options.debug }),
     // The WASM kernels read f32 weights: f16 storage, when asked for, is refused by chooseBackend from the backend's
     // capabilities ("auto" keeps f32).
     wasm: () =>

@@ -26,6 +26,10 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
     help: "Weight matrix storage on WebGPU: f32, or f16 (half the memory and decode bytes; f32 math)",
     default: "f32",
   },
+  "gpu-debug": {
+    type: "boolean",
+    help: "WebGPU: check every dispatch in its own validation error scope; an error names the kernel (slow)",
+  },
 };
 
 /** Create the backend named by --backend, --threads and --weights (`timestamps`: for the profiler). */
@@ -36,7 +40,12 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
   const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
   const weights = choiceFlag(flags, "weights", ["f32", "f16"] as const);
-  const options: SelectBackendOptions = { threads, f16Weights: weights === "f16", timestamps: extra.timestamps };
+  const options: SelectBackendOptions = {
+    threads,
+    f16Weights: weights === "f16",
+    timestamps: extra.timestamps,
+    debug: flags["gpu-debug"] === true,
+  };
   try {
     return await selectBackend(kind, options);
   } catch (e) {

@@ -17,47 +17,15 @@
  */
 
 import type { Backend, Matrix, Tensor } from "./backend.ts";
-import { view } from "./backend.ts";
+import type { Component } from "./component.ts";
 import type { MambaConfig } from "./config.ts";
-import { inProjWidth, layerBridgeSize } from "./config.ts";
+import { inProjWidth } from "./config.ts";
+import { type DeviceLayer, mamba1Mixer, mamba2Mixer, uploadLayer } from "./mixers.ts";
 import { argmax } from "./sampling.ts";
 import { InferenceState } from "./state.ts";
 import type { HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
-import { cStateSizeOf, stateSizeOf } from "./weights.ts";
 
-/**
- * The components of a block, named as the profiler reports them.
- *
- * @example
- * ```ts
- * import { type Component, makeConfig, MambaModel, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
- *
- * const config = makeConfig("mamba2", { dModel: 32, nLayer: 2, vocabSize: 64, dState: 8, headDim: 16 });
- * const backend = await selectBackend("wasm", { threads: 1 });
- * const model = MambaModel.load(syntheticWeights(config, 1), backend);
- * const calls = new Map<Component, number>();
- * model.hooks = { begin: (component) => calls.set(component, (calls.get(component) ?? 0) + 1) };
- * await model.prefill([1, 2, 3]);
- * console.log(Object.fromEntries(calls));
- * // { embedding: 1, norm: 2, in_proj: 2, conv1d: 2, ssm: 2, gate_norm: 2, out_proj: 2, residual: 2, norm_f: 1, lm_head: 1 }
- * // (Mamba-1 blocks have x_proj and dt_proj instead of gate_norm.)
- * model.dispose();
- * backend.dispose();
- * ```
- */
-export type Component =
-  | "embedding"
-  | "norm"
-  | "in_proj"
-  | "conv1d"
-  | "x_proj"
-  | "dt_proj"
-  | "ssm"
-  | "gate_norm"
-  | "out_proj"
-  | "residual"
-  | "norm_f"
-  | "lm_head";
+export type { Component } from "./component.ts";
 
 /**
  * Observers of the forward pass (profiling, tests). All optional.
@@ -177,47 +145,6 @@ export interface PrefillOptions {
 /** Which logits a forward pass computes and reads back. */
 type LogitRows = "all" | "last" | "none";
 
-interface Mamba1Device {
-  arch: "mamba1";
-  norm: Tensor; // (d)
-  inProj: Matrix; // (2D, d)
-  inProjBias: Tensor | null; // (2D)
-  convWeight: Tensor; // (D, K)
-  convBias: Tensor | null; // (D)
-  xProj: Matrix; // (R + 2N, D)
-  dtProj: Matrix; // (D, R)
-  dtProjBias: Tensor; // (D)
-  A: Tensor; // (D, N) = −exp(A_log)
-  D: Tensor; // (D)
-  outProj: Matrix; // (d, D)
-  outProjBias: Tensor | null; // (d)
-  dState: number;
-}
-
-interface Mamba2Device {
-  arch: "mamba2";
-  norm: Tensor; // (d)
-  inProj: Matrix; // (2D + GN + GNc + H, d), Nc = N unless bridged
-  inProjBias: Tensor | null;
-  convWeight: Tensor; // (D + GN + GNc, K)
-  convBias: Tensor | null; // (D + GN + GNc)
-  bridge: Matrix | null; // (GN, GNc): C′ = C · bridgeᵀ
-  cState: number; // Nc: per-group width of the conv's C
-  dtBias: Tensor; // (H)
-  A: Tensor; // (H) = −exp(A_log)
-  D: Tensor; // (H)
-  gateNorm: Tensor; // (D)
-  outProj: Matrix; // (d, D)
-  outProjBias: Tensor | null;
-  dState: number;
-}
-
-type DeviceLayer = Mamba1Device | Mamba2Device;
-
-function negExp(t: HostTensor): Float32Array {
-  return t.data.map((v) => -Math.exp(v));
-}
-
 /** Check token ids against the vocabulary; throws naming the first bad id and its position. */
 export function validateTokens(ids: ArrayLike<number>, vocab: number, what = "token"): void {
   for (let i = 0; i < ids.length; i++) {
@@ -332,47 +259,7 @@ export class MambaModel implements Disposable {
       owned.push(m);
       return m;
     };
-    const layers = weights.layers.map((w: LayerWeights, l): DeviceLayer => {
-      const p = `layers.${l}.`;
-      // Fields both mixers have.
-      const common = {
-        norm: vec(w.norm, p + "norm"),
-        inProj: mat(w.inProj, p + "in_proj"),
-        inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
-        convWeight: vec(w.convWeight, p + "conv1d.weight"),
-        convBias: opt(w.convBias, p + "conv1d.bias"),
-        A: derived(negExp(w.aLog), w.aLog.shape, p + "A"),
-        D: vec(w.D, p + "D"),
-        outProj: mat(w.outProj, p + "out_proj"),
-        outProjBias: opt(w.outProjBias, p + "out_proj.bias"),
-        dState: stateSizeOf(w, cfg),
-      };
-      if (w.arch === "mamba1") {
-        return {
-          arch: "mamba1",
-          ...common,
-          xProj: mat(w.xProj, p + "x_proj"),
-          dtProj: mat(w.dtProj, p + "dt_proj"),
-          dtProjBias: vec(w.dtProjBias, p + "dt_proj.bias"),
-        };
-      }
-      const bridgeSize = w.bridge ? cStateSizeOf(w, cfg) : 0;
-      if (bridgeSize !== layerBridgeSize(cfg, l)) {
-        const has = w.bridge ? `a state bridge from N = ${bridgeSize}` : "no state bridge";
-        throw new Error(
-          `MambaModel.load: layer ${l} has ${has}, but config.stateBridgeSizes says ${layerBridgeSize(cfg, l)} ` +
-            `(0 = none)`,
-        );
-      }
-      return {
-        arch: "mamba2",
-        ...common,
-        dtBias: vec(w.dtBias, p + "dt_bias"),
-        gateNorm: vec(w.gateNorm, p + "gate_norm"),
-        bridge: w.bridge ? mat(w.bridge, p + "state_bridge") : null,
-        cState: cStateSizeOf(w, cfg),
-      };
-    });
+    const layers = weights.layers.map((w: LayerWeights, l) => uploadLayer(w, l, cfg, { vec, derived, opt, mat }));
     const embedding = mat(weights.embedding, "embedding");
     const lmHead = weights.lmHead ? mat(weights.lmHead, "lm_head") : embedding;
     const normF = vec(weights.normF, "norm_f");
@@ -623,8 +510,8 @@ export class MambaModel implements Disposable {
       await capture("norm.out", l, u);
       await capture("in_proj.in", l, u);
       const mixed = layer.arch === "mamba1"
-        ? await this.#mamba1(layer, l, u, batch, seqLen, state, run, capture)
-        : await this.#mamba2(layer, l, u, batch, seqLen, state, run, capture);
+        ? await mamba1Mixer(be, this.config, layer, l, u, batch, seqLen, state, run, capture)
+        : await mamba2Mixer(be, this.config, layer, l, u, batch, seqLen, state, run, capture);
       be.free(u);
       await capture("out_proj.out", l, mixed);
       const next = await run("residual", l, () => be.add(h, mixed)); // residual stream in f32
@@ -649,110 +536,6 @@ export class MambaModel implements Disposable {
     be.free(hn);
     state.position += seqLen;
     return logits;
-  }
-
-  async #mamba1(
-    w: Mamba1Device,
-    l: number,
-    u: Tensor,
-    batch: number,
-    seqLen: number,
-    state: InferenceState,
-    run: <T>(c: Component, layer: number, f: () => T) => Promise<T>,
-    capture: (name: string, layer: number, t: Tensor) => Promise<void>,
-  ): Promise<Tensor> {
-    const be = this.backend;
-    const D = this.config.dInner, N = w.dState, R = this.config.dtRank;
-    const xz = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D): [x | z]
-    await capture("in_proj.out", l, xz);
-    const x = await run(
-      "conv1d",
-      l,
-      () => be.conv1d(view(xz, 0, D), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
-    ); // (T, D)
-    const xdbl = await run("x_proj", l, () => be.linear(x, w.xProj)); // (T, R + 2N): [δ | B | C]
-    const dt = await run("dt_proj", l, () => be.linear(view(xdbl, 0, R), w.dtProj, w.dtProjBias)); // (T, D)
-    const y = await run("ssm", l, () =>
-      be.selectiveScan({
-        u: view(x),
-        delta: view(dt),
-        A: w.A,
-        B: view(xdbl, R, N),
-        C: view(xdbl, R + N, N),
-        D: w.D,
-        z: view(xz, D, D),
-        state: state.ssm[l],
-        batch,
-        seqLen,
-      })); // (T, D), gated by SiLU(z)
-    be.free(xz);
-    be.free(x);
-    be.free(xdbl);
-    be.free(dt);
-    await capture("out_proj.in", l, y);
-    const out = await run("out_proj", l, () => be.linear(y, w.outProj, w.outProjBias)); // (T, d)
-    be.free(y);
-    return out;
-  }
-
-  async #mamba2(
-    w: Mamba2Device,
-    l: number,
-    u: Tensor,
-    batch: number,
-    seqLen: number,
-    state: InferenceState,
-    run: <T>(c: Component, layer: number, f: () => T) => Promise<T>,
-    capture: (name: string, layer: number, t: Tensor) => Promise<void>,
-  ): Promise<Tensor> {
-    const be = this.backend;
-    const cfg = this.config;
-    const D = cfg.dInner, N = w.dState, G = cfg.nGroups, H = cfg.nHeads;
-    const GN = G * N, GNc = G * w.cState; // B and state have N; C has Nc (= N unless the layer is bridged)
-    const zxbcdt = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D + GN + GNc + H)
-    await capture("in_proj.out", l, zxbcdt);
-    const xBC = await run(
-      "conv1d",
-      l,
-      () => be.conv1d(view(zxbcdt, D, D + GN + GNc), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
-    ); // (T, D + GN + GNc): [x | B | C]
-    const y = await run("ssm", l, () => {
-      // Bridged: the SSD reads C′ = C · bridgeᵀ (T, GN), a linear map of the conv's C (T, GNc).
-      const bridged = w.bridge ? be.linear(view(xBC, D + GN, GNc), w.bridge) : null;
-      const out = be.ssd({
-        x: view(xBC, 0, D),
-        dt: view(zxbcdt, 2 * D + GN + GNc, H),
-        dtBias: w.dtBias,
-        A: w.A,
-        B: view(xBC, D, GN),
-        C: bridged ? view(bridged) : view(xBC, D + GN, GN),
-        D: w.D,
-        state: state.ssm[l],
-        batch,
-        seqLen,
-        nHeads: H,
-        headDim: cfg.headDim,
-        nGroups: G,
-        dState: N,
-        chunkSize: cfg.chunkSize,
-        dtMin: cfg.timeStepLimit[0],
-        dtMax: cfg.timeStepLimit[1],
-      }); // (T, D)
-      if (bridged) be.free(bridged);
-      return out;
-    });
-    be.free(xBC);
-    const g = await run(
-      "gate_norm",
-      l,
-      () => be.gatedRmsNorm(y, view(zxbcdt, 0, D), w.gateNorm, cfg.normGroupSize, cfg.eps),
-    ); // (T, D)
-    be.free(y);
-    be.free(zxbcdt);
-    await capture("out_proj.in", l, g);
-    const out = await run("out_proj", l, () => be.linear(g, w.outProj, w.outProjBias)); // (T, d)
-    be.free(g);
-    return out;
   }
 
   /** Release every weight on the backend (the backend itself stays usable). */

@@ -13,6 +13,7 @@ import {
   SHARED,
   sharedSkipReason,
 } from "../_golden.ts";
+import { probeWebGpu } from "../../mod.ts";
 import { cli } from "./_cli.ts";
 
 const TOKENIZER = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
@@ -49,6 +50,30 @@ Deno.test("cli logits on every fixture matches transformers (and --last)", async
   const out = JSON.parse(r.stdout);
   assert.deepEqual(out.shape, [2, 256]);
   assertClose(out.logits[1], golden.logits[36], "batched --last");
+});
+
+Deno.test({
+  name: "cli logits --backend webgpu --gpu-debug: every dispatch checked in its own error scope, same logits",
+  ignore: !(await probeWebGpu()).adapter,
+  async fn() {
+    const golden = readGolden<FixtureGolden>(fixtureDir("mamba2-groups"));
+    const ids = golden.input_ids.join(",");
+    const r = await cli(
+      "logits",
+      "--model",
+      fixtureDir("mamba2-groups"),
+      "--tokens",
+      ids,
+      "--backend",
+      "webgpu",
+      "--gpu-debug",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.backend, "webgpu");
+    // GPU kernels reorder sums (tiled GEMMs, chunked SSD): 1e-3 of the largest logit, as the WebGPU model tests.
+    assertClose(out.logits.flat(), golden.logits.flat(), "mamba2-groups logits with --gpu-debug", 1e-3, 1e-5);
+  },
 });
 
 Deno.test("cli info describes a fixture", async () => {
