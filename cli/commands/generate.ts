@@ -56,6 +56,8 @@ export async function run(argv: string[]): Promise<void> {
       `tokenizer ${tokPath} produced id ${tooBig} but the model's vocabulary has ${vocab} entries: wrong tokenizer?`,
     );
   }
+  // The tokenizer refuses an empty id list ("token_ids must be a non-empty array"); no tokens decode to "".
+  const decode = (t: number[]) => t.length === 0 ? "" : tokenizer.decode(t, { clean_up_tokenization_spaces: false });
   const enc = new TextEncoder();
   const out: number[] = [];
   let printed = "";
@@ -67,14 +69,14 @@ export async function run(argv: string[]): Promise<void> {
         out.push(t);
         if (flags.json) return;
         // Decode the whole continuation and print what is new, so multi-token characters come out whole.
-        const text = tokenizer.decode(out, { clean_up_tokenization_spaces: false });
+        const text = decode(out);
         if (!text.endsWith("\uFFFD")) {
           await Deno.stdout.write(enc.encode(text.slice(printed.length)));
           printed = text;
         }
       },
     });
-    const text = tokenizer.decode(result.tokens, { clean_up_tokenization_spaces: false });
+    const text = decode(result.tokens);
     if (flags.json) {
       console.log(JSON.stringify({
         backend: model.backend.name,

@@ -91,6 +91,28 @@ Deno.test("cli info describes a fixture", async () => {
   assert.match(t.stdout, /dt_rank\s+4/);
 });
 
+const BYTES = new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url).pathname;
+
+Deno.test("cli generate --max-new-tokens 0: the prompt and an empty continuation, exit 0 (text and JSON)", async () => {
+  const base = ["generate", "--model", fixtureDir("mamba1-tiny"), "--tokenizer", BYTES, "--prompt", "Hi there"];
+  const opts = ["--max-new-tokens", "0", "--backend", "wasm", "--threads", "1"];
+  const s = await cli(...base, ...opts);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(s.stdout, "Hi there\n");
+  assert.match(s.stderr, /0 new tokens .*\(stop: length\)/);
+  const j = await cli(...base, ...opts, "--json");
+  assert.equal(j.code, 0, j.stderr);
+  const out = JSON.parse(j.stdout);
+  assert.deepEqual(out.prompt_tokens, [...new TextEncoder().encode("Hi there")]);
+  assert.deepEqual(out.tokens, []);
+  assert.equal(out.text, "");
+  assert.equal(out.stop, "length");
+  // One token still decodes through the same path.
+  const one = await cli(...base, ...opts.map((a) => a === "0" ? "1" : a), "--json");
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(JSON.parse(one.stdout).tokens.length, 1);
+});
+
 const small = sharedSkipReason("models/mamba2-text-small") ?? sharedSkipReason("data/tokenizer");
 Deno.test({
   name: `cli generate continues the trained model's prompt with transformers' greedy tokens${
