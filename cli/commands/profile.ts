@@ -35,7 +35,7 @@ import {
 } from "../args.ts";
 import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
-import { exists, writeFileAtomic } from "../output.ts";
+import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
 import { profileHtml } from "../report/html.ts";
@@ -69,7 +69,7 @@ export const spec: CommandSpec = {
     timing: { type: "string", help: "auto (timestamp-query where available) or fenced (GPU waits)", default: "auto" },
     "skip-peaks": { type: "boolean", help: "Do not measure the device peaks (no roofline)" },
     seed: { type: "string", help: "Seed of the random weights and tokens", default: "1" },
-    out: { type: "string", help: "Report folder (default: profiles/<date-time>); must not hold a report already" },
+    out: { type: "string", help: "Report folder (default: profiles/<date-time>); must be new or an empty folder" },
     format: { type: "string", help: "What to print on stdout: table, json or csv", default: "table" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
@@ -152,30 +152,31 @@ function defaultOutDir(): string {
   return `profiles/${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "")}`;
 }
 
-/** Refuse a folder that already holds a report (nothing of the user's is overwritten). */
-async function checkOutDir(dir: string): Promise<void> {
-  for (const f of REPORT_FILES) {
-    if (await exists(`${dir}/${f}`)) {
-      throw new UsageError(`--out ${dir} already holds ${f}; choose another folder (nothing was overwritten)`);
+/**
+ * The report folder must be new or empty; one that already holds a report is refused by name (nothing of the user's
+ * is overwritten).
+ */
+const OUT_RULES: OutputOptions = {
+  emptyFolder: true,
+  check: async (dir) => {
+    for (const f of REPORT_FILES) {
+      if (await exists(`${dir}/${f}`)) {
+        return `--out ${dir} already holds ${f}; choose another folder (nothing was overwritten)`;
+      }
     }
-  }
-  try {
-    const st = await Deno.stat(dir);
-    if (!st.isDirectory) throw new UsageError(`--out ${dir} exists and is not a folder`);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-}
+    return null;
+  },
+};
 
-/** Write every file of the report folder (each atomically). */
+/** Write the report folder whole: a temporary sibling renamed to `dir` when every file is in it. */
 export async function writeReport(dir: string, report: ProfileReport): Promise<void> {
-  await checkOutDir(dir);
-  await Deno.mkdir(dir, { recursive: true });
-  await writeFileAtomic(`${dir}/profile.json`, JSON.stringify(report, null, 1) + "\n");
-  await writeFileAtomic(`${dir}/profile.schema.json`, JSON.stringify(PROFILE_JSON_SCHEMA, null, 2) + "\n");
-  await writeFileAtomic(`${dir}/profile.csv`, profileCsv(report));
-  await writeFileAtomic(`${dir}/trace.json`, JSON.stringify(profileTrace(report)) + "\n");
-  await writeFileAtomic(`${dir}/report.html`, await profileHtml(report));
+  await writeFolder(dir, {
+    "profile.json": JSON.stringify(report, null, 1) + "\n",
+    "profile.schema.json": JSON.stringify(PROFILE_JSON_SCHEMA, null, 2) + "\n",
+    "profile.csv": profileCsv(report),
+    "trace.json": JSON.stringify(profileTrace(report)) + "\n",
+    "report.html": await profileHtml(report),
+  }, OUT_RULES);
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -198,7 +199,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const configs = modelDir === null ? builtinConfigs(flags) : [];
   const outDir = typeof flags.out === "string" ? flags.out : defaultOutDir();
-  await checkOutDir(outDir);
+  await prepareOutput(outDir, OUT_RULES);
 
   const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(dirSource(modelDir)));
   const backend = await backendFromFlags(flags, { timestamps: true });

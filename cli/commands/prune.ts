@@ -21,7 +21,7 @@ import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, Us
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
 import { dirSource } from "../fs_source.ts";
 import { BACKEND_FLAGS } from "../load.ts";
-import { refuseExisting, writeFolder } from "../output.ts";
+import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
 export const spec: CommandSpec = {
@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<void> {
   if (norm(out) === norm(modelDir)) {
     throw new UsageError("--out must differ from --model (the input is never overwritten)");
   }
-  await refuseExisting(out);
+  await prepareOutput(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
   const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)));

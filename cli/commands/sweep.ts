@@ -23,7 +23,7 @@ import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { refuseExisting, writeFolder } from "../output.ts";
+import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 import { parseDims } from "./profile.ts";
 import { accuracyOf, EVAL_FLAGS, evalSetupFromFlags } from "./sweep_eval.ts";
@@ -76,7 +76,7 @@ export async function run(argv: string[]): Promise<void> {
   const seed = numberFlag(flags, "seed", { integer: true, min: 0 })!;
   const modelDir = typeof flags.model === "string" ? flags.model : null;
   if (!modelDir && !flags.speed) throw new UsageError("sweep: give --model (accuracy) and/or --speed");
-  await refuseExisting(out);
+  await prepareOutput(out);
   const bar = progressBar(!flags.quiet);
   let activityUsed: StateActivity | null = null;
   const report: SweepReport = {
