@@ -170,3 +170,30 @@ Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad fl
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli profile --out: a new or empty folder is written whole; a file or a non-empty folder is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = (out: string) =>
+      cli("profile", "--model", fixtureDir("mamba1-tiny"), ...FAST, "--skip-peaks", "--backend", "wasm", "--out", out);
+    await Deno.writeTextFile(`${dir}/file`, "mine");
+    await Deno.mkdir(`${dir}/full`);
+    await Deno.writeTextFile(`${dir}/full/notes.txt`, "mine");
+    for (const [out, re] of [[`${dir}/file`, /exists and is not a folder/], [`${dir}/full`, /is not empty/]] as const) {
+      const r = await run(out);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/file`), "mine");
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${dir}/full`), (e) => e.name), ["notes.txt"]);
+    await Deno.mkdir(`${dir}/empty`);
+    const ok = await run(`${dir}/empty`);
+    assert.equal(ok.code, 0, ok.stderr);
+    const names = (await Array.fromAsync(Deno.readDir(`${dir}/empty`), (e) => e.name)).sort();
+    assert.deepEqual(names, ["profile.csv", "profile.json", "profile.schema.json", "report.html", "trace.json"]);
+    // Nothing but the user's files and the report beside it: no temporary left.
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(dir), (e) => e.name)).sort(), ["empty", "file", "full"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
