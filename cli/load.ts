@@ -13,6 +13,7 @@ import {
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { dirSource } from "./fs_source.ts";
+import type { CheckpointSource } from "../mod.ts";
 
 /** Backend names the CLI accepts for --backend: the runtime's, plus "auto". */
 export const BACKEND_CHOICES: readonly string[] = ["auto", ...BACKEND_KINDS];
@@ -31,6 +32,20 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
     help: "WebGPU: check every dispatch in its own validation error scope; an error names the kernel (slow)",
   },
 };
+
+/** The flags of every command that reads a checkpoint folder (--model): --follow-symlinks. */
+export const MODEL_FLAGS: Record<string, FlagSpec> = {
+  "follow-symlinks": {
+    type: "boolean",
+    help: "Read checkpoint files whose symlinks lead outside the --model folder (a Hugging Face cache snapshot " +
+      "needs no flag)",
+  },
+};
+
+/** The checkpoint folder `dir` as a source, following symlinks out of it when --follow-symlinks is given. */
+export function modelSource(dir: string, flags: Flags): CheckpointSource {
+  return dirSource(dir, { followSymlinks: flags["follow-symlinks"] === true });
+}
 
 /** Create the backend named by --backend, --threads and --weights (`timestamps`: for the profiler). */
 export async function backendFromFlags(flags: Flags, extra: { timestamps?: boolean } = {}): Promise<Backend> {
@@ -58,7 +73,7 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
 
 /** Load a checkpoint directory onto a new backend chosen by the backend flags. */
 export async function loadModel(dir: string, flags: Flags): Promise<MambaModel> {
-  const checkpoint = await loadCheckpoint(dirSource(dir));
+  const checkpoint = await loadCheckpoint(modelSource(dir, flags));
   const weights = toHostWeights(checkpoint);
   const backend = await backendFromFlags(flags);
   try {

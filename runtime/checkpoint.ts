@@ -94,6 +94,75 @@ export interface Checkpoint {
   source: string;
 }
 
+/** Whether `s` holds a control character (U+0000–U+001F, U+007F). */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** Why `name` is not a plain relative file name inside a checkpoint, or null when it is one. */
+function fileNameProblem(name: string): string | null {
+  if (name === "") return "empty";
+  if (hasControl(name)) return "a control character";
+  if (name.includes("\\")) return "a backslash";
+  if (name.includes("?") || name.includes("#")) return "a query or fragment ('?' or '#')";
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(name);
+  } catch {
+    return "malformed percent-encoding";
+  }
+  if (hasControl(decoded)) return "a percent-encoded control character";
+  if (/[\\?#%]/.test(decoded)) return "a percent-encoded '\\', '?', '#' or '%'";
+  if (decoded.includes(":")) return "a scheme or drive (':')";
+  if (decoded.startsWith("/")) return "an absolute path (leading '/')";
+  for (const segment of decoded.split("/")) {
+    if (segment === "") return "an empty path segment";
+    if (segment === "." || segment === "..") return `a "${segment}" segment`;
+  }
+  return null;
+}
+
+/**
+ * Checks that `name` is a plain relative file name inside a checkpoint directory, as every
+ * {@link CheckpointSource} of this package requires of the names it is asked for (shard names come from
+ * `model.safetensors.index.json`, which may be hostile).
+ *
+ * After percent-decoding, the name must be one or more `/`-separated segments, none empty, `.` or `..`; with no
+ * backslash, no `:` (a scheme or drive), no leading `/`, no `?` / `#`, no `%` left and no control character.
+ * Subfolders are allowed (`sub/model-00001-of-00002.safetensors`); Hugging Face shard names are flat.
+ *
+ * @param name a file name relative to the checkpoint, e.g. `model-00001-of-00002.safetensors`
+ * @returns the name's decoded path segments
+ * @throws Error naming the file name (JSON-quoted) and what is wrong with it
+ *
+ * @example
+ * ```ts
+ * import { checkpointFileSegments } from "@perfmamba/perfmamba";
+ *
+ * console.log(checkpointFileSegments("model-00001-of-00002.safetensors")); // [ "model-00001-of-00002.safetensors" ]
+ * for (const hostile of ["../x", "%2e%2e/x", "https://evil/x", "/etc/passwd"]) {
+ *   try {
+ *     checkpointFileSegments(hostile);
+ *   } catch (e) {
+ *     console.log((e as Error).message); // file name "../x" is not a plain relative file name … (a ".." segment)
+ *   }
+ * }
+ * ```
+ */
+export function checkpointFileSegments(name: string): string[] {
+  const problem = fileNameProblem(name);
+  if (problem !== null) {
+    throw new Error(
+      `file name ${JSON.stringify(name)} is not a plain relative file name inside the checkpoint (${problem})`,
+    );
+  }
+  return decodeURIComponent(name).split("/");
+}
+
 /** Join a source description and a file name for messages. */
 function joinName(base: string, name: string): string {
   return base.endsWith("/") ? `${base}${name}` : `${base}/${name}`;
@@ -141,8 +210,24 @@ function joinName(base: string, name: string): string {
 export function urlSource(baseUrl: string | URL, fetchFn: typeof fetch = fetch): CheckpointSource {
   const base = new URL(baseUrl);
   if (!base.pathname.endsWith("/")) base.pathname += "/";
+  const dir = new URL("./", base).href; // the base without query or fragment: every request must start with it
+  const urlOf = (name: string): URL => {
+    let segments: string[];
+    try {
+      segments = checkpointFileSegments(name);
+    } catch (e) {
+      throw new Error(`${base.href}: ${(e as Error).message}`);
+    }
+    const url = new URL(segments.map(encodeURIComponent).join("/"), dir);
+    if (!url.href.startsWith(dir) || url.search !== "" || url.hash !== "") {
+      throw new Error(
+        `${base.href}: file name ${JSON.stringify(name)} resolves to ${url.href}, outside the checkpoint`,
+      );
+    }
+    return url;
+  };
   const request = async (name: string, method: "GET" | "HEAD"): Promise<Response> => {
-    const url = new URL(name, base);
+    const url = urlOf(name);
     try {
       return await fetchFn(url, { method });
     } catch (e) {
@@ -151,7 +236,7 @@ export function urlSource(baseUrl: string | URL, fetchFn: typeof fetch = fetch):
   };
   const failure = async (name: string, res: Response): Promise<Error> => {
     await res.body?.cancel();
-    return new Error(`${new URL(name, base)}: HTTP ${res.status} ${res.statusText}`.trimEnd());
+    return new Error(`${urlOf(name)}: HTTP ${res.status} ${res.statusText}`.trimEnd());
   };
   const get = async (name: string): Promise<Response> => {
     const res = await request(name, "GET");
@@ -202,6 +287,7 @@ export function urlSource(baseUrl: string | URL, fetchFn: typeof fetch = fetch):
  */
 export function memorySource(files: Record<string, Uint8Array | ArrayBuffer | string>): CheckpointSource {
   const bytesOf = (name: string): Uint8Array => {
+    checkName(name);
     if (!Object.hasOwn(files, name)) throw new Error(`memory checkpoint: no file "${name}"`);
     const v = files[name];
     if (typeof v === "string") return new TextEncoder().encode(v);
@@ -212,8 +298,18 @@ export function memorySource(files: Record<string, Uint8Array | ArrayBuffer | st
     list: () => Promise.resolve(Object.keys(files)),
     readText: (name) => Promise.resolve().then(() => new TextDecoder().decode(bytesOf(name))),
     readBytes: (name) => Promise.resolve().then(() => bytesOf(name)),
-    exists: (name) => Promise.resolve(Object.hasOwn(files, name)),
+    exists: (name) => Promise.resolve().then(() => checkName(name) && Object.hasOwn(files, name)),
   };
+}
+
+/** Throws (naming the source) unless `name` passes {@link checkpointFileSegments}; returns true. */
+function checkName(name: string, where = "memory checkpoint"): true {
+  try {
+    checkpointFileSegments(name);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+  return true;
 }
 
 const CONFIG = "config.json";
@@ -339,8 +435,15 @@ function parseIndex(json: unknown, file: string): [string, string][] {
     throw new Error(`${file}: expected an object with a "weight_map" object`);
   }
   return Object.entries(map).map(([tensor, shard]) => {
-    if (typeof shard !== "string" || shard === "" || shard.includes("..")) {
+    if (typeof shard !== "string") {
       throw new Error(`${file}: weight_map["${tensor}"] must be a shard file name, got ${JSON.stringify(shard)}`);
+    }
+    const problem = fileNameProblem(shard);
+    if (problem !== null) {
+      throw new Error(
+        `${file}: weight_map["${tensor}"] is ${JSON.stringify(shard)}, not a plain relative file name inside the ` +
+          `checkpoint (${problem})`,
+      );
     }
     return [tensor, shard];
   });

@@ -18,6 +18,7 @@
  */
 
 import type { MambaConfig } from "./config.ts";
+import { jsonErrorWhere } from "./json_position.ts";
 
 /** `model_type` values this runtime supports. */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = ["mamba", "mamba2"];
@@ -135,11 +136,11 @@ function parseJsonFloat(v: unknown, ifNull: number): number | undefined {
 export function parseConfigText(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (first) {
+  } catch {
     try {
       return JSON.parse(quoteBareNonFinite(text));
     } catch {
-      throw new Error(`${file}: not valid JSON (${(first as Error).message})`);
+      throw new Error(`${file}: not valid JSON${jsonErrorWhere(text)}`); // never quotes the text: it may be any file
     }
   }
 }

@@ -25,7 +25,7 @@ import {
   requireFlag,
   UsageError,
 } from "../args.ts";
-import { BACKEND_FLAGS, loadModel } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 
@@ -40,6 +40,7 @@ export const spec: CommandSpec = {
     `--task ${TASK_NAMES.join("|")} --data FILE) [--limit N] [--batch N] [--format table|json] [--quiet]`,
   flags: {
     model: { type: "string", help: "Checkpoint directory" },
+    ...MODEL_FLAGS,
     tokenizer: {
       type: "string",
       help: "Hugging Face tokenizer.json (e.g. ../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)",

@@ -4,7 +4,7 @@
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { generate } from "../../mod.ts";
-import { BACKEND_FLAGS, loadModel } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS } from "../load.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 
 export const spec: CommandSpec = {
@@ -13,6 +13,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba generate --model DIR --tokenizer tokenizer.json --prompt TEXT [options]",
   flags: {
     model: { type: "string", help: "Checkpoint directory" },
+    ...MODEL_FLAGS,
     tokenizer: {
       type: "string",
       help: "Hugging Face tokenizer.json (e.g. ../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)",

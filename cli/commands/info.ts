@@ -2,9 +2,9 @@
  * `info --model DIR`: what a checkpoint is — architecture, dimensions, parameters, dtypes and memory.
  */
 import type { CommandSpec } from "../args.ts";
+import { MODEL_FLAGS, modelSource } from "../load.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
 import { componentStateBytes, loadCheckpoint, toHostWeights } from "../../mod.ts";
-import { dirSource } from "../fs_source.ts";
 
 export const spec: CommandSpec = {
   name: "info",
@@ -12,6 +12,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba info --model DIR [--format table|json]",
   flags: {
     model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format)" },
+    ...MODEL_FLAGS,
     format: { type: "string", help: "Output format: table or json", default: "table" },
   },
 };
@@ -25,7 +26,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!flags) return;
   const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
-  const ckpt = await loadCheckpoint(dirSource(dir));
+  const ckpt = await loadCheckpoint(modelSource(dir, flags));
   const w = toHostWeights(ckpt);
   const c = w.config;
   const dtypes: Record<string, number> = {};

@@ -3,7 +3,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { BACKEND_FLAGS, loadModel } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "logits",
@@ -11,6 +11,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba logits --model DIR --tokens 1,2,3[;4,5,6] [--backend auto|webgpu|wasm] [--last]",
   flags: {
     model: { type: "string", help: "Checkpoint directory" },
+    ...MODEL_FLAGS,
     tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
     ...BACKEND_FLAGS,
     last: { type: "boolean", help: "Only the last position of each sequence" },

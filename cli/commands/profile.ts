@@ -33,8 +33,7 @@ import {
   parseCommand,
   UsageError,
 } from "../args.ts";
-import { dirSource } from "../fs_source.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags, MODEL_FLAGS, modelSource } from "../load.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
@@ -54,6 +53,7 @@ export const spec: CommandSpec = {
     "[--seqlens 64,512,2048] [--mode both] [--out DIR] [--format table|json|csv]",
   flags: {
     model: { type: "string", help: "Checkpoint folder to profile (instead of built-in random weights)" },
+    ...MODEL_FLAGS,
     arch: { type: "string", help: "Built-in model: mamba1, mamba2 or both", default: "both" },
     size: { type: "string", help: `Published shape: ${PRESET_SIZES.join(", ")}`, default: "130m" },
     dims: {
@@ -201,7 +201,7 @@ export async function run(argv: string[]): Promise<void> {
   const outDir = typeof flags.out === "string" ? flags.out : defaultOutDir();
   await prepareOutput(outDir, OUT_RULES);
 
-  const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+  const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host

@@ -19,8 +19,7 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { dirSource } from "../fs_source.ts";
-import { BACKEND_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, MODEL_FLAGS, modelSource } from "../load.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
@@ -31,6 +30,7 @@ export const spec: CommandSpec = {
     "[--scope layer|global] [--mode remove|mask] [--bridge]",
   flags: {
     model: { type: "string", help: "Checkpoint folder to prune (read only)" },
+    ...MODEL_FLAGS,
     out: { type: "string", help: "New checkpoint folder (must not exist)" },
     ratio: { type: "string", help: "Fraction r of each layer's states to remove, in [0, 1): keeps ⌊N·(1 − r)⌋" },
     score: { type: "string", help: `State ranking: ${SELECTION_SCORES.join(", ")}`, default: "energy" },
@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<void> {
   await prepareOutput(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
-  const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+  const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)));
   const needsActivity = flags.bridge || (score !== "random" && score !== "index") || typeof flags.activity === "string";
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)

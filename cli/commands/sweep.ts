@@ -18,8 +18,7 @@ import {
   toHostWeights,
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
-import { dirSource } from "../fs_source.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags, MODEL_FLAGS, modelSource } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
@@ -43,6 +42,7 @@ export const spec: CommandSpec = {
       help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
     },
     model: { type: "string", help: "Checkpoint for the accuracy sweep" },
+    ...MODEL_FLAGS,
     ...CALIB_FLAGS,
     ...EVAL_FLAGS,
     speed: { type: "boolean", help: "Measure speed and memory of the pruned shapes (random weights)" },
@@ -94,7 +94,7 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   if (modelDir) {
-    const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+    const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)));
     const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)
