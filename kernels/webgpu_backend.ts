@@ -12,6 +12,14 @@
  * - {@link Dispatcher}: one program recorded (checked, packed, bound, dispatched; debug scopes; planning);
  * - `webgpu_ops.ts`: the ops; `peaks.ts`: `measurePeaks`; `webgpu_interface.ts`: the public interface and options.
  *
+ * **Device loss** (GPU reset, driver crash, `device.destroy()`): every wait on the GPU (`read`, `sync`, timestamp
+ * readbacks, debug error scopes, pipeline compilation) races `device.lost`, so a forward in flight rejects within a
+ * task or two of the loss, never hangs, with a {@link DeviceLostError} ("WebGPU device lost (destroyed: …) during read
+ * of logits; …"); every later call throws it at once. Policy: no retry and no silent switch to WASM in the middle of a
+ * computation (results would silently change speed and rounding). `model.dispose()` and `backend.dispose()` are safe
+ * after the loss; to go on, load the weights again on a new backend: `createWebGpuBackend()` (a new device) or
+ * `selectBackend("wasm")`. The CLI prints this advice (`--backend wasm`) with the error.
+ *
  * @example
  * ```ts
  * import { createWebGpuBackend } from "./webgpu_backend.ts";
@@ -75,6 +83,9 @@ const LOSS_GRACE_MS = 100;
  *
  * @throws Error when WebGPU is missing ("WebGPU is not available: navigator.gpu is undefined"), when there is no
  * adapter, or when a requested feature is missing.
+ *
+ * Once the device is lost, the backend's calls fail with a {@link DeviceLostError} (see the module's notes): dispose
+ * the model and the backend, then load the weights again on a new backend — this function again, or WASM.
  */
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
   const { device, owned, description } = await acquireDevice(opts);

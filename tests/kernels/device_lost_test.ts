@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { selectBackend } from "../../backends.ts";
 import { dirSource } from "../../cli/fs_source.ts";
+import { errorMessage } from "../../cli/main.ts";
 import { createWebGpuBackend, type WebGpuBackend } from "../../kernels/webgpu_backend.ts";
 import { DeviceLostError } from "../../runtime/backend.ts";
 import { loadWeights } from "../../runtime/checkpoint.ts";
@@ -78,10 +79,20 @@ async function using_<B extends { dispose(): void }>(be: B, fn: (be: B) => Promi
 gpuTest("device lost before a prefill: the prefill rejects naming the loss; reload matches golden", async (be) => {
   const model = MambaModel.load(WEIGHTS, be);
   be.device.destroy();
-  await rejectsInTime(model.prefill(PROMPT), "prefill");
+  const err = await rejectsInTime(model.prefill(PROMPT), "prefill");
+  // The CLI's policy: say what happened and how to go on, switch nothing.
+  assert.match(errorMessage(err), /^error: WebGPU device lost \(destroyed.*\n.*--backend wasm/s);
   disposeAll(model, be);
   await reloadMatchesGolden();
 }, { freshDevice: true });
+
+Deno.test("cli: only a device loss gets the --backend wasm advice", () => {
+  assert.equal(errorMessage(new Error("bad tensor")), "error: bad tensor");
+  assert.match(
+    errorMessage(new DeviceLostError("WebGPU", "unknown: reset")),
+    /lost \(unknown: reset\).*--backend wasm/s,
+  );
+});
 
 for (const [component, layer] of [["embedding", -1], ["ssm", 0], ["in_proj", 1], ["lm_head", -1]] as const) {
   gpuTest(
