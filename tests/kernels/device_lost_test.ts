@@ -54,9 +54,13 @@ function disposeAll(model: MambaModel, be: WebGpuBackend): void {
   be.dispose();
 }
 
-/** "The model can be loaded again": a new WebGPU backend and the same weights give the golden logits. */
-async function reloadMatchesGolden(viaSelect = false): Promise<void> {
-  await using_(viaSelect ? await selectBackend("webgpu") : await createWebGpuBackend(), async (be) => {
+/**
+ * "The model can be loaded again": a new backend (WebGPU by default: a new device; or WASM, the stated fallback) and
+ * the same weights give the golden logits.
+ */
+async function reloadMatchesGolden(kind: "create" | "webgpu" | "wasm" = "create"): Promise<void> {
+  const backend = kind === "create" ? await createWebGpuBackend() : await selectBackend(kind, { threads: 1 });
+  await using_(backend, async (be) => {
     using model = MambaModel.load(WEIGHTS, be);
     const ids = GOLDEN.input_ids.slice(0, 12);
     const { logits, state } = await model.prefill(ids);
@@ -126,7 +130,7 @@ gpuTest("device lost during greedy bursts: greedy rejects; selectBackend reload 
   await rejectsInTime(model.greedy([GOLDEN.input_ids[8]], state, 8), "greedy");
   state.dispose();
   disposeAll(model, be);
-  await reloadMatchesGolden(true);
+  await reloadMatchesGolden("webgpu");
 }, { freshDevice: true });
 
 gpuTest("device lost during streamed generate: generate rejects", async (be) => {
@@ -145,6 +149,7 @@ gpuTest("device lost during streamed generate: generate rejects", async (be) => 
   );
   assert.ok(seen.length >= 3 && seen.length < 12, `${seen.length} tokens streamed before the loss (${err.message})`);
   disposeAll(model, be);
+  await reloadMatchesGolden("wasm"); // the documented fallback: reload on WASM, explicitly
 }, { freshDevice: true });
 
 gpuTest("device lost during a read: the read rejects", async (be) => {
@@ -183,6 +188,14 @@ gpuTest("device lost: prepare and pipelinesFor reject", async (be) => {
   const model = MambaModel.load(WEIGHTS, be);
   be.device.destroy();
   await rejectsInTime(model.prepare(), "prepare");
+  disposeAll(model, be);
+}, { freshDevice: true });
+
+gpuTest("device lost just after prepare starts (planning, compiling): prepare rejects", async (be) => {
+  const model = MambaModel.load(WEIGHTS, be);
+  const preparing = model.prepare(); // plans synchronously up to the compile, then waits for it
+  be.device.destroy();
+  await rejectsInTime(preparing, "prepare");
   await rejectsInTime(be.pipelinesFor(() => {}), "pipelinesFor");
   disposeAll(model, be);
 }, { freshDevice: true });
