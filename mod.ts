@@ -33,7 +33,7 @@ export type {
   View,
   WeightFormat,
 } from "./runtime/backend.ts";
-export { view } from "./runtime/backend.ts";
+export { DeviceLostError, view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
 export { inProjWidth } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";

@@ -3,6 +3,7 @@
  *
  * Exit codes: 0 success, 1 an error while running (bad file, bad tensor, …), 2 a usage error (bad flag).
  */
+import { DeviceLostError } from "../mod.ts";
 import { UsageError } from "./args.ts";
 import * as bench from "./commands/bench.ts";
 import * as demo from "./commands/demo.ts";
@@ -29,6 +30,18 @@ function usage(): string {
   return lines.join("\n");
 }
 
+/**
+ * The message printed for an error of a command. A lost GPU device (issue 14) adds how to go on: the command stopped
+ * (nothing is switched to another backend mid-run); run it again, or on the CPU with `--backend wasm`.
+ */
+export function errorMessage(e: unknown): string {
+  const m = `error: ${e instanceof Error ? e.message : String(e)}`;
+  if (!(e instanceof DeviceLostError)) return m;
+  return `${m}
+The GPU device was lost (driver reset or crash, GPU taken by another process, out of memory); the ` +
+    "command stopped without switching backends. Run it again, or on the CPU with `--backend wasm`.";
+}
+
 /** Run the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -49,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`error: ${e.message}\nRun \`perfmamba ${name} --help\` for usage.`);
       return 2;
     }
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(errorMessage(e));
     if (Deno.env.get("PERFMAMBA_DEBUG") && e instanceof Error) console.error(e.stack);
     return 1;
   }

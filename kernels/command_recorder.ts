@@ -164,13 +164,21 @@ export class CommandRecorder {
     this.#dispatches = 0;
     this.#passLabels = [];
     this.#flushDeferred();
-    if (readback) this.#pendingTimings.push(this.#readTimings(readback, labels));
+    if (readback) {
+      const timings = this.#readTimings(readback, labels);
+      timings.catch(() => {}); // a failure (device lost) is reported by timings(), not as an unhandled rejection
+      this.#pendingTimings.push(timings);
+    }
   }
 
   async #readTimings(rb: GPUBuffer, labels: string[]): Promise<PassTiming[]> {
-    await this.#hooks.wait(rb.mapAsync(MAP_READ), "timestamp readback");
-    const t = new BigUint64Array(rb.getMappedRange().slice(0));
-    rb.destroy();
+    let t: BigUint64Array;
+    try {
+      await this.#hooks.wait(rb.mapAsync(MAP_READ), "timestamp readback");
+      t = new BigUint64Array(rb.getMappedRange().slice(0));
+    } finally {
+      rb.destroy();
+    }
     const base = this.#clockBase ??= t[0];
     const ms = (v: bigint) => Number(v - base) / 1e6;
     return labels.map((label, i) => ({
@@ -202,6 +210,7 @@ export class CommandRecorder {
   dispose(): void {
     this.#pass = null;
     this.#encoder = null;
+    this.#pendingTimings = [];
     for (const b of this.#deferredDestroy) b.destroy();
     this.#deferredDestroy = [];
     this.#querySet?.destroy();

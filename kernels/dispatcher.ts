@@ -84,12 +84,16 @@ export class Dispatcher {
     }
   }
 
-  /** Throw the validation errors of debug dispatches recorded so far, naming their kernels (none: resolves). */
-  async throwErrors(): Promise<void> {
+  /**
+   * Throw the validation errors of debug dispatches recorded so far, naming their kernels (none: resolves).
+   *
+   * @param wait races the error scopes against the loss of the device (they may never settle on a lost one)
+   */
+  async throwErrors(wait: <T>(p: Promise<T>, what: string) => Promise<T>): Promise<void> {
     if (this.#scopes.length === 0) return;
     const scopes = this.#scopes;
     this.#scopes = [];
-    const errors = (await Promise.all(scopes)).filter((e) => e !== null);
+    const errors = (await wait(Promise.all(scopes), "debug error scopes")).filter((e) => e !== null);
     if (errors.length > 0) throw new Error(`WebGPU validation error in kernel ${errors.join("; ")}`);
   }
 

@@ -103,6 +103,9 @@ export class TensorStore {
     if (this.#live > this.#peak) this.#peak = this.#live;
   }
 
+  /** The first upload that could not write its buffer (see {@link TensorStore.upload}), until the backend reports it. */
+  error: string | null = null;
+
   /** Count bytes as no longer live. */
   untrack(bytes: number): void {
     this.#live -= bytes;
@@ -123,8 +126,14 @@ export class TensorStore {
   #filled(data: ArrayBufferView, label: string, pooled: boolean): GPUBuffer {
     const size = pooled ? bucketBytes(data.byteLength) : Math.max(16, Math.ceil(data.byteLength / 16) * 16);
     const buffer = this.#device.createBuffer({ size, usage: STORAGE, label, mappedAtCreation: true });
-    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    buffer.unmap();
+    try {
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      buffer.unmap();
+    } catch (e) {
+      // An invalid buffer (device lost or destroyed a moment ago, out of memory): reported, like every other GPU
+      // error, at the next read or sync, which by then also knows whether the device was lost.
+      this.error ??= `upload of ${label}: ${(e as Error).message}`;
+    }
     if (pooled) this.pool.adopt(buffer);
     return buffer;
   }

@@ -12,6 +12,14 @@
  * - {@link Dispatcher}: one program recorded (checked, packed, bound, dispatched; debug scopes; planning);
  * - `webgpu_ops.ts`: the ops; `peaks.ts`: `measurePeaks`; `webgpu_interface.ts`: the public interface and options.
  *
+ * **Device loss** (GPU reset, driver crash, `device.destroy()`): every wait on the GPU (`read`, `sync`, timestamp
+ * readbacks, debug error scopes, pipeline compilation) races `device.lost`, so a forward in flight rejects within a
+ * task or two of the loss, never hangs, with a {@link DeviceLostError} ("WebGPU device lost (destroyed: …) during read
+ * of logits; …"); every later call throws it at once. Policy: no retry and no silent switch to WASM in the middle of a
+ * computation (results would silently change speed and rounding). `model.dispose()` and `backend.dispose()` are safe
+ * after the loss; to go on, load the weights again on a new backend: `createWebGpuBackend()` (a new device) or
+ * `selectBackend("wasm")`. The CLI prints this advice (`--backend wasm`) with the error.
+ *
  * @example
  * ```ts
  * import { createWebGpuBackend } from "./webgpu_backend.ts";
@@ -26,16 +34,17 @@
  * @module
  */
 
-import type {
-  BackendCapabilities,
-  DevicePeaks,
-  Matrix,
-  MemoryStats,
-  PassTimer,
-  SelectiveScanArgs,
-  SsdArgs,
-  Tensor,
-  View,
+import {
+  type BackendCapabilities,
+  DeviceLostError,
+  type DevicePeaks,
+  type Matrix,
+  type MemoryStats,
+  type PassTimer,
+  type SelectiveScanArgs,
+  type SsdArgs,
+  type Tensor,
+  type View,
 } from "../runtime/backend.ts";
 import { checkUpload, checkUploadMatrix } from "../runtime/op_checks.ts";
 import { BindGroupCache } from "./bind_group_cache.ts";
@@ -63,12 +72,20 @@ const DECODE_BURST = 32;
 const PREFERRED_BATCH = 8;
 /** Dispatches recorded before the encoder is submitted on its own. */
 const MAX_DISPATCHES_PER_SUBMIT = 128;
+/**
+ * After a failed GPU wait, how long to wait for `device.lost` to settle before reporting the failure as it is (the
+ * loss is delivered a task after `destroy()` in Deno; a driver reset may take longer).
+ */
+const LOSS_GRACE_MS = 100;
 
 /**
  * Create the WebGPU backend.
  *
  * @throws Error when WebGPU is missing ("WebGPU is not available: navigator.gpu is undefined"), when there is no
  * adapter, or when a requested feature is missing.
+ *
+ * Once the device is lost, the backend's calls fail with a {@link DeviceLostError} (see the module's notes): dispose
+ * the model and the backend, then load the weights again on a new backend — this function again, or WASM.
  */
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
   const { device, owned, description } = await acquireDevice(opts);
@@ -106,7 +123,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
   readonly #align: number; // storage offset alignment
   readonly #dummy: GPUBuffer; // bound where an optional operand (bias) is absent
   #disposed = false;
+  /** The device's loss (reason and message), once `device.lost` has settled; null while the device lives. */
   #lostReason: string | null = null;
+  /** Rejects with a {@link DeviceLostError} when the device is lost: every GPU wait races it. */
   readonly #lostPromise: Promise<never>;
   #gpuError: string | null = null;
 
@@ -174,8 +193,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
       align,
     };
     this.#lostPromise = device.lost.then((info) => {
-      if (!this.#disposed) this.#lostReason = info.message || String(info.reason);
-      throw new Error(`WebGPU device lost: ${this.#lostReason ?? "destroyed"}`);
+      const reason = [info.reason, info.message].filter((x) => x).join(": ") || "unknown";
+      if (!this.#disposed) this.#lostReason = reason;
+      throw new DeviceLostError("WebGPU", reason);
     });
     this.#lostPromise.catch(() => {}); // observed through #wait
     device.addEventListener("uncapturederror", (e) => {
@@ -187,26 +207,34 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   #check(): void {
     if (this.#disposed) throw new Error("WebGPU backend used after dispose()");
-    if (this.#lostReason !== null) throw new Error(`WebGPU device lost: ${this.#lostReason}`);
+    if (this.#lostReason !== null) throw new DeviceLostError("WebGPU", this.#lostReason);
   }
 
   async #throwGpuError(): Promise<void> {
-    await this.#dispatcher.throwErrors();
-    if (this.#gpuError !== null) {
-      const m = this.#gpuError;
-      this.#gpuError = null;
-      throw new Error(`WebGPU error: ${m}`);
-    }
+    await this.#dispatcher.throwErrors((p, what) => this.#wait(p, what));
+    const m = this.#gpuError ?? this.#store.error;
+    this.#gpuError = this.#store.error = null;
+    if (m !== null) throw new Error(`WebGPU error: ${m}`);
   }
 
-  /** Wait for a GPU promise, failing (with a message naming `what`) instead of hanging when the device is lost. */
+  /**
+   * Wait for a GPU promise, failing instead of hanging when the device is lost: the wait races `device.lost`, and
+   * any failure seen while (or just before) the device is lost is a {@link DeviceLostError} naming `what`.
+   */
   async #wait<T>(p: Promise<T>, what = "operation"): Promise<T> {
     try {
       return await Promise.race([p, this.#lostPromise]);
     } catch (e) {
-      await Promise.race([this.#lostPromise, new Promise((r) => setTimeout(r, 0))]).catch(() => {});
-      const lost = this.#lostReason !== null ? ` (WebGPU device lost: ${this.#lostReason})` : "";
-      throw new Error(`WebGPU ${what} failed${lost}: ${(e as Error).message}`, { cause: e });
+      if (this.#lostReason === null && !(e instanceof DeviceLostError)) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise((r) => timer = setTimeout(r, LOSS_GRACE_MS));
+        await Promise.race([this.#lostPromise, grace]).catch(() => {});
+        clearTimeout(timer);
+      }
+      const reason = this.#lostReason ?? (e instanceof DeviceLostError ? e.reason : null);
+      if (reason !== null) throw new DeviceLostError("WebGPU", reason, what, { cause: e });
+      if (this.#disposed) throw new Error(`WebGPU ${what} failed: the backend was disposed meanwhile`, { cause: e });
+      throw new Error(`WebGPU ${what} failed: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -252,7 +280,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
       out.set(new Float32Array(staging.getMappedRange(0, bytes)));
       staging.unmap();
     } finally {
-      if (!this.#disposed) this.#pool.release(staging);
+      if (this.#disposed || this.#lostReason !== null) staging.destroy();
+      else this.#pool.release(staging);
     }
     await this.#throwGpuError();
     return out;
@@ -300,14 +329,14 @@ class WebGpuBackendImpl implements WebGpuBackend {
     return measurePeaks(this, { device: this.device, maxBindingSize: this.maxBindingSize, wait: (p) => this.#wait(p) });
   }
 
-  pipelinesFor(run: () => unknown): Promise<PipelineSpec[]> {
+  async pipelinesFor(run: () => unknown): Promise<PipelineSpec[]> {
     this.#check();
-    return this.#dispatcher.plan(run);
+    return await this.#dispatcher.plan(run);
   }
 
-  precompile(specs: Iterable<PipelineSpec>): Promise<number> {
+  async precompile(specs: Iterable<PipelineSpec>): Promise<number> {
     this.#check();
-    return this.#wait(this.#pipelines.precompile(specs), "pipeline compilation");
+    return await this.#wait(this.#pipelines.precompile(specs), "pipeline compilation");
   }
 
   async prepare(forward: () => Promise<unknown>): Promise<number> {

@@ -518,6 +518,36 @@ export interface Backend {
 }
 
 /**
+ * The backend's device is gone (a GPU reset, driver crash, `GPUDevice.destroy()`): every call on that backend, and on
+ * tensors, matrices and models living on it, fails with this error from then on. Nothing is retried and no backend is
+ * switched silently: the caller disposes the model and the backend (both safe after loss), then loads the weights
+ * again on a new backend — WebGPU again (a new device), or WASM (`selectBackend("wasm")`, the CLI's `--backend wasm`).
+ *
+ * @example
+ * ```ts
+ * import { DeviceLostError } from "@perfmamba/perfmamba";
+ *
+ * const e = new DeviceLostError("WebGPU", "destroyed", "read of logits");
+ * console.log(e.message); // WebGPU device lost (destroyed) during read of logits; reload the model on a new backend
+ * console.log(e instanceof DeviceLostError, e.reason); // true destroyed
+ * ```
+ */
+export class DeviceLostError extends Error {
+  /**
+   * @param device the device named in the message ("WebGPU")
+   * @param reason the device's loss message or reason ("destroyed", "unknown", a driver message)
+   * @param during what was running or awaited when the loss was seen, if known
+   */
+  constructor(readonly device: string, readonly reason: string, during?: string, options?: ErrorOptions) {
+    super(
+      `${device} device lost (${reason})${during ? ` during ${during}` : ""}; reload the model on a new backend`,
+      options,
+    );
+    this.name = "DeviceLostError";
+  }
+}
+
+/**
  * A view of all columns of a 2-D tensor, or `cols` columns from `col`.
  *
  * @param tensor a 2-D tensor
