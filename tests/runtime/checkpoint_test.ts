@@ -472,3 +472,23 @@ Deno.test("checkpoint: dirSource rejects missing paths, files and directories wi
     await Deno.remove(empty, { recursive: true });
   }
 });
+
+Deno.test("checkpoint: a header length one byte short fails the load, naming the file (not garbage weights)", async () => {
+  const { config, tensors } = await readFixture("mamba1-tiny");
+  const bytes = writeSafetensors(tensors);
+  const view = new DataView(bytes.buffer);
+  const n = view.getBigUint64(0, true);
+  assert.equal(bytes[8 + Number(n) - 1], 0x20, "fixture header ends in a pad space, so the short header parses");
+  view.setBigUint64(0, n - 1n, true);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    await Deno.writeFile(`${dir}/model.safetensors`, bytes);
+    await assert.rejects(
+      loadWeights(dirSource(dir)),
+      (e: Error) => e.message.startsWith(`${dir}/model.safetensors: data section has 1 trailing byte(s)`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
