@@ -37,7 +37,7 @@ export { view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
 export { inProjWidth } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";
-export type { Checkpoint, CheckpointSource } from "./runtime/checkpoint.ts";
+export type { Checkpoint, CheckpointSource, HostWeightsOptions } from "./runtime/checkpoint.ts";
 export { loadCheckpoint, loadWeights, memorySource, toHostWeights, urlSource } from "./runtime/checkpoint.ts";
 export type { Dtype, SafetensorRecord, SafetensorsFile, TensorToWrite } from "./runtime/safetensors.ts";
 export { DTYPE_SIZES, parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";

@@ -5,6 +5,7 @@ import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
 import { componentStateBytes, loadCheckpoint, toHostWeights } from "../../mod.ts";
 import { dirSource } from "../fs_source.ts";
+import { hostWeightsOptions, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "info",
@@ -13,6 +14,7 @@ export const spec: CommandSpec = {
   flags: {
     model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format)" },
     format: { type: "string", help: "Output format: table or json", default: "table" },
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -26,7 +28,7 @@ export async function run(argv: string[]): Promise<void> {
   const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
   const ckpt = await loadCheckpoint(dirSource(dir));
-  const w = toHostWeights(ckpt);
+  const w = toHostWeights(ckpt, hostWeightsOptions(flags));
   const c = w.config;
   const dtypes: Record<string, number> = {};
   let fileBytes = 0;

@@ -3,7 +3,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { BACKEND_FLAGS, loadModel } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "logits",
@@ -13,6 +13,7 @@ export const spec: CommandSpec = {
     model: { type: "string", help: "Checkpoint directory" },
     tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
     last: { type: "boolean", help: "Only the last position of each sequence" },
   },
 };

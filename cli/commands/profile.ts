@@ -34,7 +34,7 @@ import {
   UsageError,
 } from "../args.ts";
 import { dirSource } from "../fs_source.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags, hostWeightsOptions, WEIGHTS_FLAGS } from "../load.ts";
 import { exists, writeFileAtomic } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
@@ -73,6 +73,7 @@ export const spec: CommandSpec = {
     format: { type: "string", help: "What to print on stdout: table, json or csv", default: "table" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -200,7 +201,9 @@ export async function run(argv: string[]): Promise<void> {
   const outDir = typeof flags.out === "string" ? flags.out : defaultOutDir();
   await checkOutDir(outDir);
 
-  const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+  const host = modelDir === null
+    ? null
+    : toHostWeights(await loadCheckpoint(dirSource(modelDir)), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host

@@ -19,7 +19,7 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
 import { dirSource } from "../fs_source.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags, hostWeightsOptions, WEIGHTS_FLAGS } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
@@ -56,6 +56,7 @@ export const spec: CommandSpec = {
     seed: { type: "string", help: "Seed of the random control and weights", default: "0" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -94,7 +95,7 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   if (modelDir) {
-    const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)));
+    const weights = toHostWeights(await loadCheckpoint(dirSource(modelDir)), hostWeightsOptions(flags));
     const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)
