@@ -37,7 +37,7 @@ export { DeviceLostError, view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
 export { inProjWidth } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";
-export type { Checkpoint, CheckpointSource } from "./runtime/checkpoint.ts";
+export type { Checkpoint, CheckpointSource, HostWeightsOptions } from "./runtime/checkpoint.ts";
 export {
   checkpointFileSegments,
   loadCheckpoint,

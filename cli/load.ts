@@ -5,6 +5,7 @@ import {
   type Backend,
   BACKEND_KINDS,
   BackendOptionError,
+  type HostWeightsOptions,
   loadCheckpoint,
   MambaModel,
   selectBackend,
@@ -47,6 +48,19 @@ export function modelSource(dir: string, flags: Flags): CheckpointSource {
   return dirSource(dir, { followSymlinks: flags["follow-symlinks"] === true });
 }
 
+/** The flags of every command that loads a checkpoint's weights: --allow-nonfinite. */
+export const WEIGHTS_FLAGS: Record<string, FlagSpec> = {
+  "allow-nonfinite": {
+    type: "boolean",
+    help: "Load weights holding NaN or ±Infinity (refused by default, naming the tensor): for debugging only",
+  },
+};
+
+/** `toHostWeights` options from the weights flags. */
+export function hostWeightsOptions(flags: Flags): HostWeightsOptions {
+  return { allowNonFinite: flags["allow-nonfinite"] === true };
+}
+
 /** Create the backend named by --backend, --threads and --weights (`timestamps`: for the profiler). */
 export async function backendFromFlags(flags: Flags, extra: { timestamps?: boolean } = {}): Promise<Backend> {
   const kind = flags.backend as string;
@@ -71,10 +85,10 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
 }
 
-/** Load a checkpoint directory onto a new backend chosen by the backend flags. */
+/** Load a checkpoint directory onto a new backend chosen by the backend flags (and the weights flags). */
 export async function loadModel(dir: string, flags: Flags): Promise<MambaModel> {
   const checkpoint = await loadCheckpoint(modelSource(dir, flags));
-  const weights = toHostWeights(checkpoint);
+  const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags);
   try {
     const model = MambaModel.load(weights, backend);

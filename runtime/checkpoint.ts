@@ -454,11 +454,36 @@ function squeezed(shape: number[], squeezeMiddle: boolean): number[] {
   return squeezeMiddle && shape.length === 3 && shape[1] === 1 ? [shape[0], shape[2]] : [...shape];
 }
 
+/**
+ * Index of the first NaN or ±Infinity, or -1: an integer test of the exponent bits (all ones), one pass over a
+ * u32 view, a few percent of the time the f32 conversion itself takes.
+ */
+function firstNonFinite(data: Float32Array): number {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & 0x7f800000) === 0x7f800000) return i;
+  }
+  return -1;
+}
+
+/** Refuses a tensor holding NaN or ±Infinity, naming it, its file, the first bad index and value, and the count. */
+function checkFinite(data: Float32Array, record: SafetensorRecord): void {
+  const first = firstNonFinite(data);
+  if (first < 0) return;
+  let count = 0;
+  for (let i = first; i < data.length; i++) if (!Number.isFinite(data[i])) count++;
+  throw new Error(
+    `${record.file}: tensor "${record.name}" (shape [${record.shape.join(", ")}], ${record.dtype}) holds ` +
+      `${data[first]} at flat index ${first} (${count} non-finite value(s) in all); corrupt weights? To load it ` +
+      `anyway for debugging: toHostWeights(checkpoint, { allowNonFinite: true }), or --allow-nonfinite on the CLI`,
+  );
+}
+
 /** Pulls tensors out of a checkpoint by Hugging Face name, converting to f32 and checking shapes. */
 class TensorReader {
   private readonly used = new Set<string>();
 
-  constructor(private readonly ckpt: Checkpoint) {}
+  constructor(private readonly ckpt: Checkpoint, private readonly allowNonFinite = false) {}
 
   /** Whether the checkpoint has the tensor. */
   has(name: string): boolean {
@@ -503,7 +528,9 @@ class TensorReader {
   /** The tensor as f32 after {@link TensorReader.check}. */
   get(name: string, expected: number[], squeezeMiddle = false): HostTensor {
     const record = this.check(name, expected, squeezeMiddle);
-    return { shape: squeezed(record.shape, squeezeMiddle), data: toFloat32(record) };
+    const data = toFloat32(record);
+    if (!this.allowNonFinite) checkFinite(data, record);
+    return { shape: squeezed(record.shape, squeezeMiddle), data };
   }
 
   /** The tensor when `present`, else null (and then it must not be in the checkpoint at all). */
@@ -626,6 +653,34 @@ function checkStateSize(t: TensorReader, c: MambaConfig, i: number, tensor: stri
 }
 
 /**
+ * Options of {@link toHostWeights} and {@link loadWeights}.
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, type HostWeightsOptions, loadWeights, makeConfig, memorySource, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 16, nLayer: 1, vocabSize: 32 });
+ * const weights = syntheticWeights(config);
+ * weights.normF.data[3] = NaN; // a corrupt value
+ * const files = memorySource({ ...checkpointFiles(weights) });
+ * try {
+ *   await loadWeights(files);
+ * } catch (e) {
+ *   console.log((e as Error).message.includes('tensor "backbone.norm_f.weight"')); // true
+ * }
+ * const debug: HostWeightsOptions = { allowNonFinite: true };
+ * console.log(Number.isNaN((await loadWeights(files, debug)).normF.data[3])); // true
+ * ```
+ */
+export interface HostWeightsOptions {
+  /**
+   * Accept tensors holding NaN or ±Infinity (for debugging a broken checkpoint); default false: such a tensor is
+   * refused, naming it and the first bad index.
+   */
+  allowNonFinite?: boolean;
+}
+
+/**
  * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config.
  *
  * @example
@@ -655,13 +710,16 @@ function checkStateSize(t: TensorReader, c: MambaConfig, i: number, tensor: stri
  * others) and `backbone.layers.{i}.mixer.state_bridge.weight` `[G·N′, G·N_i]` per bridged layer, whose in_proj and
  * conv1d keep the C channels at G·N_i. transformers cannot load these.
  *
+ * Every tensor read is checked for NaN and ±Infinity after its conversion to f32 (an integer test per element, a
+ * few percent of the conversion's time); a non-finite value is refused unless `options.allowNonFinite`.
+ *
  * @throws Error naming the tensor, its file, its shape and the expected shape; a missing tensor and the weight
- *   files; a state size disagreeing with the config; a Mamba-2 in_proj with a gated MLP; a state bridge tensor
+ *   files; a NaN or ±Infinity (the tensor, the first flat index and the count; see {@link HostWeightsOptions}); a state size disagreeing with the config; a Mamba-2 in_proj with a gated MLP; a state bridge tensor
  *   without its `state_bridge_sizes` entry or the reverse; or leftover tensors.
  */
-export function toHostWeights(checkpoint: Checkpoint): MambaWeights {
+export function toHostWeights(checkpoint: Checkpoint, options: HostWeightsOptions = {}): MambaWeights {
   const c = checkpoint.config;
-  const t = new TensorReader(checkpoint);
+  const t = new TensorReader(checkpoint, options.allowNonFinite === true);
   const embedding = t.get("backbone.embeddings.weight", [c.vocabSize, c.dModel]);
   const layers: LayerWeights[] = [];
   for (let i = 0; i < c.nLayer; i++) layers.push(c.arch === "mamba1" ? mamba1Layer(t, c, i) : mamba2Layer(t, c, i));
@@ -683,6 +741,7 @@ export function toHostWeights(checkpoint: Checkpoint): MambaWeights {
  * {@link loadCheckpoint} then {@link toHostWeights}: a checkpoint's f32 host weights, ready for `MambaModel.load`.
  *
  * @param source where the checkpoint's files are: {@link urlSource}, {@link memorySource}, or your own
+ * @param options as for {@link toHostWeights} (`allowNonFinite`)
  * @returns the weights with their normalised config
  * @throws Error naming the file (and tensor) at fault, as {@link loadCheckpoint} and {@link toHostWeights} do
  *
@@ -701,6 +760,6 @@ export function toHostWeights(checkpoint: Checkpoint): MambaWeights {
  * backend.dispose();
  * ```
  */
-export async function loadWeights(source: CheckpointSource): Promise<MambaWeights> {
-  return toHostWeights(await loadCheckpoint(source));
+export async function loadWeights(source: CheckpointSource, options: HostWeightsOptions = {}): Promise<MambaWeights> {
+  return toHostWeights(await loadCheckpoint(source), options);
 }

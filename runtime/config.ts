@@ -88,7 +88,10 @@ export interface MambaConfig {
   chunkSize: number;
   /** Mamba-2 only: Δ is clamped to [min, max] after softplus (max may be Infinity). */
   timeStepLimit: [number, number];
-  /** Mamba-2 only: gated RMSNorm normalises before gating (false in every published model). */
+  /**
+   * Mamba-2 only: gated RMSNorm normalises before gating. Always false: a state-spaces config asking for true is
+   * refused, and transformers ignores its (default-true) key, so a Hugging Face config yields false too.
+   */
   normBeforeGate: boolean;
   /** Mamba-2 only: the gated RMSNorm normalises over groups of this many channels (dInner / nGroups). */
   normGroupSize: number;

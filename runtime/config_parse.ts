@@ -20,6 +20,47 @@
 import type { MambaConfig } from "./config.ts";
 import { jsonErrorWhere } from "./json_position.ts";
 
+/*
+ * Key audit: every key this file reads, and what the model does with a non-default value. "honoured": the model
+ * computes with it (or the weights' shapes are checked against it); "refused": a value the model would not honour
+ * fails the parse, naming the key; "ignored": it does not change the forward pass (initialisation or kernel choice
+ * only), listed where a reader might expect an effect. Keys not read at all are ignored (use_cache, dtype, …).
+ *
+ * Hugging Face `model_type: "mamba"` (transformers MambaConfig)
+ *   hidden_size, num_hidden_layers, vocab_size, state_size, conv_kernel (2..4), expand, intermediate_size,
+ *   time_step_rank ("auto"), use_bias, use_conv_bias, tie_word_embeddings, layer_norm_epsilon → honoured
+ *   hidden_act → refused unless "silu" / "swish" (the conv and gate activations are SiLU)
+ *   time_step_min/max/floor/scale/init_scheme, initializer_range, rescale_prenorm_residual → ignored (init only)
+ *   residual_in_fp32, use_mambapy → ignored (the residual is f32 here either way; a kernel choice)
+ * Hugging Face `model_type: "mamba2"` (transformers Mamba2Config)
+ *   hidden_size, num_hidden_layers, vocab_size, state_size, conv_kernel, expand, head_dim, num_heads, n_groups,
+ *   chunk_size (prefill blocking), time_step_limit, use_bias, use_conv_bias, tie_word_embeddings,
+ *   layer_norm_epsilon (block norms and the gated norm, as transformers) → honoured
+ *   rms_norm → refused when false (LayerNorm)
+ *   hidden_act → refused unless "silu" / "swish"
+ *   norm_before_gate → ignored, as transformers ignores it: Mamba2Config defaults it to true, and both of
+ *     transformers' paths compute norm(y · SiLU(z)) regardless (the fused kernel is called with
+ *     norm_before_gate=False). Refusing true would refuse every config transformers 4.x saved; PerfMamba computes
+ *     what transformers computes, and `normBeforeGate` is always false.
+ *   time_step_min/max/floor, initializer_range, rescale_prenorm_residual, residual_in_fp32 → ignored
+ * state-spaces (mamba_ssm MambaConfig, `ssm_cfg` passed to Mamba / Mamba2)
+ *   d_model, n_layer, vocab_size, pad_vocab_size_multiple, norm_epsilon, tie_embeddings → honoured
+ *   rms_norm → refused when false; d_intermediate → refused when > 0 (MLP blocks);
+ *   attn_layer_idx → refused when not empty (attention layers; attn_cfg is then unused)
+ *   fused_add_norm, residual_in_fp32 → ignored (kernel choice / f32 residual here)
+ *   ssm_cfg.layer → "Mamba1" or "Mamba2", else refused
+ *   Mamba1: ssm_cfg.d_state, d_conv, expand, dt_rank, bias, conv_bias → honoured; activation → refused unless
+ *     "silu" / "swish"; dt_min, dt_max, dt_init, dt_scale, dt_init_floor, use_fast_path → ignored
+ *   Mamba2: ssm_cfg.d_state, d_conv, expand, headdim, ngroups, chunk_size, dt_limit, bias, conv_bias → honoured;
+ *     rmsnorm → refused when false; D_has_hdim → refused when true; d_ssm → refused unless d_inner;
+ *     norm_before_gate → refused when true (mamba_ssm honours it: norm(y)·SiLU(z), which the kernels lack);
+ *     activation → refused unless "silu" / "swish"; norm_epsilon → refused unless 1e-5 (mamba_ssm's gated norm
+ *     keeps eps 1e-5 while norm_epsilon sets the block norms; the kernels take one eps for both);
+ *     A_init_range, dt_min, dt_max, dt_init_floor, conv_init, use_mem_eff_path → ignored
+ * Both spellings: layer_state_sizes, state_bridge_sizes (PerfMamba's pruned checkpoints) → honoured.
+ * `model_type` other than "mamba" / "mamba2" (falcon_mamba, jamba, …) → refused.
+ */
+
 /** `model_type` values this runtime supports. */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = ["mamba", "mamba2"];
 
@@ -338,6 +379,14 @@ function requireRmsNorm(f: Fields, key: string): void {
   if (!f.bool(key, true)) f.fail(key, "is false: LayerNorm models are not supported (only RMSNorm)");
 }
 
+/** The conv output and the gate use SiLU ("swish" is its other name); refuse any other activation. */
+function requireSilu(f: Fields, key: string, fallback: string): void {
+  const v = f.has(key) ? f.obj[key] : fallback;
+  if (v !== "silu" && v !== "swish") {
+    f.fail(key, `is ${JSON.stringify(v)}: only "silu" (also spelled "swish") is supported`);
+  }
+}
+
 function positiveProduct(f: Fields, key: string, a: number, b: number): number {
   const v = a * b;
   if (!Number.isSafeInteger(v) || v <= 0) f.fail(key, `gives a non-integer inner width ${a} × ${b}`);
@@ -356,6 +405,7 @@ function hfCommon(f: Fields): Common {
 /** transformers MambaConfig. */
 function parseHfMamba1(f: Fields): MambaConfig {
   const common = hfCommon(f);
+  requireSilu(f, "hidden_act", "silu");
   const expand = f.positiveNumber("expand", 2);
   const dInner = f.has("intermediate_size")
     ? f.positiveInt("intermediate_size")
@@ -381,6 +431,8 @@ function parseHfMamba1(f: Fields): MambaConfig {
 function parseHfMamba2(f: Fields): MambaConfig {
   const common = hfCommon(f);
   requireRmsNorm(f, "rms_norm");
+  requireSilu(f, "hidden_act", "silu");
+  f.bool("norm_before_gate", true); // type-checked, then ignored as transformers ignores it (see the audit above)
   const dInner = positiveProduct(f, "expand", f.positiveNumber("expand", 2), common.dModel);
   const headDim = f.positiveInt("head_dim", 64);
   return mamba2(
@@ -396,7 +448,7 @@ function parseHfMamba2(f: Fields): MambaConfig {
       nGroups: f.positiveInt("n_groups", 8),
       chunkSize: f.positiveInt("chunk_size", 256),
       timeStepLimit: f.limit("time_step_limit"),
-      normBeforeGate: f.bool("norm_before_gate", false),
+      normBeforeGate: false, // transformers computes norm(y · SiLU(z)) whatever the key says
       useBias: f.bool("use_bias", false),
       useConvBias: f.bool("use_conv_bias", true),
     },
@@ -430,6 +482,7 @@ function parseStateSpaces(f: Fields): MambaConfig {
   const layer = ssm.obj.layer ?? "Mamba1";
   const dInner = positiveProduct(ssm, "expand", ssm.positiveNumber("expand", 2), dModel);
   if (layer === "Mamba1") {
+    requireSilu(ssm, "activation", "silu");
     return mamba1(
       f,
       common,
@@ -448,6 +501,21 @@ function parseStateSpaces(f: Fields): MambaConfig {
   }
   if (layer !== "Mamba2") ssm.fail("layer", `is ${JSON.stringify(layer)}; supported: "Mamba1", "Mamba2"`);
   requireRmsNorm(ssm, "rmsnorm");
+  requireSilu(ssm, "activation", "swish");
+  if (ssm.bool("norm_before_gate", false)) {
+    ssm.fail(
+      "norm_before_gate",
+      "is true: the gated RMSNorm computing norm(y) · SiLU(z) is not supported (only norm(y · SiLU(z)), " +
+        "norm_before_gate = false)",
+    );
+  }
+  if (common.eps !== 1e-5) {
+    f.fail(
+      "norm_epsilon",
+      `is ${common.eps}: a state-spaces Mamba-2 keeps eps 1e-5 in its gated RMSNorm while norm_epsilon sets the ` +
+        `block norms, and this runtime uses one eps for both (only 1e-5 is supported)`,
+    );
+  }
   if (ssm.bool("D_has_hdim", false)) ssm.fail("D_has_hdim", "is true: a per-channel D is not supported");
   if (ssm.has("d_ssm") && ssm.positiveInt("d_ssm") !== dInner) {
     ssm.fail("d_ssm", `differs from d_inner ${dInner}: a gated MLP beside the SSM is not supported`);
@@ -466,7 +534,7 @@ function parseStateSpaces(f: Fields): MambaConfig {
       nGroups: ssm.positiveInt("ngroups", 1),
       chunkSize: ssm.positiveInt("chunk_size", 256),
       timeStepLimit: ssm.limit("dt_limit"),
-      normBeforeGate: ssm.bool("norm_before_gate", false),
+      normBeforeGate: false, // true is refused above
       useBias: ssm.bool("bias", false),
       useConvBias: ssm.bool("conv_bias", true),
     },

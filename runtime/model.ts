@@ -145,21 +145,33 @@ export interface PrefillOptions {
 /** Which logits a forward pass computes and reads back. */
 type LogitRows = "all" | "last" | "none";
 
-/** Check token ids against the vocabulary; throws naming the first bad id and its position. */
+/**
+ * Check token ids against the vocabulary, as given (before any conversion to an integer array, which would wrap
+ * 2³² to 0 and truncate 1.5 to 1); throws a RangeError naming the first bad id and its position: a non-number, NaN,
+ * ±Infinity, a fraction, a negative id or one ≥ `vocab`.
+ */
 export function validateTokens(ids: ArrayLike<number>, vocab: number, what = "token"): void {
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+    if (typeof id !== "number" || !Number.isInteger(id)) {
+      const shown = typeof id === "number" ? String(id) : `${JSON.stringify(id) ?? String(id)} (${typeof id})`;
+      throw new RangeError(`${what} id ${shown} at position ${i} is not a whole number`);
+    }
+    if (id < 0 || id >= vocab) {
       throw new RangeError(`${what} id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
     }
   }
 }
 
-/** Flatten a batch of equal-length token sequences; throws on an empty or ragged batch. */
+/**
+ * Flatten a batch of equal-length token sequences; throws on an empty or ragged batch, and, given `vocab`, on an
+ * id outside it ({@link validateTokens} on each sequence as given, before the conversion to Int32Array).
+ */
 export function flattenBatch(
   batch: ArrayLike<number> | ArrayLike<number>[],
+  vocab?: number,
 ): { ids: Int32Array; batch: number; seqLen: number } {
-  const seqs: ArrayLike<number>[] = batch.length > 0 && typeof batch[0] !== "number"
+  const seqs: ArrayLike<number>[] = batch.length > 0 && typeof batch[0] === "object" && batch[0] !== null
     ? (batch as ArrayLike<number>[])
     : [batch as ArrayLike<number>];
   if (seqs.length === 0) throw new RangeError("empty batch: give at least one sequence of tokens");
@@ -171,6 +183,7 @@ export function flattenBatch(
         `batch of unequal lengths: sequence 0 has ${seqLen} tokens, sequence ${b} has ${s.length}; pad or split the batch`,
       );
     }
+    if (vocab !== undefined) validateTokens(s, vocab, seqs.length > 1 ? `sequence ${b}: token` : "token");
   });
   const ids = new Int32Array(seqs.length * seqLen);
   seqs.forEach((s, b) => ids.set(Array.from(s), b * seqLen));
@@ -331,8 +344,7 @@ export class MambaModel implements Disposable {
     options: PrefillOptions = {},
   ): Promise<{ logits: Logits; state: InferenceState }> {
     this.#check();
-    const { ids, batch, seqLen } = flattenBatch(tokens);
-    validateTokens(ids, this.config.vocabSize);
+    const { ids, batch, seqLen } = flattenBatch(tokens, this.config.vocabSize);
     const state = options.state ?? this.newState(batch);
     if (state.batch !== batch) {
       throw new RangeError(`state holds ${state.batch} sequences but the batch has ${batch}`);
@@ -391,8 +403,8 @@ export class MambaModel implements Disposable {
     if (tokens.length !== state.batch) {
       throw new RangeError(`step: ${tokens.length} tokens for a state of ${state.batch} sequences`);
     }
+    validateTokens(tokens, this.config.vocabSize); // before the conversion, which would wrap 2³² to 0
     const ids = Int32Array.from(tokens);
-    validateTokens(ids, this.config.vocabSize);
     return await this.#forward(ids, state.batch, 1, state, "all", hooks);
   }
 
@@ -424,8 +436,8 @@ export class MambaModel implements Disposable {
     const B = state.batch, V = this.config.vocabSize;
     if (tokens.length !== B) throw new RangeError(`greedy: ${tokens.length} tokens for a state of ${B} sequences`);
     if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`greedy: steps must be a whole number ≥ 0`);
+    validateTokens(tokens, V); // before the conversion, which would wrap 2³² to 0
     const ids = Int32Array.from(tokens);
-    validateTokens(ids, V);
     const out: number[][] = Array.from({ length: B }, () => []);
     if (steps === 0) return out;
     const be = this.backend;

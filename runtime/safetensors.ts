@@ -182,7 +182,10 @@ export function numel(shape: readonly number[]): number {
  * @throws Error naming the file (and the tensor, where one is at fault) when the file is truncated, the header
  *   length runs past the end, the header is not a JSON object, an entry lacks dtype/shape/data_offsets, a dtype is
  *   unknown, offsets fall outside the data section or overlap another tensor, or a byte length disagrees with
- *   product(shape) · dtype size.
+ *   product(shape) · dtype size; and, as the reference implementation (huggingface/safetensors) requires, when the
+ *   header length exceeds 100 MB, the header does not start with `{` (a BOM or whitespace), a key appears twice in
+ *   one object, `__metadata__` is not an object of strings, or the tensors do not tile the data section exactly
+ *   (a gap before or between tensors, or trailing bytes after the last: the mark of a header length off by a byte).
  */
 export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFile {
   if (bytes.byteLength < 8) {
@@ -190,6 +193,12 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+    throw new Error(
+      `${name}: header length ${headerLen} exceeds the format's limit of ${MAX_HEADER_BYTES} bytes; not a ` +
+        `safetensors file`,
+    );
+  }
   if (headerLen > BigInt(bytes.byteLength - 8)) {
     throw new Error(
       `${name}: header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes); ` +
@@ -197,15 +206,27 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
     );
   }
   const dataStart = 8 + Number(headerLen);
+  const headerBytes = bytes.subarray(8, dataStart);
+  const badStart = (): Error =>
+    new Error(
+      `${name}: safetensors header must start with "{", got byte 0x${headerBytes[0]?.toString(16)} ` +
+        `(a BOM or leading whitespace is not allowed); header length wrong or file corrupt`,
+    );
+  let text: string;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    // ignoreBOM: a BOM stays in the text (and is refused) instead of being silently dropped.
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes);
+    header = JSON.parse(text);
   } catch (e) {
+    if (headerBytes[0] === 0xef) throw badStart();
     throw new Error(`${name}: safetensors header is not valid JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(header)) {
     throw new Error(`${name}: safetensors header must be a JSON object`);
   }
+  if (headerBytes[0] !== 0x7b) throw badStart(); // the reference refuses leading whitespace too
+  checkNoDuplicateKeys(text, name);
   const data = bytes.subarray(dataStart);
   const metadata = parseMetadata(header["__metadata__"], name);
   const tensors = new Map<string, SafetensorRecord>();
@@ -237,6 +258,9 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
       );
     }
     const expected = numel(shape) * DTYPE_SIZES[dtype];
+    if (!Number.isSafeInteger(expected)) {
+      throw new Error(`${where}: shape [${shape.join(", ")}] of ${dtype} is too large`);
+    }
     if (end - begin !== expected) {
       throw new Error(
         `${where}: ${end - begin} bytes but shape [${shape.join(", ")}] of ${dtype} needs ${expected}`,
@@ -245,12 +269,15 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
     spans.push({ name: tensorName, begin, end });
     tensors.set(tensorName, { name: tensorName, dtype, shape, bytes: data.subarray(begin, end), file: name });
   }
-  checkNoOverlap(spans, name);
+  checkCoverage(spans, data.byteLength, name);
   return { name, metadata, tensors };
 }
 
+/** The reference implementation's limit on the header length (huggingface/safetensors `MAX_HEADER_SIZE`). */
+const MAX_HEADER_BYTES = 100_000_000;
+
 function parseMetadata(raw: unknown, name: string): Record<string, string> {
-  if (raw === undefined) return {};
+  if (raw === undefined || raw === null) return {};
   if (!isPlainObject(raw)) throw new Error(`${name}: __metadata__ must be an object of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
@@ -262,15 +289,71 @@ function parseMetadata(raw: unknown, name: string): Record<string, string> {
   return out;
 }
 
-function checkNoOverlap(spans: { name: string; begin: number; end: number }[], name: string): void {
-  const nonEmpty = spans.filter((s) => s.end > s.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < nonEmpty.length; i++) {
-    const prev = nonEmpty[i - 1], cur = nonEmpty[i];
-    if (cur.begin < prev.end) {
+/**
+ * The tensors must tile the data section exactly, as the reference implementation requires: sorted by offset,
+ * each begins where the previous ended (no gap, no overlap), the first at 0, the last at the section's end.
+ * A header length off by a byte or two shows up here as a gap or trailing bytes.
+ */
+function checkCoverage(spans: { name: string; begin: number; end: number }[], dataBytes: number, name: string): void {
+  const sorted = [...spans].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let prev: { name: string; begin: number; end: number } | null = null;
+  for (const cur of sorted) {
+    if (cur.begin < cursor && prev) {
       throw new Error(
         `${name}: tensor "${cur.name}" data_offsets [${cur.begin}, ${cur.end}] overlap tensor "${prev.name}" ` +
           `[${prev.begin}, ${prev.end}]`,
       );
+    }
+    if (cur.begin > cursor) {
+      const after = prev ? `after tensor "${prev.name}" [${prev.begin}, ${prev.end}]` : "at the start";
+      throw new Error(
+        `${name}: tensor "${cur.name}" data_offsets [${cur.begin}, ${cur.end}] leave a gap of ` +
+          `${cur.begin - cursor} byte(s) ${after} of the data section; header length wrong or file corrupt`,
+      );
+    }
+    cursor = cur.end;
+    prev = cur;
+  }
+  if (cursor !== dataBytes) {
+    const last = prev ? `the last tensor "${prev.name}" ends at ${cursor}` : "no tensors";
+    throw new Error(
+      `${name}: data section has ${dataBytes - cursor} trailing byte(s) (${last}, the section is ${dataBytes} ` +
+        `bytes); header length wrong or file corrupt`,
+    );
+  }
+}
+
+/**
+ * Duplicate keys in any object of the (already valid) header JSON. `JSON.parse` silently keeps the last one, so
+ * a scan of the text finds them; the header is small next to the data, so the scan costs nothing.
+ */
+function checkNoDuplicateKeys(text: string, name: string): void {
+  const stack: { keys: Set<string> | null; owner: string }[] = [];
+  let lastKey = "";
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
+      stack.push({ keys: ch === 0x7b ? new Set() : null, owner: lastKey });
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      stack.pop();
+    } else if (ch === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      const raw = text.slice(i, j + 1);
+      i = j;
+      let k = j + 1;
+      while (k < text.length && /\s/.test(text[k])) k++;
+      const top = stack[stack.length - 1];
+      if (text[k] === ":" && top?.keys) {
+        const key = JSON.parse(raw) as string;
+        if (top.keys.has(key)) {
+          const inside = stack.length > 1 ? ` in "${top.owner}"` : "";
+          throw new Error(`${name}: safetensors header has duplicate key "${key}"${inside}`);
+        }
+        top.keys.add(key);
+        lastKey = key;
+      }
     }
   }
 }

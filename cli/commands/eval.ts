@@ -25,7 +25,7 @@ import {
   requireFlag,
   UsageError,
 } from "../args.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 
@@ -72,6 +72,7 @@ export const spec: CommandSpec = {
     format: { type: "string", help: "Output: table or json", default: "table" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
   },
 };
 

@@ -4,7 +4,7 @@
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { generate } from "../../mod.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 
 export const spec: CommandSpec = {
@@ -26,6 +26,7 @@ export const spec: CommandSpec = {
     seed: { type: "string", help: "Sampling seed", default: "0" },
     stop: { type: "string", help: "Comma-separated stop token ids" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
     json: { type: "boolean", help: "Print one JSON object (prompt ids, new ids, text, timings) instead of streaming" },
   },
 };

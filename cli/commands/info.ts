@@ -2,9 +2,9 @@
  * `info --model DIR`: what a checkpoint is — architecture, dimensions, parameters, dtypes and memory.
  */
 import type { CommandSpec } from "../args.ts";
-import { MODEL_FLAGS, modelSource } from "../load.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
 import { componentStateBytes, loadCheckpoint, toHostWeights } from "../../mod.ts";
+import { hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "info",
@@ -14,6 +14,7 @@ export const spec: CommandSpec = {
     model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format)" },
     ...MODEL_FLAGS,
     format: { type: "string", help: "Output format: table or json", default: "table" },
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -27,7 +28,7 @@ export async function run(argv: string[]): Promise<void> {
   const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
   const ckpt = await loadCheckpoint(modelSource(dir, flags));
-  const w = toHostWeights(ckpt);
+  const w = toHostWeights(ckpt, hostWeightsOptions(flags));
   const c = w.config;
   const dtypes: Record<string, number> = {};
   let fileBytes = 0;

@@ -3,7 +3,7 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "logits",
@@ -14,6 +14,7 @@ export const spec: CommandSpec = {
     ...MODEL_FLAGS,
     tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
     last: { type: "boolean", help: "Only the last position of each sequence" },
   },
 };

@@ -33,7 +33,14 @@ import {
   parseCommand,
   UsageError,
 } from "../args.ts";
-import { BACKEND_FLAGS, backendFromFlags, MODEL_FLAGS, modelSource } from "../load.ts";
+import {
+  BACKEND_FLAGS,
+  backendFromFlags,
+  hostWeightsOptions,
+  MODEL_FLAGS,
+  modelSource,
+  WEIGHTS_FLAGS,
+} from "../load.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
@@ -73,6 +80,7 @@ export const spec: CommandSpec = {
     format: { type: "string", help: "What to print on stdout: table, json or csv", default: "table" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -201,7 +209,9 @@ export async function run(argv: string[]): Promise<void> {
   const outDir = typeof flags.out === "string" ? flags.out : defaultOutDir();
   await prepareOutput(outDir, OUT_RULES);
 
-  const host = modelDir === null ? null : toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)));
+  const host = modelDir === null
+    ? null
+    : toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host

@@ -19,7 +19,7 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { BACKEND_FLAGS, MODEL_FLAGS, modelSource } from "../load.ts";
+import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
@@ -44,6 +44,7 @@ export const spec: CommandSpec = {
     seed: { type: "string", help: "Seed of the random control", default: "0" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -66,7 +67,7 @@ export async function run(argv: string[]): Promise<void> {
   await prepareOutput(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
-  const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)));
+  const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
   const needsActivity = flags.bridge || (score !== "random" && score !== "index") || typeof flags.activity === "string";
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)

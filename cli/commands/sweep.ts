@@ -18,7 +18,14 @@ import {
   toHostWeights,
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
-import { BACKEND_FLAGS, backendFromFlags, MODEL_FLAGS, modelSource } from "../load.ts";
+import {
+  BACKEND_FLAGS,
+  backendFromFlags,
+  hostWeightsOptions,
+  MODEL_FLAGS,
+  modelSource,
+  WEIGHTS_FLAGS,
+} from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
@@ -56,6 +63,7 @@ export const spec: CommandSpec = {
     seed: { type: "string", help: "Seed of the random control and weights", default: "0" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
+    ...WEIGHTS_FLAGS,
   },
 };
 
@@ -94,7 +102,7 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   if (modelDir) {
-    const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)));
+    const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
     const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)

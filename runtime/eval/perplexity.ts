@@ -280,13 +280,13 @@ export async function perplexity(
   const batch = options.batch ?? 1;
   if (!(Number.isInteger(batch) && batch >= 1)) throw new RangeError(`batch must be a whole number ≥ 1, got ${batch}`);
   const V = model.config.vocabSize;
-  const tokens = Int32Array.from(ids);
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (!(Number.isInteger(ids[i]) && t >= 0 && t < V)) {
-      throw new RangeError(`token id ${ids[i]} at position ${i} is outside the model's vocabulary [0, ${V})`);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]; // checked as given: Int32Array.from would wrap 2³² to 0
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) {
+      throw new RangeError(`token id ${id} at position ${i} is outside the model's vocabulary [0, ${V})`);
     }
   }
+  const tokens = Int32Array.from(ids);
   const windows = planWindows(tokens.length, options);
   const L = options.windowLength ?? 512;
   if (windows.length === 0) {

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { writeSafetensors } from "../../runtime/safetensors.ts";
+import { parseSafetensors, writeSafetensors } from "../../runtime/safetensors.ts";
 import {
   assertClose,
   fixtureDir,
@@ -175,6 +175,9 @@ Deno.test("cli bad input: clear errors naming the flag, file or tensor, non-zero
       1,
       /token id 256 at position 1 is outside the vocabulary \[0, 256\)/,
     ],
+    [["logits", "--model", fx, "--tokens", "4294967296"], 1, /token id 4294967296 at position 0 is outside/],
+    [["logits", "--model", fx, "--tokens", "1;4294967296"], 1, /sequence 1: token id 4294967296 at position 0/],
+    [["logits", "--model", fx, "--tokens", "1,1.5"], 2, /--tokens: item 1 \("1\.5"\) is not a whole number/],
     [["logits", "--model", fx, "--tokens", "1,2;3"], 1, /batch of unequal lengths/],
     [["logits", "--model", fx, "--tokens", "1", "--backend", "cuda"], 2, /--backend must be one of auto, webgpu, wasm/],
     [["logits", "--model", "/nonexistent/dir", "--tokens", "1"], 1, /\/nonexistent\/dir/],
@@ -234,4 +237,26 @@ Deno.test("cli --help works for every command", async () => {
   }
   const r = await cli("--help");
   assert.match(r.stdout, /Commands:/);
+});
+
+Deno.test("cli: weights holding NaN are refused naming the tensor; --allow-nonfinite loads them (info, logits)", async () => {
+  const fx = fixtureDir("mamba1-tiny");
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = (await Deno.readFile(`${fx}/model.safetensors`)).slice();
+    const file = parseSafetensors(bytes, "m");
+    const rec = file.tensors.get("backbone.layers.0.mixer.D")!;
+    new DataView(rec.bytes.buffer, rec.bytes.byteOffset).setFloat32(4 * 9, NaN, true);
+    await Deno.writeFile(`${dir}/model.safetensors`, bytes);
+    await Deno.copyFile(`${fx}/config.json`, `${dir}/config.json`);
+    for (const args of [["info", "--model", dir], ["logits", "--model", dir, "--tokens", "1", "--backend", "wasm"]]) {
+      let r = await cli(...args);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /model\.safetensors: tensor "backbone\.layers\.0\.mixer\.D" .* holds NaN at flat index 9/);
+      r = await cli(...args, "--allow-nonfinite");
+      assert.equal(r.code, 0, `${args[0]} --allow-nonfinite: ${r.stderr}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

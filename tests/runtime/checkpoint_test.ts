@@ -472,3 +472,69 @@ Deno.test("checkpoint: dirSource rejects missing paths, files and directories wi
     await Deno.remove(empty, { recursive: true });
   }
 });
+
+Deno.test("checkpoint: a header length one byte short fails the load, naming the file (not garbage weights)", async () => {
+  const { config, tensors } = await readFixture("mamba1-tiny");
+  const bytes = writeSafetensors(tensors);
+  const view = new DataView(bytes.buffer);
+  const n = view.getBigUint64(0, true);
+  assert.equal(bytes[8 + Number(n) - 1], 0x20, "fixture header ends in a pad space, so the short header parses");
+  view.setBigUint64(0, n - 1n, true);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    await Deno.writeFile(`${dir}/model.safetensors`, bytes);
+    await assert.rejects(
+      loadWeights(dirSource(dir)),
+      (e: Error) => e.message.startsWith(`${dir}/model.safetensors: data section has 1 trailing byte(s)`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkpoint: NaN / ±Infinity in a tensor is refused, naming it and the first bad index; allowNonFinite loads", async () => {
+  const { config, tensors } = await readFixture("mamba1-tiny");
+  const name = "backbone.layers.1.mixer.A_log";
+  const bad = (values: [number, number][]): TensorToWrite => {
+    const t = find(tensors, name);
+    const data = t.data.slice();
+    for (const [i, v] of values) data[i] = v;
+    return { ...t, data };
+  };
+  await assert.rejects(
+    loadWeights(memCheckpoint(config, edit(tensors, name, bad([[37, NaN], [40, Infinity]])))),
+    /memory checkpoint\/model\.safetensors: tensor "backbone\.layers\.1\.mixer\.A_log" \(shape \[128, 16\], F32\) holds NaN at flat index 37 \(2 non-finite value\(s\) in all\)/,
+  );
+  await assert.rejects(
+    loadWeights(memCheckpoint(config, edit(tensors, name, bad([[2047, -Infinity]])))),
+    /tensor "backbone\.layers\.1\.mixer\.A_log" .* holds -Infinity at flat index 2047 .*allowNonFinite: true.*--allow-nonfinite/,
+  );
+  const ckpt = await loadCheckpoint(memCheckpoint(config, edit(tensors, name, bad([[5, NaN]]))));
+  assert.throws(() => toHostWeights(ckpt), /holds NaN at flat index 5/);
+  const layer = toHostWeights(ckpt, { allowNonFinite: true }).layers[1] as Mamba1LayerWeights;
+  assert.ok(Number.isNaN(layer.aLog.data[5]));
+  // The largest finite f32 and subnormals are fine.
+  const edge = bad([[0, 3.4028234663852886e38], [1, -3.4028234663852886e38], [2, 1e-45]]);
+  await loadWeights(memCheckpoint(config, edit(tensors, name, edge)));
+});
+
+Deno.test({
+  name: "checkpoint: a BF16 Infinity (bits 0x7F80) in a shared model's shard is caught after conversion",
+  ignore: sharedSkipReason("models/mamba2-text-small") !== null,
+  fn: async () => {
+    const dir = `${SHARED}/models/mamba2-text-small`;
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    const files: Record<string, Uint8Array | string> = {};
+    for (const n of names) files[n] = await Deno.readFile(`${dir}/${n}`);
+    const shard = "model-00002-of-00002.safetensors";
+    const rec = [...parseSafetensors(files[shard] as Uint8Array, shard).tensors.values()].find((r) =>
+      r.dtype === "BF16" && r.name.endsWith("norm_f.weight")
+    )!;
+    new DataView(rec.bytes.buffer, rec.bytes.byteOffset).setUint16(2 * 7, 0xff80, true); // -Infinity
+    await assert.rejects(
+      loadWeights(memorySource(files)),
+      /model-00002-of-00002\.safetensors: tensor "backbone\.norm_f\.weight" \(shape \[256\], BF16\) holds -Infinity at flat index 7/,
+    );
+  },
+});

@@ -228,3 +228,44 @@ Deno.test("config: errors name the file and the field", async () => {
   ];
   for (const [json, pattern] of cases) assert.throws(() => parseConfig(json, "m.json"), pattern);
 });
+
+Deno.test("config audit: keys whose non-default values the model would not honour are refused, naming the key", async () => {
+  const hf1 = await fixtureConfig("mamba1-tiny");
+  const hf2 = await fixtureConfig("mamba2-groups");
+  const ss1 = STATE_SPACES_130M;
+  const ss2 = STATE_SPACES_MAMBA2_130M;
+  const ssm2 = (extra: Record<string, unknown>) => ({ ...ss2, ssm_cfg: { layer: "Mamba2", ...extra } });
+  const cases: [unknown, RegExp][] = [
+    [
+      ssm2({ norm_before_gate: true }),
+      /c\.json: field "ssm_cfg\.norm_before_gate" is true: the gated RMSNorm computing norm\(y\) · SiLU\(z\) is not supported/,
+    ],
+    [ssm2({ activation: "relu" }), /field "ssm_cfg\.activation" is "relu": only "silu"/],
+    [
+      { ...ss2, norm_epsilon: 1e-6 },
+      /field "norm_epsilon" is 0\.000001: a state-spaces Mamba-2 keeps eps 1e-5 in its gated RMSNorm/,
+    ],
+    [{ ...ss1, ssm_cfg: { activation: "gelu" } }, /field "ssm_cfg\.activation" is "gelu"/],
+    [{ ...hf1, hidden_act: "gelu" }, /field "hidden_act" is "gelu": only "silu"/],
+    [{ ...hf2, hidden_act: "relu" }, /field "hidden_act" is "relu"/],
+    [{ ...hf2, norm_before_gate: "yes" }, /field "norm_before_gate" must be true or false/],
+    // Refused before this change too (kept here so the audit's refusals are all tested together).
+    [{ ...hf2, rms_norm: false }, /field "rms_norm" is false/],
+    [ssm2({ rmsnorm: false }), /field "ssm_cfg\.rmsnorm" is false/],
+    [ssm2({ D_has_hdim: true }), /field "ssm_cfg\.D_has_hdim" is true/],
+    [ssm2({ d_ssm: 768 }), /field "ssm_cfg\.d_ssm" differs from d_inner/],
+    [{ ...ss2, d_intermediate: 512 }, /field "d_intermediate"/],
+    [{ ...ss2, attn_layer_idx: [3] }, /field "attn_layer_idx" is not empty/],
+    [{ ...ss1, rms_norm: false }, /field "rms_norm" is false/],
+    [{ ...hf1, model_type: "falcon_mamba" }, /field "model_type" is "falcon_mamba"/],
+  ];
+  for (const [json, re] of cases) assert.throws(() => parseConfig(json, "c.json"), re, JSON.stringify(json));
+  // Accepted: "swish" (SiLU's other name), state-spaces norm_before_gate false, norm_epsilon 1e-5 spelled 1e-05, and
+  // a Hugging Face norm_before_gate true, which transformers ignores (its Mamba2Config default), computing
+  // norm(y · SiLU(z)) as PerfMamba does; the parsed config says so.
+  assert.equal(parseConfig(ssm2({ activation: "swish", norm_before_gate: false }), "c.json").normBeforeGate, false);
+  assert.equal(parseConfig({ ...ss2, norm_epsilon: 1e-05 }, "c.json").eps, 1e-5);
+  assert.equal(parseConfig({ ...hf1, hidden_act: "silu" }, "c.json").arch, "mamba1");
+  assert.equal(parseConfig({ ...hf2, norm_before_gate: true, hidden_act: "swish" }, "c.json").normBeforeGate, false);
+  assert.equal(parseConfig({ ...ss1, norm_epsilon: 1e-6 }, "c.json").eps, 1e-6, "Mamba-1 has no gated norm");
+});

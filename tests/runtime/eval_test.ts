@@ -482,3 +482,14 @@ for (const name of ["mamba2-text-small", "mamba1-text-small"]) {
     fn: () => check(undefined),
   });
 }
+
+Deno.test("perplexity refuses 2^32 as given (Int32Array.from would make it token 0)", async () => {
+  await withModel(fixtureDir("mamba1-tiny"), async (model) => {
+    const ids = Array.from({ length: 40 }, (_, i) => i % 200);
+    ids[7] = 4294967296;
+    await assert.rejects(
+      () => perplexity(model, ids, { windowLength: 16 }),
+      /token id 4294967296 at position 7 is outside the model's vocabulary \[0, 256\)/,
+    );
+  });
+});

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { loadWeights } from "../../runtime/checkpoint.ts";
-import { MambaModel } from "../../runtime/model.ts";
+import { flattenBatch, MambaModel, validateTokens } from "../../runtime/model.ts";
 import { generate } from "../../runtime/generate.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
@@ -186,3 +186,41 @@ for (const tb of TEST_BACKENDS) {
     },
   });
 }
+
+Deno.test("model: token ids are validated as given, before Int32Array would wrap or truncate them", () => {
+  const bad: [unknown, RegExp][] = [
+    [4294967296, /token id 4294967296 at position 1 is outside the vocabulary \[0, 256\)/],
+    [2 ** 31, /token id 2147483648 at position 1 is outside/],
+    [-4294967296, /token id -4294967296 at position 1 is outside/],
+    [1.5, /token id 1\.5 at position 1 is not a whole number/],
+    [NaN, /token id NaN at position 1 is not a whole number/],
+    [Infinity, /token id Infinity at position 1 is not a whole number/],
+    [-0.5, /token id -0\.5 at position 1 is not a whole number/],
+    ["3", /token id "3" \(string\) at position 1 is not a whole number/],
+  ];
+  for (const [id, re] of bad) {
+    const ids = [0, id, 2] as number[];
+    assert.throws(() => validateTokens(ids, 256), re, String(id));
+    assert.throws(() => flattenBatch(ids, 256), re, `flattenBatch ${id}`);
+  }
+  assert.throws(() => flattenBatch([[1, 2], [3, 4294967296]], 256), /sequence 1: token id 4294967296 at position 1/);
+  assert.throws(() => flattenBatch(new Float64Array([0, 2 ** 32]), 256), /token id 4294967296 at position 1/);
+  assert.deepEqual([...flattenBatch([[1, 2], [3, 255]], 256).ids], [1, 2, 3, 255]);
+});
+
+Deno.test("model: prefill, step and greedy refuse 2^32 (which used to equal token 0)", async () => {
+  const backend = await TEST_BACKENDS[0].create();
+  try {
+    const m = MambaModel.load(await loadWeights(dirSource(fixtureDir("mamba1-tiny"))), backend);
+    await assert.rejects(() => m.prefill([4294967296]), /token id 4294967296 at position 0 is outside/);
+    await assert.rejects(() => m.prefill([[1], [4294967296]]), /sequence 1: token id 4294967296 at position 0/);
+    const s = m.newState(1);
+    await assert.rejects(() => m.step([4294967296], s), /token id 4294967296 at position 0 is outside/);
+    await assert.rejects(() => m.step([0.5], s), /token id 0\.5 at position 0 is not a whole number/);
+    await assert.rejects(() => m.greedy([4294967296], s, 1), /token id 4294967296 at position 0 is outside/);
+    s.dispose();
+    m.dispose();
+  } finally {
+    backend.dispose();
+  }
+});

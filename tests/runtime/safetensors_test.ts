@@ -224,3 +224,125 @@ Deno.test("safetensors: a Node Buffer (whose slice() is a view, not a copy) conv
   const half: SafetensorRecord = { name: "h", dtype: "F16", shape: [2], bytes: odd.subarray(1), file: "odd" };
   assert.deepEqual(toFloat32(half), new Float32Array([1, -2]));
 });
+
+/** Like {@link build}, with the header padded by `pad` spaces and its length field written as `lenDelta` off. */
+function buildRaw(headerText: string, data: Uint8Array, lenDelta = 0): Uint8Array {
+  const json = new TextEncoder().encode(headerText);
+  const out = new Uint8Array(8 + json.byteLength + data.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength + lenDelta), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.byteLength);
+  return out;
+}
+
+Deno.test("safetensors: a header length one byte short (pad space dropped) is refused, not read one byte off", () => {
+  const good = writeSafetensors([{ name: "w", shape: [2], data: new Float32Array([1, 2]) }]);
+  const view = new DataView(good.buffer);
+  const n = Number(view.getBigUint64(0, true));
+  assert.equal(good[8 + n - 1], 0x20, "the writer pads with spaces, so the short header is still valid JSON");
+  const short = good.slice();
+  new DataView(short.buffer).setBigUint64(0, BigInt(n - 1), true);
+  assert.throws(
+    () => parseSafetensors(short, "short.safetensors"),
+    /short\.safetensors: data section has 1 trailing byte\(s\) \(the last tensor "w" ends at 8, the section is 9 bytes\)/,
+  );
+  const long = good.slice();
+  new DataView(long.buffer).setBigUint64(0, BigInt(n + 1), true);
+  // One byte long: the header swallows the first data byte, so it is no longer JSON (or a tensor runs past the end).
+  assert.throws(() => parseSafetensors(long, "long.safetensors"), /long\.safetensors: /);
+});
+
+Deno.test("safetensors: header must start with '{' (no BOM, no leading whitespace)", () => {
+  const entry = '{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}';
+  const data = new Uint8Array(4);
+  assert.ok(parseSafetensors(buildRaw(entry + "  ", data), "ok.safetensors").tensors.has("w"), "trailing pad ok");
+  assert.throws(
+    () => parseSafetensors(buildRaw(" " + entry, data), "sp.safetensors"),
+    /sp\.safetensors: .*start with "\{"/,
+  );
+  assert.throws(() => parseSafetensors(buildRaw("\n" + entry, data), "nl.safetensors"), /nl\.safetensors: .*start/);
+  assert.throws(
+    () => parseSafetensors(buildRaw("\uFEFF" + entry, data), "bom.safetensors"),
+    /bom\.safetensors: safetensors header must start with "\{", got byte 0xef/,
+  );
+});
+
+Deno.test("safetensors: header length over the format's 100 MB limit", () => {
+  const bytes = new Uint8Array(16);
+  new DataView(bytes.buffer).setBigUint64(0, 100_000_001n, true);
+  assert.throws(
+    () => parseSafetensors(bytes, "huge.safetensors"),
+    /huge\.safetensors: header length 100000001 exceeds/,
+  );
+});
+
+Deno.test("safetensors: tensors must tile the data section: gaps at the start, between, and trailing bytes", () => {
+  const gapStart = { w: { dtype: "F32", shape: [1], data_offsets: [4, 8] } };
+  assert.throws(
+    () => parseSafetensors(build(gapStart, 8), "g.safetensors"),
+    /g\.safetensors: tensor "w" data_offsets \[4, 8\] leave a gap of 4 byte\(s\) at the start/,
+  );
+  const gapBetween = {
+    b: { dtype: "F32", shape: [1], data_offsets: [8, 12] },
+    a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+  };
+  assert.throws(
+    () => parseSafetensors(build(gapBetween, 12), "g.safetensors"),
+    /tensor "b" data_offsets \[8, 12\] leave a gap of 4 byte\(s\) after tensor "a" \[0, 4\]/,
+  );
+  const trailing = { w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } };
+  assert.throws(
+    () => parseSafetensors(build(trailing, 6), "t.safetensors"),
+    /t\.safetensors: data section has 2 trailing/,
+  );
+  assert.throws(() => parseSafetensors(build({}, 3), "e.safetensors"), /e\.safetensors: data section has 3 trailing/);
+  // Out of header order but contiguous, with an empty tensor in between: fine.
+  const shuffled = {
+    b: { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+    e: { dtype: "F32", shape: [0], data_offsets: [4, 4] },
+    a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+  };
+  assert.deepEqual([...parseSafetensors(build(shuffled, 8), "s.safetensors").tensors.keys()], ["b", "e", "a"]);
+});
+
+Deno.test("safetensors: data_offsets must be integers; __metadata__ must map strings to strings", () => {
+  const frac = { w: { dtype: "F32", shape: [1], data_offsets: [0, 4.5] } };
+  assert.throws(
+    () => parseSafetensors(build(frac, 8), "f.safetensors"),
+    /tensor "w": data_offsets must be \[begin, end\] integers/,
+  );
+  const neg = { w: { dtype: "F32", shape: [1], data_offsets: [-4, 0] } };
+  assert.throws(() => parseSafetensors(build(neg, 8), "f.safetensors"), /tensor "w": data_offsets must be/);
+  const meta = { __metadata__: { format: "pt", step: 3 }, w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } };
+  assert.throws(
+    () => parseSafetensors(build(meta, 4), "m.safetensors"),
+    /m\.safetensors: __metadata__\.step must be a string/,
+  );
+  const metaArr = { __metadata__: ["pt"], w: { dtype: "F32", shape: [1], data_offsets: [0, 4] } };
+  assert.throws(
+    () => parseSafetensors(build(metaArr, 4), "m.safetensors"),
+    /__metadata__ must be an object of strings/,
+  );
+});
+
+Deno.test("safetensors: duplicate keys (which JSON.parse would silently collapse) are refused", () => {
+  const e = '"dtype":"F32","shape":[1],"data_offsets":';
+  const dupTensor = `{"w":{${e}[0,4]},"w":{${e}[4,8]}}`;
+  assert.throws(
+    () => parseSafetensors(buildRaw(dupTensor, new Uint8Array(8)), "d.safetensors"),
+    /d\.safetensors: safetensors header has duplicate key "w"$/,
+  );
+  const dupField = `{"w":{${e}[0,4],"shape":[1]}}`;
+  assert.throws(
+    () => parseSafetensors(buildRaw(dupField, new Uint8Array(4)), "d.safetensors"),
+    /duplicate key "shape" in "w"/,
+  );
+  const dupMeta = `{"__metadata__":{"a":"1","a":"2"},"w":{${e}[0,4]}}`;
+  assert.throws(
+    () => parseSafetensors(buildRaw(dupMeta, new Uint8Array(4)), "d.safetensors"),
+    /duplicate key "a" in "__metadata__"/,
+  );
+  // Escapes in keys and values, and a key-like string as a value, are not confused.
+  const tricky = `{"__metadata__":{"x":"\\"w\\":","y":"w"},"w\\"":{${e}[0,4]}}`;
+  assert.ok(parseSafetensors(buildRaw(tricky, new Uint8Array(4)), "t.safetensors").tensors.has('w"'));
+});
