@@ -48,13 +48,17 @@ function runWorker(
       resolve(hung);
     };
     const timer = setInterval(() => {
-      if (performance.now() - lastSign > hangMs) finish(current ?? { kind: plan[0].kind, index: plan[0].start });
+      const quiet = performance.now() - lastSign;
+      // Between cases (or before the first) nothing is in flight: only a long stall of the worker itself counts.
+      if (current && quiet > hangMs) finish(current);
+      else if (!current && quiet > 3 * hangMs) finish({ kind: "(worker, between cases)", index: -1 });
     }, 200);
     worker.onmessage = (ev) => {
       lastSign = performance.now();
       const m = ev.data;
       if (m.t === "start") current = { kind: m.kind, index: m.index };
       else if (m.t === "done") {
+        current = null;
         done.push(m);
         onDone?.(m);
       } else if (m.t === "end") finish(null);
@@ -84,6 +88,7 @@ export async function runPlan(
     const h = await runWorker(seed, rest, done, onDone, hangMs);
     if (!h) break;
     hung.push(h);
+    if (h.index < 0) break; // the worker itself stalled: nothing to resume from
     // Go on after the hung case.
     const i = rest.findIndex((p) => p.kind === h.kind && h.index >= p.start && h.index < p.start + p.count);
     const p = rest[i];

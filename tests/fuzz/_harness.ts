@@ -25,7 +25,7 @@ import { CONFIG, type FuzzCase, SECRET } from "./_cases.ts";
 /** The checkpoint's URL in url cases. */
 export const BASE_URL = "https://models.example/org/ckpt/";
 /** A case slower than this (ms) is a violation; the watchdog kills a case after {@link HANG_MS}. */
-export const CASE_BUDGET_MS = 3000;
+export const CASE_BUDGET_MS = 5000;
 /** No sign of life for this long (ms): the case hangs. */
 export const HANG_MS = 20000;
 /** Backend peak bytes allowed per input byte, plus {@link PEAK_SLACK}. */
