@@ -404,6 +404,13 @@ export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoi
     const byShard = new Map<string, string[]>();
     for (const [tensor, shard] of weightMap) byShard.set(shard, [...(byShard.get(shard) ?? []), tensor]);
     for (const [shard, listed] of byShard) {
+      if (!(await source.exists(shard))) {
+        const more = listed.length > 1 ? ` (and ${listed.length - 1} more tensors)` : "";
+        throw new Error(
+          `${indexFile}: weight_map["${clip(listed[0])}"]${more} names the shard ${clip(JSON.stringify(shard))}, ` +
+            `which is not in ${where}`,
+        );
+      }
       const shardTensors = await readShard(shard);
       for (const tensor of listed) {
         if (!shardTensors.has(tensor)) {
@@ -428,6 +435,11 @@ export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoi
   return { config, tensors, files, source: where };
 }
 
+/** Text from a file as an error message shows it: at most 80 characters. */
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}… (${text.length} characters)` : text;
+}
+
 /** `weight_map` of a sharded checkpoint's index, as [tensor, shard file] pairs. */
 function parseIndex(json: unknown, file: string): [string, string][] {
   const map = typeof json === "object" && json !== null ? (json as Record<string, unknown>).weight_map : undefined;
@@ -436,12 +448,16 @@ function parseIndex(json: unknown, file: string): [string, string][] {
   }
   return Object.entries(map).map(([tensor, shard]) => {
     if (typeof shard !== "string") {
-      throw new Error(`${file}: weight_map["${tensor}"] must be a shard file name, got ${JSON.stringify(shard)}`);
+      throw new Error(
+        `${file}: weight_map["${clip(tensor)}"] must be a shard file name, got ${clip(JSON.stringify(shard) ?? "")}`,
+      );
     }
     const problem = fileNameProblem(shard);
     if (problem !== null) {
       throw new Error(
-        `${file}: weight_map["${tensor}"] is ${JSON.stringify(shard)}, not a plain relative file name inside the ` +
+        `${file}: weight_map["${clip(tensor)}"] is ${
+          clip(JSON.stringify(shard))
+        }, not a plain relative file name inside the ` +
           `checkpoint (${problem})`,
       );
     }

@@ -20,6 +20,17 @@
 import type { MambaConfig } from "./config.ts";
 import { jsonErrorWhere } from "./json_position.ts";
 
+/** A config value as an error message shows it: JSON, cut to 60 characters (a file can hold megabytes in one key). */
+function shown(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}… (${text.length} characters)` : text;
+}
+
 /*
  * Key audit: every key this file reads, and what the model does with a non-default value. "honoured": the model
  * computes with it (or the weights' shapes are checked against it); "refused": a value the model would not honour
@@ -92,7 +103,7 @@ class Fields {
     const v = this.has(key) ? this.obj[key] : fallback;
     if (v === undefined) this.fail(key, "is required");
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-      this.fail(key, `must be a positive integer, got ${JSON.stringify(v)}`);
+      this.fail(key, `must be a positive integer, got ${shown(v)}`);
     }
     return v;
   }
@@ -101,7 +112,7 @@ class Fields {
   nonNegativeInt(key: string, fallback: number): number {
     const v = this.has(key) ? this.obj[key] : fallback;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-      this.fail(key, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+      this.fail(key, `must be a non-negative integer, got ${shown(v)}`);
     }
     return v;
   }
@@ -110,7 +121,7 @@ class Fields {
   positiveNumber(key: string, fallback: number): number {
     const v = this.has(key) ? this.obj[key] : fallback;
     if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
-      this.fail(key, `must be a positive number, got ${JSON.stringify(v)}`);
+      this.fail(key, `must be a positive number, got ${shown(v)}`);
     }
     return v;
   }
@@ -118,7 +129,7 @@ class Fields {
   /** A boolean with a default. */
   bool(key: string, fallback: boolean): boolean {
     const v = this.has(key) ? this.obj[key] : fallback;
-    if (typeof v !== "boolean") this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== "boolean") this.fail(key, `must be true or false, got ${shown(v)}`);
     return v;
   }
 
@@ -132,11 +143,11 @@ class Fields {
     const v = this.obj[key];
     if (v === undefined || v === null) return [0, Infinity];
     if (!Array.isArray(v) || v.length !== 2) {
-      this.fail(key, `must be a [min, max] pair, got ${JSON.stringify(v)}`);
+      this.fail(key, `must be a [min, max] pair, got ${shown(v)}`);
     }
     const lo = parseJsonFloat(v[0], 0), hi = parseJsonFloat(v[1], Infinity);
     if (lo === undefined || hi === undefined || !(lo >= 0) || !(hi >= lo)) {
-      this.fail(key, `must be a [min, max] pair with 0 ≤ min ≤ max, got ${JSON.stringify(v)}`);
+      this.fail(key, `must be a [min, max] pair with 0 ≤ min ≤ max, got ${shown(v)}`);
     }
     return [lo, hi];
   }
@@ -145,7 +156,7 @@ class Fields {
   object(key: string): Fields {
     const v = this.obj[key];
     if (v === undefined || v === null) return new Fields({}, this.file, `${this.prefix}${key}.`);
-    if (!isObject(v)) this.fail(key, `must be an object, got ${JSON.stringify(v)}`);
+    if (!isObject(v)) this.fail(key, `must be an object, got ${shown(v)}`);
     return new Fields(v, this.file, `${this.prefix}${key}.`);
   }
 }
@@ -248,7 +259,7 @@ function parseByFormat(f: Fields): MambaConfig {
   if (modelType !== undefined) {
     return f.fail(
       "model_type",
-      `is ${JSON.stringify(modelType)}; supported: ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(", ")}` +
+      `is ${shown(modelType)}; supported: ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(", ")}` +
         ` (or a state-spaces config with d_model / n_layer / ssm_cfg)`,
     );
   }
@@ -267,7 +278,7 @@ function parseLayerStateSizes(f: Fields, nLayer: number): number[] | undefined {
   }
   return v.map((n, i) => {
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
-      f.fail("layer_state_sizes", `[${i}] must be a positive integer, got ${JSON.stringify(n)}`);
+      f.fail("layer_state_sizes", `[${i}] must be a positive integer, got ${shown(n)}`);
     }
     return n;
   });
@@ -283,7 +294,7 @@ function parseStateBridgeSizes(f: Fields, config: MambaConfig): number[] | undef
   }
   const sizes = v.map((n, i) => {
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-      f.fail(key, `[${i}] must be a non-negative integer, got ${JSON.stringify(n)}`);
+      f.fail(key, `[${i}] must be a non-negative integer, got ${shown(n)}`);
     }
     return n;
   });
@@ -383,7 +394,7 @@ function requireRmsNorm(f: Fields, key: string): void {
 function requireSilu(f: Fields, key: string, fallback: string): void {
   const v = f.has(key) ? f.obj[key] : fallback;
   if (v !== "silu" && v !== "swish") {
-    f.fail(key, `is ${JSON.stringify(v)}: only "silu" (also spelled "swish") is supported`);
+    f.fail(key, `is ${shown(v)}: only "silu" (also spelled "swish") is supported`);
   }
 }
 
@@ -499,7 +510,7 @@ function parseStateSpaces(f: Fields): MambaConfig {
       { dConv: "ssm_cfg.d_conv" },
     );
   }
-  if (layer !== "Mamba2") ssm.fail("layer", `is ${JSON.stringify(layer)}; supported: "Mamba1", "Mamba2"`);
+  if (layer !== "Mamba2") ssm.fail("layer", `is ${shown(layer)}; supported: "Mamba1", "Mamba2"`);
   requireRmsNorm(ssm, "rmsnorm");
   requireSilu(ssm, "activation", "swish");
   if (ssm.bool("norm_before_gate", false)) {

@@ -135,7 +135,7 @@ export function classify(d: Done, violation: string): string {
     return "(a) paths";
   }
   if (d.kind.startsWith("safetensors") && (mustRefuse || logit)) return nan ? "(b) NaN" : "(b) safetensors";
-  if (d.kind === "config" && mustRefuse && d.mutation.includes("norm_before_gate")) return "(b) config";
+  if (d.kind === "config" && mustRefuse && d.mutation.includes("hidden_act")) return "(b) config";
   return "no fix yet";
 }
 
