@@ -6,24 +6,13 @@
  * as it was); and the input checkpoint's bytes never change.
  */
 import assert from "node:assert/strict";
+import { mulberry32 } from "../../mod.ts";
 import { fixtureDir } from "../_golden.ts";
 import { MAIN } from "./_cli.ts";
 
 const BYTES = new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url).pathname;
 const KILLS = 3;
 const WASM = ["--backend", "wasm", "--threads", "1", "--quiet"];
-
-/** mulberry32: a small seeded generator in [0, 1). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function spawn(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, ...args], stdout: "null", stderr: "piped" })
@@ -135,7 +124,7 @@ for (const [i, c] of CASES.entries()) {
       assert.ok(files.length >= 3, files.join());
       assert.deepEqual(await names(`${scratch}/full`), ["out"], "a full run leaves no temporary");
 
-      const rand = random(1234 + i);
+      const rand = mulberry32(1234 + i);
       for (let k = 0; k < KILLS; k++) {
         // Past the start-up (nothing written yet) up to a little beyond the full run's end.
         const at = duration * (0.3 + 0.8 * rand());
