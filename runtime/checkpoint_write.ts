@@ -144,10 +144,12 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
     use_conv_bias: c.useConvBias,
     vocab_size: c.vocabSize,
   };
+  const falcon = c.bcdtNormEps !== undefined; // Falcon-Mamba: Mamba-1 plus the δ / B / C norms
   const json: Record<string, unknown> = c.arch === "mamba1"
     ? {
-      architectures: ["MambaForCausalLM"],
-      model_type: "mamba",
+      architectures: [falcon ? "FalconMambaForCausalLM" : "MambaForCausalLM"],
+      model_type: falcon ? "falcon_mamba" : "mamba",
+      ...(falcon ? { mixer_rms_eps: c.bcdtNormEps } : {}),
       ...common,
       conv_kernel: c.dConv,
       expand: c.dInner / c.dModel,

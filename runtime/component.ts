@@ -19,7 +19,7 @@
  * await model.prefill([1, 2, 3]);
  * console.log(Object.fromEntries(calls));
  * // { embedding: 1, norm: 2, in_proj: 2, conv1d: 2, ssm: 2, gate_norm: 2, out_proj: 2, residual: 2, norm_f: 1, lm_head: 1 }
- * // (Mamba-1 blocks have x_proj and dt_proj instead of gate_norm.)
+ * // (Mamba-1 blocks have x_proj and dt_proj instead of gate_norm; Falcon-Mamba's also bcdt_norm, the δ / B / C norms.)
  * model.dispose();
  * backend.dispose();
  * ```
@@ -30,6 +30,7 @@ export type Component =
   | "in_proj"
   | "conv1d"
   | "x_proj"
+  | "bcdt_norm"
   | "dt_proj"
   | "ssm"
   | "gate_norm"

@@ -1,7 +1,7 @@
 /**
  * The normalised model configuration every other part of the runtime reads.
  *
- * Hugging Face (`model_type` "mamba" / "mamba2") and state-spaces (`d_model`, `n_layer`, `ssm_cfg`) configs are
+ * Hugging Face (`model_type` "mamba" / "falcon_mamba" / "mamba2") and state-spaces (`d_model`, `n_layer`, `ssm_cfg`) configs are
  * both parsed into this one shape by {@link parseConfig} in `config_parse.ts`.
  *
  * @module
@@ -78,6 +78,12 @@ export interface MambaConfig {
   tieEmbeddings: boolean;
   /** Mamba-1 only: rank of the Δ projection (dt_proj input width). */
   dtRank: number;
+  /**
+   * Falcon-Mamba only (Hugging Face `model_type: "falcon_mamba"`): the epsilon of the weightless RMS norms that
+   * normalise δ (the dt_rank slice, before dt_proj), B and C right after x_proj (`mixer_rms_eps`). Undefined for
+   * every other model: no such norms.
+   */
+  bcdtNormEps?: number;
   /** Mamba-2 only: channels per head P. */
   headDim: number;
   /** Mamba-2 only: number of heads H = dInner / headDim. */

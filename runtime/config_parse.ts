@@ -43,6 +43,9 @@ function shown(v: unknown): string {
  *   hidden_act → refused unless "silu" / "swish" (the conv and gate activations are SiLU)
  *   time_step_min/max/floor/scale/init_scheme, initializer_range, rescale_prenorm_residual → ignored (init only)
  *   residual_in_fp32, use_mambapy → ignored (the residual is f32 here either way; a kernel choice)
+ * Hugging Face `model_type: "falcon_mamba"` (transformers FalconMambaConfig)
+ *   every "mamba" key, read the same way; mixer_rms_eps (the weightless RMS norms of δ, B and C after x_proj,
+ *   default 1e-6) → honoured; use_falcon_mambapy → ignored (a kernel choice)
  * Hugging Face `model_type: "mamba2"` (transformers Mamba2Config)
  *   hidden_size, num_hidden_layers, vocab_size, state_size, conv_kernel, expand, head_dim, num_heads, n_groups,
  *   chunk_size (prefill blocking), time_step_limit, use_bias, use_conv_bias, tie_word_embeddings,
@@ -69,11 +72,11 @@ function shown(v: unknown): string {
  *     keeps eps 1e-5 while norm_epsilon sets the block norms; the kernels take one eps for both);
  *     A_init_range, dt_min, dt_max, dt_init_floor, conv_init, use_mem_eff_path → ignored
  * Both spellings: layer_state_sizes, state_bridge_sizes (PerfMamba's pruned checkpoints) → honoured.
- * `model_type` other than "mamba" / "mamba2" (falcon_mamba, jamba, …) → refused.
+ * `model_type` other than "mamba" / "falcon_mamba" / "mamba2" (jamba, …) → refused.
  */
 
 /** `model_type` values this runtime supports. */
-export const SUPPORTED_MODEL_TYPES: readonly string[] = ["mamba", "mamba2"];
+export const SUPPORTED_MODEL_TYPES: readonly string[] = ["mamba", "falcon_mamba", "mamba2"];
 
 type Json = Record<string, unknown>;
 
@@ -255,6 +258,7 @@ export function parseConfig(json: unknown, file: string): MambaConfig {
 function parseByFormat(f: Fields): MambaConfig {
   const modelType = f.obj.model_type;
   if (modelType === "mamba") return parseHfMamba1(f);
+  if (modelType === "falcon_mamba") return parseHfFalconMamba(f);
   if (modelType === "mamba2") return parseHfMamba2(f);
   if (modelType !== undefined) {
     return f.fail(
@@ -436,6 +440,13 @@ function parseHfMamba1(f: Fields): MambaConfig {
     f.bool("tie_word_embeddings", true),
     { dConv: "conv_kernel" },
   );
+}
+
+/** transformers FalconMambaConfig: MambaConfig plus the weightless δ / B / C norms after x_proj. */
+function parseHfFalconMamba(f: Fields): MambaConfig {
+  const config = parseHfMamba1(f);
+  config.bcdtNormEps = f.positiveNumber("mixer_rms_eps", 1e-6);
+  return config;
 }
 
 /** transformers Mamba2Config. */

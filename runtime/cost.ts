@@ -60,6 +60,7 @@ export function forwardFlops(
     in_proj: 0,
     conv1d: 0,
     x_proj: 0,
+    bcdt_norm: 0,
     dt_proj: 0,
     ssm: 0,
     gate_norm: 0,
@@ -78,6 +79,7 @@ export function forwardFlops(
       f.in_proj += 2 * T * d * inProjWidth(config, l);
       f.conv1d += 2 * T * D * K + 4 * T * D;
       f.x_proj += 2 * T * D * (R + 2 * N);
+      if (config.bcdtNormEps !== undefined) f.bcdt_norm += 4 * T * (R + 2 * N); // Falcon-Mamba: δ, B, C norms
       f.dt_proj += 2 * T * R * D;
       f.ssm += 7 * T * D * N + 9 * T * D;
     } else {
@@ -197,6 +199,8 @@ export function forwardBytes(
       // conv over x: weights (+bias), x read, SiLU(conv) written; the window of K − 1 inputs read and written.
       add("conv1d", D * K * f + (config.useConvBias ? D * f : 0), 2 * T * D * f, 2 * batch * D * (K - 1) * f);
       linear("x_proj", T, D, Rk + 2 * N);
+      // Falcon-Mamba's weightless δ / B / C norms: x_proj's output read, the normalised copy written.
+      if (config.bcdtNormEps !== undefined) add("bcdt_norm", 0, 2 * T * (Rk + 2 * N) * f);
       linear("dt_proj", T, Rk, D, true);
       // scan: u, Δ, z (T × D) and B, C (T × N) read, y written; A (D × N) and D read; h read and written.
       add("ssm", (D * N + D) * f, (4 * T * D + 2 * T * N) * f, 2 * batch * D * N * f);
@@ -229,7 +233,7 @@ export function forwardBytes(
  * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
  * const flops = forwardFlops(config, 1, 16);
  * for (const c of COMPONENTS) if (flops[c] > 0) console.log(c.padEnd(10), flops[c]);
- * console.log(COMPONENTS.length, COMPONENTS[0], COMPONENTS.at(-1)); // 12 embedding lm_head
+ * console.log(COMPONENTS.length, COMPONENTS[0], COMPONENTS.at(-1)); // 13 embedding lm_head
  * ```
  */
 export const COMPONENTS: readonly Component[] = [
@@ -238,6 +242,7 @@ export const COMPONENTS: readonly Component[] = [
   "in_proj",
   "conv1d",
   "x_proj",
+  "bcdt_norm",
   "dt_proj",
   "ssm",
   "gate_norm",
@@ -264,6 +269,7 @@ export const COST_NOTES: readonly string[] = [
   "One multiply-add = 2 FLOPs; exp, softplus and rsqrt count 1; comparisons are free.",
   "linear x·Wᵀ (T rows, k in, n out): 2·T·k·n FLOPs; bytes: W once (n·k at its storage width) + x and y once.",
   "RMSNorm over d: 4·T·d; gated RMSNorm over D (Mamba-2 gate + norm): 8·T·D.",
+  "Falcon-Mamba bcdt_norm (weightless RMSNorms of δ, B, C after x_proj): 4·T·(R + 2N); bytes: x_proj's output read and written.",
   "causal conv1d (C channels, kernel K): 2·T·C·K + SiLU 4·T·C; state: the last K − 1 inputs per channel.",
   "Mamba-1 selective scan (D channels, N states): 7·T·D·N + 9·T·D (exp(δA), state update, C·h, softplus, D skip, SiLU gate).",
   "Mamba-2 SSD prefill (H heads of P, G groups, N states, chunk Q): T·(2QNG + 2QPH + 4NPH + 2NPH/Q + 4H + 2HP); decode: T·(5HPN + 2HP + 4H).",

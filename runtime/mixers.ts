@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Backend, Matrix, Tensor } from "./backend.ts";
+import type { Backend, Matrix, Tensor, View } from "./backend.ts";
 import { view } from "./backend.ts";
 import type { Component } from "./component.ts";
 import type { MambaConfig } from "./config.ts";
@@ -40,7 +40,8 @@ export interface Mamba1Device {
   inProjBias: Tensor | null; // (2D)
   convWeight: Tensor; // (D, K)
   convBias: Tensor | null; // (D)
-  xProj: Matrix; // (R + 2N, D)
+  xProj: Matrix | null; // (R + 2N, D); null when bcdtNorm holds it split
+  bcdtNorm: BcdtNormDevice | null; // Falcon-Mamba: x_proj split in three, and the weightless δ / B / C norms
   dtProj: Matrix; // (D, R)
   dtProjBias: Tensor; // (D)
   A: Tensor; // (D, N) = −exp(A_log)
@@ -48,6 +49,19 @@ export interface Mamba1Device {
   outProj: Matrix; // (d, D)
   outProjBias: Tensor | null; // (d)
   dState: number;
+}
+
+/**
+ * Falcon-Mamba's x_proj, split by rows into its δ, B and C parts so that each output is a whole tensor the
+ * backend's `rmsNorm` can normalise (with a weight of ones: the norms have none).
+ */
+export interface BcdtNormDevice {
+  dt: Matrix; // (R, D)
+  B: Matrix; // (N, D)
+  C: Matrix; // (N, D)
+  onesR: Tensor; // (R)
+  onesN: Tensor; // (N)
+  eps: number;
 }
 
 /** A Mamba-2 layer's weights on the device. */
@@ -76,6 +90,22 @@ function negExp(t: HostTensor): Float32Array {
   return t.data.map((v) => -Math.exp(v));
 }
 
+function rows(t: HostTensor, from: number, count: number): HostTensor {
+  const cols = t.shape[1];
+  return { shape: [count, cols], data: t.data.slice(from * cols, (from + count) * cols) };
+}
+
+function uploadBcdt(xProj: HostTensor, R: number, N: number, eps: number, p: string, up: LayerUploader) {
+  return {
+    dt: up.mat(rows(xProj, 0, R), p + "x_proj.dt"),
+    B: up.mat(rows(xProj, R, N), p + "x_proj.B"),
+    C: up.mat(rows(xProj, R + N, N), p + "x_proj.C"),
+    onesR: up.derived(new Float32Array(R).fill(1), [R], p + "bcdt_norm.onesR"),
+    onesN: up.derived(new Float32Array(N).fill(1), [N], p + "bcdt_norm.onesN"),
+    eps,
+  };
+}
+
 /** Upload layer `l`'s host weights (checking a bridged layer against the config). */
 export function uploadLayer(w: LayerWeights, l: number, cfg: MambaConfig, up: LayerUploader): DeviceLayer {
   const { vec, derived, opt, mat } = up;
@@ -94,10 +124,12 @@ export function uploadLayer(w: LayerWeights, l: number, cfg: MambaConfig, up: La
     dState: stateSizeOf(w, cfg),
   };
   if (w.arch === "mamba1") {
+    const eps = cfg.bcdtNormEps;
     return {
       arch: "mamba1",
       ...common,
-      xProj: mat(w.xProj, p + "x_proj"),
+      xProj: eps === undefined ? mat(w.xProj, p + "x_proj") : null,
+      bcdtNorm: eps === undefined ? null : uploadBcdt(w.xProj, cfg.dtRank, common.dState, eps, p, up),
       dtProj: mat(w.dtProj, p + "dt_proj"),
       dtProjBias: vec(w.dtProjBias, p + "dt_proj.bias"),
     };
@@ -141,15 +173,32 @@ export async function mamba1Mixer(
     l,
     () => be.conv1d(view(xz, 0, D), w.convWeight, w.convBias, state.conv[l], batch, seqLen),
   ); // (T, D)
-  const xdbl = await run("x_proj", l, () => be.linear(x, w.xProj)); // (T, R + 2N): [δ | B | C]
-  const dt = await run("dt_proj", l, () => be.linear(view(xdbl, 0, R), w.dtProj, w.dtProjBias)); // (T, D)
+  // [δ | B | C] = x_proj(x), as one (T, R + 2N) tensor read through views, or (Falcon-Mamba) as three tensors,
+  // each then normalised by a weightless RMS norm.
+  const bc = w.bcdtNorm;
+  let parts: { dt: View; B: View; C: View; free: Tensor[] };
+  if (bc) {
+    const raw = await run("x_proj", l, () => [be.linear(x, bc.dt), be.linear(x, bc.B), be.linear(x, bc.C)]);
+    const [dtN, bN, cN] = await run("bcdt_norm", l, () => [
+      be.rmsNorm(raw[0], bc.onesR, bc.eps),
+      be.rmsNorm(raw[1], bc.onesN, bc.eps),
+      be.rmsNorm(raw[2], bc.onesN, bc.eps),
+    ]);
+    for (const t of raw) be.free(t);
+    parts = { dt: view(dtN), B: view(bN), C: view(cN), free: [dtN, bN, cN] };
+  } else {
+    const xProj = w.xProj!;
+    const xdbl = await run("x_proj", l, () => be.linear(x, xProj)); // (T, R + 2N): [δ | B | C]
+    parts = { dt: view(xdbl, 0, R), B: view(xdbl, R, N), C: view(xdbl, R + N, N), free: [xdbl] };
+  }
+  const dt = await run("dt_proj", l, () => be.linear(parts.dt, w.dtProj, w.dtProjBias)); // (T, D)
   const y = await run("ssm", l, () =>
     be.selectiveScan({
       u: view(x),
       delta: view(dt),
       A: w.A,
-      B: view(xdbl, R, N),
-      C: view(xdbl, R + N, N),
+      B: parts.B,
+      C: parts.C,
       D: w.D,
       z: view(xz, D, D),
       state: state.ssm[l],
@@ -158,7 +207,7 @@ export async function mamba1Mixer(
     })); // (T, D), gated by SiLU(z)
   be.free(xz);
   be.free(x);
-  be.free(xdbl);
+  for (const t of parts.free) be.free(t);
   be.free(dt);
   await capture("out_proj.in", l, y);
   const out = await run("out_proj", l, () => be.linear(y, w.outProj, w.outProjBias)); // (T, d)

@@ -408,6 +408,10 @@ export async function calibrate(
   if (weights.layers.length !== cfg.nLayer || weights.config.arch !== cfg.arch) {
     throw new RangeError("calibrate: the host weights do not belong to this model");
   }
+  if (cfg.bcdtNormEps !== undefined) {
+    // Falcon-Mamba's norms over B and C span all N states: pruneWeights refuses such models (see there).
+    throw new RangeError('calibrate: Falcon-Mamba models (model_type "falcon_mamba") cannot be pruned yet');
+  }
   if (cfg.stateBridgeSizes?.some((n) => n > 0)) {
     throw new RangeError("calibrate: this model already has state bridges; calibrate the model it was pruned from");
   }

@@ -72,6 +72,7 @@ const COMPONENT_COLORS: Record<Component, string> = {
   in_proj: "#4e79a7",
   conv1d: "#f28e2b",
   x_proj: "#edc948",
+  bcdt_norm: "#8cd17d",
   dt_proj: "#b07aa1",
   ssm: "#e15759",
   gate_norm: "#59a14f",

@@ -200,14 +200,27 @@ Deno.test("config: layer_state_sizes (pruned checkpoints)", async () => {
   assert.throws(() => parseConfig({ ...json, layer_state_sizes: [16, 0] }, "c.json"), /\[1\] must be a positive/);
 });
 
+Deno.test("config: falcon_mamba is Mamba-1 with the δ / B / C norms' mixer_rms_eps (default 1e-6)", async () => {
+  const json = await fixtureConfig("falcon-mamba-tiny") as Record<string, unknown>;
+  const c = parseConfig(json, "c.json");
+  assert.equal(c.arch, "mamba1");
+  assert.equal(c.bcdtNormEps, 1e-6);
+  assert.equal(c.eps, 1e-5);
+  assert.equal(c.dtRank, 4);
+  assert.equal(parseConfig({ ...json, mixer_rms_eps: undefined }, "c.json").bcdtNormEps, 1e-6);
+  assert.equal(parseConfig({ ...json, mixer_rms_eps: 1e-3 }, "c.json").bcdtNormEps, 1e-3);
+  assert.equal(parseConfig({ ...json, model_type: "mamba" }, "c.json").bcdtNormEps, undefined);
+});
+
 Deno.test("config: errors name the file and the field", async () => {
   const m1 = await fixtureConfig("mamba1-tiny");
   const m2 = await fixtureConfig("mamba2-tiny");
   const cases: [unknown, RegExp][] = [
     [
-      { ...m1, model_type: "falcon_mamba" },
-      /m\.json: field "model_type" is "falcon_mamba"; supported: "mamba", "mamba2"/,
+      { ...m1, model_type: "jamba" },
+      /m\.json: field "model_type" is "jamba"; supported: "mamba", "falcon_mamba", "mamba2"/,
     ],
+    [{ ...m1, model_type: "falcon_mamba", mixer_rms_eps: 0 }, /field "mixer_rms_eps"/],
     [{ ...m1, hidden_size: undefined }, /m\.json: field "hidden_size" is required/],
     [{ ...m1, num_hidden_layers: 0 }, /field "num_hidden_layers" must be a positive integer, got 0/],
     [{ ...m1, state_size: -4 }, /field "state_size" must be a positive integer, got -4/],
@@ -257,7 +270,6 @@ Deno.test("config audit: keys whose non-default values the model would not honou
     [{ ...ss2, d_intermediate: 512 }, /field "d_intermediate"/],
     [{ ...ss2, attn_layer_idx: [3] }, /field "attn_layer_idx" is not empty/],
     [{ ...ss1, rms_norm: false }, /field "rms_norm" is false/],
-    [{ ...hf1, model_type: "falcon_mamba" }, /field "model_type" is "falcon_mamba"/],
   ];
   for (const [json, re] of cases) assert.throws(() => parseConfig(json, "c.json"), re, JSON.stringify(json));
   // Accepted: "swish" (SiLU's other name), state-spaces norm_before_gate false, norm_epsilon 1e-5 spelled 1e-05, and
