@@ -36,6 +36,20 @@ Deno.test("Mamba-1 FLOPs per component equal a hand count (d 4, D 8, N 2, R 1, K
   assert.equal(total(f) - total(last), (6 - 2) * (2 * 4 * 10 + 4 * 4));
 });
 
+Deno.test("Falcon-Mamba bcdt_norm: FLOPs and bytes by hand (R 1, N 2, T 6, 1 layer); plain Mamba-1 has none", () => {
+  const c = {
+    ...makeConfig("mamba1", { dModel: 4, nLayer: 1, vocabSize: 10, dState: 2, dConv: 4 }),
+    bcdtNormEps: 1e-6,
+  };
+  const f = forwardFlops(c, 2, 3); // T = 6; norms over δ (1), B (2), C (2): 5 values a row, 4 FLOPs each
+  assert.equal(f.bcdt_norm, 4 * 6 * 5); // 120
+  assert.equal(f.x_proj, 2 * 6 * 8 * 5); // unchanged: the split x_proj does the same work
+  const b = forwardBytes(c, 2, 3);
+  assert.deepEqual(b.bcdt_norm, { weights: 0, activations: 2 * 6 * 5 * 4, state: 0 }); // 240: read + write, f32
+  const plain = makeConfig("mamba1", { dModel: 4, nLayer: 1, vocabSize: 10, dState: 2, dConv: 4 });
+  assert.equal(forwardFlops(plain, 2, 3).bcdt_norm, 0);
+});
+
 Deno.test("Mamba-2 FLOPs: chunked SSD for prefill, recurrence for decode (d 8, H 2, P 8, G 1, N 4, Q 4)", () => {
   const c = makeConfig("mamba2", { dModel: 8, nLayer: 2, vocabSize: 10, dState: 4, headDim: 8, chunkSize: 4 });
   assert.equal(c.nHeads, 2);
@@ -117,6 +131,7 @@ Deno.test("Mamba-1 prefill FLOPs, every component, last-position and all-positio
     in_proj: 2 * (2 * 6 * 4 * 16), // 2 × 768 = 1536
     conv1d: 2 * (2 * 6 * 8 * 3 + 4 * 6 * 8), // 2 × (288 + 192) = 960
     x_proj: 2 * (2 * 6 * 8 * (1 + 2 * 2)), // 2 × 480 = 960
+    bcdt_norm: 0, // Falcon-Mamba only
     dt_proj: 2 * (2 * 6 * 1 * 8), // 2 × 96 = 192
     ssm: 2 * (7 * 6 * 8 * 2 + 9 * 6 * 8), // 2 × (672 + 432) = 2208
     gate_norm: 0, // Mamba-2 only
@@ -148,6 +163,7 @@ Deno.test("Mamba-1 decode FLOPs, every component (batch 2, seqLen 1, T 2)", () =
     in_proj: 2 * (2 * 2 * 4 * 16), // 2 × 256 = 512
     conv1d: 2 * (2 * 2 * 8 * 3 + 4 * 2 * 8), // 2 × (96 + 64) = 320
     x_proj: 2 * (2 * 2 * 8 * 5), // 2 × 160 = 320
+    bcdt_norm: 0,
     dt_proj: 2 * (2 * 2 * 1 * 8), // 2 × 32 = 64
     ssm: 2 * (7 * 2 * 8 * 2 + 9 * 2 * 8), // 2 × (224 + 144) = 736 (the same formula as prefill)
     gate_norm: 0,
@@ -169,6 +185,7 @@ Deno.test("Mamba-2 prefill FLOPs, every component, last-position and all-positio
     in_proj: 2 * (2 * 8 * 8 * 48), // 2 × 6144 = 12288
     conv1d: 2 * (2 * 8 * 28 * 4 + 4 * 8 * 28), // 2 × (1792 + 896) = 5376
     x_proj: 0, // Mamba-1 only
+    bcdt_norm: 0,
     dt_proj: 0, // Mamba-1 only
     ssm: 2 * (8 * (48 + 128 + 96 + 96 + 24 + 16 + 32)), // 2 × 8 × 440 = 7040
     gate_norm: 2 * (8 * 8 * 16), // 2 × 1024 = 2048
@@ -199,6 +216,7 @@ Deno.test("Mamba-2 decode FLOPs: the ssm switches to the recurrence on seqLen 1 
     in_proj: 2 * (2 * 2 * 8 * 48), // 2 × 1536 = 3072
     conv1d: 2 * (2 * 2 * 28 * 4 + 4 * 2 * 28), // 2 × (448 + 224) = 1344
     x_proj: 0,
+    bcdt_norm: 0,
     dt_proj: 0,
     // per token 5·H·P·N + 2·H·P + 4·H = 5·4·4·3 + 2·4·4 + 4·4 = 240 + 32 + 16 = 288
     ssm: 2 * (2 * (240 + 32 + 16)), // 2 × 576 = 1152
@@ -236,6 +254,7 @@ Deno.test("Mamba-1 prefill bytes, every component (batch 2 × 3, T 6, f16 matric
     conv1d: { weights: 2 * (8 * 3 * 4 + 8 * 4), activations: 2 * (2 * 6 * 8 * 4), state: 2 * (2 * 2 * 8 * 2 * 4) }, // 256, 768, 512
     // W (R + 2N = 5) × D f16 5·8·2 = 80, no bias; x (6 × 8) read, (6 × 5) written: 6·13·4 = 312.
     x_proj: { weights: 2 * (5 * 8 * 2), activations: 2 * (6 * (8 + 5) * 4), state: 0 }, // 160, 624
+    bcdt_norm: NONE,
     // W D × R f16 8·1·2 = 16 + bias (always) 8·4 = 32 → 48; δ (6 × 1) read, Δ (6 × 8) written: 6·9·4 = 216.
     dt_proj: { weights: 2 * (8 * 1 * 2 + 8 * 4), activations: 2 * (6 * (1 + 8) * 4), state: 0 }, // 96, 432
     // A (D × N) + D f32 (16 + 8)·4 = 96; u, Δ, z (6 × 8 each) + B, C (6 × 2 each) read, y (6 × 8) written:
@@ -285,6 +304,7 @@ Deno.test("Mamba-1 decode bytes, every component (batch 2, seqLen 1, f16 matrice
     // weights and state do not depend on T: 2 × 128 and 2 × (2·2·8·2·4 = 256)
     conv1d: { weights: 2 * 128, activations: 2 * (2 * 2 * 8 * 4), state: 2 * 256 }, // 256, 256, 512
     x_proj: { weights: 2 * 80, activations: 2 * (2 * (8 + 5) * 4), state: 0 }, // 160, 208
+    bcdt_norm: NONE,
     dt_proj: { weights: 2 * 48, activations: 2 * (2 * (1 + 8) * 4), state: 0 }, // 96, 144
     ssm: { weights: 2 * 96, activations: 2 * ((4 * 2 * 8 + 2 * 2 * 2) * 4), state: 2 * 256 }, // 192, 576, 512
     gate_norm: NONE,
@@ -304,6 +324,7 @@ Deno.test("Mamba-2 prefill bytes, every component (batch 2 × 4, T 8, f16 matric
     // weight 28·4·4 = 448 + bias 28·4 = 112 → 560; 2·8·28·4 = 1792; window 2·2·28·3·4 = 1344.
     conv1d: { weights: 2 * (28 * 4 * 4 + 28 * 4), activations: 2 * (2 * 8 * 28 * 4), state: 2 * (2 * 2 * 28 * 3 * 4) }, // 1120, 3584, 2688
     x_proj: NONE,
+    bcdt_norm: NONE,
     dt_proj: NONE,
     // A, D, dt_bias (H each) 3·4·4 = 48; x (8 × 16), dt (8 × 4), B, C (8 × 6 each) read, y (8 × 16) written:
     // (2·8·16 + 8·4 + 2·8·2·3)·4 = (256 + 32 + 96)·4 = 1536; h (batch × H × P × N) 2·2·4·4·3·4 = 768.
@@ -347,6 +368,7 @@ Deno.test("Mamba-2 decode bytes, every component (batch 2, seqLen 1, f16 matrice
     in_proj: { weights: 2 * 768, activations: 2 * (2 * (8 + 48) * 4), state: 0 }, // 1536, 896
     conv1d: { weights: 2 * 560, activations: 2 * (2 * 2 * 28 * 4), state: 2 * 1344 }, // 1120, 896, 2688
     x_proj: NONE,
+    bcdt_norm: NONE,
     dt_proj: NONE,
     // (2·2·16 + 2·4 + 2·2·2·3)·4 = (64 + 8 + 24)·4 = 384 per layer
     ssm: { weights: 2 * 48, activations: 2 * ((2 * 2 * 16 + 2 * 4 + 2 * 2 * 2 * 3) * 4), state: 2 * 768 }, // 96, 768, 1536
@@ -392,6 +414,7 @@ Deno.test("Mamba-1 componentWeightBytes: tied vs untied lm_head, f16 vs f32 matr
     in_proj: 2 * (16 * 4 * 2), // 256
     conv1d: 2 * (8 * 3 * 4 + 8 * 4), // 2 × 128 = 256
     x_proj: 2 * (5 * 8 * 2), // 160
+    bcdt_norm: 0,
     dt_proj: 2 * (8 * 1 * 2 + 8 * 4), // 2 × 48 = 96
     ssm: 2 * ((8 * 2 + 8) * 4), // A, D: 2 × 96 = 192
     gate_norm: 0,
@@ -408,6 +431,7 @@ Deno.test("Mamba-1 componentWeightBytes: tied vs untied lm_head, f16 vs f32 matr
     embedding: 10 * 4 * 4, // 160
     in_proj: 2 * (16 * 4 * 4), // 512
     x_proj: 2 * (5 * 8 * 4), // 320
+    bcdt_norm: 0,
     dt_proj: 2 * (8 * 1 * 4 + 8 * 4), // 128
     out_proj: 2 * (4 * 8 * 4), // 256
   };
@@ -423,6 +447,7 @@ Deno.test("Mamba-2 componentWeightBytes: tied vs untied lm_head, f16 vs f32 matr
     in_proj: 2 * (48 * 8 * 2), // 1536
     conv1d: 2 * (28 * 4 * 4 + 28 * 4), // 2 × 560 = 1120
     x_proj: 0,
+    bcdt_norm: 0,
     dt_proj: 0,
     ssm: 2 * (3 * 4 * 4), // A, D, dt_bias: 2 × 48 = 96
     gate_norm: 2 * (16 * 4), // 128
