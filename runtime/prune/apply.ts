@@ -70,6 +70,20 @@ export interface PruneOptions {
 }
 
 /**
+ * Falcon-Mamba normalises B and C over their N states (the δ / B / C norms after x_proj): dropping states changes
+ * that RMS, so a pruned model would not compute the dense one's function even at ratio 0 with the kept states'
+ * rows unchanged. Refused until pruning defines what the norm spans.
+ */
+function refuseBcdtNorm(config: MambaConfig, op: string): void {
+  if (config.bcdtNormEps !== undefined) {
+    throw new Error(
+      `${op}: Falcon-Mamba models (model_type "falcon_mamba") cannot be pruned yet: their RMS norms over B and C ` +
+        `span all N states, so removing states changes the norm of the states kept`,
+    );
+  }
+}
+
+/**
  * Prunes SSM states: layer l keeps the states `keep[l]` (ascending, unique, within [0, N_l), at least one).
  *
  * @example
@@ -135,20 +149,6 @@ export interface PruneOptions {
  *   not ascending, has duplicates or indices outside [0, N_l); when bridges has the wrong length or a bridge the
  *   wrong size or non-finite values; for a bridge with mode "mask".
  */
-/**
- * Falcon-Mamba normalises B and C over their N states (the δ / B / C norms after x_proj): dropping states changes
- * that RMS, so a pruned model would not compute the dense one's function even at ratio 0 with the kept states'
- * rows unchanged. Refused until pruning defines what the norm spans.
- */
-function refuseBcdtNorm(config: MambaConfig, op: string): void {
-  if (config.bcdtNormEps !== undefined) {
-    throw new Error(
-      `${op}: Falcon-Mamba models (model_type "falcon_mamba") cannot be pruned yet: their RMS norms over B and C ` +
-        `span all N states, so removing states changes the norm of the states kept`,
-    );
-  }
-}
-
 export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: PruneOptions = {}): MambaWeights {
   const mode = options.mode ?? "remove";
   if (mode !== "remove" && mode !== "mask") {

@@ -65,6 +65,7 @@ function outputBytes(config: MambaConfig, c: Component, rows: number, logitRows:
     conv1d: conv,
     x_proj: config.dtRank + 2 * N,
     dt_proj: D,
+    bcdt_norm: config.dtRank + 2 * N, // Falcon-Mamba only: δ, B and C normalised
     ssm: D,
     gate_norm: D,
     out_proj: d,

@@ -295,7 +295,7 @@ Deno.test("checkpoint: missing config, missing weights, pytorch_model.bin, corru
   );
   await assert.rejects(
     loadCheckpoint(memorySource({ "config.json": JSON.stringify({ ...config, model_type: "jamba" }) })),
-    /memory checkpoint\/config\.json: field "model_type" is "jamba"; supported: "mamba", "mamba2"/,
+    /memory checkpoint\/config\.json: field "model_type" is "jamba"; supported: "mamba", "falcon_mamba", "mamba2"/,
   );
   const truncated = writeSafetensors(tensors).slice(0, 5000);
   await assert.rejects(
