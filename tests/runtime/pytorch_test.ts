@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, loadWeights, memorySource } from "../../runtime/checkpoint.ts";
 import { parseTorchCheckpoint, readZip } from "../../runtime/pytorch.ts";
+import { toFloat32, writeSafetensors } from "../../runtime/safetensors.ts";
+import { zipSync } from "fflate";
 import { MambaModel } from "../../runtime/model.ts";
 import { generate } from "../../runtime/generate.ts";
 import { dirSource } from "../../cli/fs_source.ts";
@@ -243,4 +245,50 @@ Deno.test("pytorch: sharded pytorch_model.bin.index.json, and its file-name chec
     })),
     /not a plain relative file name/,
   );
+});
+
+Deno.test("pytorch: state-spaces configs: empty ssm_cfg, padded vocab rows kept, tie_embeddings both ways", async () => {
+  const dir = fixtureDir("ssm-mamba1-tiny");
+  const config = JSON.parse(Deno.readTextFileSync(`${dir}/config.json`));
+  const bin = Deno.readFileSync(`${dir}/pytorch_model.bin`);
+  // Empty ssm_cfg: mamba_ssm's Mamba-1 defaults.
+  const w = await loadWeights(memorySource({ "config.json": JSON.stringify(config), "pytorch_model.bin": bin }));
+  assert.deepEqual(
+    [w.config.arch, w.config.dState, w.config.dConv, w.config.dInner, w.config.dtRank, w.config.source],
+    ["mamba1", 16, 4, 128, 4, "state-spaces"],
+  );
+  // vocab_size 250 pads to 256 (multiple 8): the embedding keeps its 256 rows, as mamba_ssm stores and runs them.
+  const padded = await loadWeights(
+    memorySource({ "config.json": JSON.stringify({ ...config, vocab_size: 250 }), "pytorch_model.bin": bin }),
+  );
+  assert.equal(padded.config.vocabSize, 256);
+  assert.deepEqual(padded.embedding.shape, [256, 64]);
+  // tie_embeddings: true ignores a stored lm_head (shape-checked); false uses it.
+  const records = parseTorchCheckpoint(bin, "x");
+  const emb = records.get("backbone.embedding.weight")!;
+  const head = new Float32Array(256 * 64).fill(0.5);
+  const withHead = writeSafetensors([
+    ...[...records.values()].map((r) => ({ name: r.name, shape: r.shape, data: toFloat32(r) })),
+    { name: "lm_head.weight", shape: emb.shape, data: head },
+  ]);
+  const load = (tie: boolean) =>
+    loadWeights(
+      memorySource({
+        "config.json": JSON.stringify({ ...config, tie_embeddings: tie }),
+        "model.safetensors": withHead,
+      }),
+    );
+  assert.equal((await load(true)).lmHead, null);
+  const untied = await load(false);
+  assert.deepEqual(untied.lmHead!.data, head);
+  assert.equal(untied.config.tieEmbeddings, false);
+});
+
+Deno.test("pytorch: DEFLATE entries inflate (torch writes STORED, other zippers may not)", () => {
+  const pkl = statePickle([{ name: "w", key: "0", numel: 3, offset: 0, size: [3], stride: [1] }]);
+  const bytes = zipSync({ "a/data.pkl": pkl, "a/byteorder": enc.encode("little"), "a/data/0": f32(1, 2, 3) }, {
+    level: 6,
+  });
+  const t = parseTorchCheckpoint(bytes, "m.bin");
+  assert.deepEqual([...new Float32Array(t.get("w")!.bytes.slice().buffer)], [1, 2, 3]);
 });
