@@ -4,8 +4,9 @@
  * A {@link CheckpointSource} reads the files of one checkpoint directory: {@link urlSource} over `fetch`,
  * {@link memorySource} from bytes in memory, and `dirSource` (cli/fs_source.ts) from a local folder under Deno.
  *
- * {@link loadCheckpoint} reads `config.json` and the safetensors weights (one `model.safetensors`, or shards
- * listed by `model.safetensors.index.json`), normalising tensor names to Hugging Face's; {@link toHostWeights}
+ * {@link loadCheckpoint} reads `config.json` and the weights (one `model.safetensors`, or shards listed by
+ * `model.safetensors.index.json`; failing those, `pytorch_model.bin` or the shards of `pytorch_model.bin.index.json`,
+ * read without executing anything by runtime/pytorch.ts), normalising tensor names to Hugging Face's; {@link toHostWeights}
  * converts them to float32 and builds the typed per-layer records of `weights.ts`, checking every shape against
  * the config; {@link loadWeights} does both.
  *
@@ -326,10 +327,11 @@ function normaliseName(name: string): string {
 }
 
 /**
- * Reads a checkpoint's config and safetensors weights (tensors stay lazy: views of the files' bytes).
+ * Reads a checkpoint's config and weights (tensors stay lazy: views of the files' bytes).
  *
- * Takes a single `model.safetensors`, or the shards listed by `model.safetensors.index.json`; state-spaces tensor
- * names are renamed to Hugging Face's.
+ * Takes a single `model.safetensors`, or the shards listed by `model.safetensors.index.json`; failing those, a
+ * `pytorch_model.bin` or the shards of `pytorch_model.bin.index.json` (see `parseTorchCheckpoint`: an allowlisting
+ * reader that executes nothing). State-spaces tensor names are renamed to Hugging Face's.
  *
  * @example
  * ```ts
@@ -371,8 +373,8 @@ function normaliseName(name: string): string {
  * console.log(toHostWeights(ckpt).layers[0].arch); // mamba1
  * ```
  *
- * @throws Error naming the file at fault: no config.json, an invalid config, no weights (or only
- *   pytorch_model.bin), an invalid index or shard, a tensor listed in the index but missing from its shard, or
+ * @throws Error naming the file at fault: no config.json, an invalid config, no weights, a pytorch_model.bin
+ *   refused by the allowlisting reader, an invalid index or shard, a tensor listed in the index but missing from its shard, or
  *   two tensors with the same (normalised) name.
  */
 export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoint> {

@@ -541,6 +541,12 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file: string): Map<strin
       );
     }
     const n = numel(t.shape);
+    if (n > storage.numel) {
+      // Only a broadcast view (stride 0) can be larger than its storage; refused, which also bounds the copy below.
+      throw new Error(
+        `${file}: tensor "${name}" has ${n} elements, more than the ${storage.numel} of its storage ${storage.key}`,
+      );
+    }
     let last = t.offset;
     for (let d = 0; d < t.shape.length; d++) if (t.shape[d] > 0) last += (t.shape[d] - 1) * t.stride[d];
     if (n > 0 && last >= storage.numel) {

@@ -192,9 +192,13 @@ Deno.test("pytorch: tensors outside their storage", () => {
     () => one({ numel: 6, offset: 0, size: [6], stride: [1] }, f32(1, 2, 3)),
     /storage 0 of tensor "w" has 12 bytes, shorter than its 6 F32 elements/,
   );
-  assert.throws(() => one({ numel: 3, offset: 0, size: [2, 2], stride: [2, 1] }, f32(1, 2, 3)), /out of bounds/);
+  assert.throws(() => one({ numel: 4, offset: 0, size: [2, 2], stride: [3, 1] }, f32(1, 2, 3, 4)), /out of bounds/);
   assert.throws(() => one({ numel: 3, offset: 2, size: [2], stride: [1] }, f32(1, 2, 3)), /out of bounds/);
   assert.throws(() => one({ numel: 3, offset: 0, size: [3], stride: [5] }, f32(1, 2, 3)), /out of bounds/);
+  assert.throws(
+    () => one({ numel: 3, offset: 0, size: [1000000, 3], stride: [0, 1] }, f32(1, 2, 3)),
+    /tensor "w" has 3000000 elements, more than the 3 of its storage 0/,
+  );
   const missing = parseTorchCheckpoint.bind(
     null,
     archive(statePickle([{ name: "w", key: "7", numel: 1, offset: 0, size: [1], stride: [1] }]), {}),
