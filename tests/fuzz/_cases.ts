@@ -1,6 +1,7 @@
 /**
  * Fuzz cases: a base checkpoint (tiny synthetic ones, and the mamba1-tiny / mamba2-tiny fixtures) and one mutation
- * of its safetensors bytes, safetensors header, pytorch_model.bin bytes, shard index, config.json, tokenizer, token ids or served files.
+ * of its safetensors bytes, safetensors header, shard index, config.json, tokenizer, token ids or served files; or
+ * a damaged pytorch_model.bin (the ssm-mamba1-tiny / ssm-mamba2-tiny-bf16 fixtures).
  *
  * Every case says what the hardened loader must do with it: `"error"` (refuse, naming one of `names`), or
  * `"either"` (load and give finite logits, or refuse naming one of `names` when given). Expectations follow issue
