@@ -5,7 +5,7 @@
  * Why esbuild + the TypeScript compiler instead of dnt: `@deno/dnt`, the usual Deno → npm tool, is published only
  * on JSR, which this project's machines and CI cannot reach, while esbuild and typescript are plain npm packages
  * (pinned in deno.json). Nor is much of dnt needed: the runtime uses web-standard globals only (no `Deno.*`, so no
- * shims), has no npm dependencies to map, and the package is ESM-only. What is left is two compiler calls:
+ * shims), its one npm dependency (`fflate`) is bundled, and the package is ESM-only. What is left is two compiler calls:
  * - JavaScript: esbuild bundles mod.ts into one readable (unminified) ES2022 module, `esm/mod.js`, with a source
  *   map, and wasm/node_workers.ts into `esm/node.js` (subpath `./node`: `nodeWorkerFactory` for Node's
  *   worker_threads, the only file importing a `node:` module);
@@ -52,6 +52,12 @@ const BUILD_TYPES = {
   node: "@types/node@20.19.43",
 } as const;
 
+/**
+ * npm packages the runtime imports, bundled into esm/mod.js (so the package still has no code dependency): their
+ * deno.json import names. `fflate` inflates DEFLATE entries of pytorch_model.bin archives (runtime/pytorch.ts).
+ */
+const BUNDLED = ["fflate"] as const;
+
 /** The shipped dependency: WebGPU type declarations (no code). */
 const WEBGPU_TYPES_RANGE = "^0.1.74";
 
@@ -75,7 +81,8 @@ export interface BuildResult {
 async function typesNodeModules(work: string): Promise<string> {
   const dir = join(work, "node_modules");
   // Deno's graph of the type packages (the same lookup the demo build resolves its npm imports with).
-  const specs = Object.values(BUILD_TYPES).map((spec) => `npm:${spec}`);
+  const imports: Record<string, string> = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).imports;
+  const specs = [...Object.values(BUILD_TYPES).map((spec) => `npm:${spec}`), ...BUNDLED.map((name) => imports[name])];
   const packages = Object.values((await denoInfo(specs)).npmPackages).filter((p) => p.localPath);
   if (packages.length === 0) throw new Error(`deno info ${specs.join(" ")}: no local path (is DENO_DIR writable?)`);
   for (const { name, localPath } of packages) {
@@ -154,9 +161,11 @@ function referencesFor(fileName: string, text: string): string[] {
   ];
 }
 
-/** Type-checks the sources and writes their declarations under `outDir`; throws listing every diagnostic. */
-async function emitDeclarations(outDir: string, work: string): Promise<void> {
-  const modules = await typesNodeModules(work);
+/**
+ * Type-checks the sources and writes their declarations under `outDir`; throws listing every diagnostic. `modules`:
+ * the node_modules folder of {@link typesNodeModules}.
+ */
+async function emitDeclarations(outDir: string, modules: string): Promise<void> {
   const options: ts.CompilerOptions = {
     strict: true,
     target: ts.ScriptTarget.ES2022,
@@ -178,6 +187,8 @@ async function emitDeclarations(outDir: string, work: string): Promise<void> {
     newLine: ts.NewLineKind.LineFeed,
     // Resolve through the symlinks of `modules`, so @types/node finds undici-types beside it.
     preserveSymlinks: true,
+    // The BUNDLED packages' own declarations (the sources import them by bare name, as deno.json maps them).
+    paths: Object.fromEntries(BUNDLED.map((name) => [name, [join(modules, name)]])),
   };
   const roots = [
     ...Object.values(ENTRIES).map((e) => join(ROOT, e)),
@@ -228,7 +239,7 @@ async function checkDeclarationLinks(pkg: string, files: string[]): Promise<void
 }
 
 /** Bundles the entry points into `esm/` with linked source maps (sources relative to the repo layout). */
-async function bundle(pkg: string, banner: string): Promise<void> {
+async function bundle(pkg: string, banner: string, modules: string): Promise<void> {
   // Output paths as if built into <root>/npm/esm: source-map paths do not depend on where the package is written.
   const virtualOut = join(ROOT, "npm", "esm");
   const result = await esbuild.build({
@@ -240,6 +251,7 @@ async function bundle(pkg: string, banner: string): Promise<void> {
     platform: "neutral",
     target: "es2022",
     external: ["node:*"],
+    nodePaths: [modules], // the BUNDLED npm packages
     sourcemap: "linked",
     sourcesContent: true,
     charset: "utf8",
@@ -353,8 +365,9 @@ export async function buildNpm(outDir: string = join(ROOT, "npm")): Promise<Buil
     const pkg = join(tmp, "package");
     await Deno.mkdir(pkg);
     const license = String(deno.license ?? "UNLICENSED");
-    await bundle(pkg, `// ${PACKAGE_NAME} ${VERSION} (${license}), built from the Deno sources by build.ts`);
-    await emitDeclarations(join(pkg, "types"), work);
+    const modules = await typesNodeModules(work);
+    await bundle(pkg, `// ${PACKAGE_NAME} ${VERSION} (${license}), built from the Deno sources by build.ts`, modules);
+    await emitDeclarations(join(pkg, "types"), modules);
     await Deno.mkdir(join(pkg, "wasm"));
     for (const v of ["simd", "threads"] as WasmKernelVariant[]) {
       await Deno.writeFile(join(pkg, "wasm", `kernels_${v}.wasm`), wasmKernelBytes(v));

@@ -47,6 +47,7 @@ export {
   urlSource,
 } from "./runtime/checkpoint.ts";
 export type { Dtype, SafetensorRecord, SafetensorsFile, TensorToWrite } from "./runtime/safetensors.ts";
+export { parseTorchCheckpoint, readZip } from "./runtime/pytorch.ts";
 export { DTYPE_SIZES, parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";
 export type {
   HostTensor,

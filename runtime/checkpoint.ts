@@ -4,8 +4,9 @@
  * A {@link CheckpointSource} reads the files of one checkpoint directory: {@link urlSource} over `fetch`,
  * {@link memorySource} from bytes in memory, and `dirSource` (cli/fs_source.ts) from a local folder under Deno.
  *
- * {@link loadCheckpoint} reads `config.json` and the safetensors weights (one `model.safetensors`, or shards
- * listed by `model.safetensors.index.json`), normalising tensor names to Hugging Face's; {@link toHostWeights}
+ * {@link loadCheckpoint} reads `config.json` and the weights (one `model.safetensors`, or shards listed by
+ * `model.safetensors.index.json`; failing those, `pytorch_model.bin` or the shards of `pytorch_model.bin.index.json`,
+ * read without executing anything by runtime/pytorch.ts), normalising tensor names to Hugging Face's; {@link toHostWeights}
  * converts them to float32 and builds the typed per-layer records of `weights.ts`, checking every shape against
  * the config; {@link loadWeights} does both.
  *
@@ -15,6 +16,7 @@
 import type { MambaConfig } from "./config.ts";
 import { layerBridgeSize, layerStateSize } from "./config.ts";
 import { parseConfig, parseConfigText } from "./config_parse.ts";
+import { parseTorchCheckpoint } from "./pytorch.ts";
 import { parseSafetensors, type SafetensorRecord, toFloat32 } from "./safetensors.ts";
 import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "./weights.ts";
 
@@ -315,7 +317,8 @@ function checkName(name: string, where = "memory checkpoint"): true {
 const CONFIG = "config.json";
 const SINGLE = "model.safetensors";
 const INDEX = "model.safetensors.index.json";
-const TORCH_FILES = ["pytorch_model.bin", "pytorch_model.bin.index.json"];
+const TORCH_SINGLE = "pytorch_model.bin";
+const TORCH_INDEX = "pytorch_model.bin.index.json";
 
 /** The Hugging Face name of a checkpoint tensor name. */
 function normaliseName(name: string): string {
@@ -324,10 +327,11 @@ function normaliseName(name: string): string {
 }
 
 /**
- * Reads a checkpoint's config and safetensors weights (tensors stay lazy: views of the files' bytes).
+ * Reads a checkpoint's config and weights (tensors stay lazy: views of the files' bytes).
  *
- * Takes a single `model.safetensors`, or the shards listed by `model.safetensors.index.json`; state-spaces tensor
- * names are renamed to Hugging Face's.
+ * Takes a single `model.safetensors`, or the shards listed by `model.safetensors.index.json`; failing those, a
+ * `pytorch_model.bin` or the shards of `pytorch_model.bin.index.json` (see `parseTorchCheckpoint`: an allowlisting
+ * reader that executes nothing). State-spaces tensor names are renamed to Hugging Face's.
  *
  * @example
  * ```ts
@@ -369,8 +373,8 @@ function normaliseName(name: string): string {
  * console.log(toHostWeights(ckpt).layers[0].arch); // mamba1
  * ```
  *
- * @throws Error naming the file at fault: no config.json, an invalid config, no weights (or only
- *   pytorch_model.bin), an invalid index or shard, a tensor listed in the index but missing from its shard, or
+ * @throws Error naming the file at fault: no config.json, an invalid config, no weights, a pytorch_model.bin
+ *   refused by the allowlisting reader, an invalid index or shard, a tensor listed in the index but missing from its shard, or
  *   two tensors with the same (normalised) name.
  */
 export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoint> {
@@ -390,17 +394,27 @@ export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoi
     }
     tensors.set(key, record);
   };
+  let torch = false;
   const readShard = async (name: string): Promise<Map<string, SafetensorRecord>> => {
     files.push(name);
-    return parseSafetensors(await source.readBytes(name), joinName(where, name)).tensors;
+    const bytes = await source.readBytes(name);
+    return torch
+      ? parseTorchCheckpoint(bytes, joinName(where, name))
+      : parseSafetensors(bytes, joinName(where, name)).tensors;
   };
 
-  if (await source.exists(SINGLE)) {
-    for (const record of (await readShard(SINGLE)).values()) add(record);
-  } else if (await source.exists(INDEX)) {
-    files.push(INDEX);
-    const indexFile = joinName(where, INDEX);
-    const weightMap = parseIndex(parseConfigText(await source.readText(INDEX), indexFile), indexFile);
+  let single = SINGLE;
+  let index = INDEX;
+  if (!(await source.exists(SINGLE)) && !(await source.exists(INDEX))) {
+    torch = true;
+    [single, index] = [TORCH_SINGLE, TORCH_INDEX];
+  }
+  if (await source.exists(single)) {
+    for (const record of (await readShard(single)).values()) add(record);
+  } else if (await source.exists(index)) {
+    files.push(index);
+    const indexFile = joinName(where, index);
+    const weightMap = parseIndex(parseConfigText(await source.readText(index), indexFile), indexFile);
     const byShard = new Map<string, string[]>();
     for (const [tensor, shard] of weightMap) byShard.set(shard, [...(byShard.get(shard) ?? []), tensor]);
     for (const [shard, listed] of byShard) {
@@ -414,23 +428,13 @@ export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoi
       const shardTensors = await readShard(shard);
       for (const tensor of listed) {
         if (!shardTensors.has(tensor)) {
-          throw new Error(`${joinName(where, shard)}: no tensor "${tensor}", which ${INDEX} places in this shard`);
+          throw new Error(`${joinName(where, shard)}: no tensor "${tensor}", which ${index} places in this shard`);
         }
       }
       for (const record of shardTensors.values()) add(record);
     }
   } else {
-    for (const torchFile of TORCH_FILES) {
-      if (await source.exists(torchFile)) {
-        throw new Error(
-          `${joinName(where, torchFile)}: pytorch_model.bin is not supported; convert to safetensors, e.g. ` +
-            `python -c "import torch; from safetensors.torch import save_file; ` +
-            `sd = torch.load('pytorch_model.bin', map_location='cpu'); ` +
-            `save_file({k: v.contiguous().clone() for k, v in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})"`,
-        );
-      }
-    }
-    throw new Error(`${where}: no weights found (expected ${SINGLE} or ${INDEX})`);
+    throw new Error(`${where}: no weights found (expected ${SINGLE}, ${INDEX}, ${TORCH_SINGLE} or ${TORCH_INDEX})`);
   }
   return { config, tensors, files, source: where };
 }

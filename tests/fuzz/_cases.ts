@@ -1,6 +1,7 @@
 /**
  * Fuzz cases: a base checkpoint (tiny synthetic ones, and the mamba1-tiny / mamba2-tiny fixtures) and one mutation
- * of its safetensors bytes, safetensors header, shard index, config.json, tokenizer, token ids or served files.
+ * of its safetensors bytes, safetensors header, shard index, config.json, tokenizer, token ids or served files; or
+ * a damaged pytorch_model.bin (the ssm-mamba1-tiny / ssm-mamba2-tiny-bf16 fixtures).
  *
  * Every case says what the hardened loader must do with it: `"error"` (refuse, naming one of `names`), or
  * `"either"` (load and give finite logits, or refuse naming one of `names` when given). Expectations follow issue
@@ -875,12 +876,79 @@ function dirCase(rng: Rng): FuzzCase {
   };
 }
 
+const TORCH = "pytorch_model.bin";
+const TORCH_BASES = ["ssm-mamba1-tiny", "ssm-mamba2-tiny-bf16"].map((dir) => {
+  const url = new URL(`../fixtures/${dir}/`, import.meta.url);
+  const config = Deno.readTextFileSync(new URL(CONFIG, url));
+  return { name: dir, config, bin: Deno.readFileSync(new URL(TORCH, url)), vocab: JSON.parse(config).vocab_size };
+});
+
+/**
+ * Byte-level damage to a pytorch_model.bin (the allowlisting reader of runtime/pytorch.ts): bit flips and byte
+ * overwrites biased towards data.pkl and the zip's directories, inserts, deletes, truncation. A cut that loses the
+ * end-of-central-directory record must be refused; the rest may load (a flip inside a storage is just a different
+ * weight) or be refused naming the file.
+ */
+function pytorchBytes(rng: Rng): FuzzCase {
+  const base = rng.pick(TORCH_BASES);
+  let bytes = base.bin.slice();
+  const pklAt = 0; // data.pkl is torch's first entry
+  const pklEnd = Math.min(bytes.length, 2400);
+  const ops: string[] = [];
+  let expect: "error" | "either" = "either";
+  const n = rng.int(1, 3);
+  for (let k = 0; k < n; k++) {
+    // data.pkl, or the central directory and end record (flips inside a storage only change a weight, and a huge
+    // finite one may overflow the forward pass: not the reader's concern).
+    const cd = new DataView(base.bin.buffer).getUint32(base.bin.length - 22 + 16, true);
+    const at = () => rng.chance(0.5) ? rng.int(pklAt, pklEnd - 1) : rng.int(cd, base.bin.length - 1);
+    const pos = () => Math.max(0, Math.min(bytes.length - 1, at())); // within the current (maybe cut) bytes
+    const op = rng.int(0, 4);
+    if (op === 0) {
+      const i = pos(), bit = rng.int(0, 7);
+      if (bytes.length) bytes[i] ^= 1 << bit;
+      ops.push(`flip bit ${bit} of byte ${i}`);
+    } else if (op === 1) {
+      const i = pos(), v = rng.pick([0, 0xff, 0x7f, 0x80, 0x2e, 0x63, 0x52, 0x28, rng.int(0, 255)]);
+      if (bytes.length) bytes[i] = v;
+      ops.push(`byte ${i} := ${v}`);
+    } else if (op === 2) {
+      const i = pos(), len = rng.int(1, 16);
+      const out = new Uint8Array(bytes.length + len);
+      out.set(bytes.subarray(0, i));
+      for (let j = 0; j < len; j++) out[i + j] = rng.int(0, 255);
+      out.set(bytes.subarray(i), i + len);
+      bytes = out;
+      ops.push(`insert ${len} bytes at ${i}`);
+    } else if (op === 3) {
+      const i = pos(), len = rng.int(1, 16);
+      bytes = new Uint8Array([...bytes.subarray(0, i), ...bytes.subarray(Math.min(bytes.length, i + len))]);
+      ops.push(`delete ${len} bytes at ${i}`);
+    } else {
+      const keep = rng.chance(0.5) ? rng.int(0, 64) : rng.int(0, bytes.length - 1);
+      bytes = bytes.slice(0, keep);
+      ops.push(`truncate to ${keep} bytes`);
+      if (keep < 64) expect = "error";
+    }
+  }
+  return {
+    kind: "pytorch-bytes",
+    mutation: `${base.name}: ${ops.join("; ")}`,
+    files: { [CONFIG]: base.config, [TORCH]: bytes },
+    ...viaOf(rng),
+    expect,
+    names: [TORCH],
+    ids: plainIds(rng, base.vocab),
+  };
+}
+
 /** The mutation kinds, with their share of the cases. */
 export const KINDS: Record<string, { weight: number; make: (rng: Rng) => FuzzCase }> = {
   "control": { weight: 1, make: controlCase },
   "safetensors-bytes": { weight: 10, make: safetensorsBytes },
   "safetensors-header": { weight: 12, make: safetensorsHeader },
   "shard-index": { weight: 8, make: shardIndex },
+  "pytorch-bytes": { weight: 6, make: pytorchBytes },
   "config": { weight: 8, make: configCase },
   "ids": { weight: 2, make: idsCase },
   "dir": { weight: 1, make: dirCase },

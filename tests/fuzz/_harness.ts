@@ -66,7 +66,7 @@ function fakeServer(c: FuzzCase, violations: string[]): { source: CheckpointSour
     }
     const body = Object.hasOwn(c.files, rel) ? c.files[rel] : undefined;
     if (body === undefined) return Promise.resolve(new Response(null, { status: 404, statusText: "Not Found" }));
-    const isWeights = rel.endsWith(".safetensors");
+    const isWeights = rel.endsWith(".safetensors") || rel.endsWith(".bin");
     if (init?.method !== "HEAD" && isWeights) {
       if (c.server === "get500") return Promise.resolve(new Response("oops", { status: 500, statusText: "Boom" }));
       if (c.server === "throws") return Promise.reject(new TypeError("connection reset"));
