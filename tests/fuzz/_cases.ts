@@ -393,6 +393,24 @@ function viaOf(rng: Rng): Pick<FuzzCase, "via" | "server"> {
   return { via: "url", server: rng.chance(0.9) ? "ok" : rng.pick(["get500", "throws", "truncated-body"] as const) };
 }
 
+/** `bytes` with `len` random bytes inserted at `i` (one `rng.int` per byte, in order). */
+function insertRandom(rng: Rng, bytes: Uint8Array, i: number, len: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.length + len);
+  out.set(bytes.subarray(0, i));
+  for (let j = 0; j < len; j++) out[i + j] = rng.int(0, 255);
+  out.set(bytes.subarray(i), i + len);
+  return out;
+}
+
+/** `bytes` without the (up to) `len` bytes from `i`. */
+function deleteBytes(bytes: Uint8Array, i: number, len: number): Uint8Array<ArrayBuffer> {
+  const end = Math.min(bytes.length, i + len);
+  const out = new Uint8Array(bytes.length - (end - i));
+  out.set(bytes.subarray(0, i));
+  out.set(bytes.subarray(end), i);
+  return out;
+}
+
 /** Random byte-level damage to model.safetensors: bit flips, inserts, deletes, truncation, header length ± k. */
 function safetensorsBytes(rng: Rng): FuzzCase {
   const base = pickBase(rng);
@@ -412,16 +430,12 @@ function safetensorsBytes(rng: Rng): FuzzCase {
       ops.push(`flip bit ${bit} of byte ${i}`);
     } else if (op === 1) {
       const i = pos(), len = rng.int(1, 16);
-      const out = new Uint8Array(bytes.length + len);
-      out.set(bytes.subarray(0, i));
-      for (let j = 0; j < len; j++) out[i + j] = rng.int(0, 255);
-      out.set(bytes.subarray(i), i + len);
-      bytes = out;
+      bytes = insertRandom(rng, bytes, i, len);
       ops.push(`insert ${len} bytes at ${i}`);
       expect = "error"; // the data section no longer matches the header exactly
     } else if (op === 2) {
       const i = pos(), len = rng.int(1, 16);
-      bytes = new Uint8Array([...bytes.subarray(0, i), ...bytes.subarray(Math.min(bytes.length, i + len))]);
+      bytes = deleteBytes(bytes, i, len);
       ops.push(`delete ${len} bytes at ${i}`);
       expect = "error";
     } else if (op === 3) {
@@ -914,15 +928,11 @@ function pytorchBytes(rng: Rng): FuzzCase {
       ops.push(`byte ${i} := ${v}`);
     } else if (op === 2) {
       const i = pos(), len = rng.int(1, 16);
-      const out = new Uint8Array(bytes.length + len);
-      out.set(bytes.subarray(0, i));
-      for (let j = 0; j < len; j++) out[i + j] = rng.int(0, 255);
-      out.set(bytes.subarray(i), i + len);
-      bytes = out;
+      bytes = insertRandom(rng, bytes, i, len);
       ops.push(`insert ${len} bytes at ${i}`);
     } else if (op === 3) {
       const i = pos(), len = rng.int(1, 16);
-      bytes = new Uint8Array([...bytes.subarray(0, i), ...bytes.subarray(Math.min(bytes.length, i + len))]);
+      bytes = deleteBytes(bytes, i, len);
       ops.push(`delete ${len} bytes at ${i}`);
     } else {
       const keep = rng.chance(0.5) ? rng.int(0, 64) : rng.int(0, bytes.length - 1);

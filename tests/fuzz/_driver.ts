@@ -3,22 +3,16 @@
  * hang, the worker is terminated and a fresh one goes on with the next case. Used by the test (fixed seed) and by
  * `deno task fuzz` (tests/fuzz/run.ts).
  */
-import { HANG_MS } from "./_harness.ts";
+import { type CaseResult, HANG_MS } from "./_harness.ts";
 import type { WorkerRequest } from "./_worker.ts";
 
-/** One finished case. */
-export interface Done {
+/** One finished case: which one it was, and what it did. */
+export interface Done extends CaseResult {
   kind: string;
   index: number;
   mutation: string;
   via: string;
   expect: string;
-  outcome: "loaded" | "refused";
-  message?: string;
-  violations: string[];
-  ms: number;
-  peakBytes: number;
-  inputBytes: number;
 }
 
 /** What a run did: every case's result, and the cases that hung. */
