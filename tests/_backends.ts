@@ -6,6 +6,9 @@ import type { Backend } from "../runtime/backend.ts";
 import { probeWebGpu } from "../runtime/select_backend.ts";
 import { createWasmBackend } from "../wasm/backend.ts";
 import { createWebGpuBackend } from "../kernels/webgpu_backend.ts";
+import { loadWeights } from "../runtime/checkpoint.ts";
+import { MambaModel } from "../runtime/model.ts";
+import { dirSource } from "../cli/fs_source.ts";
 import { sharedGpuDevice } from "./_gpu_device.ts";
 
 /** A named backend factory for tests. */
@@ -27,3 +30,19 @@ export const TEST_BACKENDS: TestBackend[] = [
     create: async () => createWebGpuBackend({ device: await sharedGpuDevice() }),
   },
 ];
+
+/** Loads the checkpoint folder `dir` on a new backend of `tb`, runs `f` on the model, then frees both. */
+export async function withFixtureModel(
+  tb: TestBackend,
+  dir: string,
+  f: (m: MambaModel) => Promise<void>,
+): Promise<void> {
+  const backend = await tb.create();
+  try {
+    const model = MambaModel.load(await loadWeights(dirSource(dir)), backend);
+    await f(model);
+    model.dispose();
+  } finally {
+    backend.dispose();
+  }
+}

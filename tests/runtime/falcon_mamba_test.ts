@@ -16,7 +16,7 @@ import { forwardFlops } from "../../runtime/cost.ts";
 import type { Component } from "../../runtime/component.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
-import { TEST_BACKENDS } from "../_backends.ts";
+import { TEST_BACKENDS, withFixtureModel } from "../_backends.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
 import { calibrate } from "../../runtime/prune/calibrate.ts";
 import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
@@ -29,16 +29,7 @@ const golden = readGolden<FixtureGolden>(dir);
 for (const tb of TEST_BACKENDS) {
   const rel = 1e-4;
   const name = (what: string) => `${tb.name} falcon-mamba-tiny: ${what}${tb.skip ? ` (${tb.skip})` : ""}`;
-  const withModel = async (f: (m: MambaModel) => Promise<void>) => {
-    const backend = await tb.create();
-    try {
-      const model = MambaModel.load(await loadWeights(dirSource(dir)), backend);
-      await f(model);
-      model.dispose();
-    } finally {
-      backend.dispose();
-    }
-  };
+  const withModel = (f: (m: MambaModel) => Promise<void>) => withFixtureModel(tb, dir, f);
 
   Deno.test({
     name: name("prefill logits match transformers; the norms run as bcdt_norm"),

@@ -8,23 +8,14 @@ import { flattenBatch, MambaModel, validateTokens } from "../../runtime/model.ts
 import { generate } from "../../runtime/generate.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
-import { TEST_BACKENDS } from "../_backends.ts";
+import { TEST_BACKENDS, withFixtureModel } from "../_backends.ts";
 
 for (const tb of TEST_BACKENDS) {
   for (const fixture of FIXTURES) {
     const dir = fixtureDir(fixture);
     const golden = readGolden<FixtureGolden>(dir);
     const name = (what: string) => `${tb.name} ${fixture}: ${what}${tb.skip ? ` (${tb.skip})` : ""}`;
-    const withModel = async (f: (m: MambaModel) => Promise<void>) => {
-      const backend = await tb.create();
-      try {
-        const model = MambaModel.load(await loadWeights(dirSource(dir)), backend);
-        await f(model);
-        model.dispose();
-      } finally {
-        backend.dispose();
-      }
-    };
+    const withModel = (f: (m: MambaModel) => Promise<void>) => withFixtureModel(tb, dir, f);
 
     Deno.test({
       name: name("prefill logits match transformers"),
