@@ -8,14 +8,23 @@ import { grid, type Program, type Slice } from "./program.ts";
 
 const WG = KERNELS.argmax.overrides.WG;
 
-/** ids[offset + r] (i32) = argmax of row r of x (rows, cols), lowest index among ties. */
-export function argmaxProgram(x: Slice, ids: Slice, rows: number, cols: number, offset: number): Program<"argmax"> {
+/**
+ * ids[offset + r] (i32) = argmax of the first `cols` columns of row r of x (rows, stride), lowest index among ties.
+ */
+export function argmaxProgram(
+  x: Slice,
+  ids: Slice,
+  rows: number,
+  cols: number,
+  stride: number,
+  offset: number,
+): Program<"argmax"> {
   return {
     kernel: "argmax",
     label: "argmax",
     constants: { WG },
     bindings: { x, ids },
-    uniforms: { rows, cols, offset },
+    uniforms: { rows, cols, stride, offset },
     workgroups: grid(rows),
   };
 }

@@ -1,5 +1,6 @@
-// Greedy decoding on the device: ids[offset + r] = argmax_c x[r, c], the lowest index among equal maxima (as the
-// host's argmax in runtime/sampling.ts). One workgroup per row; ids are i32 (the tensor holds their bit patterns).
+// Greedy decoding on the device: ids[offset + r] = argmax_{c < cols} x[r, c], the lowest index among equal maxima
+// (as the host's argmax in runtime/sampling.ts). Rows are `stride` wide; only the first `cols` columns are candidates
+// (a padded vocabulary's rows are never chosen). One workgroup per row; ids are i32 (the tensor holds their bits).
 
 #include "grid.wgsl"
 
@@ -7,12 +8,13 @@ override WG: u32 = 256u; // power of two
 
 struct Params {
   rows: u32,
-  cols: u32,
+  cols: u32, // candidate columns (≤ stride)
+  stride: u32, // row width of x
   offset: u32, // first id written
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>; // (rows, cols)
+@group(0) @binding(1) var<storage, read> x: array<f32>; // (rows, stride)
 @group(0) @binding(2) var<storage, read_write> ids: array<i32>; // (offset + rows, …)
 
 var<workgroup> best_v: array<f32, WG>;
@@ -30,7 +32,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (row >= p.rows) {
     return;
   }
-  let base = row * p.cols;
+  let base = row * p.stride;
   var v = bitcast<f32>(0xff7fffffu); // −FLT_MAX (a decimal literal may round past f32 in some compilers)
   var i = 0xffffffffu;
   for (var c = lid.x; c < p.cols; c += WG) {

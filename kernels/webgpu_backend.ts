@@ -413,9 +413,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
     return ops.embed(this.#ops, ids, table);
   }
 
-  argmaxInto(x: Tensor, ids: Tensor, offset: number): void {
+  argmaxInto(x: Tensor, ids: Tensor, offset: number, cols?: number): void {
     this.#check();
-    ops.argmaxInto(this.#ops, x, ids, offset);
+    ops.argmaxInto(this.#ops, x, ids, offset, cols);
   }
 
   embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {

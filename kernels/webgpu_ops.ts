@@ -11,6 +11,7 @@ import type { Matrix, SelectiveScanArgs, SsdArgs, Tensor, View } from "../runtim
 import { asView } from "../runtime/backend.ts";
 import {
   checkAdd,
+  checkArgmaxCols,
   checkConv1d,
   checkEmbed,
   checkGatedRmsNorm,
@@ -75,12 +76,13 @@ export function embed(c: OpContext, ids: Int32Array, table: Matrix): Tensor {
 }
 
 /** ids[offset + r] = argmax of row r of x, on the device. */
-export function argmaxInto(c: OpContext, x: Tensor, ids: Tensor, offset: number): void {
+export function argmaxInto(c: OpContext, x: Tensor, ids: Tensor, offset: number, cols?: number): void {
   const xt = c.tensor(x, "argmaxInto"), it = c.tensor(ids, "argmaxInto");
-  const [rows, cols] = xt.shape;
+  const [rows, width] = xt.shape;
   checkIdRange("argmaxInto", it, offset, rows);
-  if (rows === 0 || cols === 0) return;
-  c.run(argmaxProgram(c.slice(xt, "argmaxInto"), c.slice(it, "argmaxInto"), rows, cols, offset));
+  if (rows === 0 || width === 0) return;
+  const n = checkArgmaxCols(xt, cols);
+  c.run(argmaxProgram(c.slice(xt, "argmaxInto"), c.slice(it, "argmaxInto"), rows, n, width, offset));
 }
 
 /** Rows of `table` named by ids on the device. */

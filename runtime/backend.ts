@@ -474,9 +474,11 @@ export interface Backend {
   /**
    * Greedy decoding without readbacks (optional; `MambaModel.greedy` uses it when present): writes the argmax of
    * each row of `x` `[rows, vocab]` — the lowest index among equal maxima, as `argmax` — into `ids` from element
-   * `offset` on, as int32 bit patterns (read them with `new Int32Array((await backend.read(ids)).buffer)`).
+   * `offset` on, as int32 bit patterns (read them with `new Int32Array((await backend.read(ids)).buffer)`). Only
+   * the first `cols` columns of each row are candidates (default: all; a model passes `config.tokenVocabSize`, so
+   * that a padded vocabulary's rows are never chosen).
    */
-  argmaxInto?(x: Tensor, ids: Tensor, offset: number): void;
+  argmaxInto?(x: Tensor, ids: Tensor, offset: number, cols?: number): void;
   /** With {@link argmaxInto}: `[count, d]` embedding rows for the int32 ids held by `ids` from element `offset`. */
   embedFrom?(ids: Tensor, offset: number, count: number, table: Matrix): Tensor;
   /**

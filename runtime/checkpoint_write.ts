@@ -98,6 +98,11 @@ function configText(json: Record<string, unknown>): string {
 /** Per-layer state sizes read from the weights, checked against the config. */
 function stateSizes(weights: MambaWeights): number[] {
   const c = weights.config;
+  if (!(Number.isInteger(c.tokenVocabSize) && c.tokenVocabSize >= 1 && c.tokenVocabSize <= c.vocabSize)) {
+    throw new Error(
+      `checkpointFiles: config.tokenVocabSize ${c.tokenVocabSize} must be a whole number in [1, ${c.vocabSize}]`,
+    );
+  }
   if (weights.layers.length !== c.nLayer) {
     throw new Error(`checkpointFiles: ${weights.layers.length} layers but config.nLayer is ${c.nLayer}`);
   }
@@ -175,6 +180,9 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
       time_step_limit: [jsonFloat(c.timeStepLimit[0]), jsonFloat(c.timeStepLimit[1])],
       time_step_rank: Math.ceil(c.dModel / 16), // transformers' "auto"; unused by Mamba-2
     };
+  // A padded vocabulary (state-spaces' pad_vocab_size_multiple): vocab_size stays the embedding's rows, as
+  // transformers needs to load the tensors; PerfMamba's key keeps the token count (transformers ignores it).
+  if (c.tokenVocabSize !== c.vocabSize) json.token_vocab_size = c.tokenVocabSize;
   if (perLayer) json.layer_state_sizes = [...sizes];
   if (c.stateBridgeSizes?.some((n) => n > 0)) json.state_bridge_sizes = [...c.stateBridgeSizes];
   return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -195,6 +203,11 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
  * use_conv_bias, tie_word_embeddings, layer_norm_epsilon; Mamba-2: num_heads, head_dim, n_groups, chunk_size,
  * time_step_limit with ∞ written as `{"__float__": "Infinity"}` as transformers 5 does, rms_norm,
  * norm_before_gate), plus init-only keys with transformers' defaults.
+ *
+ * A model whose embedding has padded rows (a state-spaces checkpoint: `config.tokenVocabSize` < `vocabSize`) keeps
+ * `vocab_size` = the embedding's rows (so transformers loads the tensors) and gets `"token_vocab_size": n`,
+ * PerfMamba's key (read by `parseConfig`; transformers ignores it), so that the reloaded model still never chooses a
+ * padded row as a token.
  *
  * Pruned models whose layers keep different state counts also get `"layer_state_sizes": [...]` (PerfMamba's
  * extension, read by `parseConfig`) with `state_size` the largest. Only checkpoints with one state size for every

@@ -52,8 +52,17 @@ export interface MambaConfig {
   dModel: number;
   /** Number of stacked blocks. */
   nLayer: number;
-  /** Embedding rows (already padded to `pad_vocab_size_multiple` for state-spaces configs). */
+  /** Embedding rows (already padded to `pad_vocab_size_multiple` for state-spaces configs); the logits' width. */
   vocabSize: number;
+  /**
+   * Token ids the tokenizer can produce: the ids in [0, tokenVocabSize) are tokens, the embedding / lm_head rows
+   * from tokenVocabSize to {@link vocabSize} are padding. A state-spaces config's `vocab_size` before padding to
+   * `pad_vocab_size_multiple`; a Hugging Face config's `vocab_size`, or PerfMamba's `token_vocab_size` key (written
+   * by `checkpointFiles` for a model whose rows are padded). Every token choice (`argmax`, `Sampler`, `generate`,
+   * `MambaModel.greedy`, the backends' `argmaxInto`) picks ids below it; logits keep all {@link vocabSize} columns
+   * (as transformers' and mamba_ssm's do, and so do the log-softmaxes of perplexity and eval).
+   */
+  tokenVocabSize: number;
   /** SSM state size N (HF `state_size`, state-spaces `d_state`). Pruned checkpoints may override per layer. */
   dState: number;
   /** Per-layer state sizes when they differ (pruned checkpoints); otherwise undefined and every layer has dState. */

@@ -7,7 +7,8 @@
  * - state-spaces/mamba (`mamba_ssm`): `d_model`, `n_layer`, `vocab_size`, `ssm_cfg` (with `layer`: "Mamba1" or
  *   "Mamba2"); missing fields take mamba_ssm's defaults (MambaConfig dataclass, `Mamba.__init__`,
  *   `Mamba2.__init__`); the vocabulary is padded up to `pad_vocab_size_multiple` (default 8) as
- *   `MambaLMHeadModel` does.
+ *   `MambaLMHeadModel` does; the unpadded `vocab_size` is kept as `tokenVocabSize`, and no token choice picks a
+ *   padded row.
  *
  * Both accept the optional `layer_state_sizes` (one state size per layer), PerfMamba's extension for pruned
  * checkpoints, and (Mamba-2) `state_bridge_sizes` (per layer, the original state size N of a bridged layer's C, 0
@@ -72,6 +73,9 @@ function shown(v: unknown): string {
  *     keeps eps 1e-5 while norm_epsilon sets the block norms; the kernels take one eps for both);
  *     A_init_range, dt_min, dt_max, dt_init_floor, conv_init, use_mem_eff_path → ignored
  * Both spellings: layer_state_sizes, state_bridge_sizes (PerfMamba's pruned checkpoints) → honoured.
+ * Hugging Face spellings: token_vocab_size (PerfMamba's key for a checkpoint whose embedding has padded rows, as
+ *   `checkpointFiles` writes for a padded state-spaces model; ≤ vocab_size) → honoured: token choice never picks
+ *   an id ≥ it (transformers ignores the key).
  * `model_type` other than "mamba" / "falcon_mamba" / "mamba2" (jamba, …) → refused.
  */
 
@@ -314,6 +318,7 @@ interface Common {
   dModel: number;
   nLayer: number;
   vocabSize: number;
+  tokenVocabSize: number;
   eps: number;
 }
 
@@ -409,10 +414,16 @@ function positiveProduct(f: Fields, key: string, a: number, b: number): number {
 }
 
 function hfCommon(f: Fields): Common {
+  const vocabSize = f.positiveInt("vocab_size");
+  const tokenVocabSize = f.positiveInt("token_vocab_size", vocabSize);
+  if (tokenVocabSize > vocabSize) {
+    f.fail("token_vocab_size", `is ${tokenVocabSize}, more than vocab_size ${vocabSize} (the embedding's rows)`);
+  }
   return {
     dModel: f.positiveInt("hidden_size"),
     nLayer: f.positiveInt("num_hidden_layers"),
-    vocabSize: f.positiveInt("vocab_size"),
+    vocabSize,
+    tokenVocabSize,
     eps: f.positiveNumber("layer_norm_epsilon", 1e-5),
   };
 }
@@ -489,6 +500,7 @@ function parseStateSpaces(f: Fields): MambaConfig {
     dModel,
     nLayer,
     vocabSize: Math.ceil(rawVocab / pad) * pad,
+    tokenVocabSize: rawVocab, // the padded rows are never chosen as tokens
     eps: f.positiveNumber("norm_epsilon", 1e-5),
   };
   requireRmsNorm(f, "rms_norm");

@@ -87,6 +87,8 @@ export interface GenerateResult {
  * Continue a prompt with greedy or sampled decoding.
  *
  * The prompt is prefilled once, then each new token costs one recurrent step (constant time and memory per token).
+ * New tokens are ids below `model.config.tokenVocabSize`: a padded vocabulary's rows are never chosen (greedy,
+ * sampled, or on the device).
  *
  * @param model the model (its state is not kept: every call starts from the prompt)
  * @param prompt token ids, each below the vocabulary size
@@ -132,7 +134,8 @@ export async function generate(
   const { logits, state } = await model.prefill(prompt, { lastOnly: true });
   const prefillMs = performance.now() - t0;
   let stop: GenerateResult["stop"] = "length";
-  let next = sampler.pick(logits.data);
+  const tokenCount = model.config.tokenVocabSize; // padded rows (state-spaces vocabularies) are never chosen
+  let next = sampler.pick(logits.data, tokenCount);
   let pending: number[] = []; // greedy tokens already decoded on the device, not yet emitted
   const t1 = performance.now();
   try {
@@ -151,7 +154,7 @@ export async function generate(
         if (pending.length === 0) pending = (await model.greedy([next], state, Math.min(chunk, max - i - 1)))[0];
         next = pending.shift()!;
       } else {
-        next = sampler.pick((await model.step([next], state)).data);
+        next = sampler.pick((await model.step([next], state)).data, tokenCount);
       }
     }
   } finally {

@@ -410,7 +410,8 @@ export class MambaModel implements Disposable {
 
   /**
    * `steps` greedy decode steps from `tokens` (one per sequence of `state`), advancing the state: each new token is
-   * the argmax of the logits after the previous one (the lowest id among equal maxima, as {@link argmax}). On a
+   * the argmax of the logits after the previous one (the lowest id among equal maxima, as {@link argmax}), among the
+   * ids below `config.tokenVocabSize` (a padded vocabulary's rows are never chosen). On a
    * backend with device argmax (`Backend.argmaxInto`: WebGPU, WASM) the steps are queued back to back and the
    * tokens read once at the end; on WebGPU that removes the per-token wait for the GPU (≥ 10 ms in Deno), which
    * otherwise dominates decode. Returns `steps` new tokens per sequence.
@@ -433,7 +434,7 @@ export class MambaModel implements Disposable {
    */
   async greedy(tokens: ArrayLike<number>, state: InferenceState, steps: number): Promise<number[][]> {
     this.#check();
-    const B = state.batch, V = this.config.vocabSize;
+    const B = state.batch, V = this.config.vocabSize, tokenCount = this.config.tokenVocabSize;
     if (tokens.length !== B) throw new RangeError(`greedy: ${tokens.length} tokens for a state of ${B} sequences`);
     if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`greedy: steps must be a whole number ≥ 0`);
     validateTokens(tokens, V); // before the conversion, which would wrap 2³² to 0
@@ -445,7 +446,7 @@ export class MambaModel implements Disposable {
       let cur = ids;
       for (let i = 0; i < steps; i++) {
         const { data } = await this.#forward(cur, B, 1, state, "all", undefined);
-        cur = Int32Array.from({ length: B }, (_, b) => argmax(data.subarray(b * V, (b + 1) * V)));
+        cur = Int32Array.from({ length: B }, (_, b) => argmax(data.subarray(b * V, (b + 1) * V), tokenCount));
         cur.forEach((t, b) => out[b].push(t));
       }
       return out;
@@ -457,7 +458,7 @@ export class MambaModel implements Disposable {
     try {
       for (let i = 0; i < steps; i++) {
         const logits = await this.#forwardTensor({ ids: buf, offset: i * B }, B, 1, state, "all", undefined);
-        be.argmaxInto(logits!, buf, (i + 1) * B);
+        be.argmaxInto(logits!, buf, (i + 1) * B, tokenCount);
         be.free(logits!);
       }
       const got = new Int32Array((await be.read(buf)).buffer);

@@ -66,6 +66,18 @@ export function checkIdRange(op: string, ids: Tensor, offset: number, count: num
   }
 }
 
+/** `argmaxInto`: the candidate count `cols` lies in [1, width] of rows `width` wide (default: all). Returns it. */
+export function checkArgmaxCols(x: Tensor, cols: number | undefined): number {
+  const width = x.shape[x.shape.length - 1];
+  const n = cols ?? width;
+  if (!(Number.isInteger(n) && n >= 1 && n <= width)) {
+    throw new RangeError(
+      `argmaxInto: cols must be a whole number in [1, ${width}] (the width of "${x.label}"), got ${n}`,
+    );
+  }
+  return n;
+}
+
 /** `rmsNorm`: one weight per column. Returns rows and columns. */
 export function checkRmsNorm(x: Tensor, weight: Tensor): { rows: number; cols: number } {
   const cols = x.shape[x.shape.length - 1];

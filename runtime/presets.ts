@@ -117,11 +117,13 @@ export function makeConfig(arch: Arch, dims: ConfigDims): MambaConfig {
   }
   const dConv = dims.dConv ?? 4;
   if (!(dConv >= 2 && dConv <= 4)) throw new RangeError(`conv kernel must be 2..4, got ${dConv}`);
+  const vocabSize = dims.vocabSize ?? 50280;
   return {
     arch,
     dModel: dims.dModel,
     nLayer: dims.nLayer,
-    vocabSize: dims.vocabSize ?? 50280,
+    vocabSize,
+    tokenVocabSize: vocabSize, // no padded rows
     dState,
     dConv,
     dInner,

@@ -1,6 +1,10 @@
 /**
  * Choosing the next token from a row of logits: greedy, temperature, top-k and top-p (nucleus), seeded.
  *
+ * Both {@link argmax} and {@link Sampler.pick} take the number of token ids (`config.tokenVocabSize`): a model whose
+ * embedding is padded (state-spaces' `pad_vocab_size_multiple`) has logits for rows that are no token, and those
+ * are never picked, however large. The logits themselves keep every row.
+ *
  * @module
  */
 
@@ -58,7 +62,7 @@ export function mulberry32(seed: number): () => number {
 }
 
 /**
- * Index of the largest value (the first one on ties, as torch.argmax).
+ * Index of the largest value among the first `count` (the first one on ties, as torch.argmax).
  *
  * @example
  * ```ts
@@ -66,12 +70,25 @@ export function mulberry32(seed: number): () => number {
  *
  * console.log(argmax([0.1, 3, 3, -1])); // 1
  * console.log(argmax(new Float32Array([-5, -2, -9]))); // 1
+ * // A padded vocabulary: only the first 3 entries are tokens (config.tokenVocabSize), the 9 is a padded row.
+ * console.log(argmax([0.1, 3, -1, 9], 3)); // 1
  * ```
+ *
+ * @param row logits (or any numbers)
+ * @param count candidates: indices [0, count) (default: the whole row)
+ * @throws RangeError when count is not a whole number in [1, row.length]
  */
-export function argmax(row: ArrayLike<number>): number {
+export function argmax(row: ArrayLike<number>, count: number = row.length): number {
+  checkCount(count, row.length, "argmax");
   let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  for (let i = 1; i < count; i++) if (row[i] > row[best]) best = i;
   return best;
+}
+
+function checkCount(count: number, length: number, op: string): void {
+  if (!(Number.isInteger(count) && count >= 1 && count <= length)) {
+    throw new RangeError(`${op}: the token count must be a whole number in [1, ${length}] (the row), got ${count}`);
+  }
 }
 
 /** Validate sampling options; throws a RangeError naming the bad option. */
@@ -113,11 +130,19 @@ export class Sampler {
     this.#rand = mulberry32(options.seed ?? 0);
   }
 
-  /** Pick a token id from one row of logits. */
-  pick(row: ArrayLike<number>): number {
+  /**
+   * Pick a token id from one row of logits, among the ids [0, count): greedy, or temperature, top-k and top-p over
+   * those ids only (a padded vocabulary's rows from `config.tokenVocabSize` on are never picked).
+   *
+   * @param row logits
+   * @param count token ids (default: the whole row)
+   * @throws RangeError when count is not a whole number in [1, row.length]
+   */
+  pick(row: ArrayLike<number>, count: number = row.length): number {
     const t = this.#o.temperature ?? 0;
-    if (t === 0) return argmax(row);
-    const n = row.length;
+    if (t === 0) return argmax(row, count);
+    checkCount(count, row.length, "Sampler.pick");
+    const n = count;
     let ids = Array.from({ length: n }, (_, i) => i);
     ids.sort((a, b) => row[b] - row[a]);
     const k = this.#o.topK ?? 0;

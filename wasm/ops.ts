@@ -20,6 +20,7 @@ import {
 } from "../runtime/backend.ts";
 import {
   checkAdd,
+  checkArgmaxCols,
   checkConv1d,
   checkEmbed,
   checkGatedRmsNorm,
@@ -171,14 +172,16 @@ export class WasmBackend implements Backend {
     return out;
   }
 
-  argmaxInto(x: Tensor, ids: Tensor, offset: number): void {
+  argmaxInto(x: Tensor, ids: Tensor, offset: number, candidates?: number): void {
     const xt = this.#heap.t(x, "argmaxInto");
     const it = this.#heap.t(ids, "argmaxInto");
-    const [rows, cols] = xt.shape;
+    const [rows, width] = xt.shape;
     checkIdRange("argmaxInto", it, offset, rows);
+    if (rows === 0 || width === 0) return;
+    const cols = checkArgmaxCols(xt, candidates); // a padded vocabulary's rows from `cols` on are never chosen
     const heap = this.#heap.f32, out = this.#heap.i32;
     for (let r = 0; r < rows; r++) {
-      const base = (xt.ptr >> 2) + r * cols;
+      const base = (xt.ptr >> 2) + r * width;
       let best = 0;
       for (let c = 1; c < cols; c++) if (heap[base + c] > heap[base + best]) best = c;
       out[(it.ptr >> 2) + offset + r] = best;

@@ -48,7 +48,9 @@ export async function run(argv: string[]): Promise<void> {
       }
       const t2 = performance.now();
       let token = prompt[0];
-      for (let i = 0; i < newTokens; i++) token = argmax((await model.step([token], state)).data);
+      for (let i = 0; i < newTokens; i++) {
+        token = argmax((await model.step([token], state)).data, model.config.tokenVocabSize);
+      }
       const decodeMs = (performance.now() - t2) / newTokens;
       state.dispose();
       console.log(

@@ -22,6 +22,7 @@ export interface AddOverrides {
 export interface ArgmaxParams {
   readonly rows: number;
   readonly cols: number;
+  readonly stride: number;
   readonly offset: number;
 }
 /** The storage bindings of kernels/argmax.wgsl by WGSL name (`@binding(1)` on). */

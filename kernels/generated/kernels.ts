@@ -40,7 +40,8 @@ export const KERNELS = {
     params: [
       { name: "rows", type: "u32", offset: 0 },
       { name: "cols", type: "u32", offset: 4 },
-      { name: "offset", type: "u32", offset: 8 },
+      { name: "stride", type: "u32", offset: 8 },
+      { name: "offset", type: "u32", offset: 12 },
     ],
     storage: [{ name: "x", binding: 1, access: "read" }, { name: "ids", binding: 2, access: "read_write" }],
     overrides: { WG: 256 },

@@ -54,6 +54,8 @@ export interface ArgmaxCase {
   /** Size of the id tensor and where the ids go; the other ids must stay as they were. */
   idsSize: number;
   offset: number;
+  /** Only the first this many columns are candidates (a padded vocabulary's token count); default all. */
+  candidates?: number;
 }
 
 /** embedFrom: embedding rows of int32 ids held by a device tensor. */
@@ -226,6 +228,28 @@ const ARGMAX: ArgmaxCase[] = [
     },
   },
   { op: "argmaxInto", name: "1×1", rows: 1, cols: 1, idsSize: 1, offset: 0 },
+  {
+    op: "argmaxInto",
+    name: "3×5008 with 5003 candidates: the padded columns hold each row's largest values; offset 1 of 5",
+    rows: 3,
+    cols: 5008, // a vocabulary of 5003 padded to a multiple of 16
+    candidates: 5003,
+    idsSize: 5,
+    offset: 1,
+    fill(x, rows, cols) {
+      for (let r = 0; r < rows; r++) x.fill(100 + r, r * cols + 5003, (r + 1) * cols); // never chosen
+      x[2 * cols + 5002] = 50; // row 2: the last candidate wins
+    },
+  },
+  {
+    op: "argmaxInto",
+    name: "2×300 with 1 candidate (→ 0 whatever the row holds)",
+    rows: 2,
+    cols: 300,
+    candidates: 1,
+    idsSize: 2,
+    offset: 0,
+  },
 ];
 
 const EMBED_FROM: EmbedFromCase[] = [
@@ -465,6 +489,18 @@ const ERRORS: ErrorCase[] = [
     error: true,
     name: "rejects ids that do not fit",
     call: (be) => be.argmaxInto?.(z(be, [4, 3]), ids(be, [0, 0, 0, 0, 0, 0, 0]), 4),
+  },
+  {
+    op: "argmaxInto",
+    error: true,
+    name: "rejects more candidates than columns",
+    call: (be) => be.argmaxInto?.(z(be, [2, 3]), ids(be, [0, 0]), 0, 4),
+  },
+  {
+    op: "argmaxInto",
+    error: true,
+    name: "rejects 0 candidates",
+    call: (be) => be.argmaxInto?.(z(be, [2, 3]), ids(be, [0, 0]), 0, 0),
   },
   {
     op: "embedFrom",

@@ -24,12 +24,12 @@ export function addRef(a: Arr, b: Arr): Float64Array {
   return Float64Array.from(a, (v, i) => v + b[i]);
 }
 
-/** Index of the largest value of each row of x (rows, cols); the lowest index among equal maxima. */
-export function argmaxRef(x: Arr, rows: number, cols: number): number[] {
+/** Index of the largest of the first `candidates` values of each row of x (rows, cols); the lowest among ties. */
+export function argmaxRef(x: Arr, rows: number, cols: number, candidates = cols): number[] {
   const out: number[] = [];
   for (let r = 0; r < rows; r++) {
     let best = 0;
-    for (let c = 1; c < cols; c++) if (x[r * cols + c] > x[r * cols + best]) best = c;
+    for (let c = 1; c < candidates; c++) if (x[r * cols + c] > x[r * cols + best]) best = c;
     out.push(best);
   }
   return out;

@@ -308,9 +308,9 @@ async function runArgmax(be: Backend, c: ArgmaxCase): Promise<void> {
   c.fill?.(x, c.rows, c.cols);
   const before = Array.from({ length: c.idsSize }, (_, i) => 100 + i);
   const ids = be.upload(idBits(before), [c.idsSize], "ids");
-  be.argmaxInto(be.upload(x, [c.rows, c.cols], "logits"), ids, c.offset);
+  be.argmaxInto(be.upload(x, [c.rows, c.cols], "logits"), ids, c.offset, c.candidates);
   const want = before.slice();
-  want.splice(c.offset, c.rows, ...argmaxRef(x, c.rows, c.cols));
+  want.splice(c.offset, c.rows, ...argmaxRef(x, c.rows, c.cols, c.candidates));
   assert.deepEqual(bitsToIds(await be.read(ids)), want);
 }
 

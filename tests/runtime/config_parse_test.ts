@@ -43,6 +43,7 @@ Deno.test("config: Hugging Face mamba (mamba1-tiny fixture)", async () => {
     dModel: 64,
     nLayer: 2,
     vocabSize: 256,
+    tokenVocabSize: 256,
     dState: 16,
     dConv: 4,
     dInner: 128,
@@ -72,6 +73,7 @@ Deno.test("config: Hugging Face mamba2 (mamba2-tiny and mamba2-groups fixtures)"
       dModel: 64,
       nLayer: 2,
       vocabSize: 256,
+      tokenVocabSize: 256,
       dState: 16,
       dConv: 4,
       dInner: 128,
@@ -152,6 +154,7 @@ Deno.test("config: state-spaces mamba-130m (Mamba1 defaults, vocab padded 50277 
       dModel: 768,
       nLayer: 24,
       vocabSize: 50280,
+      tokenVocabSize: 50277, // the padded rows 50277..50279 are no tokens
       dState: 16,
       dConv: 4,
       dInner: 1536,
@@ -176,6 +179,7 @@ Deno.test("config: state-spaces mamba2-130m (Mamba2 defaults, pad multiple 16)",
   const c = parseConfig(STATE_SPACES_MAMBA2_130M, "c.json");
   assert.equal(c.arch, "mamba2");
   assert.equal(c.vocabSize, 50288);
+  assert.equal(c.tokenVocabSize, 50277);
   assert.deepEqual(
     [c.dState, c.dConv, c.dInner, c.headDim, c.nHeads, c.nGroups, c.chunkSize, c.normGroupSize],
     [128, 4, 1536, 64, 24, 1, 256, 1536],
@@ -188,6 +192,17 @@ Deno.test("config: state-spaces mamba2-130m (Mamba2 defaults, pad multiple 16)",
   assert.deepEqual([custom.dState, custom.nHeads, custom.nGroups, custom.normGroupSize], [64, 48, 4, 384]);
   assert.deepEqual(custom.timeStepLimit, [0.001, 0.1]);
   assert.equal(custom.useConvBias, false);
+});
+
+Deno.test("config: token_vocab_size (PerfMamba's key for a padded Hugging Face checkpoint)", async () => {
+  const json = await fixtureConfig("mamba1-tiny"); // vocab_size 256
+  assert.equal(parseConfig(json, "c.json").tokenVocabSize, 256);
+  assert.equal(parseConfig({ ...json, token_vocab_size: 250 }, "c.json").tokenVocabSize, 250);
+  assert.throws(
+    () => parseConfig({ ...json, token_vocab_size: 257 }, "c.json"),
+    /c\.json: field "token_vocab_size" is 257, more than vocab_size 256/,
+  );
+  assert.throws(() => parseConfig({ ...json, token_vocab_size: 0 }, "c.json"), /"token_vocab_size" must be a positive/);
 });
 
 Deno.test("config: layer_state_sizes (pruned checkpoints)", async () => {
