@@ -184,6 +184,10 @@ export async function mamba1Mixer(
       be.rmsNorm(raw[1], bc.onesN, bc.eps),
       be.rmsNorm(raw[2], bc.onesN, bc.eps),
     ]);
+    await capture("x_proj.B", l, raw[1]);
+    await capture("x_proj.C", l, raw[2]);
+    await capture("bcdt_norm.B", l, bN);
+    await capture("bcdt_norm.C", l, cN);
     for (const t of raw) be.free(t);
     parts = { dt: view(dtN), B: view(bN), C: view(cN), free: [dtN, bN, cN] };
   } else {

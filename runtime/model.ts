@@ -65,7 +65,8 @@ export interface ForwardHooks {
   end?(component: Component, layer: number): void | Promise<void>;
   /**
    * Receives named intermediate tensors of every layer ("norm.in", "norm.out", "in_proj.in", "in_proj.out",
-   * "out_proj.in", "out_proj.out"); the tensor is freed after the returned promise settles.
+   * "out_proj.in", "out_proj.out"; Falcon-Mamba also "x_proj.B" / "x_proj.C", the (T, N) B and C before their
+   * norms, and "bcdt_norm.B" / "bcdt_norm.C" after); the tensor is freed after the returned promise settles.
    */
   capture?(name: string, layer: number, t: Tensor): void | Promise<void>;
 }

@@ -68,6 +68,14 @@ export async function run(argv: string[]): Promise<void> {
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
   const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+  if (weights.config.bcdtNormEps !== undefined && (mode === "mask" || flags.bridge)) {
+    // Checked before calibrating: pruneWeights refuses both for Falcon-Mamba (runtime/prune/apply.ts says why).
+    throw new UsageError(
+      `${modelDir} is a Falcon-Mamba model: ${mode === "mask" ? "--mode mask" : "--bridge"} is not available (its ` +
+        "B and C are RMS-normalised over the states after x_proj; pruning removes states and the norms span the " +
+        "k kept ones); use --mode remove without --bridge",
+    );
+  }
   const needsActivity = flags.bridge || (score !== "random" && score !== "index") || typeof flags.activity === "string";
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)

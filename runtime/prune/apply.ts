@@ -10,6 +10,10 @@
  * Δ is per channel (Mamba-1) or per head (Mamba-2), never per state, and nothing after the SSM has size N
  * (y = Σ_s C_s·h_s), so the pruned model runs as it is with per-layer state sizes (`config.layerStateSizes`).
  *
+ * Falcon-Mamba (Mamba-1 whose B and C are RMS-normalised over the states after x_proj) is pruned like Mamba-1 in
+ * remove mode, and its norms then span the k kept states: the pruned layer is a Falcon-Mamba layer with d_state = k
+ * (see {@link pruneWeights}).
+ *
  * A least-squares bridge h ≈ W·h′ (W `[N, N′]`) is y ≈ Σ_j (Wᵀ·C)_j·h′_j: C is replaced by Wᵀ·C. Mamba-1's C is
  * linear in x_proj's input, so Wᵀ is folded into x_proj's C rows. Mamba-2's C comes out of in_proj → conv1d → SiLU,
  * so a bridged Mamba-2 layer keeps all N C rows of in_proj and C conv channels (B, A and h shrink to N′ as usual)
@@ -70,15 +74,29 @@ export interface PruneOptions {
 }
 
 /**
- * Falcon-Mamba normalises B and C over their N states (the δ / B / C norms after x_proj): dropping states changes
- * that RMS, so a pruned model would not compute the dense one's function even at ratio 0 with the kept states'
- * rows unchanged. Refused until pruning defines what the norm spans.
+ * Falcon-Mamba normalises B and C by weightless RMS norms over their states (the δ / B / C norms after x_proj).
+ * A pruned Falcon-Mamba layer normalises over the k states it keeps: it is a Falcon-Mamba with d_state = k, what a
+ * checkpoint (transformers' `state_size`, GGUF) can describe, and what the model computes from the pruned weights
+ * as they are. The other choice, the dense statistic over all N states, would need the removed x_proj rows kept for
+ * the norm alone (no smaller x_proj, nothing a checkpoint describes). At ratio 0 both are the dense model.
+ * Two things cannot be expressed then, and are refused: a bridge (Wᵀ cannot be folded into x_proj's C rows, which
+ * are normalised after the projection) and mask mode (zeroed rows still count in a norm over N, so masking would not
+ * compute what removal computes).
  */
-function refuseBcdtNorm(config: MambaConfig, op: string): void {
-  if (config.bcdtNormEps !== undefined) {
+function checkBcdtNorm(config: MambaConfig, mode: PruneMode, bridges: Bridges | null): void {
+  if (config.bcdtNormEps === undefined) return;
+  if (mode === "mask") {
     throw new Error(
-      `${op}: Falcon-Mamba models (model_type "falcon_mamba") cannot be pruned yet: their RMS norms over B and C ` +
-        `span all N states, so removing states changes the norm of the states kept`,
+      'pruneWeights: mode "mask" is not available for Falcon-Mamba (model_type "falcon_mamba"): its RMS norms over ' +
+        "B and C would still count the zeroed states, so the masked model would not compute what removal computes; " +
+        'use mode "remove" (the norms then span the k kept states)',
+    );
+  }
+  const l = bridges?.findIndex((b) => b !== null) ?? -1;
+  if (l >= 0) {
+    throw new Error(
+      `pruneWeights: bridges are not available for Falcon-Mamba (model_type "falcon_mamba"; layer ${l} has one): C ` +
+        "is RMS-normalised after x_proj, so Wᵀ·C cannot be folded into x_proj's C rows",
     );
   }
 }
@@ -138,6 +156,12 @@ function refuseBcdtNorm(config: MambaConfig, op: string): void {
  *   (and their bias entries) and all N C conv channels of every group, B / A / h are pruned to N′, and the layer
  *   gets `bridge` `[G·N′, G·N]` = blockdiag(Wᵀ) (row g·N′ + j, column g·N + i holds W[i, j]); the config gets
  *   `stateBridgeSizes[l]` = N. Such weights are written by `checkpointFiles` in PerfMamba's own format.
+ * - Falcon-Mamba (`config.bcdtNormEps`): remove mode only, without bridges. Its weightless RMS norms of B and C
+ *   then run over the k kept states (the mean of the k squares), so the pruned model is a Falcon-Mamba with
+ *   d_state = k — what transformers' config and GGUF describe, loadable as `falcon_mamba` when every layer keeps
+ *   the same count. Keeping the dense statistic over all N states instead would need the removed x_proj rows
+ *   kept only for the norm. Mask mode is refused (zeroed states would still count in a norm over N), and so are
+ *   bridges (C is normalised after x_proj, so Wᵀ cannot be folded into its rows).
  * - A layer that already has a Mamba-2 bridge (pruning a pruned model) keeps its C width: removal takes the kept
  *   rows of its bridge (a new bridge W multiplies it: blockdiag(Wᵀ)·bridge), masking zeroes them.
  *
@@ -147,7 +171,8 @@ function refuseBcdtNorm(config: MambaConfig, op: string): void {
  * @returns the pruned weights
  * @throws Error when keep does not have one set per layer, a set is empty ("layer 3 keeps no state: k must be ≥ 1"),
  *   not ascending, has duplicates or indices outside [0, N_l); when bridges has the wrong length or a bridge the
- *   wrong size or non-finite values; for a bridge with mode "mask".
+ *   wrong size or non-finite values; for a bridge with mode "mask"; for a Falcon-Mamba model with mode "mask" or a
+ *   bridge.
  */
 export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: PruneOptions = {}): MambaWeights {
   const mode = options.mode ?? "remove";
@@ -155,7 +180,6 @@ export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: Pru
     throw new Error(`pruneWeights: mode must be "remove" or "mask", got ${JSON.stringify(mode)}`);
   }
   const config = weights.config;
-  refuseBcdtNorm(config, "pruneWeights");
   const nLayer = weights.layers.length;
   if (nLayer !== config.nLayer) {
     throw new Error(`pruneWeights: the weights have ${nLayer} layers but config.nLayer is ${config.nLayer}`);
@@ -163,6 +187,7 @@ export function pruneWeights(weights: MambaWeights, keep: KeepSets, options: Pru
   const sizes = weights.layers.map((layer) => stateSizeOf(layer, config));
   validateKeep(keep, sizes);
   const bridges = validateBridges(options.bridges, keep, sizes, mode);
+  checkBcdtNorm(config, mode, bridges);
 
   const layers = weights.layers.map((layer, l): LayerWeights => {
     const N = sizes[l];

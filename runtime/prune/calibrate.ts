@@ -12,7 +12,8 @@
  * - `gram`: Σ h_{t,·,:} h_{t,·,:}ᵀ over sampled (time, channel) pairs — the N × N Gram matrix a least-squares bridge
  *   h ≈ W·h′ is fitted from.
  *
- * The host recomputation follows the model's equations (runtime/model.ts) in float64 from a zero state per sequence.
+ * The host recomputation follows the model's equations (runtime/model.ts) in float64 from a zero state per sequence
+ * (Falcon-Mamba: with its weightless RMS norms of δ, B and C after x_proj, over the layer's states).
  *
  * @module
  */
@@ -212,6 +213,14 @@ function convSilu(
   return out;
 }
 
+/** x ← x / sqrt(mean(x²) + eps): a weightless RMS norm. */
+function rmsNormInPlace(x: Float64Array, eps: number): void {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const inv = 1 / Math.sqrt(ss / x.length + eps);
+  for (let i = 0; i < x.length; i++) x[i] *= inv;
+}
+
 /** Squared column norms of a row-major [rows, cols] matrix. */
 function colNorms2(m: Float32Array, rows: number, cols: number): Float64Array {
   const out = new Float64Array(cols);
@@ -251,6 +260,12 @@ function mamba1Layer(
       let v = 0;
       for (let d = 0; d < D; d++) v += wx[j * D + d] * xt[d];
       dbl[j] = v;
+    }
+    if (cfg.bcdtNormEps !== undefined) {
+      // Falcon-Mamba: weightless RMS norms of δ, B and C (each over its own width), as the model computes them.
+      rmsNormInPlace(dbl.subarray(0, R), cfg.bcdtNormEps);
+      rmsNormInPlace(dbl.subarray(R, R + N), cfg.bcdtNormEps);
+      rmsNormInPlace(dbl.subarray(R + N, R + 2 * N), cfg.bcdtNormEps);
     }
     for (let d = 0; d < D; d++) {
       let v = w.dtProjBias.data[d];
@@ -407,10 +422,6 @@ export async function calibrate(
   }
   if (weights.layers.length !== cfg.nLayer || weights.config.arch !== cfg.arch) {
     throw new RangeError("calibrate: the host weights do not belong to this model");
-  }
-  if (cfg.bcdtNormEps !== undefined) {
-    // Falcon-Mamba's norms over B and C span all N states: pruneWeights refuses such models (see there).
-    throw new RangeError('calibrate: Falcon-Mamba models (model_type "falcon_mamba") cannot be pruned yet');
   }
   if (cfg.stateBridgeSizes?.some((n) => n > 0)) {
     throw new RangeError("calibrate: this model already has state bridges; calibrate the model it was pruned from");

@@ -102,6 +102,37 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
   }
 });
 
+Deno.test("cli prune: Falcon-Mamba (remove mode; its B / C norms span the kept states); mask and --bridge refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fx = fixtureDir("falcon-mamba-tiny");
+    const r = await cli("prune", "--model", fx, "--out", `${dir}/p`, "--ratio", "0.5", "--score", "index", "--quiet");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /kept 16 of 32 states \(per layer: 8, 8\)/);
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/p/config.json`));
+    assert.deepEqual([config.model_type, config.mixer_rms_eps, config.state_size], ["falcon_mamba", 1e-6, 8]);
+    const weights = await loadWeights(dirSource(`${dir}/p`));
+    assert.deepEqual([weights.config.bcdtNormEps, weights.config.dState], [1e-6, 8]);
+    const backend = await createWasmBackend({ threads: 1 });
+    try {
+      using m = MambaModel.load(weights, backend);
+      const { logits, state } = await m.prefill(readGolden<FixtureGolden>(fx).input_ids);
+      state.dispose();
+      assert.ok(logits.data.every(Number.isFinite));
+    } finally {
+      backend.dispose();
+    }
+    for (const flag of [["--mode", "mask"], ["--bridge"]]) {
+      const e = await cli("prune", "--model", fx, "--out", `${dir}/m`, "--ratio", "0.5", "--score", "index", ...flag);
+      assert.equal(e.code, 2, e.stderr);
+      assert.match(e.stderr, new RegExp(`is a Falcon-Mamba model: ${flag.join(" ")} is not available`));
+      await assert.rejects(() => Deno.stat(`${dir}/m`), Deno.errors.NotFound, "nothing written");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const skip = sharedSkipReason("models/mamba1-text-small") ?? sharedSkipReason("data");
 Deno.test({
   name: `cli prune: calibrated energy pruning with a bridge on the trained Mamba-1${skip ? ` (${skip})` : ""}`,
