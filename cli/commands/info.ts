@@ -51,6 +51,7 @@ export async function run(argv: string[]): Promise<void> {
     d_model: c.dModel,
     n_layer: c.nLayer,
     vocab_size: c.vocabSize,
+    token_vocab_size: c.tokenVocabSize < c.vocabSize ? c.tokenVocabSize : undefined, // padded rows are no tokens
     d_inner: c.dInner,
     d_state: c.dState,
     layer_state_sizes: stateSizes.every((n) => n === c.dState) ? undefined : stateSizes,
@@ -80,7 +81,10 @@ export async function run(argv: string[]): Promise<void> {
     ["architecture", c.arch === "mamba1" ? "Mamba-1 (selective scan)" : "Mamba-2 (SSD)"],
     ["d_model / d_inner", `${c.dModel} / ${c.dInner}`],
     ["layers", String(c.nLayer)],
-    ["vocab", String(c.vocabSize)],
+    [
+      "vocab",
+      c.tokenVocabSize < c.vocabSize ? `${c.vocabSize} (${c.tokenVocabSize} tokens + padding)` : String(c.vocabSize),
+    ],
     ["d_state", info.layer_state_sizes ? `per layer ${stateSizes.join(",")}` : String(c.dState)],
     ["conv kernel", String(c.dConv)],
     ...(c.arch === "mamba1" ? [["dt_rank", String(c.dtRank)] as [string, string]] : [

@@ -91,6 +91,25 @@ Deno.test("cli info describes a fixture", async () => {
   assert.match(t.stdout, /dt_rank\s+4/);
 });
 
+Deno.test("cli info shows a padded vocabulary's token count (token_vocab_size)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fx = fixtureDir("mamba1-tiny");
+    const config = JSON.parse(await Deno.readTextFile(`${fx}/config.json`));
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, token_vocab_size: 250 }));
+    await Deno.copyFile(`${fx}/model.safetensors`, `${dir}/model.safetensors`);
+    const j = await cli("info", "--model", dir, "--format", "json");
+    assert.equal(j.code, 0, j.stderr);
+    assert.deepEqual([JSON.parse(j.stdout).vocab_size, JSON.parse(j.stdout).token_vocab_size], [256, 250]);
+    const t = await cli("info", "--model", dir);
+    assert.match(t.stdout, /vocab\s+256 \(250 tokens \+ padding\)/);
+    const plain = await cli("info", "--model", fx, "--format", "json");
+    assert.equal("token_vocab_size" in JSON.parse(plain.stdout), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const BYTES = new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url).pathname;
 
 Deno.test("cli generate --max-new-tokens 0: the prompt and an empty continuation, exit 0 (text and JSON)", async () => {

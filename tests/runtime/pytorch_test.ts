@@ -266,6 +266,7 @@ Deno.test("pytorch: state-spaces configs: empty ssm_cfg, padded vocab rows kept,
     memorySource({ "config.json": JSON.stringify({ ...config, vocab_size: 250 }), "pytorch_model.bin": bin }),
   );
   assert.equal(padded.config.vocabSize, 256);
+  assert.equal(padded.config.tokenVocabSize, 250); // rows 250..255 are padding: never chosen as tokens
   assert.deepEqual(padded.embedding.shape, [256, 64]);
   // tie_embeddings: true ignores a stored lm_head (shape-checked); false uses it.
   const records = parseTorchCheckpoint(bin, "x");
