@@ -211,7 +211,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const host = modelDir === null
     ? null
-    : toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+    : toHostWeights(await loadCheckpoint(await modelSource(modelDir, flags)), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host

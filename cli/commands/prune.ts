@@ -19,7 +19,7 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, resolveModel, WEIGHTS_FLAGS } from "../load.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
@@ -67,12 +67,13 @@ export async function run(argv: string[]): Promise<void> {
   await prepareOutput(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
-  const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+  const resolved = await resolveModel(modelDir, flags);
+  const weights = toHostWeights(await loadCheckpoint(resolved.source), hostWeightsOptions(flags));
   const needsActivity = flags.bridge || (score !== "random" && score !== "index") || typeof flags.activity === "string";
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)
     : needsActivity
-    ? await calibrateFromFlags(flags, weights, spec.name)
+    ? await calibrateFromFlags(flags, weights, spec.name, resolved)
     : null;
   const sizes = weights.layers.map((_, l) => weights.config.layerStateSizes?.[l] ?? weights.config.dState);
   if (activity && activity.stateSizes.join() !== sizes.join()) {
