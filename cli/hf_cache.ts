@@ -130,7 +130,8 @@ export function repoCacheDir(cache: string, repo: string): string {
 
 /**
  * Checks that every entry of a snapshot folder (recursively) resolves inside the repository's real folder:
- * a symlink out of the cache, or a dangling one, is a {@link HubCacheError} naming it and its target.
+ * a symlink out of the cache, a dangling one, or a symlink to a folder (huggingface_hub links files only; a folder
+ * link could loop) is a {@link HubCacheError} naming it and its target.
  */
 function checkSnapshotEntries(dir: string, repoReal: string): void {
   for (const entry of Deno.readDirSync(dir)) {
@@ -146,7 +147,10 @@ function checkSnapshotEntries(dir: string, repoReal: string): void {
     if (!inside(real, repoReal)) {
       throw new HubCacheError(`${path}: a symlink to ${real}, outside the cache's model folder ${repoReal}`);
     }
-    if (Deno.statSync(real).isDirectory) checkSnapshotEntries(path, repoReal);
+    if (entry.isSymlink && Deno.statSync(real).isDirectory) {
+      throw new HubCacheError(`${path}: a symlink to the folder ${real} (a snapshot links files only)`);
+    }
+    if (entry.isDirectory) checkSnapshotEntries(path, repoReal);
   }
 }
 
@@ -253,6 +257,7 @@ export async function hubModelFolder(spec: string, options: HubModelOptions = {}
       options.note?.(`${e.message}; using the cached snapshot ${cached.dir}`);
       return cached;
     }
+    if (e.partial !== undefined) throw e; // cut short mid-file: the message says how to resume
     throw new HubNotFoundError(`${e.message}; not in the cache either: ${lookedIn(loc, parsed.id, revision)}`);
   }
 }

@@ -13,13 +13,18 @@ import { dirname, join, relative } from "node:path";
 import { blobName, cacheFolderName, checkpointFileSegments, isCommitHash, modelInfoUrl, resolveUrl } from "../mod.ts";
 import type { CachedSnapshot } from "./hf_cache.ts";
 
-/** A download that failed; `network` when no HTTP answer came (connection refused, reset, DNS). */
+/**
+ * A download that failed; `network` when the network failed (no HTTP answer, or a body cut short), `partial` the
+ * `.incomplete` file a later run resumes from.
+ */
 export class HubDownloadError extends Error {
   override name = "HubDownloadError";
   readonly network: boolean;
-  constructor(message: string, network = false) {
+  readonly partial?: string;
+  constructor(message: string, network = false, partial?: string) {
     super(message);
     this.network = network;
+    this.partial = partial;
   }
 }
 
@@ -282,6 +287,7 @@ async function downloadBlob(
         `${what}: ${url}: the download stopped after ${done} of ${total ?? "?"} bytes (${(e as Error).message}); ` +
           `run again to resume from ${partial}`,
         true,
+        partial,
       );
     } finally {
       file.close();
@@ -291,6 +297,7 @@ async function downloadBlob(
       throw new HubDownloadError(
         `${what}: ${url}: the download ended after ${have} of ${total} bytes; run again to resume from ${partial}`,
         true,
+        partial,
       );
     }
   }
