@@ -116,13 +116,6 @@ function realOrNull(path: string): string | null {
 /** The most bytes a `refs/<revision>` file may have (a commit hash and a newline need 41). */
 const MAX_REF_BYTES = 256;
 
-/** A cached snapshot: the folder to read, its commit, and the repository folder holding it. */
-export interface CachedSnapshot {
-  dir: string;
-  commit: string;
-  repoDir: string;
-}
-
 /** `<cache>/models--org--name`. */
 export function repoCacheDir(cache: string, repo: string): string {
   return join(cache, cacheFolderName(repo));

@@ -11,7 +11,6 @@
  */
 import { dirname, join, relative } from "node:path";
 import { blobName, cacheFolderName, checkpointFileSegments, isCommitHash, modelInfoUrl, resolveUrl } from "../mod.ts";
-import type { CachedSnapshot } from "./hf_cache.ts";
 
 /**
  * A download that failed; `network` when the network failed (no HTTP answer, or a body cut short), `partial` the
@@ -26,6 +25,13 @@ export class HubDownloadError extends Error {
     this.network = network;
     this.partial = partial;
   }
+}
+
+/** A snapshot in the cache: the folder to read, its commit, and the repository folder holding it. */
+export interface CachedSnapshot {
+  dir: string;
+  commit: string;
+  repoDir: string;
 }
 
 /** Progress of one file: bytes done of total (total 0 when unknown). */

@@ -10,10 +10,33 @@
 
 import { type CheckpointSource, urlSource } from "./checkpoint.ts";
 
-/** The public hub: the default endpoint (the CLI also reads `HF_ENDPOINT`). */
+/**
+ * The public hub: the default endpoint (the CLI also reads `HF_ENDPOINT`).
+ *
+ * @example
+ * ```ts
+ * import { HF_ENDPOINT } from "@perfmamba/perfmamba";
+ *
+ * console.log(HF_ENDPOINT); // https://huggingface.co
+ * ```
+ */
 export const HF_ENDPOINT = "https://huggingface.co";
 
-/** A model id or revision that is not one the hub could hold; `input` is what was given. */
+/**
+ * A model id, revision or endpoint that is not one the hub could have; `input` is what was given.
+ *
+ * @example
+ * ```ts
+ * import { HubIdError, parseRepoId } from "@perfmamba/perfmamba";
+ *
+ * try {
+ *   parseRepoId("../../etc/passwd");
+ * } catch (e) {
+ *   if (!(e instanceof HubIdError)) throw e;
+ *   console.log(e.input); // ../../etc/passwd
+ * }
+ * ```
+ */
 export class HubIdError extends Error {
   override name = "HubIdError";
   /** The id or revision as given. */
@@ -24,7 +47,17 @@ export class HubIdError extends Error {
   }
 }
 
-/** A model repository on the hub: `org/name`, at a revision (a branch, tag or 40-hex commit). */
+/**
+ * A model repository on the hub: `org/name`, at a revision (a branch, tag or 40-hex commit).
+ *
+ * @example
+ * ```ts
+ * import { parseRepoId, type RepoId } from "@perfmamba/perfmamba";
+ *
+ * const repo: RepoId = parseRepoId("state-spaces/mamba-130m-hf@main");
+ * console.log(repo.org, repo.name, repo.revision); // state-spaces mamba-130m-hf main
+ * ```
+ */
 export interface RepoId {
   /** The owner (user or organisation), e.g. `state-spaces`. */
   org: string;
@@ -41,7 +74,16 @@ const PART = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
 /** A full commit hash as the hub names snapshots. */
 const COMMIT = /^[0-9a-f]{40}$/;
 
-/** Whether `revision` is a full commit hash (40 lowercase hex digits): it names a snapshot directly. */
+/**
+ * Whether `revision` is a full commit hash (40 lowercase hex digits): it names a snapshot directly.
+ *
+ * @example
+ * ```ts
+ * import { isCommitHash } from "@perfmamba/perfmamba";
+ *
+ * console.log(isCommitHash("main"), isCommitHash("0123456789abcdef0123456789abcdef01234567")); // false true
+ * ```
+ */
 export function isCommitHash(revision: string): boolean {
   return COMMIT.test(revision);
 }
@@ -178,7 +220,17 @@ export function blobName(etag: string): string {
   return name;
 }
 
-/** Options of {@link resolveUrl} and {@link hubSource}. */
+/**
+ * Options of {@link resolveUrl} and {@link modelInfoUrl}.
+ *
+ * @example
+ * ```ts
+ * import { type HubOptions, resolveUrl } from "@perfmamba/perfmamba";
+ *
+ * const mirror: HubOptions = { endpoint: "https://hf-mirror.example", revision: "v1.0" };
+ * console.log(resolveUrl("org/model", "config.json", mirror)); // https://hf-mirror.example/org/model/resolve/v1.0/config.json
+ * ```
+ */
 export interface HubOptions {
   /** Branch, tag or commit (default `main`). */
   revision?: string;
@@ -250,7 +302,18 @@ export function modelInfoUrl(repo: string, options: HubOptions = {}): string {
   return `${endpointOf(options.endpoint)}/api/models/${id}/revision/${encodeURIComponent(revision)}`;
 }
 
-/** Options of {@link hubSource}. */
+/**
+ * Options of {@link hubSource}: a revision and endpoint, the fetch to use and a token.
+ *
+ * @example
+ * ```ts
+ * import { hubSource, type HubSourceOptions } from "@perfmamba/perfmamba";
+ *
+ * const options: HubSourceOptions = { revision: "main", token: "hf_…" }; // token: gated or private models
+ * console.log(hubSource("state-spaces/mamba-130m-hf", options).describe());
+ * // https://huggingface.co/state-spaces/mamba-130m-hf/resolve/main/
+ * ```
+ */
 export interface HubSourceOptions extends HubOptions {
   /** The fetch implementation (default the global `fetch`). */
   fetch?: typeof fetch;
