@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import { cacheFolderName, checkRevision, HF_ENDPOINT, isCommitHash, parseRepoId } from "../mod.ts";
-import { type DownloadProgress, downloadSnapshot, HubDownloadError } from "./hub_download.ts";
+import { type CachedSnapshot, type DownloadProgress, downloadSnapshot, HubDownloadError } from "./hub_download.ts";
 
 /** A cache that is not what huggingface_hub writes, or that points outside itself; names the path. */
 export class HubCacheError extends Error {
@@ -190,6 +190,20 @@ export function findCachedSnapshot(cache: string, repo: string, revision: string
   return { dir, commit, repoDir };
 }
 
+/** The weight files a snapshot may hold (one is enough to try loading it without asking the network). */
+const WEIGHT_FILES = [
+  "model.safetensors",
+  "model.safetensors.index.json",
+  "pytorch_model.bin",
+  "pytorch_model.bin.index.json",
+];
+
+/** Whether a (checked) snapshot folder has config.json and a weights file. */
+function hasCheckpoint(dir: string): boolean {
+  const has = (name: string) => realOrNull(join(dir, name)) !== null;
+  return has("config.json") && WEIGHT_FILES.some(has);
+}
+
 /** Options of {@link hubModelFolder}; each defaults to what the environment says. */
 export interface HubModelOptions {
   revision?: string;
@@ -210,7 +224,7 @@ function lookedIn(loc: CacheLocation, repo: string, revision: string): string {
 
 /**
  * The snapshot folder of hub model `spec` (`org/name` or `org/name@revision`): from the cache when it is there
- * (a commit hash without asking the network, as huggingface_hub does), else downloaded into it; offline
+ * (a commit hash whose snapshot has config.json and weights without asking the network, as huggingface_hub does), else downloaded into it; offline
  * (`HF_HUB_OFFLINE=1`) from the cache only.
  *
  * @throws HubNotFoundError offline and not cached, or the network failed and not cached: lists the paths looked in
@@ -235,7 +249,7 @@ export async function hubModelFolder(spec: string, options: HubModelOptions = {}
         lookedIn(loc, parsed.id, revision),
     );
   }
-  if (cached !== null && isCommitHash(revision)) return cached;
+  if (cached !== null && isCommitHash(revision) && hasCheckpoint(cached.dir)) return cached;
   try {
     return await downloadSnapshot(parsed.id, revision, {
       cache: loc.dir,

@@ -279,6 +279,7 @@ async function downloadBlob(
     Deno.mkdirSync(dirname(partial), { recursive: true });
     const file = Deno.openSync(partial, { write: true, create: true, truncate: start === 0, append: start > 0 });
     let done = start;
+    options.progress?.(what, done, total ?? 0);
     try {
       if (res.body === null) throw new HubDownloadError(`${what}: ${url}: empty response`);
       for await (const chunk of res.body) {

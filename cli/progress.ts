@@ -40,18 +40,21 @@ export function progressBar(enabled = true, options: ProgressOptions = {}): Prog
   const write = (s: string) => Deno.stderr.writeSync(enc.encode(s));
   const t0 = performance.now();
   let lastLabel = "";
+  let first: number | undefined; // bytes: the count at the first update (a resumed download), left out of rate and ETA
   let drawn = false;
   return {
     update(done, total, label) {
       if (!enabled) return;
       const frac = total > 0 ? Math.min(1, done / total) : 1;
       const elapsed = performance.now() - t0;
-      const left = done > 0 ? (elapsed / done) * (total - done) : 0;
+      first ??= options.bytes ? done : 0;
+      const left = done > first ? (elapsed / (done - first)) * (total - done) : 0;
       if (tty) {
         const fill = Math.round(frac * WIDTH);
         const bar = "█".repeat(fill) + "░".repeat(WIDTH - fill);
+        const rate = elapsed > 0 ? (done - first) / elapsed * 1000 : 0;
         const count = options.bytes
-          ? `${formatBytes(done)}/${formatBytes(total)} ${formatBytes(elapsed > 0 ? done / elapsed * 1000 : 0)}/s`
+          ? `${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s`
           : `${done}/${total}`;
         write(`\r\x1b[2K${bar} ${String(Math.round(frac * 100)).padStart(3)}% ${count} ${label} · ETA ${eta(left)}`);
         drawn = true;

@@ -48,7 +48,7 @@ export const spec: CommandSpec = {
       type: "boolean",
       help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
     },
-    model: { type: "string", help: "Checkpoint for the accuracy sweep" },
+    model: { type: "string", help: "Checkpoint folder or Hugging Face model id for the accuracy sweep" },
     ...MODEL_FLAGS,
     ...CALIB_FLAGS,
     ...EVAL_FLAGS,
