@@ -26,6 +26,10 @@ export interface HubServerOptions {
   lfs?: (name: string) => boolean;
   /** When set, every request must carry `Authorization: Bearer <token>` (else 401). */
   token?: string;
+  /** A hostile hub: the `X-Linked-Etag` / `ETag` value to send for these files instead of their hash. */
+  etags?: Record<string, string>;
+  /** A hostile hub: the `X-Linked-Size` to announce for these files instead of their size. */
+  sizes?: Record<string, number>;
 }
 
 /** A running hub: its URL, the requests it saw, and knobs for the tests. */
@@ -145,12 +149,12 @@ export async function startHub(options: HubServerOptions): Promise<HubServer> {
           headers: {
             ...common,
             location: `${url.origin}/cdn/${sha256s.get(name)}`,
-            "x-linked-etag": `"${sha256s.get(name)}"`,
-            "x-linked-size": String(files[name].length),
+            "x-linked-etag": options.etags?.[name] ?? `"${sha256s.get(name)}"`,
+            "x-linked-size": String(options.sizes?.[name] ?? files[name].length),
           },
         });
       }
-      return body(name, req, { ...common, etag: `"${gits.get(name)}"` });
+      return body(name, req, { ...common, etag: options.etags?.[name] ?? `"${gits.get(name)}"` });
     }
     if (path.startsWith("/cdn/")) {
       const name = byCdn.get(path.slice("/cdn/".length));

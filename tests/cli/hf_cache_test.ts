@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cacheFolderName, HubIdError } from "../../mod.ts";
+import { cacheFolderName, HubIdError, parseSafetensors, toFloat32, writeSafetensors } from "../../mod.ts";
 import { findCachedSnapshot, hubCacheDir, HubCacheError, hubOffline, hubToken } from "../../cli/hf_cache.ts";
 import { checkpointDownloadPlan } from "../../cli/hub_download.ts";
-import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
+import { assertClose, exists, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
 import { Rng } from "../fuzz/_rng.ts";
 import { type CliResult, cliWith } from "./_cli.ts";
 import { type HubServer, startHub } from "./_hub_server.ts";
@@ -132,6 +132,116 @@ Deno.test("hub cache: --model org/name downloads into huggingface_hub's layout, 
     const fallback = await cliWith({ env: hfEnv(home, dead) }, ...logitsArgs(REPO));
     assertGolden(fallback, "network down: the cached snapshot");
     assert.match(fallback.stderr, /network error .*using the cached snapshot/);
+  });
+});
+
+/** The mamba1-tiny fixture as an index and two shards (layer 0 in a.safetensors, the rest in b.safetensors). */
+function shardedRepo(): Record<string, Uint8Array> {
+  const file = parseSafetensors(Deno.readFileSync(`${FIXTURE}/model.safetensors`), "fixture");
+  const all = [...file.tensors.values()].map((r) => ({ name: r.name, shape: r.shape, data: toFloat32(r) }));
+  const first = all.filter((t) => t.name.includes("layers.0."));
+  const rest = all.filter((t) => !t.name.includes("layers.0."));
+  const weightMap = Object.fromEntries([
+    ...first.map((t) => [t.name, "a.safetensors"]),
+    ...rest.map((t) => [t.name, "b.safetensors"]),
+  ]);
+  return {
+    "config.json": Deno.readFileSync(`${FIXTURE}/config.json`),
+    "model.safetensors.index.json": new TextEncoder().encode(JSON.stringify({ metadata: {}, weight_map: weightMap })),
+    "a.safetensors": writeSafetensors(first),
+    "b.safetensors": writeSafetensors(rest),
+    "unused.safetensors": writeSafetensors(first),
+  };
+}
+
+Deno.test("hub cache: a sharded repository downloads the index and the shards it lists; pytorch_model.bin too", async () => {
+  await withTemp(async (home) => {
+    const hub = await startHub({ repo: "test-org/sharded", files: shardedRepo() });
+    try {
+      assertGolden(await cliWith({ env: hfEnv(home, hub.url) }, ...logitsArgs("test-org/sharded")), "sharded");
+      const snap = join(home, "hub", cacheFolderName("test-org/sharded"), "snapshots", hub.sha);
+      assert.deepEqual([...Deno.readDirSync(snap)].map((e) => e.name).sort(), [
+        "a.safetensors",
+        "b.safetensors",
+        "config.json",
+        "model.safetensors.index.json",
+      ]);
+    } finally {
+      await hub.close();
+    }
+    // A state-spaces repository with pytorch_model.bin: the same logits as its folder.
+    const torchDir = fixtureDir("ssm-mamba1-tiny");
+    const torch = await startHub({
+      repo: "test-org/torch",
+      files: {
+        "config.json": Deno.readFileSync(`${torchDir}/config.json`),
+        "pytorch_model.bin": Deno.readFileSync(`${torchDir}/pytorch_model.bin`),
+      },
+    });
+    try {
+      const fromHub = await cliWith({ env: hfEnv(home, torch.url) }, ...logitsArgs("test-org/torch"));
+      const fromFolder = await cliWith({}, ...logitsArgs(torchDir));
+      assert.equal(fromHub.code, 0, fromHub.stderr);
+      assert.equal(fromFolder.code, 0, fromFolder.stderr);
+      assert.equal(fromHub.stdout, fromFolder.stdout);
+    } finally {
+      await torch.close();
+    }
+  });
+});
+
+Deno.test("hub cache: a hostile hub (ETag paths, size lies, shards outside the repo) is refused, naming file and URL", async () => {
+  await withTemp(async (home) => {
+    const cases: [Partial<Parameters<typeof startHub>[0]>, RegExp][] = [
+      [
+        { etags: { "config.json": '"../../../evil"' } },
+        /config\.json: .*ETag "\\"\.\.\/\.\.\/\.\.\/evil\\"" is not a plain blob name/,
+      ],
+      [{ etags: { "model.safetensors": '"a/b"' } }, /model\.safetensors: .*is not a plain blob name/],
+      [{ sizes: { "model.safetensors": 1000 } }, /model\.safetensors: .*329624 bytes but the hub announced 1000/],
+      [{
+        files: {
+          "config.json": Deno.readFileSync(`${FIXTURE}/config.json`),
+          "model.safetensors.index.json": new TextEncoder().encode(
+            JSON.stringify({ weight_map: { "backbone.norm_f.weight": "../../../../x.safetensors" } }),
+          ),
+        },
+      }, /model\.safetensors\.index\.json: file name "\.\.\/\.\.\/\.\.\/\.\.\/x\.safetensors" is not a plain relative/],
+      [{
+        files: {
+          "config.json": Deno.readFileSync(`${FIXTURE}/config.json`),
+          "model.safetensors.index.json": new TextEncoder().encode(
+            JSON.stringify({ weight_map: { "backbone.norm_f.weight": "elsewhere.safetensors" } }),
+          ),
+        },
+      }, /shard "elsewhere\.safetensors" is not a file of the repository/],
+    ];
+    for (const [options, pattern] of cases) {
+      const hub = await startHub({ repo: REPO, files: repoFiles(), ...options });
+      try {
+        const r = await cliWith({ env: hfEnv(home, hub.url) }, ...logitsArgs(REPO));
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, pattern);
+        assert.ok(r.stderr.includes(REPO), "names the repository");
+      } finally {
+        await hub.close();
+      }
+      // Nothing was written outside the cache's repository folder, and nothing partial is under snapshots/.
+      const repoDir = join(home, "hub", cacheFolderName(REPO));
+      const written = [...Deno.readDirSync(home)].map((e) => e.name);
+      assert.ok(written.every((n) => n === "hub"), written.join());
+      if (written.length > 0) {
+        assert.deepEqual([...Deno.readDirSync(join(home, "hub"))].map((e) => e.name), [cacheFolderName(REPO)]);
+        assert.ok(!exists(join(repoDir, "refs", "main")), "no ref to a failed download");
+        const snaps = join(repoDir, "snapshots");
+        for (const snap of exists(snaps) ? Deno.readDirSync(snaps) : []) {
+          for (const f of Deno.readDirSync(join(snaps, snap.name))) {
+            assert.ok(Deno.statSync(join(snaps, snap.name, f.name)).isFile, `${f.name} resolves to a whole blob`);
+          }
+        }
+        Deno.removeSync(join(home, "hub"), { recursive: true });
+      }
+    }
   });
 });
 
