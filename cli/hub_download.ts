@@ -2,13 +2,15 @@
  * Downloading a model's checkpoint files from the Hugging Face hub into huggingface_hub's cache layout:
  * `blobs/<etag>`, `snapshots/<commit>/<file>` → `../../blobs/<etag>`, `refs/<revision>` = commit.
  *
- * A blob is written to `blobs/<etag>.incomplete` and renamed when it has exactly the size the hub announced; an
+ * A blob is written to `blobs/<etag>.incomplete` and renamed when it has exactly the size the hub announced and,
+ * when its ETag is a content hash (SHA-256 for LFS files, the git blob SHA-1 for others), hashes to it; an
  * interrupted download is resumed on the next run with a `Range: bytes=N-` request. The snapshot symlink appears
  * only after its blob is complete, so a partial file is never visible under `snapshots/`. The token goes in an
  * `Authorization` header only, never into a message.
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { blobName, cacheFolderName, checkpointFileSegments, isCommitHash, modelInfoUrl, resolveUrl } from "../mod.ts";
 
@@ -235,6 +237,33 @@ function contentRange(res: Response): { start: number; total?: number } | undefi
 }
 
 /**
+ * Checks a downloaded blob against its ETag when the ETag is a content hash, as the hub's are: 64 hex digits are the
+ * SHA-256 of an LFS file, 40 the git blob hash (SHA-1 of `blob <size>\0<content>`) of a plain one. Other ETags are
+ * not checked (their size still is). Streams the file: no second copy in memory.
+ */
+async function verifyBlob(path: string, etag: string, what: string, url: string): Promise<void> {
+  const kind = /^[0-9a-f]{64}$/.test(etag) ? "sha256" : /^[0-9a-f]{40}$/.test(etag) ? "sha1" : null;
+  if (kind === null) return;
+  const hash = createHash(kind);
+  if (kind === "sha1") hash.update(`blob ${Deno.statSync(path).size}\0`);
+  const file = await Deno.open(path, { read: true });
+  try {
+    for await (const chunk of file.readable) hash.update(chunk);
+  } catch (e) {
+    throw new HubDownloadError(`${what}: ${path}: cannot read back (${(e as Error).message})`);
+  }
+  const got = hash.digest("hex");
+  if (got !== etag) {
+    Deno.removeSync(path);
+    throw new HubDownloadError(
+      `${what}: ${url}: the downloaded bytes hash to ${got}, not the ETag ${etag} (${
+        kind === "sha256" ? "SHA-256" : "git blob SHA-1"
+      }); removed ${path}, run again`,
+    );
+  }
+}
+
+/**
  * Downloads `url` into `blob` through `blob.incomplete`, resuming a partial one with a Range request; renames it
  * to `blob` only when it has exactly the announced size.
  */
@@ -268,6 +297,12 @@ async function downloadBlob(
       total = range.total;
     } else if (res.ok) {
       total = intHeader(res, "content-length");
+    } else if (res.status === 416 && have > 0) {
+      await res.body?.cancel();
+      Deno.removeSync(partial); // not a prefix the server can continue: start over next time
+      throw new HubDownloadError(
+        `${what}: ${url}: the server cannot resume from byte ${have} (HTTP 416); removed ${partial}, run again`,
+      );
     } else {
       throw await httpError(res, url, what);
     }
@@ -308,6 +343,7 @@ async function downloadBlob(
       );
     }
   }
+  await verifyBlob(partial, meta.etag, what, url);
   Deno.renameSync(partial, blob);
 }
 

@@ -315,6 +315,35 @@ Deno.test("hub cache: a download cut mid-body resumes with a Range request and e
   });
 });
 
+Deno.test("hub cache: a wrong partial blob is caught by its hash (or its size) and removed; the next run is right", async () => {
+  await withTemp(async (home) => {
+    await withHub(async (hub) => {
+      const env = hfEnv(home, hub.url);
+      const blobs = join(home, "hub", cacheFolderName(REPO), "blobs");
+      const blob = join(blobs, await hub.sha256("model.safetensors"));
+      Deno.mkdirSync(blobs, { recursive: true });
+      // A same-length prefix of other bytes: the resumed file has the right size but not the right SHA-256.
+      Deno.writeFileSync(`${blob}.incomplete`, new Uint8Array(1000).fill(7));
+      const bad = await cliWith({ env }, ...logitsArgs(REPO));
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.ok(
+        bad.stderr.includes(
+          `not the ETag ${await hub.sha256("model.safetensors")} (SHA-256); removed ${blob}.incomplete`,
+        ),
+        bad.stderr,
+      );
+      assert.ok(!exists(`${blob}.incomplete`) && !exists(blob));
+      assertGolden(await cliWith({ env }, ...logitsArgs(REPO)), "after the bad partial was removed");
+      // A partial longer than the file is not a prefix of it: dropped, downloaded whole.
+      Deno.removeSync(join(home, "hub"), { recursive: true });
+      Deno.mkdirSync(blobs, { recursive: true });
+      Deno.writeFileSync(`${blob}.incomplete`, new Uint8Array(400_000));
+      assertGolden(await cliWith({ env }, ...logitsArgs(REPO)), "an over-long partial");
+      assert.deepEqual(Deno.readFileSync(blob), repoFiles()["model.safetensors"]);
+    });
+  });
+});
+
 Deno.test("hub cache: a gated model sends HF_TOKEN (or the token file) as a Bearer header and never prints it", async () => {
   await withTemp(async (home) => {
     await withHub(async (hub) => {
