@@ -46,6 +46,19 @@ export {
   toHostWeights,
   urlSource,
 } from "./runtime/checkpoint.ts";
+export type { HubOptions, HubSourceOptions, RepoId } from "./runtime/hub.ts";
+export {
+  blobName,
+  cacheFolderName,
+  checkRevision,
+  HF_ENDPOINT,
+  HubIdError,
+  hubSource,
+  isCommitHash,
+  modelInfoUrl,
+  parseRepoId,
+  resolveUrl,
+} from "./runtime/hub.ts";
 export type { Dtype, SafetensorRecord, SafetensorsFile, TensorToWrite } from "./runtime/safetensors.ts";
 export { parseTorchCheckpoint, readZip } from "./runtime/pytorch.ts";
 export { DTYPE_SIZES, parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";

@@ -8,12 +8,15 @@ import { calibrate, MambaModel, type MambaWeights, type StateActivity } from "..
 import { type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { backendFromFlags } from "./load.ts";
 import { progressBar } from "./progress.ts";
-import { loadTokenizer } from "./tokenizer.ts";
+import { commandTokenizer, type TokenizerModel } from "./tokenizer.ts";
 
 /** The calibration flags of `prune` and `sweep`. */
 export const CALIB_FLAGS: Record<string, FlagSpec> = {
   calib: { type: "string", help: "Calibration text: comma-separated .txt files or .jsonl with a text field" },
-  tokenizer: { type: "string", help: "tokenizer.json for the calibration (and evaluation) text" },
+  tokenizer: {
+    type: "string",
+    help: "tokenizer.json for the calibration (and evaluation) text (default: the model folder's)",
+  },
   "calib-seqs": { type: "string", help: "Calibration sequences", default: "16" },
   "calib-len": { type: "string", help: "Tokens per calibration sequence", default: "512" },
   activity: { type: "string", help: "Reuse a state_activity.json from an earlier run instead of calibrating" },
@@ -93,14 +96,19 @@ export async function readActivity(path: string): Promise<StateActivity> {
   return { ...json, gram: json.gram.map((g) => ({ samples: g.samples, matrix: Float64Array.from(g.matrix) })) };
 }
 
-/** Calibrate `weights` on the --calib text with the backend flags (progress on stderr); `command` names errors. */
-export async function calibrateFromFlags(flags: Flags, weights: MambaWeights, command: string): Promise<StateActivity> {
+/**
+ * Calibrate `weights` on the --calib text with the backend flags (progress on stderr); `command` names errors; the
+ * tokenizer is --tokenizer or `checkpoint`'s tokenizer.json.
+ */
+export async function calibrateFromFlags(
+  flags: Flags,
+  weights: MambaWeights,
+  command: string,
+  checkpoint: TokenizerModel | null = null,
+): Promise<StateActivity> {
   const files = typeof flags.calib === "string" ? flags.calib.split(",").filter((s) => s !== "") : [];
   if (files.length === 0) throw new UsageError("--calib is required to calibrate (or pass --activity FILE)");
-  if (typeof flags.tokenizer !== "string" || flags.tokenizer === "") {
-    throw new UsageError(`${command}: --tokenizer is required (see --help)`);
-  }
-  const tokenizer = await loadTokenizer(flags.tokenizer);
+  const { tokenizer } = await commandTokenizer(command, flags, checkpoint);
   const count = numberFlag(flags, "calib-seqs", { integer: true, min: 1, max: 100000 })!;
   const length = numberFlag(flags, "calib-len", { integer: true, min: 2, max: 65536 })!;
   const seqs = await calibrationSequences(files, tokenizer, count, length, weights.config.vocabSize);

@@ -6,14 +6,19 @@ import {
   BACKEND_KINDS,
   BackendOptionError,
   type HostWeightsOptions,
+  HubIdError,
   loadCheckpoint,
   MambaModel,
+  parseRepoId,
   selectBackend,
   type SelectBackendOptions,
   toHostWeights,
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { dirSource } from "./fs_source.ts";
+import { hubModelFolder } from "./hf_cache.ts";
+import type { DownloadProgress } from "./hub_download.ts";
+import { type ProgressBar, progressBar } from "./progress.ts";
 import type { CheckpointSource } from "../mod.ts";
 
 /** Backend names the CLI accepts for --backend: the runtime's, plus "auto". */
@@ -34,8 +39,13 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   },
 };
 
-/** The flags of every command that reads a checkpoint folder (--model): --follow-symlinks. */
+/** The help of --model: a folder or a hub model id. */
+export const MODEL_HELP = "Checkpoint folder, or a Hugging Face model id org/name[@revision] (read from the cache " +
+  "HF_HOME/hub, downloaded into it when missing; an existing folder of that name wins)";
+
+/** The flags of every command that reads a checkpoint (--model): --revision, --follow-symlinks. */
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
+  revision: { type: "string", help: "With a model id: branch, tag or commit (default: main)" },
   "follow-symlinks": {
     type: "boolean",
     help: "Read checkpoint files whose symlinks lead outside the --model folder (a Hugging Face cache snapshot " +
@@ -43,9 +53,74 @@ export const MODEL_FLAGS: Record<string, FlagSpec> = {
   },
 };
 
-/** The checkpoint folder `dir` as a source, following symlinks out of it when --follow-symlinks is given. */
-export function modelSource(dir: string, flags: Flags): CheckpointSource {
-  return dirSource(dir, { followSymlinks: flags["follow-symlinks"] === true });
+/** A resolved --model: the folder read (a cache snapshot for a model id) and its source. */
+export interface ResolvedModel {
+  /** What --model said. */
+  spec: string;
+  /** The folder holding config.json (for a model id, the snapshot in the Hugging Face cache). */
+  dir: string;
+  source: CheckpointSource;
+}
+
+/** Whether `path` exists (anything: a folder, a file, a dangling link counts as absent). */
+function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A download progress callback drawing one byte bar per file on stderr (redrawn at most every 100 ms). */
+function downloadBar(): DownloadProgress {
+  let bar: ProgressBar | undefined;
+  let current = "";
+  let last = 0;
+  return (file, done, total) => {
+    if (file !== current) {
+      bar?.done();
+      bar = progressBar(true, { bytes: true });
+      current = file;
+    }
+    const now = performance.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    bar!.update(done, total, file);
+    if (done >= total) bar!.done();
+  };
+}
+
+/**
+ * Resolves --model: an existing path is a checkpoint folder (always: a folder named like a model id wins);
+ * otherwise a Hugging Face model id `org/name[@revision]` (and --revision) is looked up in the local cache and
+ * downloaded into it when missing (cli/hf_cache.ts). Follows symlinks out of a folder when --follow-symlinks is given.
+ */
+export async function resolveModel(spec: string, flags: Flags): Promise<ResolvedModel> {
+  const follow = flags["follow-symlinks"] === true;
+  const revision = typeof flags.revision === "string" ? flags.revision : undefined;
+  if (pathExists(spec)) {
+    if (revision !== undefined) throw new UsageError(`--revision applies to a model id, but ${spec} is a folder`);
+    return { spec, dir: spec, source: dirSource(spec, { followSymlinks: follow }) };
+  }
+  try {
+    parseRepoId(spec);
+  } catch (e) {
+    if (!(e instanceof HubIdError)) throw e;
+    // Neither a path nor an id: say both.
+    throw new Error(`${spec}: no such checkpoint directory, and not a Hugging Face model id (${e.message})`);
+  }
+  const snapshot = await hubModelFolder(spec, {
+    revision,
+    progress: flags.quiet === true ? undefined : downloadBar(),
+    note: (line) => console.error(`note: ${line}`),
+  });
+  return { spec, dir: snapshot.dir, source: dirSource(snapshot.dir, { followSymlinks: follow }) };
+}
+
+/** The checkpoint --model names (a folder or a hub model id) as a source: {@link resolveModel}'s. */
+export async function modelSource(spec: string, flags: Flags): Promise<CheckpointSource> {
+  return (await resolveModel(spec, flags)).source;
 }
 
 /** The flags of every command that loads a checkpoint's weights: --allow-nonfinite. */
@@ -85,9 +160,11 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
 }
 
-/** Load a checkpoint directory onto a new backend chosen by the backend flags (and the weights flags). */
-export async function loadModel(dir: string, flags: Flags): Promise<MambaModel> {
-  const checkpoint = await loadCheckpoint(modelSource(dir, flags));
+/** Load a checkpoint (--model: a folder, a model id, or one already resolved) onto a new backend chosen by the backend
+ * flags (and the weights flags). */
+export async function loadModel(model: string | ResolvedModel, flags: Flags): Promise<MambaModel> {
+  const resolved = typeof model === "string" ? await resolveModel(model, flags) : model;
+  const checkpoint = await loadCheckpoint(resolved.source);
   const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags);
   try {

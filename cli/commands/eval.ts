@@ -25,9 +25,9 @@ import {
   requireFlag,
   UsageError,
 } from "../args.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, MODEL_HELP, resolveModel, WEIGHTS_FLAGS } from "../load.ts";
 import { progressBar } from "../progress.ts";
-import { loadTokenizer } from "../tokenizer.ts";
+import { commandTokenizer, TOKENIZER_HELP } from "../tokenizer.ts";
 
 /** Window length when --window is not given. */
 const DEFAULT_WINDOW = 512;
@@ -36,15 +36,13 @@ const DEFAULT_WINDOW = 512;
 export const spec: CommandSpec = {
   name: "eval",
   summary: "Evaluate a model: perplexity of a text file, or a zero-shot task (PIQA, ARC, HellaSwag, ...).",
-  usage: "perfmamba eval --model DIR --tokenizer FILE (--text FILE [--window 512] [--stride N] [--tail drop|keep] | " +
+  usage:
+    "perfmamba eval --model DIR|ORG/NAME [--tokenizer FILE] (--text FILE [--window 512] [--stride N] [--tail drop|keep] | " +
     `--task ${TASK_NAMES.join("|")} --data FILE) [--limit N] [--batch N] [--format table|json] [--quiet]`,
   flags: {
-    model: { type: "string", help: "Checkpoint directory" },
+    model: { type: "string", help: MODEL_HELP },
     ...MODEL_FLAGS,
-    tokenizer: {
-      type: "string",
-      help: "Hugging Face tokenizer.json (e.g. ../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)",
-    },
+    tokenizer: { type: "string", help: TOKENIZER_HELP },
     text: { type: "string", help: "Text file whose perplexity to measure (encoded as one string, no BOS)" },
     window: {
       type: "string",
@@ -191,7 +189,6 @@ export async function run(argv: string[]): Promise<void> {
   const flags = parseCommand(spec, argv);
   if (!flags) return;
   const dir = requireFlag(spec, flags, "model");
-  const tokPath = requireFlag(spec, flags, "tokenizer");
   const job = jobFromFlags(flags);
   const limit = numberFlag(flags, "limit", { integer: true, min: 1 });
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
@@ -209,11 +206,12 @@ export async function run(argv: string[]): Promise<void> {
   } else if (text.length === 0) {
     throw new Error(`text ${job.path}: the file is empty`);
   }
-  const tokenizer = await loadTokenizer(tokPath);
+  const resolved = await resolveModel(dir, flags);
+  const { tokenizer, from: tokPath } = await commandTokenizer(spec.name, flags, resolved);
   const tokVocab = tokenizer.get_vocab(true).size;
   const encode = (s: string): number[] => tokenizer.encode(s, { add_special_tokens: false }).ids;
 
-  const model = await loadModel(dir, flags);
+  const model = await loadModel(resolved, flags);
   const name = basename(dir.replace(/\/+$/, ""));
   const backend = model.backend;
   const guard = vocabGuard(tokPath, tokVocab, model, dir);

@@ -4,20 +4,17 @@
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { generate } from "../../mod.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
-import { loadTokenizer } from "../tokenizer.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, MODEL_HELP, resolveModel, WEIGHTS_FLAGS } from "../load.ts";
+import { commandTokenizer, TOKENIZER_HELP } from "../tokenizer.ts";
 
 export const spec: CommandSpec = {
   name: "generate",
   summary: "Continue a text prompt, streaming tokens as they are produced.",
-  usage: "perfmamba generate --model DIR --tokenizer tokenizer.json --prompt TEXT [options]",
+  usage: "perfmamba generate --model DIR|ORG/NAME [--tokenizer tokenizer.json] --prompt TEXT [options]",
   flags: {
-    model: { type: "string", help: "Checkpoint directory" },
+    model: { type: "string", help: MODEL_HELP },
     ...MODEL_FLAGS,
-    tokenizer: {
-      type: "string",
-      help: "Hugging Face tokenizer.json (e.g. ../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)",
-    },
+    tokenizer: { type: "string", help: TOKENIZER_HELP },
     prompt: { type: "string", help: "Prompt text" },
     "max-new-tokens": { type: "string", help: "Tokens to generate", default: "32" },
     temperature: { type: "string", help: "0 = greedy; otherwise sampling temperature", default: "0" },
@@ -35,7 +32,6 @@ export async function run(argv: string[]): Promise<void> {
   const flags = parseCommand(spec, argv);
   if (!flags) return;
   const dir = requireFlag(spec, flags, "model");
-  const tokPath = requireFlag(spec, flags, "tokenizer");
   const prompt = flags.prompt;
   if (typeof prompt !== "string") throw new UsageError("generate: --prompt is required (see --help)");
   if (prompt === "") throw new UsageError("generate: --prompt is empty; give some text to continue");
@@ -47,10 +43,11 @@ export async function run(argv: string[]): Promise<void> {
     seed: numberFlag(flags, "seed", { integer: true }),
     stopTokens: intListFlag(flags, "stop"),
   };
-  const tokenizer = await loadTokenizer(tokPath);
+  const resolved = await resolveModel(dir, flags);
+  const { tokenizer, from: tokPath } = await commandTokenizer(spec.name, flags, resolved);
   const ids: number[] = tokenizer.encode(prompt, { add_special_tokens: false }).ids;
   if (ids.length === 0) throw new UsageError("generate: --prompt encodes to no tokens");
-  const model = await loadModel(dir, flags);
+  const model = await loadModel(resolved, flags);
   const vocab = model.config.vocabSize;
   const tooBig = ids.find((t) => t >= vocab);
   if (tooBig !== undefined) {

@@ -4,14 +4,14 @@
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
 import { componentStateBytes, loadCheckpoint, toHostWeights } from "../../mod.ts";
-import { hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
+import { hostWeightsOptions, MODEL_FLAGS, MODEL_HELP, modelSource, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "info",
   summary: "Describe a checkpoint: architecture, dimensions, parameter count, dtypes and memory.",
   usage: "perfmamba info --model DIR [--format table|json]",
   flags: {
-    model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format)" },
+    model: { type: "string", help: MODEL_HELP },
     ...MODEL_FLAGS,
     format: { type: "string", help: "Output format: table or json", default: "table" },
     ...WEIGHTS_FLAGS,
@@ -27,7 +27,7 @@ export async function run(argv: string[]): Promise<void> {
   if (!flags) return;
   const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
-  const ckpt = await loadCheckpoint(modelSource(dir, flags));
+  const ckpt = await loadCheckpoint(await modelSource(dir, flags));
   const w = toHostWeights(ckpt, hostWeightsOptions(flags));
   const c = w.config;
   const dtypes: Record<string, number> = {};

@@ -3,14 +3,14 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, MODEL_HELP, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "logits",
   summary: "Print the logits of a token sequence (or a batch) as JSON on stdout.",
   usage: "perfmamba logits --model DIR --tokens 1,2,3[;4,5,6] [--backend auto|webgpu|wasm] [--last]",
   flags: {
-    model: { type: "string", help: "Checkpoint directory" },
+    model: { type: "string", help: MODEL_HELP },
     ...MODEL_FLAGS,
     tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
     ...BACKEND_FLAGS,

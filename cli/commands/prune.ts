@@ -19,7 +19,7 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, MODEL_HELP, resolveModel, WEIGHTS_FLAGS } from "../load.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
@@ -29,7 +29,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba prune --model DIR --out DIR --ratio 0.5 --calib FILE --tokenizer FILE [--score energy] " +
     "[--scope layer|global] [--mode remove|mask] [--bridge]",
   flags: {
-    model: { type: "string", help: "Checkpoint folder to prune (read only)" },
+    model: { type: "string", help: `${MODEL_HELP}; pruned, never written` },
     ...MODEL_FLAGS,
     out: { type: "string", help: "New checkpoint folder (must not exist)" },
     ratio: { type: "string", help: "Fraction r of each layer's states to remove, in [0, 1): keeps ⌊N·(1 − r)⌋" },
@@ -67,7 +67,8 @@ export async function run(argv: string[]): Promise<void> {
   await prepareOutput(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
-  const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+  const resolved = await resolveModel(modelDir, flags);
+  const weights = toHostWeights(await loadCheckpoint(resolved.source), hostWeightsOptions(flags));
   if (weights.config.bcdtNormEps !== undefined && (mode === "mask" || flags.bridge)) {
     // Checked before calibrating: pruneWeights refuses both for Falcon-Mamba (runtime/prune/apply.ts says why).
     throw new UsageError(
@@ -80,7 +81,7 @@ export async function run(argv: string[]): Promise<void> {
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)
     : needsActivity
-    ? await calibrateFromFlags(flags, weights, spec.name)
+    ? await calibrateFromFlags(flags, weights, spec.name, resolved)
     : null;
   const sizes = weights.layers.map((_, l) => weights.config.layerStateSizes?.[l] ?? weights.config.dState);
   if (activity && activity.stateSizes.join() !== sizes.join()) {

@@ -23,7 +23,7 @@ import {
   backendFromFlags,
   hostWeightsOptions,
   MODEL_FLAGS,
-  modelSource,
+  resolveModel,
   WEIGHTS_FLAGS,
 } from "../load.ts";
 import { progressBar } from "../progress.ts";
@@ -48,7 +48,7 @@ export const spec: CommandSpec = {
       type: "boolean",
       help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
     },
-    model: { type: "string", help: "Checkpoint for the accuracy sweep" },
+    model: { type: "string", help: "Checkpoint folder or Hugging Face model id for the accuracy sweep" },
     ...MODEL_FLAGS,
     ...CALIB_FLAGS,
     ...EVAL_FLAGS,
@@ -102,11 +102,12 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   if (modelDir) {
-    const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
-    const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
+    const resolved = await resolveModel(modelDir, flags);
+    const weights = toHostWeights(await loadCheckpoint(resolved.source), hostWeightsOptions(flags));
+    const setup = await evalSetupFromFlags(flags, weights.config.vocabSize, resolved);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)
-      : await calibrateFromFlags(flags, weights, spec.name);
+      : await calibrateFromFlags(flags, weights, spec.name, resolved);
     activityUsed = activity;
     const backend = await backendFromFlags(flags);
     report.backend = backend.description;

@@ -13,7 +13,7 @@ import {
   TASKS,
 } from "../../mod.ts";
 import { type Flags, type FlagSpec, numberFlag, UsageError } from "../args.ts";
-import { loadTokenizer } from "../tokenizer.ts";
+import { commandTokenizer, type TokenizerModel } from "../tokenizer.ts";
 import { readText } from "./eval.ts";
 
 /** Flags of the accuracy part of `sweep`. */
@@ -37,10 +37,13 @@ export interface EvalSetup {
 }
 
 /** Read and tokenize the evaluation data named by the flags. */
-export async function evalSetupFromFlags(flags: Flags, vocabSize: number): Promise<EvalSetup> {
+export async function evalSetupFromFlags(
+  flags: Flags,
+  vocabSize: number,
+  model: TokenizerModel | null = null,
+): Promise<EvalSetup> {
   if (typeof flags["eval-text"] !== "string") throw new UsageError("sweep: --eval-text is required with --model");
-  if (typeof flags.tokenizer !== "string") throw new UsageError("sweep: --tokenizer is required with --model");
-  const tokenizer = await loadTokenizer(flags.tokenizer);
+  const { tokenizer } = await commandTokenizer("sweep", flags, model);
   const encode = (t: string): number[] => tokenizer.encode(t, { add_special_tokens: false }).ids;
   const text = await readText(flags["eval-text"], "--eval-text");
   const ids = encode(text);

@@ -148,7 +148,11 @@ Deno.test("cli eval: bad flags exit 2 with a message naming the flag", async () 
   const cases: [string[], RegExp][] = [
     [base(), /give either --text FILE \(perplexity\) or --task NAME --data FILE/],
     [[...base(), "--text", "a.txt", "--task", "piqa"], /give either --text/],
-    [["eval", "--model", TINY, "--text", "a.txt"], /--tokenizer is required/],
+    // No --tokenizer and no tokenizer.json in the model folder (checked after the text is read: a real file here).
+    [
+      ["eval", "--model", TINY, "--text", new URL("../fixtures/eval/README.md", import.meta.url).pathname],
+      /eval: no --tokenizer given and the model folder .*mamba1-tiny has no tokenizer\.json/,
+    ],
     [[...base(), "--text", "a.txt", "--window", "1"], /--window must be a whole number in \[2, /],
     [[...base(), "--text", "a.txt", "--window", "8", "--stride", "9"], /--stride \(9\) must not exceed --window \(8\)/],
     [[...base(), "--text", "a.txt", "--tail", "maybe"], /--tail must be one of drop, keep/],
