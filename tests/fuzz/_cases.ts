@@ -51,6 +51,12 @@ export interface FuzzCase {
   via: "memory" | "url" | "dir" | "gguf";
   /** Host weight bytes allowed per input byte (default 2; a Q8_0 GGUF dequantises to f32, 32/8.5 ≈ 3.8×). */
   expansion?: number;
+  /**
+   * The weights may be arbitrary finite values (a GGUF has no checksum: a shifted offset or a moved data section
+   * reads other bytes as weights), so a huge finite weight overflowing the forward pass to a non-finite logit is not
+   * the reader's fault. The weights themselves must still be finite (toHostWeights checks), the logits well shaped.
+   */
+  garbageWeights?: boolean;
   /** dir only: what is odd about the folder (symlinks, FIFOs, folders, files outside), see the harness. */
   twist?: DirTwist;
   /** Misbehaviour of the fake server (url only). */
@@ -1078,8 +1084,11 @@ function ggufBytes(rng: Rng): FuzzCase {
     files: { [GGUF]: bytes },
     via: "gguf",
     expansion: 4,
+    garbageWeights: true,
     expect,
-    names: [GGUF],
+    // The vocabulary is token_embd's row count: a damaged dimension can shrink it consistently, and then the model
+    // (rightly) refuses the base's token ids.
+    names: [GGUF, "outside the vocabulary"],
     ids: plainIds(rng, base.vocab),
   };
 }
