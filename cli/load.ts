@@ -5,17 +5,21 @@ import {
   type Backend,
   BACKEND_KINDS,
   BackendOptionError,
+  type Checkpoint,
+  ggufCheckpoint,
+  type GgufFile,
   type HostWeightsOptions,
   HubIdError,
   loadCheckpoint,
   MambaModel,
+  parseGguf,
   parseRepoId,
   selectBackend,
   type SelectBackendOptions,
   toHostWeights,
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
-import { dirSource } from "./fs_source.ts";
+import { dirSource, readRegularFile } from "./fs_source.ts";
 import { hubModelFolder } from "./hf_cache.ts";
 import type { DownloadProgress } from "./hub_download.ts";
 import { type ProgressBar, progressBar } from "./progress.ts";
@@ -40,7 +44,8 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
 };
 
 /** The help of --model: a folder or a hub model id. */
-export const MODEL_HELP = "Checkpoint folder, or a Hugging Face model id org/name[@revision] (read from the cache " +
+export const MODEL_HELP =
+  "Checkpoint folder, a llama.cpp .gguf file, or a Hugging Face model id org/name[@revision] (read from the cache " +
   "HF_HOME/hub, downloaded into it when missing; an existing folder of that name wins)";
 
 /** The flags of every command that reads a checkpoint (--model): --revision, --follow-symlinks. */
@@ -59,7 +64,10 @@ export interface ResolvedModel {
   spec: string;
   /** The folder holding config.json (for a model id, the snapshot in the Hugging Face cache). */
   dir: string;
-  source: CheckpointSource;
+  /** The checkpoint folder's source; null for a .gguf file. */
+  source: CheckpointSource | null;
+  /** The .gguf file --model names, or null for a folder or a model id. */
+  gguf: string | null;
 }
 
 /** Whether `path` exists (anything: a folder, a file, a dangling link counts as absent). */
@@ -99,9 +107,13 @@ function downloadBar(): DownloadProgress {
 export async function resolveModel(spec: string, flags: Flags): Promise<ResolvedModel> {
   const follow = flags["follow-symlinks"] === true;
   const revision = typeof flags.revision === "string" ? flags.revision : undefined;
+  if (isGgufPath(spec)) {
+    if (revision !== undefined) throw new UsageError(`--revision applies to a model id, but ${spec} is a .gguf file`);
+    return { spec, dir: spec, source: null, gguf: spec };
+  }
   if (pathExists(spec)) {
     if (revision !== undefined) throw new UsageError(`--revision applies to a model id, but ${spec} is a folder`);
-    return { spec, dir: spec, source: dirSource(spec, { followSymlinks: follow }) };
+    return { spec, dir: spec, source: dirSource(spec, { followSymlinks: follow }), gguf: null };
   }
   try {
     parseRepoId(spec);
@@ -115,12 +127,34 @@ export async function resolveModel(spec: string, flags: Flags): Promise<Resolved
     progress: flags.quiet === true ? undefined : downloadBar(),
     note: (line) => console.error(`note: ${line}`),
   });
-  return { spec, dir: snapshot.dir, source: dirSource(snapshot.dir, { followSymlinks: follow }) };
+  return { spec, dir: snapshot.dir, source: dirSource(snapshot.dir, { followSymlinks: follow }), gguf: null };
 }
 
-/** The checkpoint --model names (a folder or a hub model id) as a source: {@link resolveModel}'s. */
-export async function modelSource(spec: string, flags: Flags): Promise<CheckpointSource> {
-  return (await resolveModel(spec, flags)).source;
+/** Whether --model names a GGUF file (by its `.gguf` extension) rather than a checkpoint folder. */
+export function isGgufPath(model: string): boolean {
+  return /\.gguf$/i.test(model);
+}
+
+/**
+ * The checkpoint --model names, the one way every command opens one: a `.gguf` file (llama.cpp's `mamba` /
+ * `mamba2`, read whole from a regular file and parsed by `parseGguf`, which checks every count and offset), or
+ * a checkpoint folder or model id (`loadCheckpoint` over {@link resolveModel}'s source). `gguf` is the parsed file,
+ * for `info`.
+ */
+export async function openModel(
+  model: string | ResolvedModel,
+  flags: Flags,
+): Promise<{ checkpoint: Checkpoint; gguf: GgufFile | null }> {
+  const resolved = typeof model === "string" ? await resolveModel(model, flags) : model;
+  if (resolved.source !== null) return { checkpoint: await loadCheckpoint(resolved.source), gguf: null };
+  const path = resolved.gguf!;
+  const gguf = parseGguf(await readRegularFile(path), path);
+  return { checkpoint: ggufCheckpoint(gguf), gguf };
+}
+
+/** {@link openModel}'s checkpoint. */
+export async function openCheckpoint(model: string | ResolvedModel, flags: Flags): Promise<Checkpoint> {
+  return (await openModel(model, flags)).checkpoint;
 }
 
 /** The flags of every command that loads a checkpoint's weights: --allow-nonfinite. */
@@ -160,11 +194,10 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
 }
 
-/** Load a checkpoint (--model: a folder, a model id, or one already resolved) onto a new backend chosen by the backend
+/** Load --model (a folder, a model id, a .gguf file, or one already resolved) onto a new backend chosen by the backend
  * flags (and the weights flags). */
 export async function loadModel(model: string | ResolvedModel, flags: Flags): Promise<MambaModel> {
-  const resolved = typeof model === "string" ? await resolveModel(model, flags) : model;
-  const checkpoint = await loadCheckpoint(resolved.source);
+  const checkpoint = await openCheckpoint(model, flags);
   const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags);
   try {

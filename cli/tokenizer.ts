@@ -42,7 +42,8 @@ export interface TokenizerChoice {
 /** The model a command runs, as far as finding its tokenizer goes: its folder and the source reading it. */
 export interface TokenizerModel {
   dir: string;
-  source: CheckpointSource;
+  /** The model folder's source; null for a .gguf file. */
+  source: CheckpointSource | null;
 }
 
 /** The model's own tokenizer file names, in the order tried (another kind of tokenizer source goes here). */
@@ -62,6 +63,11 @@ export async function commandTokenizer(
     return { tokenizer: await loadTokenizer(flags.tokenizer), from: flags.tokenizer };
   }
   if (model === null) throw new UsageError(`${command}: --tokenizer is required (see --help)`);
+  if (model.source === null) {
+    throw new UsageError(
+      `${command}: --tokenizer is required for ${model.dir} (a .gguf file's own tokenizer is not read)`,
+    );
+  }
   for (const name of MODEL_TOKENIZER_FILES) {
     if (await model.source.exists(name)) {
       const from = join(model.dir, name);

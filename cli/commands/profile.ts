@@ -11,7 +11,6 @@ import {
   componentWeightBytes,
   type ConfigDims,
   inProjWidth,
-  loadCheckpoint,
   makeConfig,
   type MambaConfig,
   MambaModel,
@@ -38,7 +37,7 @@ import {
   backendFromFlags,
   hostWeightsOptions,
   MODEL_FLAGS,
-  modelSource,
+  openCheckpoint,
   WEIGHTS_FLAGS,
 } from "../load.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
@@ -61,7 +60,7 @@ export const spec: CommandSpec = {
   flags: {
     model: {
       type: "string",
-      help: "Checkpoint folder or Hugging Face model id to profile (instead of built-in random weights)",
+      help: "Checkpoint folder, .gguf file or Hugging Face model id to profile (instead of built-in random weights)",
     },
     ...MODEL_FLAGS,
     arch: { type: "string", help: "Built-in model: mamba1, mamba2 or both", default: "both" },
@@ -214,7 +213,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const host = modelDir === null
     ? null
-    : toHostWeights(await loadCheckpoint(await modelSource(modelDir, flags)), hostWeightsOptions(flags));
+    : toHostWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host

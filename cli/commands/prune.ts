@@ -8,7 +8,6 @@ import {
   type ActivityScore,
   checkpointFiles,
   fitBridges,
-  loadCheckpoint,
   type MambaWeights,
   pruneWeights,
   SELECTION_SCORES,
@@ -19,7 +18,15 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, MODEL_HELP, resolveModel, WEIGHTS_FLAGS } from "../load.ts";
+import {
+  BACKEND_FLAGS,
+  hostWeightsOptions,
+  MODEL_FLAGS,
+  MODEL_HELP,
+  openCheckpoint,
+  resolveModel,
+  WEIGHTS_FLAGS,
+} from "../load.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
@@ -68,7 +75,7 @@ export async function run(argv: string[]): Promise<void> {
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
   const resolved = await resolveModel(modelDir, flags);
-  const weights = toHostWeights(await loadCheckpoint(resolved.source), hostWeightsOptions(flags));
+  const weights = toHostWeights(await openCheckpoint(resolved, flags), hostWeightsOptions(flags));
   if (weights.config.bcdtNormEps !== undefined && (mode === "mask" || flags.bridge)) {
     // Checked before calibrating: pruneWeights refuses both for Falcon-Mamba (runtime/prune/apply.ts says why).
     throw new UsageError(

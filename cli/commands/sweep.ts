@@ -5,7 +5,6 @@
  */
 import {
   fitBridges,
-  loadCheckpoint,
   makeConfig,
   MambaModel,
   presetConfig,
@@ -23,6 +22,7 @@ import {
   backendFromFlags,
   hostWeightsOptions,
   MODEL_FLAGS,
+  openCheckpoint,
   resolveModel,
   WEIGHTS_FLAGS,
 } from "../load.ts";
@@ -48,7 +48,7 @@ export const spec: CommandSpec = {
       type: "boolean",
       help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
     },
-    model: { type: "string", help: "Checkpoint folder or Hugging Face model id for the accuracy sweep" },
+    model: { type: "string", help: "Checkpoint folder, .gguf file or Hugging Face model id for the accuracy sweep" },
     ...MODEL_FLAGS,
     ...CALIB_FLAGS,
     ...EVAL_FLAGS,
@@ -103,7 +103,7 @@ export async function run(argv: string[]): Promise<void> {
 
   if (modelDir) {
     const resolved = await resolveModel(modelDir, flags);
-    const weights = toHostWeights(await loadCheckpoint(resolved.source), hostWeightsOptions(flags));
+    const weights = toHostWeights(await openCheckpoint(resolved, flags), hostWeightsOptions(flags));
     const setup = await evalSetupFromFlags(flags, weights.config.vocabSize, resolved);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)

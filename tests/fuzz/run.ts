@@ -41,6 +41,7 @@ const broken = [...failing.map((d) => ({ kind: d.kind, index: d.index })), ...r.
 if (broken.length > 0) {
   Deno.mkdirSync(out, { recursive: true });
   for (const { kind, index } of broken.slice(0, 200)) {
+    if (!Object.hasOwn(KINDS, kind)) continue; // "(worker, between cases)": a stalled worker, no case to save
     const c = KINDS[kind].make(Rng.forCase(seed, KIND_NAMES.indexOf(kind), index));
     const dir = `${out}/seed${seed}-${kind}-${index}`;
     Deno.mkdirSync(dir, { recursive: true });
