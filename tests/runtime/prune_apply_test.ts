@@ -38,7 +38,8 @@ import { calibrate } from "../../runtime/prune/calibrate.ts";
 import { selectStates } from "../../runtime/prune/select.ts";
 import { fitBridges } from "../../runtime/prune/bridge.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
-import { type LayerTrace, referenceForward } from "../_reference_forward.ts";
+import { referenceForward } from "../_reference_forward.ts";
+import { layerOutputError, leastSquaresBridge, stateError } from "../_prune_oracles.ts";
 import type { Bridges, KeepSets } from "../../runtime/prune/types.ts";
 import { parseSafetensors, toFloat32, writeSafetensors } from "../../runtime/safetensors.ts";
 import type { HostTensor, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../../runtime/weights.ts";
@@ -1108,42 +1109,6 @@ for (const tb of TEST_BACKENDS) {
 // to end: the bridge is the least-squares minimiser of the state error over the calibration samples, and lowers the
 // measured layer-output error.
 
-/** Per layer: Σ_{t,d} ‖h − W·h′‖² (W null: plain removal, h ≈ h′ on the kept states and 0 elsewhere). */
-function stateError(tr: LayerTrace, keep: number[], W: Float64Array | null): number {
-  const { T, D, N } = tr, m = keep.length;
-  let e = 0;
-  for (let r = 0; r < T * D; r++) {
-    const h = tr.h.subarray(r * N, (r + 1) * N);
-    for (let i = 0; i < N; i++) {
-      let approx = 0;
-      if (W) { for (let j = 0; j < m; j++) approx += W[i * m + j] * h[keep[j]]; }
-      else approx = keep.includes(i) ? h[i] : 0;
-      e += (h[i] - approx) ** 2;
-    }
-  }
-  return e;
-}
-
-/** Per layer: Σ_{t,d} (y_dense − y_pruned)² = Σ (Σ_i C_i·(h_i − (W·h′)_i))², from the dense layer's trace. */
-function layerOutputError(tr: LayerTrace, keep: number[], W: Float64Array | null): number {
-  const { T, D, N, G, H, P } = tr, m = keep.length;
-  let e = 0;
-  for (let t = 0; t < T; t++) {
-    for (let d = 0; d < D; d++) {
-      const g = Math.floor(Math.floor(d / P) / (H / G)), h = tr.h.subarray((t * D + d) * N, (t * D + d + 1) * N);
-      let diff = 0;
-      for (let i = 0; i < N; i++) {
-        let approx = 0;
-        if (W) { for (let j = 0; j < m; j++) approx += W[i * m + j] * h[keep[j]]; }
-        else approx = keep.includes(i) ? h[i] : 0;
-        diff += tr.C[t * G * N + g * N + i] * (h[i] - approx);
-      }
-      e += diff * diff;
-    }
-  }
-  return e;
-}
-
 for (const fixture of FIXTURES) {
   Deno.test(`wasm: ${fixture}: pruned, masked and bridged logits = the float64 reference forward without the removed states`, async () => {
     const w = await fixtureWeights(fixture);
@@ -1158,6 +1123,10 @@ for (const fixture of FIXTURES) {
       model.dispose();
       const keep = selectStates(activity, "energy", 0.5, { scope: "global" });
       const bridges = fitBridges(activity, keep);
+      bridges.forEach((W, l) => {
+        const want = leastSquaresBridge(activity.gram[l].matrix, w.config.dState, keep[l]);
+        assertClose(W!, want, `${fixture} layer ${l}: fitBridges vs the independent least-squares solve`, 1e-6, 1e-9);
+      });
 
       const dense = referenceForward(w, ids);
       const tol = 1e-4 * maxAbs(dense) + 1e-5;

@@ -5,7 +5,6 @@
  * constructed inputs whose answers are known.
  */
 import assert from "node:assert/strict";
-import { silu } from "../ops/reference.ts";
 import { loadWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { calibrate, type StateActivity } from "../../runtime/prune/calibrate.ts";
@@ -13,8 +12,8 @@ import { keptCount, selectStates } from "../../runtime/prune/select.ts";
 import { fitBridges } from "../../runtime/prune/bridge.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
-import type { MambaWeights } from "../../runtime/weights.ts";
 import { referenceForward } from "../_reference_forward.ts";
+import { oracleActivity, oracleSelect } from "../_prune_oracles.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
 
@@ -165,118 +164,6 @@ Deno.test("fitBridges: recovers W when h is exactly W·h′, and identity rows f
 // Score oracles: every score recomputed in float64 from the layer inputs of an independent reference forward
 // (tests/_reference_forward.ts), by the definitions written in PRUNING.md, on every fixture; and the states that
 // selectStates keeps are the ones these oracle scores rank first, per layer and global.
-
-/** Oracle scores by PRUNING.md's definitions, averaged over all tokens of all sequences, and the full Gram of h. */
-function oracleActivity(weights: MambaWeights, seqs: number[][]): StateActivity {
-  const cfg = weights.config, L = cfg.nLayer, N = cfg.dState;
-  const zeros = () => Array.from({ length: L }, () => new Float64Array(N));
-  const deltaB = zeros(), deltaA = zeros(), energy = zeros(), ghostU = zeros(), ghostC = zeros();
-  const gram = Array.from({ length: L }, () => new Float64Array(N * N));
-  const count = { dtTerms: 0, uTerms: 0, cTerms: 0, tokens: 0, gram: 0 };
-  const counts = Array.from({ length: L }, () => ({ ...count }));
-  for (const seq of seqs) {
-    referenceForward(weights, seq, {
-      onLayer: (l, tr) => {
-        const { T, D, G, H, P } = tr, n = counts[l];
-        const w = weights.layers[l];
-        const outProj = w.outProj.data, dm = cfg.dModel;
-        // ‖out_proj[:, d]‖²
-        const cn = Array.from({ length: D }, (_, c) => {
-          let s = 0;
-          for (let i = 0; i < dm; i++) s += outProj[i * D + c] ** 2;
-          return s;
-        });
-        for (let t = 0; t < T; t++) {
-          // The gate multiplying y_d on its way to out_proj: SiLU(z) (Mamba-1); SiLU(z)·w / rms(y·SiLU(z)) over
-          // the norm group (Mamba-2's gated RMSNorm, the rms held fixed).
-          const gate = new Float64Array(D);
-          if (w.arch === "mamba1") { for (let c = 0; c < D; c++) gate[c] = silu(tr.z[t * D + c]); }
-          else {
-            const gs = cfg.normGroupSize;
-            for (let g0 = 0; g0 < D; g0 += gs) {
-              let ss = 0;
-              for (let c = g0; c < g0 + gs; c++) ss += (tr.y[t * D + c] * silu(tr.z[t * D + c])) ** 2;
-              const rms = Math.sqrt(ss / gs + cfg.eps);
-              for (let c = g0; c < g0 + gs; c++) gate[c] = silu(tr.z[t * D + c]) * w.gateNorm.data[c] / rms;
-            }
-          }
-          for (let s = 0; s < N; s++) {
-            // Δ·|B_s| over (token, Δ unit): channels (Mamba-1), heads reading their group's B (Mamba-2).
-            for (let hd = 0; hd < H; hd++) {
-              const g = Math.floor(hd / (H / G));
-              deltaB[l][s] += tr.dt[t * H + hd] * Math.abs(tr.B[t * G * N + g * N + s]);
-              if (w.arch === "mamba1") deltaA[l][s] += tr.dt[t * H + hd] * Math.abs(tr.A[hd * N + s]);
-            }
-            for (let g = 0; g < G; g++) ghostC[l][s] += tr.C[t * G * N + g * N + s] ** 2;
-            for (let c = 0; c < D; c++) {
-              const hd = Math.floor(c / P), g = Math.floor(hd / (H / G));
-              const u = tr.dt[t * H + hd] * tr.B[t * G * N + g * N + s] * tr.x[t * D + c];
-              ghostU[l][s] += u * u;
-              energy[l][s] += cn[c] * (gate[c] * tr.C[t * G * N + g * N + s] * tr.h[(t * D + c) * N + s]) ** 2;
-            }
-          }
-          for (let c = 0; c < D; c++) {
-            const v = tr.h.subarray((t * D + c) * N, (t * D + c + 1) * N);
-            for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) gram[l][i * N + j] += v[i] * v[j];
-          }
-        }
-        n.dtTerms += T * H;
-        n.uTerms += T * D;
-        n.cTerms += T * G;
-        n.tokens += T;
-        n.gram += T * D;
-      },
-    });
-  }
-  const mean = (a: Float64Array[], by: (l: number) => number) => a.map((row, l) => Array.from(row, (v) => v / by(l)));
-  const eGhostC = mean(ghostC, (l) => counts[l].cTerms);
-  return {
-    arch: cfg.arch,
-    stateSizes: Array(L).fill(N),
-    sequences: seqs.length,
-    tokens: seqs.reduce((a, s) => a + s.length, 0),
-    scores: {
-      delta_b: mean(deltaB, (l) => counts[l].dtTerms),
-      delta_a: cfg.arch === "mamba1" ? mean(deltaA, (l) => counts[l].dtTerms) : null,
-      energy: mean(energy, (l) => counts[l].tokens),
-      ghost: mean(ghostU, (l) => counts[l].uTerms).map((row, l) => row.map((v, s) => v * eGhostC[l][s])),
-    },
-    gram: gram.map((matrix, l) => ({ matrix, samples: counts[l].gram })),
-  };
-}
-
-/**
- * The selection PRUNING.md defines, written independently of select.ts: per layer the k = ⌊N·(1 − r)⌋ highest
- * scores; global: scores over the layer mean, the ⌊Σ N·(1 − r)⌋ highest over all layers, where each layer's best
- * state is always kept and the rest of the budget goes down the global ranking. Also returns the smallest relative
- * gap between a kept and a dropped score of the same ranking (a tie the test cannot decide).
- */
-function oracleSelect(scores: number[][], ratio: number, global: boolean): { keep: number[][]; margin: number } {
-  const items = scores.flatMap((row, l) => {
-    const mean = row.reduce((a, b) => a + b, 0) / row.length;
-    return row.map((v, s) => ({ l, s, v: global ? v / mean : v }));
-  });
-  const chosen = new Set<string>();
-  let margin = Infinity;
-  const pick = (list: typeof items, k: number, forced: typeof items) => {
-    const rest = list.filter((e) => !forced.includes(e)).sort((a, b) => b.v - a.v);
-    const kept = [...forced, ...rest.slice(0, k - forced.length)];
-    for (const e of kept) chosen.add(`${e.l}:${e.s}`);
-    const lastKept = rest[k - forced.length - 1], firstDropped = rest[k - forced.length];
-    if (lastKept && firstDropped) {
-      margin = Math.min(margin, (lastKept.v - firstDropped.v) / Math.max(Math.abs(lastKept.v), 1e-300));
-    }
-  };
-  if (global) {
-    const budget = Math.floor(items.length * (1 - ratio) + 1e-9);
-    const best = scores.map((_, l) => items.filter((e) => e.l === l).reduce((a, b) => (b.v > a.v ? b : a)));
-    pick(items, budget, best);
-  } else {
-    scores.forEach((row, l) => pick(items.filter((e) => e.l === l), Math.floor(row.length * (1 - ratio) + 1e-9), []));
-  }
-  const keep = scores.map((row, l) => row.map((_, s) => s).filter((s) => chosen.has(`${l}:${s}`)));
-  return { keep, margin };
-}
 
 for (const name of FIXTURES) {
   Deno.test(`calibrate ${name}: every score and the Gram matrix = the float64 oracle from PRUNING.md's definitions`, async () => {
