@@ -12,8 +12,12 @@ import type { MambaWeights } from "../runtime/weights.ts";
 import { type LayerTrace, referenceForward, type ReferenceOptions } from "./_reference_forward.ts";
 import { silu } from "./ops/reference.ts";
 
-/** Oracle scores by PRUNING.md's definitions, averaged over all tokens of all sequences, and the full Gram of h. */
-export function oracleActivity(weights: MambaWeights, seqs: number[][]): StateActivity {
+/**
+ * Oracle scores by PRUNING.md's definitions, averaged over all tokens of all sequences, and the Gram matrix of h over
+ * every channel, or over `gramChannels` evenly spaced ones per token (channel ⌊i·d_inner / count⌋, as calibrate
+ * documents for its default of 32).
+ */
+export function oracleActivity(weights: MambaWeights, seqs: number[][], gramChannels = Infinity): StateActivity {
   const cfg = weights.config, L = cfg.nLayer, N = cfg.dState;
   const zeros = () => Array.from({ length: L }, () => new Float64Array(N));
   const deltaB = zeros(), deltaA = zeros(), energy = zeros(), ghostU = zeros(), ghostC = zeros();
@@ -61,7 +65,10 @@ export function oracleActivity(weights: MambaWeights, seqs: number[][]): StateAc
               energy[l][s] += cn[c] * (gate[c] * tr.C[t * G * N + g * N + s] * tr.h[(t * D + c) * N + s]) ** 2;
             }
           }
-          for (let c = 0; c < D; c++) {
+          const sampled = gramChannels >= D
+            ? Array.from({ length: D }, (_, c) => c)
+            : Array.from({ length: gramChannels }, (_, i) => Math.floor((i * D) / gramChannels));
+          for (const c of sampled) {
             const v = tr.h.subarray((t * D + c) * N, (t * D + c + 1) * N);
             for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) gram[l][i * N + j] += v[i] * v[j];
           }
@@ -70,7 +77,7 @@ export function oracleActivity(weights: MambaWeights, seqs: number[][]): StateAc
         n.uTerms += T * D;
         n.cTerms += T * G;
         n.tokens += T;
-        n.gram += T * D;
+        n.gram += T * Math.min(D, gramChannels);
       },
     });
   }
