@@ -10,6 +10,52 @@ import { createWasmBackend } from "../../wasm/backend.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { fixtureDir, type FixtureGolden, readGolden, SHARED, sharedSkipReason } from "../_golden.ts";
 import { cli } from "./_cli.ts";
+import { assertClose } from "../_assert.ts";
+import { mulberry32 } from "../../runtime/sampling.ts";
+import type { MambaWeights } from "../../runtime/weights.ts";
+import { referenceForward } from "../_reference_forward.ts";
+import { oracleSelect } from "../_prune_oracles.ts";
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Float32 logits of `weights` on `ids` (WASM, one thread). */
+async function runtimeLogits(weights: MambaWeights, ids: number[]): Promise<Float32Array> {
+  const backend = await createWasmBackend({ threads: 1 });
+  try {
+    using m = MambaModel.load(weights, backend);
+    const { logits, state } = await m.prefill(ids);
+    state.dispose();
+    return logits.data;
+  } finally {
+    backend.dispose();
+  }
+}
+
+/**
+ * A `--score random --scope global` prune of fixture `fx` into `out`: the kept states are exactly the ones the seed
+ * selects (mulberry32(seed) draws one value per state, layer by layer; PRUNING.md's global ranking of the values
+ * over the layer mean), config.json records those sizes, and the model computes the reference without the others.
+ */
+async function checkRandomGlobal(fx: string, out: string, ratio: number, seed: number): Promise<void> {
+  const dense = await loadWeights(dirSource(fx));
+  const rand = mulberry32(seed);
+  const values = dense.layers.map(() => Array.from({ length: dense.config.dState }, () => rand()));
+  const { keep } = oracleSelect(values, ratio, true);
+  const record = JSON.parse(await Deno.readTextFile(`${out}/pruning.json`));
+  assert.deepEqual(record.keep, keep, `seed ${seed}: kept states`);
+  assert.equal(record.seed, seed);
+  const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+  const sizes = keep.map((k) => k.length);
+  assert.equal(config.state_size, Math.max(...sizes));
+  assert.deepEqual(config.layer_state_sizes, new Set(sizes).size > 1 ? sizes : undefined);
+  const ids = readGolden<FixtureGolden>(fx).input_ids;
+  const got = await runtimeLogits(await loadWeights(dirSource(out)), ids);
+  assertClose(got, referenceForward(dense, ids, { keep }), `random global seed ${seed}: logits vs float64 reference`);
+}
 
 const TOKENIZER = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
 const SHAKESPEARE = `${SHARED}/data/text/tinyshakespeare.txt`;
@@ -34,6 +80,11 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
       const { logits, state } = await m.prefill(golden.input_ids);
       state.dispose();
       assert.ok(logits.data.every(Number.isFinite));
+      // The pruned model computes the dense model without states 8–15: the float64 reference forward says so.
+      const dense = await loadWeights(dirSource(fx));
+      const want = referenceForward(dense, golden.input_ids, { keep: record.keep });
+      assertClose(logits.data, want, "index-pruned logits vs float64 reference");
+      assert.ok(maxAbsDiff(want, referenceForward(dense, golden.input_ids)) > 1e-2, "pruning barely changed logits");
     } finally {
       backend.dispose();
     }
@@ -53,6 +104,13 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
       "--quiet",
     );
     assert.equal(g.code, 0, g.stderr);
+    await checkRandomGlobal(fx, `${dir}/g`, 0.3, 0);
+    const g7 = await cli(
+      ...["prune", "--model", fx, "--out", `${dir}/g7`, "--ratio", "0.6", "--score", "random", "--scope", "global"],
+      ...["--seed", "7", "--quiet"],
+    );
+    assert.equal(g7.code, 0, g7.stderr);
+    await checkRandomGlobal(fx, `${dir}/g7`, 0.6, 7);
 
     const cases: [string[], number, RegExp][] = [
       [["--ratio", "1"], 2, /--ratio must be in \[0, 1\)/],
