@@ -14,7 +14,7 @@ import { assertClose } from "../_assert.ts";
 import { mulberry32 } from "../../runtime/sampling.ts";
 import type { MambaWeights } from "../../runtime/weights.ts";
 import { referenceForward } from "../_reference_forward.ts";
-import { oracleSelect } from "../_prune_oracles.ts";
+import { layerOutputError, leastSquaresBridge, oracleActivity, oracleSelect, stateError } from "../_prune_oracles.ts";
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
@@ -220,3 +220,90 @@ Deno.test({
     }
   },
 });
+
+const BYTES = new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url).pathname;
+
+for (const fixture of ["mamba1-tiny", "mamba2-groups"]) {
+  Deno.test(`cli prune ${fixture}: calibrated global energy prune with --bridge = the float64 oracle; the bridge changed and lowered the error it minimises`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const fx = fixtureDir(fixture);
+      const calib = "Some calibration sentences, about ships, weather and the price of bread in town. ".repeat(2);
+      await Deno.writeTextFile(`${dir}/calib.txt`, calib);
+      const [count, len, ratio] = [2, 40, 0.5];
+      const common = ["--model", fx, "--ratio", `${ratio}`, "--score", "energy", "--scope", "global", "--quiet"];
+      const b = await cli(
+        "prune",
+        ...common,
+        ...["--out", `${dir}/b`, "--calib", `${dir}/calib.txt`, "--tokenizer", BYTES, "--bridge"],
+        ...["--calib-seqs", `${count}`, "--calib-len", `${len}`, "--backend", "wasm", "--threads", "1"],
+      );
+      assert.equal(b.code, 0, b.stderr);
+      // The same selection without the bridge, from the saved activity.
+      const p = await cli("prune", ...common, "--out", `${dir}/p`, "--activity", `${dir}/b/state_activity.json`);
+      assert.equal(p.code, 0, p.stderr);
+
+      const dense = await loadWeights(dirSource(fx));
+      const N = dense.config.dState;
+      const ids = Array.from(new TextEncoder().encode(calib)); // the byte tokenizer's ids are the UTF-8 bytes
+      const seqs = [ids.slice(0, len), ids.slice(len, 2 * len)];
+      const oracle = oracleActivity(dense, seqs, 32); // calibrate's Gram: 32 evenly spaced channels per token
+      const { keep, margin } = oracleSelect(oracle.scores.energy!, ratio, true);
+      assert.ok(margin > 1e-4, `a near-tie at the cut (${margin}): choose other calibration text`);
+      const record = JSON.parse(await Deno.readTextFile(`${dir}/b/pruning.json`));
+      assert.deepEqual(record.keep, keep, "kept states = the oracle's global energy ranking");
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/p/pruning.json`)).keep, keep);
+      const bridges = keep.map((k, l) => leastSquaresBridge(oracle.gram[l].matrix, N, k));
+
+      // Both checkpoints compute the float64 reference: plain removal, and the bridge fitted from the oracle Gram.
+      const golden = readGolden<FixtureGolden>(fx).input_ids;
+      const bridgedW = await loadWeights(dirSource(`${dir}/b`)), plainW = await loadWeights(dirSource(`${dir}/p`));
+      const bridgedRef = referenceForward(dense, golden, { keep, bridges });
+      const plainRef = referenceForward(dense, golden, { keep });
+      assertClose(await runtimeLogits(bridgedW, golden), bridgedRef, `${fixture} bridged logits vs float64 reference`);
+      assertClose(await runtimeLogits(plainW, golden), plainRef, `${fixture} plain logits vs float64 reference`);
+      assert.ok(maxAbsDiff(bridgedRef, plainRef) > 1e-2, "the bridge changed nothing");
+
+      // The bridge lowers what it minimises, Σ‖h − W·h′‖² over the calibration samples, and the layer output error
+      // Σ (y − y_pruned)² measured on the calibration text, in every layer (float64 reference of the dense layers).
+      const err = { state: [0, 0], out: [0, 0] };
+      for (const seq of seqs) {
+        referenceForward(dense, seq, {
+          onLayer: (l, tr) => {
+            err.state[0] += stateError(tr, keep[l], bridges[l]);
+            err.state[1] += stateError(tr, keep[l], null);
+            err.out[0] += layerOutputError(tr, keep[l], bridges[l]);
+            err.out[1] += layerOutputError(tr, keep[l], null);
+          },
+        });
+      }
+      assert.ok(err.state[0] < 0.9 * err.state[1], `state error: bridged ${err.state[0]}, plain ${err.state[1]}`);
+      assert.ok(err.out[0] < err.out[1], `layer output error: bridged ${err.out[0]}, plain ${err.out[1]}`);
+      // And measured on the written checkpoints: layer 0's out_proj input (same input in all three) on the text.
+      const layer0 = async (w: MambaWeights) => {
+        const backend = await createWasmBackend({ threads: 1 });
+        try {
+          using m = MambaModel.load(w, backend);
+          const outs: number[] = [];
+          for (const seq of seqs) {
+            const { state } = await m.prefill(seq, {
+              hooks: {
+                capture: async (n, l, t) =>
+                  void (n === "out_proj.in" && l === 0 && outs.push(...await backend.read(t))),
+              },
+            });
+            state.dispose();
+          }
+          return outs;
+        } finally {
+          backend.dispose();
+        }
+      };
+      const [d0, b0, p0] = [await layer0(dense), await layer0(bridgedW), await layer0(plainW)];
+      const sq = (a: number[]) => a.reduce((s, v, i) => s + (v - d0[i]) ** 2, 0);
+      assert.ok(sq(b0) < sq(p0), `runtime layer-0 error: bridged ${sq(b0)}, plain ${sq(p0)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
