@@ -12,7 +12,8 @@ import { fixtureDir, type FixtureGolden, readGolden, SHARED, sharedSkipReason } 
 import { cli } from "./_cli.ts";
 import { assertClose } from "../_assert.ts";
 import { mulberry32 } from "../../runtime/sampling.ts";
-import type { MambaWeights } from "../../runtime/weights.ts";
+import type { Mamba1LayerWeights, MambaWeights } from "../../runtime/weights.ts";
+import { loadTokenizer } from "../../cli/tokenizer.ts";
 import { referenceForward } from "../_reference_forward.ts";
 import { layerOutputError, leastSquaresBridge, oracleActivity, oracleSelect, stateError } from "../_prune_oracles.ts";
 
@@ -215,6 +216,68 @@ Deno.test({
       const a = JSON.parse(await Deno.readTextFile(`${dir}/b/pruning.json`));
       const b = JSON.parse(await Deno.readTextFile(`${dir}/c/pruning.json`));
       assert.deepEqual(a.keep, b.keep);
+
+      // The bridge: c is the same selection without it. b's x_proj C rows are Wᵀ·C with W the least-squares
+      // solution of the saved Gram matrices (solved independently here), which changes them, and W lowers the
+      // objective it minimises, Σ‖h − W·h′‖² = Σ_i G_ii − 2·Σ_ij W_ij·G[k_j, i] + Σ_i (W·G[k, k]·Wᵀ)_ii.
+      const dense = await loadWeights(dirSource(model));
+      const plain = await loadWeights(dirSource(`${dir}/c`));
+      const N = 16, R = dense.config.dtRank, D = dense.config.dInner;
+      let changed = 0;
+      for (const [l, k] of (a.keep as number[][]).entries()) {
+        const G = activity.gram[l].matrix as number[], m = k.length;
+        const W = leastSquaresBridge(G, N, k);
+        const orig = dense.layers[l] as Mamba1LayerWeights;
+        const got = (w.layers[l] as Mamba1LayerWeights).xProj.data.subarray((R + m) * D, (R + 2 * m) * D);
+        const want = new Float64Array(m * D);
+        for (let j = 0; j < m; j++) {
+          for (let c = 0; c < D; c++) {
+            for (let i = 0; i < N; i++) want[j * D + c] += W[i * m + j] * orig.xProj.data[(R + N + i) * D + c];
+          }
+        }
+        assertClose(got, want, `layer ${l}: x_proj C rows = Wᵀ·C`, 1e-4, 1e-6);
+        const plainC = (plain.layers[l] as Mamba1LayerWeights).xProj.data.subarray((R + m) * D, (R + 2 * m) * D);
+        changed = Math.max(changed, maxAbsDiff(got, plainC));
+        let fitted = 0, removed = 0;
+        for (let i = 0; i < N; i++) {
+          fitted += G[i * N + i];
+          if (!k.includes(i)) removed += G[i * N + i];
+          for (let j = 0; j < m; j++) {
+            fitted -= 2 * W[i * m + j] * G[k[j] * N + i];
+            for (let q = 0; q < m; q++) fitted += W[i * m + j] * G[k[j] * N + k[q]] * W[i * m + q];
+          }
+        }
+        assert.ok(fitted < 0.9 * removed, `layer ${l}: bridged state error ${fitted} vs removal's ${removed}`);
+      }
+      assert.ok(changed > 1e-3, "the bridge left x_proj's C rows as plain removal has them");
+      // Measured: layer 0's out_proj input (the same input in every model) on the calibration tokens is closer to
+      // the dense model's with the bridge than without.
+      const tokenizer = await loadTokenizer(TOKENIZER);
+      const ids =
+        tokenizer.encode((await Deno.readTextFile(SHAKESPEARE)).slice(0, 20000), { add_special_tokens: false }).ids;
+      const layer0 = async (weights: MambaWeights) => {
+        const backend = await createWasmBackend({ threads: 1 });
+        try {
+          using m = MambaModel.load(weights, backend);
+          const outs: number[] = [];
+          for (const seq of [ids.slice(0, 128), ids.slice(128, 256)]) {
+            const { state } = await m.prefill(seq, {
+              lastOnly: true,
+              hooks: {
+                capture: async (n, l, t) =>
+                  void (n === "out_proj.in" && l === 0 && outs.push(...await backend.read(t))),
+              },
+            });
+            state.dispose();
+          }
+          return outs;
+        } finally {
+          backend.dispose();
+        }
+      };
+      const d0 = await layer0(dense), b0 = await layer0(w), p0 = await layer0(plain);
+      const sq = (x: number[]) => x.reduce((s, v, i) => s + (v - d0[i]) ** 2, 0);
+      assert.ok(sq(b0) < 0.9 * sq(p0), `layer-0 output error: bridged ${sq(b0)}, plain ${sq(p0)}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
