@@ -74,10 +74,17 @@ function project(
   const out = new Float64Array(T * n);
   for (let t = 0; t < T; t++) {
     for (let j = 0; j < n; j++) {
-      let s = bias ? bias[r0 + j] : 0;
-      const row = (r0 + j) * k;
-      for (let i = 0; i < k; i++) s += W[row + i] * u[t * k + i];
-      out[t * n + j] = s;
+      const row = (r0 + j) * k, col = t * k;
+      // Four partial sums (a plain dot product; unrolled only because the trained models' lm_head is large).
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+      for (; i + 3 < k; i += 4) {
+        s0 += W[row + i] * u[col + i];
+        s1 += W[row + i + 1] * u[col + i + 1];
+        s2 += W[row + i + 2] * u[col + i + 2];
+        s3 += W[row + i + 3] * u[col + i + 3];
+      }
+      for (; i < k; i++) s0 += W[row + i] * u[col + i];
+      out[t * n + j] = (bias ? bias[r0 + j] : 0) + (s0 + s1) + (s2 + s3);
     }
   }
   return out;

@@ -8,11 +8,13 @@ import { loadWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { perplexity } from "../../runtime/eval/perplexity.ts";
 import { dirSource } from "../../cli/fs_source.ts";
-import { fixtureDir, SHARED, sharedSkipReason } from "../_golden.ts";
+import { fixtureDir, type ModelGolden, readGolden, SHARED, sharedSkipReason } from "../_golden.ts";
+import { loadTokenizer } from "../../cli/tokenizer.ts";
 import { TEST_BACKENDS } from "../_backends.ts";
 import { cli } from "./_cli.ts";
 import type { MambaWeights } from "../../runtime/weights.ts";
 import { referenceForward } from "../_reference_forward.ts";
+import { referencePerplexity } from "../_prune_oracles.ts";
 
 const TINY = fixtureDir("mamba1-tiny");
 const BYTE_TOKENIZER = fixtureDir("eval/byte-tokenizer.json");
@@ -224,6 +226,28 @@ Deno.test({
       assert.equal(out.counts.windows, Math.ceil(out.counts.input_tokens / 16));
       // A real English model on plain English: far better than uniform over 50,280 tokens.
       assert.ok(out.metrics.ppl > 1 && out.metrics.ppl < 5000, `ppl ${out.metrics.ppl}`);
+      // The text as one window against a direct float64 computation (reference forward, log-softmax by definition),
+      // whose own mean NLL on the golden prompt ids is transformers' prompt_mean_nll.
+      const weights = await loadWeights(dirSource(model));
+      const golden = readGolden<ModelGolden & { prompt_mean_nll: number }>(model);
+      const onGolden = referencePerplexity(weights, golden.input_ids, golden.input_ids.length, 1);
+      assert.ok(
+        Math.abs(onGolden.nll / onGolden.predictions - golden.prompt_mean_nll) < 2e-4,
+        `reference mean NLL ${onGolden.nll / onGolden.predictions} vs prompt_mean_nll ${golden.prompt_mean_nll}`,
+      );
+      const tokenizer = await loadTokenizer(NEOX);
+      const ids = tokenizer.encode(TEXT, { add_special_tokens: false }).ids;
+      const one = await cli(
+        ...base(NEOX, model),
+        ...["--text", `${dir}/text.txt`, "--window", `${ids.length}`, "--format", "json", "--quiet"],
+      );
+      assert.equal(one.code, 0, one.stderr);
+      const o = JSON.parse(one.stdout);
+      const want = referencePerplexity(weights, ids, ids.length, 1);
+      assert.equal(o.counts.scored_tokens, want.predictions);
+      assert.ok(Math.abs(o.metrics.ppl - want.ppl) < 1e-4 * want.ppl, `ppl ${o.metrics.ppl} vs reference ${want.ppl}`);
+      // The 16-token windows above: a different split of the same text, so a different (worse) perplexity.
+      assert.ok(out.metrics.ppl > want.ppl, `${out.metrics.ppl} (windows of 16) vs ${want.ppl} (one window)`);
       const t = await cli(
         ...base(NEOX, model),
         "--task",
