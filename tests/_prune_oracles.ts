@@ -26,6 +26,7 @@ export function oracleActivity(weights: MambaWeights, seqs: number[][], gramChan
   const counts = Array.from({ length: L }, () => ({ ...count }));
   for (const seq of seqs) {
     referenceForward(weights, seq, {
+      layersOnly: true,
       onLayer: (l, tr) => {
         const { T, D, G, H, P } = tr, n = counts[l];
         const w = weights.layers[l];

@@ -56,6 +56,8 @@ export interface ReferenceOptions {
   bridges?: (Float64Array | null)[];
   /** Observes each layer. */
   onLayer?: (layer: number, trace: LayerTrace) => void;
+  /** Stop after the last layer (no final norm and lm_head; returns an empty array): for oracles of the layers. */
+  layersOnly?: boolean;
 }
 
 const silu = (v: number): number => v / (1 + Math.exp(-v));
@@ -253,6 +255,7 @@ export function referenceForward(weights: MambaWeights, ids: number[], options: 
     const mixed = project(trace.out, T, D, layer.outProj.data, 0, d, layer.outProjBias?.data ?? null);
     resid = resid.map((v, i) => v + mixed[i]);
   });
+  if (options.layersOnly) return new Float64Array(0);
   const hn = rmsNorm(resid, weights.normF.data, T, d, cfg.eps);
   const head = (weights.lmHead ?? weights.embedding).data;
   return project(hn, T, d, head, 0, cfg.vocabSize, null);

@@ -15,7 +15,16 @@ import { createWasmBackend } from "../../wasm/backend.ts";
 import { referenceForward } from "../_reference_forward.ts";
 import { oracleActivity, oracleSelect } from "../_prune_oracles.ts";
 import { dirSource } from "../../cli/fs_source.ts";
-import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
+import {
+  assertClose,
+  fixtureDir,
+  type FixtureGolden,
+  FIXTURES,
+  type ModelGolden,
+  readGolden,
+  SHARED,
+  sharedSkipReason,
+} from "../_golden.ts";
 
 for (const name of FIXTURES) {
   Deno.test(`calibrate ${name}: the host recomputation reproduces every layer's out_proj input`, async () => {
@@ -234,5 +243,55 @@ for (const name of FIXTURES) {
     }
     const total = (weights.config.arch === "mamba1" ? 4 : 3) * 3 * 2;
     assert.equal(decided, total, `${name}: only ${decided} of ${total} selections decidable`);
+  });
+}
+
+for (const arch of ["mamba1", "mamba2"]) {
+  const dir = `${SHARED}/models/${arch}-text-small`;
+  const skip = sharedSkipReason(`models/${arch}-text-small`);
+  Deno.test({
+    name: `calibrate the trained ${arch}-text-small: every score = the float64 oracle; selection = the oracle ranking${
+      skip ? ` (${skip})` : ""
+    }`,
+    ignore: skip !== null,
+    fn: async () => {
+      const weights = await loadWeights(dirSource(dir));
+      const ids = readGolden<ModelGolden>(dir).input_ids.slice(0, 32); // WikiText
+      const backend = await createWasmBackend({ threads: 1 });
+      let activity: StateActivity;
+      try {
+        using model = MambaModel.load(weights, backend);
+        activity = await calibrate(model, weights, [ids], { gramChannels: weights.config.dInner });
+      } finally {
+        backend.dispose();
+      }
+      const oracle = oracleActivity(weights, [ids]);
+      let maxRel = 0, decided = 0;
+      for (const score of ["delta_b", "delta_a", "energy", "ghost"] as const) {
+        const want = oracle.scores[score];
+        if (!want) continue;
+        for (const [l, row] of want.entries()) {
+          assertClose(Float32Array.from(activity.scores[score]![l]), Float32Array.from(row), `${score} ${l}`, 2e-5, 0);
+          row.forEach((v, s) => (maxRel = Math.max(maxRel, Math.abs(activity.scores[score]![l][s] - v) / v)));
+        }
+        for (const ratio of [0.5, 0.75]) {
+          for (const global of [false, true]) {
+            const { keep, margin } = oracleSelect(want, ratio, global);
+            if (margin < 4 * maxRel) continue; // a near-tie within the measured float32 error: not decidable
+            decided++;
+            const got = selectStates(activity, score, ratio, { scope: global ? "global" : "layer" });
+            assert.deepEqual(got, keep, `${score} r = ${ratio} ${global ? "global" : "per layer"}`);
+          }
+        }
+      }
+      const total = (arch === "mamba1" ? 4 : 3) * 2 * 2;
+      assert.ok(
+        decided >= total - 1,
+        `only ${decided} of ${total} selections decidable (max relative error ${maxRel})`,
+      );
+      for (const [l, g] of oracle.gram.entries()) {
+        assertClose(Float32Array.from(activity.gram[l].matrix), Float32Array.from(g.matrix), `Gram ${l}`, 1e-4, 0);
+      }
+    },
   });
 }
