@@ -8,9 +8,13 @@ import { loadWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
 import { perplexity } from "../../runtime/eval/perplexity.ts";
 import { dirSource } from "../../cli/fs_source.ts";
-import { fixtureDir, SHARED, sharedSkipReason } from "../_golden.ts";
+import { fixtureDir, type ModelGolden, readGolden, SHARED, sharedSkipReason } from "../_golden.ts";
+import { loadTokenizer } from "../../cli/tokenizer.ts";
 import { TEST_BACKENDS } from "../_backends.ts";
 import { cli } from "./_cli.ts";
+import type { MambaWeights } from "../../runtime/weights.ts";
+import { referenceForward } from "../_reference_forward.ts";
+import { referencePerplexity } from "../_prune_oracles.ts";
 
 const TINY = fixtureDir("mamba1-tiny");
 const BYTE_TOKENIZER = fixtureDir("eval/byte-tokenizer.json");
@@ -226,6 +230,28 @@ Deno.test({
       assert.equal(out.counts.windows, Math.ceil(out.counts.input_tokens / 16));
       // A real English model on plain English: far better than uniform over 50,280 tokens.
       assert.ok(out.metrics.ppl > 1 && out.metrics.ppl < 5000, `ppl ${out.metrics.ppl}`);
+      // The text as one window against a direct float64 computation (reference forward, log-softmax by definition),
+      // whose own mean NLL on the golden prompt ids is transformers' prompt_mean_nll.
+      const weights = await loadWeights(dirSource(model));
+      const golden = readGolden<ModelGolden & { prompt_mean_nll: number }>(model);
+      const onGolden = referencePerplexity(weights, golden.input_ids, golden.input_ids.length, 1);
+      assert.ok(
+        Math.abs(onGolden.nll / onGolden.predictions - golden.prompt_mean_nll) < 2e-4,
+        `reference mean NLL ${onGolden.nll / onGolden.predictions} vs prompt_mean_nll ${golden.prompt_mean_nll}`,
+      );
+      const tokenizer = await loadTokenizer(NEOX);
+      const ids = tokenizer.encode(TEXT, { add_special_tokens: false }).ids;
+      const one = await cli(
+        ...base(NEOX, model),
+        ...["--text", `${dir}/text.txt`, "--window", `${ids.length}`, "--format", "json", "--quiet"],
+      );
+      assert.equal(one.code, 0, one.stderr);
+      const o = JSON.parse(one.stdout);
+      const want = referencePerplexity(weights, ids, ids.length, 1);
+      assert.equal(o.counts.scored_tokens, want.predictions);
+      assert.ok(Math.abs(o.metrics.ppl - want.ppl) < 1e-4 * want.ppl, `ppl ${o.metrics.ppl} vs reference ${want.ppl}`);
+      // The 16-token windows above: a different split of the same text, so a different (worse) perplexity.
+      assert.ok(out.metrics.ppl > want.ppl, `${out.metrics.ppl} (windows of 16) vs ${want.ppl} (one window)`);
       const t = await cli(
         ...base(NEOX, model),
         "--task",
@@ -240,4 +266,146 @@ Deno.test({
       assert.equal(JSON.parse(t.stdout).counts.items, 3);
     });
   },
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Task metrics against an independent computation: every choice's loglikelihood from the float64 reference
+// forward's logits (tests/_reference_forward.ts) by lm-eval's definition (context, then " " + choice; Σ log-softmax
+// of each continuation token), then acc = argmax, acc_norm = argmax of ll / characters, acc_bytes = ll / UTF-8
+// bytes, each averaged over the items.
+
+/** The fixture's loglikelihood of `cont` after `ctx` (byte ids), float64 reference forward. */
+function refLoglik(weights: MambaWeights, ctx: string, cont: string): number {
+  const bytes = (s: string) => Array.from(new TextEncoder().encode(s));
+  const c = bytes(ctx), x = bytes(cont), V = weights.config.vocabSize;
+  const logits = referenceForward(weights, [...c, ...x]);
+  let ll = 0;
+  x.forEach((tok, t) => {
+    const row = logits.subarray((c.length - 1 + t) * V, (c.length + t) * V);
+    const m = row.reduce((a, b) => Math.max(a, b), -Infinity);
+    ll += row[tok] - m - Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+  });
+  return ll;
+}
+
+/** acc, acc_norm and acc_bytes of items (context, choices, gold) by the definitions above. */
+function refMetrics(weights: MambaWeights, items: { ctx: string; choices: string[]; gold: number }[]) {
+  const argmax = (xs: number[]) => xs.indexOf(Math.max(...xs));
+  let acc = 0, accNorm = 0, accBytes = 0; // counts, divided at the end as a mean is
+  const disagree = { norm: 0, bytes: 0 };
+  for (const it of items) {
+    const lls = it.choices.map((c) => refLoglik(weights, it.ctx, " " + c));
+    const pred = argmax(lls);
+    const predNorm = argmax(lls.map((ll, i) => ll / Array.from(it.choices[i]).length));
+    const predBytes = argmax(lls.map((ll, i) => ll / new TextEncoder().encode(it.choices[i]).length));
+    acc += +(pred === it.gold);
+    accNorm += +(predNorm === it.gold);
+    accBytes += +(predBytes === it.gold);
+    disagree.norm += +(pred !== predNorm);
+    disagree.bytes += +(predNorm !== predBytes);
+  }
+  const n = items.length;
+  return { metrics: { acc: acc / n, acc_norm: accNorm / n, acc_bytes: accBytes / n }, disagree };
+}
+
+/** PIQA items whose choices differ in length (so acc and acc_norm can disagree) and in bytes per character. */
+const PIQA_MORE = [
+  ...PIQA_ROWS,
+  {
+    query: "Question: How do I warm my hands?\n",
+    choices: ["Rub them.", "Hold them near a small fire for a while."],
+    gold: 1,
+  },
+  {
+    query: "Question: How do I sweeten café au lait?\n",
+    choices: ["Add sugar.", "Stir in crème brûlée syrup."],
+    gold: 0,
+  },
+  { query: "Question: How do I keep bread fresh?\n", choices: ["Wrap it in a cloth bag.", "Leave it open."], gold: 0 },
+  {
+    query: "Question: How do I find north?\n",
+    choices: ["Ask.", "Look at where the sun rises, then turn left."],
+    gold: 1,
+  },
+  { query: "Question: How do I fix a squeaky door?\n", choices: ["Oil the hinge.", "Slam it."], gold: 0 },
+];
+
+/** HellaSwag items: the fixture file's two, then three more written here. */
+const HS_ITEMS = [
+  {
+    ctx: "Baking bread: A woman kneads dough on a table. she",
+    gold: 2,
+    choices: [
+      "throws the dough at the ceiling fan.",
+      "sings to the oven.",
+      "shapes it into a loaf and puts it in a pan.",
+      "falls asleep.",
+    ],
+  },
+  {
+    ctx: "Washing a car: A man sprays a red car with a hose. he",
+    gold: 0,
+    choices: [
+      "scrubs the doors with a soapy sponge.",
+      "climbs onto the roof of the house.",
+      "eats a sandwich.",
+      "reads a newspaper.",
+    ],
+  },
+  {
+    ctx: "Painting a fence: A girl dips a brush into white paint. she",
+    gold: 1,
+    choices: ["flies.", "paints the first board with long strokes.", "cries.", "drinks the paint from the can."],
+  },
+  {
+    ctx: "Walking the dog: A man clips a leash to a collar. the dog",
+    gold: 3,
+    choices: ["meows.", "reads.", "is asleep on the moon.", "pulls him down the street toward the park."],
+  },
+  {
+    ctx: "Making tea: A boy fills a kettle with water. he",
+    gold: 0,
+    choices: ["puts it on the stove.", "waters a plant.", "throws it.", "sells it to a neighbour at noon."],
+  },
+];
+
+Deno.test("cli eval --task: PIQA and HellaSwag metrics = the float64 reference loglikelihoods' acc, acc_norm, acc_bytes", async () => {
+  await withFiles(async (dir) => {
+    const weights = await loadWeights(dirSource(TINY));
+    await Deno.writeTextFile(`${dir}/piqa8.jsonl`, PIQA_MORE.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const r = await cli(...base(), "--task", "piqa", "--data", `${dir}/piqa8.jsonl`, "--format", "json", "--quiet");
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const items = PIQA_MORE.map((row) => ({ ctx: row.query + "Answer:", choices: row.choices, gold: row.gold }));
+    const want = refMetrics(weights, items);
+    // The items separate the metrics: a run reporting one metric for another fails.
+    assert.ok(want.disagree.norm > 0 && want.disagree.bytes > 0, JSON.stringify(want));
+    assert.ok(new Set(Object.values(want.metrics)).size > 1, JSON.stringify(want.metrics));
+    assert.deepEqual(out.metrics, want.metrics, "PIQA metrics vs the float64 reference");
+    const bytes = (s: string) => new TextEncoder().encode(s).length;
+    assert.equal(out.counts.context_tokens, items.reduce((a, it) => a + bytes(it.ctx), 0));
+    assert.equal(
+      out.counts.continuation_tokens,
+      items.reduce((a, it) => a + it.choices.reduce((b, c) => b + bytes(" " + c), 0), 0),
+    );
+
+    // HellaSwag (6-line items: context, gold, 4 endings; continuation " " + ending): the bzip2 fixture's two items
+    // (as tests/fixtures/eval/README.md describes them), and those plus three more as plain text.
+    for (const [data, items] of [[HELLASWAG_BZ2, HS_ITEMS.slice(0, 2)], [`${dir}/hs.txt`, HS_ITEMS]] as const) {
+      await Deno.writeTextFile(
+        `${dir}/hs.txt`,
+        HS_ITEMS.map((it) => [it.ctx, `${it.gold}`, ...it.choices].join("\n")).join("\n") + "\n",
+      );
+      const hs = await cli(...base(), "--task", "hellaswag", "--data", data, "--format", "json", "--quiet");
+      assert.equal(hs.code, 0, hs.stderr);
+      const h = JSON.parse(hs.stdout);
+      const hsWant = refMetrics(weights, [...items]);
+      assert.equal(h.counts.items, items.length);
+      assert.equal(h.primary, "acc_norm");
+      assert.deepEqual({ acc: h.metrics.acc, acc_norm: h.metrics.acc_norm }, {
+        acc: hsWant.metrics.acc,
+        acc_norm: hsWant.metrics.acc_norm,
+      }, `${data}: HellaSwag metrics vs the float64 reference`);
+    }
+  });
 });

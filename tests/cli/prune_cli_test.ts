@@ -10,6 +10,53 @@ import { createWasmBackend } from "../../wasm/backend.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { fixtureDir, type FixtureGolden, readGolden, SHARED, sharedSkipReason } from "../_golden.ts";
 import { cli } from "./_cli.ts";
+import { assertClose } from "../_assert.ts";
+import { mulberry32 } from "../../runtime/sampling.ts";
+import type { Mamba1LayerWeights, MambaWeights } from "../../runtime/weights.ts";
+import { loadTokenizer } from "../../cli/tokenizer.ts";
+import { referenceForward } from "../_reference_forward.ts";
+import { layerOutputError, leastSquaresBridge, oracleActivity, oracleSelect, stateError } from "../_prune_oracles.ts";
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Float32 logits of `weights` on `ids` (WASM, one thread). */
+async function runtimeLogits(weights: MambaWeights, ids: number[]): Promise<Float32Array> {
+  const backend = await createWasmBackend({ threads: 1 });
+  try {
+    using m = MambaModel.load(weights, backend);
+    const { logits, state } = await m.prefill(ids);
+    state.dispose();
+    return logits.data;
+  } finally {
+    backend.dispose();
+  }
+}
+
+/**
+ * A `--score random --scope global` prune of fixture `fx` into `out`: the kept states are exactly the ones the seed
+ * selects (mulberry32(seed) draws one value per state, layer by layer; PRUNING.md's global ranking of the values
+ * over the layer mean), config.json records those sizes, and the model computes the reference without the others.
+ */
+async function checkRandomGlobal(fx: string, out: string, ratio: number, seed: number): Promise<void> {
+  const dense = await loadWeights(dirSource(fx));
+  const rand = mulberry32(seed);
+  const values = dense.layers.map(() => Array.from({ length: dense.config.dState }, () => rand()));
+  const { keep } = oracleSelect(values, ratio, true);
+  const record = JSON.parse(await Deno.readTextFile(`${out}/pruning.json`));
+  assert.deepEqual(record.keep, keep, `seed ${seed}: kept states`);
+  assert.equal(record.seed, seed);
+  const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+  const sizes = keep.map((k) => k.length);
+  assert.equal(config.state_size, Math.max(...sizes));
+  assert.deepEqual(config.layer_state_sizes, new Set(sizes).size > 1 ? sizes : undefined);
+  const ids = readGolden<FixtureGolden>(fx).input_ids;
+  const got = await runtimeLogits(await loadWeights(dirSource(out)), ids);
+  assertClose(got, referenceForward(dense, ids, { keep }), `random global seed ${seed}: logits vs float64 reference`);
+}
 
 const TOKENIZER = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
 const SHAKESPEARE = `${SHARED}/data/text/tinyshakespeare.txt`;
@@ -34,6 +81,11 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
       const { logits, state } = await m.prefill(golden.input_ids);
       state.dispose();
       assert.ok(logits.data.every(Number.isFinite));
+      // The pruned model computes the dense model without states 8–15: the float64 reference forward says so.
+      const dense = await loadWeights(dirSource(fx));
+      const want = referenceForward(dense, golden.input_ids, { keep: record.keep });
+      assertClose(logits.data, want, "index-pruned logits vs float64 reference");
+      assert.ok(maxAbsDiff(want, referenceForward(dense, golden.input_ids)) > 1e-2, "pruning barely changed logits");
     } finally {
       backend.dispose();
     }
@@ -53,6 +105,13 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
       "--quiet",
     );
     assert.equal(g.code, 0, g.stderr);
+    await checkRandomGlobal(fx, `${dir}/g`, 0.3, 0);
+    const g7 = await cli(
+      ...["prune", "--model", fx, "--out", `${dir}/g7`, "--ratio", "0.6", "--score", "random", "--scope", "global"],
+      ...["--seed", "7", "--quiet"],
+    );
+    assert.equal(g7.code, 0, g7.stderr);
+    await checkRandomGlobal(fx, `${dir}/g7`, 0.6, 7);
 
     const cases: [string[], number, RegExp][] = [
       [["--ratio", "1"], 2, /--ratio must be in \[0, 1\)/],
@@ -188,8 +247,157 @@ Deno.test({
       const a = JSON.parse(await Deno.readTextFile(`${dir}/b/pruning.json`));
       const b = JSON.parse(await Deno.readTextFile(`${dir}/c/pruning.json`));
       assert.deepEqual(a.keep, b.keep);
+
+      // The bridge: c is the same selection without it. b's x_proj C rows are Wᵀ·C with W the least-squares
+      // solution of the saved Gram matrices (solved independently here), which changes them, and W lowers the
+      // objective it minimises, Σ‖h − W·h′‖² = Σ_i G_ii − 2·Σ_ij W_ij·G[k_j, i] + Σ_i (W·G[k, k]·Wᵀ)_ii.
+      const dense = await loadWeights(dirSource(model));
+      const plain = await loadWeights(dirSource(`${dir}/c`));
+      const N = 16, R = dense.config.dtRank, D = dense.config.dInner;
+      let changed = 0;
+      for (const [l, k] of (a.keep as number[][]).entries()) {
+        const G = activity.gram[l].matrix as number[], m = k.length;
+        const W = leastSquaresBridge(G, N, k);
+        const orig = dense.layers[l] as Mamba1LayerWeights;
+        const got = (w.layers[l] as Mamba1LayerWeights).xProj.data.subarray((R + m) * D, (R + 2 * m) * D);
+        const want = new Float64Array(m * D);
+        for (let j = 0; j < m; j++) {
+          for (let c = 0; c < D; c++) {
+            for (let i = 0; i < N; i++) want[j * D + c] += W[i * m + j] * orig.xProj.data[(R + N + i) * D + c];
+          }
+        }
+        assertClose(got, want, `layer ${l}: x_proj C rows = Wᵀ·C`, 1e-4, 1e-6);
+        const plainC = (plain.layers[l] as Mamba1LayerWeights).xProj.data.subarray((R + m) * D, (R + 2 * m) * D);
+        changed = Math.max(changed, maxAbsDiff(got, plainC));
+        let fitted = 0, removed = 0;
+        for (let i = 0; i < N; i++) {
+          fitted += G[i * N + i];
+          if (!k.includes(i)) removed += G[i * N + i];
+          for (let j = 0; j < m; j++) {
+            fitted -= 2 * W[i * m + j] * G[k[j] * N + i];
+            for (let q = 0; q < m; q++) fitted += W[i * m + j] * G[k[j] * N + k[q]] * W[i * m + q];
+          }
+        }
+        assert.ok(fitted < 0.9 * removed, `layer ${l}: bridged state error ${fitted} vs removal's ${removed}`);
+      }
+      assert.ok(changed > 1e-3, "the bridge left x_proj's C rows as plain removal has them");
+      // Measured: layer 0's out_proj input (the same input in every model) on the calibration tokens is closer to
+      // the dense model's with the bridge than without.
+      const tokenizer = await loadTokenizer(TOKENIZER);
+      const ids =
+        tokenizer.encode((await Deno.readTextFile(SHAKESPEARE)).slice(0, 20000), { add_special_tokens: false }).ids;
+      const layer0 = async (weights: MambaWeights) => {
+        const backend = await createWasmBackend({ threads: 1 });
+        try {
+          using m = MambaModel.load(weights, backend);
+          const outs: number[] = [];
+          for (const seq of [ids.slice(0, 128), ids.slice(128, 256)]) {
+            const { state } = await m.prefill(seq, {
+              lastOnly: true,
+              hooks: {
+                capture: async (n, l, t) =>
+                  void (n === "out_proj.in" && l === 0 && outs.push(...await backend.read(t))),
+              },
+            });
+            state.dispose();
+          }
+          return outs;
+        } finally {
+          backend.dispose();
+        }
+      };
+      const d0 = await layer0(dense), b0 = await layer0(w), p0 = await layer0(plain);
+      const sq = (x: number[]) => x.reduce((s, v, i) => s + (v - d0[i]) ** 2, 0);
+      assert.ok(sq(b0) < 0.9 * sq(p0), `layer-0 output error: bridged ${sq(b0)}, plain ${sq(p0)}`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
 });
+
+const BYTES = new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url).pathname;
+
+for (const fixture of ["mamba1-tiny", "mamba2-groups"]) {
+  Deno.test(`cli prune ${fixture}: calibrated global energy prune with --bridge = the float64 oracle; the bridge changed and lowered the error it minimises`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const fx = fixtureDir(fixture);
+      const calib = "Some calibration sentences, about ships, weather and the price of bread in town. ".repeat(2);
+      await Deno.writeTextFile(`${dir}/calib.txt`, calib);
+      const [count, len, ratio] = [2, 40, 0.5];
+      const common = ["--model", fx, "--ratio", `${ratio}`, "--score", "energy", "--scope", "global", "--quiet"];
+      const b = await cli(
+        "prune",
+        ...common,
+        ...["--out", `${dir}/b`, "--calib", `${dir}/calib.txt`, "--tokenizer", BYTES, "--bridge"],
+        ...["--calib-seqs", `${count}`, "--calib-len", `${len}`, "--backend", "wasm", "--threads", "1"],
+      );
+      assert.equal(b.code, 0, b.stderr);
+      // The same selection without the bridge, from the saved activity.
+      const p = await cli("prune", ...common, "--out", `${dir}/p`, "--activity", `${dir}/b/state_activity.json`);
+      assert.equal(p.code, 0, p.stderr);
+
+      const dense = await loadWeights(dirSource(fx));
+      const N = dense.config.dState;
+      const ids = Array.from(new TextEncoder().encode(calib)); // the byte tokenizer's ids are the UTF-8 bytes
+      const seqs = [ids.slice(0, len), ids.slice(len, 2 * len)];
+      const oracle = oracleActivity(dense, seqs, 32); // calibrate's Gram: 32 evenly spaced channels per token
+      const { keep, margin } = oracleSelect(oracle.scores.energy!, ratio, true);
+      assert.ok(margin > 1e-4, `a near-tie at the cut (${margin}): choose other calibration text`);
+      const record = JSON.parse(await Deno.readTextFile(`${dir}/b/pruning.json`));
+      assert.deepEqual(record.keep, keep, "kept states = the oracle's global energy ranking");
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/p/pruning.json`)).keep, keep);
+      const bridges = keep.map((k, l) => leastSquaresBridge(oracle.gram[l].matrix, N, k));
+
+      // Both checkpoints compute the float64 reference: plain removal, and the bridge fitted from the oracle Gram.
+      const golden = readGolden<FixtureGolden>(fx).input_ids;
+      const bridgedW = await loadWeights(dirSource(`${dir}/b`)), plainW = await loadWeights(dirSource(`${dir}/p`));
+      const bridgedRef = referenceForward(dense, golden, { keep, bridges });
+      const plainRef = referenceForward(dense, golden, { keep });
+      assertClose(await runtimeLogits(bridgedW, golden), bridgedRef, `${fixture} bridged logits vs float64 reference`);
+      assertClose(await runtimeLogits(plainW, golden), plainRef, `${fixture} plain logits vs float64 reference`);
+      assert.ok(maxAbsDiff(bridgedRef, plainRef) > 1e-2, "the bridge changed nothing");
+
+      // The bridge lowers what it minimises, Σ‖h − W·h′‖² over the calibration samples, and the layer output error
+      // Σ (y − y_pruned)² measured on the calibration text, in every layer (float64 reference of the dense layers).
+      const err = { state: [0, 0], out: [0, 0] };
+      for (const seq of seqs) {
+        referenceForward(dense, seq, {
+          onLayer: (l, tr) => {
+            err.state[0] += stateError(tr, keep[l], bridges[l]);
+            err.state[1] += stateError(tr, keep[l], null);
+            err.out[0] += layerOutputError(tr, keep[l], bridges[l]);
+            err.out[1] += layerOutputError(tr, keep[l], null);
+          },
+        });
+      }
+      assert.ok(err.state[0] < 0.9 * err.state[1], `state error: bridged ${err.state[0]}, plain ${err.state[1]}`);
+      assert.ok(err.out[0] < err.out[1], `layer output error: bridged ${err.out[0]}, plain ${err.out[1]}`);
+      // And measured on the written checkpoints: layer 0's out_proj input (same input in all three) on the text.
+      const layer0 = async (w: MambaWeights) => {
+        const backend = await createWasmBackend({ threads: 1 });
+        try {
+          using m = MambaModel.load(w, backend);
+          const outs: number[] = [];
+          for (const seq of seqs) {
+            const { state } = await m.prefill(seq, {
+              hooks: {
+                capture: async (n, l, t) =>
+                  void (n === "out_proj.in" && l === 0 && outs.push(...await backend.read(t))),
+              },
+            });
+            state.dispose();
+          }
+          return outs;
+        } finally {
+          backend.dispose();
+        }
+      };
+      const [d0, b0, p0] = [await layer0(dense), await layer0(bridgedW), await layer0(plainW)];
+      const sq = (a: number[]) => a.reduce((s, v, i) => s + (v - d0[i]) ** 2, 0);
+      assert.ok(sq(b0) < sq(p0), `runtime layer-0 error: bridged ${sq(b0)}, plain ${sq(p0)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

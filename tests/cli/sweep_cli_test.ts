@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import { fixtureDir } from "../_golden.ts";
 import { cli } from "./_cli.ts";
 import type { SweepReport } from "../../cli/report/sweep_report.ts";
+import { loadWeights } from "../../runtime/checkpoint.ts";
+import { dirSource } from "../../cli/fs_source.ts";
+import { leastSquaresBridge, oracleActivity, oracleSelect, referencePerplexity } from "../_prune_oracles.ts";
 
 const BYTES = new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url).pathname;
 
@@ -106,6 +109,57 @@ Deno.test("cli sweep: accuracy and speed sections, report folder, errors", async
       const e = await cli("sweep", "--quiet", ...args);
       assert.equal(e.code, 2, `${args.join(" ")}: ${e.stderr}`);
       assert.match(e.stderr, re, args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli sweep: dense and every pruned point's perplexity = the float64 reference of the states the oracle scores select", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const calib = "Calibration text: a few plain sentences about boats, rivers and bread. ".repeat(3);
+    const evalText = "Held-out words to predict, quite unlike the calibration sentences above! ".repeat(2);
+    await Deno.writeTextFile(`${dir}/calib.txt`, calib);
+    await Deno.writeTextFile(`${dir}/eval.txt`, evalText);
+    const fixture = fixtureDir("mamba1-tiny");
+    const [seqs, len, window, windows] = [2, 48, 32, 3];
+    for (const bridge of [false, true]) {
+      const out = `${dir}/s${bridge ? "b" : ""}`;
+      const r = await cli(
+        "sweep",
+        ...["--model", fixture, "--calib", `${dir}/calib.txt`, "--tokenizer", BYTES],
+        ...["--calib-seqs", `${seqs}`, "--calib-len", `${len}`, "--eval-text", `${dir}/eval.txt`],
+        ...["--eval-window", `${window}`, "--eval-windows", `${windows}`, "--ratios", "0.25,0.5"],
+        ...["--scores", "energy,index", "--backend", "wasm", "--threads", "1", "--out", out, "--quiet"],
+        ...(bridge ? ["--bridge"] : []),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const report: SweepReport = JSON.parse(await Deno.readTextFile(`${out}/sweep.json`));
+      // The byte tokenizer's ids are the UTF-8 bytes.
+      const bytes = (s: string) => Array.from(new TextEncoder().encode(s));
+      const calibIds = bytes(calib), evalIds = bytes(evalText);
+      const weights = await loadWeights(dirSource(fixture));
+      const oracle = oracleActivity(weights, [calibIds.slice(0, len), calibIds.slice(len, 2 * len)], 32); // sweep's Gram: 32 channels per token
+      const dense = referencePerplexity(weights, evalIds, window, windows);
+      assert.equal(dense.predictions, windows * (window - 1));
+      assert.ok(
+        Math.abs(report.dense!.ppl - dense.ppl) <= 2e-6 * dense.ppl,
+        `dense ${report.dense!.ppl} vs ${dense.ppl}`,
+      );
+      assert.equal(report.accuracy.length, 4);
+      for (const p of report.accuracy) {
+        const score = p.score.replace("+bridge", "");
+        assert.equal(p.score, bridge ? `${score}+bridge` : score);
+        const keep = score === "index"
+          ? weights.layers.map(() => Array.from({ length: Math.floor(16 * (1 - p.ratio)) }, (_, s) => s))
+          : oracleSelect(oracle.scores.energy!, p.ratio, false).keep;
+        const bridges = bridge ? keep.map((k, l) => leastSquaresBridge(oracle.gram[l].matrix, 16, k)) : undefined;
+        const want = referencePerplexity(weights, evalIds, window, windows, { keep, bridges });
+        const tol = 2e-6 * want.ppl; // 20× the float32-vs-float64 gap seen (1e-7); pruning moves ppl by > 1e-4
+        assert.ok(Math.abs(p.ppl - want.ppl) <= tol, `${p.score} r = ${p.ratio}: ppl ${p.ppl}, reference ${want.ppl}`);
+        assert.ok(Math.abs(want.ppl - dense.ppl) > 20 * tol, `${p.score} r = ${p.ratio}: pruning barely moves ppl`);
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -34,6 +34,12 @@ import { componentStateBytes, componentWeightBytes, forwardBytes, forwardFlops, 
 import { MambaModel } from "../../runtime/model.ts";
 import { mulberry32 } from "../../runtime/sampling.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
+import { calibrate } from "../../runtime/prune/calibrate.ts";
+import { selectStates } from "../../runtime/prune/select.ts";
+import { fitBridges } from "../../runtime/prune/bridge.ts";
+import { createWasmBackend } from "../../wasm/backend.ts";
+import { referenceForward } from "../_reference_forward.ts";
+import { layerOutputError, leastSquaresBridge, stateError } from "../_prune_oracles.ts";
 import type { Bridges, KeepSets } from "../../runtime/prune/types.ts";
 import { parseSafetensors, toFloat32, writeSafetensors } from "../../runtime/safetensors.ts";
 import type { HostTensor, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "../../runtime/weights.ts";
@@ -1095,4 +1101,98 @@ for (const tb of TEST_BACKENDS) {
         }),
     });
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The whole pruned model against the float64 reference forward (tests/_reference_forward.ts) that drops the
+// removed states of the DENSE weights (or bridges them, h ≈ W·h′), and calibrate → select → fitBridges → apply end
+// to end: the bridge is the least-squares minimiser of the state error over the calibration samples, and lowers the
+// measured layer-output error.
+
+for (const fixture of FIXTURES) {
+  Deno.test(`wasm: ${fixture}: pruned, masked and bridged logits = the float64 reference forward without the removed states`, async () => {
+    const w = await fixtureWeights(fixture);
+    const golden = readGolden<FixtureGolden>(fixtureDir(fixture));
+    const ids = golden.input_ids;
+    const seqs = [ids.slice(0, 30), ids.slice(5)];
+    const be = await createWasmBackend({ threads: 1 });
+    try {
+      // Calibrate the dense model (every channel in the Gram matrix), choose globally (k differs per layer), bridge.
+      const model = MambaModel.load(w, be);
+      const activity = await calibrate(model, w, seqs, { gramChannels: w.config.dInner });
+      model.dispose();
+      const keep = selectStates(activity, "energy", 0.5, { scope: "global" });
+      const bridges = fitBridges(activity, keep);
+      bridges.forEach((W, l) => {
+        const want = leastSquaresBridge(activity.gram[l].matrix, w.config.dState, keep[l]);
+        assertClose(W!, want, `${fixture} layer ${l}: fitBridges vs the independent least-squares solve`, 1e-6, 1e-9);
+      });
+
+      const dense = referenceForward(w, ids);
+      const tol = 1e-4 * maxAbs(dense) + 1e-5;
+      const cases: [string, MambaWeights, Float64Array][] = [
+        ["removed", pruneWeights(w, keep), referenceForward(w, ids, { keep })],
+        ["masked", pruneWeights(w, keep, { mode: "mask" }), referenceForward(w, ids, { keep })],
+        ["bridged", pruneWeights(w, keep, { bridges }), referenceForward(w, ids, { keep, bridges })],
+        [
+          "random keep",
+          pruneWeights(w, nonUniformKeep(w, 4)),
+          referenceForward(w, ids, { keep: nonUniformKeep(w, 4) }),
+        ],
+      ];
+      for (const [what, weights, want] of cases) {
+        const got = (await runModel(be, weights, ids)).logits;
+        assertClose(got, want, `${fixture} ${what}: runtime vs float64 reference`);
+        // The reference's pruned logits are far from the dense ones: the comparison can tell them apart.
+        assert.ok(maxAbsDiff(want, dense) > 20 * tol, `${fixture} ${what}: pruning barely changes the logits`);
+      }
+
+      // The bridge's objective, measured on the calibration sequences from the reference's dense layers.
+      for (const seq of seqs) {
+        referenceForward(w, seq, {
+          onLayer: (l, tr) => {
+            const W = bridges[l]!;
+            const fitted = stateError(tr, keep[l], W), removed = stateError(tr, keep[l], null);
+            assert.ok(fitted < removed, `${fixture} layer ${l}: bridge state error ${fitted} ≥ removal's ${removed}`);
+            const outFitted = layerOutputError(tr, keep[l], W), outRemoved = layerOutputError(tr, keep[l], null);
+            assert.ok(
+              outFitted < outRemoved,
+              `${fixture} layer ${l}: bridged layer-output error ${outFitted} not below removal's ${outRemoved}`,
+            );
+          },
+        });
+      }
+      // W minimises Σ‖h − W·h′‖² over both sequences: any perturbation raises it.
+      const total = (bridgeSet: (Float64Array | null)[]) => {
+        const e = keep.map(() => 0);
+        for (const seq of seqs) {
+          referenceForward(w, seq, { onLayer: (l, tr) => (e[l] += stateError(tr, keep[l], bridgeSet[l])) });
+        }
+        return e;
+      };
+      const best = total(bridges);
+      const rand = mulberry32(8);
+      for (let trial = 0; trial < 3; trial++) {
+        const nudged = total(bridges.map((W) => W!.map((v) => v + (rand() - 0.5) * 1e-2)));
+        nudged.forEach((e, l) =>
+          assert.ok(e > best[l], `${fixture} layer ${l}: a nudged W fits better (${e} < ${best[l]})`)
+        );
+      }
+      // Measured on the runtime: layer 0 (same input in every model) is closer to dense with the bridge.
+      const runs = await Promise.all([w, pruneWeights(w, keep), pruneWeights(w, keep, { bridges })].map(async (x) => {
+        const out: Float32Array[] = [];
+        for (const seq of seqs) out.push((await runModel(be, x, seq)).layer0.get("out_proj.in")!);
+        return out;
+      }));
+      const sq = (a: Float32Array[], b: Float32Array[]) =>
+        a.reduce((s, x, i) => s + x.reduce((t, v, j) => t + (v - b[i][j]) ** 2, 0), 0);
+      const plainErr = sq(runs[1], runs[0]), bridgedErr = sq(runs[2], runs[0]);
+      assert.ok(
+        bridgedErr < 0.9 * plainErr,
+        `${fixture}: runtime layer-0 error bridged ${bridgedErr} vs plain ${plainErr}`,
+      );
+    } finally {
+      be.dispose();
+    }
+  });
 }

@@ -12,8 +12,19 @@ import { keptCount, selectStates } from "../../runtime/prune/select.ts";
 import { fitBridges } from "../../runtime/prune/bridge.ts";
 import { pruneWeights } from "../../runtime/prune/apply.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
+import { referenceForward } from "../_reference_forward.ts";
+import { oracleActivity, oracleSelect } from "../_prune_oracles.ts";
 import { dirSource } from "../../cli/fs_source.ts";
-import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
+import {
+  assertClose,
+  fixtureDir,
+  type FixtureGolden,
+  FIXTURES,
+  type ModelGolden,
+  readGolden,
+  SHARED,
+  sharedSkipReason,
+} from "../_golden.ts";
 
 for (const name of FIXTURES) {
   Deno.test(`calibrate ${name}: the host recomputation reproduces every layer's out_proj input`, async () => {
@@ -157,3 +168,130 @@ Deno.test("fitBridges: recovers W when h is exactly W·h′, and identity rows f
   want.forEach((v, i) => assert.ok(Math.abs(W![i] - v) < 1e-9, `W[${i}] = ${W![i]}, want ${v}`));
   assert.throws(() => fitBridges(a, [[0, 1], [0]]), /2 keep sets for 1 layers/);
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Score oracles: every score recomputed in float64 from the layer inputs of an independent reference forward
+// (tests/_reference_forward.ts), by the definitions written in PRUNING.md, on every fixture; and the states that
+// selectStates keeps are the ones these oracle scores rank first, per layer and global.
+
+for (const name of FIXTURES) {
+  Deno.test(`calibrate ${name}: every score and the Gram matrix = the float64 oracle from PRUNING.md's definitions`, async () => {
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    const weights = await loadWeights(dirSource(dir));
+    const seqs = [golden.input_ids.slice(0, 30), golden.input_ids.slice(5)];
+    // The reference forward itself reproduces transformers' logits (so its layer inputs are the model's).
+    const V = weights.config.vocabSize;
+    const ref = referenceForward(weights, golden.input_ids);
+    assertClose(
+      Float32Array.from(ref),
+      Float32Array.from(golden.logits.flat(2) as number[]),
+      `${name}: reference forward vs transformers`,
+      1e-4,
+      1e-5,
+    );
+    assert.equal(ref.length, golden.input_ids.length * V);
+
+    const backend = await createWasmBackend({ threads: 1 });
+    let activity: StateActivity;
+    try {
+      using model = MambaModel.load(weights, backend);
+      activity = await calibrate(model, weights, seqs, { gramChannels: weights.config.dInner });
+    } finally {
+      backend.dispose();
+    }
+    const oracle = oracleActivity(weights, seqs);
+    let maxRel = 0; // the largest relative difference of any score from its oracle
+    for (const score of ["delta_b", "delta_a", "energy", "ghost"] as const) {
+      const want = oracle.scores[score], got = activity.scores[score];
+      if (want === null) {
+        assert.equal(got, null, `${name}: ${score} is Mamba-1 only`);
+        continue;
+      }
+      for (const [l, row] of want.entries()) {
+        assertClose(Float32Array.from(got![l]), Float32Array.from(row), `${name} ${score} layer ${l}`, 1e-5, 0);
+        row.forEach((v, s) => (maxRel = Math.max(maxRel, Math.abs(got![l][s] - v) / v)));
+        // The scores of different states differ well beyond the tolerance (a wrong score cannot hide in it).
+        assert.ok(Math.max(...row) > 1.5 * Math.min(...row), `${name} ${score} layer ${l}: states indistinct`);
+      }
+    }
+    for (const [l, g] of oracle.gram.entries()) {
+      assert.equal(activity.gram[l].samples, g.samples, `${name} layer ${l}: Gram samples = T·d_inner`);
+      assertClose(
+        Float32Array.from(activity.gram[l].matrix),
+        Float32Array.from(g.matrix),
+        `${name} Gram ${l}`,
+        2e-4,
+        1e-9,
+      );
+    }
+
+    // Selection: the kept states are the ones the oracle scores rank first, per layer and global.
+    let decided = 0;
+    for (const score of ["delta_b", "delta_a", "energy", "ghost"] as const) {
+      const scores = oracle.scores[score];
+      if (!scores) continue;
+      for (const ratio of [0.25, 0.5, 0.75]) {
+        for (const global of [false, true]) {
+          const { keep, margin } = oracleSelect(scores, ratio, global);
+          if (margin < 4 * maxRel) continue; // a near-tie at the cut, within the measured float32 error
+          decided++;
+          const got = selectStates(activity, score, ratio, { scope: global ? "global" : "layer" });
+          assert.deepEqual(got, keep, `${name} ${score} r = ${ratio} ${global ? "global" : "per layer"}`);
+        }
+      }
+    }
+    const total = (weights.config.arch === "mamba1" ? 4 : 3) * 3 * 2;
+    assert.equal(decided, total, `${name}: only ${decided} of ${total} selections decidable`);
+  });
+}
+
+for (const arch of ["mamba1", "mamba2"]) {
+  const dir = `${SHARED}/models/${arch}-text-small`;
+  const skip = sharedSkipReason(`models/${arch}-text-small`);
+  Deno.test({
+    name: `calibrate the trained ${arch}-text-small: every score = the float64 oracle; selection = the oracle ranking${
+      skip ? ` (${skip})` : ""
+    }`,
+    ignore: skip !== null,
+    fn: async () => {
+      const weights = await loadWeights(dirSource(dir));
+      const ids = readGolden<ModelGolden>(dir).input_ids.slice(0, 32); // WikiText
+      const backend = await createWasmBackend({ threads: 1 });
+      let activity: StateActivity;
+      try {
+        using model = MambaModel.load(weights, backend);
+        activity = await calibrate(model, weights, [ids], { gramChannels: weights.config.dInner });
+      } finally {
+        backend.dispose();
+      }
+      const oracle = oracleActivity(weights, [ids]);
+      let maxRel = 0, decided = 0;
+      for (const score of ["delta_b", "delta_a", "energy", "ghost"] as const) {
+        const want = oracle.scores[score];
+        if (!want) continue;
+        for (const [l, row] of want.entries()) {
+          assertClose(Float32Array.from(activity.scores[score]![l]), Float32Array.from(row), `${score} ${l}`, 2e-5, 0);
+          row.forEach((v, s) => (maxRel = Math.max(maxRel, Math.abs(activity.scores[score]![l][s] - v) / v)));
+        }
+        for (const ratio of [0.5, 0.75]) {
+          for (const global of [false, true]) {
+            const { keep, margin } = oracleSelect(want, ratio, global);
+            if (margin < 4 * maxRel) continue; // a near-tie within the measured float32 error: not decidable
+            decided++;
+            const got = selectStates(activity, score, ratio, { scope: global ? "global" : "layer" });
+            assert.deepEqual(got, keep, `${score} r = ${ratio} ${global ? "global" : "per layer"}`);
+          }
+        }
+      }
+      const total = (arch === "mamba1" ? 4 : 3) * 2 * 2;
+      assert.ok(
+        decided >= total - 1,
+        `only ${decided} of ${total} selections decidable (max relative error ${maxRel})`,
+      );
+      for (const [l, g] of oracle.gram.entries()) {
+        assertClose(Float32Array.from(activity.gram[l].matrix), Float32Array.from(g.matrix), `Gram ${l}`, 1e-4, 0);
+      }
+    },
+  });
+}
