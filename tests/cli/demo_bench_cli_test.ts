@@ -15,11 +15,14 @@ import { parseDims } from "../../cli/commands/profile.ts";
 const DIMS = "d_model=64,n_layer=2,vocab=256";
 const WASM = ["--backend", "wasm", "--threads", "1"];
 /**
- * How far achieved GFLOP/s may exceed the measured GEMM peak: the peak is the best of 3 runs of a 1024³ GEMM on a
- * shared machine, so a small op may catch a quieter moment; 50% is far above that noise and far below the factor of
- * 1000 of a unit slip.
+ * How far achieved GFLOP/s may exceed the measured GEMM peak. The peak is the best of 3 runs of a 1024³ GEMM taken
+ * once, so on a shared machine it can land in a busy moment while the small prefills land in quiet ones: under load
+ * from other processes on the 2-core VM one measurement came out 2.9× below a prefill's rate. So the bound is 2× and
+ * the bench runs again (up to {@link PEAK_ATTEMPTS} times) when only this relation fails; a unit slip (1000×) fails
+ * every attempt. Every other relation is exact and must hold on every run.
  */
-const PEAK_NOISE = 1.5;
+const PEAK_NOISE = 2;
+const PEAK_ATTEMPTS = 3;
 
 const closeRel = (a: number, b: number, rel: number, what: string) =>
   assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${what}: ${a} vs ${b}`);
@@ -70,79 +73,93 @@ interface BenchRow {
   error?: string;
 }
 
+/** Runs bench into `json`, checks every exact relation, and returns the largest achieved GFLOP/s ÷ measured peak. */
+async function benchOnce(json: string): Promise<{ ratio: number; where: string }> {
+  const r = await cli(
+    "bench",
+    "--dims",
+    DIMS,
+    "--seqlens",
+    "8,24",
+    "--batch",
+    "1,2",
+    "--decode-tokens",
+    "3",
+    "--iters",
+    "2",
+    ...WASM,
+    "--json",
+    json,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(await Deno.readTextFile(json)) as {
+    backend: string;
+    size: string;
+    peaks: { bandwidthGBs: number; gemmGflops: number };
+    rows: BenchRow[];
+  };
+  assert.equal(report.backend, "wasm");
+  assert.equal(report.size, DIMS);
+  const { bandwidthGBs: bw, gemmGflops: peak } = report.peaks;
+  assert.ok(bw > 0 && peak > 0);
+  // 2 archs × 2 batches × (2 prefill lengths + decode + greedy).
+  assert.equal(report.rows.length, 2 * 2 * 4);
+  let worst = { ratio: 0, where: "" };
+  for (const row of report.rows) {
+    const what = `${row.arch} ${row.mode} B${row.batch} L${row.seqLen}`;
+    assert.equal(row.error, undefined, what);
+    assert.ok(row.ms > 0, what);
+    const cfg = makeConfig(row.arch, parseDims(DIMS));
+    const tokens = row.mode === "prefill" ? row.seqLen : 1;
+    closeRel(row.tokPerS, (1000 * row.batch * tokens) / row.ms, 1e-9, `${what} tok/s`);
+    const flops = Object.values(
+      row.mode === "prefill" ? forwardFlops(cfg, row.batch, tokens, row.batch) : forwardFlops(cfg, row.batch, 1),
+    ).reduce((a, b) => a + b, 0);
+    closeRel(row.gflops, flops / (row.ms * 1e6), 1e-9, `${what} GFLOP/s`);
+    if (row.gflops / peak > worst.ratio) {
+      worst = { ratio: row.gflops / peak, where: `${what}: ${row.gflops} GFLOP/s, measured peak ${peak}` };
+    }
+    if (row.mode === "prefill") closeRel(row.ofPeak!, row.gflops / peak, 1e-9, `${what} of peak`);
+    else {
+      // Decode moves every f32 weight once per step and the state twice (read and written).
+      assert.ok(row.bytesPerStep! > 0, what);
+      const bwMs = row.bytesPerStep! / (bw * 1e6), flopMs = flops / (peak * 1e6);
+      closeRel(row.ofPeak!, Math.max(bwMs, flopMs) / row.ms, 1e-9, `${what} of roofline`);
+      assert.equal(row.bound, bwMs >= flopMs ? "bandwidth" : "compute", what);
+    }
+  }
+  // The printed table shows the JSON's figures, row for row.
+  const table = r.stdout.trimEnd().split("\n");
+  assert.match(table[0], /^arch\s+mode\s+batch\s+seqlen\s+ms\s+tok\/s\s+GFLOP\/s\s+of peak$/);
+  assert.equal(table.length, 1 + report.rows.length);
+  for (const [i, row] of report.rows.entries()) {
+    const cells = table[i + 1].split(/\s{2,}/);
+    const pct = `${(100 * row.ofPeak!).toFixed(0)}% ` +
+      (row.mode === "prefill" ? "of GEMM peak" : `of roofline (${row.bound})`);
+    assert.deepEqual(cells, [
+      row.arch,
+      row.mode,
+      String(row.batch),
+      String(row.seqLen),
+      row.ms.toFixed(row.ms < 10 ? 2 : 1),
+      row.tokPerS.toFixed(1),
+      row.gflops.toFixed(2),
+      pct,
+    ], table[i + 1]);
+  }
+  return worst;
+}
+
 Deno.test("cli bench --dims on wasm: tok/s, GFLOP/s and roofline follow from the times; table = JSON", async () => {
   const dir = await Deno.makeTempDir({ prefix: "perfmamba-bench-" });
   try {
-    const json = `${dir}/bench.json`;
-    const r = await cli(
-      "bench",
-      "--dims",
-      DIMS,
-      "--seqlens",
-      "8,24",
-      "--batch",
-      "1,2",
-      "--decode-tokens",
-      "3",
-      "--iters",
-      "2",
-      ...WASM,
-      "--json",
-      json,
-    );
-    assert.equal(r.code, 0, r.stderr);
-    const report = JSON.parse(await Deno.readTextFile(json)) as {
-      backend: string;
-      size: string;
-      peaks: { bandwidthGBs: number; gemmGflops: number };
-      rows: BenchRow[];
-    };
-    assert.equal(report.backend, "wasm");
-    assert.equal(report.size, DIMS);
-    const { bandwidthGBs: bw, gemmGflops: peak } = report.peaks;
-    assert.ok(bw > 0 && peak > 0);
-    // 2 archs × 2 batches × (2 prefill lengths + decode + greedy).
-    assert.equal(report.rows.length, 2 * 2 * 4);
-    for (const row of report.rows) {
-      const what = `${row.arch} ${row.mode} B${row.batch} L${row.seqLen}`;
-      assert.equal(row.error, undefined, what);
-      assert.ok(row.ms > 0, what);
-      const cfg = makeConfig(row.arch, parseDims(DIMS));
-      const tokens = row.mode === "prefill" ? row.seqLen : 1;
-      closeRel(row.tokPerS, (1000 * row.batch * tokens) / row.ms, 1e-9, `${what} tok/s`);
-      const flops = Object.values(
-        row.mode === "prefill" ? forwardFlops(cfg, row.batch, tokens, row.batch) : forwardFlops(cfg, row.batch, 1),
-      ).reduce((a, b) => a + b, 0);
-      closeRel(row.gflops, flops / (row.ms * 1e6), 1e-9, `${what} GFLOP/s`);
-      assert.ok(row.gflops <= PEAK_NOISE * peak, `${what}: ${row.gflops} GFLOP/s above the measured peak ${peak}`);
-      if (row.mode === "prefill") closeRel(row.ofPeak!, row.gflops / peak, 1e-9, `${what} of peak`);
-      else {
-        // Decode moves every f32 weight once per step and the state twice (read and written).
-        assert.ok(row.bytesPerStep! > 0, what);
-        const bwMs = row.bytesPerStep! / (bw * 1e6), flopMs = flops / (peak * 1e6);
-        closeRel(row.ofPeak!, Math.max(bwMs, flopMs) / row.ms, 1e-9, `${what} of roofline`);
-        assert.equal(row.bound, bwMs >= flopMs ? "bandwidth" : "compute", what);
-      }
+    const seen: string[] = [];
+    for (let i = 1; i <= PEAK_ATTEMPTS; i++) {
+      const worst = await benchOnce(`${dir}/bench${i}.json`);
+      if (worst.ratio <= PEAK_NOISE) return;
+      seen.push(`attempt ${i}: ${worst.where}`);
     }
-    // The printed table shows the JSON's figures, row for row.
-    const table = r.stdout.trimEnd().split("\n");
-    assert.match(table[0], /^arch\s+mode\s+batch\s+seqlen\s+ms\s+tok\/s\s+GFLOP\/s\s+of peak$/);
-    assert.equal(table.length, 1 + report.rows.length);
-    for (const [i, row] of report.rows.entries()) {
-      const cells = table[i + 1].split(/\s{2,}/);
-      const pct = `${(100 * row.ofPeak!).toFixed(0)}% ` +
-        (row.mode === "prefill" ? "of GEMM peak" : `of roofline (${row.bound})`);
-      assert.deepEqual(cells, [
-        row.arch,
-        row.mode,
-        String(row.batch),
-        String(row.seqLen),
-        row.ms.toFixed(row.ms < 10 ? 2 : 1),
-        row.tokPerS.toFixed(1),
-        row.gflops.toFixed(2),
-        pct,
-      ], table[i + 1]);
-    }
+    assert.fail(`achieved GFLOP/s above ${PEAK_NOISE}× the measured peak in every attempt:\n${seen.join("\n")}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
