@@ -76,13 +76,11 @@ const PER_TOKEN = new Set([
 ]);
 
 /**
- * The figures a wall-clock (CPU) profile must satisfy whatever the machine's speed — exact relations that zeroed or
- * constant times cannot meet:
+ * The figures a wall-clock (CPU) profile must satisfy on every run, whatever the machine's speed or load:
  * - every component of every run took a positive time (its fastest pass: > 0);
  * - the components lie inside the instrumented pass: Σ over components of their fastest time ≤ the fastest
- *   instrumented pass (exact: in the pass that was fastest overall each component took at least its own minimum), and
- *   they cover at least {@link MIN_COVERAGE} of it.
- * The scaling across lengths is {@link scalingFailures} (timing noise can break it once; callers retry).
+ *   instrumented pass (exact: in the pass that was fastest overall each component took at least its own minimum).
+ * The relations that load can break once are {@link timingFailures}.
  */
 export function assertWallClockTimes(report: ProfileReport): void {
   assert.equal(report.environment.timing, "wall-clock");
@@ -92,20 +90,29 @@ export function assertWallClockTimes(report: ProfileReport): void {
     const inside = run.components.reduce((a, c) => a + c.ms.min, 0);
     const pass = run.endToEnd.instrumentedMs.min;
     assert.ok(inside <= pass * (1 + 1e-9), `${what}: components ${inside} ms > the pass ${pass} ms`);
-    assert.ok(inside >= MIN_COVERAGE * pass, `${what}: components ${inside} ms cover < ${MIN_COVERAGE} of ${pass} ms`);
   }
 }
 
 /**
- * Where times do not grow with the work: across two prefill lengths of each model, `ratio`× the tokens, in_proj,
- * ssm and the blocks as a whole must take more than half that ratio as long (their FLOPs grow `ratio`×, checked).
- * Fastest passes (ms.min), not medians: other processes only ever add time. On the 2-core VM under load the ratios at
- * 4× the FLOPs ranged 3.9–6.3 (in_proj) and 4.1–7.6 (ssm), so "> 2" is a wide margin that a zeroed (0/0) or constant
- * (1×) time never meets; but a burst of load during every pass of the short length can still break it once, so
- * callers profile again (a defect fails every attempt). Returns the failures, empty when the relation holds.
+ * The relations of a wall-clock profile that hold on a quiet machine but that a burst of load can break in one run
+ * (callers profile again; a defect fails every attempt). Returns the failures, empty when all hold:
+ * - coverage: the components' fastest times cover at least {@link MIN_COVERAGE} of the fastest instrumented pass;
+ * - scaling: across two prefill lengths of each model, `ratio`× the tokens, in_proj, ssm and the blocks as a whole
+ *   take more than half that ratio as long (their FLOPs grow `ratio`×, checked). Fastest passes (ms.min), not
+ *   medians: other processes only ever add time. On the 2-core VM under load the ratios at 4× the FLOPs ranged
+ *   3.9–6.3 (in_proj) and 4.1–7.6 (ssm), so "> 2" is a wide margin that a zeroed (0/0) or constant (1×) time never
+ *   meets.
  */
-export function scalingFailures(report: ProfileReport, ratio: number): string[] {
+export function timingFailures(report: ProfileReport, ratio: number): string[] {
   const failures: string[] = [];
+  for (const run of report.runs) {
+    const inside = run.components.reduce((a, c) => a + c.ms.min, 0);
+    const pass = run.endToEnd.instrumentedMs.min;
+    if (!(inside >= MIN_COVERAGE * pass)) {
+      const what = `${report.models[run.model].name} ${run.mode} L${run.seqLen}`;
+      failures.push(`${what}: components ${inside.toFixed(3)} ms cover < ${MIN_COVERAGE} of ${pass.toFixed(3)} ms`);
+    }
+  }
   for (const [mi, model] of report.models.entries()) {
     const prefill = report.runs.filter((r) => r.model === mi && r.mode === "prefill").sort((a, b) =>
       a.seqLen - b.seqLen
@@ -134,7 +141,7 @@ export function scalingFailures(report: ProfileReport, ratio: number): string[] 
 }
 
 /**
- * Profiles with `profile` up to `attempts` times until the times scale with the FLOPs; every attempt must pass
+ * Profiles with `profile` up to `attempts` times until {@link timingFailures} finds nothing; every attempt must pass
  * {@link assertWallClockTimes}. Fails with every attempt's failures.
  */
 export async function assertTimesScale(
@@ -146,17 +153,17 @@ export async function assertTimesScale(
   for (let i = 1; i <= attempts; i++) {
     const report = await profile();
     assertWallClockTimes(report);
-    const failures = scalingFailures(report, ratio);
+    const failures = timingFailures(report, ratio);
     if (failures.length === 0) return;
     seen.push(`attempt ${i}: ${failures.join("; ")}`);
   }
-  assert.fail(`times do not grow with the FLOPs in ${attempts} attempts:\n${seen.join("\n")}`);
+  assert.fail(`component times off in all ${attempts} attempts:\n${seen.join("\n")}`);
 }
 
 /**
  * Least share of the fastest instrumented pass its components' fastest times cover on the CPU. PROFILE.md's "a few
- * percent" gap holds on a quiet machine; with other processes competing for 2 cores the gaps between components
- * (hooks, allocation, GC) were measured at up to half the pass (0.51–0.96), so the floor is 0.25: it is there to fail
- * zeroed or mostly-missing component times, not to measure noise.
+ * percent" gap holds on a quiet machine; with other processes competing for 2 cores it was measured at 0.51–0.96,
+ * and once at 0.12 under heavy load (no pass free of interruption, while each component had a quiet one). The floor
+ * 0.25 is there to fail mostly-missing component times, not to measure noise; load is what the retries absorb.
  */
 export const MIN_COVERAGE = 0.25;
