@@ -21,6 +21,13 @@ export interface TestBackend {
 
 const gpu = await probeWebGpu();
 
+/** Why cases that need WebGPU timestamp-query are skipped here (no adapter, or one without the feature), or null. */
+export const TIMESTAMP_SKIP: string | null = !gpu.adapter
+  ? `skipped: no WebGPU adapter (${gpu.detail})`
+  : (await navigator.gpu.requestAdapter())?.features.has("timestamp-query")
+  ? null
+  : "skipped: the WebGPU adapter has no timestamp-query";
+
 /** Backends to test, in order. */
 export const TEST_BACKENDS: TestBackend[] = [
   { name: "wasm", skip: null, create: () => createWasmBackend({ threads: 2 }) },

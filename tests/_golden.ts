@@ -24,6 +24,12 @@ export interface ModelGolden {
   prompt_text: string;
   logits_positions: number[];
   logits_last4: number[][];
+  /** argmax of each of those rows. */
+  argmax_last4: number[];
+  /** log Σ exp of each of those rows. */
+  logsumexp_last4: number[];
+  /** Mean next-token negative log-likelihood over the prompt (every position but the last predicts the next id). */
+  prompt_mean_nll: number;
   greedy_prompt: number[];
   greedy_continuation: number[];
   generate_continuation: number[];

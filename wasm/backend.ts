@@ -119,6 +119,8 @@ export interface WasmBackendExtras {
   readonly threads: number;
   /** Restarts the peak measurement at the current live bytes. */
   resetPeak(): void;
+  /** Kernel calls of the parallel ops each thread has run, the caller first: how the work was really spread. */
+  callsPerThread(): number[];
   /** Median read bandwidth (bytes/s) of a SIMD sum over `bytes` bytes split across the threads. */
   streamBandwidth(bytes: number, reps: number): number;
   /** Same as dispose(), for `using`. */

@@ -40,6 +40,7 @@ export class KernelDispatch {
   readonly #raw: KernelExports;
   readonly #pool: WorkerPool | null;
   readonly #minWork: number;
+  #callerCalls = 0;
 
   /** `minWork`: multiply-adds per thread below which fewer threads are used (0: always every thread). */
   constructor(raw: KernelExports, pool: WorkerPool | null, minWork: number) {
@@ -56,11 +57,18 @@ export class KernelDispatch {
     const fn = this.#raw[name] as (...a: number[]) => void;
     if (argsPerThread.length === 1 || !this.#pool) {
       for (const a of argsPerThread) fn(...kernelArgList(name, a));
+      this.#callerCalls += argsPerThread.length;
       return;
     }
     const index = KERNEL_INDEX[name];
     const calls: KernelCall[] = argsPerThread.map((a) => ({ fn: index, args: kernelArgList(name, a) }));
     this.#pool.run(calls, (c) => fn(...c.args));
+    this.#callerCalls++;
+  }
+
+  /** Parallel kernel calls each thread has run: the caller first, then each worker of the pool. */
+  callsPerThread(): number[] {
+    return [this.#callerCalls, ...(this.#pool?.callsPerWorker() ?? [])];
   }
 
   /** Threads worth using for `work` multiply-adds. */

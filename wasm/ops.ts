@@ -84,6 +84,14 @@ export class WasmBackend implements Backend {
       (shared ? ", shared memory" : "");
   }
 
+  /**
+   * Kernel calls of the parallel ops each thread has run so far, the calling thread first, then each worker: how
+   * the work was really spread (a pool that exists but is never used shows zeros).
+   */
+  callsPerThread(): number[] {
+    return this.#run.callsPerThread();
+  }
+
   // ---------------------------------------------------------------- Backend: data movement
 
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor {

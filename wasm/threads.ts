@@ -5,7 +5,8 @@
  * Control block (Int32 words from `base`):
  *   [0] done counter, [1] error flag (a header of 64 bytes);
  *   per worker w, a record of 256 bytes at byte base + 64 + 256·w: [0] sequence number, [1] kernel index (−1: exit),
- *   [2] argument count, then the arguments as f64 from byte 16 (at most {@link MAX_ARGS}).
+ *   [2] argument count, [3] kernel calls the worker has completed, then the arguments as f64 from byte 16 (at most
+ *   {@link MAX_ARGS}).
  * The caller writes a record, bumps its sequence number and notifies; the worker (spinning briefly, then blocked
  * in Atomics.wait) runs the kernel and increments the done counter. The caller runs its own share meanwhile, then
  * waits for the counter (Atomics.wait where the host allows it, otherwise spinning, e.g. a browser main thread).
@@ -19,7 +20,7 @@ import { KERNEL_NAMES, MAX_KERNEL_PARAMS } from "./generated/abi.ts";
 const HEADER_BYTES = 64;
 /** Bytes of one worker record. */
 const RECORD_BYTES = 256;
-/** Byte offset of the arguments (f64) in a record, after the sequence number, kernel index and argument count. */
+/** Byte offset of the arguments (f64) in a record, after the sequence number, kernel index, argument count and calls. */
 const ARGS_OFFSET = 16;
 /** Maximum number of arguments of one kernel call: what fits in a record. */
 export const MAX_ARGS = (RECORD_BYTES - ARGS_OFFSET) / 8;
@@ -136,6 +137,7 @@ self.onmessage = (event) => {
     for (let i = 0; i < n; i++) args[i] = f64[argAt + i];
     try {
       fns[fn](...args);
+      Atomics.add(i32, rec + 3, 1);
     } catch (err) {
       Atomics.store(i32, ctl + 1, 1);
       console.error("perfmamba wasm worker " + index + ": " + err);
@@ -219,6 +221,13 @@ export class WorkerPool {
   /** Number of workers (threads besides the caller). */
   get size(): number {
     return this.#workers.length;
+  }
+
+  /** Kernel calls each worker has completed since it started (what proves the work ran on it). */
+  callsPerWorker(): number[] {
+    return this.#workers.map((_, w) =>
+      Atomics.load(this.#i32, ((this.#base + HEADER_BYTES + RECORD_BYTES * w) >> 2) + 3)
+    );
   }
 
   /**

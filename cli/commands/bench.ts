@@ -6,9 +6,10 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
-import { forwardFlops, MambaModel, mulberry32, presetConfig, syntheticWeights } from "../../mod.ts";
+import { forwardFlops, makeConfig, MambaModel, mulberry32, presetConfig, syntheticWeights } from "../../mod.ts";
 import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
+import { parseDims } from "./profile.ts";
 
 export const spec: CommandSpec = {
   name: "bench",
@@ -17,6 +18,10 @@ export const spec: CommandSpec = {
   flags: {
     arch: { type: "string", help: "mamba1, mamba2 or both", default: "both" },
     size: { type: "string", help: "Published shape (130m, 370m, 790m, 1.4b, 2.8b)", default: "130m" },
+    dims: {
+      type: "string",
+      help: "Explicit shape instead of --size (d_model=,n_layer=,...; see profile --help), e.g. a tiny model",
+    },
     seqlens: { type: "string", help: "Prefill lengths, comma-separated", default: "512" },
     batch: { type: "string", help: "Batch sizes, comma-separated", default: "1" },
     "decode-tokens": {
@@ -75,7 +80,16 @@ export async function run(argv: string[]): Promise<void> {
   const decodeTokens = numberFlag(flags, "decode-tokens", { integer: true, min: 0, max: 100000 })!;
   const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
   const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
-  const configs = arches.map((a) => presetConfig(a, flags.size as string));
+  const shape = typeof flags.dims === "string" ? flags.dims : flags.size as string;
+  const configs = arches.map((a) => {
+    if (typeof flags.dims !== "string") return presetConfig(a, flags.size as string);
+    const dims = parseDims(flags.dims);
+    try {
+      return makeConfig(a, dims);
+    } catch (e) {
+      throw new UsageError(`--dims for ${a}: ${(e as Error).message}`);
+    }
+  });
   const backend = await backendFromFlags(flags);
   const log = (s: string) => console.error(s);
   try {
@@ -90,7 +104,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     const rows: Row[] = [];
     for (const config of configs) {
-      log(`${config.arch} ${flags.size}: generating weights…`);
+      log(`${config.arch} ${shape}: generating weights…`);
       const model = MambaModel.load(syntheticWeights(config, 1), backend);
       const rand = mulberry32(5);
       const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));
@@ -191,7 +205,7 @@ export async function run(argv: string[]): Promise<void> {
       await writeFileAtomic(
         flags.json,
         JSON.stringify(
-          { backend: backend.name, description: backend.description, size: flags.size, peaks, rows },
+          { backend: backend.name, description: backend.description, size: shape, peaks, rows },
           null,
           2,
         ) + "\n",

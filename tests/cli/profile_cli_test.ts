@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fixtureDir } from "../_golden.ts";
 import { TEST_BACKENDS } from "../_backends.ts";
-import { assertTraceNests, assertValidProfile } from "../_profile_checks.ts";
+import { assertTimesScale, assertTraceNests, assertValidProfile } from "../_profile_checks.ts";
 import { cli } from "./_cli.ts";
 import type { ProfileReport } from "../../runtime/profile_report.ts";
 
@@ -166,6 +166,45 @@ Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad fl
       assert.equal(r.code, code, `${args.join(" ")}: exit ${r.code}, stderr: ${r.stderr}`);
       assert.match(r.stderr, re, args.join(" "));
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli profile on wasm: printed times are positive, inside the pass and grow with their FLOPs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Both architectures at d_model 256, 64 and 256 tokens: see assertTimesScale for the relations and margins.
+    let n = 0;
+    await assertTimesScale(async () => {
+      const r = await cli(
+        "profile",
+        "--dims",
+        "d_model=256,n_layer=2,vocab=512",
+        "--seqlens",
+        "64,256",
+        "--mode",
+        "prefill",
+        "--warmup",
+        "1",
+        "--iters",
+        "5",
+        "--backend",
+        "wasm",
+        "--threads",
+        "1",
+        "--skip-peaks",
+        "--quiet",
+        "--out",
+        `${dir}/r${++n}`,
+        "--format",
+        "json",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const report: ProfileReport = JSON.parse(r.stdout);
+      assert.deepEqual(report.models.map((m) => m.arch), ["mamba1", "mamba2"]);
+      return report;
+    }, 4);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

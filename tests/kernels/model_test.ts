@@ -4,7 +4,8 @@
  * embedding / lm_head is split over several buffers (lowered binding limit) still matches.
  *
  * Tolerance 1e-4 · max|logit| + 1e-5, as on the CPU: the GPU kernels reorder sums (GEMM k-tiles, tree
- * reductions, chunked scans) yet stay near 1e-5 here; the split-weights case against golden uses 1e-3.
+ * reductions, chunked scans) yet stay near 1e-5 here — the split-weights case against golden too (measured 2.4e-6
+ * on llvmpipe, bound 3e-4).
  * With f16 weight storage: see the bounds stated above those tests.
  */
 import { loadWeights } from "../../runtime/checkpoint.ts";
@@ -56,7 +57,7 @@ gpuTest("mamba2-groups batch of 2 with last-only logits, weights split over buff
   const single = await model.prefill(b, { lastOnly: true });
   single.state.dispose();
   const vocab = logits.vocab;
-  assertClose(logits.data.subarray(0, vocab), golden.logits[15], "batch row 0 vs golden position 15", 1e-3, 0);
+  assertClose(logits.data.subarray(0, vocab), golden.logits[15], "batch row 0 vs golden position 15", 1e-4, 1e-5);
   assertClose(logits.data.subarray(vocab), single.logits.data, "batch row 1 vs the sequence alone", 1e-4, 1e-5);
 }, { maxBindingSize: 60 * 1024 });
 

@@ -1,6 +1,7 @@
 /**
  * The profiler on the tiny fixtures, on every timing method this host has: wall-clock (WASM), timestamp-query and
- * fenced (WebGPU). Timings themselves are not asserted (no timed tests); what is: the report's schema, that FLOPs,
+ * fenced (WebGPU). Absolute timings are not asserted; relations between them are on the CPU (positive, inside the
+ * pass, growing with their FLOPs across two lengths: tests/_profile_checks.ts `assertTimesScale`). Also: the report's schema, that FLOPs,
  * bytes, weights and state equal the analytic counts of runtime/cost.ts, shares and coverage are computed from the
  * medians, memory comes from the allocator (in_proj leaves its output allocated), the trace nests, and the model
  * still reproduces golden after being profiled (no hooks or timing left behind).
@@ -16,9 +17,11 @@ import { createWebGpuBackend } from "../../kernels/webgpu_backend.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { profileTrace } from "../../cli/report/trace.ts";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
-import { TEST_BACKENDS } from "../_backends.ts";
+import { TEST_BACKENDS, TIMESTAMP_SKIP } from "../_backends.ts";
 import { sharedGpuDevice } from "../_gpu_device.ts";
-import { assertTraceNests, assertValidProfile } from "../_profile_checks.ts";
+import { assertTimesScale, assertTraceNests, assertValidProfile } from "../_profile_checks.ts";
+import { makeConfig } from "../../runtime/presets.ts";
+import { syntheticWeights } from "../../runtime/synthetic.ts";
 
 const PEAKS: DevicePeaks = { bandwidthGBs: 20, gemmGflops: 200, detail: "given by the test" };
 const gpuSkip = TEST_BACKENDS.find((b) => b.name === "webgpu")!.skip;
@@ -27,7 +30,7 @@ const METHODS: { method: string; skip: string | null; create: () => Promise<Back
   { method: "wall-clock", skip: null, create: () => createWasmBackend({ threads: 2 }) },
   {
     method: "timestamp-query",
-    skip: gpuSkip,
+    skip: TIMESTAMP_SKIP,
     create: async () => createWebGpuBackend({ device: await sharedGpuDevice(), timestamps: true }),
   },
   {
@@ -55,7 +58,9 @@ for (const m of METHODS) {
         })),
       );
       try {
-        if (m.method === "timestamp-query" && !backend.passTimer) return; // adapter without timestamp-query
+        if (m.method === "timestamp-query") {
+          assert.ok(backend.passTimer, "the adapter has timestamp-query: a pass timer");
+        }
         const ticks: ProfileProgress[] = [];
         const report = await profileModels(models, {
           seqLens: [8, 21],
@@ -140,6 +145,21 @@ for (const m of METHODS) {
     },
   });
 }
+
+Deno.test("profiler (wall-clock): component times are positive, lie inside the pass and grow with their FLOPs", async () => {
+  // d_model 256 and 64 → 256 tokens: large enough that the ops, not the hooks, dominate (in_proj ~1 → ~5 ms).
+  const backend = await createWasmBackend({ threads: 1 });
+  const models = (["mamba1", "mamba2"] as const).map((arch) => ({
+    name: arch,
+    model: MambaModel.load(syntheticWeights(makeConfig(arch, { dModel: 256, nLayer: 2, vocabSize: 512 }), 1), backend),
+  }));
+  try {
+    await assertTimesScale(() => profileModels(models, { seqLens: [64, 256], warmup: 1, iters: 5, peaks: null }), 4);
+  } finally {
+    for (const m of models) m.model.dispose();
+    backend.dispose();
+  }
+});
 
 Deno.test("profiler: bad options give clear errors", async () => {
   const backend = await createWasmBackend({ threads: 1 });

@@ -21,6 +21,11 @@ Deno.test("wasm threads on worker_threads: mamba2-groups logits match transforme
     const { logits, state } = await model.prefill(golden.input_ids);
     state.dispose();
     assertClose(logits.data, golden.logits.flat(), "logits on worker_threads");
+    // The work ran on 3 threads: the caller and both workers each completed kernel calls (counted by the worker
+    // itself in its record of the shared control block), not just a pool of the configured size.
+    const calls = be.callsPerThread();
+    assert.equal(calls.length, 3);
+    assert.ok(calls.every((n) => n > 0), `kernel calls per thread: [${calls}]`);
   } finally {
     be.dispose();
   }
