@@ -137,8 +137,22 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
       assert.equal(e.code, code, `${args.join(" ")}: exit ${e.code}, ${e.stderr}`);
       assert.match(e.stderr, re, args.join(" "));
     }
-    if (sharedSkipReason("data") === null) {
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const dataSkip = sharedSkipReason("data");
+Deno.test({
+  name: `cli prune: a calibration tokenizer that does not match the model is a usage error naming both${
+    dataSkip ? ` (${dataSkip})` : ""
+  }`,
+  ignore: dataSkip !== null,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
       // GPT-NeoX ids on a 256-token fixture: the tokenizer does not match the model.
+      const fx = fixtureDir("mamba1-tiny");
       const e = await cli(
         "prune",
         "--model",
@@ -155,10 +169,10 @@ Deno.test("cli prune: index/random controls on a fixture; reload and run; errors
       );
       assert.equal(e.code, 2);
       assert.match(e.stderr, /produced id \d+ but the model's vocabulary has 256 entries/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  },
 });
 
 Deno.test("cli prune: Falcon-Mamba (remove mode; its B / C norms span the kept states); mask and --bridge refused", async () => {
