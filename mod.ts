@@ -50,6 +50,25 @@ export type { Dtype, SafetensorRecord, SafetensorsFile, TensorToWrite } from "./
 export { parseTorchCheckpoint, readZip } from "./runtime/pytorch.ts";
 export { DTYPE_SIZES, parseSafetensors, toFloat32, writeSafetensors } from "./runtime/safetensors.ts";
 export type {
+  GgufErrorReason,
+  GgufFile,
+  GgufMetadataEntry,
+  GgufTensorInfo,
+  GgufTensorToWrite,
+  GgufTypedValue,
+  GgufValueType,
+} from "./runtime/gguf.ts";
+export {
+  GGUF_VALUE_TYPES,
+  GgufFormatError,
+  ggufTensorBytes,
+  ggufTensorToFloat32,
+  parseGguf,
+  writeGguf,
+} from "./runtime/gguf.ts";
+export type { GgufExportOptions } from "./runtime/gguf_mamba.ts";
+export { ggufCheckpoint, ggufFromWeights, ggufParts } from "./runtime/gguf_mamba.ts";
+export type {
   HostTensor,
   LayerWeights,
   Mamba1LayerWeights,

@@ -102,7 +102,7 @@ export interface MambaConfig {
   /** Mamba-2 only: the gated RMSNorm normalises over groups of this many channels (dInner / nGroups). */
   normGroupSize: number;
   /** Where the config came from, for error messages and `info`. */
-  source: "huggingface" | "state-spaces" | "builtin";
+  source: "huggingface" | "state-spaces" | "builtin" | "gguf";
 }
 
 /** SSM state size of one layer, honouring per-layer sizes of pruned checkpoints. */
