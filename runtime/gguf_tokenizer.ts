@@ -146,22 +146,39 @@ export async function preTokenizerHash(ids: readonly number[]): Promise<string> 
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Whether a tokenizer.json's pre-tokenizer is exactly GPT-2's: a lone ByteLevel with its regex, no prefix space. */
+function gpt2PreTokenizer(tokenizer: Json): boolean {
+  const p = tokenizer?.pre_tokenizer;
+  return p?.type === "ByteLevel" && p.use_regex !== false && p.add_prefix_space !== true && !tokenizer.normalizer;
+}
+
 /**
- * The `tokenizer.ggml.pre` llama.cpp's converter writes for a tokenizer: `encode` tokenizes
- * {@link GGUF_PRE_CHECK_TEXT} as `transformers`' `tokenizer.encode` does (special tokens added as the tokenizer's
- * post-processor says).
+ * The `tokenizer.ggml.pre` for a tokenizer: `encode` tokenizes {@link GGUF_PRE_CHECK_TEXT} as `transformers`'
+ * `tokenizer.encode` does, and the hash of the ids is looked up in llama.cpp's table, as its converter does. A hash
+ * the table lacks is accepted only when `tokenizer` (the tokenizer.json) shows GPT-2's own pre-tokenizer (a lone
+ * ByteLevel with its regex, no normaliser): "gpt-2", whose regex is that one (e.g. a byte tokenizer without merges).
+ *
+ * @example
+ * ```ts
+ * import { ggufPreTokenizer } from "@perfmamba/perfmamba";
+ *
+ * const bytes = (text: string) => [...new TextEncoder().encode(text)];
+ * console.log(await ggufPreTokenizer(bytes, { pre_tokenizer: { type: "ByteLevel", use_regex: true } })); // gpt-2
+ * ```
  *
  * @throws GgufTokenizerError when llama.cpp does not know the pre-tokenizer (its converter refuses it too)
  */
-export async function ggufPreTokenizer(encode: (text: string) => readonly number[]): Promise<string> {
+export async function ggufPreTokenizer(
+  encode: (text: string) => readonly number[],
+  tokenizer?: unknown,
+): Promise<string> {
   const hash = await preTokenizerHash(encode(GGUF_PRE_CHECK_TEXT));
   const pre = GGUF_PRE_TOKENIZERS[hash];
-  if (pre === undefined) {
-    throw new GgufTokenizerError(
-      `llama.cpp does not know this tokenizer's pre-tokenizer (check hash ${hash}); its converter refuses it too`,
-    );
-  }
-  return pre;
+  if (pre !== undefined) return pre;
+  if (gpt2PreTokenizer(tokenizer)) return "gpt-2";
+  throw new GgufTokenizerError(
+    `llama.cpp does not know this tokenizer's pre-tokenizer (check hash ${hash}); its converter refuses it too`,
+  );
 }
 
 /** Special token ids, e.g. from a model's config.json (`bos_token_id`, …). */
@@ -217,7 +234,8 @@ function looksSpecial(t: string): boolean {
 
 /** Merges as llama.cpp stores them: "a b" strings; the newer [a, b] pairs with spaces written as U+0120 ("Ġ"). */
 function mergeStrings(merges: Json, file: string): string[] {
-  if (!Array.isArray(merges) || merges.length === 0) throw new GgufTokenizerError(`${file}: model.merges is missing`);
+  // An empty list is kept (llama.cpp needs the key, not entries; the converter would leave it out, unloadable).
+  if (!Array.isArray(merges)) throw new GgufTokenizerError(`${file}: model.merges is missing`);
   return merges.map((m: Json, i: number) => {
     if (typeof m === "string") return m;
     if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") {
@@ -240,7 +258,9 @@ function templateSpecials(post: Json): { first?: string; last?: string } {
  * llama.cpp's tokenizer metadata for a byte-level BPE `tokenizer.json`: `tokenizer.ggml.model` "gpt2", `pre`,
  * `tokens` (ids 0 … vocabSize − 1; ids the tokenizer lacks are `[PAD<i>]`), `token_type` (NORMAL; added tokens
  * CONTROL when special, else USER_DEFINED; padding UNUSED), `merges`, the special token ids and `add_bos_token` /
- * `add_eos_token` when the post-processor adds them — what llama.cpp's `convert_hf_to_gguf.py` writes.
+ * `add_eos_token` when the post-processor adds them — what llama.cpp's `convert_hf_to_gguf.py` writes. When neither
+ * the post-processor nor `specialIds` names BOS or EOS, a special "<|endoftext|>" token is both (GPT-2 / GPT-NeoX's
+ * tokenizer_config.json; the converter reads that file, which a pruned checkpoint may lack).
  *
  * @example
  * ```ts
@@ -321,6 +341,10 @@ export function ggufTokenizerMetadata(
   for (const [k, v] of Object.entries(options.specialIds ?? {}) as [keyof SpecialTokenIds, number | undefined][]) {
     if (ids[k] === undefined && Number.isInteger(v) && v! >= 0 && v! < vocabSize) ids[k] = v;
   }
+  // Neither says: GPT-2 / GPT-NeoX's tokenizer_config.json name "<|endoftext|>" as BOS and EOS (so does llama.cpp's
+  // own GPT-NeoX vocabulary); without an id llama.cpp would assume 11 for a "gpt2" tokenizer.
+  const endOfText = added.find((a) => a.content === "<|endoftext|>" && a.special === true)?.id;
+  if (endOfText !== undefined && ids.bos === undefined && ids.eos === undefined) ids.bos = ids.eos = endOfText;
   for (const k of Object.keys(SPECIAL_KEYS) as (keyof SpecialTokenIds)[]) {
     if (ids[k] !== undefined) meta.push({ key: SPECIAL_KEYS[k], type: "UINT32", value: ids[k] });
   }

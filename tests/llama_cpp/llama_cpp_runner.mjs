@@ -1,13 +1,15 @@
-// Runs the real llama.cpp (npm node-llama-cpp, its prebuilt CPU library) on a GGUF file: evaluates token ids and
-// writes the logits of every position, and/or tokenizes texts with the GGUF's own vocabulary. Driven by
+// Runs the real llama.cpp (npm node-llama-cpp, its prebuilt CPU library) on GGUF files: evaluates token ids and
+// writes the logits of chosen positions, and tokenizes texts with a GGUF's own vocabulary. Driven by
 // tests/llama_cpp/llama_cpp_test.ts with `node` (node-llama-cpp is a Node package with a native addon).
 //
-//   node llama_cpp_runner.mjs <node-llama-cpp dir> <request.json>
+//   node llama_cpp_runner.mjs <folder holding node_modules/node-llama-cpp> <request.json>
 //
-// request.json: {"model": "x.gguf", "ids": [1, 2, 3], "logitsOut": "x.f32", "tokenize": ["Hello world"]}
-// Writes `ids.length × vocab` little-endian float32 logits (row-major, position by position) to logitsOut and prints
-// one JSON line: {"vocab": n, "positions": p, "tokens": [[…], …]} (tokens: llama.cpp's ids of each text, no BOS).
-// Exit 0 on success; an error is printed on stderr with exit 1.
+// request.json: {"jobs": [{"model": "x.gguf", "ids": [1, 2, 3], "positions": [0, 2], "logitsOut": "x.f32",
+//                          "tokenize": ["Hello world"]}, …]}
+// For each job, writes `positions.length × vocab` little-endian float32 logits (row-major; the logits after
+// `ids[p]`, for each p of `positions`, default every position) to logitsOut, and prints one JSON line:
+// {"results": [{"vocab": n, "tokens": [[…], …]}, …]} (tokens: llama.cpp's ids of each text, no BOS, no special
+// tokens parsed). One process for all jobs: starting llama.cpp's binding takes seconds. An error: stderr, exit 1.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,8 +21,8 @@ const { getLlama, LlamaLogLevel, LlamaModel } = await import(pathToFileURL(entry
 
 // node-llama-cpp's loadModel checks a tokenize → detokenize round trip (LlamaModel.getWarnings); llama.cpp aborts the
 // process (GGML_ASSERT "Tokenizer not initialized") when asked to tokenize with a vocabulary-less model
-// (`tokenizer.ggml.model` "no_vocab", which llama.cpp loads with `<arch>.vocab_size` dummy tokens). Skip that check
-// for such models only; evaluation by token ids, all this runner does with them, needs no tokenizer.
+// (`tokenizer.ggml.model` "no_vocab", which llama.cpp loads with `<arch>.vocab_size` placeholder tokens). Skip that
+// check for such models only; evaluation by token ids, all this runner does with them, needs no tokenizer.
 const warnings = LlamaModel.prototype.getWarnings;
 LlamaModel.prototype.getWarnings = function () {
   return this.fileInfo.metadata?.tokenizer?.ggml?.model === "no_vocab" ? [] : warnings.call(this);
@@ -35,31 +37,45 @@ const llama = await getLlama({
   progressLogs: false,
   logLevel: LlamaLogLevel.error,
 });
-const model = await llama.loadModel({ modelPath: request.model, gpuLayers: 0 });
-const out = { vocab: 0, positions: 0, tokens: [] };
-for (const text of request.tokenize ?? []) out.tokens.push(Array.from(model.tokenize(text, false)));
-const ids = request.ids ?? [];
-if (ids.length > 0) {
-  const context = await model.createContext({
-    contextSize: Math.max(ids.length + 1, 32),
-    batchSize: Math.max(ids.length, 1),
-    sequences: 1,
-    threads: 2,
-  });
-  const sequence = context.getSequence();
-  const results = await sequence.controlledEvaluate(ids.map((id) => [id, { generateNext: { logits: true } }]));
-  const vocab = results[0]?.next?.logits?.size ?? 0;
-  const rows = new Float32Array(ids.length * vocab);
-  for (let p = 0; p < ids.length; p++) {
-    const logits = results[p]?.next?.logits;
-    if (!logits || logits.size !== vocab) throw new Error(`no full logits at position ${p}`);
-    for (const [token, value] of logits) rows[p * vocab + token] = value;
+
+async function runJob(job) {
+  const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
+  const result = { vocab: 0, tokens: [] };
+  try {
+    for (const text of job.tokenize ?? []) result.tokens.push(Array.from(model.tokenize(text, false)));
+    const ids = job.ids ?? [];
+    if (ids.length === 0) return result;
+    const positions = job.positions ?? ids.map((_, p) => p);
+    const wanted = new Set(positions);
+    const context = await model.createContext({
+      contextSize: Math.max(ids.length + 1, 32),
+      batchSize: ids.length,
+      sequences: 1,
+      threads: 2,
+    });
+    try {
+      // controlledEvaluate's `logits: true` returns the raw logits row of that position (a Map token → logit).
+      const items = ids.map((id, p) => wanted.has(p) ? [id, { generateNext: { logits: true } }] : id);
+      const outputs = await context.getSequence().controlledEvaluate(items);
+      const vocab = outputs[positions[0]]?.next?.logits?.size ?? 0;
+      const rows = new Float32Array(positions.length * vocab);
+      positions.forEach((p, i) => {
+        const logits = outputs[p]?.next?.logits;
+        if (!logits || logits.size !== vocab) throw new Error(`${job.model}: no full logits at position ${p}`);
+        for (const [token, value] of logits) rows[i * vocab + token] = value;
+      });
+      writeFileSync(job.logitsOut, new Uint8Array(rows.buffer));
+      result.vocab = vocab;
+    } finally {
+      await context.dispose();
+    }
+    return result;
+  } finally {
+    await model.dispose();
   }
-  writeFileSync(request.logitsOut, new Uint8Array(rows.buffer));
-  out.vocab = vocab;
-  out.positions = ids.length;
-  await context.dispose();
 }
-await model.dispose();
+
+const results = [];
+for (const job of request.jobs) results.push(await runJob(job));
 await llama.dispose();
-console.log(JSON.stringify(out));
+console.log(JSON.stringify({ results }));

@@ -146,15 +146,41 @@ Deno.test("ggufTokenizerMetadata refuses what llama.cpp's gpt2 tokenizer cannot 
   refuse(tiny({ model: { type: "WordPiece", vocab: {} } }), /tok\.json: model type "WordPiece" is not supported/);
   refuse(tiny({ pre_tokenizer: { type: "Metaspace" } }), /tok\.json: the BPE tokenizer is not byte-level/);
   refuse(tiny(), /added token "  " has id 5, past the model's vocabulary of 5/, 5);
-  refuse(tiny({ model: { type: "BPE", vocab: { a: 0 }, merges: [] } }), /model\.merges is missing/);
+  refuse(tiny({ model: { type: "BPE", vocab: { a: 0 } } }), /model\.merges is missing/);
   refuse(tiny({ model: { type: "BPE", vocab: { a: 0 }, merges: [["a"]] } }), /model\.merges\[0\] is neither/);
 });
 
-Deno.test("ggufPreTokenizer refuses a pre-tokenizer llama.cpp does not know, naming the hash", async () => {
-  await assert.rejects(
-    () => ggufPreTokenizer((t) => [...t].map((c) => c.codePointAt(0)!)),
-    /does not know this tokenizer's pre-tokenizer \(check hash [0-9a-f]{64}\)/,
-  );
+Deno.test("ggufPreTokenizer: an unknown hash is refused, naming it, unless the pre-tokenizer is GPT-2's own", async () => {
+  const bytes = (t: string) => [...new TextEncoder().encode(t)];
+  const byteLevel = { type: "ByteLevel", add_prefix_space: false, use_regex: true };
+  assert.equal(await ggufPreTokenizer(bytes, { pre_tokenizer: byteLevel }), "gpt-2");
+  for (
+    const other of [
+      undefined,
+      { pre_tokenizer: { ...byteLevel, use_regex: false } },
+      { pre_tokenizer: { ...byteLevel, add_prefix_space: true } },
+      { pre_tokenizer: byteLevel, normalizer: { type: "Lowercase" } },
+      { pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "Split" }, byteLevel] } },
+    ]
+  ) {
+    await assert.rejects(
+      () => ggufPreTokenizer(bytes, other),
+      /does not know this tokenizer's pre-tokenizer \(check hash [0-9a-f]{64}\)/,
+    );
+  }
+});
+
+Deno.test("the byte tokenizer of tests/fixtures/eval (no merges): empty merges kept, 256 NORMAL tokens, same ids back", async () => {
+  const json = JSON.parse(await Deno.readTextFile(new URL("../fixtures/eval/byte-tokenizer.json", import.meta.url)));
+  const original = new Tokenizer(json, {});
+  const pre = await ggufPreTokenizer((t) => original.encode(t).ids, json);
+  assert.equal(pre, "gpt-2");
+  const meta = ggufTokenizerMetadata(json, { vocabSize: 256, pre });
+  assert.deepEqual(value(meta, "tokenizer.ggml.merges"), []);
+  assert.deepEqual(value(meta, "tokenizer.ggml.token_type"), new Array(256).fill(GGUF_TOKEN_TYPES.NORMAL));
+  const rebuilt = new Tokenizer(tokenizerJsonFromGguf(byKey(meta)), {});
+  const text = "Bytes: Äpfel 🦙 \t\n  x";
+  assert.deepEqual(rebuilt.encode(text).ids, [...new TextEncoder().encode(text)]);
 });
 
 Deno.test("a model without a tokenizer: no_vocab + <arch>.vocab_size, and no tokenizer.json back", () => {
