@@ -70,6 +70,7 @@ export type { GgufExportOptions } from "./runtime/gguf_mamba.ts";
 export { ggufCheckpoint, ggufFromWeights, ggufParts } from "./runtime/gguf_mamba.ts";
 export type { GgufTokenizerOptions, SpecialTokenIds } from "./runtime/gguf_tokenizer.ts";
 export {
+  checkGgufTokenizer,
   GGUF_PRE_CHECK_TEXT,
   GGUF_PRE_TOKENIZERS,
   GGUF_TOKEN_TYPES,

@@ -12,7 +12,16 @@
  */
 import type { GgufMetadataEntry } from "./gguf.ts";
 
-/** llama.cpp's token types (`llama_token_type`, gguf-py `TokenType`). */
+/**
+ * llama.cpp's token types (`llama_token_type`, gguf-py `TokenType`).
+ *
+ * @example
+ * ```ts
+ * import { GGUF_TOKEN_TYPES } from "@perfmamba/perfmamba";
+ *
+ * console.log(GGUF_TOKEN_TYPES.CONTROL, GGUF_TOKEN_TYPES.UNUSED); // 3 5
+ * ```
+ */
 export const GGUF_TOKEN_TYPES = {
   NORMAL: 1,
   UNKNOWN: 2,
@@ -25,16 +34,31 @@ export const GGUF_TOKEN_TYPES = {
 /**
  * The text llama.cpp's converter tokenizes to recognise a BPE pre-tokenizer (`get_vocab_base_pre`'s `chktxt`): the
  * SHA-256 of the ids, written as Python writes a list (`[1, 2, 3]`), is looked up in {@link GGUF_PRE_TOKENIZERS}.
+ *
+ * @example
+ * ```ts
+ * import { GGUF_PRE_CHECK_TEXT } from "@perfmamba/perfmamba";
+ *
+ * console.log(GGUF_PRE_CHECK_TEXT.length); // 356
+ * ```
  */
 export const GGUF_PRE_CHECK_TEXT =
   "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n\u{1f680} (normal) \u{1f636}\u200d\u{1f32b}\ufe0f (multiple emojis concatenated) \u2705 \u{1f999}\u{1f999} 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 \u1780\u17b6\u1793\u17cb\u178f\u17c2\u1796\u17b7\u179f\u17c1\u179f\u17a2\u17b6\u1785\u{1f601} ?\u6211\u60f3\u5728apple\u5de5\u4f5c1314151\u5929\uff5e ------======= \u043d\u0435\u0449\u043e \u043d\u0430 \u0411\u044a\u043b\u0433\u0430\u0440\u0441\u043a\u0438 ''''''```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? 'M not sure I'll make it, 'D you like some tea? We'Ve a'lL";
 
 /**
  * `tokenizer.ggml.pre` by the hash of the check text's ids: llama.cpp's `get_vocab_base_pre` table
- * (conversion/base.py of the llama.cpp tag node-llama-cpp 3.22.1 bundles). Where the converter lists a hash twice the
- * first name is kept: GPT-NeoX-20B's tokenizer (b6dc8df9…) is listed as "mpt" (MPT-7B uses it) and "olmo"; both
- * select the same pre-tokenizer regex in llama.cpp, and "mpt" is what llama.cpp's own GPT-NeoX vocabulary
- * (models/ggml-vocab-mpt.gguf, the converter's built-in "gpt-neox" vocabulary) says.
+ * (conversion/base.py of the llama.cpp tag node-llama-cpp 3.22.1 bundles). Where the table lists a hash twice, the
+ * first name is kept here (the converter's chain of `if`s ends on the last): GPT-NeoX-20B's tokenizer (b6dc8df9…) is
+ * listed as "mpt" (MPT-7B uses it) and then "olmo"; both select the same pre-tokenizer regex in llama.cpp, and "mpt"
+ * is what llama.cpp's own GPT-NeoX vocabulary (models/ggml-vocab-mpt.gguf; the converter's built-in "gpt-neox"
+ * vocabulary defaults to it) says.
+ *
+ * @example
+ * ```ts
+ * import { GGUF_PRE_TOKENIZERS } from "@perfmamba/perfmamba";
+ *
+ * console.log(GGUF_PRE_TOKENIZERS["b6dc8df998e1cfbdc4eac8243701a65afe638679230920b50d6f17d81c098166"]); // mpt
+ * ```
  */
 export const GGUF_PRE_TOKENIZERS: Readonly<Record<string, string>> = {
   "b6e8e1518dc4305be2fe39c313ed643381c4da5db34a98f6a04c093f8afbe99b": "chatglm-bpe",
@@ -134,12 +158,34 @@ export const GGUF_PRE_TOKENIZERS: Readonly<Record<string, string>> = {
   "653660222fb704f61cbf2b618a8ae6502b7f8b20c980f9a5de07ed78e13319cd": "ufakzeka",
 };
 
-/** A tokenizer the export cannot describe for llama.cpp, or GGUF tokenizer metadata that cannot be rebuilt. */
+/**
+ * A tokenizer the export cannot describe for llama.cpp, or GGUF tokenizer metadata that cannot be rebuilt.
+ *
+ * @example
+ * ```ts
+ * import { GgufTokenizerError, ggufTokenizerMetadata } from "@perfmamba/perfmamba";
+ *
+ * try {
+ *   ggufTokenizerMetadata({ model: { type: "WordPiece" } }, { vocabSize: 8, pre: "gpt-2" });
+ * } catch (e) {
+ *   console.log(e instanceof GgufTokenizerError); // true
+ * }
+ * ```
+ */
 export class GgufTokenizerError extends Error {
   override name = "GgufTokenizerError";
 }
 
-/** The SHA-256 (hex) of the ids as Python's `str(list)` writes them, as llama.cpp's `chkhsh`. */
+/**
+ * The SHA-256 (hex) of the ids as Python's `str(list)` writes them, as llama.cpp's `chkhsh`.
+ *
+ * @example
+ * ```ts
+ * import { preTokenizerHash } from "@perfmamba/perfmamba";
+ *
+ * console.log(await preTokenizerHash([1, 2, 3])); // a36b1f2c3f84522dd1005145646617d7054c0851e97c72a039c0bdfac9fa07f3
+ * ```
+ */
 export async function preTokenizerHash(ids: readonly number[]): Promise<string> {
   const text = "[" + ids.join(", ") + "]";
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
@@ -181,7 +227,17 @@ export async function ggufPreTokenizer(
   );
 }
 
-/** Special token ids, e.g. from a model's config.json (`bos_token_id`, …). */
+/**
+ * Special token ids, e.g. from a model's config.json (`bos_token_id`, …).
+ *
+ * @example
+ * ```ts
+ * import type { SpecialTokenIds } from "@perfmamba/perfmamba";
+ *
+ * const ids: SpecialTokenIds = { bos: 0, eos: 0 };
+ * console.log(ids.eos); // 0
+ * ```
+ */
 export interface SpecialTokenIds {
   bos?: number;
   eos?: number;
@@ -192,7 +248,17 @@ export interface SpecialTokenIds {
   mask?: number;
 }
 
-/** Options of {@link ggufTokenizerMetadata}. */
+/**
+ * Options of {@link ggufTokenizerMetadata}.
+ *
+ * @example
+ * ```ts
+ * import type { GgufTokenizerOptions } from "@perfmamba/perfmamba";
+ *
+ * const options: GgufTokenizerOptions = { vocabSize: 50280, pre: "mpt", specialIds: { bos: 0, eos: 0 } };
+ * console.log(options.pre); // mpt
+ * ```
+ */
 export interface GgufTokenizerOptions {
   /** The model's vocabulary rows (embedding rows, padded): tokens past the tokenizer's are `[PAD<i>]`, UNUSED. */
   vocabSize: number;
@@ -255,6 +321,36 @@ function templateSpecials(post: Json): { first?: string; last?: string } {
 }
 
 /**
+ * Refuse a tokenizer.json that llama.cpp's "gpt2" tokenizer cannot describe: only byte-level BPE (a BPE model with a
+ * ByteLevel pre-tokenizer and decoder) is exported. {@link ggufTokenizerMetadata} checks this first too.
+ *
+ * @example
+ * ```ts
+ * import { checkGgufTokenizer } from "@perfmamba/perfmamba";
+ *
+ * try {
+ *   checkGgufTokenizer({ model: { type: "Unigram" } }, "tok.json");
+ * } catch (e) {
+ *   console.log((e as Error).message.startsWith('tok.json: model type "Unigram" is not supported')); // true
+ * }
+ * ```
+ *
+ * @throws GgufTokenizerError naming the file and what is not supported
+ */
+export function checkGgufTokenizer(tokenizer: unknown, file = "tokenizer.json"): void {
+  const t = tokenizer as Json;
+  if (t?.model?.type !== "BPE") {
+    throw new GgufTokenizerError(
+      `${file}: model type ${JSON.stringify(t?.model?.type)} is not supported; only byte-level BPE ` +
+        "tokenizers (GPT-2, GPT-NeoX style) are exported to GGUF",
+    );
+  }
+  if (!byteLevel(t.pre_tokenizer, "pretokenizers") || !byteLevel(t.decoder, "decoders")) {
+    throw new GgufTokenizerError(`${file}: the BPE tokenizer is not byte-level (ByteLevel pre-tokenizer and decoder)`);
+  }
+}
+
+/**
  * llama.cpp's tokenizer metadata for a byte-level BPE `tokenizer.json`: `tokenizer.ggml.model` "gpt2", `pre`,
  * `tokens` (ids 0 … vocabSize − 1; ids the tokenizer lacks are `[PAD<i>]`), `token_type` (NORMAL; added tokens
  * CONTROL when special, else USER_DEFINED; padding UNUSED), `merges`, the special token ids and `add_bos_token` /
@@ -288,16 +384,8 @@ export function ggufTokenizerMetadata(
   file = "tokenizer.json",
 ): GgufMetadataEntry[] {
   const { vocabSize, pre } = options;
-  const model = tokenizer?.model;
-  if (model?.type !== "BPE") {
-    throw new GgufTokenizerError(
-      `${file}: model type ${JSON.stringify(model?.type)} is not supported; only byte-level BPE ` +
-        "tokenizers (GPT-2, GPT-NeoX style) are exported to GGUF",
-    );
-  }
-  if (!byteLevel(tokenizer.pre_tokenizer, "pretokenizers") || !byteLevel(tokenizer.decoder, "decoders")) {
-    throw new GgufTokenizerError(`${file}: the BPE tokenizer is not byte-level (ByteLevel pre-tokenizer and decoder)`);
-  }
+  checkGgufTokenizer(tokenizer, file);
+  const model = tokenizer.model;
   if (!Number.isInteger(vocabSize) || vocabSize <= 0) throw new RangeError(`vocabSize ${vocabSize} is not valid`);
   const tokens: (string | undefined)[] = new Array(vocabSize);
   const types = new Array<number>(vocabSize).fill(GGUF_TOKEN_TYPES.NORMAL);

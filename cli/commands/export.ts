@@ -6,6 +6,7 @@
  */
 import { basename } from "node:path";
 import {
+  checkGgufTokenizer,
   ggufFromWeights,
   type GgufMetadataEntry,
   ggufNoVocabMetadata,
@@ -73,8 +74,15 @@ async function tokenizerMetadata(
     const arch = weights.config.arch === "mamba1" ? "mamba" : "mamba2";
     return { meta: ggufNoVocabMetadata(arch, vocabSize), summary: `no tokenizer (no_vocab, ${vocabSize} ids)` };
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as Error).message})`;
+    throw new Error(`tokenizer ${path}: ${why}`);
+  }
+  checkGgufTokenizer(json, path); // before the tokenizer library's own, less specific, complaints
   const tokenizer = await loadTokenizer(path);
-  const json = JSON.parse(await Deno.readTextFile(path));
   try {
     const pre = await ggufPreTokenizer((text) => tokenizer.encode(text).ids, json);
     const meta = ggufTokenizerMetadata(json, { vocabSize, pre, specialIds: configSpecialIds(configText) }, path);
