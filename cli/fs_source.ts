@@ -65,6 +65,57 @@ function allowedRoots(root: string): string[] {
   }
 }
 
+/** Exactly `size` bytes of regular file `real` (`path` in messages); refuses a file that is no longer that file. */
+async function readExactly(path: string, real: string, size: number): Promise<Uint8Array> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(real, { read: true });
+  } catch (e) {
+    throw fsError(path, e);
+  }
+  try {
+    const now = await file.stat();
+    if (!now.isFile || now.size !== size) throw new Error(`${path}: changed while being opened`);
+    const out = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const n = await file.read(out.subarray(at));
+      if (n === null) throw new Error(`${path}: shorter than its ${size} bytes (changed while being read)`);
+      at += n;
+    }
+    if ((await file.read(new Uint8Array(1))) !== null) {
+      throw new Error(`${path}: longer than its ${size} bytes (changed while being read)`);
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${path}: `)) throw e;
+    throw fsError(path, e);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * The bytes of one regular file named by the user (e.g. `--model model.gguf`): symlinks are followed (the user
+ * named the file), but only a regular file is read, exactly as long as `stat` said (a FIFO is never opened).
+ *
+ * @param path the file's path
+ * @returns its bytes
+ * @throws Error naming the path: no such file, not a regular file, unreadable, or changed while being read
+ */
+export async function readRegularFile(path: string): Promise<Uint8Array> {
+  let real: string;
+  let info: Deno.FileInfo;
+  try {
+    real = await Deno.realPath(path);
+    info = await Deno.stat(real); // stat, not open: opening a FIFO blocks
+  } catch (e) {
+    throw fsError(path, e);
+  }
+  if (!info.isFile) throw new Error(`${path}: ${kindOf(info)}${real === path ? "" : ` (${real})`}, not a regular file`);
+  return await readExactly(path, real, info.size);
+}
+
 /**
  * A checkpoint directory on the local file system.
  *
@@ -137,36 +188,6 @@ export function dirSource(dir: string, options: DirSourceOptions = {}): Checkpoi
       throw new Error(`${path}: ${kindOf(info)}${real === path ? "" : ` (${real})`}, not a regular file`);
     }
     return { path, real, size: info.size };
-  };
-
-  /** Exactly `size` bytes of regular file `real`; refuses a file that is no longer that file. */
-  const readExactly = async (path: string, real: string, size: number): Promise<Uint8Array> => {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(real, { read: true });
-    } catch (e) {
-      throw fsError(path, e);
-    }
-    try {
-      const now = await file.stat();
-      if (!now.isFile || now.size !== size) throw new Error(`${path}: changed while being opened`);
-      const out = new Uint8Array(size);
-      let at = 0;
-      while (at < size) {
-        const n = await file.read(out.subarray(at));
-        if (n === null) throw new Error(`${path}: shorter than its ${size} bytes (changed while being read)`);
-        at += n;
-      }
-      if ((await file.read(new Uint8Array(1))) !== null) {
-        throw new Error(`${path}: longer than its ${size} bytes (changed while being read)`);
-      }
-      return out;
-    } catch (e) {
-      if (e instanceof Error && e.message.startsWith(`${path}: `)) throw e;
-      throw fsError(path, e);
-    } finally {
-      file.close();
-    }
   };
 
   return {

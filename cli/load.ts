@@ -5,15 +5,19 @@ import {
   type Backend,
   BACKEND_KINDS,
   BackendOptionError,
+  type Checkpoint,
+  ggufCheckpoint,
+  type GgufFile,
   type HostWeightsOptions,
   loadCheckpoint,
   MambaModel,
+  parseGguf,
   selectBackend,
   type SelectBackendOptions,
   toHostWeights,
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
-import { dirSource } from "./fs_source.ts";
+import { dirSource, readRegularFile } from "./fs_source.ts";
 import type { CheckpointSource } from "../mod.ts";
 
 /** Backend names the CLI accepts for --backend: the runtime's, plus "auto". */
@@ -46,6 +50,30 @@ export const MODEL_FLAGS: Record<string, FlagSpec> = {
 /** The checkpoint folder `dir` as a source, following symlinks out of it when --follow-symlinks is given. */
 export function modelSource(dir: string, flags: Flags): CheckpointSource {
   return dirSource(dir, { followSymlinks: flags["follow-symlinks"] === true });
+}
+
+/** Whether --model names a GGUF file (by its `.gguf` extension) rather than a checkpoint folder. */
+export function isGgufPath(model: string): boolean {
+  return /\.gguf$/i.test(model);
+}
+
+/**
+ * The checkpoint --model names, the one way every command opens one: a `.gguf` file (llama.cpp's `mamba` /
+ * `mamba2`, read whole from a regular file and parsed by `parseGguf`, which checks every count and offset), or
+ * a checkpoint folder (`loadCheckpoint` over {@link modelSource}). `gguf` is the parsed file, for `info`.
+ */
+export async function openModel(
+  model: string,
+  flags: Flags,
+): Promise<{ checkpoint: Checkpoint; gguf: GgufFile | null }> {
+  if (!isGgufPath(model)) return { checkpoint: await loadCheckpoint(modelSource(model, flags)), gguf: null };
+  const gguf = parseGguf(await readRegularFile(model), model);
+  return { checkpoint: ggufCheckpoint(gguf), gguf };
+}
+
+/** {@link openModel}'s checkpoint. */
+export async function openCheckpoint(model: string, flags: Flags): Promise<Checkpoint> {
+  return (await openModel(model, flags)).checkpoint;
 }
 
 /** The flags of every command that loads a checkpoint's weights: --allow-nonfinite. */
@@ -85,9 +113,9 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
 }
 
-/** Load a checkpoint directory onto a new backend chosen by the backend flags (and the weights flags). */
-export async function loadModel(dir: string, flags: Flags): Promise<MambaModel> {
-  const checkpoint = await loadCheckpoint(modelSource(dir, flags));
+/** Load --model (a checkpoint folder or a .gguf) onto a new backend chosen by the backend and weights flags. */
+export async function loadModel(model: string, flags: Flags): Promise<MambaModel> {
+  const checkpoint = await openCheckpoint(model, flags);
   const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags);
   try {

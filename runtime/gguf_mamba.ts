@@ -273,7 +273,10 @@ export function ggufCheckpoint(file: GgufFile): Checkpoint {
     }
     records.set(hf, toRecord(file, t, hf));
   }
-  return { config, tensors: records, files: [], source: file.name };
+  // The file as the checkpoint's one weight file (the folder as its source), so messages name it whole.
+  const cut = file.name.lastIndexOf("/");
+  const [source, base] = cut < 0 ? [".", file.name] : [file.name.slice(0, cut) || "/", file.name.slice(cut + 1)];
+  return { config, tensors: records, files: [base], source };
 }
 
 /**

@@ -39,7 +39,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba eval --model DIR --tokenizer FILE (--text FILE [--window 512] [--stride N] [--tail drop|keep] | " +
     `--task ${TASK_NAMES.join("|")} --data FILE) [--limit N] [--batch N] [--format table|json] [--quiet]`,
   flags: {
-    model: { type: "string", help: "Checkpoint directory" },
+    model: { type: "string", help: "Checkpoint directory, or a llama.cpp .gguf file" },
     ...MODEL_FLAGS,
     tokenizer: {
       type: "string",

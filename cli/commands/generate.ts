@@ -12,7 +12,7 @@ export const spec: CommandSpec = {
   summary: "Continue a text prompt, streaming tokens as they are produced.",
   usage: "perfmamba generate --model DIR --tokenizer tokenizer.json --prompt TEXT [options]",
   flags: {
-    model: { type: "string", help: "Checkpoint directory" },
+    model: { type: "string", help: "Checkpoint directory, or a llama.cpp .gguf file" },
     ...MODEL_FLAGS,
     tokenizer: {
       type: "string",

@@ -3,15 +3,15 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
-import { componentStateBytes, loadCheckpoint, toHostWeights } from "../../mod.ts";
-import { hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
+import { componentStateBytes, toHostWeights } from "../../mod.ts";
+import { hostWeightsOptions, MODEL_FLAGS, openModel, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "info",
   summary: "Describe a checkpoint: architecture, dimensions, parameter count, dtypes and memory.",
-  usage: "perfmamba info --model DIR [--format table|json]",
+  usage: "perfmamba info --model DIR|FILE.gguf [--format table|json]",
   flags: {
-    model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format)" },
+    model: { type: "string", help: "Checkpoint directory (Hugging Face or state-spaces format) or a .gguf file" },
     ...MODEL_FLAGS,
     format: { type: "string", help: "Output format: table or json", default: "table" },
     ...WEIGHTS_FLAGS,
@@ -27,14 +27,20 @@ export async function run(argv: string[]): Promise<void> {
   if (!flags) return;
   const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
-  const ckpt = await loadCheckpoint(modelSource(dir, flags));
+  const { checkpoint: ckpt, gguf } = await openModel(dir, flags);
   const w = toHostWeights(ckpt, hostWeightsOptions(flags));
   const c = w.config;
   const dtypes: Record<string, number> = {};
   let fileBytes = 0;
-  for (const r of ckpt.tensors.values()) {
-    dtypes[r.dtype] = (dtypes[r.dtype] ?? 0) + r.shape.reduce((a: number, b: number) => a * b, 1);
-    fileBytes += r.bytes.byteLength;
+  if (gguf) {
+    // The file's own tensor types (Q8_0 stays Q8_0 here, though it was dequantised to f32 to load).
+    for (const t of gguf.tensors) dtypes[t.type] = (dtypes[t.type] ?? 0) + t.dims.reduce((a, b) => a * b, 1);
+    fileBytes = gguf.bytes.byteLength;
+  } else {
+    for (const r of ckpt.tensors.values()) {
+      dtypes[r.dtype] = (dtypes[r.dtype] ?? 0) + r.shape.reduce((a: number, b: number) => a * b, 1);
+      fileBytes += r.bytes.byteLength;
+    }
   }
   const count = (t: { data: Float32Array } | null) => (t ? t.data.length : 0);
   let params = count(w.embedding) + count(w.normF) + count(w.lmHead);
@@ -65,7 +71,7 @@ export async function run(argv: string[]): Promise<void> {
     tie_embeddings: w.lmHead === null,
     parameters: params,
     dtypes,
-    files: ckpt.files,
+    files: gguf ? [dir] : ckpt.files,
     file_bytes: fileBytes,
     f32_weight_bytes: 4 * params,
     state_bytes_per_sequence: stateBytesPerSeq,
@@ -76,7 +82,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const rows: [string, string][] = [
     ["model", dir],
-    ["format", c.source],
+    ["format", gguf ? `gguf v${gguf.version} (llama.cpp ${c.arch === "mamba1" ? "mamba" : "mamba2"})` : c.source],
     ["architecture", c.arch === "mamba1" ? "Mamba-1 (selective scan)" : "Mamba-2 (SSD)"],
     ["d_model / d_inner", `${c.dModel} / ${c.dInner}`],
     ["layers", String(c.nLayer)],
@@ -91,7 +97,7 @@ export async function run(argv: string[]): Promise<void> {
     ["lm_head", info.tie_embeddings ? "tied to embedding" : "separate"],
     ["parameters", `${params.toLocaleString("en-US")} (${(params / 1e6).toFixed(2)} M)`],
     ["dtypes", Object.entries(dtypes).map(([k, v]) => `${k}: ${v.toLocaleString("en-US")}`).join(", ")],
-    ["files", `${ckpt.files.join(", ")} (${mib(fileBytes)})`],
+    ["files", `${info.files.join(", ")} (${mib(fileBytes)})`],
     ["memory (f32 weights)", mib(4 * params)],
     ["state per sequence", mib(stateBytesPerSeq)],
   ];

@@ -10,7 +10,7 @@ export const spec: CommandSpec = {
   summary: "Print the logits of a token sequence (or a batch) as JSON on stdout.",
   usage: "perfmamba logits --model DIR --tokens 1,2,3[;4,5,6] [--backend auto|webgpu|wasm] [--last]",
   flags: {
-    model: { type: "string", help: "Checkpoint directory" },
+    model: { type: "string", help: "Checkpoint directory, or a llama.cpp .gguf file" },
     ...MODEL_FLAGS,
     tokens: { type: "string", help: "Token ids, comma-separated; separate the sequences of a batch with ';'" },
     ...BACKEND_FLAGS,

@@ -11,7 +11,6 @@ import {
   componentWeightBytes,
   type ConfigDims,
   inProjWidth,
-  loadCheckpoint,
   makeConfig,
   type MambaConfig,
   MambaModel,
@@ -38,7 +37,7 @@ import {
   backendFromFlags,
   hostWeightsOptions,
   MODEL_FLAGS,
-  modelSource,
+  openCheckpoint,
   WEIGHTS_FLAGS,
 } from "../load.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
@@ -59,7 +58,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba profile [--model DIR | --arch both --size 130m | --arch mamba2 --dims d_model=256,n_layer=4] " +
     "[--seqlens 64,512,2048] [--mode both] [--out DIR] [--format table|json|csv]",
   flags: {
-    model: { type: "string", help: "Checkpoint folder to profile (instead of built-in random weights)" },
+    model: { type: "string", help: "Checkpoint folder or .gguf file to profile (instead of built-in random weights)" },
     ...MODEL_FLAGS,
     arch: { type: "string", help: "Built-in model: mamba1, mamba2 or both", default: "both" },
     size: { type: "string", help: `Published shape: ${PRESET_SIZES.join(", ")}`, default: "130m" },
@@ -211,7 +210,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const host = modelDir === null
     ? null
-    : toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+    : toHostWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host

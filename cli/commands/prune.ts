@@ -8,7 +8,6 @@ import {
   type ActivityScore,
   checkpointFiles,
   fitBridges,
-  loadCheckpoint,
   type MambaWeights,
   pruneWeights,
   SELECTION_SCORES,
@@ -19,7 +18,7 @@ import {
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
-import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
+import { BACKEND_FLAGS, hostWeightsOptions, MODEL_FLAGS, openCheckpoint, WEIGHTS_FLAGS } from "../load.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
 
@@ -29,7 +28,7 @@ export const spec: CommandSpec = {
   usage: "perfmamba prune --model DIR --out DIR --ratio 0.5 --calib FILE --tokenizer FILE [--score energy] " +
     "[--scope layer|global] [--mode remove|mask] [--bridge]",
   flags: {
-    model: { type: "string", help: "Checkpoint folder to prune (read only)" },
+    model: { type: "string", help: "Checkpoint folder or .gguf file to prune (read only)" },
     ...MODEL_FLAGS,
     out: { type: "string", help: "New checkpoint folder (must not exist)" },
     ratio: { type: "string", help: "Fraction r of each layer's states to remove, in [0, 1): keeps ⌊N·(1 − r)⌋" },
@@ -67,7 +66,7 @@ export async function run(argv: string[]): Promise<void> {
   await prepareOutput(out);
   if (flags.bridge && mode === "mask") throw new UsageError("--bridge needs --mode remove");
 
-  const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+  const weights = toHostWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
   const needsActivity = flags.bridge || (score !== "random" && score !== "index") || typeof flags.activity === "string";
   const activity: StateActivity | null = typeof flags.activity === "string"
     ? await readActivity(flags.activity)

@@ -5,7 +5,6 @@
  */
 import {
   fitBridges,
-  loadCheckpoint,
   makeConfig,
   MambaModel,
   presetConfig,
@@ -23,7 +22,7 @@ import {
   backendFromFlags,
   hostWeightsOptions,
   MODEL_FLAGS,
-  modelSource,
+  openCheckpoint,
   WEIGHTS_FLAGS,
 } from "../load.ts";
 import { progressBar } from "../progress.ts";
@@ -48,7 +47,7 @@ export const spec: CommandSpec = {
       type: "boolean",
       help: "Prune with the least-squares bridge (folded into x_proj for Mamba-1; a map after the conv for Mamba-2)",
     },
-    model: { type: "string", help: "Checkpoint for the accuracy sweep" },
+    model: { type: "string", help: "Checkpoint folder or .gguf file for the accuracy sweep" },
     ...MODEL_FLAGS,
     ...CALIB_FLAGS,
     ...EVAL_FLAGS,
@@ -102,7 +101,7 @@ export async function run(argv: string[]): Promise<void> {
   };
 
   if (modelDir) {
-    const weights = toHostWeights(await loadCheckpoint(modelSource(modelDir, flags)), hostWeightsOptions(flags));
+    const weights = toHostWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
     const setup = await evalSetupFromFlags(flags, weights.config.vocabSize);
     const activity = typeof flags.activity === "string"
       ? await readActivity(flags.activity)

@@ -1,7 +1,8 @@
 /**
  * Fuzz cases: a base checkpoint (tiny synthetic ones, and the mamba1-tiny / mamba2-tiny fixtures) and one mutation
  * of its safetensors bytes, safetensors header, shard index, config.json, tokenizer, token ids or served files; or
- * a damaged pytorch_model.bin (the ssm-mamba1-tiny / ssm-mamba2-tiny-bf16 fixtures).
+ * a damaged pytorch_model.bin (the ssm-mamba1-tiny / ssm-mamba2-tiny-bf16 fixtures); or a damaged model.gguf
+ * (synthetic models and fixtures written by `ggufFromWeights` as F32, F16 and Q8_0).
  *
  * Every case says what the hardened loader must do with it: `"error"` (refuse, naming one of `names`), or
  * `"either"` (load and give finite logits, or refuse naming one of `names` when given). Expectations follow issue
@@ -9,7 +10,17 @@
  * contiguously, no trailing bytes), NaN/Inf weights refused naming the tensor, shard names plain relative names
  * inside the checkpoint, config keys read but not honoured refused.
  */
-import { checkpointFiles, makeConfig, type MambaWeights, syntheticWeights } from "../../mod.ts";
+import {
+  checkpointFiles,
+  ggufFromWeights,
+  makeConfig,
+  type MambaWeights,
+  parseConfig,
+  parseGguf,
+  parseSafetensors,
+  syntheticWeights,
+  toHostWeights,
+} from "../../mod.ts";
 import type { Rng } from "./_rng.ts";
 
 /** A checkpoint's files by name. */
@@ -33,8 +44,13 @@ export interface FuzzCase {
   mutation: string;
   /** The checkpoint's files. */
   files: Files;
-  /** How the harness reads them: memorySource, urlSource over a fake server, or dirSource over a temp folder. */
-  via: "memory" | "url" | "dir";
+  /**
+   * How the harness reads them: memorySource, urlSource over a fake server, dirSource over a temp folder, or
+   * (`gguf`) `parseGguf` + `ggufCheckpoint` of the one file {@link GGUF}.
+   */
+  via: "memory" | "url" | "dir" | "gguf";
+  /** Host weight bytes allowed per input byte (default 2; a Q8_0 GGUF dequantises to f32, 32/8.5 ≈ 3.8×). */
+  expansion?: number;
   /** dir only: what is odd about the folder (symlinks, FIFOs, folders, files outside), see the harness. */
   twist?: DirTwist;
   /** Misbehaviour of the fake server (url only). */
@@ -952,6 +968,122 @@ function pytorchBytes(rng: Rng): FuzzCase {
   };
 }
 
+/** The file name of gguf cases. */
+export const GGUF = "model.gguf";
+
+interface GgufBase {
+  name: string;
+  bytes: Uint8Array;
+  headerEnd: number;
+  dataEnd: number;
+  vocab: number;
+}
+
+/** A fixture's weights, read synchronously (no top-level await: the worker must set onmessage at once). */
+function fixtureWeights(dir: string): MambaWeights {
+  const url = new URL(`../fixtures/${dir}/`, import.meta.url);
+  const file = `${dir}/${SINGLE}`;
+  const config = parseConfig(JSON.parse(Deno.readTextFileSync(new URL(CONFIG, url))), `${dir}/${CONFIG}`);
+  const tensors = parseSafetensors(Deno.readFileSync(new URL(SINGLE, url)), file).tensors;
+  return toHostWeights({ config, tensors, files: [CONFIG, SINGLE], source: dir });
+}
+
+let ggufBases: GgufBase[] | null = null;
+
+/** Base GGUFs (built on first use): synthetic models and fixtures as F32, F16 and Q8_0. */
+function ggufBasesOnce(): GgufBase[] {
+  if (ggufBases) return ggufBases;
+  const syn1 = syntheticWeights(makeConfig("mamba1", { dModel: 8, nLayer: 1, vocabSize: 16, dState: 2 }), 1);
+  const syn2 = syntheticWeights(
+    makeConfig("mamba2", { dModel: 16, nLayer: 1, vocabSize: 16, dState: 4, headDim: 8 }),
+    2,
+  );
+  const bases: { name: string; w: MambaWeights; type: "F32" | "F16" | "Q8_0" }[] = [
+    { name: "syn-m1", w: syn1, type: "F32" },
+    { name: "syn-m2", w: syn2, type: "F16" },
+    { name: "mamba1-tiny", w: fixtureWeights("mamba1-tiny"), type: "Q8_0" },
+    { name: "falcon-mamba-tiny", w: fixtureWeights("falcon-mamba-tiny"), type: "F16" },
+    { name: "mamba2-groups", w: fixtureWeights("mamba2-groups"), type: "Q8_0" },
+  ];
+  ggufBases = bases.map(({ name, w, type }) => {
+    const bytes = ggufFromWeights(w, { tensorType: type });
+    const file = parseGguf(bytes, name);
+    const last = Math.max(...file.tensors.map((t) => t.offset + t.byteLength));
+    return {
+      name: `${name} ${type}`,
+      bytes,
+      headerEnd: file.dataOffset,
+      dataEnd: file.dataOffset + last,
+      vocab: w.config.vocabSize,
+    };
+  });
+  return ggufBases;
+}
+
+/** u64 values an attacker would put in a count, a length, a dimension or an offset. */
+const HOSTILE_U64 = [0n, 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n, 1000000n];
+
+/**
+ * Damage to a model.gguf (runtime/gguf.ts, runtime/gguf_mamba.ts): bit flips and byte overwrites biased to the
+ * header (metadata and tensor infos), hostile u64s written over counts, lengths, dimensions and offsets, hostile
+ * u32 value and tensor types, inserts, deletes, truncation. A cut into the tensors, or a damaged magic or version,
+ * must be refused; the rest may load (a flip in a weight, a metadata value that still describes the tensors) or be
+ * refused naming the file.
+ */
+function ggufBytes(rng: Rng): FuzzCase {
+  const base = rng.pick(ggufBasesOnce());
+  let bytes = base.bytes.slice();
+  const ops: string[] = [];
+  let expect: "error" | "either" = "either";
+  const n = rng.int(1, 3);
+  for (let k = 0; k < n; k++) {
+    const head = () => Math.max(0, Math.min(bytes.length - 1, rng.int(0, base.headerEnd - 1)));
+    const pos = () => rng.chance(0.85) ? head() : Math.max(0, Math.min(bytes.length - 1, rng.int(0, bytes.length)));
+    const op = rng.int(0, 7);
+    if (op === 0) {
+      const i = pos(), bit = rng.int(0, 7);
+      if (bytes.length) bytes[i] ^= 1 << bit;
+      ops.push(`flip bit ${bit} of byte ${i}`);
+      if (i < 8 && k === 0) expect = "error"; // the magic or the version (a later insert could shift them back)
+    } else if (op === 1) {
+      const i = pos(), v = rng.pick([0, 0xff, 0x7f, 0x80, 0x01, 0x0c, 0x1e, rng.int(0, 255)]);
+      if (bytes.length) bytes[i] = v;
+      ops.push(`byte ${i} := ${v}`);
+    } else if (op === 2 || op === 3) {
+      const i = head(), v = rng.pick(HOSTILE_U64);
+      if (i + 8 <= bytes.length) new DataView(bytes.buffer).setBigUint64(i, v, true);
+      ops.push(`u64 at ${i} := ${v}`);
+    } else if (op === 4) {
+      const i = head(), v = rng.pick([9, 12, 13, 31, 40, 255, 2 ** 31, 2 ** 32 - 1]);
+      if (i + 4 <= bytes.length) new DataView(bytes.buffer).setUint32(i, v, true);
+      ops.push(`u32 at ${i} := ${v}`);
+    } else if (op === 5) {
+      const i = pos(), len = rng.int(1, 16);
+      bytes = insertRandom(rng, bytes, i, len);
+      ops.push(`insert ${len} bytes at ${i}`);
+    } else if (op === 6) {
+      const i = pos(), len = rng.int(1, 16);
+      bytes = deleteBytes(bytes, i, len);
+      ops.push(`delete ${len} bytes at ${i}`);
+    } else {
+      const keep = rng.chance(0.5) ? rng.int(0, base.headerEnd) : rng.int(0, bytes.length - 1);
+      bytes = bytes.slice(0, keep);
+      ops.push(`truncate to ${keep} bytes`);
+      if (keep < base.dataEnd && k === n - 1 && ops.length === 1) expect = "error";
+    }
+  }
+  return {
+    kind: "gguf-bytes",
+    mutation: `${base.name}: ${ops.join("; ")}`,
+    files: { [GGUF]: bytes },
+    via: "gguf",
+    expansion: 4,
+    expect,
+    names: [GGUF],
+    ids: plainIds(rng, base.vocab),
+  };
+}
+
 /** The mutation kinds, with their share of the cases. */
 export const KINDS: Record<string, { weight: number; make: (rng: Rng) => FuzzCase }> = {
   "control": { weight: 1, make: controlCase },
@@ -964,6 +1096,7 @@ export const KINDS: Record<string, { weight: number; make: (rng: Rng) => FuzzCas
   "dir": { weight: 1, make: dirCase },
   "tokenizer": { weight: 2, make: (rng) => tokenizerCase(rng, false) },
   "tokenizer-shared": { weight: 0.05, make: (rng) => tokenizerCase(rng, true) },
+  "gguf-bytes": { weight: 6, make: ggufBytes },
 };
 
 export const KIND_NAMES: string[] = Object.keys(KINDS);

@@ -1,6 +1,6 @@
 /**
  * Runs one fuzz case through the real entry points — `loadCheckpoint(memorySource | urlSource)` → `toHostWeights`
- * → `MambaModel.load` (WASM, 1 thread) → `prefill` — and returns the properties it broke.
+ * (or `parseGguf` → `ggufCheckpoint` for a model.gguf) → `MambaModel.load` (WASM, 1 thread) → `prefill` — and returns the properties it broke.
  *
  * Properties: a correct load (finite weights and logits of the right shape) or an `Error` with a non-empty message
  * naming one of the case's names; refused when the case must be; no internal error (TypeError, stack overflow, a
@@ -10,17 +10,20 @@
  */
 import {
   type Backend,
+  type Checkpoint,
   type CheckpointSource,
+  ggufCheckpoint,
   loadCheckpoint,
   MambaModel,
   type MambaWeights,
   memorySource,
+  parseGguf,
   toHostWeights,
   urlSource,
 } from "../../mod.ts";
 import { loadTokenizer } from "../../cli/tokenizer.ts";
 import { dirSource } from "../../cli/fs_source.ts";
-import { CONFIG, type FuzzCase, SECRET } from "./_cases.ts";
+import { CONFIG, type FuzzCase, GGUF, SECRET } from "./_cases.ts";
 
 /** The checkpoint's URL in url cases. */
 export const BASE_URL = "https://models.example/org/ckpt/";
@@ -210,15 +213,23 @@ export async function runCase(c: FuzzCase, backend: Backend): Promise<CaseResult
   let tokenizerStage = false;
   let done = () => {};
   try {
-    let source: CheckpointSource;
-    if (c.via === "dir") ({ source, done } = await folder(c, violations));
-    else source = c.via === "url" ? fakeServer(c, violations).source : memorySource(c.files);
-    const ckpt = await loadCheckpoint(source);
+    let ckpt: Checkpoint;
+    if (c.via === "gguf") {
+      ckpt = ggufCheckpoint(parseGguf(c.files[GGUF] as Uint8Array, GGUF));
+    } else {
+      let source: CheckpointSource;
+      if (c.via === "dir") ({ source, done } = await folder(c, violations));
+      else source = c.via === "url" ? fakeServer(c, violations).source : memorySource(c.files);
+      ckpt = await loadCheckpoint(source);
+    }
     const weights = toHostWeights(ckpt);
     const bad = nonFinite(weights);
     if (bad) violations.push(`toHostWeights accepted a non-finite weight: ${bad} [needs (b) NaN]`);
     const hb = hostBytes(weights);
-    if (hb > 2 * input + 4096) violations.push(`host weights hold ${hb} bytes for ${input} input bytes (> 2×)`);
+    const expansion = c.expansion ?? 2;
+    if (hb > expansion * input + 4096) {
+      violations.push(`host weights hold ${hb} bytes for ${input} input bytes (> ${expansion}×)`);
+    }
     model = MambaModel.load(weights, backend);
     let ids: number[] = c.ids;
     if (c.tokenizer) {

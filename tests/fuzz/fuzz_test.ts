@@ -13,7 +13,7 @@ import { Rng } from "./_rng.ts";
 
 /** The normal suite's seed and size. */
 const SEED = 14;
-const TOTAL = 4000;
+const TOTAL = 4480; // 4000 before the gguf-bytes kind; raised so that no other kind gets fewer cases
 
 for (const { kind, count } of planFor(TOTAL)) {
   const shared = kind === "tokenizer-shared";
