@@ -4,8 +4,8 @@
 import type { CommandSpec } from "../args.ts";
 import { intListFlag, numberFlag, parseCommand, requireFlag, UsageError } from "../args.ts";
 import { generate } from "../../mod.ts";
-import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
-import { loadTokenizer } from "../tokenizer.ts";
+import { BACKEND_FLAGS, isGgufPath, loadModel, MODEL_FLAGS, WEIGHTS_FLAGS } from "../load.ts";
+import { loadGgufTokenizer, loadTokenizer } from "../tokenizer.ts";
 
 export const spec: CommandSpec = {
   name: "generate",
@@ -16,7 +16,8 @@ export const spec: CommandSpec = {
     ...MODEL_FLAGS,
     tokenizer: {
       type: "string",
-      help: "Hugging Face tokenizer.json (e.g. ../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)",
+      help: "Hugging Face tokenizer.json (e.g. ../shared/data/tokenizer/gpt-neox-20b-tokenizer.json); " +
+        "default for a .gguf model: the file's own tokenizer",
     },
     prompt: { type: "string", help: "Prompt text" },
     "max-new-tokens": { type: "string", help: "Tokens to generate", default: "32" },
@@ -35,7 +36,8 @@ export async function run(argv: string[]): Promise<void> {
   const flags = parseCommand(spec, argv);
   if (!flags) return;
   const dir = requireFlag(spec, flags, "model");
-  const tokPath = requireFlag(spec, flags, "tokenizer");
+  const ownTokenizer = flags.tokenizer === undefined && isGgufPath(dir); // the GGUF's tokenizer.ggml.*
+  const tokPath = ownTokenizer ? dir : requireFlag(spec, flags, "tokenizer");
   const prompt = flags.prompt;
   if (typeof prompt !== "string") throw new UsageError("generate: --prompt is required (see --help)");
   if (prompt === "") throw new UsageError("generate: --prompt is empty; give some text to continue");
@@ -47,7 +49,7 @@ export async function run(argv: string[]): Promise<void> {
     seed: numberFlag(flags, "seed", { integer: true }),
     stopTokens: intListFlag(flags, "stop"),
   };
-  const tokenizer = await loadTokenizer(tokPath);
+  const tokenizer = ownTokenizer ? await loadGgufTokenizer(dir) : await loadTokenizer(tokPath);
   const ids: number[] = tokenizer.encode(prompt, { add_special_tokens: false }).ids;
   if (ids.length === 0) throw new UsageError("generate: --prompt encodes to no tokens");
   const model = await loadModel(dir, flags);

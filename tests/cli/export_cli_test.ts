@@ -167,3 +167,41 @@ Deno.test("cli export: usage errors exit 2, input errors exit 1, nothing of the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli generate --model FILE.gguf uses the file's own tokenizer (rebuilt from tokenizer.ggml.*)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fx = fixtureDir("mamba2-tiny");
+    const e = await cli(
+      "export",
+      "--model",
+      fx,
+      "--format",
+      "gguf",
+      "--out",
+      `${dir}/t.gguf`,
+      "--tokenizer",
+      BYTE_TOKENIZER,
+    );
+    assert.equal(e.code, 0, e.stderr);
+    const common = ["--prompt", "Hello, wörld", "--max-new-tokens", "6", "--backend", "wasm", "--json"];
+    const fromGguf = await cli("generate", "--model", `${dir}/t.gguf`, ...common);
+    assert.equal(fromGguf.code, 0, fromGguf.stderr);
+    const fromDir = await cli("generate", "--model", fx, "--tokenizer", BYTE_TOKENIZER, ...common);
+    assert.equal(fromDir.code, 0, fromDir.stderr);
+    const [a, b] = [JSON.parse(fromGguf.stdout), JSON.parse(fromDir.stdout)];
+    assert.deepEqual(a.prompt_tokens, [...new TextEncoder().encode("Hello, wörld")]); // byte ids
+    assert.deepEqual(a.prompt_tokens, b.prompt_tokens);
+    assert.equal(a.tokens.length, 6);
+    assert.deepEqual(a.tokens, b.tokens);
+    assert.equal(a.text, b.text);
+
+    const n = await cli("export", "--model", fx, "--format", "gguf", "--out", `${dir}/n.gguf`);
+    assert.equal(n.code, 0, n.stderr);
+    const g = await cli("generate", "--model", `${dir}/n.gguf`, ...common);
+    assert.equal(g.code, 2);
+    assert.match(g.stderr, /n\.gguf has no tokenizer \(tokenizer\.ggml\.model "no_vocab"\); pass --tokenizer FILE/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
