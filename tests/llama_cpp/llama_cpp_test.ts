@@ -151,7 +151,6 @@ Deno.test({
     skip ? ` (${skip})` : ""
   }`,
   ignore: skip !== null,
-  sanitizeResources: false,
   fn: async (t) => {
     const tmp = await Deno.makeTempDir({ prefix: "perfmamba-llama-cpp-" });
     const backend = await createWasmBackend({ threads: 2 });
@@ -279,6 +278,9 @@ Deno.test({
           const V = c.ours.length / c.positions.length;
           assert.equal(results[i].vocab, V, "llama.cpp's vocabulary = our logits' width");
           assertClose(llama, c.ours, `${c.name}: llama.cpp vs ours`, c.rel ?? 1e-4);
+          let err = 0, ref = 0;
+          c.ours.forEach((v, j) => [err, ref] = [Math.max(err, Math.abs(llama[j] - v)), Math.max(ref, Math.abs(v))]);
+          console.log(`${c.name}: max |llama.cpp − ours| / max|ours| = ${(err / ref).toExponential(2)}`);
           if (c.golden) {
             const { data, firstRow } = c.golden;
             assertClose(llama.subarray(firstRow * V), data, `${c.name}: llama.cpp vs transformers (golden.json)`);
