@@ -67,7 +67,7 @@ export {
   writeGguf,
 } from "./runtime/gguf.ts";
 export type { GgufExportOptions } from "./runtime/gguf_mamba.ts";
-export { ggufCheckpoint, ggufFromWeights, ggufParts } from "./runtime/gguf_mamba.ts";
+export { ggufCheckpoint, ggufFromWeights, ggufParts, loadGgufCheckpoint } from "./runtime/gguf_mamba.ts";
 export type { GgufTokenizerOptions, SpecialTokenIds } from "./runtime/gguf_tokenizer.ts";
 export {
   checkGgufTokenizer,

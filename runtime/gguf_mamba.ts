@@ -35,7 +35,7 @@
  * @module
  */
 
-import type { Checkpoint } from "./checkpoint.ts";
+import type { Checkpoint, CheckpointSource } from "./checkpoint.ts";
 import type { MambaConfig } from "./config.ts";
 import { parseConfig } from "./config_parse.ts";
 import { encodeFloats, GGML_READABLE_TYPES } from "./ggml_types.ts";
@@ -47,6 +47,7 @@ import {
   type GgufTensorInfo,
   ggufTensorToFloat32,
   type GgufTensorToWrite,
+  parseGguf,
   writeGguf,
 } from "./gguf.ts";
 import type { Dtype, SafetensorRecord } from "./safetensors.ts";
@@ -277,6 +278,30 @@ export function ggufCheckpoint(file: GgufFile): Checkpoint {
   const cut = file.name.lastIndexOf("/");
   const [source, base] = cut < 0 ? [".", file.name] : [file.name.slice(0, cut) || "/", file.name.slice(cut + 1)];
   return { config, tensors: records, files: [base], source };
+}
+
+/**
+ * Reads the GGUF file `name` of a {@link CheckpointSource} (`urlSource` of a Hugging Face GGUF repository, a
+ * `memorySource`, your own) into a {@link Checkpoint}: `parseGguf` then {@link ggufCheckpoint}, the file named
+ * `<source>/<name>` in every message. For bytes already in hand: `ggufCheckpoint(parseGguf(bytes, name))`.
+ *
+ * @example
+ * ```ts
+ * import { ggufFromWeights, loadGgufCheckpoint, makeConfig, memorySource, syntheticWeights, toHostWeights } from "@perfmamba/perfmamba";
+ *
+ * // e.g. urlSource("https://huggingface.co/<org>/<repo>/resolve/main/") and the repository's .gguf file name.
+ * const config = makeConfig("mamba1", { dModel: 32, nLayer: 1, vocabSize: 64 });
+ * const source = memorySource({ "tiny-q8_0.gguf": ggufFromWeights(syntheticWeights(config), { tensorType: "Q8_0" }) });
+ * const ckpt = await loadGgufCheckpoint(source, "tiny-q8_0.gguf");
+ * console.log(ckpt.config.arch, toHostWeights(ckpt).layers.length); // mamba1 1
+ * ```
+ *
+ * @throws Error as the source's `readBytes`, `parseGguf` and {@link ggufCheckpoint} do
+ */
+export async function loadGgufCheckpoint(source: CheckpointSource, name: string): Promise<Checkpoint> {
+  const where = source.describe();
+  const file = where.endsWith("/") ? `${where}${name}` : `${where}/${name}`;
+  return ggufCheckpoint(parseGguf(await source.readBytes(name), file));
 }
 
 /**
