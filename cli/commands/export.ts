@@ -19,7 +19,7 @@ import {
   toHostWeights,
 } from "../../mod.ts";
 import { choiceFlag, type CommandSpec, parseCommand, requireFlag, UsageError } from "../args.ts";
-import { hostWeightsOptions, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
+import { hostWeightsOptions, isGgufPath, MODEL_FLAGS, modelSource, WEIGHTS_FLAGS } from "../load.ts";
 import { exists } from "../output.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 
@@ -98,16 +98,11 @@ async function writeNewFile(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     await Deno.writeFile(tmp, bytes, { createNew: true });
-    try {
-      await Deno.link(tmp, path); // fails when path exists: nothing of the user's is replaced
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) {
-        throw new UsageError(`--out ${path} already exists; choose a new file (nothing was written)`);
-      }
-      throw new Error(`cannot write ${path}: ${(e as Error).message}`);
-    }
+    await Deno.link(tmp, path); // fails when path exists (created meanwhile): nothing of the user's is replaced
   } catch (e) {
-    if (e instanceof UsageError || (e as Error).message.startsWith("cannot write")) throw e;
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(`--out ${path} already exists; choose a new file (nothing was written)`);
+    }
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   } finally {
     await Deno.remove(tmp).catch(() => {});
@@ -122,6 +117,9 @@ export async function run(argv: string[]): Promise<void> {
   const format = requireFlag(spec, flags, "format");
   if (format !== "gguf") throw new UsageError(`--format must be gguf, got "${format}"`);
   const type = choiceFlag(flags, "type", ["f32", "f16"] as const);
+  if (isGgufPath(modelDir)) {
+    throw new UsageError(`--model ${modelDir} is a GGUF file already; export reads a checkpoint folder`);
+  }
   if (await exists(out)) throw new UsageError(`--out ${out} already exists; choose a new file (nothing was written)`);
   const source = modelSource(modelDir, flags);
   let tokenizerPath: string | null = typeof flags.tokenizer === "string" ? flags.tokenizer : null;

@@ -140,6 +140,11 @@ Deno.test("cli export: usage errors exit 2, input errors exit 1, nothing of the 
       [[...base, "--out", `${dir}/x`, "--bogus"], 2, /bogus/],
       [["export", "--model", `${dir}/none`, "--format", "gguf", "--out", `${dir}/x`], 1, /none/],
       [
+        ["export", "--model", `${dir}/mine.gguf`, "--format", "gguf", "--out", `${dir}/x`],
+        2,
+        /--model .*mine\.gguf is a GGUF file already; export reads a checkpoint folder/,
+      ],
+      [
         [...base, "--out", `${dir}/x`, "--tokenizer", `${dir}/big-tokenizer.json`],
         1,
         /big-tokenizer\.json: added token "<\|endoftext\|>" has id 300, past the model's vocabulary of 256/,
