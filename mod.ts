@@ -81,6 +81,19 @@ export {
 } from "./runtime/gguf.ts";
 export type { GgufExportOptions } from "./runtime/gguf_mamba.ts";
 export { ggufCheckpoint, ggufFromWeights, ggufParts, loadGgufCheckpoint } from "./runtime/gguf_mamba.ts";
+export type { GgufTokenizerOptions, SpecialTokenIds } from "./runtime/gguf_tokenizer.ts";
+export {
+  checkGgufTokenizer,
+  GGUF_PRE_CHECK_TEXT,
+  GGUF_PRE_TOKENIZERS,
+  GGUF_TOKEN_TYPES,
+  ggufNoVocabMetadata,
+  ggufPreTokenizer,
+  GgufTokenizerError,
+  ggufTokenizerMetadata,
+  preTokenizerHash,
+  tokenizerJsonFromGguf,
+} from "./runtime/gguf_tokenizer.ts";
 export type {
   HostTensor,
   LayerWeights,

@@ -8,6 +8,7 @@ import { UsageError } from "./args.ts";
 import * as bench from "./commands/bench.ts";
 import * as demo from "./commands/demo.ts";
 import * as evaluate from "./commands/eval.ts";
+import * as exporter from "./commands/export.ts";
 import * as generate from "./commands/generate.ts";
 import * as info from "./commands/info.ts";
 import * as logits from "./commands/logits.ts";
@@ -15,7 +16,18 @@ import * as profile from "./commands/profile.ts";
 import * as prune from "./commands/prune.ts";
 import * as sweep from "./commands/sweep.ts";
 
-const COMMANDS = { profile, prune, sweep, demo, info, logits, generate, eval: evaluate, bench } as const;
+const COMMANDS = {
+  profile,
+  prune,
+  sweep,
+  demo,
+  info,
+  logits,
+  generate,
+  eval: evaluate,
+  bench,
+  export: exporter,
+} as const;
 
 function usage(): string {
   const lines = [

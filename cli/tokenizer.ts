@@ -1,11 +1,13 @@
 /**
  * Loading a Hugging Face tokenizer.json (e.g. GPT-NeoX-20B's) with npm:@huggingface/tokenizers: from --tokenizer,
- * or by default the model's own (a hub snapshot has one).
+ * or by default the model's own (a hub snapshot's tokenizer.json, or the tokenizer a GGUF file carries: llama.cpp's
+ * `tokenizer.ggml.*`, rebuilt as a tokenizer.json).
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { join } from "node:path";
-import type { CheckpointSource } from "../mod.ts";
+import { type CheckpointSource, parseGguf, tokenizerJsonFromGguf } from "../mod.ts";
 import { type Flags, UsageError } from "./args.ts";
+import { readRegularFile } from "./fs_source.ts";
 
 /** Construct a tokenizer from tokenizer.json text; errors name `from`. */
 export function parseTokenizer(text: string, from: string): Tokenizer {
@@ -42,7 +44,7 @@ export interface TokenizerChoice {
 /** The model a command runs, as far as finding its tokenizer goes: its folder and the source reading it. */
 export interface TokenizerModel {
   dir: string;
-  /** The model folder's source; null for a .gguf file. */
+  /** The model folder's source; null for a .gguf file (then `dir` is the file). */
   source: CheckpointSource | null;
 }
 
@@ -50,9 +52,9 @@ export interface TokenizerModel {
 const MODEL_TOKENIZER_FILES = ["tokenizer.json"] as const;
 
 /**
- * The tokenizer of a command: `--tokenizer FILE` when given, else the model folder's `tokenizer.json` (read through
- * the model's source, with its checks: no symlink out of the folder, size limit); a {@link UsageError} naming both
- * when there is neither.
+ * The tokenizer of a command: `--tokenizer FILE` when given, else the model's own: a .gguf file's tokenizer metadata,
+ * or the model folder's `tokenizer.json` (read through the model's source, with its checks: no symlink out of the
+ * folder, size limit); a {@link UsageError} naming both when there is neither.
  */
 export async function commandTokenizer(
   command: string,
@@ -63,11 +65,7 @@ export async function commandTokenizer(
     return { tokenizer: await loadTokenizer(flags.tokenizer), from: flags.tokenizer };
   }
   if (model === null) throw new UsageError(`${command}: --tokenizer is required (see --help)`);
-  if (model.source === null) {
-    throw new UsageError(
-      `${command}: --tokenizer is required for ${model.dir} (a .gguf file's own tokenizer is not read)`,
-    );
-  }
+  if (model.source === null) return { tokenizer: await loadGgufTokenizer(model.dir), from: model.dir };
   for (const name of MODEL_TOKENIZER_FILES) {
     if (await model.source.exists(name)) {
       const from = join(model.dir, name);
@@ -80,5 +78,15 @@ export async function commandTokenizer(
 }
 
 /** The help of --tokenizer for commands that default to the model's. */
-export const TOKENIZER_HELP = "Hugging Face tokenizer.json (default: the model folder's tokenizer.json; e.g. " +
+export const TOKENIZER_HELP =
+  "Hugging Face tokenizer.json (default: the model folder's tokenizer.json, or a .gguf's own; e.g. " +
   "../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)";
+
+/** The tokenizer stored in a GGUF file; a usage error when it has none (pass --tokenizer then). */
+export async function loadGgufTokenizer(path: string): Promise<Tokenizer> {
+  const json = tokenizerJsonFromGguf(parseGguf(await readRegularFile(path), path).metadata, path);
+  if (json === null) {
+    throw new UsageError(`${path} has no tokenizer (tokenizer.ggml.model "no_vocab"); pass --tokenizer FILE`);
+  }
+  return new Tokenizer(json, {});
+}
