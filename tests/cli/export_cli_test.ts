@@ -173,7 +173,7 @@ Deno.test("cli export: usage errors exit 2, input errors exit 1, nothing of the 
   }
 });
 
-Deno.test("cli generate --model FILE.gguf uses the file's own tokenizer (rebuilt from tokenizer.ggml.*)", async () => {
+Deno.test("cli generate and eval --model FILE.gguf use the file's own tokenizer (rebuilt from tokenizer.ggml.*)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const fx = fixtureDir("mamba2-tiny");
@@ -200,6 +200,22 @@ Deno.test("cli generate --model FILE.gguf uses the file's own tokenizer (rebuilt
     assert.equal(a.tokens.length, 6);
     assert.deepEqual(a.tokens, b.tokens);
     assert.equal(a.text, b.text);
+
+    // eval (and every command with a tokenizer: commandTokenizer) reads the GGUF's own tokenizer too.
+    const text = `${dir}/t.txt`;
+    await Deno.writeTextFile(text, "Hello, wörld: a short text to score, twice over. ".repeat(4));
+    const evalArgs = ["--text", text, "--window", "64", "--backend", "wasm", "--format", "json"];
+    const evalGguf = await cli("eval", "--model", `${dir}/t.gguf`, ...evalArgs);
+    assert.equal(evalGguf.code, 0, evalGguf.stderr);
+    const evalDir = await cli("eval", "--model", fx, "--tokenizer", BYTE_TOKENIZER, ...evalArgs);
+    assert.equal(evalDir.code, 0, evalDir.stderr);
+    const [pa, pb] = [JSON.parse(evalGguf.stdout), JSON.parse(evalDir.stdout)];
+    assert.ok(pa.counts.scored_tokens > 100, `scored ${pa.counts.scored_tokens} tokens`);
+    assert.deepEqual(pa.counts, pb.counts);
+    assert.ok(
+      Math.abs(pa.metrics.ppl - pb.metrics.ppl) <= 1e-4 * pb.metrics.ppl,
+      `${pa.metrics.ppl} vs ${pb.metrics.ppl}`,
+    );
 
     const n = await cli("export", "--model", fx, "--format", "gguf", "--out", `${dir}/n.gguf`);
     assert.equal(n.code, 0, n.stderr);
