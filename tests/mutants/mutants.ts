@@ -1,7 +1,8 @@
 /**
  * The mutation table of `deno task mutants` (tests/mutants/run.ts): each row is a defect a reviewer could introduce
  * and the tests that must catch it. Issue 20's six defects that once left the suite green come first (1–6), then
- * a few more on the same figures. A snippet must occur exactly once in its file (checked by mutants_test.ts on
+ * more on the same figures (the score, bridge, prune and eval oracles' hand-applied mutants among them), and the
+ * features that landed later (7). A snippet must occur exactly once in its file (checked by mutants_test.ts on
  * every `deno task test`), so a change to the product that moves it breaks the table visibly. Add the mutants a new
  * feature needs as it lands.
  *
@@ -73,6 +74,111 @@ export const MUTANTS: Mutant[] = [
     why: "issue 20 #3: Mamba-2 delta_b from |C_s| instead of |B_s|",
     killedBy: ["tests/runtime/prune_select_test.ts"],
   },
+  {
+    name: "score-delta-a-wrong-index",
+    file: "runtime/prune/calibrate.ts",
+    find: "acc.deltaA[s] += dt[d] * Math.abs(A[i]);",
+    replace: "acc.deltaA[s] += dt[d] * Math.abs(A[s]);",
+    why: "Mamba-1 delta_a reads A of channel 0 (A[s]) for every channel instead of A[d, s]",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-ghost-x-mamba1",
+    file: "runtime/prune/calibrate.ts",
+    find: "acc.ghostX[s] += u * u;\n        const c = C[s] * h[i];",
+    replace: "acc.ghostX[s] += u * xt[d];\n        const c = C[s] * h[i];",
+    why: "Mamba-1 ghost: the input term is u·x instead of u² (u = Δ·B_s·x)",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-ghost-c-from-b-mamba1",
+    file: "runtime/prune/calibrate.ts",
+    find: "acc.ghostC[s] += C[s] * C[s];",
+    replace: "acc.ghostC[s] += B[s] * B[s];",
+    why: "Mamba-1 ghost: the output term from B_s² instead of C_s²",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-energy-gate-unsquared-mamba1",
+    file: "runtime/prune/calibrate.ts",
+    find: "const wd = cn[d] * g * g;",
+    replace: "const wd = cn[d] * g;",
+    why: "Mamba-1 energy weights each channel by the gate, not its square",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-ghost-x-abs-mamba2",
+    file: "runtime/prune/calibrate.ts",
+    find: "acc.ghostX[s] += u * u;\n          v += Ct[g * N + s] * h[i];",
+    replace: "acc.ghostX[s] += Math.abs(u);\n          v += Ct[g * N + s] * h[i];",
+    why: "Mamba-2 ghost: the input term is |u| instead of u²",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-ghost-c-from-b-mamba2",
+    file: "runtime/prune/calibrate.ts",
+    find: "(Ct[s] * Ct[s]) / G",
+    replace: "(Bt[s] * Bt[s]) / G",
+    why: "Mamba-2 ghost: the output term from B_s² instead of C_s²",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-energy-from-b-mamba2",
+    file: "runtime/prune/calibrate.ts",
+    find: "const c = Ct[g * N + s] * h[d * N + s];",
+    replace: "const c = Bt[g * N + s] * h[d * N + s];",
+    why: "Mamba-2 energy: the state's output contribution through B instead of C",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-energy-gate-unsquared-mamba2",
+    file: "runtime/prune/calibrate.ts",
+    find: "const wd = cn[d] * gate * gate;",
+    replace: "const wd = cn[d] * gate;",
+    why: "Mamba-2 energy weights each channel by the gate factor, not its square",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "score-ghost-per-channel",
+    file: "runtime/prune/calibrate.ts",
+    find: "const perChannel = mamba1 ? 1 : cfg.headDim;",
+    replace: "const perChannel = 1;",
+    why: "Mamba-2 ghost's input mean divides by the Δ terms, not the headDim channels of each (headDim× too large)",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  {
+    name: "select-global-unnormalised",
+    file: "runtime/prune/select.ts",
+    find: "v: v / mean",
+    replace: "v: v",
+    why: "global scope ranks raw scores, without normalising each layer by its mean",
+    killedBy: ["tests/runtime/prune_select_test.ts"],
+  },
+  // Bridges and the pruned weights.
+  {
+    name: "bridge-gram-wrong-index",
+    file: "runtime/prune/bridge.ts",
+    find: "g[k[i] * n + k[j]]",
+    replace: "g[i * n + j]",
+    why: "the bridge's G[k, k] block read from the first m states, not the kept ones",
+    killedBy: ["tests/runtime/prune_apply_test.ts"],
+  },
+  {
+    name: "bridge-half-scale",
+    file: "runtime/prune/bridge.ts",
+    find: "W[i * m + j] = X[j * n + i];",
+    replace: "W[i * m + j] = 0.5 * X[j * n + i];",
+    why: "the fitted bridge W is scaled by 0.5 (kept states no longer reproduced)",
+    killedBy: ["tests/cli/prune_cli_test.ts"],
+  },
+  {
+    name: "prune-alog-wrong-index",
+    file: "runtime/prune/apply.ts",
+    find: "layer.aLog.data[d * N + kept[j]]",
+    replace: "layer.aLog.data[d * N + j]",
+    why: "Mamba-1 remove keeps A_log of the first k states, not of the kept ones",
+    killedBy: ["tests/runtime/prune_apply_test.ts"],
+  },
   // 4. CLI prune (killed by part B's prune CLI test).
   {
     name: "prune-cli-saves-dense",
@@ -90,6 +196,14 @@ export const MUTANTS: Mutant[] = [
     why: "issue 20 #4: --bridge fits the bridge but does not apply it",
     killedBy: ["tests/cli/prune_cli_test.ts"],
   },
+  {
+    name: "prune-cli-seed-ignored",
+    file: "cli/commands/prune.ts",
+    find: "{ scope, seed }",
+    replace: "{ scope }",
+    why: "prune --seed is parsed but not passed on (random scores always from the default seed)",
+    killedBy: ["tests/cli/prune_cli_test.ts"],
+  },
   // 5. Eval metrics (killed by part B's eval tests).
   {
     name: "eval-worst-choice",
@@ -105,6 +219,30 @@ export const MUTANTS: Mutant[] = [
     find: "ppl: Math.exp(nll / scored),",
     replace: "ppl: Math.exp(nll / (scored + 1)),",
     why: "issue 20 #5: perplexity divides by one token too many",
+    killedBy: ["tests/cli/eval_cli_test.ts", "tests/runtime/eval_test.ts"],
+  },
+  {
+    name: "eval-acc-norm-from-acc",
+    file: "runtime/eval/multiple_choice.ts",
+    find: 'put("acc_norm", cs.map((r) => r.predNorm === r.gold));',
+    replace: 'put("acc_norm", cs.map((r) => r.pred === r.gold));',
+    why: "acc_norm reports acc (the unnormalised prediction)",
+    killedBy: ["tests/cli/eval_cli_test.ts"],
+  },
+  {
+    name: "eval-acc-bytes-by-chars",
+    file: "runtime/eval/multiple_choice.ts",
+    find: "ll / utf8.encode(doc.choiceTexts[i]).length",
+    replace: "ll / chars(doc.choiceTexts[i])",
+    why: "acc_bytes divides by characters, not UTF-8 bytes",
+    killedBy: ["tests/cli/eval_cli_test.ts"],
+  },
+  {
+    name: "eval-perplexity-tokens-off",
+    file: "runtime/eval/perplexity.ts",
+    find: "scored += w.end - w.scoreFrom;",
+    replace: "scored += w.end - w.scoreFrom + 1;",
+    why: "perplexity counts one token too many per window (ppl and the token count)",
     killedBy: ["tests/cli/eval_cli_test.ts", "tests/runtime/eval_test.ts"],
   },
   // 6. Checks the product prints: demo, bench, worker threads.
@@ -163,5 +301,54 @@ export const MUTANTS: Mutant[] = [
     replace: "if (argsPerThread.length >= 1 || !this.#pool) {",
     why: "issue 20 #6: a 3-thread pool is created but all the work runs on the calling thread",
     killedBy: ["tests/wasm/node_workers_test.ts"],
+  },
+  // 7. Features that landed later: padded vocabulary, Falcon-Mamba pruning, GGUF bounds, the hub cache's refs.
+  {
+    name: "sampling-argmax-padded",
+    file: "runtime/sampling.ts",
+    find: "for (let i = 1; i < count; i++) if (row[i] > row[best]) best = i;",
+    replace: "for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;",
+    why: "greedy decoding can pick a padded vocabulary row (argmax ignores the token count)",
+    killedBy: ["tests/runtime/padded_vocab_test.ts"],
+  },
+  {
+    name: "sampling-pick-padded",
+    file: "runtime/sampling.ts",
+    find: "const n = count;",
+    replace: "const n = row.length;",
+    why: "temperature sampling can pick a padded vocabulary row (Sampler.pick ignores the token count)",
+    killedBy: ["tests/runtime/padded_vocab_test.ts"],
+  },
+  {
+    name: "falcon-calib-no-b-norm",
+    file: "runtime/prune/calibrate.ts",
+    find: "rmsNormInPlace(dbl.subarray(R, R + N), cfg.bcdtNormEps);",
+    replace: "void 0;",
+    why: "Falcon-Mamba calibration skips the RMS norm of B (host recomputation ≠ the model)",
+    killedBy: ["tests/runtime/falcon_prune_test.ts"],
+  },
+  {
+    name: "falcon-mask-allowed",
+    file: "runtime/prune/apply.ts",
+    find: 'if (config.bcdtNormEps === undefined) return;\n  if (mode === "mask") {',
+    replace: "if (config.bcdtNormEps === undefined) return;\n  if (false) {",
+    why: "Falcon-Mamba mask mode is not refused (zeroed states still count in the B / C norms)",
+    killedBy: ["tests/runtime/falcon_prune_test.ts"],
+  },
+  {
+    name: "gguf-no-bounds-check",
+    file: "runtime/gguf.ts",
+    find: "if (t.offset + t.byteLength > dataBytes) {",
+    replace: "if (false) {",
+    why: "a GGUF tensor past the end of the data section (truncated file, corrupt offset) is not refused",
+    killedBy: ["tests/runtime/gguf_test.ts"],
+  },
+  {
+    name: "hf-cache-ref-unchecked",
+    file: "cli/hf_cache.ts",
+    find: "if (!isCommitHash(text)) {",
+    replace: "if (false) {",
+    why: "a Hugging Face cache ref is used as a snapshot path without checking it holds a 40-hex commit",
+    killedBy: ["tests/cli/hf_cache_test.ts"],
   },
 ];
