@@ -27,13 +27,15 @@ export type {
   MemoryStats,
   PassTimer,
   PassTiming,
+  QuantFormat,
+  QuantizedMatrixData,
   SelectiveScanArgs,
   SsdArgs,
   Tensor,
   View,
   WeightFormat,
 } from "./runtime/backend.ts";
-export { DeviceLostError, view } from "./runtime/backend.ts";
+export { DeviceLostError, QUANT_BLOCK_BYTES, view } from "./runtime/backend.ts";
 export type { Arch, MambaConfig } from "./runtime/config.ts";
 export { inProjWidth } from "./runtime/config.ts";
 export { parseConfig } from "./runtime/config_parse.ts";

@@ -153,6 +153,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
       decodeBurst: DECODE_BURST,
       threads: 1,
       weightFormats: ["f32", "f16"],
+      quantFormats: [],
       weightFormat: this.f16Weights ? "f16" : "f32",
       preferredBatch: PREFERRED_BATCH,
       deviceSampling: false,

@@ -362,6 +362,54 @@ export interface PassTimer {
 export type WeightFormat = "f32" | "f16";
 
 /**
+ * A block-quantized weight format, byte-compatible with ggml's (GGUF's) Q8_0 and Q4_0, so GGUF tensors of those
+ * types upload without requantizing. A row of k weights (k a multiple of 32) is k / 32 blocks of 32 consecutive
+ * weights, each block an f16 scale d (little-endian) followed by its codes:
+ * - `q8_0`: 34 bytes — 32 int8 q; w = d · q.
+ * - `q4_0`: 18 bytes — 16 bytes of nibbles, byte j holding element j in its low nibble and element j + 16 in its
+ *   high nibble; w = d · (q − 8).
+ *
+ * @example
+ * ```ts
+ * import type { QuantFormat } from "@perfmamba/perfmamba";
+ *
+ * const blockBytes: Record<QuantFormat, number> = { q8_0: 34, q4_0: 18 };
+ * console.log((768 * 3072 / 32) * blockBytes.q4_0); // 1327104 bytes for a 768 × 3072 matrix
+ * ```
+ */
+export type QuantFormat = "q8_0" | "q4_0";
+
+/** Bytes of one block of 32 weights of each {@link QuantFormat}. */
+export const QUANT_BLOCK_BYTES: Readonly<Record<QuantFormat, number>> = { q8_0: 34, q4_0: 18 };
+
+/**
+ * A block-quantized `[n, k]` weight on the host (PyTorch `Linear` layout, row-major): row r's k / 32 blocks start at
+ * byte r · (k / 32) · {@link QUANT_BLOCK_BYTES}[format].
+ *
+ * @example
+ * ```ts
+ * import type { QuantizedMatrixData } from "@perfmamba/perfmamba";
+ *
+ * // One row of 32 weights, all 1: scale 1/127 would do; here d = 1 (f16 0x3c00) and q = 1.
+ * const blocks = new Uint8Array(34);
+ * blocks[1] = 0x3c;
+ * blocks.fill(1, 2);
+ * const w: QuantizedMatrixData = { format: "q8_0", n: 1, k: 32, blocks };
+ * console.log(w.blocks.length === w.n * (w.k / 32) * 34); // true
+ * ```
+ */
+export interface QuantizedMatrixData {
+  /** Block format. */
+  format: QuantFormat;
+  /** Output features (rows). */
+  n: number;
+  /** Input features (a multiple of 32). */
+  k: number;
+  /** n · (k / 32) blocks, row after row. */
+  blocks: Uint8Array;
+}
+
+/**
  * What a backend can do. Callers branch on these, never on {@link Backend.name} (a display name).
  *
  * @example
@@ -395,6 +443,11 @@ export interface BackendCapabilities {
   readonly threads: number;
   /** Weight storage formats this backend can be created with; `weightFormat` is the one it uses. */
   readonly weightFormats: readonly WeightFormat[];
+  /**
+   * Block-quantized formats {@link Backend.uploadQuantizedMatrix} accepts (empty: none). Whatever the backend's
+   * `weightFormat`, such a matrix keeps its blocks and `linear` / `embed` dequantize them in registers.
+   */
+  readonly quantFormats: readonly QuantFormat[];
   /** The format its matrices are stored in. */
   readonly weightFormat: WeightFormat;
   /** Sequences per forward pass that use the device well (batched perplexity windows, eval). */
@@ -448,6 +501,12 @@ export interface Backend {
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor;
   /** Copy a `[n, k]` row-major weight into a new matrix. */
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix;
+  /**
+   * Copy a block-quantized `[n, k]` weight into a new matrix without converting it: `linear`, `embed` and
+   * `embedFrom` read its blocks and dequantize in registers (math in f32). Present when
+   * {@link BackendCapabilities.quantFormats} lists `data.format`.
+   */
+  uploadQuantizedMatrix?(data: QuantizedMatrixData, label: string): Matrix;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** A copy of a tensor (state cloning). */

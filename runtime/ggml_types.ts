@@ -194,6 +194,41 @@ export function quantizeQ8_0(data: Float32Array): Uint8Array {
   return out;
 }
 
+/**
+ * Q4_0 blocks of `data` (length a multiple of 32): per block of 32 values, the value m of largest magnitude (sign
+ * kept), the f16 scale d = m / −8 and 32 4-bit codes q = min(15, trunc(x / d + 8.5)), element j in the low nibble of
+ * byte j and element j + 16 in its high nibble — as ggml's `quantize_row_q4_0_ref` and gguf-py's
+ * `Q4_0.quantize_blocks`. Dequantised: w = d · (q − 8).
+ */
+export function quantizeQ4_0(data: Float32Array): Uint8Array {
+  if (data.length % 32 !== 0) throw new RangeError(`quantizeQ4_0: ${data.length} values, not a multiple of 32`);
+  const blocks = data.length / 32;
+  const out = new Uint8Array(blocks * 18);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = data[b * 32 + j];
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    const d = Math.fround(max / -8);
+    const id = d !== 0 ? Math.fround(1 / d) : 0;
+    view.setUint16(b * 18, f32ToF16Bits(d), true);
+    for (let j = 0; j < 16; j++) {
+      const x0 = Math.fround(Math.fround(data[b * 32 + j] * id) + 8.5);
+      const x1 = Math.fround(Math.fround(data[b * 32 + j + 16] * id) + 8.5);
+      const q0 = Math.min(15, Math.trunc(x0));
+      const q1 = Math.min(15, Math.trunc(x1));
+      out[b * 18 + 2 + j] = q0 | (q1 << 4);
+    }
+  }
+  return out;
+}
+
 /** Float32 values of `n` elements of type Q8_0 or Q4_0 stored in `bytes` (exactly the blocks of n values). */
 export function dequantize(bytes: Uint8Array, type: "Q8_0" | "Q4_0", n: number): Float32Array {
   const [perBlock, blockBytes] = BLOCKS[type];

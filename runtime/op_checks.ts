@@ -7,7 +7,15 @@
  * @module
  */
 
-import type { Matrix, SelectiveScanArgs, SsdArgs, Tensor, View } from "./backend.ts";
+import {
+  type Matrix,
+  QUANT_BLOCK_BYTES,
+  type QuantizedMatrixData,
+  type SelectiveScanArgs,
+  type SsdArgs,
+  type Tensor,
+  type View,
+} from "./backend.ts";
 
 function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
@@ -37,6 +45,20 @@ export function checkUpload(data: ArrayLike<number>, shape: readonly number[], l
     throw new RangeError(`upload(${label}): ${data.length} values for shape ${shapeStr(shape)} (${size})`);
   }
   return size;
+}
+
+/** `uploadQuantizedMatrix`: k a multiple of 32, exactly n · (k / 32) blocks of the format's size. */
+export function checkUploadQuantized(data: QuantizedMatrixData, label: string): void {
+  const op = `uploadQuantizedMatrix(${label})`;
+  if (!(data.format in QUANT_BLOCK_BYTES)) throw new RangeError(`${op}: unknown format ${String(data.format)}`);
+  checkShape(op, [data.n, data.k]);
+  if (data.k % 32 !== 0) throw new RangeError(`${op}: k = ${data.k} is not a multiple of the block size 32`);
+  const want = data.n * (data.k / 32) * QUANT_BLOCK_BYTES[data.format];
+  if (data.blocks.byteLength !== want) {
+    throw new RangeError(
+      `${op}: ${data.blocks.byteLength} bytes of ${data.format} blocks for [${data.n}, ${data.k}] (want ${want})`,
+    );
+  }
 }
 
 /** `uploadMatrix`: n·k values. */

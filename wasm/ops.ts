@@ -75,6 +75,7 @@ export class WasmBackend implements Backend {
       decodeBurst: 1,
       threads: this.threads,
       weightFormats: ["f32"],
+      quantFormats: [],
       weightFormat: "f32",
       preferredBatch: 1,
       maxMemoryBytes: MAX_PAGES * 65536,
