@@ -379,7 +379,17 @@ export type WeightFormat = "f32" | "f16";
  */
 export type QuantFormat = "q8_0" | "q4_0";
 
-/** Bytes of one block of 32 weights of each {@link QuantFormat}. */
+/**
+ * Bytes of one block of 32 weights of each {@link QuantFormat}.
+ *
+ * @example
+ * ```ts
+ * import { QUANT_BLOCK_BYTES } from "@perfmamba/perfmamba";
+ *
+ * // A 768 × 1536 matrix: 1536 / 32 blocks per row.
+ * console.log(768 * (1536 / 32) * QUANT_BLOCK_BYTES.q8_0, 768 * (1536 / 32) * QUANT_BLOCK_BYTES.q4_0); // 1253376 663552
+ * ```
+ */
 export const QUANT_BLOCK_BYTES: Readonly<Record<QuantFormat, number>> = { q8_0: 34, q4_0: 18 };
 
 /**
