@@ -1,16 +1,16 @@
 // GEMV path of linear over a block-quantized weight (decode, m ≤ 8 rows): y[m, n] = Σ_k x[m, k] · w[n, k]
 // (+ bias[n]) with w = d · q dequantized in registers (storage: include/quant_blocks.wgsl). A workgroup of 256
-// threads handles 4 output features with 64 lanes each; lanes stride over the u32 code words of a row (coalesced),
-// each word 4 (Q8_0) or 8 (Q4_0) weights, and reduce in workgroup memory, one row of x after the other.
+// threads handles 8 output features with 32 lanes each; lanes stride over the u32 code words of a row (128
+// contiguous bytes per step), each word 4 (Q8_0) or 8 (Q4_0) weights, and reduce in workgroup memory, one row of x
+// after the other. A row has 4 to 8 times fewer words than the f32 GEMV's elements, so half its lanes suffice.
 
 #include "grid.wgsl"
-#include "gemm_tile.wgsl"
 #include "quant_blocks.wgsl"
 
 override Q4: bool = false; // Q4_0 blocks, else Q8_0
 
-const LANES: u32 = 64u;
-const FEATS: u32 = GEMV_FEATURES;
+const LANES: u32 = 32u;
+const FEATS: u32 = 8u; // output features per workgroup
 
 struct Params {
   m: u32, // rows of x and y (≤ 8)

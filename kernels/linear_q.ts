@@ -1,18 +1,19 @@
 /**
  * `linear` over a block-quantized weight (runtime/backend.ts `QuantFormat`; storage in
- * kernels/include/quant_blocks.wgsl): decode (m ≤ {@link GEMV_MAX_ROWS}) uses `gemv_q` (4 features per workgroup,
- * 64 lanes striding over the code words of a row), prefill `gemm_q` (64×64 output tiles, the weight tile
+ * kernels/include/quant_blocks.wgsl): decode (m ≤ {@link GEMV_MAX_ROWS}) uses `gemv_q` (8 features per workgroup,
+ * 32 lanes striding over the code words of a row), prefill `gemm_q` (64×64 output tiles, the weight tile
  * dequantized once per workgroup into workgroup memory, one block of k at a time). Both dequantize in registers;
  * no f32 copy of the weight exists.
  *
  * @module
  */
 import type { QuantFormat } from "../runtime/backend.ts";
-import { GEMV_FEATURES, KERNELS } from "./generated/kernels.ts";
+import { KERNELS } from "./generated/kernels.ts";
 import { GEMV_MAX_ROWS, type LinearDims } from "./linear.ts";
 import { grid, type Program, type Slice } from "./program.ts";
 
 const TILE = KERNELS.gemm_q.constants.TILE;
+const GEMV_Q_FEATURES = KERNELS.gemv_q.constants.FEATS;
 
 /**
  * y (m, yStride) ← x (m, k) · w (n, k)ᵀ + bias for a quantized weight part `w` whose scales start at word
@@ -42,7 +43,7 @@ export function quantLinearProgram(
   const constants = { Q4: format === "q4_0" ? 1 : 0 };
   const bindings = { x, w, bias, y };
   if (d.m <= GEMV_MAX_ROWS) {
-    return { kernel: "gemv_q", label: "gemv_q", constants, bindings, uniforms, workgroups: grid(d.n, GEMV_FEATURES) };
+    return { kernel: "gemv_q", label: "gemv_q", constants, bindings, uniforms, workgroups: grid(d.n, GEMV_Q_FEATURES) };
   }
   return {
     kernel: "gemm_q",

@@ -235,16 +235,7 @@ export const KERNELS = {
       { name: "y", binding: 4, access: "read_write" },
     ],
     overrides: { Q4: 0 },
-    constants: {
-      GEMM_TILE_M: 128,
-      GEMM_TILE_N_WIDE: 128,
-      GEMM_TILE_N_NARROW: 64,
-      GEMM_TILE_K: 8,
-      GEMV_FEATURES: 4,
-      QBLOCK: 32,
-      LANES: 64,
-      FEATS: 4,
-    },
+    constants: { QBLOCK: 32, LANES: 32, FEATS: 8 },
   },
   rms_norm: {
     params: [
