@@ -39,8 +39,10 @@ import {
 import { measurePeaks } from "./bench.ts";
 import { type KernelDispatch, split } from "./dispatch.ts";
 import {
+  ACT_Q8_BLOCK_BYTES,
   type Conv1dArgs,
   type LinearArgs,
+  type LinearQ8aArgs,
   type LinearQArgs,
   MAX_PAGES,
   PANEL,
@@ -73,10 +75,12 @@ export class WasmBackend implements Backend {
 
   readonly #heap: WasmHeap;
   readonly #run: KernelDispatch;
+  readonly #quantActivations: boolean;
 
-  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean) {
+  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations = false) {
     this.#heap = heap;
     this.#run = run;
+    this.#quantActivations = quantActivations;
     this.threads = run.threads;
     this.capabilities = {
       queued: false,
@@ -92,7 +96,7 @@ export class WasmBackend implements Backend {
       deviceSampling: false,
     };
     this.description = `WASM SIMD (128-bit), ${this.threads} thread${this.threads > 1 ? "s" : ""}` +
-      (shared ? ", shared memory" : "");
+      (shared ? ", shared memory" : "") + (quantActivations ? ", 8-bit activations on quantized weights" : "");
   }
 
   /**
@@ -295,6 +299,21 @@ export class WasmBackend implements Backend {
   #linearQuant(x: number, xStride: number, T: number, m: WasmMatrix, bias: number, out: number): void {
     const { n, k } = m;
     const nt = this.#run.threadsFor(T * n * k);
+    if (this.#quantActivations) {
+      // The integer path: the input rows quantized once (calling thread), then features or rows over the threads.
+      const xq = this.#heap.scratch(T * (k / 32) * ACT_Q8_BLOCK_BYTES).ptr;
+      this.#run.k.quantize_act_q8({ x, xStride, rows: T, k, dst: xq });
+      const byFeatures = T < QUANT_GEMM_ROWS || n >= 8 * nt;
+      const ranges = byFeatures ? split(n, nt, 4) : split(T, nt, 4);
+      const common = { xq, k, w: m.ptr, format: QUANT_CODE[m.quant!], bias, out, outStride: n };
+      this.#run.parallel(
+        "linear_q8a",
+        ranges.map(([a, b]): LinearQ8aArgs =>
+          byFeatures ? { ...common, r0: 0, r1: T, j0: a, j1: b } : { ...common, r0: a, r1: b, j0: 0, j1: n }
+        ),
+      );
+      return;
+    }
     const base: Omit<LinearQArgs, "r0" | "r1" | "j0" | "j1" | "scratch"> = {
       x,
       xStride,

@@ -251,3 +251,143 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
     else dequantRow(w + <usize>id * rowBytes, nb, QUANT_Q4_0, o);
   }
 }
+
+// ---- activation-quantized integer path (opt-in: not exact) ------------------------------------------------------
+//
+// As llama.cpp's vec_dot_q8_0_q8_0: each input row is quantized per block of 32 to int8 codes with an f32 scale
+// dx = max|x| / 127 (codes = round-to-nearest-even(x / dx)), and a block's dot product is the exact integer
+// Σ qw·qx (i32x4.dot_i16x8_s) times dw·dx. The only approximation is the input's quantization.
+
+/** Bytes of one quantized activation block: 32 i16 codes (pre-widened for dot_i16x8_s) and, apart, an f32 scale. */
+export const ACT_Q8_BLOCK_BYTES: i32 = 68;
+
+/**
+ * Quantizes `rows` rows of k floats (row stride xStride floats) at x into dst: row r at dst + r·(k/32)·68 holds
+ * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
+ */
+export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: usize): void {
+  const nb = k >> 5;
+  const rowBytes = <usize>nb * ACT_Q8_BLOCK_BYTES;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * <usize>xStride) << 2);
+    const codes = dst + <usize>r * rowBytes;
+    const scales = codes + (<usize>nb << 6);
+    for (let b = 0; b < nb; b++) {
+      const xp = xr + (<usize>b << 7);
+      const v0 = v128.load(xp), v1 = v128.load(xp, 16), v2 = v128.load(xp, 32), v3 = v128.load(xp, 48);
+      const v4 = v128.load(xp, 64), v5 = v128.load(xp, 80), v6 = v128.load(xp, 96), v7 = v128.load(xp, 112);
+      const m = f32x4.max(
+        f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),
+        f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
+      );
+      const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+      const d: f32 = amax / <f32>127.0;
+      const id = f32x4.splat(d != 0 ? <f32>1.0 / d : <f32>0.0);
+      const c = codes + (<usize>b << 6);
+      v128.store(c, i16x8.narrow_i32x4_s(qi(v0, id), qi(v1, id)));
+      v128.store(c, i16x8.narrow_i32x4_s(qi(v2, id), qi(v3, id)), 16);
+      v128.store(c, i16x8.narrow_i32x4_s(qi(v4, id), qi(v5, id)), 32);
+      v128.store(c, i16x8.narrow_i32x4_s(qi(v6, id), qi(v7, id)), 48);
+      store<f32>(scales + (<usize>b << 2), d);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function qi(v: v128, id: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, id)));
+}
+
+/** Σ qw·qx of one weight block (bp) and one activation block (x0..x3: its 32 i16 codes), as i32x4. */
+// @ts-ignore: decorator
+@inline function intDot(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const lo = codesLo(bp, format);
+  const hi = codesHi(bp, format);
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3)),
+  );
+}
+
+/** acc + f32(s) · (dw(bp) · dx). */
+// @ts-ignore: decorator
+@inline function scaled(acc: v128, s: v128, bp: usize, dx: f32): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(halfToFloat(<u32>load<u16>(bp)) * dx)));
+}
+
+// @ts-ignore: decorator
+@inline function linearQ8a(
+  xq: usize, k: i32, w: usize, format: i32, bias: usize, out: usize, outStride: i32,
+  r0: i32, r1: i32, j0: i32, j1: i32,
+): void {
+  const nb = k >> 5;
+  const bb = blockBytes(format);
+  const rowBytes = <usize>nb * bb;
+  const xRowBytes = <usize>nb * ACT_Q8_BLOCK_BYTES;
+  const os = <usize>outStride << 2;
+  for (let rb = r0; rb < r1; rb += Q_ROW_BLOCK) {
+    const re = min(rb + Q_ROW_BLOCK, r1);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const w0 = w + <usize>j * rowBytes;
+      for (let r = rb; r < re; r++) {
+        const xr = xq + <usize>r * xRowBytes;
+        const xs = xr + (<usize>nb << 6);
+        let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
+        let bp = w0;
+        for (let b = 0; b < nb; b++) {
+          const xp = xr + (<usize>b << 6);
+          const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+          const dx = load<f32>(xs + (<usize>b << 2));
+          a0 = scaled(a0, intDot(bp, format, x0, x1, x2, x3), bp, dx);
+          a1 = scaled(a1, intDot(bp + rowBytes, format, x0, x1, x2, x3), bp + rowBytes, dx);
+          a2 = scaled(a2, intDot(bp + 2 * rowBytes, format, x0, x1, x2, x3), bp + 2 * rowBytes, dx);
+          a3 = scaled(a3, intDot(bp + 3 * rowBytes, format, x0, x1, x2, x3), bp + 3 * rowBytes, dx);
+          bp += bb;
+        }
+        const o = out + <usize>r * os + (<usize>j << 2);
+        if (bias != 0) {
+          const pb = bias + (<usize>j << 2);
+          store<f32>(o, hsum(a0) + load<f32>(pb));
+          store<f32>(o, hsum(a1) + load<f32>(pb, 4), 4);
+          store<f32>(o, hsum(a2) + load<f32>(pb, 8), 8);
+          store<f32>(o, hsum(a3) + load<f32>(pb, 12), 12);
+        } else {
+          store<f32>(o, hsum(a0));
+          store<f32>(o, hsum(a1), 4);
+          store<f32>(o, hsum(a2), 8);
+          store<f32>(o, hsum(a3), 12);
+        }
+      }
+    }
+    for (; j < j1; j++) {
+      for (let r = rb; r < re; r++) {
+        const xr = xq + <usize>r * xRowBytes;
+        const xs = xr + (<usize>nb << 6);
+        let a = f32x4.splat(0.0);
+        let bp = w + <usize>j * rowBytes;
+        for (let b = 0; b < nb; b++) {
+          const xp = xr + (<usize>b << 6);
+          const s = intDot(bp, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48));
+          a = scaled(a, s, bp, load<f32>(xs + (<usize>b << 2)));
+          bp += bb;
+        }
+        store<f32>(out + <usize>r * os + (<usize>j << 2), hsum(a) + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : <f32>0.0));
+      }
+    }
+  }
+}
+
+/**
+ * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
+ * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] in `format`'s blocks at w; out: row stride outStride
+ * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
+ */
+export function linear_q8a(
+  xq: usize, k: i32, w: usize, format: i32, bias: usize, out: usize, outStride: i32,
+  r0: i32, r1: i32, j0: i32, j1: i32,
+): void {
+  if (r1 <= r0 || j1 <= j0) return;
+  if (format == QUANT_Q8_0) linearQ8a(xq, k, w, QUANT_Q8_0, bias, out, outStride, r0, r1, j0, j1);
+  else linearQ8a(xq, k, w, QUANT_Q4_0, bias, out, outStride, r0, r1, j0, j1);
+}
