@@ -34,6 +34,26 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   return (h & 0x8000) != 0 ? -v : v;
 }
 
+/** Four f16 scales (the low 16 bits of each i32 lane) → f32x4, as {@link halfToFloat}. */
+// @ts-ignore: decorator
+@inline function halfToFloat4(h: v128): v128 {
+  const bits = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  let v = f32x4.mul(bits, f32x4.splat(<f32>5.192296858534828e33));
+  const special = i32x4.eq(v128.and(h, i32x4.splat(0x7c00)), i32x4.splat(0x7c00));
+  v = v128.bitselect(v128.or(bits, i32x4.splat(0x70000000)), v, special);
+  return v128.or(v, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+/** The scales of the blocks at b0..b3 as f32x4. */
+// @ts-ignore: decorator
+@inline function scales4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
+  let h = i32x4.splat(<i32>load<u16>(b0));
+  h = i32x4.replace_lane(h, 1, <i32>load<u16>(b1));
+  h = i32x4.replace_lane(h, 2, <i32>load<u16>(b2));
+  h = i32x4.replace_lane(h, 3, <i32>load<u16>(b3));
+  return halfToFloat4(h);
+}
+
 /** The signed codes of elements 0..15 of the block at bp, as i8x16. */
 // @ts-ignore: decorator
 @inline function codesLo(bp: usize, format: i32): v128 {
@@ -107,10 +127,11 @@ export const QUANT_GEMM_ROWS: i32 = 4;
     let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
     let xp = px;
     for (let b = 0; b < nb; b++) {
-      a0 = f32x4.add(a0, f32x4.mul(blockDot(b0, xp, format), scale(b0)));
-      a1 = f32x4.add(a1, f32x4.mul(blockDot(b1, xp, format), scale(b1)));
-      a2 = f32x4.add(a2, f32x4.mul(blockDot(b2, xp, format), scale(b2)));
-      a3 = f32x4.add(a3, f32x4.mul(blockDot(b3, xp, format), scale(b3)));
+      const d = scales4(b0, b1, b2, b3);
+      a0 = f32x4.add(a0, f32x4.mul(blockDot(b0, xp, format), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
+      a1 = f32x4.add(a1, f32x4.mul(blockDot(b1, xp, format), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
+      a2 = f32x4.add(a2, f32x4.mul(blockDot(b2, xp, format), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
+      a3 = f32x4.add(a3, f32x4.mul(blockDot(b3, xp, format), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
       b0 += bb;
       b1 += bb;
       b2 += bb;
@@ -338,11 +359,12 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
         for (let b = 0; b < nb; b++) {
           const xp = xr + (<usize>b << 6);
           const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-          const dx = load<f32>(xs + (<usize>b << 2));
-          a0 = scaled(a0, intDot(bp, format, x0, x1, x2, x3), bp, dx);
-          a1 = scaled(a1, intDot(bp + rowBytes, format, x0, x1, x2, x3), bp + rowBytes, dx);
-          a2 = scaled(a2, intDot(bp + 2 * rowBytes, format, x0, x1, x2, x3), bp + 2 * rowBytes, dx);
-          a3 = scaled(a3, intDot(bp + 3 * rowBytes, format, x0, x1, x2, x3), bp + 3 * rowBytes, dx);
+          const b1 = bp + rowBytes, b2 = b1 + rowBytes, b3 = b2 + rowBytes;
+          const d = f32x4.mul(scales4(bp, b1, b2, b3), v128.load32_splat(xs + (<usize>b << 2)));
+          a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(intDot(bp, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
+          a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(intDot(b1, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
+          a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(intDot(b2, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
+          a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(intDot(b3, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
           bp += bb;
         }
         const o = out + <usize>r * os + (<usize>j << 2);
