@@ -13,6 +13,7 @@ import {
   type DevicePeaks,
   type Matrix,
   type MemoryStats,
+  QUANT_BLOCK_BYTES,
   type QuantFormat,
   type QuantizedMatrixData,
   type SelectiveScanArgs,
@@ -131,13 +132,22 @@ export class WasmBackend implements Backend {
     return m;
   }
 
-  /** Keeps the GGUF blocks as they are (the kernels read them in place): the matrix holds exactly their bytes. */
+  /** Holds exactly the GGUF blocks' bytes, repacked for the kernels. */
   uploadQuantizedMatrix(data: QuantizedMatrixData, label: string): Matrix {
     const heap = this.#heap;
     heap.checkOpen();
     checkUploadQuantized(data, label);
     const m = heap.quantMatrix(data.n, data.k, data.format, data.blocks.byteLength, label);
-    new Uint8Array(heap.f32.buffer, m.ptr, m.bytes).set(data.blocks);
+    // Repack (same bytes): every block's codes first, row after row (16-byte aligned for the SIMD loads), then every
+    // block's f16 scale in the same order (wasm/assembly/quant_linear.ts).
+    const blocks = data.n * (data.k / 32), per = QUANT_BLOCK_BYTES[data.format], codes = per - 2;
+    const src = data.blocks, dst = new Uint8Array(heap.f32.buffer, m.ptr, m.bytes), scales = blocks * codes;
+    for (let i = 0; i < blocks; i++) {
+      const at = i * per;
+      dst.set(src.subarray(at + 2, at + per), i * codes);
+      dst[scales + 2 * i] = src[at];
+      dst[scales + 2 * i + 1] = src[at + 1];
+    }
     return m;
   }
 
@@ -305,7 +315,7 @@ export class WasmBackend implements Backend {
       this.#run.k.quantize_act_q8({ x, xStride, rows: T, k, dst: xq });
       const byFeatures = T < QUANT_GEMM_ROWS || n >= 8 * nt;
       const ranges = byFeatures ? split(n, nt, 4) : split(T, nt, 4);
-      const common = { xq, k, w: m.ptr, format: QUANT_CODE[m.quant!], bias, out, outStride: n };
+      const common = { xq, k, w: m.ptr, format: QUANT_CODE[m.quant!], n, bias, out, outStride: n };
       this.#run.parallel(
         "linear_q8a",
         ranges.map(([a, b]): LinearQ8aArgs =>

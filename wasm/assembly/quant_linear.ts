@@ -1,8 +1,9 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
-// Linear layers and the embedding gather on block-quantized weights, kept in GGUF's own block layout (the bytes
-// uploadQuantizedMatrix receives): a row of k weights is k / 32 blocks, each an f16 scale d then its codes —
-// Q8_0: 34 bytes, 32 int8 q, w = d·q; Q4_0: 18 bytes, 16 bytes of nibbles (byte j: element j low, j + 16 high),
-// w = d·(q − 8). WASM loads need no alignment, so the 34- and 18-byte blocks are read in place.
+// Linear layers and the embedding gather on block-quantized weights. GGUF's blocks (an f16 scale d, then the
+// codes — Q8_0: 32 int8 q, w = d·q; Q4_0: 16 bytes of nibbles, byte j holding element j low and j + 16 high,
+// w = d·(q − 8)) are repacked once at upload into the same number of bytes, codes apart from scales: first every
+// block's codes (32 or 16 bytes, row after row, so 16-byte aligned), then every block's f16 scale (2 bytes, same
+// order). A block's scale is found from its codes' address: sc + ((codes − w) / code bytes) · 2.
 //
 // Every weight is dequantized in registers to the exact f32 value d·q (an f16 times an integer of ≤ 8 bits is
 // exact in f32), so results differ from the f32 kernels' on the dequantized matrix only by summation order.
@@ -18,10 +19,22 @@ const Q_ROW_BLOCK: i32 = 64;
 /** Fewer rows than this use the streaming GEMV straight from the blocks; more, the dequantized-panel GEMM. */
 export const QUANT_GEMM_ROWS: i32 = 4;
 
-/** Bytes of one block of 32 weights. */
+/** Bytes of one block's codes. */
 // @ts-ignore: decorator
 @inline function blockBytes(format: i32): usize {
-  return format == QUANT_Q8_0 ? 34 : 18;
+  return format == QUANT_Q8_0 ? 32 : 16;
+}
+
+/** Address of the f16 scale of the block whose codes are at bp (codes of the matrix at w, its scales at sc). */
+// @ts-ignore: decorator
+@inline function scalePtr(bp: usize, w: usize, sc: usize, format: i32): usize {
+  return sc + ((bp - w) >> (format == QUANT_Q8_0 ? 4 : 3));
+}
+
+/** Address of the scales of a matrix of n rows of nb blocks whose codes start at w. */
+// @ts-ignore: decorator
+@inline function scalesOf(w: usize, n: i32, nb: i32, format: i32): usize {
+  return w + <usize>n * <usize>nb * blockBytes(format);
 }
 
 /** f16 bits → f32 (exact, subnormals included; ±inf and NaN kept). */
@@ -57,15 +70,15 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 /** The signed codes of elements 0..15 of the block at bp, as i8x16. */
 // @ts-ignore: decorator
 @inline function codesLo(bp: usize, format: i32): v128 {
-  if (format == QUANT_Q8_0) return v128.load(bp, 2);
-  return i8x16.sub(v128.and(v128.load(bp, 2), i8x16.splat(0x0f)), i8x16.splat(8));
+  if (format == QUANT_Q8_0) return v128.load(bp);
+  return i8x16.sub(v128.and(v128.load(bp), i8x16.splat(0x0f)), i8x16.splat(8));
 }
 
 /** The signed codes of elements 16..31 of the block at bp, as i8x16. */
 // @ts-ignore: decorator
 @inline function codesHi(bp: usize, format: i32): v128 {
-  if (format == QUANT_Q8_0) return v128.load(bp, 18);
-  return i8x16.sub(i8x16.shr_u(v128.load(bp, 2), 4), i8x16.splat(8));
+  if (format == QUANT_Q8_0) return v128.load(bp, 16);
+  return i8x16.sub(i8x16.shr_u(v128.load(bp), 4), i8x16.splat(8));
 }
 
 // Lanes 0..3, 4..7, 8..11, 12..15 of i8x16 codes as f32x4.
@@ -103,10 +116,10 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
-/** Scale of the block at bp, splatted. */
+/** The f16 scale at sp, splatted. */
 // @ts-ignore: decorator
-@inline function scale(bp: usize): v128 {
-  return f32x4.splat(halfToFloat(<u32>load<u16>(bp)));
+@inline function scale(sp: usize): v128 {
+  return f32x4.splat(halfToFloat(<u32>load<u16>(sp)));
 }
 
 /**
@@ -115,7 +128,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
  */
 // @ts-ignore: decorator
 @inline function gemvRow(
-  px: usize, nb: i32, w: usize, rowBytes: usize, format: i32, bias: usize, po: usize, j0: i32, j1: i32,
+  px: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, bias: usize, po: usize, j0: i32, j1: i32,
 ): void {
   const bb = blockBytes(format);
   let j = j0;
@@ -127,7 +140,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
     let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
     let xp = px;
     for (let b = 0; b < nb; b++) {
-      const d = scales4(b0, b1, b2, b3);
+      const d = scales4(scalePtr(b0, w, sc, format), scalePtr(b1, w, sc, format), scalePtr(b2, w, sc, format), scalePtr(b3, w, sc, format));
       a0 = f32x4.add(a0, f32x4.mul(blockDot(b0, xp, format), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
       a1 = f32x4.add(a1, f32x4.mul(blockDot(b1, xp, format), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
       a2 = f32x4.add(a2, f32x4.mul(blockDot(b2, xp, format), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
@@ -157,7 +170,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
     let a = f32x4.splat(0.0);
     let xp = px;
     for (let b = 0; b < nb; b++) {
-      a = f32x4.add(a, f32x4.mul(blockDot(bp, xp, format), scale(bp)));
+      a = f32x4.add(a, f32x4.mul(blockDot(bp, xp, format), scale(scalePtr(bp, w, sc, format))));
       bp += bb;
       xp += 128;
     }
@@ -174,15 +187,16 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   v128.store(o, f32x4.mul(q3(c), d), 48);
 }
 
-/** Dequantizes one row of nb blocks at bp into 32·nb floats at o. */
+/** Dequantizes one row of nb blocks (codes at bp, scales at sp) into 32·nb floats at o. */
 // @ts-ignore: decorator
-@inline function dequantRow(bp: usize, nb: i32, format: i32, o: usize): void {
+@inline function dequantRow(bp: usize, sp: usize, nb: i32, format: i32, o: usize): void {
   const bb = blockBytes(format);
   for (let b = 0; b < nb; b++) {
-    const d = scale(bp);
+    const d = scale(sp);
     store16(o, codesLo(bp, format), d);
     store16(o + 64, codesHi(bp, format), d);
     bp += bb;
+    sp += 2;
     o += 128;
   }
 }
@@ -192,13 +206,13 @@ export const QUANT_GEMM_ROWS: i32 = 4;
  * panels: dst[kk·8 + j] = W[c0 + j][kk]. Each row goes through `row` (k floats of scratch after the panel).
  */
 // @ts-ignore: decorator
-@inline function dequantPanel(w: usize, rowBytes: usize, nb: i32, format: i32, n: i32, c0: i32, dst: usize): void {
+@inline function dequantPanel(w: usize, sc: usize, rowBytes: usize, nb: i32, format: i32, n: i32, c0: i32, dst: usize): void {
   const k = nb << 5;
   const row = dst + (<usize>k << 5);
   for (let j = 0; j < PANEL; j++) {
     const d = dst + (<usize>j << 2);
     if (c0 + j < n) {
-      dequantRow(w + <usize>(c0 + j) * rowBytes, nb, format, row);
+      dequantRow(w + <usize>(c0 + j) * rowBytes, sc + (<usize>(c0 + j) * <usize>nb << 1), nb, format, row);
       for (let kk = 0; kk < k; kk++) store<f32>(d + (<usize>kk << 5), load<f32>(row + (<usize>kk << 2)));
     } else {
       for (let kk = 0; kk < k; kk++) store<f32>(d + (<usize>kk << 5), 0.0);
@@ -213,17 +227,18 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 ): void {
   const nb = k >> 5;
   const rowBytes = <usize>nb * blockBytes(format);
+  const sc = scalesOf(w, n, nb, format);
   const xs = <usize>xStride << 2;
   const os = <usize>outStride << 2;
   if (r1 - r0 < QUANT_GEMM_ROWS) {
-    for (let r = r0; r < r1; r++) gemvRow(x + <usize>r * xs, nb, w, rowBytes, format, bias, out + <usize>r * os, j0, j1);
+    for (let r = r0; r < r1; r++) gemvRow(x + <usize>r * xs, nb, w, sc, rowBytes, format, bias, out + <usize>r * os, j0, j1);
     return;
   }
   for (let rb = r0; rb < r1; rb += Q_ROW_BLOCK) {
     const re = min(rb + Q_ROW_BLOCK, r1);
     for (let c0 = j0; c0 < j1; c0 += PANEL) {
       const cols = min(PANEL, j1 - c0);
-      dequantPanel(w, rowBytes, nb, format, n, c0, scratch);
+      dequantPanel(w, sc, rowBytes, nb, format, n, c0, scratch);
       const pb = bias == 0 ? 0 : bias + (<usize>c0 << 2);
       for (let r = rb; r < re; r += 4) {
         tile4x8(x + <usize>r * xs, xs, min(4, re - r), k, scratch, pb, out + <usize>r * os + (<usize>c0 << 2), os, cols);
@@ -234,7 +249,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 
 /**
  * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
- * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] in `format`'s blocks at w (k a multiple of 32). x: row stride xStride
+ * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
  * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
  * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
  * 4×8 register tile over blocks of 64 rows.
@@ -268,8 +283,9 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
     const id = load<i32>(ids + (<usize>t << 2));
     if (<u32>id >= <u32>n) unreachable();
     const o = out + ((<usize>t * <usize>k) << 2);
-    if (format == QUANT_Q8_0) dequantRow(w + <usize>id * rowBytes, nb, QUANT_Q8_0, o);
-    else dequantRow(w + <usize>id * rowBytes, nb, QUANT_Q4_0, o);
+    const sp = scalesOf(w, n, nb, format) + (<usize>id * <usize>nb << 1);
+    if (format == QUANT_Q8_0) dequantRow(w + <usize>id * rowBytes, sp, nb, QUANT_Q8_0, o);
+    else dequantRow(w + <usize>id * rowBytes, sp, nb, QUANT_Q4_0, o);
   }
 }
 
@@ -330,18 +346,19 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
   );
 }
 
-/** acc + f32(s) · (dw(bp) · dx). */
+/** acc + f32(s) · (dw(sp) · dx). */
 // @ts-ignore: decorator
-@inline function scaled(acc: v128, s: v128, bp: usize, dx: f32): v128 {
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(halfToFloat(<u32>load<u16>(bp)) * dx)));
+@inline function scaled(acc: v128, s: v128, sp: usize, dx: f32): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(halfToFloat(<u32>load<u16>(sp)) * dx)));
 }
 
 // @ts-ignore: decorator
 @inline function linearQ8a(
-  xq: usize, k: i32, w: usize, format: i32, bias: usize, out: usize, outStride: i32,
+  xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
   r0: i32, r1: i32, j0: i32, j1: i32,
 ): void {
   const nb = k >> 5;
+  const sc = scalesOf(w, n, nb, format);
   const bb = blockBytes(format);
   const rowBytes = <usize>nb * bb;
   const xRowBytes = <usize>nb * ACT_Q8_BLOCK_BYTES;
@@ -360,7 +377,8 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
           const xp = xr + (<usize>b << 6);
           const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
           const b1 = bp + rowBytes, b2 = b1 + rowBytes, b3 = b2 + rowBytes;
-          const d = f32x4.mul(scales4(bp, b1, b2, b3), v128.load32_splat(xs + (<usize>b << 2)));
+          const s4 = scales4(scalePtr(bp, w, sc, format), scalePtr(b1, w, sc, format), scalePtr(b2, w, sc, format), scalePtr(b3, w, sc, format));
+          const d = f32x4.mul(s4, v128.load32_splat(xs + (<usize>b << 2)));
           a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(intDot(bp, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
           a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(intDot(b1, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
           a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(intDot(b2, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
@@ -391,7 +409,7 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
         for (let b = 0; b < nb; b++) {
           const xp = xr + (<usize>b << 6);
           const s = intDot(bp, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48));
-          a = scaled(a, s, bp, load<f32>(xs + (<usize>b << 2)));
+          a = scaled(a, s, scalePtr(bp, w, sc, format), load<f32>(xs + (<usize>b << 2)));
           bp += bb;
         }
         store<f32>(out + <usize>r * os + (<usize>j << 2), hsum(a) + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : <f32>0.0));
@@ -402,14 +420,14 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
 
 /**
  * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
- * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] in `format`'s blocks at w; out: row stride outStride
+ * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales) at w; out: row stride outStride
  * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
  */
 export function linear_q8a(
-  xq: usize, k: i32, w: usize, format: i32, bias: usize, out: usize, outStride: i32,
+  xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
   r0: i32, r1: i32, j0: i32, j1: i32,
 ): void {
   if (r1 <= r0 || j1 <= j0) return;
-  if (format == QUANT_Q8_0) linearQ8a(xq, k, w, QUANT_Q8_0, bias, out, outStride, r0, r1, j0, j1);
-  else linearQ8a(xq, k, w, QUANT_Q4_0, bias, out, outStride, r0, r1, j0, j1);
+  if (format == QUANT_Q8_0) linearQ8a(xq, k, w, QUANT_Q8_0, n, bias, out, outStride, r0, r1, j0, j1);
+  else linearQ8a(xq, k, w, QUANT_Q4_0, n, bias, out, outStride, r0, r1, j0, j1);
 }

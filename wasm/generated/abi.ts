@@ -244,6 +244,8 @@ export interface LinearQ8aArgs {
   w: number;
   /** `i32` */
   format: number;
+  /** `i32` */
+  n: number;
   /** `usize` */
   bias: number;
   /** `usize` */
@@ -518,7 +520,7 @@ export interface KernelExports {
   embed_q(ids: number, count: number, w: number, format: number, n: number, k: number, out: number): void;
   /**
    * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
-   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] in `format`'s blocks at w (k a multiple of 32). x: row stride xStride
+   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
    * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
    * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
    * 4×8 register tile over blocks of 64 rows.
@@ -526,10 +528,10 @@ export interface KernelExports {
   linear_q(x: number, xStride: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
   /**
    * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
-   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] in `format`'s blocks at w; out: row stride outStride
+   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales) at w; out: row stride outStride
    * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
    */
-  linear_q8a(xq: number, k: number, w: number, format: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number): void;
+  linear_q8a(xq: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number): void;
   /** Bytes of linear_q's scratch for inner size k: one dequantized panel (k·8 floats) and one row (k floats). */
   linear_q_scratch_bytes(k: number): number;
   /**
@@ -623,7 +625,7 @@ export interface Kernels {
   embed_q(args: EmbedQArgs): void;
   /**
    * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
-   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] in `format`'s blocks at w (k a multiple of 32). x: row stride xStride
+   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
    * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
    * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
    * 4×8 register tile over blocks of 64 rows.
@@ -631,7 +633,7 @@ export interface Kernels {
   linear_q(args: LinearQArgs): void;
   /**
    * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
-   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] in `format`'s blocks at w; out: row stride outStride
+   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales) at w; out: row stride outStride
    * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
    */
   linear_q8a(args: LinearQ8aArgs): void;
@@ -714,7 +716,7 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   conv1d: ["x", "xStride", "w", "bias", "state", "out", "wt", "C", "K", "batch", "seqLen", "c0", "c1"],
   embed_q: ["ids", "count", "w", "format", "n", "k", "out"],
   linear_q: ["x", "xStride", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
-  linear_q8a: ["xq", "k", "w", "format", "bias", "out", "outStride", "r0", "r1", "j0", "j1"],
+  linear_q8a: ["xq", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1"],
   linear_q_scratch_bytes: ["k"],
   quantize_act_q8: ["x", "xStride", "rows", "k", "dst"],
   selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
@@ -741,7 +743,7 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   conv1d: (a) => [a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1],
   embed_q: (a) => [a.ids, a.count, a.w, a.format, a.n, a.k, a.out],
   linear_q: (a) => [a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
-  linear_q8a: (a) => [a.xq, a.k, a.w, a.format, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1],
+  linear_q8a: (a) => [a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1],
   linear_q_scratch_bytes: (a) => [a.k],
   quantize_act_q8: (a) => [a.x, a.xStride, a.rows, a.k, a.dst],
   selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
@@ -771,7 +773,7 @@ export function bindKernels(e: KernelExports): Kernels {
     conv1d: (a) => e.conv1d(a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1),
     embed_q: (a) => e.embed_q(a.ids, a.count, a.w, a.format, a.n, a.k, a.out),
     linear_q: (a) => e.linear_q(a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
-    linear_q8a: (a) => e.linear_q8a(a.xq, a.k, a.w, a.format, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1),
+    linear_q8a: (a) => e.linear_q8a(a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1),
     linear_q_scratch_bytes: (a) => e.linear_q_scratch_bytes(a.k),
     quantize_act_q8: (a) => e.quantize_act_q8(a.x, a.xStride, a.rows, a.k, a.dst),
     selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
