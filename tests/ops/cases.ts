@@ -166,7 +166,8 @@ export interface QuantLinearCase {
   tol: Tol;
 }
 
-/** embed of rows of a block-quantized `[vocab, d]` table: bit-exact against the dequantized rows. */
+/** embed (and embedFrom, where the backend has it) of rows of a block-quantized `[vocab, d]` table: bit-exact
+ * against the dequantized rows. */
 export interface QuantEmbedCase {
   op: "embed";
   quant: QuantFormat;

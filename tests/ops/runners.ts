@@ -399,8 +399,9 @@ async function runLinear(be: Backend, c: LinearCase, { cfg, tag }: Ctx): Promise
 
 // ---- block-quantized weights --------------------------------------------------------------------------------
 
-/** Upload a quantized matrix: the bytes it holds are at least its blocks' (exactly, with exact accounting, up to
- * 64 bytes of alignment), and freeing it gives them back. */
+/**
+ * Upload a quantized matrix: the bytes it holds are at least its blocks' (with exact accounting, at most 64 more).
+ */
 function uploadQuant(be: Backend, data: QuantizedMatrixData, { cfg, tag }: Ctx, label: string): Matrix {
   assert.ok(be.uploadQuantizedMatrix, `${tag}: capabilities list ${data.format} but uploadQuantizedMatrix is absent`);
   const before = be.memory().liveBytes;
@@ -442,6 +443,11 @@ async function runQuantEmbed(be: Backend, c: QuantEmbedCase, ctx: Ctx): Promise<
   const e = be.embed(Int32Array.from(c.ids), m);
   assert.deepEqual(e.shape, [c.ids.length, c.d]);
   close(await be.read(e), embedRef(c.ids, values, c.d), ctx.tag, EXACT);
+  if (!be.embedFrom) return; // optional op
+  // The same rows through embedFrom: ids from offset 1 of a device tensor.
+  const f = be.embedFrom(be.upload(idBits([0, ...c.ids]), [c.ids.length + 1], "ids"), 1, c.ids.length, m);
+  assert.deepEqual(f.shape, [c.ids.length, c.d]);
+  close(await be.read(f), embedRef(c.ids, values, c.d), `${ctx.tag}: embedFrom`, EXACT);
 }
 
 async function runGather(be: Backend, c: GatherCase, { tag }: Ctx): Promise<void> {
