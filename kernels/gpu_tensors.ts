@@ -5,7 +5,13 @@
  * @module
  */
 
-import type { Matrix, Tensor } from "../runtime/backend.ts";
+import {
+  type Matrix,
+  QUANT_BLOCK_BYTES,
+  type QuantFormat,
+  type QuantizedMatrixData,
+  type Tensor,
+} from "../runtime/backend.ts";
 import { checkShape } from "../runtime/op_checks.ts";
 import { bucketBytes, BufferPool } from "./buffer_pool.ts";
 import { STORAGE } from "./gpu_flags.ts";
@@ -44,11 +50,44 @@ export class GpuMatrix implements Matrix {
     readonly owner: object,
     /** Stored as f16 pairs (rows padded to an even length) instead of f32. */
     readonly f16: boolean,
+    /** Block-quantized (kernels/include/quant_blocks.wgsl layout per part), or null for f32 / f16. */
+    readonly quant: QuantFormat | null = null,
   ) {}
-  /** Bytes of one stored row. */
+  /** Bytes of one stored row (quantized: its code words and scales). */
   get rowBytes(): number {
+    if (this.quant) return (this.k / 32) * QUANT_BLOCK_BYTES[this.quant];
     return this.f16 ? Math.ceil(this.k / 2) * 4 : this.k * 4;
   }
+  /** Bytes a part of `rows` rows binds (quantized: codes, then the f16 scales padded to a whole word). */
+  partBytes(rows: number): number {
+    if (!this.quant) return Math.max(4, rows * this.rowBytes);
+    return Math.max(4, (this.scaleBase(rows) + Math.ceil((rows * this.k) / 64)) * 4);
+  }
+  /** Quantized: the word where a part of `rows` rows keeps its scales (after the code words). */
+  scaleBase(rows: number): number {
+    return rows * (this.k / 32) * QUANT_CODE_WORDS[this.quant ?? "q8_0"];
+  }
+}
+
+/** u32 words of codes per block of each format (the f16 scale is stored apart, two per word). */
+const QUANT_CODE_WORDS: Readonly<Record<QuantFormat, number>> = { q8_0: 8, q4_0: 4 };
+
+/**
+ * GGUF blocks of rows [r0, r0 + rows) repacked for the kernels (kernels/include/quant_blocks.wgsl): the code bytes
+ * of every block in order (whole u32 words), then the f16 scales two per word.
+ */
+function repackQuant(data: QuantizedMatrixData, r0: number, rows: number): Uint8Array {
+  const bb = QUANT_BLOCK_BYTES[data.format], cb = bb - 2;
+  const blocks = rows * (data.k / 32), first = r0 * (data.k / 32);
+  const codeBytes = blocks * cb;
+  const out = new Uint8Array(codeBytes + Math.ceil(blocks / 2) * 4);
+  for (let s = 0; s < blocks; s++) {
+    const at = (first + s) * bb;
+    out.set(data.blocks.subarray(at + 2, at + bb), s * cb);
+    out[codeBytes + 2 * s] = data.blocks[at];
+    out[codeBytes + 2 * s + 1] = data.blocks[at + 1];
+  }
+  return out;
 }
 
 /** Rows of a row-major [rows, k] f32 matrix as f16, each row padded to an even length (for u32 pairs). */
@@ -166,6 +205,30 @@ export class TensorStore {
       if (rows <= 0) break;
     }
     return new GpuMatrix(n, k, label, parts, this.#owner, f16);
+  }
+
+  /**
+   * A block-quantized matrix (already checked), in row parts that fit a binding, each repacked once for the
+   * kernels (code words, then scales: exactly the GGUF bytes, plus at most 2 bytes of padding per part).
+   */
+  uploadQuantizedMatrix(data: QuantizedMatrixData, label: string): GpuMatrix {
+    const { n, k, format } = data;
+    const rowBytes = (k / 32) * QUANT_BLOCK_BYTES[format];
+    // A part of r rows binds r · rowBytes bytes plus ≤ 2 bytes of scale padding.
+    const rowsPerPart = Math.floor((this.maxBindingSize - 2) / rowBytes);
+    if (rowsPerPart < 1) {
+      throw new RangeError(`uploadQuantizedMatrix(${label}): a row of ${rowBytes} bytes exceeds the binding limit`);
+    }
+    const parts: MatrixPart[] = [];
+    for (let r0 = 0; r0 < n || parts.length === 0; r0 += rowsPerPart) {
+      const rows = Math.min(rowsPerPart, n - r0);
+      const suffix = n > rowsPerPart ? `[${r0}:${r0 + rows}]` : "";
+      const buffer = this.#filled(repackQuant(data, r0, Math.max(0, rows)), label + suffix, false);
+      this.#track(buffer.size);
+      parts.push({ buffer, r0, rows });
+      if (rows <= 0) break;
+    }
+    return new GpuMatrix(n, k, label, parts, this.#owner, false, format);
   }
 
   /** The whole tensor as one binding (an error when it is over the binding limit). */

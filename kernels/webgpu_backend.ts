@@ -41,12 +41,13 @@ import {
   type Matrix,
   type MemoryStats,
   type PassTimer,
+  type QuantizedMatrixData,
   type SelectiveScanArgs,
   type SsdArgs,
   type Tensor,
   type View,
 } from "../runtime/backend.ts";
-import { checkUpload, checkUploadMatrix } from "../runtime/op_checks.ts";
+import { checkUpload, checkUploadMatrix, checkUploadQuantized } from "../runtime/op_checks.ts";
 import { BindGroupCache } from "./bind_group_cache.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { CommandRecorder } from "./command_recorder.ts";
@@ -153,7 +154,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
       decodeBurst: DECODE_BURST,
       threads: 1,
       weightFormats: ["f32", "f16"],
-      quantFormats: [],
+      quantFormats: ["q8_0", "q4_0"],
       weightFormat: this.f16Weights ? "f16" : "f32",
       preferredBatch: PREFERRED_BATCH,
       deviceSampling: false,
@@ -361,6 +362,12 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#check();
     checkUploadMatrix(data, n, k, label);
     return this.#store.uploadMatrix(data, n, k, label, this.f16Weights);
+  }
+
+  uploadQuantizedMatrix(data: QuantizedMatrixData, label: string): Matrix {
+    this.#check();
+    checkUploadQuantized(data, label);
+    return this.#store.uploadQuantizedMatrix(data, label);
   }
 
   zeros(shape: readonly number[], label: string): Tensor {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Backend, PassTiming } from "../runtime/backend.ts";
+import type { Backend, Matrix, PassTiming, QuantizedMatrixData } from "../runtime/backend.ts";
 import type { PipelineSpec, PipelineStats } from "./pipeline_cache.ts";
 
 /** Options of `createWebGpuBackend` (webgpu_backend.ts). */
@@ -53,6 +53,8 @@ export interface WebGpuBackend extends Backend, Disposable {
   readonly f16Weights: boolean;
   /** Whether dispatches are validated one by one (see {@link WebGpuBackendOptions.debug}). */
   readonly debug: boolean;
+  /** Always present: q8_0 and q4_0, dequantized in registers by the `_q` kernels (kernels/linear_q.ts). */
+  uploadQuantizedMatrix(data: QuantizedMatrixData, label: string): Matrix;
   /**
    * Label the compute passes recorded from now on (null: one pass per kernel, labelled with its name). Meant for
    * a profiler's component hooks: `begin: (c, l) => backend.setScope(`${c}.${l}`)`.

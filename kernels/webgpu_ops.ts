@@ -2,6 +2,7 @@
  * The compute ops of the WebGPU backend: each checks its arguments (runtime/op_checks.ts), allocates its output,
  * resolves tensors to bindings and records the programs of `kernels/<op>.ts`, splitting operands over the storage
  * binding limit where the op supports it (embed over matrix parts; linear over x/y row chunks and weight parts).
+ * Block-quantized matrices (`uploadQuantizedMatrix`) take the `_q` kernels, which dequantize in registers.
  * Ownership of the operands is checked by the backend ({@link OpContext.tensor} / {@link OpContext.matrix}).
  *
  * @module
@@ -25,9 +26,10 @@ import {
 import { addProgram } from "./add.ts";
 import { argmaxProgram } from "./argmax.ts";
 import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
-import { gatherProgram } from "./gather.ts";
+import { gatherProgram, gatherQuantProgram } from "./gather.ts";
 import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
 import { linearProgram, splitK, splitkReduceProgram } from "./linear.ts";
+import { quantLinearProgram } from "./linear_q.ts";
 import type { Program, Slice } from "./program.ts";
 import { gatedRmsNormProgram, rmsNormProgram } from "./rms_norm.ts";
 import { type ScanDims, scanScratchFloats, selectiveScanPrograms } from "./selective_scan.ts";
@@ -69,8 +71,12 @@ export function embed(c: OpContext, ids: Int32Array, table: Matrix): Tensor {
   const idSlice = c.stage(bytesOf(ids));
   const o = c.slice(out, "embed");
   for (const part of m.parts!) {
-    const src = { buffer: part.buffer, offset: 0, size: Math.max(4, part.rows * m.rowBytes) };
-    c.run(gatherProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows, m.f16));
+    const src = { buffer: part.buffer, offset: 0, size: m.partBytes(part.rows) };
+    c.run(
+      m.quant
+        ? gatherQuantProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows, m.quant, m.scaleBase(part.rows))
+        : gatherProgram(idSlice, src, o, ids.length, m.k, part.r0, part.rows, m.f16),
+    );
   }
   return out;
 }
@@ -94,8 +100,12 @@ export function embedFrom(c: OpContext, ids: Tensor, offset: number, count: numb
   const idSlice = c.slice(it, "embedFrom");
   const o = c.slice(out, "embedFrom");
   for (const part of m.parts!) {
-    const src = { buffer: part.buffer, offset: 0, size: Math.max(4, part.rows * m.rowBytes) };
-    c.run(gatherProgram(idSlice, src, o, count, m.k, part.r0, part.rows, m.f16, offset));
+    const src = { buffer: part.buffer, offset: 0, size: m.partBytes(part.rows) };
+    c.run(
+      m.quant
+        ? gatherQuantProgram(idSlice, src, o, count, m.k, part.r0, part.rows, m.quant, m.scaleBase(part.rows), offset)
+        : gatherProgram(idSlice, src, o, count, m.k, part.r0, part.rows, m.f16, offset),
+    );
   }
   return out;
 }
@@ -155,7 +165,7 @@ export function linear(c: OpContext, x: Tensor | View, w: Matrix, bias?: Tensor 
     const yr = c.range(out, m0 * N, m1 * N);
     for (const part of m.parts!) {
       if (part.rows <= 0) continue;
-      const w = { buffer: part.buffer, offset: 0, size: part.rows * m.rowBytes };
+      const w = { buffer: part.buffer, offset: 0, size: m.partBytes(part.rows) };
       const dims = {
         m: m1 - m0,
         n: part.rows,
@@ -166,6 +176,11 @@ export function linear(c: OpContext, x: Tensor | View, w: Matrix, bias?: Tensor 
         yBase: yr.base + part.r0,
         biasBase: bt ? part.r0 : -1,
       };
+      if (m.quant) {
+        // Dequantized in registers, never split over k (each GEMM workgroup already walks k block by block).
+        c.run(quantLinearProgram(xr.slice, w, biasSlice, yr.slice, dims, m.quant, m.scaleBase(part.rows)));
+        continue;
+      }
       const split = splitK(dims.m, dims.n, dims.k);
       if (split.splits > 1 && split.splits * dims.m * dims.n * 4 <= c.maxBindingSize) {
         // Too few output tiles to fill the GPU: partial sums over k ranges into a scratch, then one reduce.

@@ -118,6 +118,27 @@ export interface GatherOverrides {
   readonly F16?: number;
 }
 
+/** The uniform record of kernels/gather_q.wgsl: its `struct Params` fields by WGSL name. */
+export interface GatherQParams {
+  readonly rows: number;
+  readonly cols: number;
+  readonly r0: number;
+  readonly part_rows: number;
+  readonly id_offset: number;
+  readonly scale_base: number;
+}
+/** The storage bindings of kernels/gather_q.wgsl by WGSL name (`@binding(1)` on). */
+export interface GatherQBindings {
+  readonly ids: Slice;
+  readonly src: Slice;
+  readonly o: Slice;
+}
+/** The override constants of kernels/gather_q.wgsl (each optional: the WGSL default applies). */
+export interface GatherQOverrides {
+  readonly WG?: number;
+  readonly Q4?: number;
+}
+
 /** The uniform record of kernels/gemm.wgsl: its `struct Params` fields by WGSL name. */
 export interface GemmParams {
   readonly m: number;
@@ -145,6 +166,31 @@ export interface GemmOverrides {
   readonly F16W?: number;
 }
 
+/** The uniform record of kernels/gemm_q.wgsl: its `struct Params` fields by WGSL name. */
+export interface GemmQParams {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly x_stride: number;
+  readonly x_base: number;
+  readonly y_stride: number;
+  readonly y_base: number;
+  readonly has_bias: number;
+  readonly bias_base: number;
+  readonly scale_base: number;
+}
+/** The storage bindings of kernels/gemm_q.wgsl by WGSL name (`@binding(1)` on). */
+export interface GemmQBindings {
+  readonly x: Slice;
+  readonly w: Slice;
+  readonly bias: Slice;
+  readonly y: Slice;
+}
+/** The override constants of kernels/gemm_q.wgsl (each optional: the WGSL default applies). */
+export interface GemmQOverrides {
+  readonly Q4?: number;
+}
+
 /** The uniform record of kernels/gemv.wgsl: its `struct Params` fields by WGSL name. */
 export interface GemvParams {
   readonly m: number;
@@ -167,6 +213,31 @@ export interface GemvBindings {
 /** The override constants of kernels/gemv.wgsl (each optional: the WGSL default applies). */
 export interface GemvOverrides {
   readonly F16W?: number;
+}
+
+/** The uniform record of kernels/gemv_q.wgsl: its `struct Params` fields by WGSL name. */
+export interface GemvQParams {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly x_stride: number;
+  readonly x_base: number;
+  readonly y_stride: number;
+  readonly y_base: number;
+  readonly has_bias: number;
+  readonly bias_base: number;
+  readonly scale_base: number;
+}
+/** The storage bindings of kernels/gemv_q.wgsl by WGSL name (`@binding(1)` on). */
+export interface GemvQBindings {
+  readonly x: Slice;
+  readonly w: Slice;
+  readonly bias: Slice;
+  readonly y: Slice;
+}
+/** The override constants of kernels/gemv_q.wgsl (each optional: the WGSL default applies). */
+export interface GemvQOverrides {
+  readonly Q4?: number;
 }
 
 /** The uniform record of kernels/rms_norm.wgsl: its `struct Params` fields by WGSL name. */
@@ -457,8 +528,11 @@ export interface KernelParams {
   conv_state: ConvStateParams;
   gated_rms_norm: GatedRmsNormParams;
   gather: GatherParams;
+  gather_q: GatherQParams;
   gemm: GemmParams;
+  gemm_q: GemmQParams;
   gemv: GemvParams;
+  gemv_q: GemvQParams;
   rms_norm: RmsNormParams;
   selective_scan_chunk: SelectiveScanChunkParams;
   selective_scan_combine: SelectiveScanCombineParams;
@@ -479,8 +553,11 @@ export interface KernelBindings {
   conv_state: ConvStateBindings;
   gated_rms_norm: GatedRmsNormBindings;
   gather: GatherBindings;
+  gather_q: GatherQBindings;
   gemm: GemmBindings;
+  gemm_q: GemmQBindings;
   gemv: GemvBindings;
+  gemv_q: GemvQBindings;
   rms_norm: RmsNormBindings;
   selective_scan_chunk: SelectiveScanChunkBindings;
   selective_scan_combine: SelectiveScanCombineBindings;
@@ -501,8 +578,11 @@ export interface KernelOverrides {
   conv_state: ConvStateOverrides;
   gated_rms_norm: GatedRmsNormOverrides;
   gather: GatherOverrides;
+  gather_q: GatherQOverrides;
   gemm: GemmOverrides;
+  gemm_q: GemmQOverrides;
   gemv: GemvOverrides;
+  gemv_q: GemvQOverrides;
   rms_norm: RmsNormOverrides;
   selective_scan_chunk: SelectiveScanChunkOverrides;
   selective_scan_combine: SelectiveScanCombineOverrides;

@@ -11,6 +11,8 @@ export const GEMM_TILE_N_NARROW = 64;
 export const GEMM_TILE_K = 8;
 /** output features per GEMV workgroup (`GEMV_FEATURES` of kernels/include/gemm_tile.wgsl). */
 export const GEMV_FEATURES = 4;
+/** weights per block (`QBLOCK` of kernels/include/quant_blocks.wgsl). */
+export const QBLOCK = 32;
 /** channels d per workgroup, one thread each (`SCAN_WG` of kernels/include/scan_tile.wgsl). */
 export const SCAN_WG = 64;
 /** tokens per staged tile of B / C rows (`SCAN_TILE_TOKENS` of kernels/include/scan_tile.wgsl). */
@@ -114,6 +116,23 @@ export const KERNELS = {
     overrides: { WG: 256, F16: 0 },
     constants: {},
   },
+  gather_q: {
+    params: [
+      { name: "rows", type: "u32", offset: 0 },
+      { name: "cols", type: "u32", offset: 4 },
+      { name: "r0", type: "u32", offset: 8 },
+      { name: "part_rows", type: "u32", offset: 12 },
+      { name: "id_offset", type: "u32", offset: 16 },
+      { name: "scale_base", type: "u32", offset: 20 },
+    ],
+    storage: [
+      { name: "ids", binding: 1, access: "read" },
+      { name: "src", binding: 2, access: "read" },
+      { name: "o", binding: 3, access: "read_write" },
+    ],
+    overrides: { WG: 256, Q4: 0 },
+    constants: { QBLOCK: 32 },
+  },
   gemm: {
     params: [
       { name: "m", type: "u32", offset: 0 },
@@ -145,6 +164,28 @@ export const KERNELS = {
       SLOTS: 256,
     },
   },
+  gemm_q: {
+    params: [
+      { name: "m", type: "u32", offset: 0 },
+      { name: "n", type: "u32", offset: 4 },
+      { name: "k", type: "u32", offset: 8 },
+      { name: "x_stride", type: "u32", offset: 12 },
+      { name: "x_base", type: "u32", offset: 16 },
+      { name: "y_stride", type: "u32", offset: 20 },
+      { name: "y_base", type: "u32", offset: 24 },
+      { name: "has_bias", type: "u32", offset: 28 },
+      { name: "bias_base", type: "u32", offset: 32 },
+      { name: "scale_base", type: "u32", offset: 36 },
+    ],
+    storage: [
+      { name: "x", binding: 1, access: "read" },
+      { name: "w", binding: 2, access: "read" },
+      { name: "bias", binding: 3, access: "read" },
+      { name: "y", binding: 4, access: "read_write" },
+    ],
+    overrides: { Q4: 0 },
+    constants: { QBLOCK: 32, TILE: 64 },
+  },
   gemv: {
     params: [
       { name: "m", type: "u32", offset: 0 },
@@ -173,6 +214,28 @@ export const KERNELS = {
       LANES: 64,
       FEATS: 4,
     },
+  },
+  gemv_q: {
+    params: [
+      { name: "m", type: "u32", offset: 0 },
+      { name: "n", type: "u32", offset: 4 },
+      { name: "k", type: "u32", offset: 8 },
+      { name: "x_stride", type: "u32", offset: 12 },
+      { name: "x_base", type: "u32", offset: 16 },
+      { name: "y_stride", type: "u32", offset: 20 },
+      { name: "y_base", type: "u32", offset: 24 },
+      { name: "has_bias", type: "u32", offset: 28 },
+      { name: "bias_base", type: "u32", offset: 32 },
+      { name: "scale_base", type: "u32", offset: 36 },
+    ],
+    storage: [
+      { name: "x", binding: 1, access: "read" },
+      { name: "w", binding: 2, access: "read" },
+      { name: "bias", binding: 3, access: "read" },
+      { name: "y", binding: 4, access: "read_write" },
+    ],
+    overrides: { Q4: 0 },
+    constants: { QBLOCK: 32, LANES: 32, FEATS: 8 },
   },
   rms_norm: {
     params: [
