@@ -31,6 +31,7 @@ import {
   ggmlBlock,
   type GgmlType,
   ggmlTypeName,
+  quantizeQ4_0,
   quantizeQ8_0,
 } from "./ggml_types.ts";
 import { f16BitsToNumber as f16 } from "./safetensors.ts";
@@ -524,7 +525,7 @@ export function ggufTensorBytes(file: GgufFile, tensor: GgufTensorInfo): Uint8Ar
 }
 
 /**
- * A tensor to write with {@link writeGguf}: `data` is either the raw bytes of `type` or (F32, F16, BF16, Q8_0)
+ * A tensor to write with {@link writeGguf}: `data` is either the raw bytes of `type` or (F32, F16, BF16, Q8_0, Q4_0)
  * float32 values that the writer encodes.
  *
  * @example
@@ -542,7 +543,7 @@ export interface GgufTensorToWrite {
   dims: number[];
   /** ggml type to store. */
   type: GgmlType;
-  /** Raw bytes of `type`, or float32 values to encode (F32, F16, BF16, Q8_0). */
+  /** Raw bytes of `type`, or float32 values to encode (F32, F16, BF16, Q8_0, Q4_0). */
   data: Uint8Array | Float32Array;
 }
 
@@ -782,6 +783,7 @@ function encodeTensor(data: Float32Array, type: GgmlType, name: string, n: numbe
   if (data.length !== n) throw new Error(`writeGguf: tensor "${name}" has ${data.length} values for ${n} elements`);
   if (type === "F32" || type === "F16" || type === "BF16") return encodeFloats(data, type);
   if (type === "Q8_0") return quantizeQ8_0(data);
+  if (type === "Q4_0") return quantizeQ4_0(data);
   throw new Error(`writeGguf: tensor "${name}": float32 data cannot be encoded as ${type} (pass raw bytes)`);
 }
 

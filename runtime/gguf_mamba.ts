@@ -318,18 +318,20 @@ export async function loadGgufCheckpoint(source: CheckpointSource, name: string)
 export interface GgufExportOptions {
   /**
    * Type of the 2-D weight matrices (embeddings, in/x/dt/out projections, lm_head), as convert_hf_to_gguf.py's
-   * `--outtype`: "F32" (default), "F16", "BF16" or "Q8_0". Norms, biases, conv1d, A and D stay F32 as convert
-   * keeps them; a Q8_0 matrix whose rows are not a multiple of 32 falls back to F16, as convert does.
+   * `--outtype`: "F32" (default), "F16", "BF16" or "Q8_0"; or "Q4_0" (`general.file_type` 2, MOSTLY_Q4_0), the
+   * same matrices in ggml's Q4_0 blocks (what gguf-py's `quants.quantize` writes; close to llama-quantize's
+   * `--pure Q4_0`, whose default mix would keep the output / tied embedding in Q6_K, a type PerfMamba cannot read). Norms, biases, conv1d, A and D stay F32 as convert keeps them; a quantized matrix
+   * whose rows are not a multiple of 32 falls back to F16, as convert does (its `QuantError` fallback).
    */
-  tensorType?: "F32" | "F16" | "BF16" | "Q8_0";
+  tensorType?: "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
   /** `general.name`, when given. */
   name?: string;
   /** More metadata (e.g. the `tokenizer.*` keys), appended after the model's; a key may not repeat one of ours. */
   metadata?: GgufMetadataEntry[];
 }
 
-/** convert_hf_to_gguf.py's `general.file_type` (LlamaFileType) per `--outtype`. */
-const FILE_TYPES = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 } as const;
+/** convert_hf_to_gguf.py's `general.file_type` (LlamaFileType) per `--outtype` (Q4_0: llama-quantize's). */
+const FILE_TYPES = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, BF16: 32 } as const;
 
 /** Why `weights` cannot be written as a GGUF that llama.cpp loads, or null. */
 function unexportable(weights: MambaWeights): string | null {
@@ -439,7 +441,8 @@ export function ggufParts(
   };
   const matrix = (name: string, t: HostTensor): void => {
     const dims = torchShape(t.shape);
-    const type = matrixType === "Q8_0" && dims[0] % 32 !== 0 ? "F16" : matrixType;
+    const quantized = matrixType === "Q8_0" || matrixType === "Q4_0";
+    const type = quantized && dims[0] % 32 !== 0 ? "F16" : matrixType;
     tensors.push({ name, dims, type, data: t.data });
   };
   matrix("token_embd.weight", weights.embedding);

@@ -1,21 +1,39 @@
 /**
- * `bench`: prefill and decode speed of 130m-shaped Mamba-1 and Mamba-2 (deterministic random weights), set
+ * `bench`: prefill and decode speed of 130m-shaped Mamba-1 and Mamba-2 (deterministic random weights), or of a real
+ * checkpoint (`--model`: a folder, a .gguf file or a model id, fingerprinted in the JSON), set
  * against this machine's own limits measured in the same run — streaming bandwidth and the GEMM peak of the
  * backend's kernels. Decode is reported as a fraction of its roofline — the larger of (bytes of weights and state
  * moved per step ÷ bandwidth) and (FLOPs ÷ GEMM peak) — and prefill as achieved GFLOP/s over the GEMM peak.
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
-import { forwardFlops, makeConfig, MambaModel, mulberry32, presetConfig, syntheticWeights } from "../../mod.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import {
+  forwardFlops,
+  makeConfig,
+  type MambaConfig,
+  MambaModel,
+  type MambaWeights,
+  mulberry32,
+  presetConfig,
+  syntheticWeights,
+  toHostWeights,
+} from "../../mod.ts";
+import { BACKEND_FLAGS, backendFromFlags, hostWeightsOptions, MODEL_FLAGS, openModel, WEIGHTS_FLAGS } from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
 import { parseDims } from "./profile.ts";
 
 export const spec: CommandSpec = {
   name: "bench",
   summary: "Prefill/decode tok/s on published shapes vs this machine's measured bandwidth and GEMM peak.",
-  usage: "perfmamba bench [--arch both] [--size 130m] [--seqlens 512] [--batch 1] [--decode-tokens 16] [--json FILE]",
+  usage: "perfmamba bench [--model DIR|FILE.gguf|org/name | --arch both --size 130m | --dims ...] [--seqlens 512] " +
+    "[--batch 1] [--decode-tokens 16] [--json FILE]",
   flags: {
+    model: {
+      type: "string",
+      help: "Checkpoint folder, .gguf file or Hugging Face model id to time (instead of built-in random weights)",
+    },
+    ...MODEL_FLAGS,
+    ...WEIGHTS_FLAGS,
     arch: { type: "string", help: "mamba1, mamba2 or both", default: "both" },
     size: { type: "string", help: "Published shape (130m, 370m, 790m, 1.4b, 2.8b)", default: "130m" },
     dims: {
@@ -62,6 +80,65 @@ function sum(record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * What `bench --model` timed: the path it was given, the architecture and dimensions, and the weight format — the
+ * tensor types stored in the file (a count per type) and the format the backend held the matrices in.
+ */
+export interface BenchModelFingerprint {
+  /** --model as given. */
+  path: string;
+  /** The folder or .gguf file read. */
+  resolved: string;
+  arch: MambaConfig["arch"];
+  dims: {
+    dModel: number;
+    nLayer: number;
+    vocabSize: number;
+    dInner: number;
+    dState: number;
+    dConv: number;
+    /** Mamba-2 only. */
+    headDim?: number;
+    nHeads?: number;
+    nGroups?: number;
+    /** A pruned model's per-layer state sizes. */
+    layerStateSizes?: number[];
+  };
+  parameters: number;
+  /** Stored tensor types: for a .gguf its ggml types (e.g. Q8_0, F32), else the checkpoint's dtypes. */
+  storedTypes: Record<string, number>;
+  /** The matrices' format on the backend (--weights; a quantized file is dequantised to f32 at load). */
+  ranAs: string;
+}
+
+/** The fingerprint of a model opened by `openModel` and converted to `weights` (its parameter count: once loaded). */
+export function modelFingerprint(
+  path: string,
+  resolved: string,
+  weights: MambaWeights,
+  storedTypes: Record<string, number>,
+  ranAs: string,
+): Omit<BenchModelFingerprint, "parameters"> {
+  const c = weights.config;
+  return {
+    path,
+    resolved,
+    arch: c.arch,
+    dims: {
+      dModel: c.dModel,
+      nLayer: c.nLayer,
+      vocabSize: c.vocabSize,
+      dInner: c.dInner,
+      dState: c.dState,
+      dConv: c.dConv,
+      ...(c.arch === "mamba2" ? { headDim: c.headDim, nHeads: c.nHeads, nGroups: c.nGroups } : {}),
+      ...(c.layerStateSizes ? { layerStateSizes: [...c.layerStateSizes] } : {}),
+    },
+    storedTypes,
+    ranAs,
+  };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -80,8 +157,27 @@ export async function run(argv: string[]): Promise<void> {
   const decodeTokens = numberFlag(flags, "decode-tokens", { integer: true, min: 0, max: 100000 })!;
   const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
   const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
-  const shape = typeof flags.dims === "string" ? flags.dims : flags.size as string;
-  const configs = arches.map((a) => {
+  const modelSpec = typeof flags.model === "string" ? flags.model : null;
+  if (modelSpec !== null) {
+    const given = ["arch", "size", "dims"].filter((f) => argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+    if (given.length > 0) throw new UsageError(`give either --model or --${given[0]}, not both`);
+  }
+  const shape = modelSpec ?? (typeof flags.dims === "string" ? flags.dims : flags.size as string);
+  // The models to time: the checkpoint --model names, or the built-in shapes with deterministic random weights.
+  let hostModel: { weights: MambaWeights; fingerprint: Omit<BenchModelFingerprint, "parameters"> } | null = null;
+  if (modelSpec !== null) {
+    const { checkpoint, gguf } = await openModel(modelSpec, flags);
+    const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
+    const storedTypes: Record<string, number> = {};
+    const types = gguf !== null
+      ? gguf.tensors.map((t) => t.type)
+      : [...checkpoint.tensors.values()].map((t) => t.dtype);
+    for (const t of types) storedTypes[t] = (storedTypes[t] ?? 0) + 1;
+    const ranAs = flags.weights === "f16" ? "f16" : "f32";
+    const fp = modelFingerprint(modelSpec, gguf?.name ?? checkpoint.source, weights, storedTypes, ranAs);
+    hostModel = { weights, fingerprint: fp };
+  }
+  const configs = hostModel !== null ? [hostModel.weights.config] : arches.map((a) => {
     if (typeof flags.dims !== "string") return presetConfig(a, flags.size as string);
     const dims = parseDims(flags.dims);
     try {
@@ -90,6 +186,7 @@ export async function run(argv: string[]): Promise<void> {
       throw new UsageError(`--dims for ${a}: ${(e as Error).message}`);
     }
   });
+  let fingerprint: BenchModelFingerprint | null = null;
   const backend = await backendFromFlags(flags);
   const log = (s: string) => console.error(s);
   try {
@@ -104,8 +201,10 @@ export async function run(argv: string[]): Promise<void> {
     }
     const rows: Row[] = [];
     for (const config of configs) {
-      log(`${config.arch} ${shape}: generating weights…`);
-      const model = MambaModel.load(syntheticWeights(config, 1), backend);
+      if (hostModel === null) log(`${config.arch} ${shape}: generating weights…`);
+      else log(`${config.arch} ${shape}: ${JSON.stringify(hostModel.fingerprint.storedTypes)} stored`);
+      const model = MambaModel.load(hostModel?.weights ?? syntheticWeights(config, 1), backend);
+      if (hostModel !== null) fingerprint = { ...hostModel.fingerprint, parameters: model.parameterCount };
       const rand = mulberry32(5);
       const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));
       for (const batch of batches) {
@@ -205,7 +304,14 @@ export async function run(argv: string[]): Promise<void> {
       await writeFileAtomic(
         flags.json,
         JSON.stringify(
-          { backend: backend.name, description: backend.description, size: shape, peaks, rows },
+          {
+            backend: backend.name,
+            description: backend.description,
+            size: shape,
+            ...(fingerprint !== null ? { model: fingerprint } : {}),
+            peaks,
+            rows,
+          },
           null,
           2,
         ) + "\n",

@@ -26,7 +26,7 @@ import { loadTokenizer } from "../tokenizer.ts";
 export const spec: CommandSpec = {
   name: "export",
   summary: "Write a checkpoint (dense or pruned with one k) as a GGUF file for llama.cpp, with its tokenizer.",
-  usage: "perfmamba export --model DIR --format gguf --out FILE [--tokenizer FILE] [--type f32|f16]",
+  usage: "perfmamba export --model DIR --format gguf --out FILE [--tokenizer FILE] [--type f32|f16|q8_0|q4_0]",
   flags: {
     model: { type: "string", help: "Checkpoint folder or Hugging Face model id to export (read only)" },
     ...MODEL_FLAGS,
@@ -39,7 +39,8 @@ export const spec: CommandSpec = {
     },
     type: {
       type: "string",
-      help: "Weight matrices as f32 or f16 (norms, biases, conv, A, D stay f32)",
+      help: "Weight matrices as f32, f16, or ggml's Q8_0 / Q4_0 blocks of 32 (a matrix whose rows are not a " +
+        "multiple of 32 falls back to f16, as llama.cpp's converter does; norms, biases, conv, A, D stay f32)",
       default: "f32",
     },
     name: { type: "string", help: "general.name in the file (default: the folder's name)" },
@@ -116,7 +117,8 @@ export async function run(argv: string[]): Promise<void> {
   const out = requireFlag(spec, flags, "out");
   const format = requireFlag(spec, flags, "format");
   if (format !== "gguf") throw new UsageError(`--format must be gguf, got "${format}"`);
-  const type = choiceFlag(flags, "type", ["f32", "f16"] as const);
+  const type = choiceFlag(flags, "type", ["f32", "f16", "q8_0", "q4_0"] as const);
+  const tensorType = ({ f32: "F32", f16: "F16", q8_0: "Q8_0", q4_0: "Q4_0" } as const)[type];
   if (isGgufPath(modelDir)) {
     throw new UsageError(`--model ${modelDir} is a GGUF file already; export reads a checkpoint folder`);
   }
@@ -131,7 +133,7 @@ export async function run(argv: string[]): Promise<void> {
   const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
   const { meta, summary } = await tokenizerMetadata(tokenizerPath, weights, await source.readText("config.json"));
   const name = typeof flags.name === "string" ? flags.name : basename(modelDir.replace(/\/+$/, "")) || "model";
-  const bytes = ggufFromWeights(weights, { tensorType: type === "f16" ? "F16" : "F32", name, metadata: meta });
+  const bytes = ggufFromWeights(weights, { tensorType, name, metadata: meta });
   await writeNewFile(out, bytes);
   const c = weights.config;
   if (c.bcdtNormEps !== undefined && Math.fround(c.bcdtNormEps) !== Math.fround(c.eps)) {

@@ -136,7 +136,7 @@ Deno.test("cli export: usage errors exit 2, input errors exit 1, nothing of the 
       [["export", "--model", fx, "--format", "onnx", "--out", `${dir}/x`], 2, /--format must be gguf, got "onnx"/],
       [["export", "--model", fx, "--out", `${dir}/x`], 2, /--format/],
       [[...base], 2, /--out/],
-      [[...base, "--out", `${dir}/x`, "--type", "q4_0"], 2, /--type/],
+      [[...base, "--out", `${dir}/x`, "--type", "q4_1"], 2, /--type/],
       [[...base, "--out", `${dir}/x`, "--bogus"], 2, /bogus/],
       [["export", "--model", `${dir}/none`, "--format", "gguf", "--out", `${dir}/x`], 1, /none/],
       [

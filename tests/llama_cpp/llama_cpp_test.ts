@@ -6,12 +6,13 @@
  *   max over the compared rows of |llama.cpp − ours| ≤ 1e-4 · max|ours| + 1e-5   (tests/_assert.ts `assertClose`)
  *
  * (the fp32 CPU tolerance of ../shared/README.md; 1e-3 for the F16 export, whose activations llama.cpp rounds to f16
- * in its matrix products); for the fixtures also against golden.json (transformers), except Falcon-Mamba, whose
- * δ/B/C norm epsilon llama.cpp takes from the layer norm (ours is computed with that epsilon for it). Cases:
- * the six fixtures (no tokenizer: `no_vocab`; mamba2-tiny also with the byte tokenizer of tests/fixtures/eval), the
- * two trained models of ../shared/models with the GPT-NeoX tokenizer (skipped visibly when absent), fixtures pruned
- * at r = 0.25 with one k for every layer (runtime/prune), and an F16 export (ours: the same GGUF loaded back, so both
- * sides see the same f16 weights). llama.cpp's own tokenization (from the GGUF's vocabulary) must equal
+ * in its matrix products; 4e-2 for Q8_0 / Q4_0, whose activations it quantises to Q8_0); for the fixtures also
+ * against golden.json (transformers), except Falcon-Mamba, whose δ/B/C norm epsilon llama.cpp takes from the layer
+ * norm (ours is computed with that epsilon for it). Cases: the six fixtures (no tokenizer: `no_vocab`; mamba2-tiny
+ * also with the byte tokenizer of tests/fixtures/eval), the two trained models of ../shared/models with the GPT-NeoX tokenizer (skipped visibly when absent), fixtures pruned
+ * at r = 0.25 with one k for every layer (runtime/prune), an F16 export, and Q8_0 / Q4_0 exports of two fixtures and
+ * both trained models (ours: the same GGUF loaded back, so both sides see the same f16 / dequantised weights;
+ * tolerance: {@link QUANTIZED_REL}). llama.cpp's own tokenization (from the GGUF's vocabulary) must equal
  * @huggingface/tokenizers' ids for the trained models' exports and the byte tokenizer.
  *
  * llama.cpp runs in one `node` process for all files (tests/llama_cpp/llama_cpp_runner.mjs). The logits come from
@@ -146,6 +147,18 @@ async function prunedFixture(name: string, dir: string): Promise<{ weights: Mamb
 
 const skip = await skipReason();
 
+/**
+ * Relative tolerance against ours for exports whose matrices llama.cpp multiplies in lower precision. F16: ggml's CPU
+ * matrix product with F16 weights rounds the activations to f16 too (vec_dot_type F16, relative rounding
+ * 2⁻¹¹ ≈ 4.9e-4 per element); ours keeps them f32. Measured: 3e-4 · max|logit|. Q8_0 / Q4_0: both sides hold the same
+ * weights (ours dequantised exactly), but ggml's CPU product quantises the activations to Q8_0 blocks (vec_dot_type
+ * Q8_0: 8-bit, a scale per 32, rounding error ≤ max|block| / 254 per element, compounded through every matrix product
+ * of every layer); ours keeps them f32. Measured: Q8_0 6.4e-3 / 1.7e-2 (mamba1-tiny / mamba2-tiny), 8.1e-3 / 9.1e-3
+ * (the trained mamba1 / mamba2); Q4_0 7.3e-3 / 1.9e-2 and 7.6e-3 / 1.2e-2. The bound is about twice the worst; a
+ * wrong block layout or scale gives errors of order 1.
+ */
+const QUANTIZED_REL: Record<string, number> = { f16: 1e-3, q8_0: 4e-2, q4_0: 4e-2 };
+
 Deno.test({
   name: `llama.cpp (node-llama-cpp ${VERSION}, CPU) loads our GGUF exports and matches our logits${
     skip ? ` (${skip})` : ""
@@ -211,16 +224,42 @@ Deno.test({
           ours: await ourLogits(backend, weights, golden.input_ids, positions),
         });
       }
-      // The trained models with the GPT-NeoX tokenizer; mamba2 also as F16.
+      // Q8_0 / Q4_0 exports of fixtures: ours runs the same GGUF loaded back (dequantised to f32 by the import).
+      for (const name of ["mamba1-tiny", "mamba2-tiny"]) {
+        const golden = readGolden<FixtureGolden>(fixtureDir(name));
+        const positions = golden.input_ids.map((_, p) => p);
+        for (const type of ["q8_0", "q4_0"]) {
+          const gguf = await exportGguf(fixtureDir(name), `${tmp}/${name}-${type}.gguf`, "--type", type);
+          cases.push({
+            name: `${name} ${type.toUpperCase()}`,
+            gguf,
+            ids: golden.input_ids,
+            positions,
+            ours: await ourLogits(
+              backend,
+              toHostWeights(ggufCheckpoint(parseGguf(await Deno.readFile(gguf), gguf))),
+              golden.input_ids,
+              positions,
+            ),
+            rel: QUANTIZED_REL[type],
+          });
+        }
+      }
+      // The trained models with the GPT-NeoX tokenizer; mamba2 also as F16, both as Q8_0 and Q4_0.
       const trainedSkip = exists(`${SHARED}/models`) && exists(NEOX) ? null : `${SHARED}/models or ${NEOX} not found`;
       if (trainedSkip === null) {
         const neox = new Tokenizer(JSON.parse(await Deno.readTextFile(NEOX)), {});
         const shakespeare = (await Deno.readTextFile(`${SHARED}/data/text/tinyshakespeare.txt`)).slice(0, 3000);
         for (
-          const [name, type] of [["mamba1-text-small", "f32"], ["mamba2-text-small", "f32"], [
-            "mamba2-text-small",
-            "f16",
-          ]]
+          const [name, type] of [
+            ["mamba1-text-small", "f32"],
+            ["mamba2-text-small", "f32"],
+            ["mamba2-text-small", "f16"],
+            ["mamba1-text-small", "q8_0"],
+            ["mamba2-text-small", "q8_0"],
+            ["mamba1-text-small", "q4_0"],
+            ["mamba2-text-small", "q4_0"],
+          ]
         ) {
           const dir = `${SHARED}/models/${name}`;
           const golden = readGolden<ModelGolden>(dir);
@@ -232,7 +271,7 @@ Deno.test({
           ];
           const positions = [0, 31, ...golden.logits_positions];
           const gguf = await exportGguf(dir, `${tmp}/${name}-${type}.gguf`, "--tokenizer", NEOX, "--type", type);
-          // F16: our side loads the same GGUF back (import: runtime/gguf_mamba.ts), so both see the f16 weights.
+          // F16, Q8_0, Q4_0: our side loads the same GGUF back (import: runtime/gguf_mamba.ts), so both see the f16 weights.
           const weights = type === "f32"
             ? await loadWeights(dirSource(dir))
             : toHostWeights(ggufCheckpoint(parseGguf(await Deno.readFile(gguf), gguf)));
@@ -246,7 +285,7 @@ Deno.test({
             golden: type === "f32" ? { data: golden.logits_last4.flat(), firstRow: 2 } : undefined,
             // F16: ggml's CPU matrix product with F16 weights rounds the activations to f16 too (vec_dot_type F16,
             // relative rounding 2⁻¹¹ ≈ 4.9e-4 per element); ours keeps them f32. Measured: 3e-4 · max|logit|.
-            rel: type === "f16" ? 1e-3 : 1e-4,
+            rel: QUANTIZED_REL[type] ?? 1e-4,
             texts,
             expectedTokens: texts.map((s) => neox.encode(s, { add_special_tokens: false }).ids),
           });
