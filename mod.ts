@@ -97,12 +97,28 @@ export {
   tokenizerJsonFromGguf,
 } from "./runtime/gguf_tokenizer.ts";
 export type {
+  HostMatrix,
   HostTensor,
   LayerWeights,
   Mamba1LayerWeights,
   Mamba2LayerWeights,
   MambaWeights,
 } from "./runtime/weights.ts";
+export { isQuantized, matrixShape } from "./runtime/weights.ts";
+export type { QuantizableKind, QuantizeOptions } from "./runtime/quantize.ts";
+export {
+  dequantizeMatrix,
+  dequantizeWeights,
+  matrixBytes,
+  quantFormatOf,
+  QUANTIZABLE_KINDS,
+  quantizedMatrixNames,
+  QuantizeError,
+  quantizeMatrix,
+  quantizeWeights,
+  requireF32Weights,
+  weightsQuantFormat,
+} from "./runtime/quantize.ts";
 export type { Component, ForwardHooks, Logits, PrefillOptions } from "./runtime/model.ts";
 export { MambaModel } from "./runtime/model.ts";
 export { InferenceState } from "./runtime/state.ts";
