@@ -142,14 +142,17 @@ export { wasmKernelBytes } from "./wasm/module.ts";
 export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
 export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
 export { syntheticWeights } from "./runtime/synthetic.ts";
-export type { BytesOptions, ComponentBytes } from "./runtime/cost.ts";
+export type { BytesOptions, ComponentBytes, MatrixBytes } from "./runtime/cost.ts";
 export {
+  baseMatrixBytes,
   COMPONENTS,
   componentStateBytes,
   componentWeightBytes,
   COST_NOTES,
   forwardBytes,
   forwardFlops,
+  matrixBytesOf,
+  quantizedMatrixBytes,
 } from "./runtime/cost.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
 export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";

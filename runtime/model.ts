@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Backend, Matrix, QuantizedMatrixData, Tensor } from "./backend.ts";
+import type { Backend, Matrix, QuantFormat, QuantizedMatrixData, Tensor } from "./backend.ts";
 import type { Component } from "./component.ts";
 import type { MambaConfig } from "./config.ts";
 import { inProjWidth } from "./config.ts";
@@ -244,6 +244,11 @@ export class MambaModel implements Disposable {
   readonly #normF: Tensor; // (d)
   readonly #owned: (Tensor | Matrix)[];
   #disposed = false;
+  /**
+   * The block format of each component whose matrices were uploaded quantized (`{ in_proj: "q8_0", … }`; empty
+   * for an f32 model): what the profiler and cost model count their bytes in.
+   */
+  readonly quantFormats: Readonly<Partial<Record<Component, QuantFormat>>>;
 
   private constructor(
     readonly backend: Backend,
@@ -255,7 +260,9 @@ export class MambaModel implements Disposable {
     owned: (Tensor | Matrix)[],
     /** Parameter count of the host weights (tied lm_head counted once). */
     readonly parameterCount: number,
+    quantFormats: Partial<Record<Component, QuantFormat>>,
   ) {
+    this.quantFormats = quantFormats;
     this.#layers = layers;
     this.#embedding = embedding;
     this.#lmHead = lmHead;
@@ -285,8 +292,11 @@ export class MambaModel implements Disposable {
       return d;
     };
     const opt = (t: HostTensor | null, label: string): Tensor | null => (t ? vec(t, label) : null);
+    const quantFormats: Partial<Record<Component, QuantFormat>> = {};
     const mat = (t: HostMatrix, label: string): Matrix => {
       if (isQuantized(t)) {
+        // "layers.3.x_proj.dt" → x_proj; "embedding", "lm_head" as they are.
+        quantFormats[label.replace(/^layers\.\d+\./, "").split(".")[0] as Component] = t.format;
         params += t.n * t.k;
         const m = uploadQuantized(backend, t, label);
         owned.push(m);
@@ -303,7 +313,7 @@ export class MambaModel implements Disposable {
     const embedding = mat(weights.embedding, "embedding");
     const lmHead = weights.lmHead ? mat(weights.lmHead, "lm_head") : embedding;
     const normF = vec(weights.normF, "norm_f");
-    return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params);
+    return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params, quantFormats);
   }
 
   /** State size of each layer (differs per layer in pruned models). */

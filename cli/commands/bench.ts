@@ -7,7 +7,7 @@
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
 import { forwardFlops, makeConfig, MambaModel, mulberry32, presetConfig, syntheticWeights } from "../../mod.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags, weightsForFlags } from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
 import { parseDims } from "./profile.ts";
 
@@ -105,7 +105,7 @@ export async function run(argv: string[]): Promise<void> {
     const rows: Row[] = [];
     for (const config of configs) {
       log(`${config.arch} ${shape}: generating weights…`);
-      const model = MambaModel.load(syntheticWeights(config, 1), backend);
+      const model = MambaModel.load(weightsForFlags(syntheticWeights(config, 1), flags), backend);
       const rand = mulberry32(5);
       const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));
       for (const batch of batches) {

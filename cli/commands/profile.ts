@@ -39,6 +39,7 @@ import {
   MODEL_FLAGS,
   openCheckpoint,
   WEIGHTS_FLAGS,
+  weightsForFlags,
 } from "../load.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
 import { progressBar } from "../progress.ts";
@@ -220,14 +221,14 @@ export async function run(argv: string[]): Promise<void> {
     ? [{
       name: basename(modelDir!.replace(/\/+$/, "")),
       config: host.config,
-      load: () => MambaModel.load(host, backend),
+      load: () => MambaModel.load(weightsForFlags(host, flags), backend),
     }]
     : configs.map((c) => {
       const name = typeof flags.dims === "string" ? `${c.arch} (${flags.dims})` : `${c.arch}-${flags.size}`;
       return {
         name: `${name} (random weights)`,
         config: c,
-        load: () => MambaModel.load(syntheticWeights(c, seed), backend),
+        load: () => MambaModel.load(weightsForFlags(syntheticWeights(c, seed), flags), backend),
       };
     });
   const bar = progressBar(!flags.quiet);
