@@ -46,6 +46,7 @@ export {
   loadWeights,
   memorySource,
   toHostWeights,
+  toModelWeights,
   urlSource,
 } from "./runtime/checkpoint.ts";
 export type { HubOptions, HubSourceOptions, RepoId } from "./runtime/hub.ts";
@@ -105,6 +106,8 @@ export type {
   MambaWeights,
 } from "./runtime/weights.ts";
 export { isQuantized, matrixShape } from "./runtime/weights.ts";
+export type { QuantizationConfig } from "./runtime/quant_layout.ts";
+export { parseQuantizationConfig, QUANT_METHOD } from "./runtime/quant_layout.ts";
 export type { QuantizableKind, QuantizeOptions } from "./runtime/quantize.ts";
 export {
   dequantizeMatrix,

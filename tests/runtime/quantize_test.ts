@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import type { Backend } from "../../runtime/backend.ts";
-import { loadWeights } from "../../runtime/checkpoint.ts";
+import { loadCheckpoint, loadWeights, memorySource, toModelWeights } from "../../runtime/checkpoint.ts";
+import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
+import {
+  parseSafetensors,
+  type RawTensorToWrite,
+  type TensorToWrite,
+  writeSafetensors,
+} from "../../runtime/safetensors.ts";
 import { componentWeightBytes, forwardBytes, quantizedMatrixBytes, total } from "../../runtime/cost.ts";
 import { presetConfig } from "../../runtime/presets.ts";
 import { dequantize, quantizeQ4_0, quantizeQ8_0 } from "../../runtime/ggml_types.ts";
@@ -212,4 +219,108 @@ Deno.test("cost: a quantized model's weights are counted in its formats (q8_0 34
   assert.equal(ratio("mamba1", "q4_0").toFixed(4), "0.1582");
   assert.equal(ratio("mamba2", "q8_0").toFixed(4), "0.2672");
   assert.equal(ratio("mamba2", "q4_0").toFixed(4), "0.1424");
+});
+
+Deno.test("quantized checkpoint: safetensors codes + scales and quantization_config; reloads with every block unchanged", async () => {
+  for (const fixture of ["mamba1-tiny", "mamba2-tiny"]) {
+    for (const bits of [8, 4] as const) {
+      const f32 = await loadWeights(dirSource(fixtureDir(fixture)));
+      const q = quantizeWeights(f32, { bits, embeddings: true, keep: ["out_proj"] });
+      const files = checkpointFiles(q);
+      const cfg = JSON.parse(files["config.json"]);
+      const format = bits === 8 ? "q8_0" : "q4_0";
+      cfg.quantization_config.modules_quantized.sort();
+      assert.deepStrictEqual(cfg.quantization_config, {
+        quant_method: "perfmamba_blockwise",
+        bits,
+        block_size: 32,
+        format,
+        modules_quantized: quantizedMatrixNames(q).map((n) =>
+          n === "embedding" ? "backbone.embeddings" : `backbone.${n.replace(/^layers\.(\d+)\./, "layers.$1.mixer.")}`
+        ).sort(),
+      });
+      const st = parseSafetensors(files["model.safetensors"], "model.safetensors");
+      const inProj = st.tensors.get("backbone.layers.0.mixer.in_proj.weight")!;
+      const scale = st.tensors.get("backbone.layers.0.mixer.in_proj.weight_scale")!;
+      const [n, k] = [inProj.shape[0], 64];
+      assert.deepStrictEqual([inProj.dtype, inProj.shape], bits === 8 ? ["I8", [n, k]] : ["U8", [n, k / 2]]);
+      assert.deepStrictEqual([scale.dtype, scale.shape], ["F16", [n, k / 32]]);
+      assert.equal(st.tensors.get("backbone.layers.0.mixer.out_proj.weight")!.dtype, "F32"); // kept
+      assert.equal(st.tensors.get("backbone.layers.0.mixer.A_log")!.dtype, "F32");
+      const back = toModelWeights(await loadCheckpoint(memorySource(files)));
+      assert.deepStrictEqual(back, { ...q, config: back.config });
+      assert.deepStrictEqual(back.config, q.config);
+      // Writing the reloaded model again gives the same bytes.
+      assert.deepStrictEqual(checkpointFiles(back), files);
+      // f32 readers refuse it by name.
+      await assert.rejects(
+        () => loadWeights(memorySource(files)),
+        /the checkpoint is quantized \(layers\.0\.in_proj holds q[84]_0 blocks\).*use the f32 checkpoint, then quantize/,
+      );
+    }
+  }
+});
+
+/** The files of a q8 mamba1-tiny checkpoint with `edit` applied to its config and tensors. */
+async function brokenCheckpoint(
+  edit: (cfg: Record<string, unknown>, tensors: (TensorToWrite | RawTensorToWrite)[]) => void,
+): Promise<Record<string, string | Uint8Array>> {
+  const files = checkpointFiles(quantizeWeights(await loadWeights(dirSource(fixtureDir("mamba1-tiny"))), { bits: 8 }));
+  const cfg = JSON.parse(files["config.json"]);
+  const st = parseSafetensors(files["model.safetensors"], "model.safetensors");
+  const tensors: (TensorToWrite | RawTensorToWrite)[] = [...st.tensors.values()].map((r) => ({
+    name: r.name,
+    shape: [...r.shape],
+    dtype: r.dtype,
+    bytes: r.bytes.slice(),
+  }));
+  edit(cfg, tensors);
+  return { "config.json": JSON.stringify(cfg), "model.safetensors": writeSafetensors(tensors) };
+}
+
+Deno.test("quantized checkpoint: bad input names the tensor or the config key", async () => {
+  const load = async (files: Record<string, string | Uint8Array>) =>
+    toModelWeights(await loadCheckpoint(memorySource(files)));
+  const IN = "backbone.layers.0.mixer.in_proj.weight";
+  const cases: [string, (cfg: Record<string, unknown>, t: (TensorToWrite | RawTensorToWrite)[]) => void, RegExp][] = [
+    [
+      "scales missing",
+      (_c, t) => t.splice(t.findIndex((x) => x.name === IN + "_scale"), 1),
+      /model\.safetensors: quantized tensor "backbone\.layers\.0\.mixer\.in_proj\.weight": its scales "[^"]*in_proj\.weight_scale" are missing/,
+    ],
+    [
+      "scales of the wrong shape",
+      (_c, t) => {
+        const s = t.find((x) => x.name === IN + "_scale") as RawTensorToWrite;
+        s.shape = [s.shape[0] * s.shape[1]];
+      },
+      /in_proj\.weight_scale": F16 \[512\], want F16 \[256, 2\]/,
+    ],
+    [
+      "unknown bits",
+      (c) => ((c.quantization_config as Record<string, unknown>).bits = 3),
+      /quantization_config\.bits 3: unknown bits \(8 or 4\)/,
+    ],
+    [
+      "a block size that does not divide the row",
+      (c) => ((c.quantization_config as Record<string, unknown>).block_size = 48),
+      /quantization_config\.block_size 48 is not supported \(32\)/,
+    ],
+    [
+      "codes without a quantization_config",
+      (c) => delete c.quantization_config,
+      /in_proj\.weight" is I8 \(quantized codes\) but .*config\.json has no quantization_config/,
+    ],
+    [
+      "codes of the wrong dtype for the format",
+      (c) => {
+        (c.quantization_config as Record<string, unknown>).bits = 4;
+        (c.quantization_config as Record<string, unknown>).format = "q4_0";
+      },
+      /codes are I8 \[256, 64\], q4_0 of \[256, 64\] needs U8 \[256, 32\]/,
+    ],
+  ];
+  for (const [what, edit, want] of cases) {
+    await assert.rejects(async () => load(await brokenCheckpoint(edit)), want, what);
+  }
 });
