@@ -27,7 +27,7 @@ import type {
   MambaWeights,
 } from "./weights.ts";
 import { joinBlocks, parseQuantizationConfig, type QuantizationConfig } from "./quant_layout.ts";
-import { quantizedMatrixNames, weightsQuantFormat } from "./quantize.ts";
+import { dequantizeWeights } from "./quantize.ts";
 
 /**
  * Read access to the files of one checkpoint directory (names are relative, e.g. "config.json").
@@ -745,7 +745,9 @@ export interface HostWeightsOptions {
 }
 
 /**
- * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config.
+ * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config. The
+ * matrices of a quantized checkpoint (and a GGUF file's Q8_0 / Q4_0 ones) are dequantized (w = d · q): what pruning,
+ * calibration and f32 writing need. {@link toModelWeights} keeps their blocks instead.
  *
  * @example
  * ```ts
@@ -782,15 +784,7 @@ export interface HostWeightsOptions {
  *   without its `state_bridge_sizes` entry or the reverse; or leftover tensors.
  */
 export function toHostWeights(checkpoint: Checkpoint, options: HostWeightsOptions = {}): MambaWeights {
-  const weights = toModelWeights(checkpoint, options);
-  const names = quantizedMatrixNames(weights);
-  if (names.length > 0) {
-    throw new Error(
-      `${checkpoint.source}: the checkpoint is quantized (${names[0]} holds ${weightsQuantFormat(weights)} blocks): ` +
-        `this needs f32 weights (pruning, writing, calibration): use the f32 checkpoint, then quantize`,
-    );
-  }
-  return weights as MambaWeights;
+  return dequantizeWeights(toModelWeights(checkpoint, options));
 }
 
 /**

@@ -3,7 +3,7 @@
 
 Needs gguf-py (`pip install gguf==0.19.0`, llama.cpp's gguf-py package) and numpy; no torch.
 
-  convert FIXTURE_DIR OUT.gguf f32|f16|q8_0
+  convert FIXTURE_DIR OUT.gguf f32|f16|q8_0|q4_0
       Converts a Hugging Face Mamba / Falcon-Mamba / Mamba-2 checkpoint (config.json + model.safetensors) to GGUF
       the way convert_hf_to_gguf.py's MambaModel and Mamba2Model do (hparams, tensor names through gguf-py's
       TensorNameMap, A = -exp(A_log), conv1d squeezed, Mamba-2 A/D unsqueezed and the gated norm reshaped to
@@ -58,7 +58,7 @@ def convert(fixture, out, outtype):
     d_model = hp["hidden_size"]
     w = gguf.GGUFWriter(out, arch_name)
     ftype = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-             "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[outtype]
+             "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}[outtype]
 
     # set_vocab: the vocabulary padded to pad_vocab_size_multiple (8: Mamba, 16: Mamba-2).
     pad = hp.get("pad_vocab_size_multiple", 16 if mamba2 else 8)
@@ -123,7 +123,7 @@ def convert(fixture, out, outtype):
             qtype = gguf.GGMLQuantizationType.F32
         if qtype is None:
             qtype = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
-                     "q8_0": gguf.GGMLQuantizationType.Q8_0}[outtype]
+                     "q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}[outtype]
         try:
             stored = gguf.quants.quantize(data.astype(np.float32), qtype)
         except gguf.QuantError:

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import type { Backend } from "../../runtime/backend.ts";
-import { loadCheckpoint, loadWeights, memorySource, toModelWeights } from "../../runtime/checkpoint.ts";
+import { loadCheckpoint, loadWeights, memorySource, toHostWeights, toModelWeights } from "../../runtime/checkpoint.ts";
+import { ggufTensorBytes, parseGguf } from "../../runtime/gguf.ts";
+import { ggufCheckpoint } from "../../runtime/gguf_mamba.ts";
 import { checkpointFiles } from "../../runtime/checkpoint_write.ts";
 import {
   parseSafetensors,
@@ -252,11 +254,8 @@ Deno.test("quantized checkpoint: safetensors codes + scales and quantization_con
       assert.deepStrictEqual(back.config, q.config);
       // Writing the reloaded model again gives the same bytes.
       assert.deepStrictEqual(checkpointFiles(back), files);
-      // f32 readers refuse it by name.
-      await assert.rejects(
-        () => loadWeights(memorySource(files)),
-        /the checkpoint is quantized \(layers\.0\.in_proj holds q[84]_0 blocks\).*use the f32 checkpoint, then quantize/,
-      );
+      // The f32 reader (pruning, export) dequantizes it.
+      assert.deepStrictEqual(await loadWeights(memorySource(files)), dequantizeWeights(q));
     }
   }
 });
@@ -324,3 +323,69 @@ Deno.test("quantized checkpoint: bad input names the tensor or the config key", 
     await assert.rejects(async () => load(await brokenCheckpoint(edit)), want, what);
   }
 });
+
+/** Why the gguf-py cases are skipped here, or null. */
+const GGUF_PY_SKIP: string | null = (() => {
+  try {
+    const r = new Deno.Command("python3", { args: ["-c", "import gguf, numpy"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return r.success ? null : "skipped: python3 cannot import gguf-py (pip install gguf==0.19.0)";
+  } catch (e) {
+    return `skipped: no python3 (${(e as Error).message})`;
+  }
+})();
+
+for (const fixture of ["mamba1-tiny", "mamba2-tiny"]) {
+  for (const type of ["Q8_0", "Q4_0"] as const) {
+    Deno.test({
+      name: `GGUF ${fixture} ${type} made by gguf-py: its matrices load block for block, not requantized` +
+        (GGUF_PY_SKIP ? ` (${GGUF_PY_SKIP})` : ""),
+      ignore: GGUF_PY_SKIP !== null,
+      async fn() {
+        const tmp = await Deno.makeTempDir({ prefix: "perfmamba-quant-" });
+        try {
+          const path = `${tmp}/theirs.gguf`;
+          const script = new URL("./gguf_llama_cpp.py", import.meta.url).pathname;
+          const r = await new Deno.Command("python3", {
+            args: [script, "convert", fixtureDir(fixture), path, type.toLowerCase()],
+            stderr: "piped",
+          }).output();
+          assert(r.success, new TextDecoder().decode(r.stderr));
+          const file = parseGguf(await Deno.readFile(path), path);
+          const ckpt = ggufCheckpoint(file);
+          const format = type === "Q8_0" ? "q8_0" : "q4_0";
+          assert.equal(ckpt.quantization?.format, format);
+          const w = toModelWeights(ckpt);
+          const raw = (name: string) => ggufTensorBytes(file, file.tensors.find((t) => t.name === name)!);
+          const l0 = w.layers[0];
+          for (
+            const [m, name] of [[l0.inProj, "blk.0.ssm_in.weight"], [l0.outProj, "blk.0.ssm_out.weight"], [
+              w.embedding,
+              "token_embd.weight",
+            ]] as const
+          ) {
+            assert(isQuantized(m), name);
+            assert.equal(m.format, format);
+            assert.deepStrictEqual(m.blocks, raw(name).slice(), `${name}: blocks differ from the file's`);
+          }
+          // gguf-py's blocks are ggml's quantizer's, which ours reproduces byte for byte.
+          const f32 = await loadWeights(dirSource(fixtureDir(fixture)));
+          const q = isQuantized(l0.inProj) ? l0.inProj.blocks : null;
+          assert.deepStrictEqual(q, (type === "Q8_0" ? quantizeQ8_0 : quantizeQ4_0)(f32.layers[0].inProj.data));
+          // The model on the kept blocks computes what the dequantized file computes.
+          const { backend } = await quantBackend();
+          const plain = await createWasmBackend({ threads: 1 });
+          try {
+            const e = relErr(await logitsOf(w, backend), await logitsOf(toHostWeights(ckpt), plain));
+            assert(e <= 1e-4, `vs the dequantized file: ${e}`);
+          } finally {
+            backend.dispose();
+            plain.dispose();
+          }
+        } finally {
+          await Deno.remove(tmp, { recursive: true });
+        }
+      },
+    });
+  }
+}
