@@ -112,6 +112,7 @@ export type { QuantizableKind, QuantizeOptions } from "./runtime/quantize.ts";
 export {
   dequantizeMatrix,
   dequantizeWeights,
+  hostWeightBytes,
   matrixBytes,
   quantFormatOf,
   QUANTIZABLE_KINDS,

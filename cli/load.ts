@@ -20,7 +20,7 @@ import {
   quantizeWeights,
   selectBackend,
   type SelectBackendOptions,
-  toHostWeights,
+  toModelWeights,
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { dirSource, readRegularFile } from "./fs_source.ts";
@@ -221,7 +221,8 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
  * flags (and the weights flags). */
 export async function loadModel(model: string | ResolvedModel, flags: Flags): Promise<MambaModel> {
   const checkpoint = await openCheckpoint(model, flags);
-  const weights = weightsForFlags(toHostWeights(checkpoint, hostWeightsOptions(flags)), flags);
+  // A quantized checkpoint keeps its blocks (toModelWeights); --weights q8|q4 quantizes an f32 one here.
+  const weights = weightsForFlags(toModelWeights(checkpoint, hostWeightsOptions(flags)), flags);
   const backend = await backendFromFlags(flags);
   try {
     const model = MambaModel.load(weights, backend);

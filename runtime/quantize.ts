@@ -191,3 +191,28 @@ export function requireF32Weights(weights: MambaWeights<HostMatrix>, what: strin
 export function matrixBytes(m: HostMatrix): number {
   return isQuantized(m) ? m.n * (m.k / 32) * QUANT_BLOCK_BYTES[m.format] : m.data.length * 4;
 }
+
+/**
+ * Bytes of a model's host weights as stored: f32 tensors at 4 bytes a value, quantized matrices at their blocks'
+ * size (a tied lm_head counted once, with the embedding).
+ *
+ * @example
+ * ```ts
+ * import { hostWeightBytes, makeConfig, quantizeWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const f32 = syntheticWeights(makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, headDim: 16 }), 1);
+ * const q4 = quantizeWeights(f32, { bits: 4, embeddings: true });
+ * console.log((hostWeightBytes(q4) / hostWeightBytes(f32)).toFixed(3)); // 0.157
+ * ```
+ */
+export function hostWeightBytes(weights: MambaWeights<HostMatrix>): number {
+  const size = (t: unknown): number => {
+    if (!t || typeof t !== "object") return 0;
+    if ("blocks" in t) return matrixBytes(t as QuantizedMatrixData);
+    if ("data" in t && (t as HostTensor).data instanceof Float32Array) return (t as HostTensor).data.length * 4;
+    return 0;
+  };
+  let bytes = size(weights.embedding) + size(weights.normF) + size(weights.lmHead);
+  for (const layer of weights.layers) for (const v of Object.values(layer)) bytes += size(v);
+  return bytes;
+}

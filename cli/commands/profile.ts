@@ -21,7 +21,7 @@ import {
   profileModels,
   type ProfileReport,
   syntheticWeights,
-  toHostWeights,
+  toModelWeights,
 } from "../../mod.ts";
 import {
   choiceFlag,
@@ -214,7 +214,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const host = modelDir === null
     ? null
-    : toHostWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
+    : toModelWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host
