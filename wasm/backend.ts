@@ -53,6 +53,12 @@ export interface WasmBackendOptions {
    * `nodeWorkerFactory` from `wasm/node_workers.ts` (worker_threads) to use threads there.
    */
   workerFactory?: WorkerFactory;
+  /**
+   * `linear` on a q8_0 / q4_0 matrix quantizes its input rows to 8 bits per block of 32 (scale max|x| / 127) and
+   * takes integer dot products, as llama.cpp's CPU kernels do: faster, but no longer exact against the dequantized
+   * weights — each output moves by at most Σ_blocks (max|x_block| / 254)·Σ|w_block| (default false: exact).
+   */
+  quantActivations?: boolean;
 }
 
 /** Byte offset of the worker control block (page 0 is reserved: offset 0 stays unused as a null pointer). */
@@ -108,7 +114,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
     }
   }
   const dispatch = new KernelDispatch(kernels, pool, opts.minWorkPerThread ?? MIN_WORK_PER_THREAD);
-  const backend = new WasmBackend(new WasmHeap(memory), dispatch, shared);
+  const backend = new WasmBackend(new WasmHeap(memory), dispatch, shared, opts.quantActivations ?? false);
   backend.warmUp();
   return backend;
 }

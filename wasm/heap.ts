@@ -5,7 +5,7 @@
  * @module
  */
 
-import { asView, type Matrix, type MemoryStats, type Tensor, type View } from "../runtime/backend.ts";
+import { asView, type Matrix, type MemoryStats, type QuantFormat, type Tensor, type View } from "../runtime/backend.ts";
 import { checkShape } from "../runtime/op_checks.ts";
 import { MAX_PAGES, PANEL } from "./generated/abi.ts";
 import { Allocator } from "./memory.ts";
@@ -28,7 +28,10 @@ export class WasmTensor implements Tensor {
   }
 }
 
-/** A packed weight matrix: ⌈n/PANEL⌉ panels of (k, PANEL) floats. */
+/**
+ * A weight matrix: f32 packed as ⌈n/PANEL⌉ panels of (k, PANEL) floats, or (`quant` set) block-quantized rows in
+ * GGUF's own block layout (n · k/32 blocks, row after row; wasm/assembly/quant_linear.ts).
+ */
 export class WasmMatrix implements Matrix {
   alive = true;
   constructor(
@@ -38,6 +41,7 @@ export class WasmMatrix implements Matrix {
     readonly label: string,
     readonly ptr: number,
     readonly bytes: number,
+    readonly quant: QuantFormat | null = null,
   ) {}
 
   /** Number of packed panels. */
@@ -108,6 +112,14 @@ export class WasmHeap {
   matrix(n: number, k: number, label: string): WasmMatrix {
     const bytes = Math.ceil(n / PANEL) * PANEL * k * 4;
     const m = new WasmMatrix(this, n, k, label, this.alloc.alloc(bytes), bytes);
+    this.#track(m, bytes);
+    return m;
+  }
+
+  /** Allocates a block-quantized matrix of `bytes` bytes of `format` blocks (contents undefined). */
+  quantMatrix(n: number, k: number, format: QuantFormat, bytes: number, label: string): WasmMatrix {
+    this.checkOpen();
+    const m = new WasmMatrix(this, n, k, label, this.alloc.alloc(bytes), bytes, format);
     this.#track(m, bytes);
     return m;
   }

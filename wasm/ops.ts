@@ -13,6 +13,8 @@ import {
   type DevicePeaks,
   type Matrix,
   type MemoryStats,
+  type QuantFormat,
+  type QuantizedMatrixData,
   type SelectiveScanArgs,
   type SsdArgs,
   type Tensor,
@@ -32,14 +34,21 @@ import {
   checkSsd,
   checkUpload,
   checkUploadMatrix,
+  checkUploadQuantized,
 } from "../runtime/op_checks.ts";
 import { measurePeaks } from "./bench.ts";
 import { type KernelDispatch, split } from "./dispatch.ts";
 import {
+  ACT_Q8_BLOCK_BYTES,
   type Conv1dArgs,
   type LinearArgs,
+  type LinearQ8aArgs,
+  type LinearQArgs,
   MAX_PAGES,
   PANEL,
+  QUANT_GEMM_ROWS,
+  QUANT_Q4_0,
+  QUANT_Q8_0,
   SCAN_SCRATCH_BYTES_PER_STATE,
   type SelectiveScanArgs as ScanKernelArgs,
   type SsdChunkedArgs,
@@ -47,8 +56,11 @@ import {
   STREAM_BLOCK_BYTES,
   type StreamSumArgs,
 } from "./generated/abi.ts";
-import type { WasmHeap } from "./heap.ts";
+import type { WasmHeap, WasmMatrix } from "./heap.ts";
 import { warmUp } from "./warmup.ts";
+
+/** The kernels' code of each block-quantized format (wasm/assembly/quant_linear.ts). */
+const QUANT_CODE: Record<QuantFormat, number> = { q8_0: QUANT_Q8_0, q4_0: QUANT_Q4_0 };
 
 /** Rows packed per pack_panels call in uploadMatrix (a multiple of PANEL). */
 const PACK_ROWS = 32 * PANEL;
@@ -63,10 +75,12 @@ export class WasmBackend implements Backend {
 
   readonly #heap: WasmHeap;
   readonly #run: KernelDispatch;
+  readonly #quantActivations: boolean;
 
-  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean) {
+  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations = false) {
     this.#heap = heap;
     this.#run = run;
+    this.#quantActivations = quantActivations;
     this.threads = run.threads;
     this.capabilities = {
       queued: false,
@@ -75,14 +89,14 @@ export class WasmBackend implements Backend {
       decodeBurst: 1,
       threads: this.threads,
       weightFormats: ["f32"],
-      quantFormats: [],
+      quantFormats: ["q8_0", "q4_0"],
       weightFormat: "f32",
       preferredBatch: 1,
       maxMemoryBytes: MAX_PAGES * 65536,
       deviceSampling: false,
     };
     this.description = `WASM SIMD (128-bit), ${this.threads} thread${this.threads > 1 ? "s" : ""}` +
-      (shared ? ", shared memory" : "");
+      (shared ? ", shared memory" : "") + (quantActivations ? ", 8-bit activations on quantized weights" : "");
   }
 
   /**
@@ -114,6 +128,16 @@ export class WasmBackend implements Backend {
       heap.f32.set(data.subarray(r * k, (r + rows) * k), staging >> 2);
       this.#run.k.pack_panels({ src: staging, rows, k, dst: m.ptr + r * k * 4 });
     }
+    return m;
+  }
+
+  /** Keeps the GGUF blocks as they are (the kernels read them in place): the matrix holds exactly their bytes. */
+  uploadQuantizedMatrix(data: QuantizedMatrixData, label: string): Matrix {
+    const heap = this.#heap;
+    heap.checkOpen();
+    checkUploadQuantized(data, label);
+    const m = heap.quantMatrix(data.n, data.k, data.format, data.blocks.byteLength, label);
+    new Uint8Array(heap.f32.buffer, m.ptr, m.bytes).set(data.blocks);
     return m;
   }
 
@@ -177,7 +201,7 @@ export class WasmBackend implements Backend {
     const w = this.#heap.m(table, "embed");
     checkEmbed(ids, w);
     const out = this.#heap.tensor([ids.length, w.k], `embed(${w.label})`);
-    this.#run.k.embed({ ids: this.#heap.ints(ids), count: ids.length, w: w.ptr, n: w.n, k: w.k, out: out.ptr });
+    this.#embedRows(this.#heap.ints(ids), ids.length, w, out.ptr);
     return out;
   }
 
@@ -207,8 +231,15 @@ export class WasmBackend implements Backend {
       if (!(id >= 0 && id < w.n)) throw new Error(`embedFrom(${w.label}): token id ${id} is outside [0, ${w.n})`);
     }
     const out = this.#heap.tensor([count, w.k], `embed(${w.label})`);
-    this.#run.k.embed({ ids: it.ptr + 4 * offset, count, w: w.ptr, n: w.n, k: w.k, out: out.ptr });
+    this.#embedRows(it.ptr + 4 * offset, count, w, out.ptr);
     return out;
+  }
+
+  /** Rows of `w` for `count` validated int32 ids at `ids` into out: the f32 gather, or dequantized rows. */
+  #embedRows(ids: number, count: number, w: WasmMatrix, out: number): void {
+    const { n, k } = w;
+    if (w.quant) this.#run.k.embed_q({ ids, count, w: w.ptr, format: QUANT_CODE[w.quant], n, k, out });
+    else this.#run.k.embed({ ids, count, w: w.ptr, n, k, out });
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -236,6 +267,10 @@ export class WasmBackend implements Backend {
     checkLinear(asView(x), m, bt);
     const T = xv.rows;
     const out = this.#heap.tensor([T, m.n], `linear(${m.label})`);
+    if (m.quant) {
+      this.#linearQuant(xv.ptr, xv.stride, T, m, bt ? bt.ptr : 0, out.ptr);
+      return out;
+    }
     const panels = m.panels;
     const nt = this.#run.threadsFor(T * m.n * m.k);
     const base: Omit<LinearArgs, "r0" | "r1" | "p0" | "p1"> = {
@@ -254,6 +289,57 @@ export class WasmBackend implements Backend {
       : split(T, nt, 4).map(([r0, r1]) => ({ ...base, r0, r1, p0: 0, p1: panels }));
     this.#run.parallel("linear", args);
     return out;
+  }
+
+  /**
+   * linear on a block-quantized matrix (wasm/assembly/quant_linear.ts). Few rows (decode): output features split
+   * over the threads, each streaming its rows' blocks once. Many rows: features in groups of 8 (one dequantized
+   * panel each) over the threads, or rows when the groups are too few; each thread has its own panel scratch.
+   */
+  #linearQuant(x: number, xStride: number, T: number, m: WasmMatrix, bias: number, out: number): void {
+    const { n, k } = m;
+    const nt = this.#run.threadsFor(T * n * k);
+    if (this.#quantActivations) {
+      // The integer path: the input rows quantized once (calling thread), then features or rows over the threads.
+      const xq = this.#heap.scratch(T * (k / 32) * ACT_Q8_BLOCK_BYTES).ptr;
+      this.#run.k.quantize_act_q8({ x, xStride, rows: T, k, dst: xq });
+      const byFeatures = T < QUANT_GEMM_ROWS || n >= 8 * nt;
+      const ranges = byFeatures ? split(n, nt, 4) : split(T, nt, 4);
+      const common = { xq, k, w: m.ptr, format: QUANT_CODE[m.quant!], bias, out, outStride: n };
+      this.#run.parallel(
+        "linear_q8a",
+        ranges.map(([a, b]): LinearQ8aArgs =>
+          byFeatures ? { ...common, r0: 0, r1: T, j0: a, j1: b } : { ...common, r0: a, r1: b, j0: 0, j1: n }
+        ),
+      );
+      return;
+    }
+    const base: Omit<LinearQArgs, "r0" | "r1" | "j0" | "j1" | "scratch"> = {
+      x,
+      xStride,
+      k,
+      w: m.ptr,
+      format: QUANT_CODE[m.quant!],
+      n,
+      bias,
+      out,
+      outStride: n,
+    };
+    const groups = Math.ceil(n / PANEL);
+    const byFeatures = T < QUANT_GEMM_ROWS || groups >= 2 * nt;
+    const ranges = byFeatures ? split(n, nt, PANEL) : split(T, nt, 4);
+    const scratch = T < QUANT_GEMM_ROWS
+      ? { ptr: 0, stride: 0 }
+      : this.#heap.scratch(this.#run.k.linear_q_scratch_bytes({ k }), ranges.length);
+    const args = ranges.map(([a, b], i): LinearQArgs => ({
+      ...base,
+      r0: byFeatures ? 0 : a,
+      r1: byFeatures ? T : b,
+      j0: byFeatures ? a : 0,
+      j1: byFeatures ? b : n,
+      scratch: scratch.ptr + i * scratch.stride,
+    }));
+    this.#run.parallel("linear_q", args);
   }
 
   gatherRows(x: Tensor, rows: Int32Array): Tensor {

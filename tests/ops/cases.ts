@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Backend } from "../../runtime/backend.ts";
+import type { Backend, QuantFormat } from "../../runtime/backend.ts";
 
 /** Bound of max |got − want| ≤ rel · max|want| + abs (see tests/_assert.ts). */
 export interface Tol {
@@ -150,12 +150,40 @@ export interface GatedNormCase {
   eps: number;
 }
 
+/**
+ * linear on a block-quantized `[N, K]` weight (`uploadQuantizedMatrix`), as {@link LinearCase} (a view with bias,
+ * an aligned view with bias, a dense input without): the reference is the float64 product with the dequantized
+ * weights (runtime/ggml_types.ts `dequantize`). Runs where `capabilities.quantFormats` lists `quant`; elsewhere it
+ * is registered as ignored, the reason in its name.
+ */
+export interface QuantLinearCase {
+  op: "linear";
+  quant: QuantFormat;
+  name: string;
+  M: number;
+  K: number;
+  N: number;
+  tol: Tol;
+}
+
+/** embed of rows of a block-quantized `[vocab, d]` table: bit-exact against the dequantized rows. */
+export interface QuantEmbedCase {
+  op: "embed";
+  quant: QuantFormat;
+  name: string;
+  vocab: number;
+  d: number;
+  ids: number[];
+}
+
 /** Bad arguments: the op must throw (a RangeError where the backend's flag says so) whose message names `op`. */
 export interface ErrorCase {
   op: string;
   error: true;
   name: string;
   call: (be: Backend) => unknown;
+  /** Runs only where `capabilities.quantFormats` lists this format (ignored elsewhere, saying so). */
+  quant?: QuantFormat;
 }
 
 /** Any case. */
@@ -171,7 +199,14 @@ export type OpCase =
   | ScanCase
   | SsdCase
   | GatedNormCase
+  | QuantLinearCase
+  | QuantEmbedCase
   | ErrorCase;
+
+/** The quantized format a case needs the backend to list in `capabilities.quantFormats`, or null. */
+export function quantOf(c: OpCase): QuantFormat | null {
+  return "quant" in c && c.quant ? c.quant : null;
+}
 
 const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
 
@@ -457,6 +492,110 @@ const GATED: GatedNormCase[] = [
   { op: "gatedRmsNorm", name: "T=5 D=96 group 24", T: 5, D: 96, group: 24, eps: 1e-5 },
 ];
 
+// ---- block-quantized weights (q8_0, q4_0) --------------------------------------------------------------------
+
+const QUANT_FORMATS: QuantFormat[] = ["q8_0", "q4_0"];
+
+// K a multiple of the block (32); N odd or not a multiple of 4; GEMV (M = 1, decode) and GEMM (prefill) shapes.
+const QUANT_SHAPES: [number, number, number, string][] = [
+  [1, 32, 29, " (one block per row)"],
+  [1, 256, 100, ""],
+  [1, 768, 37, ""],
+  [2, 64, 9, ""],
+  [3, 96, 17, ""],
+  [5, 160, 70, ""],
+  [9, 32, 65, ""],
+  [13, 128, 9, ""],
+  [67, 160, 131, ""],
+  [130, 256, 66, ""],
+  [261, 96, 259, ""],
+  [70, 32, 300, " (split matrix)"],
+  [70, 1536, 80, " (split-K)"],
+];
+
+const QUANT_LINEAR: QuantLinearCase[] = QUANT_FORMATS.flatMap((quant) =>
+  QUANT_SHAPES.map(([M, K, N, note]): QuantLinearCase => ({
+    op: "linear",
+    quant,
+    name: `${quant} M=${M} K=${K} N=${N}${note}`,
+    M,
+    K,
+    N,
+    tol: F32,
+  }))
+);
+
+const QUANT_EMBED: QuantEmbedCase[] = QUANT_FORMATS.flatMap((quant): QuantEmbedCase[] => [
+  { op: "embed", quant, name: `${quant} vocab 29 d=32`, vocab: 29, d: 32, ids: [0, 28, 7, 8, 15, 16, 3] },
+  { op: "embed", quant, name: `${quant} vocab 41 d=96, a repeated id`, vocab: 41, d: 96, ids: [40, 0, 3, 3, 17] },
+  { op: "embed", quant, name: `${quant} vocab 300 d=64`, vocab: 300, d: 64, ids: [0, 299, 15, 16, 31, 250, 7, 153] },
+]);
+
+/** A zero-filled quantized [n, k] matrix of `format` (k a multiple of 32). */
+const qmat = (be: Backend, format: QuantFormat, n: number, k: number, label = "Wq") =>
+  be.uploadQuantizedMatrix?.(
+    { format, n, k, blocks: new Uint8Array(n * (k / 32) * (format === "q8_0" ? 34 : 18)) },
+    label,
+  );
+
+const QUANT_ERRORS: ErrorCase[] = [
+  {
+    op: "uploadQuantizedMatrix",
+    error: true,
+    quant: "q8_0",
+    name: "q8_0 rejects k = 48 (not a multiple of 32)",
+    call: (be) => be.uploadQuantizedMatrix?.({ format: "q8_0", n: 2, k: 48, blocks: new Uint8Array(2 * 34) }, "Wq"),
+  },
+  {
+    op: "uploadQuantizedMatrix",
+    error: true,
+    quant: "q4_0",
+    name: "q4_0 rejects 71 bytes for [2, 64] (want 72)",
+    call: (be) => be.uploadQuantizedMatrix?.({ format: "q4_0", n: 2, k: 64, blocks: new Uint8Array(71) }, "Wq"),
+  },
+  {
+    op: "uploadQuantizedMatrix",
+    error: true,
+    quant: "q8_0",
+    name: "q8_0 rejects 36 bytes for [1, 64] (q4_0's size; want 68)",
+    call: (be) => be.uploadQuantizedMatrix?.({ format: "q8_0", n: 1, k: 64, blocks: new Uint8Array(36) }, "Wq"),
+  },
+  {
+    op: "uploadQuantizedMatrix",
+    error: true,
+    quant: "q8_0",
+    name: "rejects an unknown format (q5_0)",
+    call: (be) =>
+      be.uploadQuantizedMatrix?.(
+        { format: "q5_0" as QuantFormat, n: 1, k: 32, blocks: new Uint8Array(22) },
+        "Wq",
+      ),
+  },
+  ...QUANT_FORMATS.flatMap((quant): ErrorCase[] => [
+    {
+      op: "linear",
+      error: true,
+      quant,
+      name: `${quant} matrix: rejects input columns ≠ k`,
+      call: (be) => be.linear(z(be, [2, 64]), qmat(be, quant, 3, 32)!),
+    },
+    {
+      op: "linear",
+      error: true,
+      quant,
+      name: `${quant} matrix: rejects a bias of the wrong size`,
+      call: (be) => be.linear(z(be, [2, 32]), qmat(be, quant, 3, 32)!, z(be, [4])),
+    },
+    {
+      op: "embed",
+      error: true,
+      quant,
+      name: `${quant} matrix: rejects id = vocab`,
+      call: (be) => be.embed(Int32Array.from([1, 29]), qmat(be, quant, 29, 32)!),
+    },
+  ]),
+];
+
 // ---- bad arguments ------------------------------------------------------------------------------------------
 
 const z = (be: Backend, shape: number[], label = "t") => be.zeros(shape, label);
@@ -619,4 +758,7 @@ export const CASES: OpCase[] = [
   ...SSD,
   ...GATED,
   ...ERRORS,
+  ...QUANT_LINEAR,
+  ...QUANT_EMBED,
+  ...QUANT_ERRORS,
 ];

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Backend, Tensor, View } from "../../runtime/backend.ts";
+import type { Backend, QuantFormat, QuantizedMatrixData, Tensor, View } from "../../runtime/backend.ts";
+import { dequantize, quantizeQ4_0, quantizeQ8_0 } from "../../runtime/ggml_types.ts";
 
 /** Deterministic uniform values in [lo, hi) (xorshift32 seeded by `seed`). */
 export function rand(count: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -94,4 +95,27 @@ export function idBits(ids: readonly number[]): Float32Array {
 /** The int32 ids a tensor read back holds. */
 export function bitsToIds(data: Float32Array): number[] {
   return Array.from(new Int32Array(data.buffer, data.byteOffset, data.length));
+}
+
+/**
+ * A pseudo-random `[n, k]` weight quantized to `format` with ggml's quantizers, and its dequantized values (the
+ * reference's weights). Rows have different magnitudes (so blocks have different scales); the first block is all
+ * zero (scale 0), and where there are at least 3 blocks the third holds a tie of ±(largest magnitude) — the sign
+ * ggml keeps decides q4_0's scale.
+ */
+export function quantWeights(
+  format: QuantFormat,
+  n: number,
+  k: number,
+  seed: number,
+): { data: QuantizedMatrixData; values: Float32Array } {
+  const w = rand(n * k, seed);
+  for (let r = 0; r < n; r++) for (let i = 0; i < k; i++) w[r * k + i] *= 0.25 + (r % 7);
+  w.fill(0, 0, 32);
+  if (n * k >= 96) {
+    w[64 + 5] = 2.5;
+    w[64 + 20] = -2.5;
+  }
+  const blocks = format === "q8_0" ? quantizeQ8_0(w) : quantizeQ4_0(w);
+  return { data: { format, n, k, blocks }, values: dequantize(blocks, format === "q8_0" ? "Q8_0" : "Q4_0", n * k) };
 }

@@ -5,7 +5,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Backend, type SsdArgs, type Tensor, view } from "../../runtime/backend.ts";
+import {
+  type Backend,
+  type Matrix,
+  type QuantizedMatrixData,
+  type SsdArgs,
+  type Tensor,
+  view,
+} from "../../runtime/backend.ts";
 import { assertClose } from "../_assert.ts";
 import type { OpBackend } from "./backends.ts";
 import {
@@ -21,12 +28,24 @@ import {
   type GatherCase,
   type LinearCase,
   type OpCase,
+  type QuantEmbedCase,
+  type QuantLinearCase,
   type RowCase,
   type ScanCase,
   type SsdCase,
   type Tol,
 } from "./cases.ts";
-import { bitsToIds, f16Rounded, idBits, joinSegments, type Padding, rand, sideBySide, tokens } from "./data.ts";
+import {
+  bitsToIds,
+  f16Rounded,
+  idBits,
+  joinSegments,
+  type Padding,
+  quantWeights,
+  rand,
+  sideBySide,
+  tokens,
+} from "./data.ts";
 import {
   addRef,
   argmaxRef,
@@ -129,6 +148,7 @@ export function runsOn(c: OpCase, cfg: OpBackend): boolean {
 export async function runCase(be: Backend, c: OpCase, cfg: OpBackend, tag: string): Promise<void> {
   const ctx: Ctx = { cfg, tag };
   if ("error" in c) return await runError(be, c, ctx);
+  if ("quant" in c) return c.op === "linear" ? await runQuantLinear(be, c, ctx) : await runQuantEmbed(be, c, ctx);
   switch (c.op) {
     case "data":
       return await runData(be, c, ctx);
@@ -375,6 +395,53 @@ async function runLinear(be: Backend, c: LinearCase, { cfg, tag }: Ctx): Promise
     const f32 = linearRef(x, W, bias, M, N, K);
     assert.ok(got.some((v, i) => Math.abs(v - f32[i]) > 1e-6), `${tag}: f16 result equals the f32 product`);
   }
+}
+
+// ---- block-quantized weights --------------------------------------------------------------------------------
+
+/** Upload a quantized matrix: the bytes it holds are at least its blocks' (exactly, with exact accounting, up to
+ * 64 bytes of alignment), and freeing it gives them back. */
+function uploadQuant(be: Backend, data: QuantizedMatrixData, { cfg, tag }: Ctx, label: string): Matrix {
+  assert.ok(be.uploadQuantizedMatrix, `${tag}: capabilities list ${data.format} but uploadQuantizedMatrix is absent`);
+  const before = be.memory().liveBytes;
+  const w = be.uploadQuantizedMatrix(data, label);
+  assert.deepEqual([w.n, w.k, w.label], [data.n, data.k, label]);
+  const held = be.memory().liveBytes - before, bytes = data.blocks.byteLength;
+  assert.ok(held >= bytes, `${tag}: a ${data.format} matrix holds ${held} B < its ${bytes} B of blocks`);
+  if (cfg.exactMemory) assert.ok(held <= bytes + 64, `${tag}: a ${data.format} matrix holds ${held} B ≫ ${bytes}`);
+  return w;
+}
+
+async function runQuantLinear(be: Backend, c: QuantLinearCase, ctx: Ctx): Promise<void> {
+  const { M, K, N } = c, tag = ctx.tag;
+  const x = rand(M * K, M + N, -2, 2), bias = rand(N, N + 1);
+  const { data, values } = quantWeights(c.quant, N, K, K + N);
+  const base = be.memory().liveBytes;
+  const w = uploadQuant(be, data, ctx, "Wq");
+  const b = be.upload(bias, [N], "bias");
+  const withBias = linearRef(x, values, bias, M, N, K);
+  const xv = sideBySide(be, M, [x], "x.view", X_VIEW);
+  const y1 = be.linear(xv.views[0], w, b);
+  assert.deepEqual(y1.shape, [M, N]);
+  close(await be.read(y1), withBias, `${tag}: view, bias`, c.tol);
+  const xa = sideBySide(be, M, [x], "x.aligned", X_ALIGNED);
+  const y2 = be.linear(xa.views[0], w, b);
+  close(await be.read(y2), withBias, `${tag}: aligned view, bias`, c.tol);
+  const xd = be.upload(x, [M, K], "x");
+  const y3 = be.linear(xd, w);
+  assert.deepEqual(y3.shape, [M, N]);
+  close(await be.read(y3), linearRef(x, values, null, M, N, K), `${tag}: dense, no bias`, c.tol);
+  for (const t of [w, b, xv.tensor, xa.tensor, xd, y1, y2, y3]) be.free(t);
+  await be.sync();
+  if (ctx.cfg.exactMemory) assert.equal(be.memory().liveBytes, base, `${tag}: everything freed`);
+}
+
+async function runQuantEmbed(be: Backend, c: QuantEmbedCase, ctx: Ctx): Promise<void> {
+  const { data, values } = quantWeights(c.quant, c.vocab, c.d, c.vocab + c.d);
+  const m = uploadQuant(be, data, ctx, "embeddings");
+  const e = be.embed(Int32Array.from(c.ids), m);
+  assert.deepEqual(e.shape, [c.ids.length, c.d]);
+  close(await be.read(e), embedRef(c.ids, values, c.d), ctx.tag, EXACT);
 }
 
 async function runGather(be: Backend, c: GatherCase, { tag }: Ctx): Promise<void> {

@@ -8,5 +8,16 @@
 export { add, copy_bytes, fill_zero, gated_rms_norm, gather_rows, rms_norm } from "./elementwise";
 export { embed, linear, pack_panels, PANEL, stream_sum, STREAM_BLOCK_BYTES } from "./linear";
 export { conv1d } from "./conv";
+export {
+  ACT_Q8_BLOCK_BYTES,
+  embed_q,
+  linear_q,
+  linear_q8a,
+  linear_q_scratch_bytes,
+  quantize_act_q8,
+  QUANT_GEMM_ROWS,
+  QUANT_Q4_0,
+  QUANT_Q8_0,
+} from "./quant_linear";
 export { SCAN_SCRATCH_BYTES_PER_STATE, selective_scan } from "./scan";
 export { ssd_chunked, ssd_scratch_bytes, ssd_step } from "./ssd";

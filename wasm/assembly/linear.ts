@@ -82,7 +82,7 @@ function storePart(p: usize, v: v128, lanes: i32): void {
  * x rows start at px (row stride xs bytes); missing rows alias row 0 and are not stored.
  */
 // @ts-ignore: decorator
-@inline function tile4x8(
+@inline export function tile4x8(
   px: usize,
   xs: usize,
   rows: i32,

@@ -184,6 +184,102 @@ export interface Conv1dArgs {
   c1: number;
 }
 
+/** Arguments of `embed_q` (wasm/assembly/quant_linear.ts), see {@link KernelExports.embed_q}. */
+export interface EmbedQArgs {
+  /** `usize` */
+  ids: number;
+  /** `i32` */
+  count: number;
+  /** `usize` */
+  w: number;
+  /** `i32` */
+  format: number;
+  /** `i32` */
+  n: number;
+  /** `i32` */
+  k: number;
+  /** `usize` */
+  out: number;
+}
+
+/** Arguments of `linear_q` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_q}. */
+export interface LinearQArgs {
+  /** `usize` */
+  x: number;
+  /** `i32` */
+  xStride: number;
+  /** `i32` */
+  k: number;
+  /** `usize` */
+  w: number;
+  /** `i32` */
+  format: number;
+  /** `i32` */
+  n: number;
+  /** `usize` */
+  bias: number;
+  /** `usize` */
+  out: number;
+  /** `i32` */
+  outStride: number;
+  /** `i32` */
+  r0: number;
+  /** `i32` */
+  r1: number;
+  /** `i32` */
+  j0: number;
+  /** `i32` */
+  j1: number;
+  /** `usize` */
+  scratch: number;
+}
+
+/** Arguments of `linear_q8a` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_q8a}. */
+export interface LinearQ8aArgs {
+  /** `usize` */
+  xq: number;
+  /** `i32` */
+  k: number;
+  /** `usize` */
+  w: number;
+  /** `i32` */
+  format: number;
+  /** `usize` */
+  bias: number;
+  /** `usize` */
+  out: number;
+  /** `i32` */
+  outStride: number;
+  /** `i32` */
+  r0: number;
+  /** `i32` */
+  r1: number;
+  /** `i32` */
+  j0: number;
+  /** `i32` */
+  j1: number;
+}
+
+/** Arguments of `linear_q_scratch_bytes` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_q_scratch_bytes}. */
+export interface LinearQScratchBytesArgs {
+  /** `i32` */
+  k: number;
+}
+
+/** Arguments of `quantize_act_q8` (wasm/assembly/quant_linear.ts), see {@link KernelExports.quantize_act_q8}. */
+export interface QuantizeActQ8Args {
+  /** `usize` */
+  x: number;
+  /** `i32` */
+  xStride: number;
+  /** `i32` */
+  rows: number;
+  /** `i32` */
+  k: number;
+  /** `usize` */
+  dst: number;
+}
+
 /** Arguments of `selective_scan` (wasm/assembly/scan.ts), see {@link KernelExports.selective_scan}. */
 export interface SelectiveScanArgs {
   /** `usize` */
@@ -355,6 +451,11 @@ export interface KernelArgs {
   pack_panels: PackPanelsArgs;
   stream_sum: StreamSumArgs;
   conv1d: Conv1dArgs;
+  embed_q: EmbedQArgs;
+  linear_q: LinearQArgs;
+  linear_q8a: LinearQ8aArgs;
+  linear_q_scratch_bytes: LinearQScratchBytesArgs;
+  quantize_act_q8: QuantizeActQ8Args;
   selective_scan: SelectiveScanArgs;
   ssd_chunked: SsdChunkedArgs;
   ssd_scratch_bytes: SsdScratchBytesArgs;
@@ -410,6 +511,32 @@ export interface KernelExports {
    * out: (batch·seqLen, C); wt: scratch (K, C) that receives the transposed weights of [c0, c1).
    */
   conv1d(x: number, xStride: number, w: number, bias: number, state: number, out: number, wt: number, C: number, K: number, batch: number, seqLen: number, c0: number, c1: number): void;
+  /**
+   * Embedding gather on a quantized [n, k] table: out[t, :] = dequantized W[ids[t], :] for `count` ids (i32 at
+   * `ids`); out: (count, k). Traps on an id outside [0, n) (the caller validates first).
+   */
+  embed_q(ids: number, count: number, w: number, format: number, n: number, k: number, out: number): void;
+  /**
+   * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
+   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] in `format`'s blocks at w (k a multiple of 32). x: row stride xStride
+   * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
+   * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
+   * 4×8 register tile over blocks of 64 rows.
+   */
+  linear_q(x: number, xStride: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
+  /**
+   * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
+   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] in `format`'s blocks at w; out: row stride outStride
+   * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
+   */
+  linear_q8a(xq: number, k: number, w: number, format: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number): void;
+  /** Bytes of linear_q's scratch for inner size k: one dequantized panel (k·8 floats) and one row (k floats). */
+  linear_q_scratch_bytes(k: number): number;
+  /**
+   * Quantizes `rows` rows of k floats (row stride xStride floats) at x into dst: row r at dst + r·(k/32)·68 holds
+   * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
+   */
+  quantize_act_q8(x: number, xStride: number, rows: number, k: number, dst: number): void;
   /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
@@ -490,6 +617,32 @@ export interface Kernels {
    */
   conv1d(args: Conv1dArgs): void;
   /**
+   * Embedding gather on a quantized [n, k] table: out[t, :] = dequantized W[ids[t], :] for `count` ids (i32 at
+   * `ids`); out: (count, k). Traps on an id outside [0, n) (the caller validates first).
+   */
+  embed_q(args: EmbedQArgs): void;
+  /**
+   * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
+   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] in `format`'s blocks at w (k a multiple of 32). x: row stride xStride
+   * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
+   * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
+   * 4×8 register tile over blocks of 64 rows.
+   */
+  linear_q(args: LinearQArgs): void;
+  /**
+   * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
+   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] in `format`'s blocks at w; out: row stride outStride
+   * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
+   */
+  linear_q8a(args: LinearQ8aArgs): void;
+  /** Bytes of linear_q's scratch for inner size k: one dequantized panel (k·8 floats) and one row (k floats). */
+  linear_q_scratch_bytes(args: LinearQScratchBytesArgs): number;
+  /**
+   * Quantizes `rows` rows of k floats (row stride xStride floats) at x into dst: row r at dst + r·(k/32)·68 holds
+   * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
+   */
+  quantize_act_q8(args: QuantizeActQ8Args): void;
+  /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
    *   out[b,t,d] = (Σ_n C[b,t,n]·h[n] + Dskip[d]·u[b,t,d]) · SiLU(z[b,t,d]); the final h goes back to state.
@@ -535,6 +688,11 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "pack_panels",
   "stream_sum",
   "conv1d",
+  "embed_q",
+  "linear_q",
+  "linear_q8a",
+  "linear_q_scratch_bytes",
+  "quantize_act_q8",
   "selective_scan",
   "ssd_chunked",
   "ssd_scratch_bytes",
@@ -554,6 +712,11 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   pack_panels: ["src", "rows", "k", "dst"],
   stream_sum: ["p", "bytes"],
   conv1d: ["x", "xStride", "w", "bias", "state", "out", "wt", "C", "K", "batch", "seqLen", "c0", "c1"],
+  embed_q: ["ids", "count", "w", "format", "n", "k", "out"],
+  linear_q: ["x", "xStride", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
+  linear_q8a: ["xq", "k", "w", "format", "bias", "out", "outStride", "r0", "r1", "j0", "j1"],
+  linear_q_scratch_bytes: ["k"],
+  quantize_act_q8: ["x", "xStride", "rows", "k", "dst"],
   selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
   ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
   ssd_scratch_bytes: ["Q", "P", "N"],
@@ -576,6 +739,11 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   pack_panels: (a) => [a.src, a.rows, a.k, a.dst],
   stream_sum: (a) => [a.p, a.bytes],
   conv1d: (a) => [a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1],
+  embed_q: (a) => [a.ids, a.count, a.w, a.format, a.n, a.k, a.out],
+  linear_q: (a) => [a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
+  linear_q8a: (a) => [a.xq, a.k, a.w, a.format, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1],
+  linear_q_scratch_bytes: (a) => [a.k],
+  quantize_act_q8: (a) => [a.x, a.xStride, a.rows, a.k, a.dst],
   selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
   ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
   ssd_scratch_bytes: (a) => [a.Q, a.P, a.N],
@@ -601,6 +769,11 @@ export function bindKernels(e: KernelExports): Kernels {
     pack_panels: (a) => e.pack_panels(a.src, a.rows, a.k, a.dst),
     stream_sum: (a) => e.stream_sum(a.p, a.bytes),
     conv1d: (a) => e.conv1d(a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1),
+    embed_q: (a) => e.embed_q(a.ids, a.count, a.w, a.format, a.n, a.k, a.out),
+    linear_q: (a) => e.linear_q(a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
+    linear_q8a: (a) => e.linear_q8a(a.xq, a.k, a.w, a.format, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1),
+    linear_q_scratch_bytes: (a) => e.linear_q_scratch_bytes(a.k),
+    quantize_act_q8: (a) => e.quantize_act_q8(a.x, a.xStride, a.rows, a.k, a.dst),
     selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
     ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
     ssd_scratch_bytes: (a) => e.ssd_scratch_bytes(a.Q, a.P, a.N),
@@ -621,6 +794,30 @@ export const PANEL = 8;
 export const STREAM_BLOCK_BYTES = 128;
 
 /**
+ * Bytes of one quantized activation block: 32 i16 codes (pre-widened for dot_i16x8_s) and, apart, an f32 scale.
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const ACT_Q8_BLOCK_BYTES = 68;
+
+/**
+ * Fewer rows than this use the streaming GEMV straight from the blocks; more, the dequantized-panel GEMM.
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const QUANT_GEMM_ROWS = 4;
+
+/**
+ * Format code of Q4_0 blocks.
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const QUANT_Q4_0 = 1;
+
+/**
+ * Format code of Q8_0 blocks (the backend passes it as `format`).
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const QUANT_Q8_0 = 0;
+
+/**
  * Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32.
  * (`i32`, wasm/assembly/scan.ts.)
  */
@@ -630,6 +827,10 @@ export const SCAN_SCRATCH_BYTES_PER_STATE = 32;
 export const KERNEL_CONSTANTS: { readonly [name: string]: number } = {
   PANEL,
   STREAM_BLOCK_BYTES,
+  ACT_Q8_BLOCK_BYTES,
+  QUANT_GEMM_ROWS,
+  QUANT_Q4_0,
+  QUANT_Q8_0,
   SCAN_SCRATCH_BYTES_PER_STATE,
 };
 
