@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, loadWeights, toModelWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
-import { dequantizeWeights, quantizedMatrixNames, quantizeWeights } from "../../runtime/quantize.ts";
+import { dequantizeWeights, hostWeightBytes, quantizedMatrixNames, quantizeWeights } from "../../runtime/quantize.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { fixtureDir } from "../_golden.ts";
@@ -54,6 +54,18 @@ Deno.test("cli quantize: a q8 / q4 checkpoint of the quantizer's blocks, running
         const record = JSON.parse(await Deno.readTextFile(`${out}/quantization.json`));
         assert.deepStrictEqual(record.quantized, quantizedMatrixNames(want));
         assert(record.weightBytes.after < record.weightBytes.before);
+        // info counts the same parameters and the bytes as stored.
+        const info = async (m: string) => {
+          const r = await cli("info", "--model", m, "--format", "json");
+          assert.equal(r.code, 0, r.stderr);
+          return JSON.parse(r.stdout);
+        };
+        const [qi, fi] = [await info(out), await info(fx)];
+        assert.equal(qi.parameters, fi.parameters);
+        assert.equal(qi.weight_format, `q${bits}_0`);
+        assert.equal(fi.weight_format, "f32");
+        assert.equal(qi.weight_bytes, hostWeightBytes(want));
+        assert.equal(fi.weight_bytes, 4 * fi.parameters);
         // The folder runs with the logits of --weights q8|q4 on the f32 checkpoint (the same blocks) ...
         const folder = await cliLogits("--model", out);
         assert.deepStrictEqual(folder, await cliLogits("--model", fx, "--weights", `q${bits}`));
