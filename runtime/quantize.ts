@@ -202,7 +202,7 @@ export function matrixBytes(m: HostMatrix): number {
  *
  * const f32 = syntheticWeights(makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, headDim: 16 }), 1);
  * const q4 = quantizeWeights(f32, { bits: 4, embeddings: true });
- * console.log((hostWeightBytes(q4) / hostWeightBytes(f32)).toFixed(3)); // 0.157
+ * console.log((hostWeightBytes(q4) / hostWeightBytes(f32)).toFixed(3)); // 0.177
  * ```
  */
 export function hostWeightBytes(weights: MambaWeights<HostMatrix>): number {
