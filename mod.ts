@@ -105,22 +105,14 @@ export type {
   Mamba2LayerWeights,
   MambaWeights,
 } from "./runtime/weights.ts";
-export { isQuantized, matrixShape } from "./runtime/weights.ts";
-export type { QuantizationConfig } from "./runtime/quant_layout.ts";
-export { parseQuantizationConfig, QUANT_METHOD } from "./runtime/quant_layout.ts";
-export type { QuantizableKind, QuantizeOptions } from "./runtime/quantize.ts";
+export { isQuantized } from "./runtime/weights.ts";
+export type { QuantizeOptions } from "./runtime/quantize.ts";
 export {
-  dequantizeMatrix,
-  dequantizeWeights,
   hostWeightBytes,
-  matrixBytes,
-  quantFormatOf,
   QUANTIZABLE_KINDS,
   quantizedMatrixNames,
   QuantizeError,
-  quantizeMatrix,
   quantizeWeights,
-  requireF32Weights,
   weightsQuantFormat,
 } from "./runtime/quantize.ts";
 export type { Component, ForwardHooks, Logits, PrefillOptions } from "./runtime/model.ts";
@@ -148,14 +140,12 @@ export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
 export { syntheticWeights } from "./runtime/synthetic.ts";
 export type { BytesOptions, ComponentBytes, MatrixBytes } from "./runtime/cost.ts";
 export {
-  baseMatrixBytes,
   COMPONENTS,
   componentStateBytes,
   componentWeightBytes,
   COST_NOTES,
   forwardBytes,
   forwardFlops,
-  matrixBytesOf,
   quantizedMatrixBytes,
 } from "./runtime/cost.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";

@@ -379,7 +379,16 @@ export type WeightFormat = "f32" | "f16";
  */
 export type QuantFormat = "q8_0" | "q4_0";
 
-/** Bytes of one block of 32 weights of each {@link QuantFormat}. */
+/**
+ * Bytes of one block of 32 weights of each {@link QuantFormat}.
+ *
+ * @example
+ * ```ts
+ * import { QUANT_BLOCK_BYTES } from "@perfmamba/perfmamba";
+ *
+ * console.log(QUANT_BLOCK_BYTES.q8_0 / 32, QUANT_BLOCK_BYTES.q4_0 / 32); // 1.0625 0.5625 bytes per weight
+ * ```
+ */
 export const QUANT_BLOCK_BYTES: Readonly<Record<QuantFormat, number>> = { q8_0: 34, q4_0: 18 };
 
 /**

@@ -793,6 +793,16 @@ export function toHostWeights(checkpoint: Checkpoint, options: HostWeightsOption
  *
  * @throws Error as {@link toHostWeights}, and for a quantized matrix whose scales are missing or of the wrong
  *   shape, whose codes have the wrong dtype or shape, or whose rows the block size 32 does not divide
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, loadCheckpoint, makeConfig, memorySource, quantizeWeights, syntheticWeights, toModelWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 });
+ * const q8 = quantizeWeights(syntheticWeights(config, 1), { bits: 8 });
+ * const back = toModelWeights(await loadCheckpoint(memorySource({ ...checkpointFiles(q8) })));
+ * console.log("blocks" in back.layers[0].inProj); // true
+ * ```
  */
 export function toModelWeights(checkpoint: Checkpoint, options: HostWeightsOptions = {}): MambaWeights<HostMatrix> {
   const c = checkpoint.config;

@@ -155,6 +155,15 @@ export interface BytesOptions {
  * Bytes per element of the weight matrices: one width for every matrix, or a width per component (a quantized
  * model's in_proj at 34 / 32 bytes, its state bridge still at the backend's 4). A component missing from the record
  * is at `default`.
+ *
+ * @example
+ * ```ts
+ * import { componentWeightBytes, makeConfig, type MatrixBytes } from "@perfmamba/perfmamba";
+ *
+ * const q8InProj: MatrixBytes = { default: 4, in_proj: 34 / 32 };
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 });
+ * console.log(componentWeightBytes(config, q8InProj).in_proj); // 17408
+ * ```
  */
 export type MatrixBytes = number | { readonly default: number; readonly [component: string]: number };
 

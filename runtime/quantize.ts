@@ -16,12 +16,34 @@ import {
   matrixShape,
 } from "./weights.ts";
 
-/** The matrix kinds `quantizeWeights` may quantize (names as in the state-spaces checkpoints). */
+/**
+ * The matrix kinds `quantizeWeights` may quantize (names as in the state-spaces checkpoints).
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, quantizedMatrixNames, quantizeWeights, syntheticWeights, weightsQuantFormat } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 1, vocabSize: 64, headDim: 16 });
+ * const q4 = quantizeWeights(syntheticWeights(config, 1), { bits: 4 });
+ * console.log(weightsQuantFormat(q4), quantizedMatrixNames(q4)); // q4_0 [ "layers.0.in_proj", "layers.0.out_proj" ]
+ * ```
+ */
 export const QUANTIZABLE_KINDS = ["in_proj", "x_proj", "dt_proj", "out_proj", "embedding", "lm_head"] as const;
 /** One of {@link QUANTIZABLE_KINDS}. */
 export type QuantizableKind = typeof QUANTIZABLE_KINDS[number];
 
-/** Options of {@link quantizeWeights}. */
+/**
+ * Options of {@link quantizeWeights}.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, quantizedMatrixNames, quantizeWeights, syntheticWeights, weightsQuantFormat } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 1, vocabSize: 64, headDim: 16 });
+ * const q4 = quantizeWeights(syntheticWeights(config, 1), { bits: 4 });
+ * console.log(weightsQuantFormat(q4), quantizedMatrixNames(q4)); // q4_0 [ "layers.0.in_proj", "layers.0.out_proj" ]
+ * ```
+ */
 export interface QuantizeOptions {
   /** 8 (q8_0) or 4 (q4_0). */
   bits: 8 | 4;
@@ -33,7 +55,18 @@ export interface QuantizeOptions {
   embeddings?: boolean;
 }
 
-/** Bad input to quantization: an unknown option, a non-finite weight, an already quantized model. */
+/**
+ * Bad input to quantization: an unknown option, a non-finite weight, an already quantized model.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, quantizedMatrixNames, quantizeWeights, syntheticWeights, weightsQuantFormat } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 1, vocabSize: 64, headDim: 16 });
+ * const q4 = quantizeWeights(syntheticWeights(config, 1), { bits: 4 });
+ * console.log(weightsQuantFormat(q4), quantizedMatrixNames(q4)); // q4_0 [ "layers.0.in_proj", "layers.0.out_proj" ]
+ * ```
+ */
 export class QuantizeError extends Error {
   override name = "QuantizeError";
 }
@@ -95,7 +128,18 @@ function mapMatrices<A extends HostMatrix, B extends HostMatrix>(
   };
 }
 
-/** The format of a model's quantized matrices, or null when every matrix is f32. */
+/**
+ * The format of a model's quantized matrices, or null when every matrix is f32.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, quantizedMatrixNames, quantizeWeights, syntheticWeights, weightsQuantFormat } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 1, vocabSize: 64, headDim: 16 });
+ * const q4 = quantizeWeights(syntheticWeights(config, 1), { bits: 4 });
+ * console.log(weightsQuantFormat(q4), quantizedMatrixNames(q4)); // q4_0 [ "layers.0.in_proj", "layers.0.out_proj" ]
+ * ```
+ */
 export function weightsQuantFormat(w: MambaWeights<HostMatrix>): QuantFormat | null {
   let found: QuantFormat | null = null;
   mapMatrices(w, (m) => {
@@ -107,6 +151,15 @@ export function weightsQuantFormat(w: MambaWeights<HostMatrix>): QuantFormat | n
 
 /**
  * The names of a model's matrices that are quantized, in order (`layers.0.in_proj`, …, `embedding`, `lm_head`).
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, quantizedMatrixNames, quantizeWeights, syntheticWeights, weightsQuantFormat } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 1, vocabSize: 64, headDim: 16 });
+ * const q4 = quantizeWeights(syntheticWeights(config, 1), { bits: 4 });
+ * console.log(weightsQuantFormat(q4), quantizedMatrixNames(q4)); // q4_0 [ "layers.0.in_proj", "layers.0.out_proj" ]
+ * ```
  */
 export function quantizedMatrixNames(w: MambaWeights<HostMatrix>): string[] {
   const names: string[] = [];

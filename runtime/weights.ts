@@ -36,16 +36,27 @@ export interface HostTensor {
  *
  * @example
  * ```ts
- * import { type HostMatrix, matrixShape } from "@perfmamba/perfmamba";
+ * import { type HostMatrix, isQuantized } from "@perfmamba/perfmamba";
  *
  * const f32: HostMatrix = { shape: [2, 32], data: new Float32Array(64) };
  * const q8: HostMatrix = { format: "q8_0", n: 2, k: 32, blocks: new Uint8Array(2 * 34) };
- * console.log(matrixShape(f32), matrixShape(q8)); // [ 2, 32 ] [ 2, 32 ]
+ * console.log(isQuantized(f32), isQuantized(q8)); // false true
  * ```
  */
 export type HostMatrix = HostTensor | QuantizedMatrixData;
 
-/** Whether a host matrix holds quantized blocks. */
+/**
+ * Whether a host matrix holds quantized blocks.
+ *
+ * @example
+ * ```ts
+ * import { isQuantized, makeConfig, quantizeWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 });
+ * const q8 = quantizeWeights(syntheticWeights(config, 1), { bits: 8 });
+ * console.log(isQuantized(q8.layers[0].inProj), isQuantized(q8.embedding)); // true false
+ * ```
+ */
 export function isQuantized(m: HostMatrix): m is QuantizedMatrixData {
   return "blocks" in m;
 }
