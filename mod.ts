@@ -46,6 +46,7 @@ export {
   loadWeights,
   memorySource,
   toHostWeights,
+  toModelWeights,
   urlSource,
 } from "./runtime/checkpoint.ts";
 export type { HubOptions, HubSourceOptions, RepoId } from "./runtime/hub.ts";
@@ -97,12 +98,23 @@ export {
   tokenizerJsonFromGguf,
 } from "./runtime/gguf_tokenizer.ts";
 export type {
+  HostMatrix,
   HostTensor,
   LayerWeights,
   Mamba1LayerWeights,
   Mamba2LayerWeights,
   MambaWeights,
 } from "./runtime/weights.ts";
+export { isQuantized } from "./runtime/weights.ts";
+export type { QuantizeOptions } from "./runtime/quantize.ts";
+export {
+  hostWeightBytes,
+  QUANTIZABLE_KINDS,
+  quantizedMatrixNames,
+  QuantizeError,
+  quantizeWeights,
+  weightsQuantFormat,
+} from "./runtime/quantize.ts";
 export type { Component, ForwardHooks, Logits, PrefillOptions } from "./runtime/model.ts";
 export { MambaModel } from "./runtime/model.ts";
 export { InferenceState } from "./runtime/state.ts";
@@ -126,7 +138,7 @@ export { wasmKernelBytes } from "./wasm/module.ts";
 export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
 export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
 export { syntheticWeights } from "./runtime/synthetic.ts";
-export type { BytesOptions, ComponentBytes } from "./runtime/cost.ts";
+export type { BytesOptions, ComponentBytes, MatrixBytes } from "./runtime/cost.ts";
 export {
   COMPONENTS,
   componentStateBytes,
@@ -134,6 +146,7 @@ export {
   COST_NOTES,
   forwardBytes,
   forwardFlops,
+  quantizedMatrixBytes,
 } from "./runtime/cost.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
 export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";

@@ -6,7 +6,7 @@
 import type { Tokenizer } from "@huggingface/tokenizers";
 import { calibrate, MambaModel, type MambaWeights, type StateActivity } from "../mod.ts";
 import { type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
-import { backendFromFlags } from "./load.ts";
+import { backendFromFlags, weightsForFlags } from "./load.ts";
 import { progressBar } from "./progress.ts";
 import { commandTokenizer, type TokenizerModel } from "./tokenizer.ts";
 
@@ -113,7 +113,7 @@ export async function calibrateFromFlags(
   const length = numberFlag(flags, "calib-len", { integer: true, min: 2, max: 65536 })!;
   const seqs = await calibrationSequences(files, tokenizer, count, length, weights.config.vocabSize);
   const backend = await backendFromFlags(flags);
-  const model = MambaModel.load(weights, backend);
+  const model = MambaModel.load(weightsForFlags(weights, flags), backend);
   const bar = progressBar(!flags.quiet);
   try {
     return await calibrate(model, weights, seqs, { onProgress: (d, t) => bar.update(d, t, "calibrating") });

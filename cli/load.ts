@@ -8,15 +8,19 @@ import {
   type Checkpoint,
   ggufCheckpoint,
   type GgufFile,
+  type HostMatrix,
   type HostWeightsOptions,
   HubIdError,
   loadCheckpoint,
   MambaModel,
+  type MambaWeights,
   parseGguf,
   parseRepoId,
+  QuantizeError,
+  quantizeWeights,
   selectBackend,
   type SelectBackendOptions,
-  toHostWeights,
+  toModelWeights,
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { dirSource, readRegularFile } from "./fs_source.ts";
@@ -34,7 +38,8 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   threads: { type: "string", help: "WASM worker threads (1 = single-threaded; default: cores, max 8)" },
   weights: {
     type: "string",
-    help: "Weight matrix storage on WebGPU: f32, or f16 (half the memory and decode bytes; f32 math)",
+    help: "Weight matrices: f32; f16 on WebGPU (half the memory and decode bytes; f32 math); q8 or q4 " +
+      "(quantize in_proj, x_proj, dt_proj and out_proj to q8_0 / q4_0 blocks at load; f32 math)",
     default: "f32",
   },
   "gpu-debug": {
@@ -170,6 +175,24 @@ export function hostWeightsOptions(flags: Flags): HostWeightsOptions {
   return { allowNonFinite: flags["allow-nonfinite"] === true };
 }
 
+/** What --weights accepts: a backend storage format (f32, f16), or a quantization done at load (q8, q4). */
+export const WEIGHTS_CHOICES = ["f32", "f16", "q8", "q4"] as const;
+
+/**
+ * The host weights as --weights asks: quantized to q8_0 / q4_0 blocks for `q8` / `q4` (refusing an already
+ * quantized model), else unchanged. Call after any pruning, before `MambaModel.load`.
+ */
+export function weightsForFlags(weights: MambaWeights<HostMatrix>, flags: Flags): MambaWeights<HostMatrix> {
+  const choice = choiceFlag(flags, "weights", WEIGHTS_CHOICES);
+  if (choice !== "q8" && choice !== "q4") return weights;
+  try {
+    return quantizeWeights(weights, { bits: choice === "q8" ? 8 : 4 });
+  } catch (e) {
+    if (e instanceof QuantizeError) throw new UsageError(`--weights ${choice}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Create the backend named by --backend, --threads and --weights (`timestamps`: for the profiler). */
 export async function backendFromFlags(flags: Flags, extra: { timestamps?: boolean } = {}): Promise<Backend> {
   const kind = flags.backend as string;
@@ -177,7 +200,7 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${kind}"`);
   }
   const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
-  const weights = choiceFlag(flags, "weights", ["f32", "f16"] as const);
+  const weights = choiceFlag(flags, "weights", WEIGHTS_CHOICES);
   const options: SelectBackendOptions = {
     threads,
     f16Weights: weights === "f16",
@@ -198,7 +221,8 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
  * flags (and the weights flags). */
 export async function loadModel(model: string | ResolvedModel, flags: Flags): Promise<MambaModel> {
   const checkpoint = await openCheckpoint(model, flags);
-  const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
+  // A quantized checkpoint keeps its blocks (toModelWeights); --weights q8|q4 quantizes an f32 one here.
+  const weights = weightsForFlags(toModelWeights(checkpoint, hostWeightsOptions(flags)), flags);
   const backend = await backendFromFlags(flags);
   try {
     const model = MambaModel.load(weights, backend);

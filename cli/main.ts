@@ -14,11 +14,13 @@ import * as info from "./commands/info.ts";
 import * as logits from "./commands/logits.ts";
 import * as profile from "./commands/profile.ts";
 import * as prune from "./commands/prune.ts";
+import * as quantize from "./commands/quantize.ts";
 import * as sweep from "./commands/sweep.ts";
 
 const COMMANDS = {
   profile,
   prune,
+  quantize,
   sweep,
   demo,
   info,

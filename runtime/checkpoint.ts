@@ -17,8 +17,17 @@ import type { MambaConfig } from "./config.ts";
 import { layerBridgeSize, layerStateSize } from "./config.ts";
 import { parseConfig, parseConfigText } from "./config_parse.ts";
 import { parseTorchCheckpoint } from "./pytorch.ts";
-import { parseSafetensors, type SafetensorRecord, toFloat32 } from "./safetensors.ts";
-import type { HostTensor, LayerWeights, Mamba1LayerWeights, Mamba2LayerWeights, MambaWeights } from "./weights.ts";
+import { FLOAT_DTYPES, parseSafetensors, type SafetensorRecord, toFloat32 } from "./safetensors.ts";
+import type {
+  HostMatrix,
+  HostTensor,
+  LayerWeights,
+  Mamba1LayerWeights,
+  Mamba2LayerWeights,
+  MambaWeights,
+} from "./weights.ts";
+import { joinBlocks, parseQuantizationConfig, type QuantizationConfig } from "./quant_layout.ts";
+import { dequantizeWeights } from "./quantize.ts";
 
 /**
  * Read access to the files of one checkpoint directory (names are relative, e.g. "config.json").
@@ -94,6 +103,11 @@ export interface Checkpoint {
   files: string[];
   /** The source's description (path or URL). */
   source: string;
+  /**
+   * config.json's `quantization_config` (a quantized checkpoint: matrices as codes + `_scale`, QUANTIZATION.md),
+   * or null / absent for a float checkpoint. A GGUF file's Q8_0 / Q4_0 matrices arrive in the same layout.
+   */
+  quantization?: QuantizationConfig | null;
 }
 
 /** Whether `s` holds a control character (U+0000–U+001F, U+007F). */
@@ -381,7 +395,9 @@ export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoi
   const where = source.describe();
   if (!(await source.exists(CONFIG))) throw new Error(`${joinName(where, CONFIG)}: not found`);
   const configFile = joinName(where, CONFIG);
-  const config = parseConfig(parseConfigText(await source.readText(CONFIG), configFile), configFile);
+  const configJson = parseConfigText(await source.readText(CONFIG), configFile);
+  const config = parseConfig(configJson, configFile);
+  const quantization = parseQuantizationConfig(configJson as Record<string, unknown>, configFile);
   const files = [CONFIG];
   const tensors = new Map<string, SafetensorRecord>();
   const add = (record: SafetensorRecord): void => {
@@ -436,7 +452,7 @@ export async function loadCheckpoint(source: CheckpointSource): Promise<Checkpoi
   } else {
     throw new Error(`${where}: no weights found (expected ${SINGLE}, ${INDEX}, ${TORCH_SINGLE} or ${TORCH_INDEX})`);
   }
-  return { config, tensors, files, source: where };
+  return { config, tensors, files, source: where, quantization };
 }
 
 /** Text from a file as an error message shows it: at most 80 characters. */
@@ -553,6 +569,34 @@ class TensorReader {
     return { shape: squeezed(record.shape, squeezeMiddle), data };
   }
 
+  /**
+   * A weight matrix `[n, k]`: f32 as {@link TensorReader.get}, or — in a quantized checkpoint, where the tensor
+   * holds integer codes — its GGUF blocks rebuilt from the codes and `<name>_scale`, bytes unchanged.
+   */
+  matrix(name: string, expected: [number, number]): HostMatrix {
+    const record = this.record(name);
+    if (FLOAT_DTYPES.includes(record.dtype)) {
+      if (this.has(name + "_scale")) {
+        throw new Error(
+          `${record.file}: tensor "${name}_scale" is present but "${name}" is ${record.dtype}, not codes`,
+        );
+      }
+      return this.get(name, expected);
+    }
+    const q = this.ckpt.quantization;
+    if (!q) {
+      throw new Error(
+        `${record.file}: tensor "${name}" is ${record.dtype} (quantized codes) but ${
+          joinName(this.ckpt.source, CONFIG)
+        } has no quantization_config`,
+      );
+    }
+    this.used.add(name);
+    const scales = this.ckpt.tensors.get(name + "_scale");
+    if (scales) this.used.add(name + "_scale");
+    return joinBlocks(q.format, expected[0], expected[1], record, scales, name, record.file);
+  }
+
   /** The tensor when `present`, else null (and then it must not be in the checkpoint at all). */
   optional(name: string, expected: number[], present: boolean, configField: string): HostTensor | null {
     if (present) return this.get(name, expected);
@@ -578,7 +622,7 @@ class TensorReader {
 }
 
 /** Mamba-1 block i (d = dModel, D = dInner, N from A_log, R = dtRank, K = dConv). */
-function mamba1Layer(t: TensorReader, c: MambaConfig, i: number): Mamba1LayerWeights {
+function mamba1Layer(t: TensorReader, c: MambaConfig, i: number): Mamba1LayerWeights<HostMatrix> {
   const p = `backbone.layers.${i}.mixer.`;
   const { dModel: d, dInner: D, dtRank: R, dConv: K } = c;
   const aShape = t.shape(`${p}A_log`);
@@ -587,16 +631,16 @@ function mamba1Layer(t: TensorReader, c: MambaConfig, i: number): Mamba1LayerWei
   return {
     arch: "mamba1",
     norm: t.get(`backbone.layers.${i}.norm.weight`, [d]),
-    inProj: t.get(`${p}in_proj.weight`, [2 * D, d]),
+    inProj: t.matrix(`${p}in_proj.weight`, [2 * D, d]),
     inProjBias: t.optional(`${p}in_proj.bias`, [2 * D], c.useBias, "use_bias"),
     convWeight: t.get(`${p}conv1d.weight`, [D, K], true),
     convBias: t.optional(`${p}conv1d.bias`, [D], c.useConvBias, "use_conv_bias"),
-    xProj: t.get(`${p}x_proj.weight`, [R + 2 * N, D]),
-    dtProj: t.get(`${p}dt_proj.weight`, [D, R]),
+    xProj: t.matrix(`${p}x_proj.weight`, [R + 2 * N, D]),
+    dtProj: t.matrix(`${p}dt_proj.weight`, [D, R]),
     dtProjBias: t.get(`${p}dt_proj.bias`, [D]),
     aLog: t.get(`${p}A_log`, [D, N]),
     D: t.get(`${p}D`, [D]),
-    outProj: t.get(`${p}out_proj.weight`, [d, D]),
+    outProj: t.matrix(`${p}out_proj.weight`, [d, D]),
     outProjBias: t.optional(`${p}out_proj.bias`, [d], c.useBias, "use_bias"),
   };
 }
@@ -608,7 +652,7 @@ function mamba1Layer(t: TensorReader, c: MambaConfig, i: number): Mamba1LayerWei
  * `mixer.state_bridge.weight` `[G·N, G·N_C]`, and its C keeps width G·N_C: conv channels D + G·N + G·N_C, in_proj
  * rows 2D + G·N + G·N_C + H.
  */
-function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWeights {
+function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWeights<HostMatrix> {
   const p = `backbone.layers.${i}.mixer.`;
   const { dModel: d, dInner: D, nHeads: H, nGroups: G, dConv: K } = c;
   const bridgeName = `${p}state_bridge.weight`;
@@ -646,7 +690,7 @@ function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWei
   return {
     arch: "mamba2",
     norm: t.get(`backbone.layers.${i}.norm.weight`, [d]),
-    inProj: t.get(`${p}in_proj.weight`, [inRows, d]),
+    inProj: t.matrix(`${p}in_proj.weight`, [inRows, d]),
     inProjBias: t.optional(`${p}in_proj.bias`, [inRows], c.useBias, "use_bias"),
     convWeight: t.get(`${p}conv1d.weight`, [convDim, K], true),
     convBias: t.optional(`${p}conv1d.bias`, [convDim], c.useConvBias, "use_conv_bias"),
@@ -654,7 +698,7 @@ function mamba2Layer(t: TensorReader, c: MambaConfig, i: number): Mamba2LayerWei
     aLog: t.get(`${p}A_log`, [H]),
     D: t.get(`${p}D`, [H]),
     gateNorm: t.get(`${p}norm.weight`, [D]),
-    outProj: t.get(`${p}out_proj.weight`, [d, D]),
+    outProj: t.matrix(`${p}out_proj.weight`, [d, D]),
     outProjBias: t.optional(`${p}out_proj.bias`, [d], c.useBias, "use_bias"),
     ...bridge,
   };
@@ -701,7 +745,9 @@ export interface HostWeightsOptions {
 }
 
 /**
- * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config.
+ * Converts a loaded checkpoint to f32 host weights, validating every tensor's shape against the config. The
+ * matrices of a quantized checkpoint (and a GGUF file's Q8_0 / Q4_0 ones) are dequantized (w = d · q): what pruning,
+ * calibration and f32 writing need. {@link toModelWeights} keeps their blocks instead.
  *
  * @example
  * ```ts
@@ -738,20 +784,41 @@ export interface HostWeightsOptions {
  *   without its `state_bridge_sizes` entry or the reverse; or leftover tensors.
  */
 export function toHostWeights(checkpoint: Checkpoint, options: HostWeightsOptions = {}): MambaWeights {
+  return dequantizeWeights(toModelWeights(checkpoint, options));
+}
+
+/**
+ * As {@link toHostWeights}, but a quantized checkpoint's matrices (a `quantization_config` in config.json, or a
+ * GGUF file's Q8_0 / Q4_0 matrices) stay block-quantized, bytes unchanged: what `MambaModel.load` takes.
+ *
+ * @throws Error as {@link toHostWeights}, and for a quantized matrix whose scales are missing or of the wrong
+ *   shape, whose codes have the wrong dtype or shape, or whose rows the block size 32 does not divide
+ *
+ * @example
+ * ```ts
+ * import { checkpointFiles, loadCheckpoint, makeConfig, memorySource, quantizeWeights, syntheticWeights, toModelWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 });
+ * const q8 = quantizeWeights(syntheticWeights(config, 1), { bits: 8 });
+ * const back = toModelWeights(await loadCheckpoint(memorySource({ ...checkpointFiles(q8) })));
+ * console.log("blocks" in back.layers[0].inProj); // true
+ * ```
+ */
+export function toModelWeights(checkpoint: Checkpoint, options: HostWeightsOptions = {}): MambaWeights<HostMatrix> {
   const c = checkpoint.config;
   const t = new TensorReader(checkpoint, options.allowNonFinite === true);
-  const embedding = t.get("backbone.embeddings.weight", [c.vocabSize, c.dModel]);
-  const layers: LayerWeights[] = [];
+  const embedding = t.matrix("backbone.embeddings.weight", [c.vocabSize, c.dModel]);
+  const layers: LayerWeights<HostMatrix>[] = [];
   for (let i = 0; i < c.nLayer; i++) layers.push(c.arch === "mamba1" ? mamba1Layer(t, c, i) : mamba2Layer(t, c, i));
   const normF = t.get("backbone.norm_f.weight", [c.dModel]);
   const tied = c.tieEmbeddings || !t.has("lm_head.weight");
-  let lmHead: HostTensor | null = null;
+  let lmHead: HostMatrix | null = null;
   if (tied) {
     if (t.has("lm_head.weight")) {
       t.check("lm_head.weight", [c.vocabSize, c.dModel]); // shape-checked, then dropped for the embedding
     }
   } else {
-    lmHead = t.get("lm_head.weight", [c.vocabSize, c.dModel]);
+    lmHead = t.matrix("lm_head.weight", [c.vocabSize, c.dModel]);
   }
   t.checkAllUsed();
   return { config: { ...c, tieEmbeddings: tied }, embedding, layers, normF, lmHead };

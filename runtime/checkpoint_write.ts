@@ -10,9 +10,10 @@
 
 import type { MambaConfig } from "./config.ts";
 import { layerBridgeSize, layerStateSize } from "./config.ts";
-import { type TensorToWrite, writeSafetensors } from "./safetensors.ts";
-import type { HostTensor, MambaWeights } from "./weights.ts";
-import { cStateSizeOf, stateSizeOf } from "./weights.ts";
+import { type RawTensorToWrite, type TensorToWrite, writeSafetensors } from "./safetensors.ts";
+import type { HostMatrix, MambaWeights } from "./weights.ts";
+import { cStateSizeOf, isQuantized, stateSizeOf } from "./weights.ts";
+import { QUANT_METHOD, type QuantizationConfig, splitBlocks } from "./quant_layout.ts";
 
 /**
  * The files of a checkpoint directory written by {@link checkpointFiles}.
@@ -96,7 +97,7 @@ function configText(json: Record<string, unknown>): string {
 }
 
 /** Per-layer state sizes read from the weights, checked against the config. */
-function stateSizes(weights: MambaWeights): number[] {
+function stateSizes(weights: MambaWeights<HostMatrix>): number[] {
   const c = weights.config;
   if (!(Number.isInteger(c.tokenVocabSize) && c.tokenVocabSize >= 1 && c.tokenVocabSize <= c.vocabSize)) {
     throw new Error(
@@ -239,13 +240,34 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
  * console.log(same, reloaded.config.tieEmbeddings); // true true
  * ```
  */
-export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteOptions = {}): CheckpointFiles {
+export function checkpointFiles(
+  weights: MambaWeights<HostMatrix>,
+  options: CheckpointWriteOptions = {},
+): CheckpointFiles {
   const c = weights.config;
   const sizes = stateSizes(weights);
   const tied = weights.lmHead === null;
-  const tensors: TensorToWrite[] = [];
-  const put = (name: string, t: HostTensor | null, shape?: number[]): void => {
-    if (t) tensors.push({ name, shape: shape ?? [...t.shape], data: t.data });
+  const tensors: (TensorToWrite | RawTensorToWrite)[] = [];
+  let quant: QuantizationConfig | null = null;
+  const put = (name: string, t: HostMatrix | null, shape?: number[]): void => {
+    if (!t) return;
+    if (!isQuantized(t)) {
+      tensors.push({ name, shape: shape ?? [...t.shape], data: t.data });
+      return;
+    }
+    quant ??= {
+      quant_method: QUANT_METHOD,
+      bits: t.format === "q8_0" ? 8 : 4,
+      block_size: 32,
+      format: t.format,
+      modules_quantized: [],
+    };
+    if (t.format !== quant.format) {
+      throw new Error(`checkpointFiles: ${name} is ${t.format} but other matrices are ${quant.format}`);
+    }
+    quant.modules_quantized.push(name.replace(/\.weight$/, ""));
+    const { codes, scales } = splitBlocks(t);
+    tensors.push({ name, ...codes }, { name: name + "_scale", ...scales });
   };
   put("backbone.embeddings.weight", weights.embedding);
   weights.layers.forEach((w, i) => {
@@ -271,7 +293,8 @@ export function checkpointFiles(weights: MambaWeights, options: CheckpointWriteO
   });
   put("backbone.norm_f.weight", weights.normF);
   put("lm_head.weight", weights.lmHead);
-  const json = { ...configJson(c, sizes, tied), ...options.extraConfig };
+  const json: Record<string, unknown> = { ...configJson(c, sizes, tied), ...options.extraConfig };
+  if (quant) json.quantization_config = quant;
   return {
     "config.json": configText(json) + "\n",
     "model.safetensors": writeSafetensors(tensors, options.metadata),

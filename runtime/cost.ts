@@ -25,6 +25,7 @@
  * @module
  */
 
+import { QUANT_BLOCK_BYTES, type QuantFormat } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
 import { convChannels, inProjWidth, layerBridgeSize, layerCStateSize, layerStateSize } from "./config.ts";
 import type { Component } from "./model.ts";
@@ -143,8 +144,56 @@ export interface ComponentBytes {
 export interface BytesOptions {
   /** Rows whose logits are computed (default every position). */
   logitRows?: number;
-  /** Bytes per element of the weight matrices as stored (4 for f32, 2 for f16). */
-  matrixBytes?: number;
+  /**
+   * Bytes per element of the weight matrices as stored: 4 for f32, 2 for f16, or per component for a quantized
+   * model ({@link MatrixBytes}).
+   */
+  matrixBytes?: MatrixBytes;
+}
+
+/**
+ * Bytes per element of the weight matrices: one width for every matrix, or a width per component (a quantized
+ * model's in_proj at 34 / 32 bytes, its state bridge still at the backend's 4). A component missing from the record
+ * is at `default`.
+ *
+ * @example
+ * ```ts
+ * import { componentWeightBytes, makeConfig, type MatrixBytes } from "@perfmamba/perfmamba";
+ *
+ * const q8InProj: MatrixBytes = { default: 4, in_proj: 34 / 32 };
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 });
+ * console.log(componentWeightBytes(config, q8InProj).in_proj); // 17408
+ * ```
+ */
+export type MatrixBytes = number | { readonly default: number; readonly [component: string]: number };
+
+/**
+ * The {@link MatrixBytes} of a model whose components in `formats` hold block-quantized matrices (q8_0: 34 bytes
+ * per 32 weights, q4_0: 18) and whose other matrices are `base` bytes wide.
+ *
+ * @example
+ * ```ts
+ * import { componentWeightBytes, makeConfig, quantizedMatrixBytes } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const q8 = quantizedMatrixBytes(4, { in_proj: "q8_0", out_proj: "q8_0" });
+ * console.log(componentWeightBytes(config, q8).in_proj / componentWeightBytes(config).in_proj); // 0.265625
+ * ```
+ */
+export function quantizedMatrixBytes(base: number, formats: Partial<Record<Component, QuantFormat>>): MatrixBytes {
+  const m: { default: number; [c: string]: number } = { default: base };
+  for (const [c, f] of Object.entries(formats)) if (f) m[c] = QUANT_BLOCK_BYTES[f] / 32;
+  return Object.keys(m).length === 1 ? base : m;
+}
+
+/** The width of matrices that are never quantized (the state bridge): the default. */
+export function baseMatrixBytes(m: MatrixBytes): number {
+  return typeof m === "number" ? m : m.default;
+}
+
+/** The width of component `c`'s matrices. */
+export function matrixBytesOf(m: MatrixBytes, c: Component): number {
+  return typeof m === "number" ? m : (m[c] ?? m.default);
 }
 
 /**
@@ -172,7 +221,7 @@ export function forwardBytes(
 ): Record<Component, ComponentBytes> {
   const T = batch * seqLen;
   const R = options.logitRows ?? T;
-  const wb = options.matrixBytes ?? 4;
+  const mb = options.matrixBytes ?? 4;
   const f = 4; // activations, vectors and state are f32
   const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
   const zero = (): ComponentBytes => ({ weights: 0, activations: 0, state: 0 });
@@ -184,10 +233,11 @@ export function forwardBytes(
     b[c].state += state;
   };
   // y = x·Wᵀ (+ bias): W once, x (rows × k) read, y (rows × n) written.
+  // The state bridge (counted in ssm) is never quantized: it is at the default width.
   const linear = (c: Component, rows: number, k: number, n: number, bias = false) =>
-    add(c, n * k * wb + (bias ? n * f : 0), rows * (k + n) * f);
+    add(c, n * k * (c === "ssm" ? baseMatrixBytes(mb) : matrixBytesOf(mb, c)) + (bias ? n * f : 0), rows * (k + n) * f);
 
-  add("embedding", Math.min(T, V) * d * wb, T * d * f); // the rows gathered (at most the table), written out
+  add("embedding", Math.min(T, V) * d * matrixBytesOf(mb, "embedding"), T * d * f); // the rows gathered (at most the table), written out
   for (let l = 0; l < config.nLayer; l++) {
     const N = layerStateSize(config, l);
     add("norm", d * f, 2 * T * d * f);
@@ -294,34 +344,35 @@ export const COST_NOTES: readonly string[] = [
  * console.log(total(componentWeightBytes(config, 2)) < total(f32)); // true (f16 matrices)
  * ```
  */
-export function componentWeightBytes(config: MambaConfig, matrixBytes = 4): Record<Component, number> {
+export function componentWeightBytes(config: MambaConfig, matrixBytes: MatrixBytes = 4): Record<Component, number> {
   const f = 4;
+  const wb = (c: Component) => matrixBytesOf(matrixBytes, c);
   const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
   const w = {} as Record<Component, number>;
   for (const c of COMPONENTS) w[c] = 0;
   const bias = (n: number) => (config.useBias ? n * f : 0);
-  w.embedding = V * d * matrixBytes;
-  w.lm_head = config.tieEmbeddings ? 0 : V * d * matrixBytes;
+  w.embedding = V * d * wb("embedding");
+  w.lm_head = config.tieEmbeddings ? 0 : V * d * wb("lm_head");
   w.norm_f = d * f;
   for (let l = 0; l < config.nLayer; l++) {
     const N = layerStateSize(config, l);
     w.norm += d * f;
-    w.out_proj += D * d * matrixBytes + bias(d);
+    w.out_proj += D * d * wb("out_proj") + bias(d);
     if (config.arch === "mamba1") {
       const R = config.dtRank;
-      w.in_proj += inProjWidth(config, l) * (d * matrixBytes) + bias(inProjWidth(config, l));
+      w.in_proj += inProjWidth(config, l) * (d * wb("in_proj")) + bias(inProjWidth(config, l));
       w.conv1d += D * K * f + (config.useConvBias ? D * f : 0);
-      w.x_proj += (R + 2 * N) * D * matrixBytes;
-      w.dt_proj += D * R * matrixBytes + D * f;
+      w.x_proj += (R + 2 * N) * D * wb("x_proj");
+      w.dt_proj += D * R * wb("dt_proj") + D * f;
       w.ssm += (D * N + D) * f; // A, D
     } else {
       const H = config.nHeads, G = config.nGroups;
       const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
       const C = convChannels(config, l);
-      w.in_proj += inProjWidth(config, l) * (d * matrixBytes) + bias(inProjWidth(config, l));
+      w.in_proj += inProjWidth(config, l) * (d * wb("in_proj")) + bias(inProjWidth(config, l));
       w.conv1d += C * K * f + (config.useConvBias ? C * f : 0);
       w.ssm += 3 * H * f; // A, D, dt_bias
-      if (layerBridgeSize(config, l) > 0) w.ssm += G * N * G * Nc * matrixBytes; // the state bridge
+      if (layerBridgeSize(config, l) > 0) w.ssm += G * N * G * Nc * baseMatrixBytes(matrixBytes); // the state bridge (never quantized)
       w.gate_norm += D * f;
     }
   }

@@ -51,6 +51,7 @@ import {
   writeGguf,
 } from "./gguf.ts";
 import type { Dtype, SafetensorRecord } from "./safetensors.ts";
+import { QUANT_METHOD, type QuantizationConfig, splitBlocks } from "./quant_layout.ts";
 import type { HostTensor, MambaWeights } from "./weights.ts";
 
 /** Reads typed metadata of one GGUF file, naming the file and key in every error. */
@@ -173,7 +174,10 @@ function toRecord(file: GgufFile, t: GgufTensorInfo, hf: string): SafetensorReco
 /**
  * A parsed GGUF of llama.cpp's `mamba` or `mamba2` architecture as a {@link Checkpoint}: the config from the
  * metadata, the tensors under their Hugging Face names (F32 / F16 / BF16 as views of the file; Q8_0 and Q4_0
- * dequantised to f32; `ssm_a` turned back into `A_log` = log(−a)). Pass it to `toHostWeights`, which checks
+ * matrices the model can hold quantized — in_proj, x_proj, dt_proj, out_proj, embedding, lm_head, rows a multiple
+ * of 32 — kept block for block as codes + `_scale` with a `quantization` config (`toModelWeights` gives their
+ * blocks, `toHostWeights` dequantises them); other Q8_0 / Q4_0 tensors dequantised to f32; `ssm_a` turned back
+ * into `A_log` = log(−a)). Pass it to `toHostWeights`, which checks
  * every shape against the config and refuses leftover tensors.
  *
  * @example
@@ -264,6 +268,10 @@ export function ggufCheckpoint(file: GgufFile): Checkpoint {
   }
   config.source = "gguf";
   const records = new Map<string, SafetensorRecord>();
+  // Q8_0 / Q4_0 matrices the model can hold quantized keep their blocks (as codes + scales, the layout of a
+  // quantized safetensors checkpoint); one format per checkpoint: the first such matrix's, the rest dequantise.
+  const keepType = file.tensors.find((t) => (t.type === "Q8_0" || t.type === "Q4_0") && keepsBlocks(t))?.type;
+  const quantized: string[] = [];
   for (const t of file.tensors) {
     const hf = hfName(t.name, arch);
     if (hf === null) {
@@ -272,12 +280,38 @@ export function ggufCheckpoint(file: GgufFile): Checkpoint {
           `layers); PerfMamba does not load models with extra tensors`,
       );
     }
+    if (t.type === keepType && keepsBlocks(t)) {
+      const n = t.dims[1], k = t.dims[0];
+      const format = t.type === "Q8_0" ? "q8_0" : "q4_0";
+      const { codes, scales } = splitBlocks({ format, n, k, blocks: ggufTensorBytes(file, t) });
+      records.set(hf, { name: t.name, ...codes, file: file.name });
+      records.set(hf + "_scale", { name: t.name + " (scales)", ...scales, file: file.name });
+      quantized.push(hf.replace(/\.weight$/, ""));
+      continue;
+    }
     records.set(hf, toRecord(file, t, hf));
   }
   // The file as the checkpoint's one weight file (the folder as its source), so messages name it whole.
   const cut = file.name.lastIndexOf("/");
   const [source, base] = cut < 0 ? [".", file.name] : [file.name.slice(0, cut) || "/", file.name.slice(cut + 1)];
-  return { config, tensors: records, files: [base], source };
+  const quantization: QuantizationConfig | null = keepType
+    ? {
+      quant_method: QUANT_METHOD,
+      bits: keepType === "Q8_0" ? 8 : 4,
+      block_size: 32,
+      format: keepType === "Q8_0" ? "q8_0" : "q4_0",
+      modules_quantized: quantized,
+    }
+    : null;
+  return { config, tensors: records, files: [base], source, quantization };
+}
+
+/** GGUF names of the matrices a model can hold block-quantized (the embedding and lm_head included). */
+const QUANTIZABLE_GGUF = /^(token_embd|output|blk\.\d+\.(ssm_in|ssm_x|ssm_dt|ssm_out))\.weight$/;
+
+/** Whether a tensor's blocks are kept: a 2-D matrix the model can hold quantized. */
+function keepsBlocks(t: GgufTensorInfo): boolean {
+  return t.dims.length === 2 && t.dims[0] % 32 === 0 && QUANTIZABLE_GGUF.test(t.name);
 }
 
 /**

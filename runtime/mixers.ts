@@ -7,13 +7,13 @@
  */
 
 import type { Backend, Matrix, Tensor, View } from "./backend.ts";
-import { view } from "./backend.ts";
+import { QUANT_BLOCK_BYTES, view } from "./backend.ts";
 import type { Component } from "./component.ts";
 import type { MambaConfig } from "./config.ts";
 import { layerBridgeSize } from "./config.ts";
 import type { InferenceState } from "./state.ts";
-import type { HostTensor, LayerWeights } from "./weights.ts";
-import { cStateSizeOf, stateSizeOf } from "./weights.ts";
+import type { HostMatrix, HostTensor, LayerWeights } from "./weights.ts";
+import { cStateSizeOf, isQuantized, stateSizeOf } from "./weights.ts";
 
 /** Runs one component of layer `layer` between the model's begin/end hooks. */
 export type RunComponent = <T>(c: Component, layer: number, f: () => T) => Promise<T>;
@@ -28,8 +28,8 @@ export interface LayerUploader {
   derived(data: Float32Array, shape: number[], label: string): Tensor;
   /** An optional tensor (bias). */
   opt(t: HostTensor | null, label: string): Tensor | null;
-  /** A weight matrix [n, k]. */
-  mat(t: HostTensor, label: string): Matrix;
+  /** A weight matrix [n, k], f32 or block-quantized. */
+  mat(t: HostMatrix, label: string): Matrix;
 }
 
 /** A Mamba-1 layer's weights on the device. */
@@ -90,12 +90,16 @@ function negExp(t: HostTensor): Float32Array {
   return t.data.map((v) => -Math.exp(v));
 }
 
-function rows(t: HostTensor, from: number, count: number): HostTensor {
+function rows(t: HostMatrix, from: number, count: number): HostMatrix {
+  if (isQuantized(t)) {
+    const rowBytes = (t.k / 32) * QUANT_BLOCK_BYTES[t.format];
+    return { ...t, n: count, blocks: t.blocks.slice(from * rowBytes, (from + count) * rowBytes) };
+  }
   const cols = t.shape[1];
   return { shape: [count, cols], data: t.data.slice(from * cols, (from + count) * cols) };
 }
 
-function uploadBcdt(xProj: HostTensor, R: number, N: number, eps: number, p: string, up: LayerUploader) {
+function uploadBcdt(xProj: HostMatrix, R: number, N: number, eps: number, p: string, up: LayerUploader) {
   return {
     dt: up.mat(rows(xProj, 0, R), p + "x_proj.dt"),
     B: up.mat(rows(xProj, R, N), p + "x_proj.B"),
@@ -107,7 +111,7 @@ function uploadBcdt(xProj: HostTensor, R: number, N: number, eps: number, p: str
 }
 
 /** Upload layer `l`'s host weights (checking a bridged layer against the config). */
-export function uploadLayer(w: LayerWeights, l: number, cfg: MambaConfig, up: LayerUploader): DeviceLayer {
+export function uploadLayer(w: LayerWeights<HostMatrix>, l: number, cfg: MambaConfig, up: LayerUploader): DeviceLayer {
   const { vec, derived, opt, mat } = up;
   const p = `layers.${l}.`;
   // Fields both mixers have.

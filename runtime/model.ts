@@ -16,14 +16,15 @@
  * @module
  */
 
-import type { Backend, Matrix, Tensor } from "./backend.ts";
+import type { Backend, Matrix, QuantFormat, QuantizedMatrixData, Tensor } from "./backend.ts";
 import type { Component } from "./component.ts";
 import type { MambaConfig } from "./config.ts";
 import { inProjWidth } from "./config.ts";
 import { type DeviceLayer, mamba1Mixer, mamba2Mixer, uploadLayer } from "./mixers.ts";
 import { argmax } from "./sampling.ts";
 import { InferenceState } from "./state.ts";
-import type { HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
+import type { HostMatrix, HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
+import { isQuantized } from "./weights.ts";
 
 export type { Component } from "./component.ts";
 
@@ -191,6 +192,19 @@ export function flattenBatch(
   return { ids, batch: seqs.length, seqLen };
 }
 
+/** Upload one quantized matrix, or say which backend lacks its format and what to do instead. */
+function uploadQuantized(backend: Backend, t: QuantizedMatrixData, label: string): Matrix {
+  if (!backend.uploadQuantizedMatrix || !backend.capabilities.quantFormats.includes(t.format)) {
+    const has = backend.capabilities.quantFormats;
+    throw new Error(
+      `MambaModel.load: ${label} holds ${t.format} blocks but the ${backend.name} backend cannot keep ${t.format} ` +
+        `weights (it supports ${has.length ? has.join(", ") : "no quantized format"}); use a backend that does, ` +
+        `or load the f32 (dequantized) weights instead`,
+    );
+  }
+  return backend.uploadQuantizedMatrix(t, label);
+}
+
 /**
  * A model whose weights live on a backend. Create with {@link MambaModel.load}; release with dispose().
  *
@@ -230,6 +244,11 @@ export class MambaModel implements Disposable {
   readonly #normF: Tensor; // (d)
   readonly #owned: (Tensor | Matrix)[];
   #disposed = false;
+  /**
+   * The block format of each component whose matrices were uploaded quantized (`{ in_proj: "q8_0", … }`; empty
+   * for an f32 model): what the profiler and cost model count their bytes in.
+   */
+  readonly quantFormats: Readonly<Partial<Record<Component, QuantFormat>>>;
 
   private constructor(
     readonly backend: Backend,
@@ -241,7 +260,9 @@ export class MambaModel implements Disposable {
     owned: (Tensor | Matrix)[],
     /** Parameter count of the host weights (tied lm_head counted once). */
     readonly parameterCount: number,
+    quantFormats: Partial<Record<Component, QuantFormat>>,
   ) {
+    this.quantFormats = quantFormats;
     this.#layers = layers;
     this.#embedding = embedding;
     this.#lmHead = lmHead;
@@ -249,8 +270,12 @@ export class MambaModel implements Disposable {
     this.#owned = owned;
   }
 
-  /** Upload host weights to a backend. The host weights are not kept. */
-  static load(weights: MambaWeights, backend: Backend): MambaModel {
+  /**
+   * Upload host weights to a backend. The host weights are not kept. Block-quantized matrices (a
+   * `MambaWeights<HostMatrix>` from `quantizeWeights` or a quantized checkpoint) keep their blocks through
+   * {@link Backend.uploadQuantizedMatrix}; a backend without their format is an error, never a silent dequantize.
+   */
+  static load(weights: MambaWeights<HostMatrix>, backend: Backend): MambaModel {
     const cfg = weights.config;
     const owned: (Tensor | Matrix)[] = [];
     let params = 0;
@@ -267,17 +292,28 @@ export class MambaModel implements Disposable {
       return d;
     };
     const opt = (t: HostTensor | null, label: string): Tensor | null => (t ? vec(t, label) : null);
-    const mat = (t: HostTensor, label: string): Matrix => {
+    const quantFormats: Partial<Record<Component, QuantFormat>> = {};
+    const mat = (t: HostMatrix, label: string): Matrix => {
+      if (isQuantized(t)) {
+        // "layers.3.x_proj.dt" → x_proj; "embedding", "lm_head" as they are.
+        quantFormats[label.replace(/^layers\.\d+\./, "").split(".")[0] as Component] = t.format;
+        params += t.n * t.k;
+        const m = uploadQuantized(backend, t, label);
+        owned.push(m);
+        return m;
+      }
       params += t.data.length;
       const m = backend.uploadMatrix(t.data, t.shape[0], t.shape[1], label);
       owned.push(m);
       return m;
     };
-    const layers = weights.layers.map((w: LayerWeights, l) => uploadLayer(w, l, cfg, { vec, derived, opt, mat }));
+    const layers = weights.layers.map((w: LayerWeights<HostMatrix>, l) =>
+      uploadLayer(w, l, cfg, { vec, derived, opt, mat })
+    );
     const embedding = mat(weights.embedding, "embedding");
     const lmHead = weights.lmHead ? mat(weights.lmHead, "lm_head") : embedding;
     const normF = vec(weights.normF, "norm_f");
-    return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params);
+    return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params, quantFormats);
   }
 
   /** State size of each layer (differs per layer in pruned models). */

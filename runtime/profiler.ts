@@ -21,7 +21,15 @@
  */
 
 import type { Backend, DevicePeaks } from "./backend.ts";
-import { COMPONENTS, componentStateBytes, componentWeightBytes, forwardBytes, forwardFlops } from "./cost.ts";
+import {
+  COMPONENTS,
+  componentStateBytes,
+  componentWeightBytes,
+  forwardBytes,
+  forwardFlops,
+  type MatrixBytes,
+  quantizedMatrixBytes,
+} from "./cost.ts";
 import type { Component, ForwardHooks, MambaModel } from "./model.ts";
 import {
   type ComponentProfile,
@@ -378,12 +386,17 @@ function modelInfo(m: NamedModel): ProfiledModel {
       dtRank: mamba2 ? 0 : c.dtRank,
     },
     parameters: m.model.parameterCount,
-    weightBytes: Object.values(componentWeightBytes(c, matrixBytes(m.model.backend))).reduce((a, b) => a + b, 0),
+    weightBytes: Object.values(componentWeightBytes(c, modelMatrixBytes(m.model))).reduce((a, b) => a + b, 0),
   };
 }
 
 function matrixBytes(backend: Backend): number {
   return (backend as { f16Weights?: boolean }).f16Weights ? 2 : 4;
+}
+
+/** A model's matrix widths: the backend's storage, and the block formats of its quantized components. */
+function modelMatrixBytes(model: MambaModel): MatrixBytes {
+  return quantizedMatrixBytes(matrixBytes(model.backend), model.quantFormats);
 }
 
 /** Random token ids, deterministic in the seed. */
@@ -567,7 +580,7 @@ function summarize(
 ): ProfileRun {
   const cfg = model.config;
   const tokens = mode === "prefill" ? seqLen : 1;
-  const wb = matrixBytes(model.backend);
+  const wb = modelMatrixBytes(model);
   const flops = forwardFlops(cfg, batch, tokens, batch);
   const bytes = forwardBytes(cfg, batch, tokens, { logitRows: batch, matrixBytes: wb });
   const weights = componentWeightBytes(cfg, wb);

@@ -130,8 +130,20 @@ export interface TensorToWrite {
   name: string;
   /** Dimensions, outermost first; product(shape) must equal data.length. */
   shape: number[];
-  /** Elements, row-major. */
+  /** Elements, row-major (written F32). */
   data: Float32Array;
+}
+
+/** A tensor written as it is: raw little-endian bytes of `dtype` (the codes and scales of a quantized matrix). */
+export interface RawTensorToWrite {
+  /** Tensor name. */
+  name: string;
+  /** Dimensions, outermost first; product(shape) · DTYPE_SIZES[dtype] must equal bytes.length. */
+  shape: number[];
+  /** Its dtype. */
+  dtype: Dtype;
+  /** Its bytes, row-major, little-endian. */
+  bytes: Uint8Array;
 }
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -468,20 +480,24 @@ export function toFloat32(record: SafetensorRecord): Float32Array {
  * @param metadata string metadata; `format: "pt"` is added unless given (transformers expects it)
  * @returns the file's bytes
  */
-export function writeSafetensors(tensors: TensorToWrite[], metadata: Record<string, string> = {}): Uint8Array {
+export function writeSafetensors(
+  tensors: (TensorToWrite | RawTensorToWrite)[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = { __metadata__: { format: "pt", ...metadata } };
   let offset = 0;
   for (const t of sorted) {
     if (t.name === "__metadata__") throw new Error(`writeSafetensors: "__metadata__" is not a tensor name`);
     if (Object.hasOwn(header, t.name)) throw new Error(`writeSafetensors: duplicate tensor "${t.name}"`);
-    if (!t.shape.every(isNonNegativeInteger) || numel(t.shape) !== t.data.length) {
-      throw new Error(
-        `writeSafetensors: tensor "${t.name}" has ${t.data.length} elements but shape [${t.shape.join(", ")}]`,
-      );
+    const dtype: Dtype = "bytes" in t ? t.dtype : "F32";
+    const size = "bytes" in t ? t.bytes.byteLength : t.data.length * 4;
+    if (!t.shape.every(isNonNegativeInteger) || numel(t.shape) * DTYPE_SIZES[dtype] !== size) {
+      const has = "bytes" in t ? `${size} bytes` : `${t.data.length} elements`;
+      throw new Error(`writeSafetensors: tensor "${t.name}" has ${has} but shape [${t.shape.join(", ")}] of ${dtype}`);
     }
-    const end = offset + t.data.length * 4;
-    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, end] };
+    const end = offset + size;
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, end] };
     offset = end;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -493,6 +509,11 @@ export function writeSafetensors(tensors: TensorToWrite[], metadata: Record<stri
   out.fill(0x20, 8 + json.byteLength, 8 + headerLen);
   let pos = 8 + headerLen;
   for (const t of sorted) {
+    if ("bytes" in t) {
+      out.set(t.bytes, pos);
+      pos += t.bytes.byteLength;
+      continue;
+    }
     if (HOST_LITTLE_ENDIAN) {
       out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
     } else {

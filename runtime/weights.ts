@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { QuantizedMatrixData } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
 
 /**
@@ -29,6 +30,43 @@ export interface HostTensor {
 }
 
 /**
+ * A weight matrix on the host: f32 ({@link HostTensor}, `[n, k]`) or block-quantized ({@link QuantizedMatrixData},
+ * q8_0 / q4_0 blocks kept as they are). Only the big matrices of a quantized model ({@link MambaWeights} with
+ * `M = HostMatrix`, from `quantizeWeights` or a quantized checkpoint) may be quantized.
+ *
+ * @example
+ * ```ts
+ * import { type HostMatrix, isQuantized } from "@perfmamba/perfmamba";
+ *
+ * const f32: HostMatrix = { shape: [2, 32], data: new Float32Array(64) };
+ * const q8: HostMatrix = { format: "q8_0", n: 2, k: 32, blocks: new Uint8Array(2 * 34) };
+ * console.log(isQuantized(f32), isQuantized(q8)); // false true
+ * ```
+ */
+export type HostMatrix = HostTensor | QuantizedMatrixData;
+
+/**
+ * Whether a host matrix holds quantized blocks.
+ *
+ * @example
+ * ```ts
+ * import { isQuantized, makeConfig, quantizeWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 });
+ * const q8 = quantizeWeights(syntheticWeights(config, 1), { bits: 8 });
+ * console.log(isQuantized(q8.layers[0].inProj), isQuantized(q8.embedding)); // true false
+ * ```
+ */
+export function isQuantized(m: HostMatrix): m is QuantizedMatrixData {
+  return "blocks" in m;
+}
+
+/** `[n, k]` of a host matrix, f32 or quantized. */
+export function matrixShape(m: HostMatrix): [number, number] {
+  return isQuantized(m) ? [m.n, m.k] : [m.shape[0], m.shape[1]];
+}
+
+/**
  * Mamba-1 mixer weights (d = dModel, D = dInner, N = layer state size, R = dtRank, K = dConv).
  *
  * @example
@@ -42,13 +80,13 @@ export interface HostTensor {
  * if (!layer.aLog.data.every((v) => -Math.exp(v) < 0)) throw new Error("A must be negative");
  * ```
  */
-export interface Mamba1LayerWeights {
+export interface Mamba1LayerWeights<M extends HostMatrix = HostTensor> {
   /** Discriminator. */
   arch: "mamba1";
   /** `[d]` pre-mixer RMSNorm weight. */
   norm: HostTensor;
   /** `[2D, d]` in_proj: rows [0, D) produce x, rows [D, 2D) produce the gate z. */
-  inProj: HostTensor;
+  inProj: M;
   /** `[2D]` or null. */
   inProjBias: HostTensor | null;
   /** `[D, K]` depthwise conv weight (the checkpoint's `[D, 1, K]` squeezed). */
@@ -56,9 +94,9 @@ export interface Mamba1LayerWeights {
   /** `[D]` or null. */
   convBias: HostTensor | null;
   /** `[R + 2N, D]` x_proj: rows [0, R) → Δ low-rank, [R, R+N) → B, [R+N, R+2N) → C. */
-  xProj: HostTensor;
+  xProj: M;
   /** `[D, R]` dt_proj weight. */
-  dtProj: HostTensor;
+  dtProj: M;
   /** `[D]` dt_proj bias. */
   dtProjBias: HostTensor;
   /** `[D, N]` A_log (A = −exp(A_log)). */
@@ -66,7 +104,7 @@ export interface Mamba1LayerWeights {
   /** `[D]` skip. */
   D: HostTensor;
   /** `[d, D]` out_proj. */
-  outProj: HostTensor;
+  outProj: M;
   /** `[d]` or null. */
   outProjBias: HostTensor | null;
 }
@@ -90,13 +128,13 @@ export interface Mamba1LayerWeights {
  * console.log(layer.convWeight.shape, layer.aLog.shape, layer.bridge ?? null); // [ 80, 4 ] [ 4 ] null
  * ```
  */
-export interface Mamba2LayerWeights {
+export interface Mamba2LayerWeights<M extends HostMatrix = HostTensor> {
   /** Discriminator. */
   arch: "mamba2";
   /** `[d]` pre-mixer RMSNorm weight. */
   norm: HostTensor;
   /** `[2D + 2GN + H, d]` in_proj (bridged: `[2D + G·N′ + G·N_C + H, d]`). */
-  inProj: HostTensor;
+  inProj: M;
   /** `[2D + 2GN + H]` or null. */
   inProjBias: HostTensor | null;
   /** `[D + 2GN, K]` depthwise conv weight (bridged: `[D + G·N′ + G·N_C, K]`). */
@@ -118,7 +156,7 @@ export interface Mamba2LayerWeights {
   /** `[D]` gated RMSNorm weight. */
   gateNorm: HostTensor;
   /** `[d, D]` out_proj. */
-  outProj: HostTensor;
+  outProj: M;
   /** `[d]` or null. */
   outProjBias: HostTensor | null;
 }
@@ -144,11 +182,12 @@ export interface Mamba2LayerWeights {
  * // mamba2 8
  * ```
  */
-export type LayerWeights = Mamba1LayerWeights | Mamba2LayerWeights;
+export type LayerWeights<M extends HostMatrix = HostTensor> = Mamba1LayerWeights<M> | Mamba2LayerWeights<M>;
 
 /**
- * Every weight of a model, f32, on the host: what `loadWeights` and `syntheticWeights` return and
- * `MambaModel.load` uploads.
+ * Every weight of a model on the host: what `loadWeights` and `syntheticWeights` return (f32) and
+ * `MambaModel.load` uploads. `MambaWeights<HostMatrix>` (from `quantizeWeights` or a quantized checkpoint) may hold
+ * block-quantized matrices: in_proj, x_proj, dt_proj, out_proj, and the embedding / lm_head on request.
  *
  * @example
  * ```ts
@@ -166,24 +205,24 @@ export type LayerWeights = Mamba1LayerWeights | Mamba2LayerWeights;
  * backend.dispose();
  * ```
  */
-export interface MambaWeights {
+export interface MambaWeights<M extends HostMatrix = HostTensor> {
   /** Normalised configuration. */
   config: MambaConfig;
   /** `[vocab, d]` token embedding. */
-  embedding: HostTensor;
+  embedding: M;
   /** Blocks, in order. */
-  layers: LayerWeights[];
+  layers: LayerWeights<M>[];
   /** `[d]` final RMSNorm weight. */
   normF: HostTensor;
   /** `[vocab, d]` untied lm_head, or null when tied to the embedding. */
-  lmHead: HostTensor | null;
+  lmHead: M | null;
 }
 
 /**
  * State size of a layer (N′ of a bridged Mamba-2 layer), read from its weights: A_log's shape (Mamba-1), the
  * bridge's rows, or the conv channels (Mamba-2). Pruned layers may differ from config.dState.
  */
-export function stateSizeOf(layer: LayerWeights, config: MambaConfig): number {
+export function stateSizeOf(layer: LayerWeights<HostMatrix>, config: MambaConfig): number {
   if (layer.arch === "mamba1") return layer.aLog.shape[1];
   if (layer.bridge) return layer.bridge.shape[0] / config.nGroups;
   const convDim = layer.convWeight.shape[0];
@@ -191,7 +230,7 @@ export function stateSizeOf(layer: LayerWeights, config: MambaConfig): number {
 }
 
 /** Per-group width N_C of the C a layer computes: the bridge's input width, else its state size (Mamba-1 too). */
-export function cStateSizeOf(layer: LayerWeights, config: MambaConfig): number {
+export function cStateSizeOf(layer: LayerWeights<HostMatrix>, config: MambaConfig): number {
   if (layer.arch === "mamba2" && layer.bridge) return layer.bridge.shape[1] / config.nGroups;
   return stateSizeOf(layer, config);
 }

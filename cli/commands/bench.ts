@@ -9,6 +9,7 @@ import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
 import {
   forwardFlops,
+  type HostMatrix,
   makeConfig,
   type MambaConfig,
   MambaModel,
@@ -16,9 +17,18 @@ import {
   mulberry32,
   presetConfig,
   syntheticWeights,
-  toHostWeights,
+  toModelWeights,
+  weightsQuantFormat,
 } from "../../mod.ts";
-import { BACKEND_FLAGS, backendFromFlags, hostWeightsOptions, MODEL_FLAGS, openModel, WEIGHTS_FLAGS } from "../load.ts";
+import {
+  BACKEND_FLAGS,
+  backendFromFlags,
+  hostWeightsOptions,
+  MODEL_FLAGS,
+  openModel,
+  WEIGHTS_FLAGS,
+  weightsForFlags,
+} from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
 import { parseDims } from "./profile.ts";
 
@@ -107,7 +117,7 @@ export interface BenchModelFingerprint {
   parameters: number;
   /** Stored tensor types: for a .gguf its ggml types (e.g. Q8_0, F32), else the checkpoint's dtypes. */
   storedTypes: Record<string, number>;
-  /** The matrices' format on the backend (--weights; a quantized file is dequantised to f32 at load). */
+  /** The matrices' format on the backend: q8_0 / q4_0 for quantized weights (a quantized file, or --weights q8|q4), else f32 or f16. */
   ranAs: string;
 }
 
@@ -115,7 +125,7 @@ export interface BenchModelFingerprint {
 export function modelFingerprint(
   path: string,
   resolved: string,
-  weights: MambaWeights,
+  weights: MambaWeights<HostMatrix>,
   storedTypes: Record<string, number>,
   ranAs: string,
 ): Omit<BenchModelFingerprint, "parameters"> {
@@ -164,16 +174,18 @@ export async function run(argv: string[]): Promise<void> {
   }
   const shape = modelSpec ?? (typeof flags.dims === "string" ? flags.dims : flags.size as string);
   // The models to time: the checkpoint --model names, or the built-in shapes with deterministic random weights.
-  let hostModel: { weights: MambaWeights; fingerprint: Omit<BenchModelFingerprint, "parameters"> } | null = null;
+  let hostModel: { weights: MambaWeights<HostMatrix>; fingerprint: Omit<BenchModelFingerprint, "parameters"> } | null =
+    null;
   if (modelSpec !== null) {
     const { checkpoint, gguf } = await openModel(modelSpec, flags);
-    const weights = toHostWeights(checkpoint, hostWeightsOptions(flags));
+    // A quantized checkpoint keeps its blocks; --weights q8|q4 quantizes an f32 one (as every command loads).
+    const weights = weightsForFlags(toModelWeights(checkpoint, hostWeightsOptions(flags)), flags);
     const storedTypes: Record<string, number> = {};
     const types = gguf !== null
       ? gguf.tensors.map((t) => t.type)
       : [...checkpoint.tensors.values()].map((t) => t.dtype);
     for (const t of types) storedTypes[t] = (storedTypes[t] ?? 0) + 1;
-    const ranAs = flags.weights === "f16" ? "f16" : "f32";
+    const ranAs = weightsQuantFormat(weights) ?? (flags.weights === "f16" ? "f16" : "f32");
     const fp = modelFingerprint(modelSpec, gguf?.name ?? checkpoint.source, weights, storedTypes, ranAs);
     hostModel = { weights, fingerprint: fp };
   }
@@ -203,7 +215,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const config of configs) {
       if (hostModel === null) log(`${config.arch} ${shape}: generating weights…`);
       else log(`${config.arch} ${shape}: ${JSON.stringify(hostModel.fingerprint.storedTypes)} stored`);
-      const model = MambaModel.load(hostModel?.weights ?? syntheticWeights(config, 1), backend);
+      const model = MambaModel.load(hostModel?.weights ?? weightsForFlags(syntheticWeights(config, 1), flags), backend);
       if (hostModel !== null) fingerprint = { ...hostModel.fingerprint, parameters: model.parameterCount };
       const rand = mulberry32(5);
       const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));

@@ -14,7 +14,7 @@ import {
   presetConfig,
   syntheticWeights,
 } from "../../mod.ts";
-import { BACKEND_FLAGS, backendFromFlags } from "../load.ts";
+import { BACKEND_FLAGS, backendFromFlags, weightsForFlags } from "../load.ts";
 import { parseDims } from "./profile.ts";
 
 /**
@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const arch of ["mamba1", "mamba2"] as const) {
       const config = configFor(arch, flags);
       const t0 = performance.now();
-      const model = MambaModel.load(syntheticWeights(config, 1), backend);
+      const model = MambaModel.load(weightsForFlags(syntheticWeights(config, 1), flags), backend);
       const loadMs = performance.now() - t0;
       const rand = mulberry32(7);
       const prompt = Array.from({ length: promptLen }, () => Math.floor(rand() * config.vocabSize));

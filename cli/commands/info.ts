@@ -3,7 +3,15 @@
  */
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, parseCommand, requireFlag } from "../args.ts";
-import { componentStateBytes, toHostWeights } from "../../mod.ts";
+import {
+  componentStateBytes,
+  type HostMatrix,
+  hostWeightBytes,
+  isQuantized,
+  quantizedMatrixNames,
+  toModelWeights,
+  weightsQuantFormat,
+} from "../../mod.ts";
 import { hostWeightsOptions, MODEL_FLAGS, MODEL_HELP, openModel, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
@@ -18,6 +26,11 @@ export const spec: CommandSpec = {
   },
 };
 
+/** Whether a layer field is a matrix (f32 or quantized) rather than a flag, a number or null. */
+function isHostMatrix(t: object): t is HostMatrix {
+  return "blocks" in t || "data" in t;
+}
+
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 }
@@ -28,7 +41,7 @@ export async function run(argv: string[]): Promise<void> {
   const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
   const { checkpoint: ckpt, gguf } = await openModel(dir, flags);
-  const w = toHostWeights(ckpt, hostWeightsOptions(flags));
+  const w = toModelWeights(ckpt, hostWeightsOptions(flags)); // quantized matrices keep their blocks
   const c = w.config;
   const dtypes: Record<string, number> = {};
   let fileBytes = 0;
@@ -42,11 +55,15 @@ export async function run(argv: string[]): Promise<void> {
       fileBytes += r.bytes.byteLength;
     }
   }
-  const count = (t: { data: Float32Array } | null) => (t ? t.data.length : 0);
+  const count = (t: unknown): number => {
+    if (!t || typeof t !== "object") return 0;
+    if (isHostMatrix(t) && isQuantized(t)) return t.n * t.k;
+    return "data" in t && t.data instanceof Float32Array ? t.data.length : 0;
+  };
   let params = count(w.embedding) + count(w.normF) + count(w.lmHead);
-  for (const l of w.layers) {
-    for (const v of Object.values(l)) if (v && typeof v === "object" && "data" in v) params += v.data.length;
-  }
+  for (const l of w.layers) for (const v of Object.values(l)) params += count(v);
+  const quantFormat = weightsQuantFormat(w);
+  const weightBytes = hostWeightBytes(w);
   // toHostWeights checked every layer's state size against the config, which names the pruned ones.
   const stateSizes = w.layers.map((_l, i) => c.layerStateSizes?.[i] ?? c.dState);
   const stateBytesPerSeq = Object.values(componentStateBytes(c, 1)).reduce((a, b) => a + b, 0);
@@ -75,6 +92,10 @@ export async function run(argv: string[]): Promise<void> {
     files: gguf ? [dir] : ckpt.files,
     file_bytes: fileBytes,
     f32_weight_bytes: 4 * params,
+    weight_format: quantFormat ?? "f32",
+    quantized_matrices: quantFormat ? quantizedMatrixNames(w).length : undefined,
+    weight_bytes: weightBytes,
+    weight_ratio_to_f32: Number((weightBytes / (4 * params)).toFixed(4)),
     state_bytes_per_sequence: stateBytesPerSeq,
   };
   if (format === "json") {
@@ -103,6 +124,13 @@ export async function run(argv: string[]): Promise<void> {
     ["dtypes", Object.entries(dtypes).map(([k, v]) => `${k}: ${v.toLocaleString("en-US")}`).join(", ")],
     ["files", `${info.files.join(", ")} (${mib(fileBytes)})`],
     ["memory (f32 weights)", mib(4 * params)],
+    ...(quantFormat
+      ? [[
+        `memory (${quantFormat})`,
+        `${mib(weightBytes)} (${(weightBytes / (4 * params)).toFixed(3)}× f32; ` +
+        `${quantizedMatrixNames(w).length} matrices in ${quantFormat}, the rest f32)`,
+      ] as [string, string]]
+      : []),
     ["state per sequence", mib(stateBytesPerSeq)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

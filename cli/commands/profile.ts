@@ -21,7 +21,7 @@ import {
   profileModels,
   type ProfileReport,
   syntheticWeights,
-  toHostWeights,
+  toModelWeights,
 } from "../../mod.ts";
 import {
   choiceFlag,
@@ -39,6 +39,7 @@ import {
   MODEL_FLAGS,
   openCheckpoint,
   WEIGHTS_FLAGS,
+  weightsForFlags,
 } from "../load.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
 import { progressBar } from "../progress.ts";
@@ -213,21 +214,21 @@ export async function run(argv: string[]): Promise<void> {
 
   const host = modelDir === null
     ? null
-    : toHostWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
+    : toModelWeights(await openCheckpoint(modelDir, flags), hostWeightsOptions(flags));
   const backend = await backendFromFlags(flags, { timestamps: true });
   // One model on the backend at a time, so that each run's memory figures hold only its own model.
   const sources: { name: string; config: MambaConfig; load: () => MambaModel }[] = host
     ? [{
       name: basename(modelDir!.replace(/\/+$/, "")),
       config: host.config,
-      load: () => MambaModel.load(host, backend),
+      load: () => MambaModel.load(weightsForFlags(host, flags), backend),
     }]
     : configs.map((c) => {
       const name = typeof flags.dims === "string" ? `${c.arch} (${flags.dims})` : `${c.arch}-${flags.size}`;
       return {
         name: `${name} (random weights)`,
         config: c,
-        load: () => MambaModel.load(syntheticWeights(c, seed), backend),
+        load: () => MambaModel.load(weightsForFlags(syntheticWeights(c, seed), flags), backend),
       };
     });
   const bar = progressBar(!flags.quiet);

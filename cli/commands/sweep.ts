@@ -25,6 +25,7 @@ import {
   openCheckpoint,
   resolveModel,
   WEIGHTS_FLAGS,
+  weightsForFlags,
 } from "../load.ts";
 import { progressBar } from "../progress.ts";
 import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
@@ -113,7 +114,7 @@ export async function run(argv: string[]): Promise<void> {
     report.backend = backend.description;
     try {
       const measure = async (label: string, w: typeof weights): Promise<Omit<AccuracyPoint, "score" | "ratio">> => {
-        const model = MambaModel.load(w, backend);
+        const model = MambaModel.load(weightsForFlags(w, flags), backend); // prune, then quantize (--weights q8|q4)
         try {
           return await accuracyOf(model, setup, (d, t) => bar.update(d, t, label));
         } finally {
