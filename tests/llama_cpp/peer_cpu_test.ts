@@ -105,11 +105,11 @@ Deno.test({
         report.rows.map((row) => `${row.model.split(" ")[0]} ${row.format} ${row.threads} ${row.oursRanAs}`),
         [
           "mamba1 F32 1 f32",
-          "mamba1 Q8_0 1 f32 (dequantised Q8_0)",
-          "mamba1 Q4_0 1 f32 (dequantised Q4_0)",
+          "mamba1 Q8_0 1 q8_0",
+          "mamba1 Q4_0 1 q4_0",
           "mamba2 F32 1 f32",
-          "mamba2 Q8_0 1 f32 (dequantised Q8_0)",
-          "mamba2 Q4_0 1 f32 (dequantised Q4_0)",
+          "mamba2 Q8_0 1 q8_0",
+          "mamba2 Q4_0 1 q4_0",
         ],
       );
       for (const row of report.rows) {

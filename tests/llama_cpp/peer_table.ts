@@ -64,7 +64,7 @@ export interface PeerRow {
   /** The GGUF type of the matrices llama.cpp ran (F32, Q8_0, Q4_0). */
   format: string;
   threads: number;
-  /** What our runtime really ran, e.g. "f32" or "f32 (dequantised Q8_0)". */
+  /** What our runtime really computed with, e.g. "f32", "q8_0" or "q4_0". */
   oursRanAs: string;
   ours: { prefillTokS: Summary; decodeMs: Summary };
   llama: { prefillTokS: Summary; decodeMs: Summary };
