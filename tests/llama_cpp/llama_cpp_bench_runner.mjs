@@ -12,30 +12,13 @@
 // "run": a fresh context (state empty), then the prefill of `ids` in one batch, the last position producing a
 // greedy token (so llama.cpp computes its logits, as our prefill does), then `decode` single-token steps each
 // producing the next greedy token from its logits. decodeMs holds each step's time.
-import { join } from "node:path";
+
 import { createInterface } from "node:readline";
-import { pathToFileURL } from "node:url";
+import { loadLlamaCpp } from "./llama_cpp_load.mjs";
 
 const [dir] = process.argv.slice(2);
-const entry = join(dir, "node_modules", "node-llama-cpp", "dist", "index.js");
-const { getLlama, LlamaLogLevel, LlamaModel } = await import(pathToFileURL(entry).href);
-
-// As llama_cpp_runner.mjs: node-llama-cpp's tokenizer round-trip check aborts on vocabulary-less models.
-const warnings = LlamaModel.prototype.getWarnings;
-LlamaModel.prototype.getWarnings = function () {
-  return this.fileInfo.metadata?.tokenizer?.ggml?.model === "no_vocab" ? [] : warnings.call(this);
-};
-
 // maxThreads 0: a context's `threads` is the number llama.cpp really uses (not a hint capped by a shared pool).
-const llama = await getLlama({
-  gpu: false,
-  build: "never",
-  usePrebuiltBinaries: true,
-  skipDownload: true,
-  progressLogs: false,
-  logLevel: LlamaLogLevel.error,
-  maxThreads: 0,
-});
+const { llama } = await loadLlamaCpp(dir, { maxThreads: 0 });
 
 let model = null;
 let threads = 1;

@@ -11,32 +11,11 @@
 // {"results": [{"vocab": n, "tokens": [[…], …]}, …]} (tokens: llama.cpp's ids of each text, no BOS, no special
 // tokens parsed). One process for all jobs: starting llama.cpp's binding takes seconds. An error: stderr, exit 1.
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { loadLlamaCpp } from "./llama_cpp_load.mjs";
 
 const [dir, requestPath] = process.argv.slice(2);
 const request = JSON.parse(readFileSync(requestPath, "utf8"));
-const entry = join(dir, "node_modules", "node-llama-cpp", "dist", "index.js");
-const { getLlama, LlamaLogLevel, LlamaModel } = await import(pathToFileURL(entry).href);
-
-// node-llama-cpp's loadModel checks a tokenize → detokenize round trip (LlamaModel.getWarnings); llama.cpp aborts the
-// process (GGML_ASSERT "Tokenizer not initialized") when asked to tokenize with a vocabulary-less model
-// (`tokenizer.ggml.model` "no_vocab", which llama.cpp loads with `<arch>.vocab_size` placeholder tokens). Skip that
-// check for such models only; evaluation by token ids, all this runner does with them, needs no tokenizer.
-const warnings = LlamaModel.prototype.getWarnings;
-LlamaModel.prototype.getWarnings = function () {
-  return this.fileInfo.metadata?.tokenizer?.ggml?.model === "no_vocab" ? [] : warnings.call(this);
-};
-
-// CPU only, the prebuilt binary, never a build or a download (the machine may be offline).
-const llama = await getLlama({
-  gpu: false,
-  build: "never",
-  usePrebuiltBinaries: true,
-  skipDownload: true,
-  progressLogs: false,
-  logLevel: LlamaLogLevel.error,
-});
+const { llama } = await loadLlamaCpp(dir);
 
 async function runJob(job) {
   const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
