@@ -351,4 +351,12 @@ export const MUTANTS: Mutant[] = [
     why: "a Hugging Face cache ref is used as a snapshot path without checking it holds a 40-hex commit",
     killedBy: ["tests/cli/hf_cache_test.ts"],
   },
+  {
+    name: "cost-quant-bytes-as-f32",
+    file: "runtime/cost.ts",
+    find: "for (const [c, f] of Object.entries(formats)) if (f) m[c] = QUANT_BLOCK_BYTES[f] / 32;",
+    replace: "for (const [c, f] of Object.entries(formats)) if (f) m[c] = 4;",
+    why: "issue 16: the profiler's bytes of a quantized component counted as f32 (bandwidth and roofline wrong)",
+    killedBy: ["tests/runtime/quantize_test.ts"],
+  },
 ];
