@@ -73,6 +73,17 @@ export interface ResolvedModel {
   source: CheckpointSource | null;
   /** The .gguf file --model names, or null for a folder or a model id. */
   gguf: string | null;
+  /**
+   * The parsed .gguf file, read and parsed on the first call and shared by the later ones (the tokenizer and
+   * the weights come from one parse); null for a folder or a model id.
+   */
+  parseGguf: (() => Promise<GgufFile>) | null;
+}
+
+/** A once-only reader of the .gguf file at `path` (see {@link ResolvedModel.parseGguf}). */
+function ggufOnce(path: string): () => Promise<GgufFile> {
+  let parsed: Promise<GgufFile> | undefined;
+  return () => parsed ??= readRegularFile(path).then((bytes) => parseGguf(bytes, path));
 }
 
 /** Whether `path` exists (anything: a folder, a file, a dangling link counts as absent). */
@@ -114,11 +125,11 @@ export async function resolveModel(spec: string, flags: Flags): Promise<Resolved
   const revision = typeof flags.revision === "string" ? flags.revision : undefined;
   if (isGgufPath(spec)) {
     if (revision !== undefined) throw new UsageError(`--revision applies to a model id, but ${spec} is a .gguf file`);
-    return { spec, dir: spec, source: null, gguf: spec };
+    return { spec, dir: spec, source: null, gguf: spec, parseGguf: ggufOnce(spec) };
   }
   if (pathExists(spec)) {
     if (revision !== undefined) throw new UsageError(`--revision applies to a model id, but ${spec} is a folder`);
-    return { spec, dir: spec, source: dirSource(spec, { followSymlinks: follow }), gguf: null };
+    return { spec, dir: spec, source: dirSource(spec, { followSymlinks: follow }), gguf: null, parseGguf: null };
   }
   try {
     parseRepoId(spec);
@@ -132,7 +143,13 @@ export async function resolveModel(spec: string, flags: Flags): Promise<Resolved
     progress: flags.quiet === true ? undefined : downloadBar(),
     note: (line) => console.error(`note: ${line}`),
   });
-  return { spec, dir: snapshot.dir, source: dirSource(snapshot.dir, { followSymlinks: follow }), gguf: null };
+  return {
+    spec,
+    dir: snapshot.dir,
+    source: dirSource(snapshot.dir, { followSymlinks: follow }),
+    gguf: null,
+    parseGguf: null,
+  };
 }
 
 /** Whether --model names a GGUF file (by its `.gguf` extension) rather than a checkpoint folder. */
@@ -152,8 +169,7 @@ export async function openModel(
 ): Promise<{ checkpoint: Checkpoint; gguf: GgufFile | null }> {
   const resolved = typeof model === "string" ? await resolveModel(model, flags) : model;
   if (resolved.source !== null) return { checkpoint: await loadCheckpoint(resolved.source), gguf: null };
-  const path = resolved.gguf!;
-  const gguf = parseGguf(await readRegularFile(path), path);
+  const gguf = await resolved.parseGguf!();
   return { checkpoint: ggufCheckpoint(gguf), gguf };
 }
 

@@ -5,7 +5,7 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { join } from "node:path";
-import { type CheckpointSource, parseGguf, tokenizerJsonFromGguf } from "../mod.ts";
+import { type CheckpointSource, type GgufFile, parseGguf, tokenizerJsonFromGguf } from "../mod.ts";
 import { type Flags, UsageError } from "./args.ts";
 import { readRegularFile } from "./fs_source.ts";
 
@@ -46,6 +46,8 @@ export interface TokenizerModel {
   dir: string;
   /** The model folder's source; null for a .gguf file (then `dir` is the file). */
   source: CheckpointSource | null;
+  /** For a .gguf file: its parse, shared with the weights' loading (see cli/load.ts ResolvedModel); else absent. */
+  parseGguf?: (() => Promise<GgufFile>) | null;
 }
 
 /** The model's own tokenizer file names, in the order tried (another kind of tokenizer source goes here). */
@@ -65,7 +67,10 @@ export async function commandTokenizer(
     return { tokenizer: await loadTokenizer(flags.tokenizer), from: flags.tokenizer };
   }
   if (model === null) throw new UsageError(`${command}: --tokenizer is required (see --help)`);
-  if (model.source === null) return { tokenizer: await loadGgufTokenizer(model.dir), from: model.dir };
+  if (model.source === null) {
+    const gguf = model.parseGguf ? await model.parseGguf() : parseGguf(await readRegularFile(model.dir), model.dir);
+    return { tokenizer: ggufTokenizer(gguf, model.dir), from: model.dir };
+  }
   for (const name of MODEL_TOKENIZER_FILES) {
     if (await model.source.exists(name)) {
       const from = join(model.dir, name);
@@ -82,9 +87,9 @@ export const TOKENIZER_HELP =
   "Hugging Face tokenizer.json (default: the model folder's tokenizer.json, or a .gguf's own; e.g. " +
   "../shared/data/tokenizer/gpt-neox-20b-tokenizer.json)";
 
-/** The tokenizer stored in a GGUF file; a usage error when it has none (pass --tokenizer then). */
-export async function loadGgufTokenizer(path: string): Promise<Tokenizer> {
-  const json = tokenizerJsonFromGguf(parseGguf(await readRegularFile(path), path).metadata, path);
+/** The tokenizer stored in a parsed GGUF file (`path` names it); a usage error when it has none (pass --tokenizer then). */
+function ggufTokenizer(gguf: GgufFile, path: string): Tokenizer {
+  const json = tokenizerJsonFromGguf(gguf.metadata, path);
   if (json === null) {
     throw new UsageError(`${path} has no tokenizer (tokenizer.ggml.model "no_vocab"); pass --tokenizer FILE`);
   }

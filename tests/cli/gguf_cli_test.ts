@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { ggufFromWeights, loadWeights } from "../../mod.ts";
 import { dirSource } from "../../cli/fs_source.ts";
+import { openModel, resolveModel } from "../../cli/load.ts";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
 import { cli } from "./_cli.ts";
 
@@ -106,4 +107,13 @@ Deno.test("cli bad .gguf input: a named error, exit ≠ 0, only regular files re
     assert.match(r.stderr, message, path);
     assert.equal(r.stdout, "", `${path}: printed output`);
   }
+});
+
+Deno.test("a resolved .gguf is read and parsed once for its tokenizer and its weights", async () => {
+  const path = await ggufOf("mamba1-tiny", "F32");
+  const resolved = await resolveModel(path, {});
+  const first = await resolved.parseGguf!();
+  assert.equal(await resolved.parseGguf!(), first, "the second call returns the first parse");
+  assert.equal((await openModel(resolved, {})).gguf, first, "openModel reuses it");
+  assert.equal((await resolveModel(fixtureDir("mamba1-tiny"), {})).parseGguf, null);
 });
