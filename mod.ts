@@ -155,6 +155,7 @@ export type {
   ComponentMemory,
   ComponentProfile,
   EndToEnd,
+  MatrixFormat,
   ProfiledModel,
   ProfilePeaks,
   ProfileReport,
@@ -164,6 +165,7 @@ export type {
   Stats,
   TimingMethod,
   TraceSpan,
+  WeightFormatReport,
 } from "./runtime/profile_report.ts";
 export { PROFILE_SCHEMA_ID } from "./runtime/profile_report.ts";
 export { PROFILE_JSON_SCHEMA } from "./runtime/profile_schema.ts";

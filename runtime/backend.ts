@@ -458,6 +458,12 @@ export interface BackendCapabilities {
    * `weightFormat`, such a matrix keeps its blocks and `linear` / `embed` dequantize them in registers.
    */
   readonly quantFormats: readonly QuantFormat[];
+  /**
+   * The arithmetic of a product with a block-quantized matrix, where the backend states it: "f32" (blocks
+   * dequantized in registers, f32 activations) or an integer path ("int16", "int8": activations quantized, integer
+   * dot products). Reports (the profiler's `weightFormat.activations`) show it; absent: not stated.
+   */
+  readonly quantActivations?: string;
   /** The format its matrices are stored in. */
   readonly weightFormat: WeightFormat;
   /** Sequences per forward pass that use the device well (batched perplexity windows, eval). */

@@ -11,7 +11,8 @@
 import type { Component } from "./model.ts";
 
 /**
- * Version tag of the report format; bumped when a field changes meaning or disappears.
+ * Version tag of the report format; bumped when a field changes meaning or disappears. /2: the weights' real
+ * format (`environment.weights` may be q8_0 / q4_0 / mixed; each model's `weightFormat`).
  *
  * @example
  * ```ts
@@ -25,15 +26,15 @@ import type { Component } from "./model.ts";
  *   }
  *   return report as ProfileReport;
  * }
- * console.log(PROFILE_SCHEMA_ID); // perfmamba.profile/1
+ * console.log(PROFILE_SCHEMA_ID); // perfmamba.profile/2
  * try {
  *   readProfile('{"schema": "perfmamba.profile/0"}');
  * } catch (e) {
- *   console.log((e as Error).message); // not a perfmamba.profile/1 report (schema: perfmamba.profile/0)
+ *   console.log((e as Error).message); // not a perfmamba.profile/2 report (schema: perfmamba.profile/0)
  * }
  * ```
  */
-export const PROFILE_SCHEMA_ID = "perfmamba.profile/1";
+export const PROFILE_SCHEMA_ID = "perfmamba.profile/2";
 
 /**
  * How component latencies were measured.
@@ -539,8 +540,69 @@ export interface ProfiledModel {
   };
   /** Parameter count. */
   parameters: number;
-  /** Bytes of the parameters on the backend. */
+  /** Bytes of the parameters on the backend, each matrix counted in its format (q8_0: 34 bytes per 32 weights). */
   weightBytes: number;
+  /** The formats its weights ran in. */
+  weightFormat: WeightFormatReport;
+}
+
+/**
+ * How a weight matrix is stored: the backend's float format, or ggml-compatible blocks of 32 (QuantFormat).
+ *
+ * @example
+ * ```ts
+ * import type { MatrixFormat } from "@perfmamba/perfmamba";
+ *
+ * // Bytes per 32 weights of each format (q8_0 and q4_0 are GGUF's blocks: an f16 scale and the codes).
+ * const bytesPer32: Record<MatrixFormat, number> = { f32: 128, f16: 64, q8_0: 34, q4_0: 18 };
+ * console.log(bytesPer32.q8_0 / bytesPer32.f32); // 0.265625
+ * ```
+ */
+export type MatrixFormat = "f32" | "f16" | "q8_0" | "q4_0";
+
+/**
+ * The formats a profiled model's weight matrices really ran in (vectors — norms, A, D, biases, conv — are f32).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   quantizeWeights,
+ *   selectBackend,
+ *   syntheticWeights,
+ *   type WeightFormatReport,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, dState: 16, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(quantizeWeights(syntheticWeights(config, 1), { bits: 8 }), backend);
+ * const report = await profileModels([{ model, name: "q8" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null });
+ * const f: WeightFormatReport = report.models[0].weightFormat;
+ * console.log(f.matrices, f.embedding, report.environment.weights); // q8_0 f32 q8_0
+ * console.log(f.label.startsWith("q8_0, embedding f32")); // true
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
+export interface WeightFormatReport {
+  /** The layers' weight matrices (in_proj, x_proj, dt_proj, out_proj): their one format, or "mixed". */
+  matrices: MatrixFormat | "mixed";
+  /** The token embedding (also the lm_head when tied). */
+  embedding: MatrixFormat;
+  /** Each matrix component of the model (embedding, layer matrices, lm_head when untied) and its format. */
+  components: Partial<Record<Component, MatrixFormat>>;
+  /**
+   * The arithmetic of a quantized matrix's products where the backend reports it (`quantActivations` in its
+   * capabilities, e.g. "f32" for dequantized in registers, "int16" for quantized activations), else null.
+   */
+  activations: string | null;
+  /**
+   * One line, e.g. "q8_0, embedding f32" or "mixed (q8_0: in_proj, x_proj, out_proj; f32: dt_proj), embedding f32",
+   * with ", activations …" when known.
+   */
+  label: string;
 }
 
 /**
@@ -606,7 +668,7 @@ export interface ProfilePeaks {
  * // Plain JSON: save it as profile.json, read it back with the same type.
  * const json = JSON.stringify(report, null, 2);
  * const loaded: ProfileReport = JSON.parse(json);
- * console.log(loaded.schema, loaded.tool.version === VERSION); // perfmamba.profile/1 true
+ * console.log(loaded.schema, loaded.tool.version === VERSION); // perfmamba.profile/2 true
  * console.log(loaded.environment.backend, loaded.options.seqLens, loaded.runs.length); // wasm [ 8 ] 2
  * model.dispose();
  * backend.dispose();
@@ -630,8 +692,11 @@ export interface ProfileReport {
     timingNote: string;
     /** Host: navigator.userAgent or similar. */
     host: string;
-    /** Weight matrix storage. */
-    weights: "f32" | "f16";
+    /**
+     * The layers' weight matrices of every model: their one format, or "mixed" (different formats within a model
+     * or between models; each model's `weightFormat` says which).
+     */
+    weights: MatrixFormat | "mixed";
     peaks: ProfilePeaks | null;
   };
   /** The options it ran with, defaults filled in (see `ProfileOptions`). */

@@ -21,6 +21,7 @@ const statsSchema = {
 } as const;
 
 const num = { type: "number" } as const;
+const MATRIX_FORMATS = ["f32", "f16", "q8_0", "q4_0"];
 const nonNeg = { type: "number", minimum: 0 } as const;
 const count = { type: "integer", minimum: 0 } as const;
 
@@ -72,7 +73,7 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
       timing: { enum: ["timestamp-query", "fenced", "wall-clock"] },
       timingNote: { type: "string" },
       host: { type: "string" },
-      weights: { enum: ["f32", "f16"] },
+      weights: { enum: [...MATRIX_FORMATS, "mixed"] },
       peaks: {
         oneOf: [{ type: "null" }, obj({ bandwidthGBs: nonNeg, gemmGflops: nonNeg, detail: { type: "string" } })],
       },
@@ -110,6 +111,18 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
         ),
         parameters: count,
         weightBytes: count,
+        weightFormat: obj({
+          matrices: { enum: [...MATRIX_FORMATS, "mixed"] },
+          embedding: { enum: MATRIX_FORMATS },
+          components: {
+            type: "object",
+            additionalProperties: false,
+            minProperties: 1,
+            properties: Object.fromEntries(COMPONENTS.map((c) => [c, { enum: MATRIX_FORMATS }])),
+          },
+          activations: { oneOf: [{ type: "null" }, { type: "string", minLength: 1 }] },
+          label: { type: "string", minLength: 1 },
+        }),
       }),
     },
     runs: {

@@ -33,6 +33,7 @@ import {
 import type { Component, ForwardHooks, MambaModel } from "./model.ts";
 import {
   type ComponentProfile,
+  type MatrixFormat,
   PROFILE_SCHEMA_ID,
   type ProfiledModel,
   type ProfileReport,
@@ -40,6 +41,7 @@ import {
   type Stats,
   type TimingMethod,
   type TraceSpan,
+  type WeightFormatReport,
 } from "./profile_report.ts";
 import { mulberry32 } from "./sampling.ts";
 import { VERSION } from "./version.ts";
@@ -387,7 +389,37 @@ function modelInfo(m: NamedModel): ProfiledModel {
     },
     parameters: m.model.parameterCount,
     weightBytes: Object.values(componentWeightBytes(c, modelMatrixBytes(m.model))).reduce((a, b) => a + b, 0),
+    weightFormat: weightFormat(m.model),
   };
+}
+
+/** The format each matrix component of a model runs in: its blocks' format, else the backend's storage. */
+function weightFormat(model: MambaModel): WeightFormatReport {
+  const c = model.config;
+  const base: MatrixFormat = matrixBytes(model.backend) === 2 ? "f16" : "f32";
+  const layerMatrices: Component[] = c.arch === "mamba1"
+    ? ["in_proj", "x_proj", "dt_proj", "out_proj"]
+    : ["in_proj", "out_proj"];
+  const all: Component[] = ["embedding", ...layerMatrices, ...(c.tieEmbeddings ? [] : ["lm_head" as const])];
+  const components: Partial<Record<Component, MatrixFormat>> = {};
+  for (const k of all) components[k] = model.quantFormats[k] ?? base;
+  const byFormat = new Map<MatrixFormat, Component[]>();
+  for (const k of layerMatrices) byFormat.set(components[k]!, [...(byFormat.get(components[k]!) ?? []), k]);
+  const matrices = byFormat.size === 1 ? [...byFormat.keys()][0] : "mixed";
+  const activations = model.backend.capabilities.quantActivations ?? null;
+  const parts = [
+    matrices !== "mixed" ? matrices : `mixed (${[...byFormat].map(([f, ks]) => `${f}: ${ks.join(", ")}`).join("; ")})`,
+    `embedding ${components.embedding}`,
+    ...(c.tieEmbeddings ? [] : [`lm_head ${components.lm_head}`]),
+    ...(activations === null ? [] : [`activations ${activations}`]),
+  ];
+  return { matrices, embedding: components.embedding!, components, activations, label: parts.join(", ") };
+}
+
+/** The environment's one label for the layer matrices of all these models, or "mixed". */
+function reportWeights(models: ProfiledModel[]): MatrixFormat | "mixed" {
+  const formats = new Set(models.map((m) => m.weightFormat.matrices));
+  return formats.size === 1 ? [...formats][0] : "mixed";
 }
 
 function matrixBytes(backend: Backend): number {
@@ -464,6 +496,7 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
       }
     }
   }
+  const profiled = models.map(modelInfo);
   return {
     schema: PROFILE_SCHEMA_ID,
     createdAt: new Date().toISOString(),
@@ -474,11 +507,11 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
       timing: meter.method,
       timingNote: meter.note,
       host: (globalThis.navigator as Navigator | undefined)?.userAgent ?? "unknown",
-      weights: matrixBytes(backend) === 2 ? "f16" : "f32",
+      weights: reportWeights(profiled),
       peaks: peaks ? { bandwidthGBs: peaks.bandwidthGBs, gemmGflops: peaks.gemmGflops, detail: peaks.detail } : null,
     },
     options: { seqLens, batch, modes, warmup, iters },
-    models: models.map(modelInfo),
+    models: profiled,
     runs,
   };
 }
@@ -703,7 +736,7 @@ function summarize(
 /**
  * One report from several made with the same options on the same backend (e.g. one model loaded at a time, so
  * that each run's memory holds only its own model): models and runs concatenated, the first report's
- * environment and options kept.
+ * environment (its weights label over all the models) and options kept.
  *
  * @example
  * ```ts
@@ -745,5 +778,6 @@ export function mergeReports(reports: ProfileReport[]): ProfileReport {
     runs.push(...r.runs.map((run) => ({ ...run, model: run.model + models.length })));
     models.push(...r.models);
   }
-  return { ...reports.at(-1)!, environment: first.environment, options: first.options, models, runs };
+  const environment = { ...first.environment, weights: reportWeights(models) };
+  return { ...reports.at(-1)!, environment, options: first.options, models, runs };
 }

@@ -54,9 +54,12 @@ export interface WasmBackendOptions {
    */
   workerFactory?: WorkerFactory;
   /**
-   * `linear` on a q8_0 / q4_0 matrix quantizes its input rows to 8 bits per block of 32 (scale max|x| / 127) and
-   * takes integer dot products, as llama.cpp's CPU kernels do: faster, but no longer exact against the dequantized
-   * weights — each output moves by at most Σ_blocks (max|x_block| / 254)·Σ|w_block| (default false: exact).
+   * How `linear` computes on a q8_0 / q4_0 matrix. true (the default): the integer path — each input row quantized to
+   * 16-bit codes per block of 32 (scale max|x| / 32767) and exact integer dot products (`i32x4.dot_i16x8_s`), as
+   * llama.cpp's CPU kernels do with 8 bits; each output moves from the exact product with the dequantized weights by
+   * at most Σ_blocks (max|x_block| / 32767)·(1/2 + 2^−8)·Σ|w_block| plus f32 rounding (wasm/assembly/quant_linear.ts;
+   * about 250× less than 8-bit activations). false: exact — the weights dequantized to f32 in registers, results
+   * equal to the f32 kernels' on the dequantized matrix but for summation order (slower).
    */
   quantActivations?: boolean;
 }
@@ -114,7 +117,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
     }
   }
   const dispatch = new KernelDispatch(kernels, pool, opts.minWorkPerThread ?? MIN_WORK_PER_THREAD);
-  const backend = new WasmBackend(new WasmHeap(memory), dispatch, shared, opts.quantActivations ?? false);
+  const backend = new WasmBackend(new WasmHeap(memory), dispatch, shared, opts.quantActivations ?? true);
   backend.warmUp();
   return backend;
 }

@@ -40,10 +40,9 @@ import {
 import { measurePeaks } from "./bench.ts";
 import { type KernelDispatch, split } from "./dispatch.ts";
 import {
-  ACT_Q8_BLOCK_BYTES,
   type Conv1dArgs,
   type LinearArgs,
-  type LinearQ8aArgs,
+  type LinearQaArgs,
   type LinearQArgs,
   MAX_PAGES,
   PANEL,
@@ -78,7 +77,7 @@ export class WasmBackend implements Backend {
   readonly #run: KernelDispatch;
   readonly #quantActivations: boolean;
 
-  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations = false) {
+  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations = true) {
     this.#heap = heap;
     this.#run = run;
     this.#quantActivations = quantActivations;
@@ -97,7 +96,10 @@ export class WasmBackend implements Backend {
       deviceSampling: false,
     };
     this.description = `WASM SIMD (128-bit), ${this.threads} thread${this.threads > 1 ? "s" : ""}` +
-      (shared ? ", shared memory" : "") + (quantActivations ? ", 8-bit activations on quantized weights" : "");
+      (shared ? ", shared memory" : "") +
+      (quantActivations
+        ? ", quantized weights: integer dot products on 16-bit activations"
+        : ", quantized weights: exact (dequantized in registers)");
   }
 
   /**
@@ -310,17 +312,26 @@ export class WasmBackend implements Backend {
     const { n, k } = m;
     const nt = this.#run.threadsFor(T * n * k);
     if (this.#quantActivations) {
-      // The integer path: the input rows quantized once (calling thread), then features or rows over the threads.
-      const xq = this.#heap.scratch(T * (k / 32) * ACT_Q8_BLOCK_BYTES).ptr;
-      this.#run.k.quantize_act_q8({ x, xStride, rows: T, k, dst: xq });
+      // The integer path: the input rows quantized to 16 bits once (calling thread), then output features over the
+      // threads (in groups of 8, the GEMV's), or rows when the features are too few; the GEMM tile (4 rows or more)
+      // needs a scratch of its own per thread.
+      const format = QUANT_CODE[m.quant!];
+      const xRow = this.#run.k.act_row_bytes({ k });
       const byFeatures = T < QUANT_GEMM_ROWS || n >= 8 * nt;
-      const ranges = byFeatures ? split(n, nt, 4) : split(T, nt, 4);
-      const common = { xq, k, w: m.ptr, format: QUANT_CODE[m.quant!], n, bias, out, outStride: n };
+      const ranges = byFeatures ? split(n, nt, 8) : split(T, nt, 4);
+      const tile = T < QUANT_GEMM_ROWS ? 0 : this.#run.k.linear_qa_scratch_bytes({ k });
+      const xBytes = Math.ceil((T * xRow) / 16) * 16;
+      const s = this.#heap.scratch(xBytes + tile * ranges.length);
+      const xq = s.ptr;
+      this.#run.k.quantize_act({ x, xStride, rows: T, k, format, dst: xq });
+      const common = { xq, k, w: m.ptr, format, n, bias, out, outStride: n };
       this.#run.parallel(
-        "linear_q8a",
-        ranges.map(([a, b]): LinearQ8aArgs =>
-          byFeatures ? { ...common, r0: 0, r1: T, j0: a, j1: b } : { ...common, r0: a, r1: b, j0: 0, j1: n }
-        ),
+        "linear_qa",
+        ranges.map(([a, b], i): LinearQaArgs => ({
+          ...common,
+          ...(byFeatures ? { r0: 0, r1: T, j0: a, j1: b } : { r0: a, r1: b, j0: 0, j1: n }),
+          scratch: tile === 0 ? 0 : xq + xBytes + i * tile,
+        })),
       );
       return;
     }

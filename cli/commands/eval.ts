@@ -38,7 +38,9 @@ export const spec: CommandSpec = {
   summary: "Evaluate a model: perplexity of a text file, or a zero-shot task (PIQA, ARC, HellaSwag, ...).",
   usage:
     "perfmamba eval --model DIR|ORG/NAME [--tokenizer FILE] (--text FILE [--window 512] [--stride N] [--tail drop|keep] | " +
-    `--task ${TASK_NAMES.join("|")} --data FILE) [--limit N] [--batch N] [--format table|json] [--quiet]`,
+    `--task ${
+      TASK_NAMES.join("|")
+    } --data FILE [--items FILE]) [--limit N] [--batch N] [--format table|json] [--quiet]`,
   flags: {
     model: { type: "string", help: MODEL_HELP },
     ...MODEL_FLAGS,
@@ -63,6 +65,11 @@ export const spec: CommandSpec = {
       help: "The task's data: JSON lines ({query, choices, gold} ...), or HellaSwag's 6-line text (.bz2 is read too)",
     },
     limit: { type: "string", help: "Only the first N windows (--text) or items (--task)" },
+    items: {
+      type: "string",
+      help: "Task: also write each item's result (line, gold, predictions, loglikelihoods) to FILE as JSON lines, " +
+        "for paired comparisons of two models on the same items",
+    },
     batch: {
       type: "string",
       help: "Perplexity: windows per forward pass (default: the backend's preferred batch, 1 on wasm, 8 on webgpu)",
@@ -77,7 +84,7 @@ export const spec: CommandSpec = {
 /** What the flags ask for, checked before any file is read. */
 type Job =
   | { kind: "text"; path: string; window: number; stride: number; tail: "drop" | "keep"; batch?: number }
-  | { kind: "task"; task: TaskName; path: string };
+  | { kind: "task"; task: TaskName; path: string; items?: string };
 
 function jobFromFlags(flags: Flags): Job {
   const text = flags.text, task = flags.task;
@@ -87,6 +94,9 @@ function jobFromFlags(flags: Flags): Job {
   if (typeof text === "string") {
     if (text === "") throw new UsageError("eval: --text is empty");
     if (flags.data !== undefined) throw new UsageError("eval: --data goes with --task; --text names the text file");
+    if (flags.items !== undefined) {
+      throw new UsageError("eval: --items goes with --task (per-item results of a zero-shot task)");
+    }
     const window = numberFlag(flags, "window", { integer: true, min: 2, max: 1 << 20 }) ?? DEFAULT_WINDOW;
     const stride = numberFlag(flags, "stride", { integer: true, min: 1 }) ?? window;
     if (stride > window) throw new UsageError(`--stride (${stride}) must not exceed --window (${window})`);
@@ -102,7 +112,9 @@ function jobFromFlags(flags: Flags): Job {
       );
     }
   }
-  return { kind: "task", task: name, path: requireFlag(spec, flags, "data") };
+  const items = flags.items;
+  if (items === "") throw new UsageError("eval: --items is empty");
+  return { kind: "task", task: name, path: requireFlag(spec, flags, "data"), items: items as string | undefined };
 }
 
 /** Read a data file as UTF-8 text, decompressing bzip2 (by its "BZh" magic); errors name the file. */
@@ -272,6 +284,13 @@ export async function run(argv: string[]): Promise<void> {
       });
       const seconds = (performance.now() - t0) / 1000;
       bar.done();
+      if (job.items !== undefined) {
+        try {
+          await Deno.writeTextFile(job.items, r.items.map((it) => JSON.stringify(it) + "\n").join(""));
+        } catch (e) {
+          throw new Error(`--items ${job.items}: cannot write (${(e as Error).message})`);
+        }
+      }
       if (format === "json") {
         console.log(JSON.stringify({
           model: dir,

@@ -86,10 +86,18 @@ function modelsSection(report: ProfileReport): string {
     { text: m.arch, left: true },
     group(m.parameters),
     fmtBytes(m.weightBytes),
+    { text: m.weightFormat.label, left: true },
     { text: dims(m), left: true },
   ]);
   return `<h2>Models</h2>\n` +
-    table(["model", { text: "arch", left: true }, "parameters", "weights", { text: "shape", left: true }], rows);
+    table([
+      "model",
+      { text: "arch", left: true },
+      "parameters",
+      "weights",
+      { text: "weight format", left: true },
+      { text: "shape", left: true },
+    ], rows);
 }
 
 function summarySection(report: ProfileReport): string {

@@ -37,13 +37,17 @@ function runHeader(report: ProfileReport, run: ProfileRun): string {
   ].join("  ");
 }
 
-/** One line on the environment: backend, device, timing method and measured peaks. */
+/**
+ * One line on the environment: backend, device, timing method, weights and measured peaks. The weights are the one
+ * model's full label (formats of its matrices, embedding, activations), or the environment's summary for several.
+ */
 function environmentLine(report: ProfileReport): string {
   const env = report.environment;
   const peaks = env.peaks
     ? `peaks ${fmtRate(env.peaks.bandwidthGBs)} GB/s, ${fmtRate(env.peaks.gemmGflops)} GFLOP/s`
     : "peaks not measured";
-  return `${env.backend} (${env.description})  timing: ${env.timing}  weights: ${env.weights}  ${peaks}`;
+  const weights = report.models.length === 1 ? report.models[0].weightFormat.label : env.weights;
+  return `${env.backend} (${env.description})  timing: ${env.timing}  weights: ${weights}  ${peaks}`;
 }
 
 /**

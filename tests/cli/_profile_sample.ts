@@ -212,6 +212,17 @@ function describe(config: MambaConfig, index: number): ProfiledModel {
     },
     parameters: weightBytes / 4,
     weightBytes,
+    weightFormat: {
+      matrices: "f32",
+      embedding: "f32",
+      components: Object.fromEntries(
+        (config.arch === "mamba1"
+          ? ["embedding", "in_proj", "x_proj", "dt_proj", "out_proj"]
+          : ["embedding", "in_proj", "out_proj"]).map((c) => [c, "f32"]),
+      ),
+      activations: null,
+      label: "f32, embedding f32",
+    },
   };
 }
 

@@ -114,6 +114,23 @@ Deno.test("cli eval --task on the fixture: JSON lines and a bzip2 HellaSwag file
     for (const v of Object.values(out.metrics) as number[]) assert.ok([0, 1 / 3, 2 / 3, 1].includes(v), `${v}`);
     assert.equal(out.counts.items, 3);
     assert.equal(out.counts.items_in_data, 3);
+    // --items: one JSON line per item, in order; the reported accuracies are the means of its predictions.
+    const items = await cli(
+      ...base(),
+      ...["--task", "piqa", "--data", `${dir}/piqa.jsonl`, "--items", `${dir}/items.jsonl`, "--format", "json"],
+      "--quiet",
+    );
+    assert.equal(items.code, 0, items.stderr);
+    assert.deepEqual(JSON.parse(items.stdout).metrics, out.metrics);
+    const rows = (await Deno.readTextFile(`${dir}/items.jsonl`)).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((x) => x.gold), PIQA_ROWS.map((x) => x.gold));
+    const mean = (key: string) => rows.filter((x) => x[key] === x.gold).length / rows.length;
+    assert.equal(mean("pred"), out.metrics.acc);
+    assert.equal(mean("predNorm"), out.metrics.acc_norm);
+    for (const x of rows) {
+      assert.equal(x.loglikelihoods.length, 2);
+      assert.equal(x.pred, x.loglikelihoods[0] >= x.loglikelihoods[1] ? 0 : 1);
+    }
     const limited = await cli(...base(), "--task", "piqa", "--data", `${dir}/piqa.jsonl`, "--limit", "2", "--quiet");
     assert.equal(limited.code, 0, limited.stderr);
     assert.match(limited.stdout, /PIQA \(2 of 3 items\)/);
@@ -162,6 +179,7 @@ Deno.test("cli eval: bad flags exit 2 with a message naming the flag", async () 
     [[...base(), "--text", "a.txt", "--tail", "maybe"], /--tail must be one of drop, keep/],
     [[...base(), "--text", "a.txt", "--batch", "0"], /--batch must be a whole number/],
     [[...base(), "--text", "a.txt", "--data", "b.jsonl"], /--data goes with --task/],
+    [[...base(), "--text", "a.txt", "--items", "i.jsonl"], /--items goes with --task/],
     [[...base(), "--task", "mmlu", "--data", "b.jsonl"], /--task must be one of piqa, arc_easy/],
     [[...base(), "--task", "piqa"], /--data is required/],
     [[...base(), "--task", "piqa", "--data", "b.jsonl", "--window", "8"], /--window applies to --text/],

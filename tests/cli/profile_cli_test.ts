@@ -236,3 +236,86 @@ Deno.test("cli profile --out: a new or empty folder is written whole; a file or 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Bytes of a checkpoint's weights if `--weights q8|q4` quantizes it at load, counted from the safetensors header
+ * alone (not the runtime's byte functions): in_proj, x_proj, dt_proj and out_proj whose rows (k) are a multiple of
+ * 32 become blocks of 32 weights (q8_0 34 bytes, q4_0 18); every other tensor, the embedding included, stays f32.
+ */
+async function expectedWeightBytes(dir: string, blockBytes: number | null): Promise<number> {
+  const file = await Deno.readFile(`${dir}/model.safetensors`);
+  const headerLength = Number(new DataView(file.buffer).getBigUint64(0, true));
+  const header: Record<string, { dtype: string; shape: number[] }> = JSON.parse(
+    new TextDecoder().decode(file.subarray(8, 8 + headerLength)),
+  );
+  let bytes = 0;
+  for (const [name, t] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    assert.equal(t.dtype, "F32", name);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    const quantized = blockBytes !== null && /\.(in_proj|x_proj|dt_proj|out_proj)\.weight$/.test(name) &&
+      t.shape.length === 2 && t.shape[1] % 32 === 0;
+    bytes += quantized ? (numel / 32) * blockBytes : 4 * numel;
+  }
+  return bytes;
+}
+
+Deno.test("cli profile --weights q8|q4: the report says the format the model ran in and counts its real bytes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases = [
+      // Mamba-2: every layer matrix has rows of 64 or 128 weights, so all are q8_0.
+      { fixture: "mamba2-tiny", weights: "q8", block: 34, matrices: "q8_0", label: /^q8_0, embedding f32$/ },
+      { fixture: "mamba2-tiny", weights: "q4", block: 18, matrices: "q4_0", label: /^q4_0, embedding f32$/ },
+      // Mamba-1: dt_proj's rows are dt_rank = 4 weights, not a multiple of 32, so it stays f32.
+      {
+        fixture: "mamba1-tiny",
+        weights: "q8",
+        block: 34,
+        matrices: "mixed",
+        label: /^mixed \(q8_0: in_proj, x_proj, out_proj; f32: dt_proj\), embedding f32$/,
+      },
+      { fixture: "mamba1-tiny", weights: null, block: null, matrices: "f32", label: /^f32, embedding f32$/ },
+    ] as const;
+    for (const [i, c] of cases.entries()) {
+      const out = `${dir}/r${i}`;
+      const r = await cli(
+        "profile",
+        "--model",
+        fixtureDir(c.fixture),
+        ...(c.weights ? ["--weights", c.weights] : []),
+        "--seqlens",
+        "8",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--quiet",
+        "--skip-peaks",
+        "--backend",
+        "wasm",
+        "--threads",
+        "1",
+        "--out",
+        out,
+        "--format",
+        "json",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const report: ProfileReport = JSON.parse(await Deno.readTextFile(`${out}/profile.json`));
+      assertValidProfile(report);
+      const what = `${c.fixture} --weights ${c.weights}`;
+      const m = report.models[0];
+      assert.equal(m.weightFormat.matrices, c.matrices, what);
+      assert.equal(report.environment.weights, c.matrices, what);
+      assert.equal(m.weightFormat.embedding, "f32", what);
+      assert.match(m.weightFormat.label, c.label, what);
+      assert.equal(m.weightBytes, await expectedWeightBytes(fixtureDir(c.fixture), c.block), what);
+      // The HTML report shows the label.
+      const html = await Deno.readTextFile(`${out}/report.html`);
+      assert.ok(html.includes(`<td class="l">${m.weightFormat.label}</td>`), what);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

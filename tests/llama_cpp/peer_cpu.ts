@@ -7,12 +7,14 @@
  * untimed warm-up runs, medians with min–max. Prints one markdown table (tests/llama_cpp/peer_table.ts).
  *
  * Ours runs the Q8_0 / Q4_0 files loaded back through our GGUF import, which keeps their blocks (`toModelWeights`), on
- * the WASM backend's quantized kernels (exact: weights dequantized in registers); the table's "ours ran" column names
- * the format ours really computed with.
+ * the WASM backend's quantized kernels: the integer path (16-bit activations, the default) and/or, with
+ * `--quant-paths integer,exact`, the exact kernels (weights dequantized in registers) as rows of their own in the same
+ * interleaved run; the table's "ours ran" column names the format and path ours really computed with. The GGUF exports
+ * quantize every matrix, embedding / lm_head included, as llama.cpp's do.
  *
  *   deno task peer [--models mamba1,mamba2,trained] [--size 130m | --dims d_model=64,n_layer=2,vocab=256]
  *                  [--formats f32,q8_0,q4_0] [--threads 1,2] [--prefill 512] [--decode 64] [--reps 5] [--warmup 1]
- *                  [--json FILE]
+ *                  [--quant-paths integer,exact] [--json FILE]
  *
  * Models: mamba1 / mamba2 are the --size preset (default 130m) or --dims shape with deterministic random weights;
  * "trained" the two trained models of ../shared/models (skipped, saying so, when absent); any other entry a checkpoint
@@ -59,6 +61,8 @@ export interface PeerOptions {
   decode: number;
   reps: number;
   warmup: number;
+  /** The WASM quantized paths ours runs Q8_0 / Q4_0 with (`quantActivations` true / false). */
+  quantPaths: ("integer" | "exact")[];
   json: string | null;
 }
 
@@ -76,6 +80,7 @@ export function parsePeerArgs(args: string[]): PeerOptions {
       decode: { type: "string", default: "64" },
       reps: { type: "string", default: "5" },
       warmup: { type: "string", default: "1" },
+      "quant-paths": { type: "string", default: "integer" },
       json: { type: "string" },
     },
     strict: true,
@@ -94,6 +99,11 @@ export function parsePeerArgs(args: string[]): PeerOptions {
       throw new Error(`--formats: "${f}" is not one of ${Object.keys(FORMATS).join(", ")}`);
     }
   }
+  const quantPaths = list(values["quant-paths"]!);
+  for (const p of quantPaths) {
+    if (p !== "integer" && p !== "exact") throw new Error(`--quant-paths: "${p}" is not one of integer, exact`);
+  }
+  if (quantPaths.length === 0) throw new Error("--quant-paths: give integer, exact or both");
   const models = list(values.models!);
   if (models.length === 0) throw new Error("--models: give at least one model");
   return {
@@ -106,6 +116,7 @@ export function parsePeerArgs(args: string[]): PeerOptions {
     decode: int("decode", values.decode!, 1, 100000),
     reps: int("reps", values.reps!, 1, 1000),
     warmup: int("warmup", values.warmup!, 0, 100),
+    quantPaths: quantPaths as PeerOptions["quantPaths"],
     json: values.json ?? null,
   };
 }
@@ -235,17 +246,21 @@ export async function runPeer(o: PeerOptions): Promise<PeerRow[]> {
         const type = FORMATS[f];
         const arch = c.arch === "mamba1" ? "mamba" : "mamba2";
         const bytes = ggufFromWeights(weights, { tensorType: type, metadata: ggufNoVocabMetadata(arch, c.vocabSize) });
-        const path = `${tmp}/${name.replace(/[^A-Za-z0-9_.-]+/g, "_")}-${f}.gguf`;
-        await Deno.writeFile(path, bytes);
+        const file = `${tmp}/${name.replace(/[^A-Za-z0-9_.-]+/g, "_")}-${f}.gguf`;
+        await Deno.writeFile(file, bytes);
         // Ours: the f32 weights, or the quantized file read back keeping its Q8_0 / Q4_0 blocks (quantized kernels).
-        const ours = type === "F32" ? weights : toModelWeights(ggufCheckpoint(parseGguf(bytes, path)));
-        const oursRanAs = weightsQuantFormat(ours) ?? "f32";
-        for (const threads of o.threads) {
-          console.error(`${name} ${type} threads ${threads}: ${o.warmup} warm-up + ${o.reps} interleaved runs…`);
-          const backend = await createWasmBackend({ threads });
+        const ours = type === "F32" ? weights : toModelWeights(ggufCheckpoint(parseGguf(bytes, file)));
+        const quant = weightsQuantFormat(ours);
+        const paths: ("f32" | "integer" | "exact")[] = quant ? o.quantPaths : ["f32"];
+        for (const [threads, path] of o.threads.flatMap((t) => paths.map((p) => [t, p] as const))) {
+          const oursRanAs = quant ? `${quant} ${path}` : "f32";
+          console.error(
+            `${name} ${type} (ours ${oursRanAs}) threads ${threads}: ${o.warmup} warm-up + ${o.reps} interleaved runs…`,
+          );
+          const backend = await createWasmBackend({ threads, quantActivations: path !== "exact" });
           const model = MambaModel.load(ours, backend);
           try {
-            await llama.load(path, threads);
+            await llama.load(file, threads);
             for (let i = 0; i < o.warmup; i++) {
               await oursRun(model, ids, o.decode, token);
               await llama.run(ids, o.decode);

@@ -66,6 +66,9 @@ Deno.test("peer harness: flags, defaults and clear errors", () => {
   assert.throws(() => parsePeerArgs(["--threads", "0"]), /--threads: 0 is not a whole number in \[1, 64\]/);
   assert.throws(() => parsePeerArgs(["--prefill", "1.5"]), /--prefill: 1.5/);
   assert.throws(() => parsePeerArgs(["--bogus"]), /bogus/);
+  assert.deepEqual(parsePeerArgs([]).quantPaths, ["integer"]);
+  assert.deepEqual(parsePeerArgs(["--quant-paths", "integer,exact"]).quantPaths, ["integer", "exact"]);
+  assert.throws(() => parsePeerArgs(["--quant-paths", "int8"]), /--quant-paths: "int8" is not one of integer, exact/);
 });
 
 /** Why the end-to-end run is skipped here, or null. */
@@ -105,11 +108,11 @@ Deno.test({
         report.rows.map((row) => `${row.model.split(" ")[0]} ${row.format} ${row.threads} ${row.oursRanAs}`),
         [
           "mamba1 F32 1 f32",
-          "mamba1 Q8_0 1 q8_0",
-          "mamba1 Q4_0 1 q4_0",
+          "mamba1 Q8_0 1 q8_0 integer",
+          "mamba1 Q4_0 1 q4_0 integer",
           "mamba2 F32 1 f32",
-          "mamba2 Q8_0 1 q8_0",
-          "mamba2 Q4_0 1 q4_0",
+          "mamba2 Q8_0 1 q8_0 integer",
+          "mamba2 Q4_0 1 q4_0 integer",
         ],
       );
       for (const row of report.rows) {

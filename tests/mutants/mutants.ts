@@ -359,4 +359,12 @@ export const MUTANTS: Mutant[] = [
     why: "issue 16: the profiler's bytes of a quantized component counted as f32 (bandwidth and roofline wrong)",
     killedBy: ["tests/runtime/quantize_test.ts"],
   },
+  {
+    name: "profile-weight-format-ignores-blocks",
+    file: "runtime/profiler.ts",
+    find: "for (const k of all) components[k] = model.quantFormats[k] ?? base;",
+    replace: "for (const k of all) components[k] = base;",
+    why: "issue 16: a q8 / q4 model's profile report labels its weights as the backend's f32 storage",
+    killedBy: ["tests/cli/profile_cli_test.ts"],
+  },
 ];

@@ -1,6 +1,7 @@
 /**
  * The backend configurations every op case runs over. WASM always (1 thread, and 2 threads with every op spread
- * over both however small); WebGPU where an adapter exists, on the process's shared device (tests/_gpu_device.ts),
+ * over both however small; and both again with the exact quantized kernels, `quantActivations: false`, for the
+ * ops that take matrices); WebGPU where an adapter exists, on the process's shared device (tests/_gpu_device.ts),
  * as is, with a lowered binding limit (matrices split over several buffers, linear's rows bound a few at a time),
  * and with f16 weight storage for the ops that take matrices. Without an adapter the WebGPU cases are registered
  * as ignored with the reason in their names.
@@ -32,24 +33,31 @@ export interface OpBackend {
   matricesOnly: boolean;
   /** memory() counts exactly 4 bytes per element (WASM); WebGPU counts its pooled buffers' sizes. */
   exactMemory: boolean;
+  /**
+   * linear on q8_0 / q4_0 weights takes the integer path on 16-bit activations (the WASM default): checked against
+   * the float64 product within the bound derived from the activations' quantization step, not to f32 rounding.
+   */
+  quantIntegerPath: boolean;
   create(): Promise<Backend>;
 }
 
 const gpu = await probeWebGpu();
 const noGpu = gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`;
 
-function wasm(threads: number): OpBackend {
+function wasm(threads: number, quantActivations = true): OpBackend {
   // minWorkPerThread 0: every op is split over all threads, however small the case. Passed through a variable
   // (no excess-property check) so that the suite still compiles should the option be renamed.
-  const opts = { threads, minWorkPerThread: 0 };
+  const opts = { threads, minWorkPerThread: 0, quantActivations };
   return {
-    label: `wasm×${threads}`,
+    label: `wasm×${threads}${quantActivations ? "" : " exact quant"}`,
     kind: "wasm",
     skip: null,
     f16Weights: false,
     maxBindingSize: null,
-    matricesOnly: false,
+    // The exact quantized kernels (quantActivations: false) change only linear on q8_0 / q4_0 matrices.
+    matricesOnly: !quantActivations,
     exactMemory: true,
+    quantIntegerPath: quantActivations,
     create: () => createWasmBackend(opts),
   };
 }
@@ -63,6 +71,7 @@ function webgpu(label: string, f16Weights: boolean, maxBindingSize: number | nul
     maxBindingSize,
     matricesOnly: f16Weights,
     exactMemory: false,
+    quantIntegerPath: false,
     create: async () =>
       createWebGpuBackend({ device: await sharedGpuDevice(), f16Weights, maxBindingSize: maxBindingSize ?? undefined }),
   };
@@ -72,6 +81,8 @@ function webgpu(label: string, f16Weights: boolean, maxBindingSize: number | nul
 export const OP_BACKENDS: OpBackend[] = [
   wasm(1),
   wasm(2),
+  wasm(1, false),
+  wasm(2, false),
   webgpu("webgpu", false, null),
   webgpu(`webgpu bind ${LOW_BINDING / 1024} KiB`, false, LOW_BINDING),
   webgpu("webgpu f16", true, null),

@@ -421,20 +421,73 @@ async function runQuantLinear(be: Backend, c: QuantLinearCase, ctx: Ctx): Promis
   const w = uploadQuant(be, data, ctx, "Wq");
   const b = be.upload(bias, [N], "bias");
   const withBias = linearRef(x, values, bias, M, N, K);
+  const noBias = linearRef(x, values, null, M, N, K);
+  // The exact kernels: f32 rounding of the product with the dequantized weights. The integer path: within the
+  // bound its 16-bit activation codes allow (quantIntBound).
+  const check = (got: Float32Array, want: Float64Array, withB: boolean, what: string) =>
+    ctx.cfg.quantIntegerPath
+      ? assertWithin(got, want, quantIntBound(x, values, withB ? bias : null, M, N, K), what)
+      : close(got, want, what, c.tol);
   const xv = sideBySide(be, M, [x], "x.view", X_VIEW);
   const y1 = be.linear(xv.views[0], w, b);
   assert.deepEqual(y1.shape, [M, N]);
-  close(await be.read(y1), withBias, `${tag}: view, bias`, c.tol);
+  check(await be.read(y1), withBias, true, `${tag}: view, bias`);
   const xa = sideBySide(be, M, [x], "x.aligned", X_ALIGNED);
   const y2 = be.linear(xa.views[0], w, b);
-  close(await be.read(y2), withBias, `${tag}: aligned view, bias`, c.tol);
+  check(await be.read(y2), withBias, true, `${tag}: aligned view, bias`);
   const xd = be.upload(x, [M, K], "x");
   const y3 = be.linear(xd, w);
   assert.deepEqual(y3.shape, [M, N]);
-  close(await be.read(y3), linearRef(x, values, null, M, N, K), `${tag}: dense, no bias`, c.tol);
+  check(await be.read(y3), noBias, false, `${tag}: dense, no bias`);
   for (const t of [w, b, xv.tensor, xa.tensor, xd, y1, y2, y3]) be.free(t);
   await be.sync();
   if (ctx.cfg.exactMemory) assert.equal(be.memory().liveBytes, base, `${tag}: everything freed`);
+}
+
+/**
+ * The error bound of the integer path (wasm/assembly/quant_linear.ts) per output of x [T, k] · W [n, k]ᵀ (+ bias),
+ * W the dequantized weights. Activations are quantized per block of 32 with dx = fl(max|x_block| / 32767) ≤
+ * max|x_block| / 32767 · (1 + 2^−24), and |x − dx·qx| ≤ dx·(1/2 + 2^−8): the quantization moves an output by at most
+ * Σ_blocks dx·(1/2 + 2^−8)·Σ|w_block|. The f32 arithmetic after the exact integer sums — per block 3 roundings
+ * (conversion, fl(dw·dx), the product), then nb − 1 additions and the bias — adds at most (nb + 4)·2^−24 ·
+ * (Σ_blocks |dw·dx·Σ qw·qx| + |bias|), where |dx·qx| ≤ |x| + 0.51·dx.
+ */
+function quantIntBound(x: Float32Array, W: Float32Array, bias: Float32Array | null, T: number, n: number, k: number) {
+  const nb = k / 32, u = 2 ** -24;
+  const bound = new Float64Array(T * n);
+  for (let r = 0; r < T; r++) {
+    const dx = new Float64Array(nb);
+    for (let b = 0; b < nb; b++) {
+      let m = 0;
+      for (let i = 0; i < 32; i++) m = Math.max(m, Math.abs(x[r * k + b * 32 + i]));
+      dx[b] = (m / 32767) * (1 + u);
+    }
+    for (let j = 0; j < n; j++) {
+      let q = 0, f = 0;
+      for (let b = 0; b < nb; b++) {
+        let sw = 0;
+        for (let i = 0; i < 32; i++) {
+          const wi = Math.abs(W[j * k + b * 32 + i]);
+          sw += wi;
+          f += wi * (Math.abs(x[r * k + b * 32 + i]) + 0.51 * dx[b]);
+        }
+        q += dx[b] * (0.5 + 2 ** -8) * sw;
+      }
+      bound[r * n + j] = q + (nb + 4) * u * (f + (bias ? Math.abs(bias[j]) : 0));
+    }
+  }
+  return bound;
+}
+
+/** |got − want| ≤ bound elementwise, naming the first output outside it. */
+function assertWithin(got: Float32Array, want: Float64Array, bound: Float64Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= bound[i])) {
+      assert.fail(`${what}: [${i}] = ${got[i]}, want ${want[i]} ± ${bound[i]} (off by ${err})`);
+    }
+  }
 }
 
 async function runQuantEmbed(be: Backend, c: QuantEmbedCase, ctx: Ctx): Promise<void> {

@@ -1,16 +1,15 @@
 /**
- * The WASM backend's opt-in integer path on block-quantized weights (`quantActivations: true`): `linear` quantizes
- * each input row per block of 32 (dx = max|x| / 127, codes rounded to nearest, ties to even) and sums dw·dx·Σ qw·qx.
- * Checked two ways: against a float64 emulation of exactly that arithmetic (fp32 tolerance: the integer sums are
- * exact, only the f32 scaling and accumulation round), and against the exact product with the dequantized weights
- * within the bound the input quantization allows — |Δy_j| ≤ Σ_blocks (max|x_block| / 254)·Σ|w_block| — while
- * differing from it (else the path would not be the integer one).
+ * The WASM backend's integer path on block-quantized weights (the default, `quantActivations` true): `linear`
+ * quantizes each input row per block of 32 to 16-bit codes (dx = fl(max|x| / 32767), qx = nearest-even(fl(x·fl(1/dx))))
+ * and computes per output acc = fl(acc + fl(f32(Σ qw·qx)·fl(dw·dx))) over the blocks, then fl(acc + bias)
+ * (wasm/assembly/quant_linear.ts). That arithmetic is emulated here in float64 with Math.fround and must match BIT FOR
+ * BIT on every path (the GEMV's groups of 8 and 4 rows and its single-row tail, the GEMM tile, threads splitting
+ * features or rows): the integer sums are exact, so any wrong code, order, nibble or scale shows. The exact kernels
+ * (`quantActivations: false`) must differ from it, and the description names the path.
  */
 import assert from "node:assert/strict";
 import type { QuantFormat } from "../../runtime/backend.ts";
-import { assertClose } from "../_assert.ts";
 import { quantWeights, rand, sideBySide } from "../ops/data.ts";
-import { linearRef } from "../ops/reference.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
 
 /** Round to nearest, ties to even (f32x4.nearest). */
@@ -19,60 +18,119 @@ function nearestEven(v: number): number {
   return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** x [T, k] as the kernel quantizes it: dequantized activations dx·qx (exact in float64). */
-function quantizedActivations(x: Float32Array, T: number, k: number): { xq: Float64Array; bound: Float64Array } {
-  const xq = new Float64Array(T * k), amax = new Float64Array(T * (k / 32));
-  for (let r = 0; r < T; r++) {
-    for (let b = 0; b < k / 32; b++) {
-      let m = 0;
-      for (let i = 0; i < 32; i++) m = Math.max(m, Math.abs(x[r * k + b * 32 + i]));
-      const d = Math.fround(m / 127), id = d !== 0 ? Math.fround(1 / d) : 0;
-      for (let i = 0; i < 32; i++) xq[r * k + b * 32 + i] = d * nearestEven(Math.fround(x[r * k + b * 32 + i] * id));
-      amax[r * (k / 32) + b] = m;
-    }
-  }
-  return { xq, bound: amax };
+/** IEEE half bits → number (exact). */
+function half(h: number): number {
+  const e = (h >> 10) & 31, m = h & 1023, s = h & 0x8000 ? -1 : 1;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (e === 0 ? m * 2 ** -24 : (1024 + m) * 2 ** (e - 25));
 }
 
-const SHAPES: [number, number, number][] = [[1, 32, 29], [1, 768, 37], [3, 96, 17], [5, 160, 70], [67, 160, 131], [
-  130,
-  256,
-  66,
-]];
+/** The weights' integer codes q (Q4_0: nibble − 8) and per-block f16 scales dw from GGUF blocks. */
+function codesAndScales(blocks: Uint8Array, format: QuantFormat, count: number) {
+  const per = format === "q8_0" ? 34 : 18, nb = count / 32;
+  const q = new Int32Array(count), dw = new Float64Array(nb);
+  for (let b = 0; b < nb; b++) {
+    const at = b * per;
+    dw[b] = half(blocks[at] | (blocks[at + 1] << 8));
+    for (let j = 0; j < 32; j++) {
+      if (format === "q8_0") q[b * 32 + j] = (blocks[at + 2 + j] << 24) >> 24;
+      else q[b * 32 + j] = (j < 16 ? blocks[at + 2 + j] & 15 : blocks[at + 2 + j - 16] >> 4) - 8;
+    }
+  }
+  return { q, dw };
+}
+
+/** The integer path's result, emulated exactly. */
+function emulate(
+  x: Float32Array,
+  blocks: Uint8Array,
+  format: QuantFormat,
+  bias: Float32Array | null,
+  T: number,
+  n: number,
+  k: number,
+): Float32Array {
+  const nb = k / 32, f = Math.fround;
+  const { q, dw } = codesAndScales(blocks, format, n * k);
+  const out = new Float32Array(T * n);
+  const qx = new Int32Array(k), dx = new Float64Array(nb);
+  for (let r = 0; r < T; r++) {
+    for (let b = 0; b < nb; b++) {
+      let m = 0;
+      for (let i = 0; i < 32; i++) m = Math.max(m, Math.abs(x[r * k + b * 32 + i]));
+      const d = f(m / 32767), id = d !== 0 ? f(1 / d) : 0;
+      dx[b] = d;
+      for (let i = 0; i < 32; i++) {
+        const c = nearestEven(f(x[r * k + b * 32 + i] * id));
+        assert.ok(Math.abs(c) <= 32767, `code ${c} outside ±32767`);
+        qx[b * 32 + i] = c;
+      }
+    }
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let b = 0; b < nb; b++) {
+        let s = 0;
+        for (let i = 0; i < 32; i++) s += q[j * k + b * 32 + i] * qx[b * 32 + i];
+        acc = f(acc + f(f(s) * f(dw[j * nb + b] * dx[b])));
+      }
+      out[r * n + j] = bias ? f(acc + bias[j]) : acc;
+    }
+  }
+  return out;
+}
+
+function assertBitEqual(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) assert.fail(`${what}: [${i}] = ${got[i]}, emulated ${want[i]}`);
+  }
+}
+
+// M < 4: the GEMV; M ≥ 4: the GEMM tile. N: multiples of 8, of 4 only, neither (every tail); K: 1 to 48 blocks.
+const SHAPES: [number, number, number][] = [
+  [1, 32, 29],
+  [1, 768, 37],
+  [1, 1536, 80],
+  [2, 96, 16],
+  [3, 96, 17],
+  [4, 64, 12],
+  [5, 160, 70],
+  [67, 160, 131],
+  [130, 256, 66],
+  [70, 32, 300],
+];
 
 for (const threads of [1, 2]) {
   for (const format of ["q8_0", "q4_0"] as QuantFormat[]) {
-    Deno.test(`WASM ×${threads} quantActivations ${format}: linear equals the emulated integer arithmetic; within the input-quantization bound of the exact product`, async () => {
-      const be = await createWasmBackend({ threads, minWorkPerThread: 0, quantActivations: true });
+    Deno.test(`WASM ×${threads} integer path ${format}: linear equals the emulated arithmetic bit for bit`, async () => {
+      const be = await createWasmBackend({ threads, minWorkPerThread: 0 });
+      const exact = await createWasmBackend({ threads, minWorkPerThread: 0, quantActivations: false });
       try {
+        assert.match(be.description, /integer dot products on 16-bit activations/);
+        assert.match(exact.description, /exact \(dequantized in registers\)/);
         for (const [M, K, N] of SHAPES) {
           const tag = `${format} M=${M} K=${K} N=${N}`;
           const x = rand(M * K, M + N, -2, 2), bias = rand(N, N + 1);
-          const { data, values } = quantWeights(format, N, K, K + N);
+          // (K ≥ 64) A block of zeros (dx = 0) and one of a single large value among small ones.
+          if (K >= 64) {
+            x.fill(0, 0, 32);
+            x[32 + 7] = 37.5;
+          }
+          const { data } = quantWeights(format, N, K, K + N);
           const w = be.uploadQuantizedMatrix!(data, "Wq");
           const xv = sideBySide(be, M, [x], "x.view", { left: 3, right: 5 }).views[0];
           const got = await be.read(be.linear(xv, w, be.upload(bias, [N], "bias")));
-          const { xq, bound: amax } = quantizedActivations(x, M, K);
-          assertClose(got, linearRef(xq, values, bias, M, N, K), `${tag}: emulated`, 1e-5, 1e-6);
-          const exact = linearRef(x, values, bias, M, N, K);
-          let differs = false;
-          for (let r = 0; r < M; r++) {
-            for (let j = 0; j < N; j++) {
-              let b = 0;
-              for (let blk = 0; blk < K / 32; blk++) {
-                let s = 0;
-                for (let i = 0; i < 32; i++) s += Math.abs(values[j * K + blk * 32 + i]);
-                b += (amax[r * (K / 32) + blk] / 254) * s;
-              }
-              const err = Math.abs(got[r * N + j] - exact[r * N + j]);
-              assert.ok(err <= b * (1 + 1e-5) + 1e-5, `${tag}: y[${r}, ${j}] off by ${err} > bound ${b}`);
-              if (err > 1e-4 * (b + 1e-30)) differs = true;
-            }
-          }
-          assert.ok(differs, `${tag}: equals the exact product: the integer path did not run`);
+          assertBitEqual(got, emulate(x, data.blocks, format, bias, M, N, K), `${tag}: view, bias`);
+          const dense = await be.read(be.linear(be.upload(x, [M, K], "x"), w));
+          assertBitEqual(dense, emulate(x, data.blocks, format, null, M, N, K), `${tag}: dense, no bias`);
+          // The exact kernels on the same matrix compute something else (else the path above would not be tested).
+          const we = exact.uploadQuantizedMatrix!(data, "Wq");
+          const ex = await exact.read(exact.linear(exact.upload(x, [M, K], "x"), we));
+          assert.ok(ex.some((v, i) => v !== dense[i]), `${tag}: the exact kernels equal the integer path`);
         }
       } finally {
         be.dispose();
+        exact.dispose();
       }
     });
   }

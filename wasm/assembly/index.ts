@@ -9,12 +9,13 @@ export { add, copy_bytes, fill_zero, gated_rms_norm, gather_rows, rms_norm } fro
 export { embed, linear, pack_panels, PANEL, stream_sum, STREAM_BLOCK_BYTES } from "./linear";
 export { conv1d } from "./conv";
 export {
-  ACT_Q8_BLOCK_BYTES,
+  act_row_bytes,
   embed_q,
   linear_q,
-  linear_q8a,
   linear_q_scratch_bytes,
-  quantize_act_q8,
+  linear_qa,
+  linear_qa_scratch_bytes,
+  quantize_act,
   QUANT_GEMM_ROWS,
   QUANT_Q4_0,
   QUANT_Q8_0,

@@ -289,26 +289,53 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
   }
 }
 
-// ---- activation-quantized integer path (opt-in: not exact) ------------------------------------------------------
+// ---- the integer path (the default): activations quantized to 16 bits per block ---------------------------------
 //
-// As llama.cpp's vec_dot_q8_0_q8_0: each input row is quantized per block of 32 to int8 codes with an f32 scale
-// dx = max|x| / 127 (codes = round-to-nearest-even(x / dx)), and a block's dot product is the exact integer
-// Σ qw·qx (i32x4.dot_i16x8_s) times dw·dx. The only approximation is the input's quantization.
-
-/** Bytes of one quantized activation block: 32 i16 codes (pre-widened for dot_i16x8_s) and, apart, an f32 scale. */
-export const ACT_Q8_BLOCK_BYTES: i32 = 68;
+// Each input row is quantized per block of 32 to i16 codes qx = nearest-even(fl(x · fl(1 / dx))) with an f32 scale
+// dx = fl(max|x| / 32767), and a block's dot product with a weight block is the exact integer Σ qw·qx
+// (i32x4.dot_i16x8_s), converted to f32 and scaled by fl(dw·dx). Per output: acc = fl(acc + fl(f32(Σ qw·qx)·fl(dw·dx)))
+// over the blocks in order, then fl(acc + bias): every kernel below (GEMV groups of 8 / 4 rows, the single-row tail,
+// the GEMM tile) performs exactly this arithmetic, so a result does not depend on the path, the row grouping or the
+// thread split (tests/wasm/quant_activations_test.ts emulates it bit for bit).
+//
+// No integer overflow. |qx| ≤ 32767: fl(max|x| · fl(1 / dx)) is 32767 within three f32 roundings (≤ 32767.01), which
+// rounds to 32767 (and narrow_i32x4_s saturates besides), so the one overflowing pair of dot_i16x8_s, (−32768)² +
+// (−32768)², cannot occur. |qw| ≤ 128 (Q8_0: any int8, −128 included; Q4_0: q − 8 ∈ [−8, 7], or in the GEMV the
+// unsigned nibble q ∈ [0, 15] with Σ (q − 8)·qx = Σ q·qx − 8·Σ qx). So a product is at most 128·32767 = 4 194 176 in
+// magnitude, and a block's 32 products sum, in any grouping, to at most 32·4 194 176 = 134 213 632 < 2^31 − 1
+// (Q4_0's unsigned form: |Σ q·qx| ≤ 32·15·32767 = 15 728 160, |8·Σ qx| ≤ 8 388 352). Sums never cross a block.
+//
+// Error against the exact product with the dequantized weights: |fl(x · fl(1/dx)) − x/dx| ≤ 32767·2^−23 < 2^−8, so
+// |x − dx·qx| ≤ dx·(1/2 + 2^−8) with dx ≤ max|x_block| / 32767 · (1 + 2^−24): each output moves by at most
+// Σ_blocks dx·(1/2 + 2^−8)·Σ|w_block| (≈ 250× less than 8-bit codes' max/254), plus the f32 rounding of the scaling
+// and the accumulation (the conversion, fl(dw·dx) and the product: 3 roundings per block, then one per block added).
 
 /**
- * Quantizes `rows` rows of k floats (row stride xStride floats) at x into dst: row r at dst + r·(k/32)·68 holds
- * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
+ * Bytes of one row of quantized activations for inner size k: k/32 blocks of 32 i16 codes (64 bytes each), then the
+ * k/32 f32 scales dx, then the k/32 i32 values 8·Σ qx, padded to a multiple of 16 bytes.
  */
-export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: usize): void {
+export function act_row_bytes(k: i32): i32 {
+  return actRowBytes(k >> 5);
+}
+
+// @ts-ignore: decorator
+@inline function actRowBytes(nb: i32): i32 {
+  return (nb << 6) + (((nb << 3) + 15) & ~15);
+}
+
+/**
+ * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
+ * dst + r·act_row_bytes(k)). Q8_0: a block's codes in element order; Q4_0: in the order the nibbles unpack as i16
+ * lanes (elements 0, 2, …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt).
+ */
+export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: i32, dst: usize): void {
   const nb = k >> 5;
-  const rowBytes = <usize>nb * ACT_Q8_BLOCK_BYTES;
+  const rowBytes = <usize>actRowBytes(nb);
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * <usize>xStride) << 2);
     const codes = dst + <usize>r * rowBytes;
     const scales = codes + (<usize>nb << 6);
+    const sums = scales + (<usize>nb << 2);
     for (let b = 0; b < nb; b++) {
       const xp = xr + (<usize>b << 7);
       const v0 = v128.load(xp), v1 = v128.load(xp, 16), v2 = v128.load(xp, 32), v3 = v128.load(xp, 48);
@@ -318,14 +345,34 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
         f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
       );
       const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-      const d: f32 = amax / <f32>127.0;
+      const d: f32 = amax / <f32>32767.0;
       const id = f32x4.splat(d != 0 ? <f32>1.0 / d : <f32>0.0);
+      let c0 = i16x8.narrow_i32x4_s(qi(v0, id), qi(v1, id)); // elements 0..7
+      let c1 = i16x8.narrow_i32x4_s(qi(v2, id), qi(v3, id)); // 8..15
+      let c2 = i16x8.narrow_i32x4_s(qi(v4, id), qi(v5, id)); // 16..23
+      let c3 = i16x8.narrow_i32x4_s(qi(v6, id), qi(v7, id)); // 24..31
+      if (format == QUANT_Q4_0) {
+        const e0 = v128.shuffle<i16>(c0, c1, 0, 2, 4, 6, 8, 10, 12, 14);
+        const o0 = v128.shuffle<i16>(c0, c1, 1, 3, 5, 7, 9, 11, 13, 15);
+        const e1 = v128.shuffle<i16>(c2, c3, 0, 2, 4, 6, 8, 10, 12, 14);
+        const o1 = v128.shuffle<i16>(c2, c3, 1, 3, 5, 7, 9, 11, 13, 15);
+        c0 = e0;
+        c1 = o0;
+        c2 = e1;
+        c3 = o1;
+      }
       const c = codes + (<usize>b << 6);
-      v128.store(c, i16x8.narrow_i32x4_s(qi(v0, id), qi(v1, id)));
-      v128.store(c, i16x8.narrow_i32x4_s(qi(v2, id), qi(v3, id)), 16);
-      v128.store(c, i16x8.narrow_i32x4_s(qi(v4, id), qi(v5, id)), 32);
-      v128.store(c, i16x8.narrow_i32x4_s(qi(v6, id), qi(v7, id)), 48);
+      v128.store(c, c0);
+      v128.store(c, c1, 16);
+      v128.store(c, c2, 32);
+      v128.store(c, c3, 48);
       store<f32>(scales + (<usize>b << 2), d);
+      const s = i32x4.add(
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(c0), i32x4.extadd_pairwise_i16x8_s(c1)),
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(c2), i32x4.extadd_pairwise_i16x8_s(c3)),
+      );
+      const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+      store<i32>(sums + (<usize>b << 2), sum << 3);
     }
   }
 }
@@ -335,99 +382,250 @@ export function quantize_act_q8(x: usize, xStride: i32, rows: i32, k: i32, dst: 
   return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, id)));
 }
 
-/** Σ qw·qx of one weight block (bp) and one activation block (x0..x3: its 32 i16 codes), as i32x4. */
+/**
+ * Partial sums (i32x4) of Σ qw·qx of the weight block at bp against one activation block's codes x0..x3. Q8_0: the
+ * int8 codes sign-extended. Q4_0: the UNSIGNED nibbles q (the caller subtracts 8·Σ qx), unpacked as i16 lanes of the
+ * 16 bytes — lane i of (v & 15) is element 2i, of (v >> 8) & 15 element 2i + 1, of (v >> 4) & 15 element 2i + 16, of
+ * v >> 12 element 2i + 17 — against activations stored in that order (quantize_act).
+ */
 // @ts-ignore: decorator
-@inline function intDot(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  const lo = codesLo(bp, format);
-  const hi = codesHi(bp, format);
+@inline function blockDotInt(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  if (format == QUANT_Q8_0) {
+    const lo = v128.load(bp), hi = v128.load(bp, 16);
+    return i32x4.add(
+      i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1)),
+      i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3)),
+    );
+  }
+  const v = v128.load(bp);
+  const m = i16x8.splat(0x0f);
   return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1)),
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v, m), x0), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), x2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3)),
   );
 }
 
-/** acc + f32(s) · (dw(sp) · dx). */
+/** [Σ s0, Σ s1, Σ s2, Σ s3]: the lane sums of four i32x4 (exact integers). */
 // @ts-ignore: decorator
-@inline function scaled(acc: v128, s: v128, sp: usize, dx: f32): v128 {
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(halfToFloat(<u32>load<u16>(sp)) * dx)));
+@inline function hadd4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u0 = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7));
+  const u1 = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(u0, u1, 0, 1, 4, 5), v128.shuffle<i32>(u0, u1, 2, 3, 6, 7));
 }
 
 // @ts-ignore: decorator
-@inline function linearQ8a(
-  xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
-  r0: i32, r1: i32, j0: i32, j1: i32,
+@inline function isum(s: v128): i32 {
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+}
+
+/**
+ * One block of four weight rows (codes at bp, bp + rowBytes, …; scales at sp, sp + sRow, …) against one activation
+ * block (codes x0..x3, scale dx splatted, Q4_0's correction 8·Σ qx splatted): acc + f32(Σ qw·qx)·fl(dw·dx) per row.
+ */
+// @ts-ignore: decorator
+@inline function group4(
+  acc: v128, bp: usize, rowBytes: usize, sp: usize, sRow: usize, format: i32,
+  x0: v128, x1: v128, x2: v128, x3: v128, dx: v128, corr: v128,
+): v128 {
+  let s = hadd4(
+    blockDotInt(bp, format, x0, x1, x2, x3),
+    blockDotInt(bp + rowBytes, format, x0, x1, x2, x3),
+    blockDotInt(bp + 2 * rowBytes, format, x0, x1, x2, x3),
+    blockDotInt(bp + 3 * rowBytes, format, x0, x1, x2, x3),
+  );
+  if (format == QUANT_Q4_0) s = i32x4.sub(s, corr);
+  const d = f32x4.mul(scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), dx);
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), d));
+}
+
+/** Stores four outputs (+ bias) at o. */
+// @ts-ignore: decorator
+@inline function store4(acc: v128, bias: usize, j: i32, o: usize): void {
+  v128.store(o, bias != 0 ? f32x4.add(acc, v128.load(bias + (<usize>j << 2))) : acc);
+}
+
+/** One output: weight row at bp (scales at sp) against the quantized activation row xr. */
+// @ts-ignore: decorator
+@inline function rowInt(xr: usize, nb: i32, bp: usize, sp: usize, bb: usize, format: i32): f32 {
+  const xsc = xr + (<usize>nb << 6);
+  const xsum = xsc + (<usize>nb << 2);
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xp = xr + (<usize>b << 6);
+    let s = isum(blockDotInt(bp, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48)));
+    if (format == QUANT_Q4_0) s -= load<i32>(xsum + (<usize>b << 2));
+    acc += <f32>s * (halfToFloat(<u32>load<u16>(sp)) * load<f32>(xsc + (<usize>b << 2)));
+    bp += bb;
+    sp += 2;
+  }
+  return acc;
+}
+
+/** GEMV: one quantized activation row xr against weight rows [j0, j1), eight then four rows sharing each x load. */
+// @ts-ignore: decorator
+@inline function gemvInt(
+  xr: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, bias: usize, po: usize, j0: i32, j1: i32,
 ): void {
-  const nb = k >> 5;
-  const sc = scalesOf(w, n, nb, format);
   const bb = blockBytes(format);
-  const rowBytes = <usize>nb * bb;
-  const xRowBytes = <usize>nb * ACT_Q8_BLOCK_BYTES;
-  const os = <usize>outStride << 2;
-  for (let rb = r0; rb < r1; rb += Q_ROW_BLOCK) {
-    const re = min(rb + Q_ROW_BLOCK, r1);
+  const sRow = <usize>nb << 1;
+  const xsc = xr + (<usize>nb << 6);
+  const xsum = xsc + (<usize>nb << 2);
+  let j = j0;
+  for (; j + 8 <= j1; j += 8) {
+    let bp = w + <usize>j * rowBytes;
+    let sp = sc + <usize>j * sRow;
+    const bp4 = rowBytes << 2, sp4 = sRow << 2;
+    let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);
+    for (let b = 0; b < nb; b++) {
+      const xp = xr + (<usize>b << 6);
+      const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+      const dx = v128.load32_splat(xsc + (<usize>b << 2));
+      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
+      a0 = group4(a0, bp, rowBytes, sp, sRow, format, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rowBytes, sp + sp4, sRow, format, x0, x1, x2, x3, dx, corr);
+      bp += bb;
+      sp += 2;
+    }
+    store4(a0, bias, j, po + (<usize>j << 2));
+    store4(a1, bias, j + 4, po + (<usize>(j + 4) << 2));
+  }
+  for (; j + 4 <= j1; j += 4) {
+    let bp = w + <usize>j * rowBytes;
+    let sp = sc + <usize>j * sRow;
+    let a0 = f32x4.splat(0.0);
+    for (let b = 0; b < nb; b++) {
+      const xp = xr + (<usize>b << 6);
+      const dx = v128.load32_splat(xsc + (<usize>b << 2));
+      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
+      a0 = group4(a0, bp, rowBytes, sp, sRow, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), dx, corr);
+      bp += bb;
+      sp += 2;
+    }
+    store4(a0, bias, j, po + (<usize>j << 2));
+  }
+  for (; j < j1; j++) {
+    const y = rowInt(xr, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format);
+    store<f32>(po + (<usize>j << 2), bias != 0 ? y + load<f32>(bias + (<usize>j << 2)) : y);
+  }
+}
+
+/** Rows of quantized activations kept hot (L2) while the unpacked weight groups sweep over them. */
+const QA_ROW_BLOCK: i32 = 64;
+
+/**
+ * The GEMM tile: four weight rows [j, j + 4) unpacked once into `scratch` (per block: the four rows' 32 codes as
+ * i16, Q4_0's as q − 8, in the activations' order, 256 bytes; then per block the rows' dw as f32x4), then every
+ * activation row of [r0, r1) swept over them — the codes are unpacked once per 64 rows instead of once per row.
+ */
+// @ts-ignore: decorator
+@inline function gemmInt(
+  xq: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, bias: usize, out: usize, os: usize,
+  r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
+): void {
+  const bb = blockBytes(format);
+  const sRow = <usize>nb << 1;
+  const xRow = <usize>actRowBytes(nb);
+  const dws = scratch + (<usize>nb << 8);
+  for (let rb = r0; rb < r1; rb += QA_ROW_BLOCK) {
+    const re = min(rb + QA_ROW_BLOCK, r1);
     let j = j0;
     for (; j + 4 <= j1; j += 4) {
-      const w0 = w + <usize>j * rowBytes;
+      // Unpack the group.
+      let bp = w + <usize>j * rowBytes;
+      let sp = sc + <usize>j * sRow;
+      for (let b = 0; b < nb; b++) {
+        const dst = scratch + (<usize>b << 8);
+        for (let i = 0; i < 4; i++) {
+          const p = bp + <usize>i * rowBytes, o = dst + (<usize>i << 6);
+          if (format == QUANT_Q8_0) {
+            const lo = v128.load(p), hi = v128.load(p, 16);
+            v128.store(o, i16x8.extend_low_i8x16_s(lo));
+            v128.store(o, i16x8.extend_high_i8x16_s(lo), 16);
+            v128.store(o, i16x8.extend_low_i8x16_s(hi), 32);
+            v128.store(o, i16x8.extend_high_i8x16_s(hi), 48);
+          } else {
+            const v = v128.load(p);
+            const m = i16x8.splat(0x0f), e = i16x8.splat(8);
+            v128.store(o, i16x8.sub(v128.and(v, m), e));
+            v128.store(o, i16x8.sub(v128.and(i16x8.shr_u(v, 8), m), e), 16);
+            v128.store(o, i16x8.sub(v128.and(i16x8.shr_u(v, 4), m), e), 32);
+            v128.store(o, i16x8.sub(i16x8.shr_u(v, 12), e), 48);
+          }
+        }
+        v128.store(dws + (<usize>b << 4), scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow));
+        bp += bb;
+        sp += 2;
+      }
       for (let r = rb; r < re; r++) {
-        const xr = xq + <usize>r * xRowBytes;
-        const xs = xr + (<usize>nb << 6);
-        let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
-        let bp = w0;
+        const xr = xq + <usize>r * xRow;
+        const xsc = xr + (<usize>nb << 6);
+        let acc = f32x4.splat(0.0);
         for (let b = 0; b < nb; b++) {
-          const xp = xr + (<usize>b << 6);
+          const xp = xr + (<usize>b << 6), g = scratch + (<usize>b << 8);
           const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-          const b1 = bp + rowBytes, b2 = b1 + rowBytes, b3 = b2 + rowBytes;
-          const s4 = scales4(scalePtr(bp, w, sc, format), scalePtr(b1, w, sc, format), scalePtr(b2, w, sc, format), scalePtr(b3, w, sc, format));
-          const d = f32x4.mul(s4, v128.load32_splat(xs + (<usize>b << 2)));
-          a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(intDot(bp, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
-          a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(intDot(b1, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
-          a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(intDot(b2, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
-          a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(intDot(b3, format, x0, x1, x2, x3)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
-          bp += bb;
+          const s = hadd4(
+            dot4(g, x0, x1, x2, x3),
+            dot4(g + 64, x0, x1, x2, x3),
+            dot4(g + 128, x0, x1, x2, x3),
+            dot4(g + 192, x0, x1, x2, x3),
+          );
+          const d = f32x4.mul(v128.load(dws + (<usize>b << 4)), v128.load32_splat(xsc + (<usize>b << 2)));
+          acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), d));
         }
-        const o = out + <usize>r * os + (<usize>j << 2);
-        if (bias != 0) {
-          const pb = bias + (<usize>j << 2);
-          store<f32>(o, hsum(a0) + load<f32>(pb));
-          store<f32>(o, hsum(a1) + load<f32>(pb, 4), 4);
-          store<f32>(o, hsum(a2) + load<f32>(pb, 8), 8);
-          store<f32>(o, hsum(a3) + load<f32>(pb, 12), 12);
-        } else {
-          store<f32>(o, hsum(a0));
-          store<f32>(o, hsum(a1), 4);
-          store<f32>(o, hsum(a2), 8);
-          store<f32>(o, hsum(a3), 12);
-        }
+        store4(acc, bias, j, out + <usize>r * os + (<usize>j << 2));
       }
     }
     for (; j < j1; j++) {
       for (let r = rb; r < re; r++) {
-        const xr = xq + <usize>r * xRowBytes;
-        const xs = xr + (<usize>nb << 6);
-        let a = f32x4.splat(0.0);
-        let bp = w + <usize>j * rowBytes;
-        for (let b = 0; b < nb; b++) {
-          const xp = xr + (<usize>b << 6);
-          const s = intDot(bp, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48));
-          a = scaled(a, s, scalePtr(bp, w, sc, format), load<f32>(xs + (<usize>b << 2)));
-          bp += bb;
-        }
-        store<f32>(out + <usize>r * os + (<usize>j << 2), hsum(a) + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : <f32>0.0));
+        const y = rowInt(xq + <usize>r * xRow, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format);
+        store<f32>(out + <usize>r * os + (<usize>j << 2), bias != 0 ? y + load<f32>(bias + (<usize>j << 2)) : y);
       }
     }
   }
 }
 
-/**
- * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
- * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales) at w; out: row stride outStride
- * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
- */
-export function linear_q8a(
+/** Σ of the i16 codes at g (32, as four i16x8) times x0..x3, as i32x4 partial sums. */
+// @ts-ignore: decorator
+@inline function dot4(g: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.load(g), x0), i32x4.dot_i16x8_s(v128.load(g, 16), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(v128.load(g, 32), x2), i32x4.dot_i16x8_s(v128.load(g, 48), x3)),
+  );
+}
+
+/** Bytes of linear_qa's GEMM scratch for inner size k: four unpacked weight rows (k·8) and their scales (k/2). */
+export function linear_qa_scratch_bytes(k: i32): i32 {
+  return (k >> 5) * 272;
+}
+
+// @ts-ignore: decorator
+@inline function linearQa(
   xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
-  r0: i32, r1: i32, j0: i32, j1: i32,
+  r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
+): void {
+  const nb = k >> 5;
+  const sc = scalesOf(w, n, nb, format);
+  const rowBytes = <usize>nb * blockBytes(format);
+  const os = <usize>outStride << 2;
+  if (r1 - r0 < QUANT_GEMM_ROWS || scratch == 0) {
+    const xRow = <usize>actRowBytes(nb);
+    for (let r = r0; r < r1; r++) gemvInt(xq + <usize>r * xRow, nb, w, sc, rowBytes, format, bias, out + <usize>r * os, j0, j1);
+    return;
+  }
+  gemmInt(xq, nb, w, sc, rowBytes, format, bias, out, os, r0, r1, j0, j1, scratch);
+}
+
+/**
+ * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
+ * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
+ * at w; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks;
+ * from it on the GEMM tile with linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
+ */
+export function linear_qa(
+  xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
+  r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
 ): void {
   if (r1 <= r0 || j1 <= j0) return;
-  if (format == QUANT_Q8_0) linearQ8a(xq, k, w, QUANT_Q8_0, n, bias, out, outStride, r0, r1, j0, j1);
-  else linearQ8a(xq, k, w, QUANT_Q4_0, n, bias, out, outStride, r0, r1, j0, j1);
+  if (format == QUANT_Q8_0) linearQa(xq, k, w, QUANT_Q8_0, n, bias, out, outStride, r0, r1, j0, j1, scratch);
+  else linearQa(xq, k, w, QUANT_Q4_0, n, bias, out, outStride, r0, r1, j0, j1, scratch);
 }

@@ -184,6 +184,12 @@ export interface Conv1dArgs {
   c1: number;
 }
 
+/** Arguments of `act_row_bytes` (wasm/assembly/quant_linear.ts), see {@link KernelExports.act_row_bytes}. */
+export interface ActRowBytesArgs {
+  /** `i32` */
+  k: number;
+}
+
 /** Arguments of `embed_q` (wasm/assembly/quant_linear.ts), see {@link KernelExports.embed_q}. */
 export interface EmbedQArgs {
   /** `usize` */
@@ -234,8 +240,14 @@ export interface LinearQArgs {
   scratch: number;
 }
 
-/** Arguments of `linear_q8a` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_q8a}. */
-export interface LinearQ8aArgs {
+/** Arguments of `linear_q_scratch_bytes` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_q_scratch_bytes}. */
+export interface LinearQScratchBytesArgs {
+  /** `i32` */
+  k: number;
+}
+
+/** Arguments of `linear_qa` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_qa}. */
+export interface LinearQaArgs {
   /** `usize` */
   xq: number;
   /** `i32` */
@@ -260,16 +272,18 @@ export interface LinearQ8aArgs {
   j0: number;
   /** `i32` */
   j1: number;
+  /** `usize` */
+  scratch: number;
 }
 
-/** Arguments of `linear_q_scratch_bytes` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_q_scratch_bytes}. */
-export interface LinearQScratchBytesArgs {
+/** Arguments of `linear_qa_scratch_bytes` (wasm/assembly/quant_linear.ts), see {@link KernelExports.linear_qa_scratch_bytes}. */
+export interface LinearQaScratchBytesArgs {
   /** `i32` */
   k: number;
 }
 
-/** Arguments of `quantize_act_q8` (wasm/assembly/quant_linear.ts), see {@link KernelExports.quantize_act_q8}. */
-export interface QuantizeActQ8Args {
+/** Arguments of `quantize_act` (wasm/assembly/quant_linear.ts), see {@link KernelExports.quantize_act}. */
+export interface QuantizeActArgs {
   /** `usize` */
   x: number;
   /** `i32` */
@@ -278,6 +292,8 @@ export interface QuantizeActQ8Args {
   rows: number;
   /** `i32` */
   k: number;
+  /** `i32` */
+  format: number;
   /** `usize` */
   dst: number;
 }
@@ -453,11 +469,13 @@ export interface KernelArgs {
   pack_panels: PackPanelsArgs;
   stream_sum: StreamSumArgs;
   conv1d: Conv1dArgs;
+  act_row_bytes: ActRowBytesArgs;
   embed_q: EmbedQArgs;
   linear_q: LinearQArgs;
-  linear_q8a: LinearQ8aArgs;
   linear_q_scratch_bytes: LinearQScratchBytesArgs;
-  quantize_act_q8: QuantizeActQ8Args;
+  linear_qa: LinearQaArgs;
+  linear_qa_scratch_bytes: LinearQaScratchBytesArgs;
+  quantize_act: QuantizeActArgs;
   selective_scan: SelectiveScanArgs;
   ssd_chunked: SsdChunkedArgs;
   ssd_scratch_bytes: SsdScratchBytesArgs;
@@ -514,6 +532,11 @@ export interface KernelExports {
    */
   conv1d(x: number, xStride: number, w: number, bias: number, state: number, out: number, wt: number, C: number, K: number, batch: number, seqLen: number, c0: number, c1: number): void;
   /**
+   * Bytes of one row of quantized activations for inner size k: k/32 blocks of 32 i16 codes (64 bytes each), then the
+   * k/32 f32 scales dx, then the k/32 i32 values 8·Σ qx, padded to a multiple of 16 bytes.
+   */
+  act_row_bytes(k: number): number;
+  /**
    * Embedding gather on a quantized [n, k] table: out[t, :] = dequantized W[ids[t], :] for `count` ids (i32 at
    * `ids`); out: (count, k). Traps on an id outside [0, n) (the caller validates first).
    */
@@ -526,19 +549,23 @@ export interface KernelExports {
    * 4×8 register tile over blocks of 64 rows.
    */
   linear_q(x: number, xStride: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
-  /**
-   * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
-   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales) at w; out: row stride outStride
-   * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
-   */
-  linear_q8a(xq: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number): void;
   /** Bytes of linear_q's scratch for inner size k: one dequantized panel (k·8 floats) and one row (k floats). */
   linear_q_scratch_bytes(k: number): number;
   /**
-   * Quantizes `rows` rows of k floats (row stride xStride floats) at x into dst: row r at dst + r·(k/32)·68 holds
-   * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
+   * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
+   * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
+   * at w; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks;
+   * from it on the GEMM tile with linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
    */
-  quantize_act_q8(x: number, xStride: number, rows: number, k: number, dst: number): void;
+  linear_qa(xq: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
+  /** Bytes of linear_qa's GEMM scratch for inner size k: four unpacked weight rows (k·8) and their scales (k/2). */
+  linear_qa_scratch_bytes(k: number): number;
+  /**
+   * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
+   * dst + r·act_row_bytes(k)). Q8_0: a block's codes in element order; Q4_0: in the order the nibbles unpack as i16
+   * lanes (elements 0, 2, …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt).
+   */
+  quantize_act(x: number, xStride: number, rows: number, k: number, format: number, dst: number): void;
   /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
@@ -619,6 +646,11 @@ export interface Kernels {
    */
   conv1d(args: Conv1dArgs): void;
   /**
+   * Bytes of one row of quantized activations for inner size k: k/32 blocks of 32 i16 codes (64 bytes each), then the
+   * k/32 f32 scales dx, then the k/32 i32 values 8·Σ qx, padded to a multiple of 16 bytes.
+   */
+  act_row_bytes(args: ActRowBytesArgs): number;
+  /**
    * Embedding gather on a quantized [n, k] table: out[t, :] = dequantized W[ids[t], :] for `count` ids (i32 at
    * `ids`); out: (count, k). Traps on an id outside [0, n) (the caller validates first).
    */
@@ -631,19 +663,23 @@ export interface Kernels {
    * 4×8 register tile over blocks of 64 rows.
    */
   linear_q(args: LinearQArgs): void;
-  /**
-   * The integer path: out[r, j] = Σ_blocks dw·dx·(Σ qw·qx) + bias[j] for rows [r0, r1) of activations quantized by
-   * quantize_act_q8 at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales) at w; out: row stride outStride
-   * floats. Four weight rows share each activation block's loads; blocks of 64 rows reuse the weight rows from cache.
-   */
-  linear_q8a(args: LinearQ8aArgs): void;
   /** Bytes of linear_q's scratch for inner size k: one dequantized panel (k·8 floats) and one row (k floats). */
   linear_q_scratch_bytes(args: LinearQScratchBytesArgs): number;
   /**
-   * Quantizes `rows` rows of k floats (row stride xStride floats) at x into dst: row r at dst + r·(k/32)·68 holds
-   * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
+   * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
+   * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
+   * at w; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks;
+   * from it on the GEMM tile with linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
    */
-  quantize_act_q8(args: QuantizeActQ8Args): void;
+  linear_qa(args: LinearQaArgs): void;
+  /** Bytes of linear_qa's GEMM scratch for inner size k: four unpacked weight rows (k·8) and their scales (k/2). */
+  linear_qa_scratch_bytes(args: LinearQaScratchBytesArgs): number;
+  /**
+   * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
+   * dst + r·act_row_bytes(k)). Q8_0: a block's codes in element order; Q4_0: in the order the nibbles unpack as i16
+   * lanes (elements 0, 2, …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt).
+   */
+  quantize_act(args: QuantizeActArgs): void;
   /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
@@ -690,11 +726,13 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "pack_panels",
   "stream_sum",
   "conv1d",
+  "act_row_bytes",
   "embed_q",
   "linear_q",
-  "linear_q8a",
   "linear_q_scratch_bytes",
-  "quantize_act_q8",
+  "linear_qa",
+  "linear_qa_scratch_bytes",
+  "quantize_act",
   "selective_scan",
   "ssd_chunked",
   "ssd_scratch_bytes",
@@ -714,11 +752,13 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   pack_panels: ["src", "rows", "k", "dst"],
   stream_sum: ["p", "bytes"],
   conv1d: ["x", "xStride", "w", "bias", "state", "out", "wt", "C", "K", "batch", "seqLen", "c0", "c1"],
+  act_row_bytes: ["k"],
   embed_q: ["ids", "count", "w", "format", "n", "k", "out"],
   linear_q: ["x", "xStride", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
-  linear_q8a: ["xq", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1"],
   linear_q_scratch_bytes: ["k"],
-  quantize_act_q8: ["x", "xStride", "rows", "k", "dst"],
+  linear_qa: ["xq", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
+  linear_qa_scratch_bytes: ["k"],
+  quantize_act: ["x", "xStride", "rows", "k", "format", "dst"],
   selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
   ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
   ssd_scratch_bytes: ["Q", "P", "N"],
@@ -741,11 +781,13 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   pack_panels: (a) => [a.src, a.rows, a.k, a.dst],
   stream_sum: (a) => [a.p, a.bytes],
   conv1d: (a) => [a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1],
+  act_row_bytes: (a) => [a.k],
   embed_q: (a) => [a.ids, a.count, a.w, a.format, a.n, a.k, a.out],
   linear_q: (a) => [a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
-  linear_q8a: (a) => [a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1],
   linear_q_scratch_bytes: (a) => [a.k],
-  quantize_act_q8: (a) => [a.x, a.xStride, a.rows, a.k, a.dst],
+  linear_qa: (a) => [a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
+  linear_qa_scratch_bytes: (a) => [a.k],
+  quantize_act: (a) => [a.x, a.xStride, a.rows, a.k, a.format, a.dst],
   selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
   ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
   ssd_scratch_bytes: (a) => [a.Q, a.P, a.N],
@@ -771,11 +813,13 @@ export function bindKernels(e: KernelExports): Kernels {
     pack_panels: (a) => e.pack_panels(a.src, a.rows, a.k, a.dst),
     stream_sum: (a) => e.stream_sum(a.p, a.bytes),
     conv1d: (a) => e.conv1d(a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1),
+    act_row_bytes: (a) => e.act_row_bytes(a.k),
     embed_q: (a) => e.embed_q(a.ids, a.count, a.w, a.format, a.n, a.k, a.out),
     linear_q: (a) => e.linear_q(a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
-    linear_q8a: (a) => e.linear_q8a(a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1),
     linear_q_scratch_bytes: (a) => e.linear_q_scratch_bytes(a.k),
-    quantize_act_q8: (a) => e.quantize_act_q8(a.x, a.xStride, a.rows, a.k, a.dst),
+    linear_qa: (a) => e.linear_qa(a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
+    linear_qa_scratch_bytes: (a) => e.linear_qa_scratch_bytes(a.k),
+    quantize_act: (a) => e.quantize_act(a.x, a.xStride, a.rows, a.k, a.format, a.dst),
     selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
     ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
     ssd_scratch_bytes: (a) => e.ssd_scratch_bytes(a.Q, a.P, a.N),
@@ -794,12 +838,6 @@ export const PANEL = 8;
  * (`i32`, wasm/assembly/linear.ts.)
  */
 export const STREAM_BLOCK_BYTES = 128;
-
-/**
- * Bytes of one quantized activation block: 32 i16 codes (pre-widened for dot_i16x8_s) and, apart, an f32 scale.
- * (`i32`, wasm/assembly/quant_linear.ts.)
- */
-export const ACT_Q8_BLOCK_BYTES = 68;
 
 /**
  * Fewer rows than this use the streaming GEMV straight from the blocks; more, the dequantized-panel GEMM.
@@ -829,7 +867,6 @@ export const SCAN_SCRATCH_BYTES_PER_STATE = 32;
 export const KERNEL_CONSTANTS: { readonly [name: string]: number } = {
   PANEL,
   STREAM_BLOCK_BYTES,
-  ACT_Q8_BLOCK_BYTES,
   QUANT_GEMM_ROWS,
   QUANT_Q4_0,
   QUANT_Q8_0,
