@@ -5,6 +5,8 @@
 // panel p holds packed[p][kk][j] = W[p·8 + j][kk] (k-major inside the panel), rows ≥ n are zero. One k step of a
 // panel is 32 contiguous bytes = two f32x4, so both kernels stream the weights strictly sequentially.
 
+import { fma4 } from "./simd_math";
+
 /** Output features per packed panel (the backend sizes and splits packed matrices by it). */
 export const PANEL: i32 = 8;
 /** Rows of x kept hot (L2) while every panel of the thread's range sweeps over them. */
@@ -107,17 +109,17 @@ function storePart(p: usize, v: v128, lanes: i32): void {
     const wl = v128.load(w);
     const wh = v128.load(w, 16);
     const s0 = v128.load32_splat(p0 + o);
-    a0 = f32x4.add(a0, f32x4.mul(s0, wl));
-    b0 = f32x4.add(b0, f32x4.mul(s0, wh));
+    a0 = fma4(s0, wl, a0);
+    b0 = fma4(s0, wh, b0);
     const s1 = v128.load32_splat(p1 + o);
-    a1 = f32x4.add(a1, f32x4.mul(s1, wl));
-    b1 = f32x4.add(b1, f32x4.mul(s1, wh));
+    a1 = fma4(s1, wl, a1);
+    b1 = fma4(s1, wh, b1);
     const s2 = v128.load32_splat(p2 + o);
-    a2 = f32x4.add(a2, f32x4.mul(s2, wl));
-    b2 = f32x4.add(b2, f32x4.mul(s2, wh));
+    a2 = fma4(s2, wl, a2);
+    b2 = fma4(s2, wh, b2);
     const s3 = v128.load32_splat(p3 + o);
-    a3 = f32x4.add(a3, f32x4.mul(s3, wl));
-    b3 = f32x4.add(b3, f32x4.mul(s3, wh));
+    a3 = fma4(s3, wl, a3);
+    b3 = fma4(s3, wh, b3);
     w += 32;
   }
   const bl = biasLo(bias, cols);
@@ -145,20 +147,20 @@ function storePart(p: usize, v: v128, lanes: i32): void {
     const s1 = v128.load32_splat(o, 4);
     const s2 = v128.load32_splat(o, 8);
     const s3 = v128.load32_splat(o, 12);
-    a0 = f32x4.add(a0, f32x4.mul(s0, v128.load(w)));
-    b0 = f32x4.add(b0, f32x4.mul(s0, v128.load(w, 16)));
-    a1 = f32x4.add(a1, f32x4.mul(s1, v128.load(w, 32)));
-    b1 = f32x4.add(b1, f32x4.mul(s1, v128.load(w, 48)));
-    a2 = f32x4.add(a2, f32x4.mul(s2, v128.load(w, 64)));
-    b2 = f32x4.add(b2, f32x4.mul(s2, v128.load(w, 80)));
-    a3 = f32x4.add(a3, f32x4.mul(s3, v128.load(w, 96)));
-    b3 = f32x4.add(b3, f32x4.mul(s3, v128.load(w, 112)));
+    a0 = fma4(s0, v128.load(w), a0);
+    b0 = fma4(s0, v128.load(w, 16), b0);
+    a1 = fma4(s1, v128.load(w, 32), a1);
+    b1 = fma4(s1, v128.load(w, 48), b1);
+    a2 = fma4(s2, v128.load(w, 64), a2);
+    b2 = fma4(s2, v128.load(w, 80), b2);
+    a3 = fma4(s3, v128.load(w, 96), a3);
+    b3 = fma4(s3, v128.load(w, 112), b3);
     w += 128;
   }
   for (; kk < k; kk++) {
     const s0 = v128.load32_splat(px + (<usize>kk << 2));
-    a0 = f32x4.add(a0, f32x4.mul(s0, v128.load(w)));
-    b0 = f32x4.add(b0, f32x4.mul(s0, v128.load(w, 16)));
+    a0 = fma4(s0, v128.load(w), a0);
+    b0 = fma4(s0, v128.load(w, 16), b0);
     w += 32;
   }
   const lo = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));

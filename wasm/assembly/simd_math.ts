@@ -3,6 +3,26 @@
 //
 // Everything is `@inline` so the kernels keep their values in registers; nothing here touches static data.
 
+/**
+ * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
+ * The host reads it after instantiation, so a caller-supplied module reports its own build.
+ */
+export function relaxed_simd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/**
+ * a·b + c for 4 lanes. Built with relaxed SIMD: one `f32x4.relaxed_madd`, which the host may fuse (one rounding,
+ * x64 vfmadd) or not (mul then add, two roundings); without: mul then add. Every kernel's error bound must hold
+ * for both (a fused step is at least as accurate: |fl(ab+c) − (ab+c)| ≤ u·|ab+c| against
+ * u·|ab| + u·|fl(ab)+c| unfused).
+ */
+// @ts-ignore: decorator
+@inline export function fma4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 /** Lower clamp of exp's argument: below it the result is flushed to zero. */
 const EXP_LO: f32 = -87.33654;
 /** Upper clamp of exp's argument: keeps 2^k finite (k ≤ 127). */

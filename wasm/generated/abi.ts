@@ -282,6 +282,10 @@ export interface QuantizeActQ8Args {
   dst: number;
 }
 
+/** Arguments of `relaxed_simd` (wasm/assembly/simd_math.ts), see {@link KernelExports.relaxed_simd}. */
+export interface RelaxedSimdArgs {
+}
+
 /** Arguments of `selective_scan` (wasm/assembly/scan.ts), see {@link KernelExports.selective_scan}. */
 export interface SelectiveScanArgs {
   /** `usize` */
@@ -458,6 +462,7 @@ export interface KernelArgs {
   linear_q8a: LinearQ8aArgs;
   linear_q_scratch_bytes: LinearQScratchBytesArgs;
   quantize_act_q8: QuantizeActQ8Args;
+  relaxed_simd: RelaxedSimdArgs;
   selective_scan: SelectiveScanArgs;
   ssd_chunked: SsdChunkedArgs;
   ssd_scratch_bytes: SsdScratchBytesArgs;
@@ -539,6 +544,11 @@ export interface KernelExports {
    * its k/32 blocks of 32 i16 codes (64 bytes each), then the k/32 f32 scales.
    */
   quantize_act_q8(x: number, xStride: number, rows: number, k: number, dst: number): void;
+  /**
+   * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
+   * The host reads it after instantiation, so a caller-supplied module reports its own build.
+   */
+  relaxed_simd(): number;
   /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
@@ -645,6 +655,11 @@ export interface Kernels {
    */
   quantize_act_q8(args: QuantizeActQ8Args): void;
   /**
+   * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
+   * The host reads it after instantiation, so a caller-supplied module reports its own build.
+   */
+  relaxed_simd(args: RelaxedSimdArgs): number;
+  /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
    *   out[b,t,d] = (Σ_n C[b,t,n]·h[n] + Dskip[d]·u[b,t,d]) · SiLU(z[b,t,d]); the final h goes back to state.
@@ -695,6 +710,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "linear_q8a",
   "linear_q_scratch_bytes",
   "quantize_act_q8",
+  "relaxed_simd",
   "selective_scan",
   "ssd_chunked",
   "ssd_scratch_bytes",
@@ -719,6 +735,7 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   linear_q8a: ["xq", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1"],
   linear_q_scratch_bytes: ["k"],
   quantize_act_q8: ["x", "xStride", "rows", "k", "dst"],
+  relaxed_simd: [],
   selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
   ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
   ssd_scratch_bytes: ["Q", "P", "N"],
@@ -746,6 +763,7 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   linear_q8a: (a) => [a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1],
   linear_q_scratch_bytes: (a) => [a.k],
   quantize_act_q8: (a) => [a.x, a.xStride, a.rows, a.k, a.dst],
+  relaxed_simd: (a) => [],
   selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
   ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
   ssd_scratch_bytes: (a) => [a.Q, a.P, a.N],
@@ -776,6 +794,7 @@ export function bindKernels(e: KernelExports): Kernels {
     linear_q8a: (a) => e.linear_q8a(a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1),
     linear_q_scratch_bytes: (a) => e.linear_q_scratch_bytes(a.k),
     quantize_act_q8: (a) => e.quantize_act_q8(a.x, a.xStride, a.rows, a.k, a.dst),
+    relaxed_simd: (a) => e.relaxed_simd(),
     selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
     ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
     ssd_scratch_bytes: (a) => e.ssd_scratch_bytes(a.Q, a.P, a.N),
