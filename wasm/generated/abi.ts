@@ -495,8 +495,8 @@ export interface KernelExports {
   /**
    * out[r, :] = x[r, :] · Wᵀ + bias for rows [r0, r1) and output panels [p0, p1) (columns p·8 ..).
    * x: (rows, k) with row stride xStride floats; w: packed (⌈n/8⌉, k, 8); bias: (n) or 0; out: (rows, n) with
-   * row stride outStride floats. One row uses the streaming GEMV, more rows the 4×8 register tile, blocked over
-   * ROW_BLOCK rows so a block of x stays in cache while the panels stream past it.
+   * row stride outStride floats. One row uses the streaming GEMV, more rows the 6×8 register tile, blocked over
+   * ROW_BLOCK rows and K_BLOCK k steps so that both operands of the tile come from cache.
    */
   linear(x: number, xStride: number, k: number, w: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, p0: number, p1: number): void;
   /**
@@ -605,8 +605,8 @@ export interface Kernels {
   /**
    * out[r, :] = x[r, :] · Wᵀ + bias for rows [r0, r1) and output panels [p0, p1) (columns p·8 ..).
    * x: (rows, k) with row stride xStride floats; w: packed (⌈n/8⌉, k, 8); bias: (n) or 0; out: (rows, n) with
-   * row stride outStride floats. One row uses the streaming GEMV, more rows the 4×8 register tile, blocked over
-   * ROW_BLOCK rows so a block of x stays in cache while the panels stream past it.
+   * row stride outStride floats. One row uses the streaming GEMV, more rows the 6×8 register tile, blocked over
+   * ROW_BLOCK rows and K_BLOCK k steps so that both operands of the tile come from cache.
    */
   linear(args: LinearArgs): void;
   /**
