@@ -18,6 +18,7 @@ import {
   parseRepoId,
   QuantizeError,
   quantizeWeights,
+  RelaxedSimdUnsupportedError,
   selectBackend,
   type SelectBackendOptions,
   toModelWeights,
@@ -36,6 +37,11 @@ export const BACKEND_CHOICES: readonly string[] = ["auto", ...BACKEND_KINDS];
 export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   backend: { type: "string", help: `Compute backend: ${BACKEND_CHOICES.join(", ")}`, default: "auto" },
   threads: { type: "string", help: "WASM worker threads (1 = single-threaded; default: cores, max 8)" },
+  "relaxed-simd": {
+    type: "string",
+    help: "WASM relaxed SIMD (fused multiply-add kernels): auto (where the host has it), on (required), off",
+    default: "auto",
+  },
   weights: {
     type: "string",
     help: "Weight matrices: f32; f16 on WebGPU (half the memory and decode bytes; f32 math); q8 or q4 " +
@@ -201,8 +207,10 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
   const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
   const weights = choiceFlag(flags, "weights", WEIGHTS_CHOICES);
+  const relaxed = choiceFlag(flags, "relaxed-simd", ["auto", "on", "off"] as const);
   const options: SelectBackendOptions = {
     threads,
+    relaxedSimd: relaxed === "auto" ? "auto" : relaxed === "on",
     f16Weights: weights === "f16",
     timestamps: extra.timestamps,
     debug: flags["gpu-debug"] === true,
@@ -210,6 +218,7 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   try {
     return await selectBackend(kind, options);
   } catch (e) {
+    if (e instanceof RelaxedSimdUnsupportedError) throw new UsageError(`--relaxed-simd on: ${e.message}`);
     if (e instanceof BackendOptionError && e.option === "weightFormat") {
       throw new UsageError(`--weights ${weights}: ${e.message}`);
     }

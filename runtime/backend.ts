@@ -466,6 +466,8 @@ export interface BackendCapabilities {
   readonly maxMemoryBytes?: number;
   /** Sampling (temperature, top-k, top-p) on the device, without a readback per token. */
   readonly deviceSampling: boolean;
+  /** WASM: the kernels are the relaxed-SIMD build (fused multiply-adds where the host has them). */
+  readonly relaxedSimd?: boolean;
 }
 
 /**
