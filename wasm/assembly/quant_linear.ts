@@ -397,11 +397,11 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3)),
     );
   }
+  // Shifts only (no mask constant to materialise): a lane's bits 0–3, 8–11, 4–7, 12–15 moved to the top, then down.
   const v = v128.load(bp);
-  const m = i16x8.splat(0x0f);
   return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(v, m), x0), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 8), m), x1)),
-    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v, 4), m), x2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3)),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 12), 12), x0), i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 4), 12), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 8), 12), x2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3)),
   );
 }
 
