@@ -38,6 +38,11 @@ export interface SelectBackendOptions {
    */
   relaxedSimd?: "auto" | boolean;
   /**
+   * WASM: how `linear` computes on q8_0 / q4_0 matrices: true (default) integer dot products on 16-bit activations,
+   * false the exact kernels (dequantized in registers); see `WasmBackendOptions.quantActivations`.
+   */
+  quantActivations?: boolean;
+  /**
    * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
    * weights when it falls back to WASM; "wasm" refuses it.
    */
@@ -82,6 +87,7 @@ export function selectBackend(
         module: options.wasmModule,
         workerFactory: options.workerFactory,
         relaxedSimd: options.relaxedSimd,
+        quantActivations: options.quantActivations,
       }),
   }, {
     allowFallbackAdapter: options.allowFallbackAdapter,
