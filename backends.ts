@@ -21,7 +21,7 @@ import type { WorkerFactory } from "./wasm/threads.ts";
  *
  * const options: SelectBackendOptions = { threads: 1, f16Weights: false };
  * const backend = await selectBackend("wasm", options);
- * console.log(backend.description); // WASM SIMD (128-bit), 1 thread
+ * console.log(backend.description); // WASM SIMD (128-bit, relaxed), 1 thread
  * backend.dispose();
  * ```
  */
@@ -32,6 +32,16 @@ export interface SelectBackendOptions {
   wasmModule?: WebAssembly.Module;
   /** WASM: starts the kernel workers; on Node pass `nodeWorkerFactory` (`wasm/node_workers.ts`, worker_threads). */
   workerFactory?: WorkerFactory;
+  /**
+   * WASM: the relaxed-SIMD kernels (fused multiply-adds): "auto" (default) where the host validates them, true to
+   * require them (`RelaxedSimdUnsupportedError` otherwise), false for the baseline SIMD build.
+   */
+  relaxedSimd?: "auto" | boolean;
+  /**
+   * WASM: how `linear` computes on q8_0 / q4_0 matrices: true (default) integer dot products on 16-bit activations,
+   * false the exact kernels (dequantized in registers); see `WasmBackendOptions.quantActivations`.
+   */
+  quantActivations?: boolean;
   /**
    * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
    * weights when it falls back to WASM; "wasm" refuses it.
@@ -72,7 +82,13 @@ export function selectBackend(
     // The WASM kernels read f32 weights: f16 storage, when asked for, is refused by chooseBackend from the backend's
     // capabilities ("auto" keeps f32).
     wasm: () =>
-      createWasmBackend({ threads: options.threads, module: options.wasmModule, workerFactory: options.workerFactory }),
+      createWasmBackend({
+        threads: options.threads,
+        module: options.wasmModule,
+        workerFactory: options.workerFactory,
+        relaxedSimd: options.relaxedSimd,
+        quantActivations: options.quantActivations,
+      }),
   }, {
     allowFallbackAdapter: options.allowFallbackAdapter,
     weightFormat: options.f16Weights ? "f16" : undefined,

@@ -18,6 +18,7 @@ import {
   parseRepoId,
   QuantizeError,
   quantizeWeights,
+  RelaxedSimdUnsupportedError,
   selectBackend,
   type SelectBackendOptions,
   toModelWeights,
@@ -36,11 +37,22 @@ export const BACKEND_CHOICES: readonly string[] = ["auto", ...BACKEND_KINDS];
 export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   backend: { type: "string", help: `Compute backend: ${BACKEND_CHOICES.join(", ")}`, default: "auto" },
   threads: { type: "string", help: "WASM worker threads (1 = single-threaded; default: cores, max 8)" },
+  "relaxed-simd": {
+    type: "string",
+    help: "WASM relaxed SIMD (fused multiply-add kernels): auto (where the host has it), on (required), off",
+    default: "auto",
+  },
   weights: {
     type: "string",
     help: "Weight matrices: f32; f16 on WebGPU (half the memory and decode bytes; f32 math); q8 or q4 " +
-      "(quantize in_proj, x_proj, dt_proj and out_proj to q8_0 / q4_0 blocks at load; f32 math)",
+      "(quantize in_proj, x_proj, dt_proj and out_proj to q8_0 / q4_0 blocks at load; math: see --quant-math)",
     default: "f32",
+  },
+  "quant-math": {
+    type: "string",
+    help: "WASM, on q8_0 / q4_0 weights: integer (dot products on activations quantized to 16 bits per block of 32; " +
+      "error bound in QUANTIZATION.md) or exact (weights dequantized to f32 in registers; slower)",
+    default: "integer",
   },
   "gpu-debug": {
     type: "boolean",
@@ -217,8 +229,12 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   }
   const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
   const weights = choiceFlag(flags, "weights", WEIGHTS_CHOICES);
+  const relaxed = choiceFlag(flags, "relaxed-simd", ["auto", "on", "off"] as const);
+  const quantMath = choiceFlag(flags, "quant-math", ["integer", "exact"] as const);
   const options: SelectBackendOptions = {
     threads,
+    relaxedSimd: relaxed === "auto" ? "auto" : relaxed === "on",
+    quantActivations: quantMath === "integer",
     f16Weights: weights === "f16",
     timestamps: extra.timestamps,
     debug: flags["gpu-debug"] === true,
@@ -226,6 +242,7 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   try {
     return await selectBackend(kind, options);
   } catch (e) {
+    if (e instanceof RelaxedSimdUnsupportedError) throw new UsageError(`--relaxed-simd on: ${e.message}`);
     if (e instanceof BackendOptionError && e.option === "weightFormat") {
       throw new UsageError(`--weights ${weights}: ${e.message}`);
     }

@@ -455,7 +455,8 @@ export interface BackendCapabilities {
   readonly weightFormats: readonly WeightFormat[];
   /**
    * Block-quantized formats {@link Backend.uploadQuantizedMatrix} accepts (empty: none). Whatever the backend's
-   * `weightFormat`, such a matrix keeps its blocks and `linear` / `embed` dequantize them in registers.
+   * `weightFormat`, such a matrix keeps its blocks: `embed` dequantizes them in registers; `linear` too, or (WASM's
+   * default) takes integer dot products with its input quantized to 16 bits per block (wasm/backend.ts).
    */
   readonly quantFormats: readonly QuantFormat[];
   /**
@@ -472,6 +473,8 @@ export interface BackendCapabilities {
   readonly maxMemoryBytes?: number;
   /** Sampling (temperature, top-k, top-p) on the device, without a readback per token. */
   readonly deviceSampling: boolean;
+  /** WASM: the kernels are the relaxed-SIMD build (fused multiply-adds where the host has them). */
+  readonly relaxedSimd?: boolean;
 }
 
 /**
@@ -519,7 +522,7 @@ export interface Backend {
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix;
   /**
    * Copy a block-quantized `[n, k]` weight into a new matrix without converting it: `linear`, `embed` and
-   * `embedFrom` read its blocks and dequantize in registers (math in f32). Present when
+   * `embedFrom` read its blocks (dequantized in registers, or WASM's integer path for `linear`). Present when
    * {@link BackendCapabilities.quantFormats} lists `data.format`.
    */
   uploadQuantizedMatrix?(data: QuantizedMatrixData, label: string): Matrix;

@@ -30,6 +30,7 @@ export const TIMESTAMP_SKIP: string | null = !gpu.adapter
 
 /** Backends to test, in order. */
 export const TEST_BACKENDS: TestBackend[] = [
+  // The default build: relaxed SIMD where the host has it (WASM_BASELINE below is the other build).
   { name: "wasm", skip: null, create: () => createWasmBackend({ threads: 2 }) },
   {
     name: "webgpu",
@@ -37,6 +38,16 @@ export const TEST_BACKENDS: TestBackend[] = [
     create: async () => createWebGpuBackend({ device: await sharedGpuDevice() }),
   },
 ];
+
+/**
+ * The WASM backend's baseline SIMD build (no relaxed SIMD), for the tests that must hold on both builds (the golden
+ * fixtures): on a host with relaxed SIMD, TEST_BACKENDS' "wasm" runs the relaxed build.
+ */
+export const WASM_BASELINE: TestBackend = {
+  name: "wasm baseline SIMD",
+  skip: null,
+  create: () => createWasmBackend({ threads: 2, relaxedSimd: false }),
+};
 
 /** Loads the checkpoint folder `dir` on a new backend of `tb`, runs `f` on the model, then frees both. */
 export async function withFixtureModel(

@@ -29,6 +29,7 @@ import {
   instantiateKernels,
   KernelAbiError,
   type KernelExports,
+  relaxedSimdSupported,
   threadsSupported,
 } from "./module.ts";
 import { WasmBackend } from "./ops.ts";
@@ -62,6 +63,35 @@ export interface WasmBackendOptions {
    * equal to the f32 kernels' on the dequantized matrix but for summation order (slower).
    */
   quantActivations?: boolean;
+  /**
+   * Relaxed SIMD (fused multiply-adds in the f32 kernels): `"auto"` (default) uses the relaxed build where the
+   * host validates it ({@link relaxedSimdSupported}), `true` requires it ({@link RelaxedSimdUnsupportedError}
+   * otherwise), `false` runs the baseline SIMD build. Ignored with a caller-supplied `module`, which reports its
+   * own build. The backend's `relaxedSimd` and description say which ran.
+   */
+  relaxedSimd?: "auto" | boolean;
+}
+
+/** `relaxedSimd: true` on a host that does not validate relaxed SIMD. */
+export class RelaxedSimdUnsupportedError extends Error {
+  override name = "RelaxedSimdUnsupportedError";
+}
+
+/**
+ * Whether to run the relaxed-SIMD kernels: `want` as {@link WasmBackendOptions.relaxedSimd}, `supported` whether
+ * the host validates relaxed SIMD. Throws {@link RelaxedSimdUnsupportedError} for `true` on a host without it.
+ */
+export function chooseRelaxedSimd(want: "auto" | boolean, supported: boolean): boolean {
+  if (want !== "auto" && want !== true && want !== false) {
+    throw new TypeError(`createWasmBackend: relaxedSimd must be "auto", true or false, got ${JSON.stringify(want)}`);
+  }
+  if (want === true && !supported) {
+    throw new RelaxedSimdUnsupportedError(
+      "createWasmBackend: relaxedSimd: true, but this host does not validate WebAssembly relaxed SIMD " +
+        '(f32x4.relaxed_madd); use relaxedSimd: "auto" or false',
+    );
+  }
+  return want === "auto" ? supported : want;
 }
 
 /** Byte offset of the worker control block (page 0 is reserved: offset 0 stays unused as a null pointer). */
@@ -102,8 +132,9 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
       threads = 1;
     }
   } else {
+    const relaxed = chooseRelaxedSimd(opts.relaxedSimd ?? "auto", relaxedSimdSupported());
     shared = threads > 1;
-    module = await compileKernels(shared);
+    module = await compileKernels(shared, relaxed);
     memory = createMemory(shared, INITIAL_PAGES);
     kernels = instantiateKernels(module, memory);
   }
@@ -126,6 +157,8 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
 export interface WasmBackendExtras {
   /** Threads used by parallel ops, the caller included. */
   readonly threads: number;
+  /** The kernels are the relaxed-SIMD build (`WasmBackendOptions.relaxedSimd`). */
+  readonly relaxedSimd: boolean;
   /** Restarts the peak measurement at the current live bytes. */
   resetPeak(): void;
   /** Kernel calls of the parallel ops each thread has run, the caller first: how the work was really spread. */

@@ -9,7 +9,13 @@
  */
 
 import { KERNEL_CONSTANTS, KERNEL_NAMES, KERNEL_PARAMS, type KernelExports, MAX_PAGES } from "./generated/abi.ts";
-import { decodeBase64, KERNELS_SIMD_BASE64, KERNELS_THREADS_BASE64 } from "./generated/kernels_wasm.ts";
+import {
+  decodeBase64,
+  KERNELS_SIMD_BASE64,
+  KERNELS_SIMD_RELAXED_BASE64,
+  KERNELS_THREADS_BASE64,
+  KERNELS_THREADS_RELAXED_BASE64,
+} from "./generated/kernels_wasm.ts";
 
 export type { KernelExports } from "./generated/abi.ts";
 
@@ -18,10 +24,20 @@ export class KernelAbiError extends Error {
   override name = "KernelAbiError";
 }
 
-const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+const compiled = new Map<WasmKernelVariant, Promise<WebAssembly.Module>>();
+
+/** The base64 module of each variant. */
+const VARIANT_BASE64: Record<WasmKernelVariant, string> = {
+  simd: KERNELS_SIMD_BASE64,
+  threads: KERNELS_THREADS_BASE64,
+  "simd-relaxed": KERNELS_SIMD_RELAXED_BASE64,
+  "threads-relaxed": KERNELS_THREADS_RELAXED_BASE64,
+};
 
 /**
- * The two builds of the kernel module: SIMD on an ordinary memory, or SIMD + threads on a shared memory.
+ * The four builds of the kernel module: SIMD on an ordinary memory, or SIMD + threads on a shared memory; each
+ * also with relaxed SIMD (`-relaxed`: fused multiply-adds where the host has them), for hosts where
+ * {@link relaxedSimdSupported}.
  *
  * @example
  * ```ts
@@ -36,7 +52,7 @@ const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
  * console.log(memory?.module, memory?.name); // env memory
  * ```
  */
-export type WasmKernelVariant = "simd" | "threads";
+export type WasmKernelVariant = "simd" | "threads" | "simd-relaxed" | "threads-relaxed";
 
 /**
  * The kernel module's bytes, for hosts that refuse to compile WebAssembly from bytes at run time (Cloudflare
@@ -53,22 +69,89 @@ export type WasmKernelVariant = "simd" | "threads";
  * ```
  */
 export function wasmKernelBytes(variant: WasmKernelVariant = "simd"): Uint8Array<ArrayBuffer> {
-  if (variant !== "simd" && variant !== "threads") {
-    throw new RangeError(`unknown WASM kernel variant "${variant}"; expected "simd" or "threads"`);
+  if (!Object.hasOwn(VARIANT_BASE64, variant)) {
+    throw new RangeError(
+      `unknown WASM kernel variant "${variant}"; expected one of ${Object.keys(VARIANT_BASE64).join(", ")}`,
+    );
   }
-  return decodeBase64(variant === "threads" ? KERNELS_THREADS_BASE64 : KERNELS_SIMD_BASE64);
+  return decodeBase64(VARIANT_BASE64[variant]);
+}
+
+/**
+ * The smallest module using relaxed SIMD: one function (v128, v128, v128) → v128 whose body is
+ * `local.get 0, local.get 1, local.get 2, f32x4.relaxed_madd` (opcode 0xfd 0x105, LEB128 0x85 0x02).
+ * A host validates it exactly when it implements the relaxed-SIMD proposal.
+ */
+export const RELAXED_SIMD_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version 1
+  0x01,
+  0x08,
+  0x01,
+  0x60,
+  0x03,
+  0x7b,
+  0x7b,
+  0x7b,
+  0x01,
+  0x7b, // type section: (v128 v128 v128) → v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x0d,
+  0x01,
+  0x0b,
+  0x00, // code section: one body of 11 bytes, no locals
+  0x20,
+  0x00,
+  0x20,
+  0x01,
+  0x20,
+  0x02, // local.get 0, 1, 2
+  0xfd,
+  0x85,
+  0x02, // f32x4.relaxed_madd
+  0x0b, // end
+]);
+
+let relaxedSupport: boolean | undefined;
+
+/** True when this host validates relaxed SIMD ({@link RELAXED_SIMD_PROBE}); computed once. */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedSupport === undefined) {
+    try {
+      relaxedSupport = WebAssembly.validate(RELAXED_SIMD_PROBE);
+    } catch {
+      relaxedSupport = false;
+    }
+  }
+  return relaxedSupport;
+}
+
+/** The kernel variant for a memory kind and relaxed SIMD on or off. */
+export function kernelVariant(shared: boolean, relaxed: boolean): WasmKernelVariant {
+  return `${shared ? "threads" : "simd"}${relaxed ? "-relaxed" : ""}` as WasmKernelVariant;
 }
 
 /**
  * Compiles (once per variant) the kernel module: `shared = true` gives the threads variant that imports a shared
- * memory, `false` the SIMD-only variant for an ordinary memory.
+ * memory, `false` the SIMD-only variant for an ordinary memory; `relaxed` their relaxed-SIMD builds (the caller
+ * checks {@link relaxedSimdSupported} first).
  */
-export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
-  let m = compiled.get(shared);
+export function compileKernels(shared: boolean, relaxed = false): Promise<WebAssembly.Module> {
+  const variant = kernelVariant(shared, relaxed);
+  let m = compiled.get(variant);
   if (!m) {
-    const variant = shared ? "threads" : "simd";
     m = WebAssembly.compile(wasmKernelBytes(variant)).catch((err: unknown) => {
-      compiled.delete(shared);
+      compiled.delete(variant);
       throw new Error(
         `this host refused to compile the WASM kernels (${
           (err as Error).message
@@ -77,7 +160,7 @@ export function compileKernels(shared: boolean): Promise<WebAssembly.Module> {
         { cause: err },
       );
     });
-    compiled.set(shared, m);
+    compiled.set(variant, m);
   }
   return m;
 }

@@ -28,7 +28,7 @@ const self = {
  *
  * // Node 20 has no Web Workers: the WASM kernels' threads run on worker_threads instead.
  * const backend = await selectBackend("wasm", { threads: 2, workerFactory: nodeWorkerFactory });
- * console.log(backend.description); // WASM SIMD (128-bit), 2 threads, shared memory …
+ * console.log(backend.description); // WASM SIMD (128-bit, relaxed), 2 threads, shared memory …
  * backend.dispose(); // ends the threads
  * ```
  */

@@ -72,6 +72,8 @@ export class WasmBackend implements Backend {
   /** Threads used by parallel ops, the caller included. */
   readonly threads: number;
   readonly capabilities: BackendCapabilities;
+  /** The kernels are the relaxed-SIMD build (read from the module itself, so a caller's module reports its own). */
+  readonly relaxedSimd: boolean;
 
   readonly #heap: WasmHeap;
   readonly #run: KernelDispatch;
@@ -82,6 +84,7 @@ export class WasmBackend implements Backend {
     this.#run = run;
     this.#quantActivations = quantActivations;
     this.threads = run.threads;
+    this.relaxedSimd = run.k.relaxed_simd({}) === 1;
     this.capabilities = {
       queued: false,
       timestamps: false,
@@ -94,8 +97,12 @@ export class WasmBackend implements Backend {
       preferredBatch: 1,
       maxMemoryBytes: MAX_PAGES * 65536,
       deviceSampling: false,
+      relaxedSimd: this.relaxedSimd,
     };
-    this.description = `WASM SIMD (128-bit), ${this.threads} thread${this.threads > 1 ? "s" : ""}` +
+    this.description =
+      `WASM SIMD (128-bit${this.relaxedSimd ? ", relaxed" : ""}), ${this.threads} thread${
+        this.threads > 1 ? "s" : ""
+      }` +
       (shared ? ", shared memory" : "") +
       (quantActivations
         ? ", quantized weights: integer dot products on 16-bit activations"

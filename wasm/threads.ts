@@ -91,7 +91,7 @@ export interface WorkerLike {
  *   return new Worker(url, { type: "module" }) as unknown as WorkerLike;
  * };
  * const backend = await selectBackend("wasm", { threads: 2, workerFactory });
- * console.log(backend.description, started); // WASM SIMD (128-bit), 2 threads … 1
+ * console.log(backend.description, started); // WASM SIMD (128-bit, relaxed), 2 threads … 1
  * backend.dispose();
  * ```
  */

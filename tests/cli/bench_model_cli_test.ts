@@ -119,3 +119,34 @@ Deno.test("cli bench --model: with --dims / --size / --arch, or a missing folder
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /\/nonexistent\/perfmamba-model/);
 });
+
+Deno.test("cli bench --quant-math: the report names the WASM quantized path that ran; a bad value is a usage error", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "perfmamba-bench-quant-math-" });
+  try {
+    const gguf = `${tmp}/tiny-q8_0.gguf`;
+    await Deno.writeFile(
+      gguf,
+      ggufFromWeights(await loadWeights(dirSource(fixtureDir("mamba2-tiny"))), { tensorType: "Q8_0" }),
+    );
+    const run = ["bench", "--model", gguf, "--seqlens", "8", "--decode-tokens", "2", "--iters", "1", ...WASM];
+    for (
+      const [flag, want] of [
+        [[], /quantized weights: integer dot products on 16-bit activations/],
+        [["--quant-math", "integer"], /quantized weights: integer dot products on 16-bit activations/],
+        [["--quant-math", "exact"], /quantized weights: exact \(dequantized in registers\)/],
+      ] as const
+    ) {
+      const json = `${tmp}/r${flag.length}${flag[1] ?? ""}.json`;
+      const r = await cli(...run, ...flag, "--json", json);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(await Deno.readTextFile(json)) as { description: string; rows: Row[] };
+      assert.match(report.description, want, flag.join(" "));
+      assert.ok(report.rows.every((row) => row.error === undefined && row.ms > 0), flag.join(" "));
+    }
+    const bad = await cli(...run, "--quant-math", "int8");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--quant-math must be one of integer, exact, got "int8"/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

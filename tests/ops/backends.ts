@@ -1,7 +1,8 @@
 /**
  * The backend configurations every op case runs over. WASM always (1 thread, and 2 threads with every op spread
- * over both however small; and both again with the exact quantized kernels, `quantActivations: false`, for the
- * ops that take matrices); WebGPU where an adapter exists, on the process's shared device (tests/_gpu_device.ts),
+ * over both however small; each in the baseline SIMD build and the relaxed-SIMD one where the host has it; and with
+ * the exact quantized kernels, `quantActivations: false`, for the ops that take matrices); WebGPU where an adapter
+ * exists, on the process's shared device (tests/_gpu_device.ts),
  * as is, with a lowered binding limit (matrices split over several buffers, linear's rows bound a few at a time),
  * and with f16 weight storage for the ops that take matrices. Without an adapter the WebGPU cases are registered
  * as ignored with the reason in their names.
@@ -11,6 +12,7 @@
 import type { Backend } from "../../runtime/backend.ts";
 import { probeWebGpu } from "../../runtime/select_backend.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
+import { relaxedSimdSupported } from "../../wasm/module.ts";
 import { createWebGpuBackend } from "../../kernels/webgpu_backend.ts";
 import { sharedGpuDevice } from "../_gpu_device.ts";
 
@@ -44,14 +46,18 @@ export interface OpBackend {
 const gpu = await probeWebGpu();
 const noGpu = gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`;
 
-function wasm(threads: number, quantActivations = true): OpBackend {
+/**
+ * WASM on `threads` threads, the baseline SIMD build or the relaxed-SIMD one (fused multiply-adds where the host
+ * fuses them): the references' bounds must hold for both. quantActivations false: the exact quantized kernels.
+ */
+function wasm(threads: number, relaxedSimd: boolean, quantActivations = true): OpBackend {
   // minWorkPerThread 0: every op is split over all threads, however small the case. Passed through a variable
   // (no excess-property check) so that the suite still compiles should the option be renamed.
-  const opts = { threads, minWorkPerThread: 0, quantActivations };
+  const opts = { threads, minWorkPerThread: 0, relaxedSimd, quantActivations };
   return {
-    label: `wasm×${threads}${quantActivations ? "" : " exact quant"}`,
+    label: `wasm×${threads}${relaxedSimd ? " relaxed" : ""}${quantActivations ? "" : " exact quant"}`,
     kind: "wasm",
-    skip: null,
+    skip: relaxedSimd && !relaxedSimdSupported() ? "skipped: this host has no WebAssembly relaxed SIMD" : null,
     f16Weights: false,
     maxBindingSize: null,
     // The exact quantized kernels (quantActivations: false) change only linear on q8_0 / q4_0 matrices.
@@ -79,10 +85,12 @@ function webgpu(label: string, f16Weights: boolean, maxBindingSize: number | nul
 
 /** Every configuration, in registration order. */
 export const OP_BACKENDS: OpBackend[] = [
-  wasm(1),
-  wasm(2),
   wasm(1, false),
   wasm(2, false),
+  wasm(1, true),
+  wasm(2, true),
+  wasm(1, false, false),
+  wasm(2, true, false),
   webgpu("webgpu", false, null),
   webgpu(`webgpu bind ${LOW_BINDING / 1024} KiB`, false, LOW_BINDING),
   webgpu("webgpu f16", true, null),

@@ -355,6 +355,10 @@ const LINEAR: LinearCase[] = [
   lin(131, 130, 24),
   lin(261, 133, 259),
   lin(300, 256, 320),
+  // WASM's k blocks (K_BLOCK 256) and row blocks (ROW_BLOCK 96): k = 2 blocks + a ragged one, out accumulated
+  // over them with the bias added once; rows crossing a row block and ending in a partial tile.
+  lin(20, 600, 27, " (k blocks)"),
+  lin(97, 520, 17, " (k and row blocks)"),
   // A [300, 20] / [300, 21] matrix: 6 or 4 parts under 4 KiB bindings, x and y bound a few rows at a time.
   lin(3, 20, 300, " (split matrix)"),
   lin(70, 20, 300, " (split matrix)"),
@@ -477,6 +481,10 @@ const SSD: SsdCase[] = [
   ssd(2, [150], 4, 16, 2, 32, 64),
   // More than one 64-wide tile along l, s, p and n, a chunk longer than the scan workgroup, L = 1 chunk + 1.
   ssd(1, [301], 2, 70, 1, 67, 300, [0.001, 0.2]),
+  // WASM's register-tiled chunk (P a multiple of 8, tiles of 6 rows): the 130m head shape (P 64, Q 128 here),
+  // tiles ragged along t, n and the chunk, N not a multiple of 4; and P = 24 (three 8-column tiles).
+  ssd(1, [300], 3, 64, 1, 45, 128, [0.001, 0.3]),
+  ssd(2, [70], 2, 24, 1, 20, 32),
   // State carried: chunked prefill then seqLen-1 steps equal one run.
   ssd(2, [9, 1, 1, 1], 4, 6, 2, 13, 4),
   ssd(2, [37, 1, 1, 1], 4, 5, 2, 13, 8),

@@ -8,9 +8,10 @@ import { flattenBatch, MambaModel, validateTokens } from "../../runtime/model.ts
 import { generate } from "../../runtime/generate.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, FIXTURES, readGolden } from "../_golden.ts";
-import { TEST_BACKENDS, withFixtureModel } from "../_backends.ts";
+import { TEST_BACKENDS, WASM_BASELINE, withFixtureModel } from "../_backends.ts";
 
-for (const tb of TEST_BACKENDS) {
+// The golden fixtures hold on both WASM builds (relaxed SIMD and baseline).
+for (const tb of [...TEST_BACKENDS, WASM_BASELINE]) {
   for (const fixture of FIXTURES) {
     const dir = fixtureDir(fixture);
     const golden = readGolden<FixtureGolden>(dir);

@@ -86,9 +86,12 @@ function assertBitEqual(got: Float32Array, want: Float32Array, what: string): vo
   }
 }
 
-// M < 4: the GEMV; M ≥ 4: the GEMM tile. N: multiples of 8, of 4 only, neither (every tail); K: 1 to 48 blocks.
+// M < 4: the GEMV; M ≥ 4: the GEMM tile. N: multiples of 8, of 4 only, neither (every tail); K: 1 to 48 blocks,
+// multiples of 4 blocks (the GEMV's scales 16 at a time) and not (its block tail).
 const SHAPES: [number, number, number][] = [
   [1, 32, 29],
+  [1, 160, 24],
+  [2, 224, 45],
   [1, 768, 37],
   [1, 1536, 80],
   [2, 96, 16],

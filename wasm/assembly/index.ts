@@ -20,5 +20,6 @@ export {
   QUANT_Q4_0,
   QUANT_Q8_0,
 } from "./quant_linear";
+export { relaxed_simd } from "./simd_math";
 export { SCAN_SCRATCH_BYTES_PER_STATE, selective_scan } from "./scan";
 export { ssd_chunked, ssd_scratch_bytes, ssd_step } from "./ssd";

@@ -5,10 +5,17 @@
 // panel p holds packed[p][kk][j] = W[p·8 + j][kk] (k-major inside the panel), rows ≥ n are zero. One k step of a
 // panel is 32 contiguous bytes = two f32x4, so both kernels stream the weights strictly sequentially.
 
+import { fma4 } from "./simd_math";
+
 /** Output features per packed panel (the backend sizes and splits packed matrices by it). */
 export const PANEL: i32 = 8;
-/** Rows of x kept hot (L2) while every panel of the thread's range sweeps over them. */
-const ROW_BLOCK: i32 = 64;
+/** Rows of x kept hot (L2) while every panel of the thread's range sweeps over them (a multiple of TILE_ROWS). */
+const ROW_BLOCK: i32 = 96;
+/** ROW_BLOCK is a multiple of both tiles' rows. */
+// @ts-ignore: static assertion
+assert(ROW_BLOCK % 6 == 0 && ROW_BLOCK % 4 == 0);
+/** k steps per block: a panel's slice (K_BLOCK·32 bytes = 8 KiB) stays in L1 across a block's row tiles. */
+const K_BLOCK: i32 = 256;
 
 /**
  * Packs `rows` rows of a row-major [rows, k] matrix at `src` into ⌈rows/8⌉ panels at `dst` (zero-padded).
@@ -79,7 +86,8 @@ function storePart(p: usize, v: v128, lanes: i32): void {
 
 /**
  * Register tile of 4 rows × 8 columns: out[r, 0..cols) = x[r, :] · panel + bias for `rows` (1..4) rows.
- * x rows start at px (row stride xs bytes); missing rows alias row 0 and are not stored.
+ * x rows start at px (row stride xs bytes); missing rows alias row 0 and are not stored. (The quantized GEMM of
+ * quant_linear.ts runs it on its dequantized panels; the f32 GEMM uses tile6x8.)
  */
 // @ts-ignore: decorator
 @inline export function tile4x8(
@@ -107,17 +115,17 @@ function storePart(p: usize, v: v128, lanes: i32): void {
     const wl = v128.load(w);
     const wh = v128.load(w, 16);
     const s0 = v128.load32_splat(p0 + o);
-    a0 = f32x4.add(a0, f32x4.mul(s0, wl));
-    b0 = f32x4.add(b0, f32x4.mul(s0, wh));
+    a0 = fma4(s0, wl, a0);
+    b0 = fma4(s0, wh, b0);
     const s1 = v128.load32_splat(p1 + o);
-    a1 = f32x4.add(a1, f32x4.mul(s1, wl));
-    b1 = f32x4.add(b1, f32x4.mul(s1, wh));
+    a1 = fma4(s1, wl, a1);
+    b1 = fma4(s1, wh, b1);
     const s2 = v128.load32_splat(p2 + o);
-    a2 = f32x4.add(a2, f32x4.mul(s2, wl));
-    b2 = f32x4.add(b2, f32x4.mul(s2, wh));
+    a2 = fma4(s2, wl, a2);
+    b2 = fma4(s2, wh, b2);
     const s3 = v128.load32_splat(p3 + o);
-    a3 = f32x4.add(a3, f32x4.mul(s3, wl));
-    b3 = f32x4.add(b3, f32x4.mul(s3, wh));
+    a3 = fma4(s3, wl, a3);
+    b3 = fma4(s3, wh, b3);
     w += 32;
   }
   const bl = biasLo(bias, cols);
@@ -126,6 +134,134 @@ function storePart(p: usize, v: v128, lanes: i32): void {
   if (rows > 1) storeRow(po + os, f32x4.add(a1, bl), f32x4.add(b1, bh), cols);
   if (rows > 2) storeRow(po + 2 * os, f32x4.add(a2, bl), f32x4.add(b2, bh), cols);
   if (rows > 3) storeRow(po + 3 * os, f32x4.add(a3, bl), f32x4.add(b3, bh), cols);
+}
+
+/**
+ * Rows of the prefill register tile. Relaxed SIMD: 6 × 8 columns = 12 accumulators + 2 weight vectors + 1
+ * broadcast, each step one fused multiply-add. Without: mul then add needs a temporary per product, so 6 rows
+ * would spill: 4 × 8.
+ */
+const TILE_ROWS: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
+
+/**
+ * Register tile of 6 rows × 8 columns over the k slice [0, k) of x rows at px (row stride xs bytes) and of the
+ * panel at wp (k steps of 32 bytes): `rows` (1..6) valid rows, missing ones alias row 0 and are not stored.
+ * `first`: out = sum + bias; else out += sum (a later k block). 12 accumulators, 2 weight vectors and one
+ * broadcast fit V8's 15 allocatable xmm registers on x64, so nothing spills.
+ */
+// @ts-ignore: decorator
+@inline export function tile6x8(
+  px: usize,
+  xs: usize,
+  rows: i32,
+  k: i32,
+  wp: usize,
+  bias: usize,
+  po: usize,
+  os: usize,
+  cols: i32,
+  first: bool,
+): void {
+  const p0 = px;
+  const p1 = rows > 1 ? px + xs : px;
+  const p2 = rows > 2 ? px + 2 * xs : px;
+  const p3 = rows > 3 ? px + 3 * xs : px;
+  const p4 = rows > 4 ? px + 4 * xs : px;
+  const p5 = rows > 5 ? px + 5 * xs : px;
+  let a0 = f32x4.splat(0.0), b0 = f32x4.splat(0.0);
+  let a1 = f32x4.splat(0.0), b1 = f32x4.splat(0.0);
+  let a2 = f32x4.splat(0.0), b2 = f32x4.splat(0.0);
+  let a3 = f32x4.splat(0.0), b3 = f32x4.splat(0.0);
+  let a4 = f32x4.splat(0.0), b4 = f32x4.splat(0.0);
+  let a5 = f32x4.splat(0.0), b5 = f32x4.splat(0.0);
+  let w = wp;
+  const kb = <usize>k << 2;
+  for (let o: usize = 0; o < kb; o += 4) {
+    const wl = v128.load(w);
+    const wh = v128.load(w, 16);
+    const s0 = v128.load32_splat(p0 + o);
+    a0 = fma4(s0, wl, a0);
+    b0 = fma4(s0, wh, b0);
+    const s1 = v128.load32_splat(p1 + o);
+    a1 = fma4(s1, wl, a1);
+    b1 = fma4(s1, wh, b1);
+    const s2 = v128.load32_splat(p2 + o);
+    a2 = fma4(s2, wl, a2);
+    b2 = fma4(s2, wh, b2);
+    const s3 = v128.load32_splat(p3 + o);
+    a3 = fma4(s3, wl, a3);
+    b3 = fma4(s3, wh, b3);
+    const s4 = v128.load32_splat(p4 + o);
+    a4 = fma4(s4, wl, a4);
+    b4 = fma4(s4, wh, b4);
+    const s5 = v128.load32_splat(p5 + o);
+    a5 = fma4(s5, wl, a5);
+    b5 = fma4(s5, wh, b5);
+    w += 32;
+  }
+  emitRow(po, a0, b0, bias, cols, first);
+  if (rows > 1) emitRow(po + os, a1, b1, bias, cols, first);
+  if (rows > 2) emitRow(po + 2 * os, a2, b2, bias, cols, first);
+  if (rows > 3) emitRow(po + 3 * os, a3, b3, bias, cols, first);
+  if (rows > 4) emitRow(po + 4 * os, a4, b4, bias, cols, first);
+  if (rows > 5) emitRow(po + 5 * os, a5, b5, bias, cols, first);
+}
+
+/** tile4x8 over one k block: `first` writes sum + bias, otherwise adds the sum to out (see tile6x8). */
+// @ts-ignore: decorator
+@inline function tile4x8k(
+  px: usize,
+  xs: usize,
+  rows: i32,
+  k: i32,
+  wp: usize,
+  bias: usize,
+  po: usize,
+  os: usize,
+  cols: i32,
+  first: bool,
+): void {
+  const p0 = px;
+  const p1 = rows > 1 ? px + xs : px;
+  const p2 = rows > 2 ? px + 2 * xs : px;
+  const p3 = rows > 3 ? px + 3 * xs : px;
+  let a0 = f32x4.splat(0.0), b0 = f32x4.splat(0.0);
+  let a1 = f32x4.splat(0.0), b1 = f32x4.splat(0.0);
+  let a2 = f32x4.splat(0.0), b2 = f32x4.splat(0.0);
+  let a3 = f32x4.splat(0.0), b3 = f32x4.splat(0.0);
+  let w = wp;
+  const kb = <usize>k << 2;
+  for (let o: usize = 0; o < kb; o += 4) {
+    const wl = v128.load(w);
+    const wh = v128.load(w, 16);
+    const s0 = v128.load32_splat(p0 + o);
+    a0 = fma4(s0, wl, a0);
+    b0 = fma4(s0, wh, b0);
+    const s1 = v128.load32_splat(p1 + o);
+    a1 = fma4(s1, wl, a1);
+    b1 = fma4(s1, wh, b1);
+    const s2 = v128.load32_splat(p2 + o);
+    a2 = fma4(s2, wl, a2);
+    b2 = fma4(s2, wh, b2);
+    const s3 = v128.load32_splat(p3 + o);
+    a3 = fma4(s3, wl, a3);
+    b3 = fma4(s3, wh, b3);
+    w += 32;
+  }
+  emitRow(po, a0, b0, bias, cols, first);
+  if (rows > 1) emitRow(po + os, a1, b1, bias, cols, first);
+  if (rows > 2) emitRow(po + 2 * os, a2, b2, bias, cols, first);
+  if (rows > 3) emitRow(po + 3 * os, a3, b3, bias, cols, first);
+}
+
+/** Writes one tile row: sum + bias on the first k block, out + sum on the later ones. */
+// @ts-ignore: decorator
+@inline function emitRow(o: usize, lo: v128, hi: v128, bias: usize, cols: i32, first: bool): void {
+  if (first) {
+    storeRow(o, f32x4.add(lo, biasLo(bias, cols)), f32x4.add(hi, biasHi(bias, cols)), cols);
+  } else {
+    storeRow(o, f32x4.add(lo, biasLo(o, cols)), f32x4.add(hi, biasHi(o, cols)), cols);
+  }
 }
 
 /**
@@ -145,20 +281,20 @@ function storePart(p: usize, v: v128, lanes: i32): void {
     const s1 = v128.load32_splat(o, 4);
     const s2 = v128.load32_splat(o, 8);
     const s3 = v128.load32_splat(o, 12);
-    a0 = f32x4.add(a0, f32x4.mul(s0, v128.load(w)));
-    b0 = f32x4.add(b0, f32x4.mul(s0, v128.load(w, 16)));
-    a1 = f32x4.add(a1, f32x4.mul(s1, v128.load(w, 32)));
-    b1 = f32x4.add(b1, f32x4.mul(s1, v128.load(w, 48)));
-    a2 = f32x4.add(a2, f32x4.mul(s2, v128.load(w, 64)));
-    b2 = f32x4.add(b2, f32x4.mul(s2, v128.load(w, 80)));
-    a3 = f32x4.add(a3, f32x4.mul(s3, v128.load(w, 96)));
-    b3 = f32x4.add(b3, f32x4.mul(s3, v128.load(w, 112)));
+    a0 = fma4(s0, v128.load(w), a0);
+    b0 = fma4(s0, v128.load(w, 16), b0);
+    a1 = fma4(s1, v128.load(w, 32), a1);
+    b1 = fma4(s1, v128.load(w, 48), b1);
+    a2 = fma4(s2, v128.load(w, 64), a2);
+    b2 = fma4(s2, v128.load(w, 80), b2);
+    a3 = fma4(s3, v128.load(w, 96), a3);
+    b3 = fma4(s3, v128.load(w, 112), b3);
     w += 128;
   }
   for (; kk < k; kk++) {
     const s0 = v128.load32_splat(px + (<usize>kk << 2));
-    a0 = f32x4.add(a0, f32x4.mul(s0, v128.load(w)));
-    b0 = f32x4.add(b0, f32x4.mul(s0, v128.load(w, 16)));
+    a0 = fma4(s0, v128.load(w), a0);
+    b0 = fma4(s0, v128.load(w, 16), b0);
     w += 32;
   }
   const lo = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
@@ -169,8 +305,8 @@ function storePart(p: usize, v: v128, lanes: i32): void {
 /**
  * out[r, :] = x[r, :] · Wᵀ + bias for rows [r0, r1) and output panels [p0, p1) (columns p·8 ..).
  * x: (rows, k) with row stride xStride floats; w: packed (⌈n/8⌉, k, 8); bias: (n) or 0; out: (rows, n) with
- * row stride outStride floats. One row uses the streaming GEMV, more rows the 4×8 register tile, blocked over
- * ROW_BLOCK rows so a block of x stays in cache while the panels stream past it.
+ * row stride outStride floats. One row uses the streaming GEMV, more rows the 6×8 register tile, blocked over
+ * ROW_BLOCK rows and K_BLOCK k steps so that both operands of the tile come from cache.
  */
 export function linear(
   x: usize,
@@ -201,15 +337,27 @@ export function linear(
     }
     return;
   }
+  // Blocked over ROW_BLOCK rows × K_BLOCK of k: the x block (ROW_BLOCK·K_BLOCK·4 bytes) stays in L2 while every
+  // panel's k slice (K_BLOCK·32 bytes) stays in L1 across the row tiles; out is accumulated over the k blocks.
   for (let rb = r0; rb < r1; rb += ROW_BLOCK) {
     const re = min(rb + ROW_BLOCK, r1);
-    for (let p = p0; p < p1; p++) {
-      const c0 = p * PANEL;
-      const cols = min(PANEL, n - c0);
-      const pb = bias == 0 ? 0 : bias + (<usize>c0 << 2);
-      const wp = w + <usize>p * panelBytes;
-      for (let r = rb; r < re; r += 4) {
-        tile4x8(x + <usize>r * xs, xs, min(4, re - r), k, wp, pb, out + <usize>r * os + (<usize>c0 << 2), os, cols);
+    for (let kb = 0; kb < k; kb += K_BLOCK) {
+      const kl = min(K_BLOCK, k - kb);
+      const first = kb == 0;
+      const xk = x + (<usize>kb << 2);
+      for (let p = p0; p < p1; p++) {
+        const c0 = p * PANEL;
+        const cols = min(PANEL, n - c0);
+        const pb = bias == 0 ? 0 : bias + (<usize>c0 << 2);
+        const wp = w + <usize>p * panelBytes + (<usize>kb << 5);
+        for (let r = rb; r < re; r += TILE_ROWS) {
+          const po = out + <usize>r * os + (<usize>c0 << 2);
+          if (ASC_FEATURE_RELAXED_SIMD) {
+            tile6x8(xk + <usize>r * xs, xs, min(TILE_ROWS, re - r), kl, wp, pb, po, os, cols, first);
+          } else {
+            tile4x8k(xk + <usize>r * xs, xs, min(TILE_ROWS, re - r), kl, wp, pb, po, os, cols, first);
+          }
+        }
       }
     }
   }

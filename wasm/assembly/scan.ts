@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Mamba-1 selective scan, vectorised over 4 channels d at a time (any state size N, no horizontal sums).
 
-import { exp4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
+import { exp4, fma4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
 
 /** Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32. */
 export const SCAN_SCRATCH_BYTES_PER_STATE: i32 = 32;
@@ -69,12 +69,9 @@ export function selective_scan(
         for (let n = 0; n < N; n++) {
           const o = <usize>n << 4;
           const dA = exp4(f32x4.mul(dl, v128.load(as + o)));
-          const h = f32x4.add(
-            f32x4.mul(dA, v128.load(hs + o)),
-            f32x4.mul(du, v128.load32_splat(bp + (<usize>n << 2))),
-          );
+          const h = fma4(dA, v128.load(hs + o), f32x4.mul(du, v128.load32_splat(bp + (<usize>n << 2))));
           v128.store(hs + o, h);
-          y = f32x4.add(y, f32x4.mul(v128.load32_splat(cp + (<usize>n << 2)), h));
+          y = fma4(v128.load32_splat(cp + (<usize>n << 2)), h, y);
         }
         const zz = loadLanes(z + ((row * <usize>zS) << 2) + co, lanes);
         storeLanes(out + ((row * <usize>D) << 2) + co, f32x4.mul(y, silu4(zz)), lanes);

@@ -3,6 +3,26 @@
 //
 // Everything is `@inline` so the kernels keep their values in registers; nothing here touches static data.
 
+/**
+ * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
+ * The host reads it after instantiation, so a caller-supplied module reports its own build.
+ */
+export function relaxed_simd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/**
+ * a·b + c for 4 lanes. Built with relaxed SIMD: one `f32x4.relaxed_madd`, which the host may fuse (one rounding,
+ * x64 vfmadd) or not (mul then add, two roundings); without: mul then add. Every kernel's error bound must hold
+ * for both (a fused step is at least as accurate: |fl(ab+c) − (ab+c)| ≤ u·|ab+c| against
+ * u·|ab| + u·|fl(ab)+c| unfused).
+ */
+// @ts-ignore: decorator
+@inline export function fma4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 /** Lower clamp of exp's argument: below it the result is flushed to zero. */
 const EXP_LO: f32 = -87.33654;
 /** Upper clamp of exp's argument: keeps 2^k finite (k ≤ 127). */
@@ -21,17 +41,17 @@ const ROUND_MAGIC: f32 = 12582912.0;
 @inline export function exp4(x: v128): v128 {
   const under = f32x4.lt(x, f32x4.splat(EXP_LO));
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const kf = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504089)), f32x4.splat(ROUND_MAGIC));
+  const kf = fma4(xc, f32x4.splat(1.44269504089), f32x4.splat(ROUND_MAGIC));
   const k = f32x4.sub(kf, f32x4.splat(ROUND_MAGIC));
   let r = f32x4.sub(xc, f32x4.mul(k, f32x4.splat(0.693359375)));
-  r = f32x4.add(r, f32x4.mul(k, f32x4.splat(2.12194440e-4)));
+  r = fma4(k, f32x4.splat(2.12194440e-4), r);
   let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
+  p = fma4(p, r, f32x4.splat(1.3981999507e-3));
+  p = fma4(p, r, f32x4.splat(8.3334519073e-3));
+  p = fma4(p, r, f32x4.splat(4.1665795894e-2));
+  p = fma4(p, r, f32x4.splat(1.6666665459e-1));
+  p = fma4(p, r, f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(fma4(f32x4.mul(p, r), r, r), f32x4.splat(1.0));
   // bits(kf) = bits(ROUND_MAGIC) + k, so the exponent field of 2^k is (bits(kf) − 0x4B400000 + 127) << 23.
   const pow2k = i32x4.shl(i32x4.add(kf, i32x4.splat(127 - 0x4B400000)), 23);
   return v128.andnot(f32x4.mul(y, pow2k), under);
@@ -51,12 +71,12 @@ const ROUND_MAGIC: f32 = 12582912.0;
   const f = f32x4.div(f32x4.sub(m, f32x4.splat(1.0)), f32x4.add(m, f32x4.splat(1.0)));
   const s = f32x4.mul(f, f);
   let p = f32x4.splat(1.0 / 9.0);
-  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0 / 7.0));
-  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0 / 5.0));
-  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0 / 3.0));
-  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.0));
+  p = fma4(p, s, f32x4.splat(1.0 / 7.0));
+  p = fma4(p, s, f32x4.splat(1.0 / 5.0));
+  p = fma4(p, s, f32x4.splat(1.0 / 3.0));
+  p = fma4(p, s, f32x4.splat(1.0));
   const lnm = f32x4.mul(f32x4.mul(f, p), f32x4.splat(2.0));
-  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), f32x4.splat(0.69314718056)), lnm);
+  return fma4(f32x4.convert_i32x4_s(e), f32x4.splat(0.69314718056), lnm);
 }
 
 /** torch softplus for 4 lanes: x > 20 ? x : log1p(exp(x)), with log1p(e) = ln(1+e)·e/((1+e)−1) for accuracy. */
@@ -133,12 +153,12 @@ const ROUND_MAGIC: f32 = 12582912.0;
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const o = <usize>i << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+    acc0 = fma4(v128.load(a + o), v128.load(b + o), acc0);
+    acc1 = fma4(v128.load(a + o, 16), v128.load(b + o, 16), acc1);
   }
   if (i + 4 <= n) {
     const o = <usize>i << 2;
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    acc0 = fma4(v128.load(a + o), v128.load(b + o), acc0);
     i += 4;
   }
   let s = hsum(f32x4.add(acc0, acc1));

@@ -10,7 +10,7 @@
 // plus y += Dskip[h]·x. During the chunked kernel the state of each head is kept transposed, hT[n][p], so every
 // product above vectorises over p without horizontal sums.
 
-import { exp4, expf, hsum, loadLanes, softplusf, storeLanes } from "./simd_math";
+import { exp4, expf, fma4, hsum, loadLanes, softplusf, storeLanes } from "./simd_math";
 
 /** Floats rounded up to a multiple of 4 (16-byte aligned sub-buffers). */
 // @ts-ignore: decorator
@@ -20,7 +20,8 @@ import { exp4, expf, hsum, loadLanes, softplusf, storeLanes } from "./simd_math"
 
 /** Scratch bytes the chunked kernel needs per thread for chunk Q, head dim P and state N. */
 export function ssd_scratch_bytes(Q: i32, P: i32, N: i32): usize {
-  return (pad4(Q * Q + 4) + 3 * pad4(Q + 4) + pad4(N) + pad4(P * N) + pad4(Q * N) + <usize>N * pad4(Q + 4) + pad4(Q * P)) << 2;
+  return (pad4(Q * Q + 4) + 3 * pad4(Q + 4) + pad4(N) + pad4(P * N) + pad4(Q * N) + <usize>N * pad4(Q + 4) + pad4(Q * P) +
+    <usize>Q * pad4(Q + 4) + pad4(Q * N) + <usize>N * pad4(Q + 4)) << 2;
 }
 
 /** Transposes a (rows, cols) block at p in place through tmp (rows·cols floats). */
@@ -79,6 +80,10 @@ export function ssd_chunked(
   const cc = tmp + (pad4(P * N) << 2); // (Q, N) C of the chunk, contiguous
   const bt = cc + (pad4(Q * N) << 2); // (N, Qs) B of the chunk, transposed
   const xc = bt + ((<usize>N * Qs) << 2); // (Q, P) x of the chunk and head, contiguous
+  // The tiled path (P a multiple of 8): the chunk's three products as register-tiled matrix products.
+  const lm = xc + (pad4(Q * P) << 2); // (Q, Qs) L[t, s] = CB[t, s]·exp(cs_t − cs_s)·dt'_s for s ≤ t, else 0
+  const cm = lm + ((<usize>Q * Qs) << 2); // (Q, N) exp(cs_t)·C[t, :]
+  const bw = cm + (pad4(Q * N) << 2); // (N, Qs) B[s, n]·exp(cs_last − cs_s)·dt'_s, transposed
   const headsPerGroup = H / G;
   const stateHead = (<usize>P * <usize>N) << 2;
   for (let b = 0; b < batch; b++) {
@@ -97,7 +102,35 @@ export function ssd_chunked(
         for (let s = 0; s < Lc; s++) {
           memory.copy(xc + ((<usize>(s * P)) << 2), xh + ((<usize>(r0 + s) * <usize>xS) << 2), <usize>P << 2);
         }
-        headChunk(
+        if ((P & 7) == 0) {
+          headChunkTiled(
+            dt + (<usize>h << 2),
+            dtS,
+            load<f32>(dtBias + (<usize>h << 2)),
+            load<f32>(A + (<usize>h << 2)),
+            load<f32>(Dskip + (<usize>h << 2)),
+            state + <usize>(b * H + h) * stateHead,
+            out + ((<usize>r0 * <usize>(H * P) + <usize>(h * P)) << 2),
+            H * P,
+            P,
+            N,
+            r0,
+            Lc,
+            Q,
+            Qs,
+            dtMin,
+            dtMax,
+            cb,
+            dtp,
+            cs,
+            cc,
+            bt,
+            xc,
+            lm,
+            cm,
+            bw,
+          );
+        } else headChunk(
           dt + (<usize>h << 2),
           dtS,
           load<f32>(dtBias + (<usize>h << 2)),
@@ -159,10 +192,195 @@ function groupChunk(
       let acc = f32x4.splat(0.0);
       let bp = bt + (<usize>s << 2);
       for (let n = 0; n < N; n++) {
-        acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(ct + (<usize>n << 2)), v128.load(bp)));
+        acc = fma4(v128.load32_splat(ct + (<usize>n << 2)), v128.load(bp), acc);
         bp += Qs << 2;
       }
       v128.store(cbt + (<usize>s << 2), acc);
+    }
+  }
+}
+
+/**
+ * Register tile of 6 rows × 8 columns of a sum of two matrix products plus a scaled init:
+ *   out[i, j] = init·I[i, j] + Σ_{k < k1} A1[i, k]·B1[k, j] + Σ_{k < k2} A2[i, k]·B2[k, j]
+ * for rows i < rows (1..6; missing rows alias row 0 and are not stored) and 8 columns j. A1, A2 row-major with
+ * row strides a1s, a2s bytes (one value broadcast per k), B1, B2 with row strides b1s, b2s bytes (two f32x4 per
+ * k), I and out with strides is, os bytes (out may be I: each row is read before it is written). 12 accumulators,
+ * 2 B vectors and a broadcast: V8's 15 allocatable xmm registers, as linear's tile6x8.
+ */
+// @ts-ignore: decorator
+@inline function tile2x6x8(
+  rows: i32,
+  a1: usize, a1s: usize, b1: usize, b1s: usize, k1: i32,
+  a2: usize, a2s: usize, b2: usize, b2s: usize, k2: i32,
+  init: v128, pi: usize, is: usize,
+  po: usize, os: usize,
+): void {
+  const r1 = rows > 1 ? 1 : 0, r2 = rows > 2 ? 2 : 0, r3 = rows > 3 ? 3 : 0, r4 = rows > 4 ? 4 : 0, r5 = rows > 5 ? 5 : 0;
+  let c0 = f32x4.mul(init, v128.load(pi)), d0 = f32x4.mul(init, v128.load(pi, 16));
+  let c1 = f32x4.mul(init, v128.load(pi + r1 * is)), d1 = f32x4.mul(init, v128.load(pi + r1 * is, 16));
+  let c2 = f32x4.mul(init, v128.load(pi + r2 * is)), d2 = f32x4.mul(init, v128.load(pi + r2 * is, 16));
+  let c3 = f32x4.mul(init, v128.load(pi + r3 * is)), d3 = f32x4.mul(init, v128.load(pi + r3 * is, 16));
+  let c4 = f32x4.mul(init, v128.load(pi + r4 * is)), d4 = f32x4.mul(init, v128.load(pi + r4 * is, 16));
+  let c5 = f32x4.mul(init, v128.load(pi + r5 * is)), d5 = f32x4.mul(init, v128.load(pi + r5 * is, 16));
+  for (let pass = 0; pass < 2; pass++) {
+    const a = pass == 0 ? a1 : a2, as = pass == 0 ? a1s : a2s;
+    const kk = pass == 0 ? k1 : k2;
+    const q0 = a, q1 = a + r1 * as, q2 = a + r2 * as, q3 = a + r3 * as, q4 = a + r4 * as, q5 = a + r5 * as;
+    let bp = pass == 0 ? b1 : b2;
+    const bs = pass == 0 ? b1s : b2s;
+    const kb = <usize>kk << 2;
+    for (let o: usize = 0; o < kb; o += 4) {
+      const bl = v128.load(bp);
+      const bh = v128.load(bp, 16);
+      const s0 = v128.load32_splat(q0 + o);
+      c0 = fma4(s0, bl, c0);
+      d0 = fma4(s0, bh, d0);
+      const s1 = v128.load32_splat(q1 + o);
+      c1 = fma4(s1, bl, c1);
+      d1 = fma4(s1, bh, d1);
+      const s2 = v128.load32_splat(q2 + o);
+      c2 = fma4(s2, bl, c2);
+      d2 = fma4(s2, bh, d2);
+      const s3 = v128.load32_splat(q3 + o);
+      c3 = fma4(s3, bl, c3);
+      d3 = fma4(s3, bh, d3);
+      const s4 = v128.load32_splat(q4 + o);
+      c4 = fma4(s4, bl, c4);
+      d4 = fma4(s4, bh, d4);
+      const s5 = v128.load32_splat(q5 + o);
+      c5 = fma4(s5, bl, c5);
+      d5 = fma4(s5, bh, d5);
+      bp += bs;
+    }
+  }
+  v128.store(po, c0);
+  v128.store(po, d0, 16);
+  if (rows > 1) { v128.store(po + os, c1); v128.store(po + os, d1, 16); }
+  if (rows > 2) { v128.store(po + 2 * os, c2); v128.store(po + 2 * os, d2, 16); }
+  if (rows > 3) { v128.store(po + 3 * os, c3); v128.store(po + 3 * os, d3, 16); }
+  if (rows > 4) { v128.store(po + 4 * os, c4); v128.store(po + 4 * os, d4, 16); }
+  if (rows > 5) { v128.store(po + 5 * os, c5); v128.store(po + 5 * os, d5, 16); }
+}
+
+/** Rows of the SSD register tiles. */
+const SSD_TILE: i32 = 6;
+
+/**
+ * headChunk for P a multiple of 8, as three register-tiled matrix products (tile2x6x8):
+ *   y[t, :] = D·x[t, :] + (exp(cs_t)·C[t, :])·hT + Σ_{s ≤ t} L[t, s]·x[s, :]     (steps 4, 1 and the skip)
+ *   hT[n, :] = exp(cs_last)·hT[n, :] + Σ_s (B[s, n]·exp(cs_last − cs_s)·dt'_s)·x[s, :]   (steps 2, 3)
+ * L (lower triangle, zero above) and the scaled C and B are formed first, so the inner loops are pure FMAs.
+ */
+function headChunkTiled(
+  dth: usize,
+  dtS: i32,
+  dtBias: f32,
+  a: f32,
+  dskip: f32,
+  hT: usize,
+  oh: usize,
+  oS: i32,
+  P: i32,
+  N: i32,
+  r0: i32,
+  Lc: i32,
+  Q: i32,
+  Qs: usize,
+  dtMin: f32,
+  dtMax: f32,
+  cb: usize,
+  dtp: usize,
+  cs: usize,
+  cc: usize,
+  bt: usize,
+  xc: usize,
+  lm: usize,
+  cm: usize,
+  bw: usize,
+): void {
+  const xs = <usize>P << 2;
+  const os = <usize>oS << 2;
+  const ls = Qs << 2;
+  const ns = <usize>N << 2;
+  // dt' and the running log-decay.
+  let sum: f32 = 0;
+  for (let s = 0; s < Lc; s++) {
+    let v = softplusf(load<f32>(dth + ((<usize>(r0 + s) * <usize>dtS) << 2)) + dtBias);
+    v = min(max(v, dtMin), dtMax);
+    store<f32>(dtp + (<usize>s << 2), v);
+    sum += v * a;
+    store<f32>(cs + (<usize>s << 2), sum);
+  }
+  // L[t, s] for s ≤ t, zeros up to the end of t's tile (the tile reads rows of L up to its last row's t).
+  for (let t = 0; t < Lc; t++) {
+    const cstv = f32x4.splat(load<f32>(cs + (<usize>t << 2)));
+    const cbt = cb + ((<usize>(t * Q)) << 2);
+    const lt = lm + <usize>t * ls;
+    let s = 0;
+    for (; s + 4 <= t + 1; s += 4) {
+      const o = <usize>s << 2;
+      const e = exp4(f32x4.sub(cstv, v128.load(cs + o)));
+      v128.store(lt + o, f32x4.mul(f32x4.mul(e, v128.load(dtp + o)), v128.load(cbt + o)));
+    }
+    for (; s <= t; s++) {
+      const o = <usize>s << 2;
+      store<f32>(lt + o, expf(load<f32>(cs + (<usize>t << 2)) - load<f32>(cs + o)) * load<f32>(dtp + o) * load<f32>(cbt + o));
+    }
+    const tileEnd = min(Lc, (t / SSD_TILE + 1) * SSD_TILE);
+    for (; s < tileEnd; s++) store<f32>(lt + (<usize>s << 2), 0.0);
+    // C scaled by exp(cs_t).
+    const ect = f32x4.splat(expf(load<f32>(cs + (<usize>t << 2))));
+    const ct = cc + <usize>t * ns;
+    const cmt = cm + <usize>t * ns;
+    let n = 0;
+    for (; n + 4 <= N; n += 4) v128.store(cmt + (<usize>n << 2), f32x4.mul(ect, v128.load(ct + (<usize>n << 2))));
+    for (; n < N; n++) store<f32>(cmt + (<usize>n << 2), load<f32>(ct + (<usize>n << 2)) * f32x4.extract_lane(ect, 0));
+  }
+  // Outputs: tiles of 6 t × 8 p.
+  const dv = f32x4.splat(dskip);
+  for (let t = 0; t < Lc; t += SSD_TILE) {
+    const rows = min(SSD_TILE, Lc - t);
+    const kIntra = t + rows; // L[t.., s] is zero past each row's own t, up to the tile's last row
+    for (let p = 0; p < P; p += 8) {
+      const po = <usize>p << 2;
+      tile2x6x8(
+        rows,
+        cm + <usize>t * ns, ns, hT + po, xs, N,
+        lm + <usize>t * ls, ls, xc + po, xs, kIntra,
+        dv, xc + <usize>t * xs + po, xs,
+        oh + <usize>t * os + po, os,
+      );
+    }
+  }
+  // State: Bw[n, s] = B[s, n]·exp(cs_last − cs_s)·dt'_s, then tiles of 6 n × 8 p of hT.
+  const last = load<f32>(cs + (<usize>(Lc - 1) << 2));
+  const lastv = f32x4.splat(last);
+  for (let s = 0; s < Lc; s += 4) {
+    const o = <usize>s << 2;
+    v128.store(dtp + o, f32x4.mul(exp4(f32x4.sub(lastv, v128.load(cs + o))), v128.load(dtp + o)));
+  }
+  for (let n = 0; n < N; n++) {
+    const bn = bt + <usize>n * ls;
+    const wn = bw + <usize>n * ls;
+    for (let s = 0; s < Lc; s += 4) {
+      const o = <usize>s << 2;
+      v128.store(wn + o, f32x4.mul(v128.load(dtp + o), v128.load(bn + o)));
+    }
+  }
+  const decay = f32x4.splat(expf(last));
+  for (let n = 0; n < N; n += SSD_TILE) {
+    const rows = min(SSD_TILE, N - n);
+    for (let p = 0; p < P; p += 8) {
+      const po = <usize>p << 2;
+      const hp = hT + <usize>n * xs + po;
+      tile2x6x8(
+        rows,
+        bw + <usize>n * ls, ls, xc + po, xs, Lc,
+        bw, ls, xc, xs, 0,
+        decay, hp, xs,
+        hp, xs,
+      );
     }
   }
 }

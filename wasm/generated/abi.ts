@@ -298,6 +298,10 @@ export interface QuantizeActArgs {
   dst: number;
 }
 
+/** Arguments of `relaxed_simd` (wasm/assembly/simd_math.ts), see {@link KernelExports.relaxed_simd}. */
+export interface RelaxedSimdArgs {
+}
+
 /** Arguments of `selective_scan` (wasm/assembly/scan.ts), see {@link KernelExports.selective_scan}. */
 export interface SelectiveScanArgs {
   /** `usize` */
@@ -476,6 +480,7 @@ export interface KernelArgs {
   linear_qa: LinearQaArgs;
   linear_qa_scratch_bytes: LinearQaScratchBytesArgs;
   quantize_act: QuantizeActArgs;
+  relaxed_simd: RelaxedSimdArgs;
   selective_scan: SelectiveScanArgs;
   ssd_chunked: SsdChunkedArgs;
   ssd_scratch_bytes: SsdScratchBytesArgs;
@@ -508,8 +513,8 @@ export interface KernelExports {
   /**
    * out[r, :] = x[r, :] · Wᵀ + bias for rows [r0, r1) and output panels [p0, p1) (columns p·8 ..).
    * x: (rows, k) with row stride xStride floats; w: packed (⌈n/8⌉, k, 8); bias: (n) or 0; out: (rows, n) with
-   * row stride outStride floats. One row uses the streaming GEMV, more rows the 4×8 register tile, blocked over
-   * ROW_BLOCK rows so a block of x stays in cache while the panels stream past it.
+   * row stride outStride floats. One row uses the streaming GEMV, more rows the 6×8 register tile, blocked over
+   * ROW_BLOCK rows and K_BLOCK k steps so that both operands of the tile come from cache.
    */
   linear(x: number, xStride: number, k: number, w: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, p0: number, p1: number): void;
   /**
@@ -567,6 +572,11 @@ export interface KernelExports {
    */
   quantize_act(x: number, xStride: number, rows: number, k: number, format: number, dst: number): void;
   /**
+   * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
+   * The host reads it after instantiation, so a caller-supplied module reports its own build.
+   */
+  relaxed_simd(): number;
+  /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
    *   out[b,t,d] = (Σ_n C[b,t,n]·h[n] + Dskip[d]·u[b,t,d]) · SiLU(z[b,t,d]); the final h goes back to state.
@@ -622,8 +632,8 @@ export interface Kernels {
   /**
    * out[r, :] = x[r, :] · Wᵀ + bias for rows [r0, r1) and output panels [p0, p1) (columns p·8 ..).
    * x: (rows, k) with row stride xStride floats; w: packed (⌈n/8⌉, k, 8); bias: (n) or 0; out: (rows, n) with
-   * row stride outStride floats. One row uses the streaming GEMV, more rows the 4×8 register tile, blocked over
-   * ROW_BLOCK rows so a block of x stays in cache while the panels stream past it.
+   * row stride outStride floats. One row uses the streaming GEMV, more rows the 6×8 register tile, blocked over
+   * ROW_BLOCK rows and K_BLOCK k steps so that both operands of the tile come from cache.
    */
   linear(args: LinearArgs): void;
   /**
@@ -681,6 +691,11 @@ export interface Kernels {
    */
   quantize_act(args: QuantizeActArgs): void;
   /**
+   * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
+   * The host reads it after instantiation, so a caller-supplied module reports its own build.
+   */
+  relaxed_simd(args: RelaxedSimdArgs): number;
+  /**
    * For channels [d0, d1) (d0 a multiple of 4) of every sequence b:
    *   δ = softplus(delta[b,t,d]); h[n] = exp(δ·A[d,n])·h[n] + δ·B[b,t,n]·u[b,t,d];
    *   out[b,t,d] = (Σ_n C[b,t,n]·h[n] + Dskip[d]·u[b,t,d]) · SiLU(z[b,t,d]); the final h goes back to state.
@@ -733,6 +748,7 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   "linear_qa",
   "linear_qa_scratch_bytes",
   "quantize_act",
+  "relaxed_simd",
   "selective_scan",
   "ssd_chunked",
   "ssd_scratch_bytes",
@@ -759,6 +775,7 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   linear_qa: ["xq", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
   linear_qa_scratch_bytes: ["k"],
   quantize_act: ["x", "xStride", "rows", "k", "format", "dst"],
+  relaxed_simd: [],
   selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
   ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
   ssd_scratch_bytes: ["Q", "P", "N"],
@@ -788,6 +805,7 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   linear_qa: (a) => [a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
   linear_qa_scratch_bytes: (a) => [a.k],
   quantize_act: (a) => [a.x, a.xStride, a.rows, a.k, a.format, a.dst],
+  relaxed_simd: (a) => [],
   selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
   ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
   ssd_scratch_bytes: (a) => [a.Q, a.P, a.N],
@@ -820,6 +838,7 @@ export function bindKernels(e: KernelExports): Kernels {
     linear_qa: (a) => e.linear_qa(a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
     linear_qa_scratch_bytes: (a) => e.linear_qa_scratch_bytes(a.k),
     quantize_act: (a) => e.quantize_act(a.x, a.xStride, a.rows, a.k, a.format, a.dst),
+    relaxed_simd: (a) => e.relaxed_simd(),
     selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
     ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
     ssd_scratch_bytes: (a) => e.ssd_scratch_bytes(a.Q, a.P, a.N),
