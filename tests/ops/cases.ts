@@ -403,6 +403,9 @@ CONV1D.push(
   // State carried: prefill 4 then 2 steps, and prefill 37 then 3 steps, equal one run of 6 / 40.
   { op: "conv1d", name: "batch 2 C=9 K=4 L=4+1+1", batch: 2, C: 9, K: 4, bias: true, segments: [4, 1, 1] },
   { op: "conv1d", name: "batch 2 C=9 K=4 L=37+1+1+1", batch: 2, C: 9, K: 4, bias: false, segments: [37, 1, 1, 1] },
+  // WASM's 16-channel groups (and a ragged tail) reading and rolling the state, K − 1 above and below the length.
+  { op: "conv1d", name: "batch 2 C=37 K=4 L=2+5+1", batch: 2, C: 37, K: 4, bias: true, segments: [2, 5, 1] },
+  { op: "conv1d", name: "batch 2 C=48 K=3 L=6+1", batch: 2, C: 48, K: 3, bias: false, segments: [6, 1] },
 );
 
 // ---- Mamba-1 selective scan ---------------------------------------------------------------------------------

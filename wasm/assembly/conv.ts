@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Causal depthwise conv1d with SiLU and a rolling conv state (Mamba's short convolution).
 
-import { loadLanes, silu4, storeLanes } from "./simd_math";
+import { fma4, loadLanes, silu4, storeLanes } from "./simd_math";
 
 /**
  * out[b,t,c] = SiLU(bias[c] + Σ_{j<K} w[c,j] · in[b, t−(K−1)+j, c]) for channels [c0, c1) (c0 a multiple of 4),
@@ -39,33 +39,56 @@ export function conv1d(
     const xb = x + <usize>(b * seqLen) * xs;
     const ob = out + <usize>(b * seqLen) * os;
     const sb = state + ((<usize>b * <usize>C * <usize>km1) << 2);
-    for (let c = c0; c < c1; c += 4) {
-      const lanes = min(4, c1 - c);
+    for (let c = c0; c < c1; ) {
+      // 16 channels (a cache line of each row) at a time: four independent accumulators and SiLUs in flight;
+      // the last few channels 4 at a time.
+      const wide = c + 16 <= c1;
+      const lanes = wide ? 4 : min(4, c1 - c);
       const co = <usize>c << 2;
-      const bv = bias == 0 ? f32x4.splat(0.0) : loadLanes(bias + co, lanes);
-      for (let t = 0; t < seqLen; t++) {
-        let acc = bv;
-        for (let j = 0; j < K; j++) {
-          const tt = t - km1 + j;
-          let v: v128;
-          if (tt >= 0) {
-            v = loadLanes(xb + <usize>tt * xs + co, lanes);
-          } else {
-            // Gather lanes from the state: state[b, c+i, K−1+tt].
-            const sp = sb + ((<usize>(c * km1 + km1 + tt)) << 2);
-            const st = <usize>km1 << 2;
-            v = f32x4.splat(0.0);
-            v = f32x4.replace_lane(v, 0, load<f32>(sp));
-            if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(sp + st));
-            if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(sp + 2 * st));
-            if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(sp + 3 * st));
+      if (wide) {
+        const b0 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co);
+        const b1 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co, 16);
+        const b2 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co, 32);
+        const b3 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co, 48);
+        for (let t = 0; t < seqLen; t++) {
+          let a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+          for (let j = 0; j < K; j++) {
+            const tt = t - km1 + j;
+            const wj = wt + ((<usize>(j * C + c)) << 2);
+            if (tt >= 0) {
+              const xr = xb + <usize>tt * xs + co;
+              a0 = fma4(v128.load(wj), v128.load(xr), a0);
+              a1 = fma4(v128.load(wj, 16), v128.load(xr, 16), a1);
+              a2 = fma4(v128.load(wj, 32), v128.load(xr, 32), a2);
+              a3 = fma4(v128.load(wj, 48), v128.load(xr, 48), a3);
+            } else {
+              a0 = fma4(v128.load(wj), stateLanes(sb, c, km1, tt, 4), a0);
+              a1 = fma4(v128.load(wj, 16), stateLanes(sb, c + 4, km1, tt, 4), a1);
+              a2 = fma4(v128.load(wj, 32), stateLanes(sb, c + 8, km1, tt, 4), a2);
+              a3 = fma4(v128.load(wj, 48), stateLanes(sb, c + 12, km1, tt, 4), a3);
+            }
           }
-          acc = f32x4.add(acc, f32x4.mul(loadLanes(wt + ((<usize>(j * C + c)) << 2), lanes), v));
+          const o = ob + <usize>t * os + co;
+          v128.store(o, silu4(a0));
+          v128.store(o, silu4(a1), 16);
+          v128.store(o, silu4(a2), 32);
+          v128.store(o, silu4(a3), 48);
         }
-        storeLanes(ob + <usize>t * os + co, silu4(acc), lanes);
+      } else {
+        const bv = bias == 0 ? f32x4.splat(0.0) : loadLanes(bias + co, lanes);
+        for (let t = 0; t < seqLen; t++) {
+          let acc = bv;
+          for (let j = 0; j < K; j++) {
+            const tt = t - km1 + j;
+            const v = tt >= 0 ? loadLanes(xb + <usize>tt * xs + co, lanes) : stateLanes(sb, c, km1, tt, lanes);
+            acc = fma4(loadLanes(wt + ((<usize>(j * C + c)) << 2), lanes), v, acc);
+          }
+          storeLanes(ob + <usize>t * os + co, silu4(acc), lanes);
+        }
       }
       // Roll the state: new[i] = (state ++ x)[seqLen + i]; ascending i only reads entries not yet written.
-      for (let l = 0; l < lanes; l++) {
+      const width = wide ? 16 : lanes;
+      for (let l = 0; l < width; l++) {
         const sc = sb + ((<usize>((c + l) * km1)) << 2);
         for (let i = 0; i < km1; i++) {
           const src = seqLen + i;
@@ -75,6 +98,20 @@ export function conv1d(
           store<f32>(sc + (<usize>i << 2), v);
         }
       }
+      c += wide ? 16 : 4;
     }
   }
+}
+
+/** Lanes (1..4) of channels c.. at input time tt < 0, from the conv state: state[b, c + l, K−1+tt]. */
+// @ts-ignore: decorator
+@inline function stateLanes(sb: usize, c: i32, km1: i32, tt: i32, lanes: i32): v128 {
+  const sp = sb + ((<usize>(c * km1 + km1 + tt)) << 2);
+  const st = <usize>km1 << 2;
+  let v = f32x4.splat(0.0);
+  v = f32x4.replace_lane(v, 0, load<f32>(sp));
+  if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(sp + st));
+  if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(sp + 2 * st));
+  if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(sp + 3 * st));
+  return v;
 }

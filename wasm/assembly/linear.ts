@@ -337,12 +337,16 @@ export function linear(
     }
     return;
   }
-  // Blocked over ROW_BLOCK rows × K_BLOCK of k: the x block (ROW_BLOCK·K_BLOCK·4 bytes) stays in L2 while every
-  // panel's k slice (K_BLOCK·32 bytes) stays in L1 across the row tiles; out is accumulated over the k blocks.
-  for (let rb = r0; rb < r1; rb += ROW_BLOCK) {
-    const re = min(rb + ROW_BLOCK, r1);
-    for (let kb = 0; kb < k; kb += K_BLOCK) {
-      const kl = min(K_BLOCK, k - kb);
+  // Relaxed build: blocked over ROW_BLOCK rows × K_BLOCK of k: the x block (ROW_BLOCK·K_BLOCK·4 bytes) stays in
+  // L2 while every panel's k slice (K_BLOCK·32 bytes) stays in L1 across the row tiles; out is accumulated over
+  // the k blocks. Baseline build: the loop as it was before the FMA tile (64-row blocks, the whole of k at once),
+  // which measured as fast or faster there without fused multiply-adds.
+  const rowBlock = ASC_FEATURE_RELAXED_SIMD ? ROW_BLOCK : 64;
+  const kBlock = ASC_FEATURE_RELAXED_SIMD ? K_BLOCK : k;
+  for (let rb = r0; rb < r1; rb += rowBlock) {
+    const re = min(rb + rowBlock, r1);
+    for (let kb = 0; kb < k; kb += kBlock) {
+      const kl = min(kBlock, k - kb);
       const first = kb == 0;
       const xk = x + (<usize>kb << 2);
       for (let p = p0; p < p1; p++) {

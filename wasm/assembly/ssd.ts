@@ -129,6 +129,7 @@ export function ssd_chunked(
             lm,
             cm,
             bw,
+            coef,
           );
         } else headChunk(
           dt + (<usize>h << 2),
@@ -298,6 +299,7 @@ function headChunkTiled(
   lm: usize,
   cm: usize,
   bw: usize,
+  w0: usize,
 ): void {
   const xs = <usize>P << 2;
   const os = <usize>oS << 2;
@@ -313,21 +315,42 @@ function headChunkTiled(
     store<f32>(cs + (<usize>s << 2), sum);
   }
   // L[t, s] for s ≤ t, zeros up to the end of t's tile (the tile reads rows of L up to its last row's t).
+  // For the rows of a tile starting at t0, exp(cs_t − cs_s) = exp(cs_t − cs_t0)·exp(cs_t0 − cs_s) for s < t0:
+  // w0[s] = exp(cs_t0 − cs_s)·dt'_s once per tile, then one scalar factor per row (both exponents ≤ 0, so
+  // neither factor overflows and the product underflows only where the whole does), a sixth of the exps.
   for (let t = 0; t < Lc; t++) {
-    const cstv = f32x4.splat(load<f32>(cs + (<usize>t << 2)));
+    const t0 = t - t % SSD_TILE;
+    const cs0 = load<f32>(cs + (<usize>t0 << 2));
+    if (t == t0) {
+      const cs0v = f32x4.splat(cs0);
+      let s = 0;
+      for (; s + 4 <= t0; s += 4) {
+        const o = <usize>s << 2;
+        v128.store(w0 + o, f32x4.mul(exp4(f32x4.sub(cs0v, v128.load(cs + o))), v128.load(dtp + o)));
+      }
+      for (; s < t0; s++) {
+        const o = <usize>s << 2;
+        store<f32>(w0 + o, expf(cs0 - load<f32>(cs + o)) * load<f32>(dtp + o));
+      }
+    }
+    const cst = load<f32>(cs + (<usize>t << 2));
+    const fv = f32x4.splat(expf(cst - cs0));
     const cbt = cb + ((<usize>(t * Q)) << 2);
     const lt = lm + <usize>t * ls;
     let s = 0;
-    for (; s + 4 <= t + 1; s += 4) {
+    for (; s + 4 <= t0; s += 4) {
       const o = <usize>s << 2;
-      const e = exp4(f32x4.sub(cstv, v128.load(cs + o)));
-      v128.store(lt + o, f32x4.mul(f32x4.mul(e, v128.load(dtp + o)), v128.load(cbt + o)));
+      v128.store(lt + o, f32x4.mul(f32x4.mul(fv, v128.load(w0 + o)), v128.load(cbt + o)));
+    }
+    for (; s < t0; s++) {
+      const o = <usize>s << 2;
+      store<f32>(lt + o, f32x4.extract_lane(fv, 0) * load<f32>(w0 + o) * load<f32>(cbt + o));
     }
     for (; s <= t; s++) {
       const o = <usize>s << 2;
-      store<f32>(lt + o, expf(load<f32>(cs + (<usize>t << 2)) - load<f32>(cs + o)) * load<f32>(dtp + o) * load<f32>(cbt + o));
+      store<f32>(lt + o, expf(cst - load<f32>(cs + o)) * load<f32>(dtp + o) * load<f32>(cbt + o));
     }
-    const tileEnd = min(Lc, (t / SSD_TILE + 1) * SSD_TILE);
+    const tileEnd = min(Lc, t0 + SSD_TILE);
     for (; s < tileEnd; s++) store<f32>(lt + (<usize>s << 2), 0.0);
     // C scaled by exp(cs_t).
     const ect = f32x4.splat(expf(load<f32>(cs + (<usize>t << 2))));
