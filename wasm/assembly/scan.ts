@@ -47,8 +47,14 @@ export function selective_scan(
       const lanes = min(4, d1 - d);
       const sb = state + ((<usize>(b * D + d) * <usize>N) << 2);
       const ab = A + ((<usize>d * <usize>N) << 2);
-      // Gather h and A lanes: [n][l] = X[d + l, n].
-      for (let n = 0; n < N; n++) {
+      // Gather h and A lanes: [n][l] = X[d + l, n] (4×4 register transposes where 4 channels and 4 states are
+      // there: a decode step's whole cost is otherwise these scalar copies).
+      const n4 = lanes == 4 ? N & ~3 : 0;
+      for (let n = 0; n < n4; n += 4) {
+        transpose4To(hs + (<usize>n << 4), sb + (<usize>n << 2), nb);
+        transpose4To(as + (<usize>n << 4), ab + (<usize>n << 2), nb);
+      }
+      for (let n = n4; n < N; n++) {
         for (let l = 0; l < 4; l++) {
           const src = (<usize>n << 2) + <usize>l * nb;
           const dst = (<usize>n << 4) + (<usize>l << 2);
@@ -76,7 +82,8 @@ export function selective_scan(
         const zz = loadLanes(z + ((row * <usize>zS) << 2) + co, lanes);
         storeLanes(out + ((row * <usize>D) << 2) + co, f32x4.mul(y, silu4(zz)), lanes);
       }
-      for (let n = 0; n < N; n++) {
+      for (let n = 0; n < n4; n += 4) transpose4From(sb + (<usize>n << 2), nb, hs + (<usize>n << 4));
+      for (let n = n4; n < N; n++) {
         for (let l = 0; l < lanes; l++) {
           store<f32>(sb + (<usize>n << 2) + <usize>l * nb, load<f32>(hs + (<usize>n << 4) + (<usize>l << 2)));
         }
@@ -85,3 +92,31 @@ export function selective_scan(
   }
 }
 
+
+/**
+ * dst[j][l] = src[l·stride + j] for a 4×4 block (rows l of 4 floats at src + l·stride bytes → 4 contiguous vectors of
+ * one column each at dst): two rounds of shuffles.
+ */
+// @ts-ignore: decorator
+@inline function transpose4To(dst: usize, src: usize, stride: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + stride);
+  const r2 = v128.load(src + 2 * stride), r3 = v128.load(src + 3 * stride);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+  v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+}
+
+/** The inverse of {@link transpose4To}: dst[l·stride + j] = src[j][l]. */
+// @ts-ignore: decorator
+@inline function transpose4From(dst: usize, stride: usize, src: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src, 16), r2 = v128.load(src, 32), r3 = v128.load(src, 48);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
