@@ -155,6 +155,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
       threads: 1,
       weightFormats: ["f32", "f16"],
       quantFormats: ["q8_0", "q4_0"],
+      // gemv_q / gemm_q dequantize each block in registers and multiply in f32.
+      quantActivations: "f32",
       weightFormat: this.f16Weights ? "f16" : "f32",
       preferredBatch: PREFERRED_BATCH,
       deviceSampling: false,

@@ -406,7 +406,9 @@ function weightFormat(model: MambaModel): WeightFormatReport {
   const byFormat = new Map<MatrixFormat, Component[]>();
   for (const k of layerMatrices) byFormat.set(components[k]!, [...(byFormat.get(components[k]!) ?? []), k]);
   const matrices = byFormat.size === 1 ? [...byFormat.keys()][0] : "mixed";
-  const activations = model.backend.capabilities.quantActivations ?? null;
+  // The activation arithmetic matters only where some matrix is block-quantized.
+  const quantized = Object.values(components).some((f) => f === "q8_0" || f === "q4_0");
+  const activations = quantized ? model.backend.capabilities.quantActivations ?? null : null;
   const parts = [
     matrices !== "mixed" ? matrices : `mixed (${[...byFormat].map(([f, ks]) => `${f}: ${ks.join(", ")}`).join("; ")})`,
     `embedding ${components.embedding}`,

@@ -98,6 +98,7 @@ export class WasmBackend implements Backend {
       maxMemoryBytes: MAX_PAGES * 65536,
       deviceSampling: false,
       relaxedSimd: this.relaxedSimd,
+      quantActivations: quantActivations ? "int16" : "f32",
     };
     this.description =
       `WASM SIMD (128-bit${this.relaxedSimd ? ", relaxed" : ""}), ${this.threads} thread${

@@ -265,17 +265,45 @@ Deno.test("cli profile --weights q8|q4: the report says the format the model ran
   try {
     const cases = [
       // Mamba-2: every layer matrix has rows of 64 or 128 weights, so all are q8_0.
-      { fixture: "mamba2-tiny", weights: "q8", block: 34, matrices: "q8_0", label: /^q8_0, embedding f32$/ },
-      { fixture: "mamba2-tiny", weights: "q4", block: 18, matrices: "q4_0", label: /^q4_0, embedding f32$/ },
+      // WASM's default arithmetic on them: integer dot products on 16-bit activation codes.
+      {
+        fixture: "mamba2-tiny",
+        weights: "q8",
+        math: null,
+        block: 34,
+        matrices: "q8_0",
+        activations: "int16",
+        label: /^q8_0, embedding f32, activations int16$/,
+      },
+      {
+        fixture: "mamba2-tiny",
+        weights: "q4",
+        math: "exact",
+        block: 18,
+        matrices: "q4_0",
+        activations: "f32",
+        label: /^q4_0, embedding f32, activations f32$/,
+      },
       // Mamba-1: dt_proj's rows are dt_rank = 4 weights, not a multiple of 32, so it stays f32.
       {
         fixture: "mamba1-tiny",
         weights: "q8",
+        math: null,
         block: 34,
         matrices: "mixed",
-        label: /^mixed \(q8_0: in_proj, x_proj, out_proj; f32: dt_proj\), embedding f32$/,
+        activations: "int16",
+        label: /^mixed \(q8_0: in_proj, x_proj, out_proj; f32: dt_proj\), embedding f32, activations int16$/,
       },
-      { fixture: "mamba1-tiny", weights: null, block: null, matrices: "f32", label: /^f32, embedding f32$/ },
+      // No quantized matrix: no activation arithmetic to state.
+      {
+        fixture: "mamba1-tiny",
+        weights: null,
+        math: null,
+        block: null,
+        matrices: "f32",
+        activations: null,
+        label: /^f32, embedding f32$/,
+      },
     ] as const;
     for (const [i, c] of cases.entries()) {
       const out = `${dir}/r${i}`;
@@ -284,6 +312,7 @@ Deno.test("cli profile --weights q8|q4: the report says the format the model ran
         "--model",
         fixtureDir(c.fixture),
         ...(c.weights ? ["--weights", c.weights] : []),
+        ...(c.math ? ["--quant-math", c.math] : []),
         "--seqlens",
         "8",
         "--warmup",
@@ -310,6 +339,7 @@ Deno.test("cli profile --weights q8|q4: the report says the format the model ran
       assert.equal(report.environment.weights, c.matrices, what);
       assert.equal(m.weightFormat.embedding, "f32", what);
       assert.match(m.weightFormat.label, c.label, what);
+      assert.equal(m.weightFormat.activations, c.activations, what);
       assert.equal(m.weightBytes, await expectedWeightBytes(fixtureDir(c.fixture), c.block), what);
       // The HTML report shows the label.
       const html = await Deno.readTextFile(`${out}/report.html`);
