@@ -72,7 +72,22 @@ export interface WasmBackendOptions {
   relaxedSimd?: "auto" | boolean;
 }
 
-/** `relaxedSimd: true` on a host that does not validate relaxed SIMD. */
+/**
+ * `relaxedSimd: true` on a host that does not validate relaxed SIMD.
+ *
+ * @example
+ * ```ts
+ * import { createWasmBackend, RelaxedSimdUnsupportedError } from "./backend.ts";
+ * try {
+ *   const be = await createWasmBackend({ threads: 1, relaxedSimd: true });
+ *   console.log(be.description); // "WASM SIMD (128-bit, relaxed), 1 thread, …"
+ *   be.dispose();
+ * } catch (e) {
+ *   if (!(e instanceof RelaxedSimdUnsupportedError)) throw e;
+ *   console.log("this host has no relaxed SIMD:", e.message);
+ * }
+ * ```
+ */
 export class RelaxedSimdUnsupportedError extends Error {
   override name = "RelaxedSimdUnsupportedError";
 }

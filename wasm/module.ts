@@ -124,7 +124,16 @@ export const RELAXED_SIMD_PROBE: Uint8Array<ArrayBuffer> = new Uint8Array([
 
 let relaxedSupport: boolean | undefined;
 
-/** True when this host validates relaxed SIMD ({@link RELAXED_SIMD_PROBE}); computed once. */
+/**
+ * True when this host validates relaxed SIMD ({@link RELAXED_SIMD_PROBE}); computed once.
+ *
+ * @example
+ * ```ts
+ * import { relaxedSimdSupported } from "./module.ts";
+ * // Deno 2.9 and current Chromium: true (their V8 ships relaxed SIMD).
+ * console.log(relaxedSimdSupported() ? "fused multiply-add kernels" : "baseline SIMD kernels");
+ * ```
+ */
 export function relaxedSimdSupported(): boolean {
   if (relaxedSupport === undefined) {
     try {
