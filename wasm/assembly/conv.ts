@@ -3,6 +3,9 @@
 
 import { fma4, loadLanes, silu4, storeLanes } from "./simd_math";
 
+/** Time steps per block of the convolution (see conv1d). */
+const CONV_ROWS: i32 = 32;
+
 /**
  * out[b,t,c] = SiLU(bias[c] + Σ_{j<K} w[c,j] · in[b, t−(K−1)+j, c]) for channels [c0, c1) (c0 a multiple of 4),
  * where in[b, t<0, c] = state[b, c, K−1+t]; afterwards state[b, c, :] holds the last K−1 inputs of
@@ -39,6 +42,10 @@ export function conv1d(
     const xb = x + <usize>(b * seqLen) * xs;
     const ob = out + <usize>(b * seqLen) * os;
     const sb = state + ((<usize>b * <usize>C * <usize>km1) << 2);
+    // Blocks of CONV_ROWS time steps, all the channels of [c0, c1) within a block: the rows of x and out are
+    // walked along (a strip of 16 channels down all seqLen rows touched one 4 KiB page per row: TLB misses).
+    for (let t0 = 0; t0 < seqLen; t0 += CONV_ROWS) {
+    const t1 = min(seqLen, t0 + CONV_ROWS);
     for (let c = c0; c < c1; ) {
       // 16 channels (a cache line of each row) at a time: four independent accumulators and SiLUs in flight;
       // the last few channels 4 at a time.
@@ -50,7 +57,7 @@ export function conv1d(
         const b1 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co, 16);
         const b2 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co, 32);
         const b3 = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co, 48);
-        for (let t = 0; t < seqLen; t++) {
+        for (let t = t0; t < t1; t++) {
           let a0 = b0, a1 = b1, a2 = b2, a3 = b3;
           for (let j = 0; j < K; j++) {
             const tt = t - km1 + j;
@@ -76,7 +83,7 @@ export function conv1d(
         }
       } else {
         const bv = bias == 0 ? f32x4.splat(0.0) : loadLanes(bias + co, lanes);
-        for (let t = 0; t < seqLen; t++) {
+        for (let t = t0; t < t1; t++) {
           let acc = bv;
           for (let j = 0; j < K; j++) {
             const tt = t - km1 + j;
@@ -86,19 +93,20 @@ export function conv1d(
           storeLanes(ob + <usize>t * os + co, silu4(acc), lanes);
         }
       }
-      // Roll the state: new[i] = (state ++ x)[seqLen + i]; ascending i only reads entries not yet written.
-      const width = wide ? 16 : lanes;
-      for (let l = 0; l < width; l++) {
-        const sc = sb + ((<usize>((c + l) * km1)) << 2);
-        for (let i = 0; i < km1; i++) {
-          const src = seqLen + i;
-          const v = src < km1
-            ? load<f32>(sc + (<usize>src << 2))
-            : load<f32>(xb + <usize>(src - km1) * xs + ((<usize>(c + l)) << 2));
-          store<f32>(sc + (<usize>i << 2), v);
-        }
-      }
       c += wide ? 16 : 4;
+    }
+    }
+    // Roll the state once every block has read it: new[i] = (state ++ x)[seqLen + i]; ascending i only reads
+    // entries not yet written.
+    for (let c = c0; c < c1; c++) {
+      const sc = sb + ((<usize>(c * km1)) << 2);
+      for (let i = 0; i < km1; i++) {
+        const src = seqLen + i;
+        const v = src < km1
+          ? load<f32>(sc + (<usize>src << 2))
+          : load<f32>(xb + <usize>(src - km1) * xs + ((<usize>c) << 2));
+        store<f32>(sc + (<usize>i << 2), v);
+      }
     }
   }
 }
