@@ -26,6 +26,7 @@ import {
   UsageError,
 } from "../args.ts";
 import { BACKEND_FLAGS, loadModel, MODEL_FLAGS, MODEL_HELP, resolveModel, WEIGHTS_FLAGS } from "../load.ts";
+import { writeFileAtomic } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { commandTokenizer, TOKENIZER_HELP } from "../tokenizer.ts";
 
@@ -285,11 +286,7 @@ export async function run(argv: string[]): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       bar.done();
       if (job.items !== undefined) {
-        try {
-          await Deno.writeTextFile(job.items, r.items.map((it) => JSON.stringify(it) + "\n").join(""));
-        } catch (e) {
-          throw new Error(`--items ${job.items}: cannot write (${(e as Error).message})`);
-        }
+        await writeFileAtomic(job.items, r.items.map((it) => JSON.stringify(it) + "\n").join(""));
       }
       if (format === "json") {
         console.log(JSON.stringify({
