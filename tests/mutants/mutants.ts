@@ -367,4 +367,20 @@ export const MUTANTS: Mutant[] = [
     why: "issue 16: a q8 / q4 model's profile report labels its weights as the backend's f32 storage",
     killedBy: ["tests/cli/profile_cli_test.ts"],
   },
+  {
+    name: "profile-activations-on-float-models",
+    file: "runtime/profiler.ts",
+    find: "const activations = quantized ? model.backend.capabilities.quantActivations ?? null : null;",
+    replace: "const activations = model.backend.capabilities.quantActivations ?? null;",
+    why: "issue 16: an f32 model's weight-format label names an activation arithmetic it never used",
+    killedBy: ["tests/cli/profile_cli_test.ts"],
+  },
+  {
+    name: "eval-items-drops-first",
+    file: "cli/commands/eval.ts",
+    find: "await writeFileAtomic(job.items, r.items.map(",
+    replace: "await writeFileAtomic(job.items, r.items.slice(1).map(",
+    why: "issue 16: eval --items writes per-item results that no longer line up with the task's items",
+    killedBy: ["tests/cli/eval_cli_test.ts"],
+  },
 ];
