@@ -268,7 +268,8 @@ export function parseMambaSsm(text: string, what: string): { meta: MambaSsmMeta;
 /** One side's summary of one run over the repetitions: ms median and range, or why it has none. */
 export interface SideSummary {
   ms: Summary | null;
-  /** The first error seen, when no repetition gave a figure. */
+  /** The first error seen, when no repetition gave a figure; absent when the side has no such run (e.g. a bench
+   * without the sampled mode). */
   error?: string;
 }
 
@@ -283,7 +284,7 @@ function side(reps: readonly SideRep[], key: string): SideSummary {
   const ms = reps.flatMap((r) => (r.figures.has(key) ? [r.figures.get(key)!.ms] : []));
   if (ms.length > 0) return { ms: summarize(ms) };
   const error = reps.map((r) => r.errors.get(key)).find((e) => e !== undefined);
-  return { ms: null, error: error ?? "not reported" };
+  return error === undefined ? { ms: null } : { ms: null, error };
 }
 
 /** The rows of one shape: per planned run, ours and mamba_ssm's per dtype over the repetitions given. */
@@ -319,7 +320,7 @@ export function speedRatio(ours: SideSummary, theirs: SideSummary | undefined): 
 }
 
 function msCell(s: SideSummary | undefined): string {
-  if (s === undefined) return "—";
+  if (s === undefined || (s.ms === null && s.error === undefined)) return "—";
   if (s.ms === null) return `failed: ${(s.error ?? "").slice(0, 40).replaceAll("|", "/")}`;
   const digits = s.ms.median < 10 ? 3 : s.ms.median < 100 ? 2 : 1;
   return formatSummary(s.ms, digits);

@@ -12,11 +12,13 @@
  *   deno task peer:gpu [--arches mamba1,mamba2] [--sizes 130m,2.8b | --dims d_model=64,n_layer=2,vocab=256]
  *                      [--seqlens 64,…,16384] [--prefill-batch 1] [--batches 1,2,4,8,16,32,64]
  *                      [--modes prefill,decode,greedy,sampled] [--dtypes fp32] [--decode-tokens 32] [--reps 3]
- *                      [--warmup 1] [--iters 3] [--backend webgpu] [--python python3] [--json FILE] [--dry-run]
+ *                      [--warmup 1] [--iters 3] [--backend webgpu] [--python python3] [--no-lock] [--json FILE]
+ *                      [--dry-run]
  *
- * mamba_ssm is not installed: tests/gpu_peer/fetch_mamba_ssm.sh puts its source in .mamba_ssm/ (ignored), which
- * this harness puts on PYTHONPATH; BENCHMARKS.md ("GPU peer harness") gives the device commands. `--dry-run` prints
- * the planned runs and both sides' command lines and runs nothing.
+ * mamba_ssm is not installed: tests/gpu_peer/fetch_mamba_ssm.sh (run by prep_device.sh) puts its source in the
+ * ignored .mamba_ssm/, which this harness puts on PYTHONPATH; BENCHMARKS.md ("GPU peer harness") gives the device
+ * commands (tests/gpu_peer/device_run.sh). `--dry-run` prints the planned runs and both sides' command lines and runs
+ * nothing.
  */
 import { parseArgs } from "node:util";
 import { makeConfig, type MambaConfig, presetConfig } from "../../mod.ts";
@@ -64,6 +66,8 @@ export interface GpuPeerOptions {
   iters: number;
   backend: string;
   python: string;
+  /** Run our bench processes with `deno run --no-lock` (the offline GPU machine's cache holds only what they import). */
+  noLock: boolean;
   json: string | null;
   dryRun: boolean;
 }
@@ -87,6 +91,7 @@ export function parseGpuPeerArgs(args: string[]): GpuPeerOptions {
       iters: { type: "string", default: "3" },
       backend: { type: "string", default: "webgpu" },
       python: { type: "string", default: "python3" },
+      "no-lock": { type: "boolean", default: false },
       json: { type: "string" },
       "dry-run": { type: "boolean", default: false },
     },
@@ -135,6 +140,7 @@ export function parseGpuPeerArgs(args: string[]): GpuPeerOptions {
     iters: int("iters", values.iters!, 1, 1000),
     backend: values.backend!,
     python: values.python!,
+    noLock: values["no-lock"]!,
     json: values.json ?? null,
     dryRun: values["dry-run"]!,
   };
@@ -190,12 +196,13 @@ function failedRep(plan: readonly PlannedRun[], message: string): SideRep {
 }
 
 /** One repetition of ours for a unit: its bench processes, their planned figures merged. */
-async function oursRep(u: Unit, tmp: string): Promise<{ rep: SideRep; backend: string | null }> {
+async function oursRep(u: Unit, o: GpuPeerOptions, tmp: string): Promise<{ rep: SideRep; backend: string | null }> {
   const rep: SideRep = { figures: new Map(), errors: new Map() };
   let backend: string | null = null;
   for (const [i, args] of u.oursArgs.entries()) {
     const file = `${tmp}/ours-${i}.json`;
-    await runProcess(Deno.execPath(), ["run", "-A", CLI, ...args, "--json", file], {}, `our bench ${args.join(" ")}`);
+    const run = ["run", ...(o.noLock ? ["--no-lock"] : []), "-A", CLI, ...args, "--json", file];
+    await runProcess(Deno.execPath(), run, {}, `our bench ${args.join(" ")}`);
     const text = await Deno.readTextFile(file);
     const doc = JSON.parse(text);
     backend = `${doc.backend} — ${doc.description}`;
@@ -234,7 +241,8 @@ export async function runGpuPeer(o: GpuPeerOptions): Promise<GpuPeerResult> {
   if (o.dryRun) {
     for (const u of us) {
       console.log(`# ${u.config.arch} ${u.size}`);
-      for (const a of u.oursArgs) console.log(`ours: deno run -A cli/main.ts ${a.join(" ")} --json FILE`);
+      const deno = `deno run${o.noLock ? " --no-lock" : ""} -A cli/main.ts`;
+      for (const a of u.oursArgs) console.log(`ours: ${deno} ${a.join(" ")} --json FILE`);
       console.log(`mamba_ssm: ${o.python} tests/gpu_peer/mamba_ssm_bench.py ${u.pyArgs.join(" ")} --json FILE`);
       for (const r of u.plan) console.log(JSON.stringify(r));
     }
@@ -257,7 +265,7 @@ export async function runGpuPeer(o: GpuPeerOptions): Promise<GpuPeerResult> {
         const runOurs = async () => {
           console.error(`[rep ${rep + 1}/${o.reps}] ours ${u.config.arch} ${u.size}…`);
           try {
-            const r = await oursRep(u, tmp);
+            const r = await oursRep(u, o, tmp);
             ours[i].push(r.rep);
             result.ours ??= r.backend;
           } catch (e) {
@@ -270,7 +278,11 @@ export async function runGpuPeer(o: GpuPeerOptions): Promise<GpuPeerResult> {
           try {
             const r = await theirsRep(u, o, tmp);
             result.mambaSsm ??= r.meta;
-            for (const d of o.dtypes) theirs[i].get(d)!.push(r.byDtype.get(d) ?? failedRep(u.plan, "not reported"));
+            for (const d of o.dtypes) {
+              theirs[i].get(d)!.push(
+                r.byDtype.get(d) ?? failedRep(u.plan, `no ${d} rows in mamba_ssm_bench.py's JSON`),
+              );
+            }
           } catch (e) {
             result.failures.push(`mamba_ssm ${u.config.arch} ${u.size} rep ${rep + 1}: ${(e as Error).message}`);
             for (const d of o.dtypes) theirs[i].get(d)!.push(failedRep(u.plan, (e as Error).message));

@@ -105,7 +105,12 @@ Deno.test("gpu peer: mamba_ssm_bench.py's arguments carry our config's dims", ()
 });
 
 Deno.test("gpu peer: medians with min–max over repetitions, ratios and the table", () => {
-  const plan = planRuns("mamba1", { modes: ["prefill", "decode"], prefillBatch: [1], seqlens: [1000], batches: [4] });
+  const plan = planRuns("mamba1", {
+    modes: ["prefill", "decode", "sampled"],
+    prefillBatch: [1],
+    seqlens: [1000],
+    batches: [4],
+  });
   const P = "mamba1 prefill B1 L1000", D = "mamba1 decode B4 L1";
   // Ours: prefill 100, 200, 400 ms → 200 (100–400); decode 2, 4, 3 ms → 3 (2–4).
   const ours = [rep({ [P]: 100, [D]: 2 }), rep({ [P]: 200, [D]: 4 }), rep({ [P]: 400, [D]: 3 })];
@@ -124,7 +129,10 @@ Deno.test("gpu peer: medians with min–max over repetitions, ratios and the tab
     "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     "| mamba1 | 130m | prefill | 1 | 1000 | 200.0 (100.0–400.0) | 5000 | 55.00 (50.00–60.00) | 18182 | 0.28× |",
     "| mamba1 | 130m | decode | 4 | 1 step | 3.000 (2.000–4.000) | 1333 | failed: OOM | — | — |",
+    // A run neither side reported (our bench without a sampled mode): no figure, no error, "—".
+    "| mamba1 | 130m | sampled | 4 | 1 step | — | — | — | — | — |",
   ]);
+  assert.deepEqual(rows[2].ours, { ms: null });
 });
 
 Deno.test("gpu peer: both sides' JSON read back; bad JSON named", () => {
@@ -189,6 +197,7 @@ Deno.test("gpu peer: flags, defaults and clear errors", () => {
     ],
   );
   assert.deepEqual(parseGpuPeerArgs(["--dims", TINY]).sizes, []);
+  assert.deepEqual([o.noLock, parseGpuPeerArgs(["--no-lock"]).noLock], [false, true]);
   assert.throws(() => parseGpuPeerArgs(["--sizes", "7b"]), /unknown size "7b"/);
   assert.throws(() => parseGpuPeerArgs(["--modes", "beam"]), /--modes: "beam" is not one of prefill, decode/);
   assert.throws(() => parseGpuPeerArgs(["--dtypes", "fp16"]), /--dtypes: "fp16" is not one of fp32, bf16/);
