@@ -227,6 +227,8 @@ export interface MambaSsmMeta {
   triton: string;
   device: string;
   tf32Matmul: boolean;
+  /** cuDNN's TF32 switch (PyTorch's default: on), which the prefill's torch conv1d may use. */
+  tf32Cudnn: boolean;
   parameters: number;
   paths: Record<string, string>;
 }
@@ -261,8 +263,8 @@ export function parseMambaSsm(text: string, what: string): { meta: MambaSsmMeta;
     else if (!positive(row.ms)) side.errors.set(key, `no positive ms in ${what}`);
     else side.figures.set(key, { ms: row.ms });
   }
-  const { mambaSsm, torch, triton, device, tf32Matmul, parameters, paths } = doc as unknown as MambaSsmMeta;
-  return { meta: { mambaSsm, torch, triton, device, tf32Matmul, parameters, paths }, byDtype };
+  const { mambaSsm, torch, triton, device, tf32Matmul, tf32Cudnn, parameters, paths } = doc as unknown as MambaSsmMeta;
+  return { meta: { mambaSsm, torch, triton, device, tf32Matmul, tf32Cudnn, parameters, paths }, byDtype };
 }
 
 /** One side's summary of one run over the repetitions: ms median and range, or why it has none. */

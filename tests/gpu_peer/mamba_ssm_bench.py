@@ -322,6 +322,7 @@ def main(argv):
         "triton": triton.__version__,
         "device": torch.cuda.get_device_name(0),
         "tf32Matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32Cudnn": bool(torch.backends.cudnn.allow_tf32),
         "arch": a.arch,
         "label": a.label,
         "parameters": parameters,

@@ -307,7 +307,7 @@ export async function runGpuPeer(o: GpuPeerOptions): Promise<GpuPeerResult> {
       `${
         m
           ? `${m.mambaSsm.version} (${m.mambaSsm.commit?.slice(0, 7) ?? "?"}), torch ${m.torch}, triton ` +
-            `${m.triton}, ${m.device}, TF32 matmul ${m.tf32Matmul ? "on" : "off"}`
+            `${m.triton}, ${m.device}, TF32 matmul ${m.tf32Matmul ? "on" : "off"}, cuDNN ${m.tf32Cudnn ? "on" : "off"}`
           : "(no run succeeded)"
       }; random ` +
       `weights; ${o.reps} interleaved repetitions (each: ${o.warmup} warm-up + ${o.iters} timed), median ` +

@@ -162,6 +162,7 @@ Deno.test("gpu peer: both sides' JSON read back; bad JSON named", () => {
     triton: "3.6.0",
     device: "GPU",
     tf32Matmul: false,
+    tf32Cudnn: true,
     parameters: 129135360,
     paths: { "mamba1 prefill scan": "selective_scan_ref" },
   };
