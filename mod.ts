@@ -172,6 +172,7 @@ export {
   compareInputFromProfile,
   compareReports,
   compareSeries,
+  GPU_SERIES,
   modelShape,
   runKeyLabel,
 } from "./runtime/compare.ts";

@@ -18,11 +18,54 @@
 import type { ProfiledModel, ProfileReport } from "./profile_report.ts";
 import { mulberry32 } from "./sampling.ts";
 
-/** Format tag of a comparison's JSON. */
+/**
+ * Format tag of a comparison's JSON.
+ *
+ * @example
+ * ```ts
+ * import { COMPARE_SCHEMA_ID } from "@perfmamba/perfmamba";
+ *
+ * console.log(COMPARE_SCHEMA_ID); // perfmamba.compare/1
+ * ```
+ */
 export const COMPARE_SCHEMA_ID = "perfmamba.compare/1";
-/** Bootstrap resamples per compared pair. */
+/**
+ * Bootstrap resamples per compared pair.
+ *
+ * @example
+ * ```ts
+ * import { COMPARE_RESAMPLES } from "@perfmamba/perfmamba";
+ *
+ * // The 2.5th percentile of 2000 ratios sits between the 50th and 51st smallest.
+ * console.log(COMPARE_RESAMPLES, 0.025 * (COMPARE_RESAMPLES - 1)); // 2000 49.975
+ * ```
+ */
 export const COMPARE_RESAMPLES = 2000;
-/** Fewest samples on each side for the bootstrap test. */
+/**
+ * The series name of a profile's whole-pass GPU time (timestamp-query), listed before the components.
+ *
+ * @example
+ * ```ts
+ * import { GPU_SERIES, type RunComparison } from "@perfmamba/perfmamba";
+ *
+ * // The GPU time of a matched WebGPU run, where both reports have it.
+ * const gpuOf = (r: RunComparison) => r.components.find((c) => c.name === GPU_SERIES) ?? null;
+ * console.log(GPU_SERIES); // end-to-end GPU
+ * void gpuOf;
+ * ```
+ */
+export const GPU_SERIES = "end-to-end GPU";
+/**
+ * Fewest samples on each side for the bootstrap test.
+ *
+ * @example
+ * ```ts
+ * import { COMPARE_MIN_SAMPLES, compareSeries } from "@perfmamba/perfmamba";
+ *
+ * const one = compareSeries({ name: "x", median: 2, samples: [2] }, { name: "x", median: 1, samples: [1, 1] }, 1);
+ * console.log(COMPARE_MIN_SAMPLES, one.verdict); // 2 untested
+ * ```
+ */
 export const COMPARE_MIN_SAMPLES = 2;
 
 /**
@@ -115,7 +158,22 @@ export interface CompareInput {
   runs: CompareRun[];
 }
 
-/** The outcome of one compared quantity. */
+/**
+ * The outcome of one compared quantity: the 95% interval of B ÷ A wholly below 1 ("faster"), wholly above
+ * ("slower"), around 1 ("within noise"), or no test ("untested": no samples, too few, or a zero baseline).
+ *
+ * @example
+ * ```ts
+ * import { type CompareVerdict, compareSeries } from "@perfmamba/perfmamba";
+ *
+ * const v: CompareVerdict = compareSeries(
+ *   { name: "x", median: 4, samples: [4, 4.1, 3.9] },
+ *   { name: "x", median: 2, samples: [2, 2.1, 1.9] },
+ *   1,
+ * ).verdict;
+ * console.log(v); // faster
+ * ```
+ */
 export type CompareVerdict = "faster" | "slower" | "within noise" | "untested";
 
 /**
@@ -353,7 +411,8 @@ export function runKeyLabel(k: CompareRunKey): string {
 
 /**
  * A profile report (perfmamba.profile/3) in the form {@link compareReports} reads: one run per profiled run, the
- * end-to-end un-instrumented times and every component's per-pass times.
+ * end-to-end un-instrumented times and every component's per-pass times, preceded (timestamp-query reports) by the
+ * whole pass's GPU time as the series {@link GPU_SERIES}.
  *
  * @example
  * ```ts
@@ -403,7 +462,13 @@ export function compareInputFromProfile(report: ProfileReport, label: string): C
         model: m.name,
         fingerprint: m.fingerprint ?? null,
         endToEnd: { name: "end-to-end", median: r.endToEnd.ms.median, samples: r.endToEnd.samples ?? null },
-        components: r.components.map((c) => ({ name: c.name, median: c.ms.median, samples: c.samples ?? null })),
+        // GPU time of the whole pass (timestamp-query) first, beside the components: what a GPU comparison is about.
+        components: [
+          ...(r.endToEnd.gpuMs
+            ? [{ name: GPU_SERIES, median: r.endToEnd.gpuMs.median, samples: r.endToEnd.gpuSamples ?? null }]
+            : []),
+          ...r.components.map((c) => ({ name: c.name, median: c.ms.median, samples: c.samples ?? null })),
+        ],
       };
     }),
   };

@@ -384,6 +384,8 @@ export interface EndToEnd {
    * per-component GPU times must add up to.
    */
   gpuMs: Stats | null;
+  /** The raw figures `gpuMs` summarises, one per timed pass (timestamp-query only, else null). */
+  gpuSamples: number[] | null;
   /**
    * timestamp-query only (else null): GPU cost of one extra compute pass, measured by running the pass with one
    * timed compute pass per kernel and comparing with the single timed scope ((Σ per-kernel − whole) ÷ extra

@@ -156,6 +156,7 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
           instrumentedMs: statsSchema,
           overheadPct: num,
           gpuMs: { oneOf: [{ type: "null" }, statsSchema] },
+          gpuSamples: nullable(samplesSchema),
           referenceMs: nonNeg,
           coverage: nonNeg,
           passOverheadMs: { oneOf: [{ type: "null" }, nonNeg] },

@@ -784,6 +784,7 @@ function summarize(
       instrumentedMs: instStats,
       overheadPct: e2e.median > 0 ? (instStats.median / e2e.median - 1) * 100 : 0,
       gpuMs: gpuStats,
+      gpuSamples: gpuStats ? gpu : null,
       referenceMs,
       coverage: referenceMs > 0 ? sum / referenceMs : 0,
       passOverheadMs: passOverhead,

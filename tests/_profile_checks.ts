@@ -33,6 +33,9 @@ export function assertValidProfile(report: unknown): void {
   for (const run of r.runs) {
     const where = `${run.arch} ${run.mode} L${run.seqLen}`;
     assertSummarises(run.endToEnd.ms, run.endToEnd.samples, `${where} end-to-end`);
+    const { gpuMs, gpuSamples } = run.endToEnd;
+    assert.equal(gpuSamples === null, gpuMs === null, `${where}: GPU samples without GPU Stats, or the reverse`);
+    if (gpuMs && gpuSamples) assertSummarises(gpuMs, gpuSamples, `${where} end-to-end GPU`);
     for (const c of run.components) assertSummarises(c.ms, c.samples, `${where} ${c.name}`);
   }
 }

@@ -13,6 +13,7 @@ import {
   compareReports,
   type CompareRun,
   compareSeries,
+  GPU_SERIES,
   modelShape,
 } from "../../runtime/compare.ts";
 import { MambaModel } from "../../runtime/model.ts";
@@ -22,6 +23,7 @@ import { quantizeWeights } from "../../runtime/quantize.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
 import { assertValidProfile } from "../_profile_checks.ts";
+import { sampleReport } from "../cli/_profile_sample.ts";
 
 const E2E = "end-to-end";
 
@@ -209,5 +211,35 @@ Deno.test("profile /3 on WASM: raw samples summarised by the Stats, host passed 
     f32.dispose();
     q8.dispose();
     backend.dispose();
+  }
+});
+
+Deno.test("compareInputFromProfile: a timestamp-query report's GPU time is compared first, beside the components", () => {
+  const a = sampleReport();
+  const b = sampleReport();
+  // B: the same report with every GPU sample halved (and its Stats with them): GPU time exactly 0.5×.
+  for (const run of b.runs) {
+    run.endToEnd.gpuSamples = run.endToEnd.gpuSamples!.map((x) => x / 2);
+    run.endToEnd.gpuMs = stats(run.endToEnd.gpuSamples);
+  }
+  const input = compareInputFromProfile(a, "a");
+  assert.deepEqual(input.runs[0].components[0], {
+    name: GPU_SERIES,
+    median: a.runs[0].endToEnd.gpuMs!.median,
+    samples: a.runs[0].endToEnd.gpuSamples,
+  });
+  assert.deepEqual(input.runs[0].components.slice(1).map((c) => c.name), a.runs[0].components.map((c) => c.name));
+  const res = compareReports([input, compareInputFromProfile(b, "b")]);
+  for (const run of res.pairs[0].runs) {
+    const gpu = run.components[0];
+    assert.equal(gpu.name, GPU_SERIES);
+    assert.ok(Math.abs(gpu.ratio! - 0.5) < 1e-12, `${gpu.ratio}`);
+    // Any resampled median stays within its side's range: the interval lies in [min B / max A, max B / min A].
+    const sa = a.runs.find((r) => r.mode === run.key.mode && r.seqLen === run.key.seqLen)!.endToEnd.gpuSamples!;
+    const lo = Math.min(...sa) / 2 / Math.max(...sa), hi = Math.max(...sa) / 2 / Math.min(...sa);
+    assert.ok(gpu.interval![0] >= lo - 1e-12 && gpu.interval![1] <= hi + 1e-12, `${gpu.interval}`);
+    assert.equal(gpu.verdict, "faster");
+    assert.equal(run.endToEnd.verdict, "within noise", "the wall-clock samples are identical");
+    assert.ok(run.components.slice(1).every((c) => c.ratio === 1 && c.verdict === "within noise"));
   }
 });
