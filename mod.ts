@@ -151,7 +151,7 @@ export {
 } from "./runtime/cost.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
 export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";
-export { fnv1a64, hostDefaults } from "./runtime/profiler.ts";
+export { fnv1a64, hostDefaults, webGpuAdapterInfo } from "./runtime/profiler.ts";
 export type {
   CompareInput,
   CompareOptions,

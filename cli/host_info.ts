@@ -1,10 +1,11 @@
 /**
  * What the CLI knows of the host for a report (`HostInfo`): the git commit of the checkout it runs from, the CPU
- * model and logical cores, the runtime, and the GPU adapter's info on a GPU backend.
+ * model and logical cores, the runtime, and the GPU adapter's info on a GPU backend (the runtime's
+ * `webGpuAdapterInfo`; `bench --json` uses this too).
  */
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { Backend, GpuAdapterInfo, HostInfo } from "../mod.ts";
+import { type Backend, type HostInfo, webGpuAdapterInfo } from "../mod.ts";
 
 /**
  * The commit of the checkout this program runs from (`git rev-parse HEAD` in its folder), or null: not a checkout
@@ -35,34 +36,12 @@ export function cpuInfo(): HostInfo["cpu"] {
   return { model, logicalCores: cores };
 }
 
-/**
- * The GPU adapter's info (vendor, architecture, device, description) where the host exposes it; null on a CPU
- * backend (one without queued work) or without WebGPU. The adapter asked for is the default one, which the
- * WebGPU backend also takes.
- */
-export async function gpuInfo(backend: Backend): Promise<GpuAdapterInfo | null> {
-  if (!backend.capabilities.queued) return null;
-  try {
-    const adapter = await navigator.gpu?.requestAdapter();
-    const info = adapter?.info;
-    if (!info) return null;
-    return {
-      vendor: info.vendor ?? "",
-      architecture: info.architecture ?? "",
-      device: info.device ?? "",
-      description: info.description ?? "",
-    };
-  } catch {
-    return null;
-  }
-}
-
 /** Everything above, and the runtime (Deno and its version). */
 export async function hostInfo(backend: Backend): Promise<HostInfo> {
   return {
     git: await gitCommit(),
     cpu: cpuInfo(),
-    gpu: await gpuInfo(backend),
+    gpu: backend.capabilities.queued ? await webGpuAdapterInfo() : null,
     runtime: { name: "deno", version: Deno.version.deno },
   };
 }

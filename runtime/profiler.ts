@@ -33,6 +33,7 @@ import {
 import type { Component, ForwardHooks, MambaModel } from "./model.ts";
 import {
   type ComponentProfile,
+  type GpuAdapterInfo,
   type HostInfo,
   type MatrixFormat,
   PROFILE_SCHEMA_ID,
@@ -141,9 +142,10 @@ export interface ProfileOptions {
 }
 
 /**
- * What the web platform tells of the host: logical cores (`navigator.hardwareConcurrency`) and the runtime from the
- * user agent ("Deno/2.9.6" → deno 2.9.6; a browser: "browser" and its agent string); no git commit, CPU model or GPU
- * adapter (callers that know them pass `ProfileOptions.host`).
+ * What the web platform tells of the host synchronously: logical cores (`navigator.hardwareConcurrency`) and the
+ * runtime from the user agent ("Deno/2.9.6" → deno 2.9.6; a browser: "browser" and its agent string); no git commit,
+ * CPU model or GPU adapter (`profileModels` asks {@link webGpuAdapterInfo} on a GPU backend; callers that know more
+ * pass `ProfileOptions.host`).
  *
  * @example
  * ```ts
@@ -162,6 +164,35 @@ export function hostDefaults(): HostInfo {
     gpu: null,
     runtime: runtimeOf(nav?.userAgent),
   };
+}
+
+/**
+ * The WebGPU adapter's info (`GPUAdapter.info`: vendor, architecture, device, description) of the default adapter
+ * (`navigator.gpu.requestAdapter()`, the one a WebGPU backend takes unless told otherwise), or null without WebGPU.
+ * Hosts may leave fields empty (browsers hide some for privacy).
+ *
+ * @example
+ * ```ts
+ * import { webGpuAdapterInfo } from "@perfmamba/perfmamba";
+ *
+ * const info = await webGpuAdapterInfo();
+ * console.log(info === null ? "no WebGPU" : info.description || info.vendor);
+ * ```
+ */
+export async function webGpuAdapterInfo(): Promise<GpuAdapterInfo | null> {
+  try {
+    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    const info = (await gpu?.requestAdapter())?.info;
+    if (!info) return null;
+    return {
+      vendor: info.vendor ?? "",
+      architecture: info.architecture ?? "",
+      device: info.device ?? "",
+      description: info.description ?? "",
+    };
+  } catch {
+    return null;
+  }
 }
 
 /** "Deno/2.9.6" (one product token: Deno, Bun, Node) → that name and version; a browser's agent string as is. */
@@ -562,6 +593,7 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
     }
   }
   const profiled = models.map(modelInfo);
+  const queuedBackend = backend.capabilities.queued;
   return {
     schema: PROFILE_SCHEMA_ID,
     createdAt: new Date().toISOString(),
@@ -576,6 +608,8 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
       peaks: peaks ? { bandwidthGBs: peaks.bandwidthGBs, gemmGflops: peaks.gemmGflops, detail: peaks.detail } : null,
       ...hostDefaults(),
       ...options.host,
+      // A GPU backend (queued work): the adapter's info, unless the caller gave it.
+      gpu: options.host?.gpu !== undefined ? options.host.gpu : queuedBackend ? await webGpuAdapterInfo() : null,
     },
     options: { seqLens, batch, modes, warmup, iters },
     models: profiled,
