@@ -66,7 +66,7 @@ export function compareTable(result: CompareResult): string {
   if (result.ignoreShape) lines.push("runs matched without the model shape (--ignore-shape)");
   for (const p of result.pairs) {
     const a = result.inputs[p.a].label, b = result.inputs[p.b].label;
-    lines.push("", `== ${a} → ${b}: ${p.runs.length} runs matched ==`);
+    lines.push("", `== ${a} → ${b}: ${p.runs.length} run${p.runs.length === 1 ? "" : "s"} matched ==`);
     for (const r of p.runs) {
       const models = r.modelA === r.modelB ? r.modelA : `${r.modelA} → ${r.modelB}`;
       const fp = r.sameFingerprint === false ? "  (model fingerprints differ)" : "";
