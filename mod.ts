@@ -151,11 +151,38 @@ export {
 } from "./runtime/cost.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
 export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";
+export { fnv1a64, hostDefaults, webGpuAdapterInfo } from "./runtime/profiler.ts";
+export type {
+  CompareInput,
+  CompareOptions,
+  CompareResult,
+  CompareRun,
+  CompareRunKey,
+  CompareSeries,
+  CompareVerdict,
+  PairComparison,
+  RunComparison,
+  SeriesComparison,
+} from "./runtime/compare.ts";
+export {
+  COMPARE_MIN_SAMPLES,
+  COMPARE_RESAMPLES,
+  COMPARE_SCHEMA_ID,
+  CompareError,
+  compareInputFromProfile,
+  compareReports,
+  compareSeries,
+  GPU_SERIES,
+  modelShape,
+  runKeyLabel,
+} from "./runtime/compare.ts";
 export type {
   BytesMoved,
   ComponentMemory,
   ComponentProfile,
   EndToEnd,
+  GpuAdapterInfo,
+  HostInfo,
   MatrixFormat,
   ProfiledModel,
   ProfilePeaks,

@@ -46,16 +46,20 @@ export function helpText(spec: CommandSpec): string {
   return lines.join("\n");
 }
 
-/** Parse argv for a command; returns null when --help was printed. */
-export function parseCommand(spec: CommandSpec, argv: string[]): Flags | null {
+/**
+ * Parse argv for a command; returns null when --help was printed. Positional arguments are refused unless
+ * `positionals` is given: then they are appended to it.
+ */
+export function parseCommand(spec: CommandSpec, argv: string[], positionals?: string[]): Flags | null {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean" } };
   for (const [k, f] of Object.entries(spec.flags)) {
     options[k] = { type: f.type, ...(f.short ? { short: f.short } : {}) };
   }
   let values: Flags;
   try {
-    const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals !== undefined });
     values = parsed.values as Flags;
+    positionals?.push(...parsed.positionals);
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
     throw new UsageError(`${spec.name}: ${msg}`);

@@ -6,6 +6,7 @@
 import { DeviceLostError } from "../mod.ts";
 import { UsageError } from "./args.ts";
 import * as bench from "./commands/bench.ts";
+import * as compare from "./commands/compare.ts";
 import * as demo from "./commands/demo.ts";
 import * as evaluate from "./commands/eval.ts";
 import * as exporter from "./commands/export.ts";
@@ -19,6 +20,7 @@ import * as sweep from "./commands/sweep.ts";
 
 const COMMANDS = {
   profile,
+  compare,
   prune,
   quantize,
   sweep,

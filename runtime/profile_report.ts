@@ -12,7 +12,9 @@ import type { Component } from "./model.ts";
 
 /**
  * Version tag of the report format; bumped when a field changes meaning or disappears. /2: the weights' real
- * format (`environment.weights` may be q8_0 / q4_0 / mixed; each model's `weightFormat`).
+ * format (`environment.weights` may be q8_0 / q4_0 / mixed; each model's `weightFormat`). /3: every measured pass's
+ * raw time (`samples` beside the end-to-end and component Stats), the host (`environment.git`, `cpu`, `gpu`,
+ * `runtime`) and each model's `fingerprint`, so that reports can be matched and compared (`compareReports`).
  *
  * @example
  * ```ts
@@ -26,15 +28,15 @@ import type { Component } from "./model.ts";
  *   }
  *   return report as ProfileReport;
  * }
- * console.log(PROFILE_SCHEMA_ID); // perfmamba.profile/2
+ * console.log(PROFILE_SCHEMA_ID); // perfmamba.profile/3
  * try {
  *   readProfile('{"schema": "perfmamba.profile/0"}');
  * } catch (e) {
- *   console.log((e as Error).message); // not a perfmamba.profile/2 report (schema: perfmamba.profile/0)
+ *   console.log((e as Error).message); // not a perfmamba.profile/3 report (schema: perfmamba.profile/0)
  * }
  * ```
  */
-export const PROFILE_SCHEMA_ID = "perfmamba.profile/2";
+export const PROFILE_SCHEMA_ID = "perfmamba.profile/3";
 
 /**
  * How component latencies were measured.
@@ -267,6 +269,8 @@ export interface ComponentProfile {
   layers: number;
   /** Latency per forward pass, summed over layers (timestamp-query: net of passes × passOverheadMs). */
   ms: Stats;
+  /** The raw figures `ms` summarises: one per instrumented pass, in the order they ran (ms). */
+  samples: number[];
   /** Timed compute passes it took per forward pass (timestamp-query; else its instances, one per layer). */
   passes: number;
   /** Share of the summed component time (median-based, 0‥1). */
@@ -367,6 +371,8 @@ export interface TraceSpan {
 export interface EndToEnd {
   /** Wall time of an un-instrumented forward pass (prefill: TTFT of the batch; decode: time per step). */
   ms: Stats;
+  /** The raw figures `ms` summarises: each un-instrumented pass's wall time, in the order they ran (ms). */
+  samples: number[];
   /** Tokens per second from the median: batch × seqLen / ms for prefill, batch / ms for decode. */
   tokensPerS: number;
   /** Wall time of the instrumented forward passes. */
@@ -378,6 +384,8 @@ export interface EndToEnd {
    * per-component GPU times must add up to.
    */
   gpuMs: Stats | null;
+  /** The raw figures `gpuMs` summarises, one per timed pass (timestamp-query only, else null). */
+  gpuSamples: number[] | null;
   /**
    * timestamp-query only (else null): GPU cost of one extra compute pass, measured by running the pass with one
    * timed compute pass per kernel and comparing with the single timed scope ((Σ per-kernel − whole) ÷ extra
@@ -544,6 +552,12 @@ export interface ProfiledModel {
   weightBytes: number;
   /** The formats its weights ran in. */
   weightFormat: WeightFormatReport;
+  /**
+   * 16 hex digits (FNV-1a, 64 bits) of the model's architecture, full configuration (per-layer state sizes of a
+   * pruned model included) and each matrix's format: the tensor index (names, shapes, dtypes) follows from these,
+   * so two runs with the same fingerprint ran the same tensors. Random and trained weights of one shape share it.
+   */
+  fingerprint: string;
 }
 
 /**
@@ -646,6 +660,61 @@ export interface ProfilePeaks {
 }
 
 /**
+ * The GPU adapter a profile ran on, as the host exposes it (`GPUAdapter.info`; empty strings where it hides them).
+ *
+ * @example
+ * ```ts
+ * import type { GpuAdapterInfo } from "@perfmamba/perfmamba";
+ *
+ * const info: GpuAdapterInfo = { vendor: "nvidia", architecture: "hopper", device: "", description: "NVIDIA H100" };
+ * console.log(info.description || [info.vendor, info.architecture].join(" ")); // NVIDIA H100
+ * ```
+ */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+/**
+ * What a reader needs to trust and match a report: the program's checkout, the CPU, the GPU adapter and the
+ * runtime. `profileModels` fills what a web platform exposes (`navigator.hardwareConcurrency`, `userAgent`); the
+ * caller passes the rest (the CLI: `git rev-parse HEAD`, the CPU model, `Deno.version`, the adapter's info).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type HostInfo,
+ *   makeConfig,
+ *   MambaModel,
+ *   profileModels,
+ *   selectBackend,
+ *   syntheticWeights,
+ * } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const host: Partial<HostInfo> = { git: "0123abc", runtime: { name: "deno", version: "2.9.6" } };
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], warmup: 0, iters: 1, peaks: null, host });
+ * console.log(report.environment.git, report.environment.runtime.name, report.environment.gpu); // 0123abc deno null
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
+export interface HostInfo {
+  /** The git commit the program ran from (a checkout), else null. */
+  git: string | null;
+  /** CPU model name (null where the host hides it) and logical cores. */
+  cpu: { model: string | null; logicalCores: number | null };
+  /** The GPU adapter (WebGPU backends where the host exposes it), else null. */
+  gpu: GpuAdapterInfo | null;
+  /** The JavaScript runtime: "deno" and Deno.version.deno, or "browser" and the user agent. */
+  runtime: { name: string; version: string };
+}
+
+/**
  * The whole profile.
  *
  * @example
@@ -668,7 +737,7 @@ export interface ProfilePeaks {
  * // Plain JSON: save it as profile.json, read it back with the same type.
  * const json = JSON.stringify(report, null, 2);
  * const loaded: ProfileReport = JSON.parse(json);
- * console.log(loaded.schema, loaded.tool.version === VERSION); // perfmamba.profile/2 true
+ * console.log(loaded.schema, loaded.tool.version === VERSION); // perfmamba.profile/3 true
  * console.log(loaded.environment.backend, loaded.options.seqLens, loaded.runs.length); // wasm [ 8 ] 2
  * model.dispose();
  * backend.dispose();
@@ -698,7 +767,7 @@ export interface ProfileReport {
      */
     weights: MatrixFormat | "mixed";
     peaks: ProfilePeaks | null;
-  };
+  } & HostInfo;
   /** The options it ran with, defaults filled in (see `ProfileOptions`). */
   options: {
     seqLens: number[];

@@ -21,6 +21,9 @@ const statsSchema = {
 } as const;
 
 const num = { type: "number" } as const;
+/** Raw per-pass times (ms), in the order they ran: what a Stats summarises. */
+const samplesSchema = { type: "array", items: { type: "number", minimum: 0 }, minItems: 1 } as const;
+const nullable = (schema: unknown) => ({ oneOf: [{ type: "null" }, schema] });
 const MATRIX_FORMATS = ["f32", "f16", "q8_0", "q4_0"];
 const nonNeg = { type: "number", minimum: 0 } as const;
 const count = { type: "integer", minimum: 0 } as const;
@@ -77,6 +80,18 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
       peaks: {
         oneOf: [{ type: "null" }, obj({ bandwidthGBs: nonNeg, gemmGflops: nonNeg, detail: { type: "string" } })],
       },
+      git: nullable({ type: "string", pattern: "^[0-9a-f]{7,64}$" }),
+      cpu: obj({
+        model: nullable({ type: "string", minLength: 1 }),
+        logicalCores: nullable({ type: "integer", minimum: 1 }),
+      }),
+      gpu: nullable(obj({
+        vendor: { type: "string" },
+        architecture: { type: "string" },
+        device: { type: "string" },
+        description: { type: "string" },
+      })),
+      runtime: obj({ name: { type: "string", minLength: 1 }, version: { type: "string", minLength: 1 } }),
     }),
     options: obj({
       seqLens: { type: "array", items: { type: "integer", minimum: 1 }, minItems: 1 },
@@ -123,6 +138,7 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
           activations: { oneOf: [{ type: "null" }, { type: "string", minLength: 1 }] },
           label: { type: "string", minLength: 1 },
         }),
+        fingerprint: { type: "string", pattern: "^[0-9a-f]{16}$" },
       }),
     },
     runs: {
@@ -135,10 +151,12 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
         seqLen: { type: "integer", minimum: 1 },
         endToEnd: obj({
           ms: statsSchema,
+          samples: samplesSchema,
           tokensPerS: nonNeg,
           instrumentedMs: statsSchema,
           overheadPct: num,
           gpuMs: { oneOf: [{ type: "null" }, statsSchema] },
+          gpuSamples: nullable(samplesSchema),
           referenceMs: nonNeg,
           coverage: nonNeg,
           passOverheadMs: { oneOf: [{ type: "null" }, nonNeg] },
@@ -151,6 +169,7 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
             name: { enum: COMPONENTS },
             layers: { type: "integer", minimum: 1 },
             ms: statsSchema,
+            samples: samplesSchema,
             passes: count,
             share: { type: "number", minimum: 0, maximum: 1 },
             flops: nonNeg,

@@ -33,6 +33,8 @@ import {
 import type { Component, ForwardHooks, MambaModel } from "./model.ts";
 import {
   type ComponentProfile,
+  type GpuAdapterInfo,
+  type HostInfo,
   type MatrixFormat,
   PROFILE_SCHEMA_ID,
   type ProfiledModel,
@@ -132,6 +134,96 @@ export interface ProfileOptions {
   seed?: number;
   /** Called after every forward pass. */
   onProgress?: (p: ProfileProgress) => void;
+  /**
+   * What the caller knows of the host (git commit, CPU model, GPU adapter, runtime); the rest comes from the web
+   * platform where it exposes it ({@link hostDefaults}).
+   */
+  host?: Partial<HostInfo>;
+}
+
+/**
+ * What the web platform tells of the host synchronously: logical cores (`navigator.hardwareConcurrency`) and the
+ * runtime from the user agent ("Deno/2.9.6" → deno 2.9.6; a browser: "browser" and its agent string); no git commit,
+ * CPU model or GPU adapter (`profileModels` asks {@link webGpuAdapterInfo} on a GPU backend; callers that know more
+ * pass `ProfileOptions.host`).
+ *
+ * @example
+ * ```ts
+ * import { hostDefaults } from "@perfmamba/perfmamba";
+ *
+ * const host = hostDefaults();
+ * console.log(host.git, host.gpu, host.cpu.logicalCores !== 0); // null null true
+ * ```
+ */
+export function hostDefaults(): HostInfo {
+  const nav = globalThis.navigator as Navigator | undefined;
+  const cores = nav?.hardwareConcurrency;
+  return {
+    git: null,
+    cpu: { model: null, logicalCores: typeof cores === "number" && cores > 0 ? cores : null },
+    gpu: null,
+    runtime: runtimeOf(nav?.userAgent),
+  };
+}
+
+/**
+ * The WebGPU adapter's info (`GPUAdapter.info`: vendor, architecture, device, description) of the default adapter
+ * (`navigator.gpu.requestAdapter()`, the one a WebGPU backend takes unless told otherwise), or null without WebGPU.
+ * Hosts may leave fields empty (browsers hide some for privacy).
+ *
+ * @example
+ * ```ts
+ * import { webGpuAdapterInfo } from "@perfmamba/perfmamba";
+ *
+ * const info = await webGpuAdapterInfo();
+ * console.log(info === null ? "no WebGPU" : info.description || info.vendor);
+ * ```
+ */
+export async function webGpuAdapterInfo(): Promise<GpuAdapterInfo | null> {
+  try {
+    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    const info = (await gpu?.requestAdapter())?.info;
+    if (!info) return null;
+    return {
+      vendor: info.vendor ?? "",
+      architecture: info.architecture ?? "",
+      device: info.device ?? "",
+      description: info.description ?? "",
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** "Deno/2.9.6" (one product token: Deno, Bun, Node) → that name and version; a browser's agent string as is. */
+function runtimeOf(agent: string | undefined): HostInfo["runtime"] {
+  if (!agent) return { name: "unknown", version: "unknown" };
+  const one = /^([A-Za-z.]+)\/(\S+)$/.exec(agent);
+  return one ? { name: one[1].toLowerCase(), version: one[2] } : { name: "browser", version: agent };
+}
+
+/**
+ * FNV-1a (64 bits) of a string's UTF-16 code units, as 16 hex digits: a stable fingerprint, not a cryptographic hash.
+ *
+ * @example
+ * ```ts
+ * import { fnv1a64 } from "@perfmamba/perfmamba";
+ *
+ * console.log(fnv1a64("")); // cbf29ce484222325 (the FNV offset basis)
+ * console.log(fnv1a64("a")); // af63dc4c8601ec8c
+ * ```
+ */
+export function fnv1a64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  const prime = 0x100000001b3n, mask = 0xffffffffffffffffn;
+  for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * prime) & mask;
+  return h.toString(16).padStart(16, "0");
+}
+
+/** The model's fingerprint: its architecture, whole configuration and each matrix's format. */
+function modelFingerprint(config: MambaModel["config"], formats: WeightFormatReport["components"]): string {
+  const sorted = (o: object) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return fnv1a64(JSON.stringify({ config: sorted(config), formats: sorted(formats) }));
 }
 
 /**
@@ -370,6 +462,7 @@ class Meter {
 
 function modelInfo(m: NamedModel): ProfiledModel {
   const c = m.model.config;
+  const format = weightFormat(m.model);
   const mamba2 = c.arch === "mamba2";
   return {
     name: m.name,
@@ -389,7 +482,8 @@ function modelInfo(m: NamedModel): ProfiledModel {
     },
     parameters: m.model.parameterCount,
     weightBytes: Object.values(componentWeightBytes(c, modelMatrixBytes(m.model))).reduce((a, b) => a + b, 0),
-    weightFormat: weightFormat(m.model),
+    weightFormat: format,
+    fingerprint: modelFingerprint(c, format.components),
   };
 }
 
@@ -499,6 +593,7 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
     }
   }
   const profiled = models.map(modelInfo);
+  const queuedBackend = backend.capabilities.queued;
   return {
     schema: PROFILE_SCHEMA_ID,
     createdAt: new Date().toISOString(),
@@ -511,6 +606,10 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
       host: (globalThis.navigator as Navigator | undefined)?.userAgent ?? "unknown",
       weights: reportWeights(profiled),
       peaks: peaks ? { bandwidthGBs: peaks.bandwidthGBs, gemmGflops: peaks.gemmGflops, detail: peaks.detail } : null,
+      ...hostDefaults(),
+      ...options.host,
+      // A GPU backend (queued work): the adapter's info, unless the caller gave it.
+      gpu: options.host?.gpu !== undefined ? options.host.gpu : queuedBackend ? await webGpuAdapterInfo() : null,
     },
     options: { seqLens, batch, modes, warmup, iters },
     models: profiled,
@@ -670,6 +769,7 @@ function summarize(
       name: c,
       layers: layers.length,
       ms,
+      samples: perIter.get(c)!,
       passes: inst[0].samples.filter((s) => s.component === c).reduce((a, s) => a + s.passes, 0),
       share: sum > 0 ? medians[i] / sum : 0,
       flops: flops[c],
@@ -713,10 +813,12 @@ function summarize(
     seqLen,
     endToEnd: {
       ms: e2e,
+      samples: plain,
       tokensPerS: e2e.median > 0 ? (batch * tokens) / (e2e.median / 1e3) : 0,
       instrumentedMs: instStats,
       overheadPct: e2e.median > 0 ? (instStats.median / e2e.median - 1) * 100 : 0,
       gpuMs: gpuStats,
+      gpuSamples: gpuStats ? gpu : null,
       referenceMs,
       coverage: referenceMs > 0 ? sum / referenceMs : 0,
       passOverheadMs: passOverhead,

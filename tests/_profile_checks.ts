@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
 import formatsModule from "ajv-formats";
-import type { ProfileReport } from "../runtime/profile_report.ts";
+import type { ProfileReport, Stats } from "../runtime/profile_report.ts";
 import { PROFILE_JSON_SCHEMA } from "../runtime/profile_schema.ts";
 import type { TraceEvent } from "../cli/report/trace.ts";
 
@@ -21,11 +21,33 @@ export function profileValidator(): ReturnType<Ajv2020["compile"]> {
   return ajv.compile(PROFILE_JSON_SCHEMA);
 }
 
-/** Assert the report (after a JSON round trip) validates against its schema. */
+/**
+ * Assert the report (after a JSON round trip) validates against its schema, and that every Stats summarises the raw
+ * samples beside it (same count, median, min and max: what the schema cannot say).
+ */
 export function assertValidProfile(report: unknown): void {
   const validate = profileValidator();
   const ok = validate(JSON.parse(JSON.stringify(report)));
   assert.ok(ok, `schema errors: ${JSON.stringify(validate.errors?.slice(0, 5))}`);
+  const r = report as ProfileReport;
+  for (const run of r.runs) {
+    const where = `${run.arch} ${run.mode} L${run.seqLen}`;
+    assertSummarises(run.endToEnd.ms, run.endToEnd.samples, `${where} end-to-end`);
+    const { gpuMs, gpuSamples } = run.endToEnd;
+    assert.equal(gpuSamples === null, gpuMs === null, `${where}: GPU samples without GPU Stats, or the reverse`);
+    if (gpuMs && gpuSamples) assertSummarises(gpuMs, gpuSamples, `${where} end-to-end GPU`);
+    for (const c of run.components) assertSummarises(c.ms, c.samples, `${where} ${c.name}`);
+  }
+}
+
+function assertSummarises(s: Stats, samples: number[], where: string): void {
+  assert.equal(samples.length, s.n, `${where}: ${samples.length} samples for n = ${s.n}`);
+  const sorted = samples.toSorted((a, b) => a - b);
+  const mid = (sorted.length - 1) / 2;
+  const median = (sorted[Math.floor(mid)] + sorted[Math.ceil(mid)]) / 2;
+  const close = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
+  assert.ok(close(median, s.median), `${where}: median of samples ${median} ≠ ${s.median}`);
+  assert.ok(close(sorted[0], s.min) && close(sorted.at(-1)!, s.max), `${where}: min/max differ from the samples`);
 }
 
 /**

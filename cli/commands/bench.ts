@@ -14,12 +14,15 @@ import {
   type MambaConfig,
   MambaModel,
   type MambaWeights,
+  modelShape,
   mulberry32,
   presetConfig,
   syntheticWeights,
   toModelWeights,
+  VERSION,
   weightsQuantFormat,
 } from "../../mod.ts";
+import { hostInfo } from "../host_info.ts";
 import {
   BACKEND_FLAGS,
   backendFromFlags,
@@ -83,7 +86,14 @@ interface Row {
   bound?: "bandwidth" | "compute";
   /** Why this configuration could not run. */
   error?: string;
+  /** The model's shape (`modelShape`): what `perfmamba compare` matches rows on. */
+  shape: string;
+  /** The raw times `ms` is the median of (decode: per step; greedy: per run ÷ steps), ms. */
+  samples?: number[];
 }
+
+/** Format tag of `bench --json` (read by `perfmamba compare`). */
+export const BENCH_SCHEMA_ID = "perfmamba.bench/1";
 
 /** Sum of a per-component record (FLOPs). */
 function sum(record: Record<string, number>): number {
@@ -242,6 +252,8 @@ export async function run(argv: string[]): Promise<void> {
               tokPerS: (batch * seqLen) / (ms / 1000),
               gflops,
               ofPeak: peaks ? gflops / peaks.gemmGflops : null,
+              shape: modelShape(config),
+              samples: times,
             });
             log(`  prefill B${batch} L${seqLen}: ${ms.toFixed(1)} ms`);
           } catch (e) {
@@ -257,6 +269,7 @@ export async function run(argv: string[]): Promise<void> {
               gflops: NaN,
               ofPeak: null,
               error,
+              shape: modelShape(config),
             });
             log(`  prefill B${batch} L${seqLen}: failed: ${error}`);
           }
@@ -289,7 +302,7 @@ export async function run(argv: string[]): Promise<void> {
           const flopMs = peaks ? flops / (peaks.gemmGflops * 1e6) : NaN;
           const rooflineMs = Math.max(bwMs, flopMs);
           const stepMs = median(times), greedyMs = median(runs);
-          for (const [mode, ms] of [["decode", stepMs], ["greedy", greedyMs]] as const) {
+          for (const [mode, ms, samples] of [["decode", stepMs, times], ["greedy", greedyMs, runs]] as const) {
             rows.push({
               arch: config.arch,
               mode,
@@ -301,6 +314,8 @@ export async function run(argv: string[]): Promise<void> {
               ofPeak: peaks ? rooflineMs / ms : null,
               bytesPerStep,
               bound: bwMs >= flopMs ? "bandwidth" : "compute",
+              shape: modelShape(config),
+              samples,
             });
           }
           log(
@@ -317,6 +332,10 @@ export async function run(argv: string[]): Promise<void> {
         flags.json,
         JSON.stringify(
           {
+            schema: BENCH_SCHEMA_ID,
+            createdAt: new Date().toISOString(),
+            tool: { name: "perfmamba", version: VERSION },
+            environment: await hostInfo(backend),
             backend: backend.name,
             description: backend.description,
             size: shape,

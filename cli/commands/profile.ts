@@ -41,6 +41,7 @@ import {
   WEIGHTS_FLAGS,
   weightsForFlags,
 } from "../load.ts";
+import { hostInfo } from "../host_info.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
@@ -237,6 +238,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const s of sources) checkFits(s.config, backend, batch, seqLens, s.name.replace(" (random weights)", ""));
     console.error(`profiling on ${backend.name} — ${backend.description}`);
     const reports: ProfileReport[] = [];
+    const hostEnv = await hostInfo(backend);
     let peaks: ProfileReport["environment"]["peaks"] | "measure" = flags["skip-peaks"] ? null : "measure";
     for (const [i, s] of sources.entries()) {
       model = s.load();
@@ -249,6 +251,7 @@ export async function run(argv: string[]): Promise<void> {
         peaks,
         timing,
         seed,
+        host: hostEnv,
         onProgress: (p) => bar.update(p.done + i * p.total, p.total * sources.length, p.label),
       });
       model.dispose();

@@ -20,7 +20,8 @@ export function escapeHtml(text: unknown): string {
     .replaceAll("'", "&#39;");
 }
 
-const CSS = `
+/** The reports' stylesheet (the profile and compare pages share it). */
+export const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1180px;padding:0 1rem;color:#222}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 h3{margin:1.4rem 0 .4rem;font-size:1.05rem}.meta{color:#666;margin-top:0}
@@ -32,9 +33,11 @@ figure{margin:1rem 0 2rem}figcaption{font-weight:600;margin-bottom:.4rem}svg{max
 .note{color:#555;font-size:.92em}.err{color:#b00}code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 `;
 
-type Cell = string | { text: string; left?: boolean; title?: string };
+/** A table cell: text, or text aligned left and/or with a tooltip. */
+export type Cell = string | { text: string; left?: boolean; title?: string };
 
-function table(headers: readonly Cell[], rows: readonly Cell[][]): string {
+/** An HTML table of header and body cells, all text escaped. */
+export function table(headers: readonly Cell[], rows: readonly Cell[][]): string {
   const cell = (tag: "th" | "td", c: Cell) => {
     const { text, left, title } = typeof c === "string" ? { text: c, left: false, title: undefined } : c;
     const attrs = (left ? ' class="l"' : "") + (title ? ` title="${escapeHtml(title)}"` : "");
@@ -45,7 +48,8 @@ function table(headers: readonly Cell[], rows: readonly Cell[][]): string {
   return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
-function keyValues(pairs: readonly [string, string][]): string {
+/** A two-column table of labels and values, escaped. */
+export function keyValues(pairs: readonly [string, string][]): string {
   const rows = pairs.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("\n");
   return `<table class="kv">\n${rows}\n</table>`;
 }
@@ -63,6 +67,16 @@ function environmentSection(report: ProfileReport): string {
     ["Weights", env.weights],
     ["Peaks", peaks],
     ["Host", env.host],
+    ["Runtime", env.runtime ? `${env.runtime.name} ${env.runtime.version}` : "–"],
+    ["CPU", env.cpu ? `${env.cpu.model ?? "model not exposed"}, ${env.cpu.logicalCores ?? "?"} logical cores` : "–"],
+    [
+      "GPU adapter",
+      env.gpu
+        ? [env.gpu.vendor, env.gpu.architecture, env.gpu.device, env.gpu.description].filter(Boolean).join(" · ") ||
+          "not exposed"
+        : "–",
+    ],
+    ["Program", `${report.tool.name} ${report.tool.version}${env.git ? `, git ${env.git}` : ""}`],
     [
       "Options",
       `sequence lengths ${o.seqLens.join(", ")}; batch ${o.batch}; modes ${o.modes.join(", ")}; ` +
@@ -88,6 +102,7 @@ function modelsSection(report: ProfileReport): string {
     fmtBytes(m.weightBytes),
     { text: m.weightFormat.label, left: true },
     { text: dims(m), left: true },
+    { text: m.fingerprint ?? "–", left: true },
   ]);
   return `<h2>Models</h2>\n` +
     table([
@@ -97,6 +112,7 @@ function modelsSection(report: ProfileReport): string {
       "weights",
       { text: "weight format", left: true },
       { text: "shape", left: true },
+      { text: "fingerprint", left: true, title: "FNV-1a 64 of the configuration and each matrix's format" },
     ], rows);
 }
 

@@ -11,6 +11,7 @@ import type { Backend } from "../backend.ts";
 import type { MambaConfig } from "../config.ts";
 import { MambaModel } from "../model.ts";
 import { profileModels, type ProfileProgress } from "../profiler.ts";
+import { modelShape } from "../compare.ts";
 import { syntheticWeights } from "../synthetic.ts";
 import { pruneWeights } from "./apply.ts";
 import { keptCount } from "./select.ts";
@@ -46,6 +47,10 @@ export interface SpeedPoint {
   kept: number;
   /** End-to-end wall time of the pass (median), ms. */
   ms: number;
+  /** The raw wall times `ms` is the median of, one per measured pass (ms). */
+  samples: number[];
+  /** The pruned model's shape (`modelShape`): what `perfmamba compare` matches runs on. */
+  shape: string;
   /** GPU time of the pass (median; timestamp-query only, else null), ms. */
   gpuMs: number | null;
   /** Highest live bytes during the pass. */
@@ -144,6 +149,8 @@ export async function pruningSpeed(
           seqLen: run.seqLen,
           kept: keep[0].length,
           ms: run.endToEnd.ms.median,
+          samples: run.endToEnd.samples,
+          shape: modelShape(model.config),
           gpuMs: run.endToEnd.gpuMs?.median ?? null,
           peakBytes: run.memory.peak,
           speedup: ref ? ref.ms / run.endToEnd.ms.median : 1,

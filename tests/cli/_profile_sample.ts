@@ -9,6 +9,7 @@ import type { MambaConfig } from "../../runtime/config.ts";
 import { COMPONENTS, forwardBytes, forwardFlops } from "../../runtime/cost.ts";
 import type { Component } from "../../runtime/model.ts";
 import { makeConfig } from "../../runtime/presets.ts";
+import { fnv1a64 } from "../../runtime/profiler.ts";
 import {
   type ComponentProfile,
   PROFILE_SCHEMA_ID,
@@ -52,6 +53,12 @@ function stats(median: number, n = ITERS): Stats {
     std: median * 0.021,
     iqr: median * 0.034,
   };
+}
+
+/** Raw samples matching {@link stats}: n values with that median, min and max. */
+function samples(median: number, n = ITERS): number[] {
+  const spread = [0.968, 0.991, 1, 1.027, 1.094];
+  return Array.from({ length: n }, (_, i) => median * spread[i % spread.length]);
 }
 
 /** Bytes of one output tensor per component (f32), for the activations it leaves allocated. */
@@ -127,6 +134,7 @@ function makeRun(model: number, config: MambaConfig, mode: "prefill" | "decode",
       layers: perLayerMs.length,
       passes: perLayerMs.length,
       ms: stats(median),
+      samples: samples(median),
       share: median / totalMs,
       flops: flops[c],
       bytes: { ...bytes[c], total },
@@ -175,10 +183,12 @@ function makeRun(model: number, config: MambaConfig, mode: "prefill" | "decode",
     seqLen,
     endToEnd: {
       ms: stats(wallMs),
+      samples: samples(wallMs),
       tokensPerS: (mode === "prefill" ? BATCH * seqLen : BATCH) / (wallMs / 1000),
       instrumentedMs: stats(t + 0.05),
       overheadPct: ((t + 0.05) / wallMs - 1) * 100,
       gpuMs,
+      gpuSamples: samples(gpuMs.median),
       referenceMs: gpuMs.median,
       coverage: totalMs / gpuMs.median,
       passOverheadMs: 0,
@@ -223,6 +233,7 @@ function describe(config: MambaConfig, index: number): ProfiledModel {
       activations: null,
       label: "f32, embedding f32",
     },
+    fingerprint: fnv1a64(JSON.stringify({ arch: config.arch, dModel: config.dModel, nLayer: config.nLayer, index })),
   };
 }
 
@@ -243,6 +254,10 @@ export function sampleReport(): ProfileReport {
       host: "Deno/2.9.6 (test)",
       weights: "f32",
       peaks: { ...PEAKS },
+      git: "0123456789abcdef0123456789abcdef01234567",
+      cpu: { model: "Test CPU @ 3.0GHz", logicalCores: 8 },
+      gpu: { vendor: "test", architecture: "synthetic", device: "", description: "Test Adapter" },
+      runtime: { name: "deno", version: "2.9.6" },
     },
     options: { seqLens: [...SEQ_LENS], batch: BATCH, modes: ["prefill", "decode"], warmup: 2, iters: ITERS },
     models: CONFIGS.map(describe),

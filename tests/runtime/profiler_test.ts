@@ -75,6 +75,13 @@ for (const m of METHODS) {
         assert.equal(report.environment.timing, m.method);
         assert.equal(report.environment.backend, backend.name);
         assert.deepEqual(report.environment.peaks, PEAKS);
+        // The GPU adapter's info on WebGPU (the one the backend describes), none on the CPU.
+        const gpu = report.environment.gpu;
+        if (!backend.capabilities.queued) assert.equal(gpu, null);
+        else {
+          assert.ok(gpu !== null, "a WebGPU report names its adapter");
+          if (gpu.description) assert.ok(backend.description.includes(gpu.description), backend.description);
+        }
         assert.ok(ticks.length > 0 && ticks.every((t, i) => t.done === i + 1));
         assert.equal(ticks.at(-1)!.done, ticks.at(-1)!.total);
         assert.equal(report.runs.length, 2 * 2 * 2);
