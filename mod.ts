@@ -160,6 +160,7 @@ export type {
   ComponentMemory,
   ComponentProfile,
   EndToEnd,
+  FusedDecodeTiming,
   MatrixFormat,
   ProfiledModel,
   ProfilePeaks,

@@ -2,8 +2,8 @@
  * The fused decode ops of the WebGPU backend (`capabilities.fusedDecode`): a decode step of a layer in 4 dispatches
  * instead of 8–9, since at batch 1 a step's time is mostly dispatches, not bytes.
  *
- * - {@link fusedLinear} (`fused_gemv.wgsl`): the GEMV with a prologue applied to x as it is staged (nothing, or the
- *   RMS norm per channel group times a weight) and the residual add in the epilogue: `norm → in_proj`,
+ * - {@link fusedLinear} (`fused_gemv.wgsl`): the GEMV with a prologue applied to x as the lanes read it (nothing,
+ *   or the RMS norm per channel group times a weight) and the residual add in the epilogue: `norm → in_proj`,
  *   `gated norm → out_proj → + residual`, `norm_f → lm_head` are one dispatch each (per weight part).
  * - {@link mamba1DecodeStep}: `fused_gemv` with the conv1d prologue (conv1d + SiLU feeding x_proj; workgroup 0 keeps
  *   the conv output), then `fused_scan_step.wgsl` (conv state update, dt_proj + softplus, scan update, D skip,
@@ -35,7 +35,7 @@ import { GEMV_MAX_ROWS } from "./linear.ts";
 import { finiteF32, grid, type Program, type Slice } from "./program.ts";
 import type { OpContext } from "./webgpu_ops.ts";
 
-/** Norm groups the fused GEMV prologue holds (MAX_GROUPS of fused_gemv.wgsl). */
+/** Most norm groups of a fused GEMV (each is one more tree reduction; more groups run unfused). */
 export const FUSED_MAX_NORM_GROUPS = 64;
 /** Largest state size N of the fused Mamba-2 step (MAX_N of fused_ssd_step.wgsl). */
 export const FUSED_MAX_STATE = 256;

@@ -1,9 +1,9 @@
 // Fused decode GEMV (m ≤ 8 rows): y[m, j] = res[m, j] + Σ_k pro(m, k) · w[j, k] + bias[j], with a prologue pro
-// applied to each x row as it is staged in workgroup memory, TILE inputs at a time:
+// applied to each input of x as the lanes read it:
 //   PRO = 0: x itself;
 //   PRO = 1: RMS norm per group of `group` channels, times aux[k] (Mamba's RMSNorm with group = k; Mamba-2's gated
 //            norm, whose gate y · SiLU(z) was applied by fused_ssd_step), each workgroup recomputing the row's
-//            sums of squares (k is d_model or d_inner: small);
+//            sums of squares alongside its dot products (see main);
 //   PRO = 2: Mamba-1's causal conv1d + SiLU of one decode token, in(k) = SiLU(aux2[k] + Σ_j aux[k, j] · tap_j),
 //            the taps being the conv state st[m, k, 0..K−2] then x[m, k]; workgroup 0 also writes the result to
 //            xout (the scan's input). The state is read only: fused_scan_step updates it afterwards.
@@ -20,8 +20,6 @@ override RES: bool = false;
 const LANES: u32 = 64u;
 const FEATS: u32 = GEMV_FEATURES;
 const THREADS: u32 = 256u;
-const TILE: u32 = 1024u; // staged inputs per pass (even: f16 pairs never straddle two tiles)
-const MAX_GROUPS: u32 = 64u;
 
 struct Params {
   m: u32, // rows of x and y (≤ 8)
@@ -33,7 +31,7 @@ struct Params {
   y_base: u32,
   has_bias: u32,
   bias_base: u32,
-  group: u32, // PRO = 1: channels per norm group (k is a multiple; k / group ≤ MAX_GROUPS)
+  group: u32, // PRO = 1: channels per norm group (k is a multiple)
   eps: f32,
   conv_k: u32, // PRO = 2: K
   has_aux2: u32, // PRO = 2: conv bias present
@@ -51,35 +49,27 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> xout: array<f32>; // PRO 2: (m, k), or a scratch
 @group(0) @binding(9) var<storage, read> res: array<f32>; // RES: indexed as y, or a dummy
 
-var<workgroup> red: array<f32, THREADS>; // (FEATS, LANES); also the sums of squares
-var<workgroup> tile: array<f32, TILE>;
-var<workgroup> gscale: array<f32, MAX_GROUPS>;
+var<workgroup> red: array<vec2<f32>, THREADS>; // (FEATS, LANES): partial (dot, sum of squares)
 
 fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));
 }
 
-// The sum of every thread's v (all threads call it; all get the total).
-fn wg_sum(tid: u32, v: f32) -> f32 {
-  workgroupBarrier();
-  red[tid] = v;
-  for (var h = THREADS / 2u; h > 0u; h >>= 1u) {
-    workgroupBarrier();
-    if (tid < h) {
-      red[tid] += red[tid + h];
-    }
+// Weight k of row j: f32 bits, or one half of an f16 pair.
+fn weight(j: u32, k: u32) -> f32 {
+  if (F16W) {
+    let wv = unpack2x16float(w[j * ((p.k + 1u) / 2u) + k / 2u]);
+    return select(wv.x, wv.y, (k & 1u) == 1u);
   }
-  workgroupBarrier();
-  let s = red[0];
-  workgroupBarrier();
-  return s;
+  return bitcast<f32>(w[j * p.k + k]);
 }
 
-// The prologue's value of input k of row m (as the unfused kernels compute it: conv1d.wgsl, rms_norm.wgsl).
+// The prologue's input k of row m before any norm scale: x (PRO 0), x · aux[k] (PRO 1), SiLU(conv) (PRO 2, as
+// conv1d.wgsl computes it).
 fn staged(m: u32, k: u32) -> f32 {
   let xv = x[p.x_base + m * p.x_stride + k];
   if (PRO == 1u) {
-    return xv * gscale[k / p.group] * aux[k];
+    return xv * aux[k];
   }
   if (PRO == 2u) {
     let km1 = p.conv_k - 1u;
@@ -105,61 +95,45 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let wg = flat_workgroup(wid, nwg);
   let j = wg * FEATS + f;
   let jc = min(j, p.n - 1u); // rows past the end recompute the last one and do not store
-  let words = (p.k + 1u) / 2u;
+  // The norm's scale of a group is the same for each of its inputs: Σ_k s_g x_k a_k w_jk = s_g Σ_k x_k a_k w_jk. So
+  // each lane accumulates, per group, the dot product and the sum of squares of the inputs it reads anyway, the two
+  // are reduced together, and the group's 1 / RMS scales its dot at the end: no extra pass, load or barrier over a
+  // plain GEMV with one group (every workgroup, every row of it, recomputes the sum of squares: k is small).
+  let group = select(p.k, p.group, PRO == 1u);
+  let groups = p.k / group;
+  let keep = PRO == 2u && p.write_x != 0u && wg == 0u && f == 0u;
   for (var m = 0u; m < p.m; m++) {
-    if (PRO == 1u) {
-      // Each group's 1 / RMS, from the whole row (every workgroup recomputes it: k is small).
-      let groups = p.k / p.group;
-      for (var g = 0u; g < groups; g++) {
-        var s = 0.0;
-        for (var i = t; i < p.group; i += THREADS) {
-          let v = x[p.x_base + m * p.x_stride + g * p.group + i];
-          s = fma(v, v, s);
+    var v = 0.0;
+    for (var g = 0u; g < groups; g++) {
+      var acc = vec2<f32>(0.0, 0.0);
+      for (var k = g * group + lane; k < (g + 1u) * group; k += LANES) {
+        let a = staged(m, k);
+        acc.x = fma(weight(jc, k), a, acc.x);
+        if (PRO == 1u) {
+          let xv = x[p.x_base + m * p.x_stride + k];
+          acc.y = fma(xv, xv, acc.y);
         }
-        let tot = wg_sum(t, s);
-        if (t == 0u) {
-          gscale[g] = 1.0 / sqrt(tot / f32(p.group) + p.eps);
+        if (keep) {
+          xout[m * p.k + k] = a;
+        }
+      }
+      red[t] = acc;
+      for (var h = LANES / 2u; h > 0u; h >>= 1u) {
+        workgroupBarrier();
+        if (lane < h) {
+          red[t] += red[t + h];
         }
       }
       workgroupBarrier();
-    }
-    var acc = 0.0;
-    for (var k0 = 0u; k0 < p.k; k0 += TILE) {
-      let cnt = min(TILE, p.k - k0);
-      workgroupBarrier();
-      for (var i = t; i < cnt; i += THREADS) {
-        let v = staged(m, k0 + i);
-        tile[i] = v;
-        if (PRO == 2u && p.write_x != 0u && wg == 0u) {
-          xout[m * p.k + k0 + i] = v;
-        }
-      }
-      workgroupBarrier();
-      if (F16W) {
-        let w0 = k0 / 2u;
-        for (var i = lane; 2u * i < cnt; i += LANES) {
-          let wv = unpack2x16float(w[jc * words + w0 + i]);
-          acc = fma(wv.x, tile[2u * i], acc);
-          if (2u * i + 1u < cnt) {
-            acc = fma(wv.y, tile[2u * i + 1u], acc);
-          }
-        }
+      let r = red[t];
+      if (PRO == 1u) {
+        v = fma(r.x, 1.0 / sqrt(r.y / f32(group) + p.eps), v);
       } else {
-        for (var i = lane; i < cnt; i += LANES) {
-          acc = fma(bitcast<f32>(w[jc * p.k + k0 + i]), tile[i], acc);
-        }
+        v += r.x;
       }
-    }
-    red[t] = acc;
-    for (var h = LANES / 2u; h > 0u; h >>= 1u) {
       workgroupBarrier();
-      if (lane < h) {
-        red[t] += red[t + h];
-      }
     }
-    workgroupBarrier();
     if (lane == 0u && j < p.n) {
-      var v = red[t];
       if (p.has_bias != 0u) {
         v += bias[p.bias_base + j];
       }
@@ -169,6 +143,5 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
       y[yi] = v;
     }
-    workgroupBarrier();
   }
 }

@@ -1,6 +1,6 @@
 // Mamba-1 decode step after x_proj (fused_gemv with the conv prologue), one thread per (b, d):
 //   conv state[b, d, :] ← its last K−2 taps ++ x[b, d]   (conv_state.wgsl for one token)
-//   Δ = softplus(dt_proj[d, :] · δ[b, :] + dt_bias[d])    (the dt_proj GEMV row and selective_scan_output's softplus)
+//   Δ = softplus(dt_proj[d, :] · δ[b, :] + dt_bias[d])   (the dt_proj GEMV row; softplus as selective_scan_output)
 //   h[n] ← exp(Δ A[d, n]) h[n] + Δ B[b, n] u,  y = (Σ_n C[b, n] h[n] + D[d] u) · SiLU(z[b, d])
 // with u = xc[b, d] the conv output fused_gemv wrote, overwritten by y (each thread reads and writes only its own
 // element). The states keep the layouts of the unfused kernels: conv (batch, D, K−1), ssm (batch, D, N).

@@ -120,8 +120,6 @@ export const KERNELS = {
       LANES: 64,
       FEATS: 4,
       THREADS: 256,
-      TILE: 1024,
-      MAX_GROUPS: 64,
     },
   },
   fused_scan_step: {
