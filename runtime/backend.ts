@@ -483,7 +483,20 @@ export interface BackendCapabilities {
   readonly fusedDecode?: FusedDecodeLimits;
 }
 
-/** The shapes the fused decode ops take ({@link BackendCapabilities.fusedDecode}); others run unfused. */
+/**
+ * The shapes the fused decode ops take ({@link BackendCapabilities.fusedDecode}); others run unfused.
+ *
+ * @example
+ * ```ts
+ * import { type FusedDecodeLimits, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * // WASM has no fused decode kernels; WebGPU reports { maxRows: 8, maxNormGroups: 64, maxState: 256 }.
+ * const limits: FusedDecodeLimits | undefined = backend.capabilities.fusedDecode;
+ * console.log(limits?.maxRows ?? 0); // 0
+ * backend.dispose();
+ * ```
+ */
 export interface FusedDecodeLimits {
   /** Most rows (sequences of a decode batch) per call. */
   readonly maxRows: number;
@@ -668,7 +681,20 @@ export interface FusedLinearOptions {
   residual?: Tensor | null;
 }
 
-/** Arguments of {@link Backend.mamba1DecodeStep} (one token per sequence, `batch` rows). */
+/**
+ * Arguments of {@link Backend.mamba1DecodeStep} (one token per sequence, `batch` rows). `MambaModel` fills them from a
+ * layer's weights and state (runtime/fused_step.ts); a backend without the op runs the unfused mixer.
+ *
+ * @example
+ * ```ts
+ * import { type Mamba1DecodeArgs, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const step: ((args: Mamba1DecodeArgs) => unknown) | undefined = backend.mamba1DecodeStep;
+ * console.log(step === undefined); // true: WASM decodes with the unfused ops
+ * backend.dispose();
+ * ```
+ */
 export interface Mamba1DecodeArgs {
   /** in_proj's output `[batch, 2D]`: x in columns [0, D), z in [D, 2D). */
   xz: Tensor;
@@ -686,7 +712,20 @@ export interface Mamba1DecodeArgs {
   dState: number;
 }
 
-/** Arguments of {@link Backend.mamba2DecodeStep} (one token per sequence, `batch` rows). */
+/**
+ * Arguments of {@link Backend.mamba2DecodeStep} (one token per sequence, `batch` rows). `MambaModel` fills them from a
+ * layer's weights and state (runtime/fused_step.ts); a backend without the op runs the unfused mixer.
+ *
+ * @example
+ * ```ts
+ * import { type Mamba2DecodeArgs, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const step: ((args: Mamba2DecodeArgs) => unknown) | undefined = backend.mamba2DecodeStep;
+ * console.log(step === undefined); // true: WASM decodes with the unfused ops
+ * backend.dispose();
+ * ```
+ */
 export interface Mamba2DecodeArgs {
   /** in_proj's output `[batch, 2D + 2GN + H]`: z, x, B, C, dt. */
   zxbcdt: Tensor;
