@@ -46,6 +46,8 @@ export class Dispatcher {
   #plan: Map<string, PipelineSpec> | null = null;
   /** A scratch to check uniforms into while planning. */
   readonly #scratch = new DataView(new ArrayBuffer(1024));
+  /** Dispatches recorded so far (planning records none). */
+  count = 0;
 
   constructor(parts: DispatcherParts) {
     this.#p = parts;
@@ -74,6 +76,7 @@ export class Dispatcher {
     pass.setBindGroup(0, bindGroup, this.#dynamicOffset);
     const wg = p.workgroups;
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    this.count++;
     if (!debug) return recorder.dispatched();
     // Pass and encoder errors surface at finish / submit: submit inside the scope.
     try {

@@ -38,6 +38,9 @@ import {
   type BackendCapabilities,
   DeviceLostError,
   type DevicePeaks,
+  type FusedLinearOptions,
+  type Mamba1DecodeArgs,
+  type Mamba2DecodeArgs,
   type Matrix,
   type MemoryStats,
   type PassTimer,
@@ -60,6 +63,9 @@ import { PipelineCache, type PipelineSpec, type PipelineStats } from "./pipeline
 import type { Program, Slice } from "./program.ts";
 import { UploadArena } from "./upload_arena.ts";
 import type { GpuTiming, WebGpuBackend, WebGpuBackendOptions } from "./webgpu_interface.ts";
+import * as fused from "./fused_decode.ts";
+import { FUSED_MAX_NORM_GROUPS, FUSED_MAX_STATE } from "./fused_decode.ts";
+import { GEMV_MAX_ROWS } from "./linear.ts";
 import * as ops from "./webgpu_ops.ts";
 
 export type { GpuTiming, PipelineSpec, PipelineStats, WebGpuBackend, WebGpuBackendOptions };
@@ -111,6 +117,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
   get pipelineStats(): Readonly<PipelineStats> {
     return this.#pipelines.stats;
   }
+  get dispatchCount(): number {
+    return this.#dispatcher.count;
+  }
 
   readonly #owned: boolean;
   readonly #store: TensorStore;
@@ -160,6 +169,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
       weightFormat: this.f16Weights ? "f16" : "f32",
       preferredBatch: PREFERRED_BATCH,
       deviceSampling: false,
+      fusedDecode: { maxRows: GEMV_MAX_ROWS, maxNormGroups: FUSED_MAX_NORM_GROUPS, maxState: FUSED_MAX_STATE },
     };
     this.#recorder = new CommandRecorder(
       device,
@@ -471,5 +481,27 @@ class WebGpuBackendImpl implements WebGpuBackend {
   gatedRmsNorm(y: Tensor, z: View, weight: Tensor, groupSize: number, eps: number): Tensor {
     this.#check();
     return ops.gatedRmsNorm(this.#ops, y, z, weight, groupSize, eps);
+  }
+
+  // ---- fused decode ops (kernels/fused_decode.ts) ------------------------------------------------------------
+
+  fusesMatrix(m: Matrix): boolean {
+    this.#check();
+    return fused.fusesMatrix(this.#ops, m);
+  }
+
+  fusedLinear(x: Tensor | View, w: Matrix, bias: Tensor | null, options?: FusedLinearOptions): Tensor {
+    this.#check();
+    return fused.fusedLinear(this.#ops, x, w, bias, options);
+  }
+
+  mamba1DecodeStep(args: Mamba1DecodeArgs): Tensor {
+    this.#check();
+    return fused.mamba1DecodeStep(this.#ops, args);
+  }
+
+  mamba2DecodeStep(args: Mamba2DecodeArgs): Tensor {
+    this.#check();
+    return fused.mamba2DecodeStep(this.#ops, args);
   }
 }

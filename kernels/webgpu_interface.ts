@@ -70,6 +70,8 @@ export interface WebGpuBackend extends Backend, Disposable {
   resetPeak(): void;
   /** Bind group cache lookups since creation: hits reuse a bind group, misses create one. */
   readonly bindGroupStats: { readonly hits: number; readonly misses: number };
+  /** Kernel dispatches recorded since creation (planning dry runs not counted): the backend counts every one. */
+  readonly dispatchCount: number;
   /**
    * Pipeline lookups of this backend: `misses` are pipelines created synchronously by a dispatch (a stall, seconds
    * per kernel on software adapters), `precompiled` those compiled ahead by {@link WebGpuBackend.precompile}.

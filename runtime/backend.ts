@@ -475,6 +475,35 @@ export interface BackendCapabilities {
   readonly deviceSampling: boolean;
   /** WASM: the kernels are the relaxed-SIMD build (fused multiply-adds where the host has them). */
   readonly relaxedSimd?: boolean;
+  /**
+   * Fused decode kernels, and the shapes they take: {@link Backend.fusedLinear}, {@link Backend.mamba1DecodeStep}
+   * and {@link Backend.mamba2DecodeStep} exist, so a decode step takes at most 4 dispatches per layer
+   * (`MambaModel.step` / `greedy` use them unless hooks are attached or `model.fusedDecode` is false). Absent: none.
+   */
+  readonly fusedDecode?: FusedDecodeLimits;
+}
+
+/**
+ * The shapes the fused decode ops take ({@link BackendCapabilities.fusedDecode}); others run unfused.
+ *
+ * @example
+ * ```ts
+ * import { type FusedDecodeLimits, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * // WASM has no fused decode kernels; WebGPU reports { maxRows: 8, maxNormGroups: 64, maxState: 256 }.
+ * const limits: FusedDecodeLimits | undefined = backend.capabilities.fusedDecode;
+ * console.log(limits?.maxRows ?? 0); // 0
+ * backend.dispose();
+ * ```
+ */
+export interface FusedDecodeLimits {
+  /** Most rows (sequences of a decode batch) per call. */
+  readonly maxRows: number;
+  /** Most norm groups in a {@link FusedLinearOptions.norm} prologue. */
+  readonly maxNormGroups: number;
+  /** Largest state size N of {@link Backend.mamba2DecodeStep}. */
+  readonly maxState: number;
 }
 
 /**
@@ -595,6 +624,125 @@ export interface Backend {
    * `groupSize` channels is normalised by its own RMS and scaled by weight.
    */
   gatedRmsNorm(y: Tensor, z: View, weight: Tensor, groupSize: number, eps: number): Tensor;
+  /**
+   * Kernel dispatches recorded since the backend was created, where the backend counts them (WebGPU; planning
+   * dry runs are not counted). The difference over a decode loop divided by its tokens is `dispatchesPerToken`.
+   */
+  readonly dispatchCount?: number;
+  /**
+   * With {@link BackendCapabilities.fusedDecode}: whether the fused decode ops take this matrix (its storage
+   * format and its split over binding parts); a layer with a matrix they do not take runs the unfused ops.
+   */
+  fusesMatrix?(m: Matrix): boolean;
+  /**
+   * With {@link BackendCapabilities.fusedDecode}: `[T, n]` residual + prologue(x) · Wᵀ + bias in one kernel per
+   * weight part, for decode (T ≤ 8 rows): the prologue is nothing, or `options.norm`'s RMS norm (per group of
+   * `groupSize` channels, times its weight; the Mamba RMSNorm and the Mamba-2 gated norm after its gate).
+   */
+  fusedLinear?(x: Tensor | View, w: Matrix, bias: Tensor | null, options?: FusedLinearOptions): Tensor;
+  /**
+   * With {@link BackendCapabilities.fusedDecode}: one Mamba-1 decode step of the mixer after in_proj, in two
+   * dispatches: conv1d (reading the conv state) feeding x_proj, then the conv state update, dt_proj + softplus,
+   * the scan update, D skip and SiLU(z) gate. Returns `[batch, D]`, as `selectiveScan`; updates both states.
+   */
+  mamba1DecodeStep?(args: Mamba1DecodeArgs): Tensor;
+  /**
+   * With {@link BackendCapabilities.fusedDecode}: one Mamba-2 decode step of the mixer after in_proj, in two
+   * dispatches: conv1d + the SSD state update per head + D skip + the y · SiLU(z) gate, then the conv state update.
+   * Returns `[batch, D]` y · SiLU(z) (the gated norm's RMS and weight are left to `fusedLinear`'s prologue).
+   */
+  mamba2DecodeStep?(args: Mamba2DecodeArgs): Tensor;
+}
+
+/**
+ * Options of {@link Backend.fusedLinear}.
+ *
+ * @example
+ * ```ts
+ * import { type FusedLinearOptions, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const h = backend.upload(new Float32Array([3, 4]), [1, 2], "h");
+ * const norm = backend.upload(new Float32Array([1, 1]), [2], "norm");
+ * const w = backend.uploadMatrix(new Float32Array([1, 1]), 1, 2, "w");
+ * const options: FusedLinearOptions = { norm: { weight: norm, eps: 0, groupSize: 2 }, residual: null };
+ * // Where fused decode exists: rmsNorm then linear in one kernel; elsewhere the same from the unfused ops.
+ * const y = backend.capabilities.fusedDecode && backend.fusedLinear
+ *   ? backend.fusedLinear(h, w, null, options)
+ *   : backend.linear(backend.rmsNorm(h, norm, 0), w);
+ * console.log(Math.abs((await backend.read(y))[0] - 7 / Math.sqrt(12.5)) < 1e-6); // true
+ * backend.dispose();
+ * ```
+ */
+export interface FusedLinearOptions {
+  /** RMS norm of each group of `groupSize` input channels (x's width: one group), times `weight`, before the GEMV. */
+  norm?: { weight: Tensor; eps: number; groupSize: number } | null;
+  /** `[T, n]` added to the output (the residual stream), or none. */
+  residual?: Tensor | null;
+}
+
+/**
+ * Arguments of {@link Backend.mamba1DecodeStep} (one token per sequence, `batch` rows). `MambaModel` fills them from a
+ * layer's weights and state (runtime/fused_step.ts); a backend without the op runs the unfused mixer.
+ *
+ * @example
+ * ```ts
+ * import { type Mamba1DecodeArgs, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const step: ((args: Mamba1DecodeArgs) => unknown) | undefined = backend.mamba1DecodeStep;
+ * console.log(step === undefined); // true: WASM decodes with the unfused ops
+ * backend.dispose();
+ * ```
+ */
+export interface Mamba1DecodeArgs {
+  /** in_proj's output `[batch, 2D]`: x in columns [0, D), z in [D, 2D). */
+  xz: Tensor;
+  convWeight: Tensor; // (D, K)
+  convBias: Tensor | null; // (D)
+  convState: Tensor; // (batch, D, K−1)
+  xProj: Matrix; // (R + 2N, D)
+  dtProj: Matrix; // (D, R)
+  dtProjBias: Tensor; // (D)
+  A: Tensor; // (D, N)
+  D: Tensor; // (D)
+  ssmState: Tensor; // (batch, D, N)
+  batch: number;
+  dtRank: number;
+  dState: number;
+}
+
+/**
+ * Arguments of {@link Backend.mamba2DecodeStep} (one token per sequence, `batch` rows). `MambaModel` fills them from a
+ * layer's weights and state (runtime/fused_step.ts); a backend without the op runs the unfused mixer.
+ *
+ * @example
+ * ```ts
+ * import { type Mamba2DecodeArgs, selectBackend } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const step: ((args: Mamba2DecodeArgs) => unknown) | undefined = backend.mamba2DecodeStep;
+ * console.log(step === undefined); // true: WASM decodes with the unfused ops
+ * backend.dispose();
+ * ```
+ */
+export interface Mamba2DecodeArgs {
+  /** in_proj's output `[batch, 2D + 2GN + H]`: z, x, B, C, dt. */
+  zxbcdt: Tensor;
+  convWeight: Tensor; // (D + 2GN, K)
+  convBias: Tensor | null;
+  convState: Tensor; // (batch, D + 2GN, K−1)
+  dtBias: Tensor; // (H)
+  A: Tensor; // (H)
+  D: Tensor; // (H)
+  ssmState: Tensor; // (batch, H, P, N)
+  batch: number;
+  nHeads: number;
+  headDim: number;
+  nGroups: number;
+  dState: number;
+  dtMin: number;
+  dtMax: number;
 }
 
 /**

@@ -20,6 +20,7 @@ import type { Backend, Matrix, QuantFormat, QuantizedMatrixData, Tensor } from "
 import type { Component } from "./component.ts";
 import type { MambaConfig } from "./config.ts";
 import { inProjWidth } from "./config.ts";
+import { fusedDecodeAvailable, fusedLayerStep, fusesLayer } from "./fused_step.ts";
 import { type DeviceLayer, mamba1Mixer, mamba2Mixer, uploadLayer } from "./mixers.ts";
 import { argmax } from "./sampling.ts";
 import { InferenceState } from "./state.ts";
@@ -238,6 +239,12 @@ function uploadQuantized(backend: Backend, t: QuantizedMatrixData, label: string
 export class MambaModel implements Disposable {
   /** Hooks applied to every forward pass (in addition to per-call hooks). */
   hooks: ForwardHooks = {};
+  /**
+   * Decode steps (`step`, `greedy`) use the backend's fused decode kernels where it has them
+   * (`capabilities.fusedDecode`: at most 4 dispatches per layer) and no hooks observe the pass; false forces the
+   * unfused ops (A/B comparisons). Layers the fused kernels do not take run unfused either way.
+   */
+  fusedDecode = true;
   readonly #layers: DeviceLayer[];
   readonly #embedding: Matrix; // (vocab, d)
   readonly #lmHead: Matrix; // (vocab, d), the embedding when tied
@@ -553,8 +560,18 @@ export class MambaModel implements Disposable {
           ? be.embed(ids, this.#embedding)
           : be.embedFrom!(ids.ids, ids.offset, batch * seqLen, this.#embedding),
     ); // (T, d)
+    // Fused decode: one token per sequence, nothing observing the components (the profiler's hooks get the
+    // unfused ops, whose components it can time apart).
+    const fused = seqLen === 1 && this.fusedDecode && !hooks.begin && !hooks.end && !hooks.capture &&
+      fusedDecodeAvailable(be.capabilities, batch);
     for (let l = 0; l < this.#layers.length; l++) {
       const layer = this.#layers[l];
+      if (fused && fusesLayer(be, this.config, layer, batch)) {
+        const next = fusedLayerStep(be, this.config, layer, l, h, batch, state);
+        be.free(h);
+        h = next;
+        continue;
+      }
       await capture("norm.in", l, h);
       const u = await run("norm", l, () => be.rmsNorm(h, layer.norm, this.config.eps)); // (T, d)
       await capture("norm.out", l, u);
@@ -579,6 +596,13 @@ export class MambaModel implements Disposable {
       const last = be.gatherRows(h, rows);
       be.free(h);
       h = last;
+    }
+    if (fused && be.fusesMatrix!(this.#lmHead)) {
+      const norm = { weight: this.#normF, eps: this.config.eps, groupSize: this.config.dModel };
+      const logits = be.fusedLinear!(h, this.#lmHead, null, { norm }); // norm_f → lm_head, one kernel per part
+      be.free(h);
+      state.position += seqLen;
+      return logits;
     }
     const hn = await run("norm_f", -1, () => be.rmsNorm(h, this.#normF, this.config.eps));
     be.free(h);

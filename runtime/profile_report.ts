@@ -401,6 +401,40 @@ export interface EndToEnd {
   referenceMs: number;
   /** Σ component medians ÷ referenceMs (1 = the components account for all of it). */
   coverage: number;
+  /**
+   * Decode on a backend with fused decode kernels (`capabilities.fusedDecode`), else null. The components, `ms`,
+   * `gpuMs` and `instrumentedMs` above come from the unfused ops (hooks take that path; fused kernels cannot be
+   * timed apart per component); this is the fused step's end-to-end figure, measured in the same run, interleaved.
+   * Absent in reports written before it existed.
+   */
+  fusedDecode?: FusedDecodeTiming | null;
+}
+
+/**
+ * The fused decode step timed beside the unfused one ({@link EndToEnd.fusedDecode}).
+ *
+ * @example
+ * ```ts
+ * import type { FusedDecodeTiming } from "@perfmamba/perfmamba";
+ *
+ * // What a report of a 24-layer model on WebGPU may hold: fewer dispatches, less time per step.
+ * const f: FusedDecodeTiming = {
+ *   ms: { n: 5, mean: 3.12, median: 3.1, min: 3, max: 3.3, std: 0.1, iqr: 0.1 },
+ *   gpuMs: null,
+ *   dispatches: 98,
+ *   unfusedDispatches: 219,
+ * };
+ * console.log(`${f.dispatches} dispatches instead of ${f.unfusedDispatches}`); // 98 dispatches instead of 219
+ * ```
+ */
+export interface FusedDecodeTiming {
+  /** Wall time of an un-instrumented fused decode step. */
+  ms: Stats;
+  /** GPU time of the fused step as one timed scope (timestamp-query only, else null). */
+  gpuMs: Stats | null;
+  /** Kernel dispatches of one fused step, and of one unfused step (null where the backend does not count). */
+  dispatches: number | null;
+  unfusedDispatches: number | null;
 }
 
 /**

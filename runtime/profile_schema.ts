@@ -161,7 +161,28 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
           coverage: nonNeg,
           passOverheadMs: { oneOf: [{ type: "null" }, nonNeg] },
           rawCoverage: nonNeg,
-        }),
+          fusedDecode: {
+            oneOf: [
+              { type: "null" },
+              obj({
+                ms: statsSchema,
+                gpuMs: { oneOf: [{ type: "null" }, statsSchema] },
+                dispatches: { oneOf: [{ type: "null" }, count] },
+                unfusedDispatches: { oneOf: [{ type: "null" }, count] },
+              }),
+            ],
+          },
+        }, [
+          "ms",
+          "tokensPerS",
+          "instrumentedMs",
+          "overheadPct",
+          "gpuMs",
+          "referenceMs",
+          "coverage",
+          "passOverheadMs",
+          "rawCoverage",
+        ]), // fusedDecode: absent in reports written before it
         components: {
           type: "array",
           minItems: 1,

@@ -30,9 +30,11 @@ import {
   type MatrixBytes,
   quantizedMatrixBytes,
 } from "./cost.ts";
+import { fusedDecodeAvailable } from "./fused_step.ts";
 import type { Component, ForwardHooks, MambaModel } from "./model.ts";
 import {
   type ComponentProfile,
+  type FusedDecodeTiming,
   type GpuAdapterInfo,
   type HostInfo,
   type MatrixFormat,
@@ -636,6 +638,7 @@ async function profileRun(
   // Prefill: the prompt from a zero state, last-position logits (TTFT). Decode: one step continuing a state that
   // has read the prompt (TPOT); the state advances one token per pass, which costs the same at any position.
   let pass: PassFn;
+  let fusedPass: PassFn | null = null;
   let decodeState: ReturnType<MambaModel["newState"]> | null = null;
   if (mode === "prefill") {
     pass = async (hooks) => {
@@ -650,9 +653,20 @@ async function profileRun(
     decodeState = (await model.prefill(prompt, { lastOnly: true })).state;
     const next = prompt.map((p) => p[p.length - 1]);
     const state = decodeState;
+    // The components are timed on the unfused ops (hooks take that path anyway); so is the plain pass they are
+    // compared with. The fused step, where the backend has it, is timed beside them (fusedPass).
+    const fusedOn = model.fusedDecode;
     pass = async (hooks) => {
-      await model.step(next, state, hooks);
+      model.fusedDecode = false;
+      try {
+        await model.step(next, state, hooks);
+      } finally {
+        model.fusedDecode = fusedOn;
+      }
     };
+    if (fusedOn && fusedDecodeAvailable(model.backend.capabilities, batch)) {
+      fusedPass = async () => void await model.step(next, state);
+    }
   }
   try {
     const stateBytes = decodeState ? decodeState.bytes : 0;
@@ -662,9 +676,17 @@ async function profileRun(
     }
     if (warmup > 0) await meter.instrumented(pass); // compiles the timed variants; not counted
     const plain: number[] = [], gpu: number[] = [], overhead: number[] = [], inst: Instrumented[] = [];
+    const fusedMs: number[] = [], fusedGpu: number[] = [];
+    const dispatches = fusedPass
+      ? { fused: await dispatchesOf(model, fusedPass), unfused: await dispatchesOf(model, pass) }
+      : null;
     for (let i = 0; i < iters; i++) {
       plain.push(await meter.plain(pass));
       tick();
+      if (fusedPass) {
+        fusedMs.push(await meter.plain(fusedPass));
+        if (meter.method === "timestamp-query") fusedGpu.push((await meter.gpuTimed(fusedPass, "forward")).ms);
+      }
       inst.push(await meter.instrumented(pass));
       tick();
       if (meter.method === "timestamp-query") {
@@ -692,10 +714,28 @@ async function profileRun(
       memBefore,
       stateBytes,
       passOverhead,
+      fusedPass
+        ? {
+          ms: stats(fusedMs),
+          gpuMs: fusedGpu.length > 0 ? stats(fusedGpu) : null,
+          dispatches: dispatches!.fused,
+          unfusedDispatches: dispatches!.unfused,
+        }
+        : null,
     );
   } finally {
     decodeState?.dispose();
   }
+}
+
+/** Dispatches of one pass, where the backend counts them (null elsewhere); the pass runs once, untimed. */
+async function dispatchesOf(model: MambaModel, pass: PassFn): Promise<number | null> {
+  const be = model.backend;
+  const before = be.dispatchCount;
+  await pass(undefined);
+  const after = be.dispatchCount;
+  await be.sync();
+  return before === undefined || after === undefined ? null : after - before;
 }
 
 function summarize(
@@ -711,6 +751,7 @@ function summarize(
   baseline: number,
   decodeStateBytes: number,
   passOverhead: number | null,
+  fusedDecode: FusedDecodeTiming | null,
 ): ProfileRun {
   const cfg = model.config;
   const tokens = mode === "prefill" ? seqLen : 1;
@@ -823,6 +864,7 @@ function summarize(
       coverage: referenceMs > 0 ? sum / referenceMs : 0,
       passOverheadMs: passOverhead,
       rawCoverage: referenceMs > 0 ? rawTotal / referenceMs : 0,
+      fusedDecode,
     },
     components,
     flops: totalFlops,

@@ -189,3 +189,29 @@ export async function assertTimesScale(
  * 0.25 is there to fail mostly-missing component times, not to measure noise; load is what the retries absorb.
  */
 export const MIN_COVERAGE = 0.25;
+
+/**
+ * The fused decode figure of every run ({@link ProfileReport} `endToEnd.fusedDecode`): null for prefill and on a
+ * backend without fused decode; on one with it, for decode, timed as often as the unfused pass, with GPU time
+ * exactly when the unfused pass has it, and (where dispatches are counted) at most 4 per layer + 2 per step,
+ * fewer than the unfused step's.
+ */
+export function assertFusedDecodeFigures(report: ProfileReport, backendFuses: boolean): void {
+  for (const run of report.runs) {
+    const what = `${report.models[run.model].name} ${run.mode} L${run.seqLen}`;
+    const e = run.endToEnd, f = e.fusedDecode;
+    if (run.mode === "prefill" || !backendFuses) {
+      assert.equal(f, null, `${what}: no fused figure`);
+      continue;
+    }
+    assert.ok(f, `${what}: the fused decode figure`);
+    assert.equal(f.ms.n, e.ms.n, `${what}: fused timed as often as unfused`);
+    assert.ok(f.ms.min > 0, `${what}: fused step time`);
+    assert.equal(f.gpuMs !== null, e.gpuMs !== null, `${what}: fused GPU time iff unfused GPU time`);
+    if (f.dispatches !== null) {
+      const nLayer = report.models[run.model].config.nLayer;
+      assert.ok(f.dispatches <= 4 * nLayer + 2, `${what}: ${f.dispatches} fused dispatches`);
+      assert.ok(f.dispatches < f.unfusedDispatches!, `${what}: ${f.dispatches} vs ${f.unfusedDispatches}`);
+    }
+  }
+}

@@ -8,6 +8,7 @@
 import type { CommandSpec } from "../args.ts";
 import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from "../args.ts";
 import {
+  type Backend,
   forwardFlops,
   type HostMatrix,
   makeConfig,
@@ -84,6 +85,11 @@ interface Row {
   bytesPerStep?: number;
   /** decode: which limit the roofline is set by. */
   bound?: "bandwidth" | "compute";
+  /**
+   * Any decode row: kernel dispatches per decode step (one token per sequence), from the backend's
+   * `dispatchCount` over the timed steps; null where the backend does not count them (WASM).
+   */
+  dispatchesPerToken?: number | null;
   /** Why this configuration could not run. */
   error?: string;
   /** The model's shape (`modelShape`): what `perfmamba compare` matches rows on. */
@@ -94,6 +100,14 @@ interface Row {
 
 /** Format tag of `bench --json` (read by `perfmamba compare`). */
 export const BENCH_SCHEMA_ID = "perfmamba.bench/1";
+
+/** Dispatches per decode step of `run` (which decodes `steps` steps), or null where the backend does not count. */
+async function dispatchesPerStep(backend: Backend, steps: number, run: () => Promise<void>): Promise<number | null> {
+  const before = backend.dispatchCount;
+  await run();
+  const after = backend.dispatchCount;
+  return before === undefined || after === undefined || steps === 0 ? null : (after - before) / steps;
+}
 
 /** Sum of a per-component record (FLOPs). */
 function sum(record: Record<string, number>): number {
@@ -279,20 +293,24 @@ export async function run(argv: string[]): Promise<void> {
           let next = tokens(batch);
           for (let i = 0; i < warmup; i++) await model.step(next, state);
           const times: number[] = [];
-          for (let i = 0; i < decodeTokens; i++) {
-            const t0 = performance.now();
-            await model.step(next, state);
-            times.push(performance.now() - t0);
-            next = tokens(batch);
-          }
+          const stepDispatches = await dispatchesPerStep(backend, decodeTokens, async () => {
+            for (let i = 0; i < decodeTokens; i++) {
+              const t0 = performance.now();
+              await model.step(next, state);
+              times.push(performance.now() - t0);
+              next = tokens(batch);
+            }
+          });
           // Greedy decode with the tokens kept on the device (argmax on the backend): all steps, one readback.
           await model.greedy(next, state, Math.min(warmup, decodeTokens));
           const runs: number[] = [];
-          for (let r = 0; r < 3; r++) {
-            const t0 = performance.now();
-            await model.greedy(tokens(batch), state, decodeTokens);
-            runs.push((performance.now() - t0) / decodeTokens);
-          }
+          const greedyDispatches = await dispatchesPerStep(backend, 3 * decodeTokens, async () => {
+            for (let r = 0; r < 3; r++) {
+              const t0 = performance.now();
+              await model.greedy(tokens(batch), state, decodeTokens);
+              runs.push((performance.now() - t0) / decodeTokens);
+            }
+          });
           const bytesPerStep = 4 * model.parameterCount + 2 * state.bytes;
           state.dispose();
           const flops = sum(forwardFlops(config, batch, 1));
@@ -302,7 +320,11 @@ export async function run(argv: string[]): Promise<void> {
           const flopMs = peaks ? flops / (peaks.gemmGflops * 1e6) : NaN;
           const rooflineMs = Math.max(bwMs, flopMs);
           const stepMs = median(times), greedyMs = median(runs);
-          for (const [mode, ms, samples] of [["decode", stepMs, times], ["greedy", greedyMs, runs]] as const) {
+          const decodeRows = [
+            ["decode", stepMs, times, stepDispatches],
+            ["greedy", greedyMs, runs, greedyDispatches],
+          ] as const;
+          for (const [mode, ms, samples, dispatchesPerToken] of decodeRows) {
             rows.push({
               arch: config.arch,
               mode,
@@ -316,11 +338,13 @@ export async function run(argv: string[]): Promise<void> {
               bound: bwMs >= flopMs ? "bandwidth" : "compute",
               shape: modelShape(config),
               samples,
+              dispatchesPerToken,
             });
           }
           log(
             `  decode B${batch}: ${stepMs.toFixed(2)} ms/token per step; ` +
-              `greedy ${decodeTokens} steps per readback: ${greedyMs.toFixed(2)} ms/token`,
+              `greedy ${decodeTokens} steps per readback: ${greedyMs.toFixed(2)} ms/token` +
+              (stepDispatches !== null ? `; ${stepDispatches} dispatches per step` : ""),
           );
         }
       }

@@ -34,6 +34,15 @@ function runHeader(report: ProfileReport, run: ProfileRun): string {
     `${fmtRate(e.tokensPerS)} tok/s`,
     `coverage ${fmtFraction(e.coverage)}${e.passOverheadMs !== null ? ` (raw ${fmtFraction(e.rawCoverage)})` : ""}`,
     `overhead ${fmtPercent(e.overheadPct)}`,
+    // Decode with fused kernels: the figures before are the unfused ops' (components need them); the fused step's.
+    ...(e.fusedDecode
+      ? [
+        `[unfused; fused step ${fmtMs(e.fusedDecode.ms.median)} ms` +
+        (e.fusedDecode.dispatches !== null
+          ? `, ${e.fusedDecode.dispatches} dispatches vs ${e.fusedDecode.unfusedDispatches}]`
+          : "]"),
+      ]
+      : []),
   ].join("  ");
 }
 

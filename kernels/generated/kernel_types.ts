@@ -77,6 +77,101 @@ export interface ConvStateOverrides {
   readonly WG?: number;
 }
 
+/** The uniform record of kernels/fused_gemv.wgsl: its `struct Params` fields by WGSL name. */
+export interface FusedGemvParams {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly x_stride: number;
+  readonly x_base: number;
+  readonly y_stride: number;
+  readonly y_base: number;
+  readonly has_bias: number;
+  readonly bias_base: number;
+  readonly group: number;
+  readonly eps: number;
+  readonly conv_k: number;
+  readonly has_aux2: number;
+  readonly write_x: number;
+}
+/** The storage bindings of kernels/fused_gemv.wgsl by WGSL name (`@binding(1)` on). */
+export interface FusedGemvBindings {
+  readonly x: Slice;
+  readonly w: Slice;
+  readonly bias: Slice;
+  readonly y: Slice;
+  readonly aux: Slice;
+  readonly aux2: Slice;
+  readonly st: Slice;
+  readonly xout: Slice;
+  readonly res: Slice;
+}
+/** The override constants of kernels/fused_gemv.wgsl (each optional: the WGSL default applies). */
+export interface FusedGemvOverrides {
+  readonly F16W?: number;
+  readonly PRO?: number;
+  readonly RES?: number;
+}
+
+/** The uniform record of kernels/fused_scan_step.wgsl: its `struct Params` fields by WGSL name. */
+export interface FusedScanStepParams {
+  readonly batch: number;
+  readonly d: number;
+  readonly n: number;
+  readonly r: number;
+  readonly k: number;
+  readonly xz_stride: number;
+  readonly xdbl_stride: number;
+  readonly has_dt_bias: number;
+}
+/** The storage bindings of kernels/fused_scan_step.wgsl by WGSL name (`@binding(1)` on). */
+export interface FusedScanStepBindings {
+  readonly xz: Slice;
+  readonly xc: Slice;
+  readonly xdbl: Slice;
+  readonly conv_state: Slice;
+  readonly dtw: Slice;
+  readonly dtb: Slice;
+  readonly A: Slice;
+  readonly Dv: Slice;
+  readonly hs: Slice;
+}
+/** The override constants of kernels/fused_scan_step.wgsl (each optional: the WGSL default applies). */
+export interface FusedScanStepOverrides {
+  readonly WG?: number;
+  readonly F16W?: number;
+}
+
+/** The uniform record of kernels/fused_ssd_step.wgsl: its `struct Params` fields by WGSL name. */
+export interface FusedSsdStepParams {
+  readonly batch: number;
+  readonly heads: number;
+  readonly head_dim: number;
+  readonly groups: number;
+  readonly n: number;
+  readonly k: number;
+  readonly zx_stride: number;
+  readonly dt_min: number;
+  readonly dt_max: number;
+  readonly has_bias: number;
+}
+/** The storage bindings of kernels/fused_ssd_step.wgsl by WGSL name (`@binding(1)` on). */
+export interface FusedSsdStepBindings {
+  readonly zx: Slice;
+  readonly conv_w: Slice;
+  readonly conv_b: Slice;
+  readonly conv_state: Slice;
+  readonly dt_bias: Slice;
+  readonly A: Slice;
+  readonly Dv: Slice;
+  readonly state: Slice;
+  readonly g: Slice;
+}
+/** The override constants of kernels/fused_ssd_step.wgsl (each optional: the WGSL default applies). */
+export interface FusedSsdStepOverrides {
+  readonly WG?: number;
+}
+
 /** The uniform record of kernels/gated_rms_norm.wgsl: its `struct Params` fields by WGSL name. */
 export interface GatedRmsNormParams {
   readonly rows: number;
@@ -526,6 +621,9 @@ export interface KernelParams {
   argmax: ArgmaxParams;
   conv1d: Conv1dParams;
   conv_state: ConvStateParams;
+  fused_gemv: FusedGemvParams;
+  fused_scan_step: FusedScanStepParams;
+  fused_ssd_step: FusedSsdStepParams;
   gated_rms_norm: GatedRmsNormParams;
   gather: GatherParams;
   gather_q: GatherQParams;
@@ -551,6 +649,9 @@ export interface KernelBindings {
   argmax: ArgmaxBindings;
   conv1d: Conv1dBindings;
   conv_state: ConvStateBindings;
+  fused_gemv: FusedGemvBindings;
+  fused_scan_step: FusedScanStepBindings;
+  fused_ssd_step: FusedSsdStepBindings;
   gated_rms_norm: GatedRmsNormBindings;
   gather: GatherBindings;
   gather_q: GatherQBindings;
@@ -576,6 +677,9 @@ export interface KernelOverrides {
   argmax: ArgmaxOverrides;
   conv1d: Conv1dOverrides;
   conv_state: ConvStateOverrides;
+  fused_gemv: FusedGemvOverrides;
+  fused_scan_step: FusedScanStepOverrides;
+  fused_ssd_step: FusedSsdStepOverrides;
   gated_rms_norm: GatedRmsNormOverrides;
   gather: GatherOverrides;
   gather_q: GatherQOverrides;

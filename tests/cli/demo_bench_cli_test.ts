@@ -76,6 +76,7 @@ interface BenchRow {
   ofPeak: number | null;
   bytesPerStep?: number;
   bound?: "bandwidth" | "compute";
+  dispatchesPerToken?: number | null;
   error?: string;
 }
 
@@ -132,6 +133,8 @@ async function benchOnce(json: string): Promise<{ ratio: number; where: string }
       const bwMs = row.bytesPerStep! / (bw * 1e6), flopMs = flops / (peak * 1e6);
       closeRel(row.ofPeak!, Math.max(bwMs, flopMs) / row.ms, 1e-9, `${what} of roofline`);
       assert.equal(row.bound, bwMs >= flopMs ? "bandwidth" : "compute", what);
+      // Every decode row says its dispatches per step: WASM does not count them.
+      assert.equal(row.dispatchesPerToken, null, `${what} dispatchesPerToken`);
     }
   }
   // The printed table shows the JSON's figures, row for row.

@@ -19,7 +19,12 @@ import { profileTrace } from "../../cli/report/trace.ts";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
 import { TEST_BACKENDS, TIMESTAMP_SKIP } from "../_backends.ts";
 import { sharedGpuDevice } from "../_gpu_device.ts";
-import { assertTimesScale, assertTraceNests, assertValidProfile } from "../_profile_checks.ts";
+import {
+  assertFusedDecodeFigures,
+  assertTimesScale,
+  assertTraceNests,
+  assertValidProfile,
+} from "../_profile_checks.ts";
 import { makeConfig } from "../../runtime/presets.ts";
 import { syntheticWeights } from "../../runtime/synthetic.ts";
 
@@ -86,6 +91,8 @@ for (const m of METHODS) {
         assert.equal(ticks.at(-1)!.done, ticks.at(-1)!.total);
         assert.equal(report.runs.length, 2 * 2 * 2);
         assertTraceNests(report, profileTrace(report).traceEvents);
+        // Components come from the unfused ops; WebGPU's fused decode step is timed beside them.
+        assertFusedDecodeFigures(report, backend.capabilities.fusedDecode !== undefined);
 
         for (const run of report.runs) {
           const cfg = models[run.model].model.config;

@@ -1,0 +1,333 @@
+/**
+ * The fused decode ops of the WebGPU backend (`capabilities.fusedDecode`): a decode step of a layer in 4 dispatches
+ * instead of 8–9, since at batch 1 a step's time is mostly dispatches, not bytes.
+ *
+ * - {@link fusedLinear} (`fused_gemv.wgsl`): the GEMV with a prologue applied to x as the lanes read it (nothing,
+ *   or the RMS norm per channel group times a weight) and the residual add in the epilogue: `norm → in_proj`,
+ *   `gated norm → out_proj → + residual`, `norm_f → lm_head` are one dispatch each (per weight part).
+ * - {@link mamba1DecodeStep}: `fused_gemv` with the conv1d prologue (conv1d + SiLU feeding x_proj; workgroup 0 keeps
+ *   the conv output), then `fused_scan_step.wgsl` (conv state update, dt_proj + softplus, scan update, D skip,
+ *   SiLU(z) gate).
+ * - {@link mamba2DecodeStep}: `fused_ssd_step.wgsl` (conv1d + SSD state update per head + D skip + y · SiLU(z)),
+ *   then `conv_state.wgsl` (the conv state update, after every head has read the old state).
+ *
+ * States keep the layouts of the unfused kernels, so prefill and fused decode hand over state unchanged. Weights:
+ * f32 and f16 (F16W); block-quantized matrices are not taken ({@link fusesMatrix}: the model runs such a layer
+ * unfused). Rows: at most {@link GEMV_MAX_ROWS} (decode batches beyond take the unfused GEMM path).
+ *
+ * @module
+ */
+
+import type {
+  FusedLinearOptions,
+  Mamba1DecodeArgs,
+  Mamba2DecodeArgs,
+  Matrix,
+  Tensor,
+  View,
+} from "../runtime/backend.ts";
+import { asView } from "../runtime/backend.ts";
+import { checkLinear } from "../runtime/op_checks.ts";
+import { convStateProgram } from "./conv1d.ts";
+import { GEMV_FEATURES, KERNELS } from "./generated/kernels.ts";
+import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
+import { GEMV_MAX_ROWS } from "./linear.ts";
+import { finiteF32, grid, type Program, type Slice } from "./program.ts";
+import type { OpContext } from "./webgpu_ops.ts";
+
+/** Most norm groups of a fused GEMV (each is one more tree reduction; more groups run unfused). */
+export const FUSED_MAX_NORM_GROUPS = 64;
+/** Largest state size N of the fused Mamba-2 step (MAX_N of fused_ssd_step.wgsl). */
+export const FUSED_MAX_STATE = 256;
+
+const SCAN_WG = KERNELS.fused_scan_step.overrides.WG;
+const SSD_WG = KERNELS.fused_ssd_step.overrides.WG;
+
+/** Whether the fused ops take `m`: f32 or f16 storage (block-quantized matrices run unfused). */
+export function fusesMatrix(c: OpContext, m: Matrix): boolean {
+  return c.matrix(m, "fusesMatrix").quant === null;
+}
+
+function fail(op: string, what: string): never {
+  throw new RangeError(`${op}: ${what}`);
+}
+
+function rowsOf(op: string, t: GpuTensor, cols: number): number {
+  if (t.shape.length !== 2 || t.shape[1] !== cols) fail(op, `${t.label} is [${t.shape}], expected [rows, ${cols}]`);
+  return t.shape[0];
+}
+
+function sizeIs(op: string, t: GpuTensor | null, size: number): void {
+  if (t && t.size !== size) fail(op, `${t.label} has ${t.size} values, expected ${size}`);
+}
+
+/** Fusable matrix or a RangeError naming the op. */
+function fusedMatrix(c: OpContext, m: Matrix, op: string): GpuMatrix {
+  const gm = c.matrix(m, op);
+  if (gm.quant) fail(op, `${gm.label} is ${gm.quant}: the fused decode ops take f32 and f16 matrices only`);
+  return gm;
+}
+
+interface GemvSpec {
+  x: Slice;
+  xBase: number;
+  xStride: number;
+  rows: number;
+  w: GpuMatrix;
+  bias: Slice;
+  hasBias: boolean;
+  y: Slice;
+  yStride: number;
+  pro: 0 | 1 | 2;
+  aux: Slice;
+  aux2: Slice;
+  hasAux2: boolean;
+  st: Slice;
+  xout: Slice;
+  res: Slice | null;
+  group: number;
+  eps: number;
+  convK: number;
+}
+
+/** The fused GEMV dispatches, one per weight part. */
+function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
+  const out: Program<"fused_gemv">[] = [];
+  let first = true;
+  for (const part of s.w.parts!) {
+    if (part.rows <= 0) continue;
+    out.push({
+      kernel: "fused_gemv",
+      label: s.pro === 2 ? "fused_conv_gemv" : s.pro === 1 ? "fused_norm_gemv" : "fused_gemv",
+      constants: { F16W: s.w.f16 ? 1 : 0, PRO: s.pro, RES: s.res ? 1 : 0 },
+      bindings: {
+        x: s.x,
+        w: { buffer: part.buffer, offset: 0, size: s.w.partBytes(part.rows) },
+        bias: s.bias,
+        y: s.y,
+        aux: s.aux,
+        aux2: s.aux2,
+        st: s.st,
+        xout: s.xout,
+        res: s.res ?? s.aux2,
+      },
+      uniforms: {
+        m: s.rows,
+        n: part.rows,
+        k: s.w.k,
+        x_stride: s.xStride,
+        x_base: s.xBase,
+        y_stride: s.yStride,
+        y_base: part.r0,
+        has_bias: s.hasBias ? 1 : 0,
+        bias_base: part.r0,
+        group: s.group,
+        eps: s.eps,
+        conv_k: s.convK,
+        has_aux2: s.hasAux2 ? 1 : 0,
+        write_x: first && s.pro === 2 ? 1 : 0,
+      },
+      workgroups: grid(part.rows, GEMV_FEATURES),
+    });
+    first = false;
+  }
+  return out;
+}
+
+/** A small read-write tensor bound where a kernel's writable operand is unused (never aliasing the read dummy). */
+function scratch(c: OpContext): GpuTensor {
+  return c.alloc([64], "fused.unused");
+}
+
+/** `[T, n]` residual + prologue(x) · Wᵀ + bias (see {@link FusedLinearOptions}). */
+export function fusedLinear(
+  c: OpContext,
+  x: Tensor | View,
+  w: Matrix,
+  bias: Tensor | null,
+  options: FusedLinearOptions = {},
+): Tensor {
+  const op = `fusedLinear(${w.label})`;
+  const v = asView(x);
+  const xt = c.tensor(v.tensor, op);
+  const m = fusedMatrix(c, w, op);
+  const bt = bias ? c.tensor(bias, op) : null;
+  const rows = checkLinear(v, m, bt);
+  if (rows > GEMV_MAX_ROWS) fail(op, `${rows} rows; the fused GEMV takes at most ${GEMV_MAX_ROWS} (decode)`);
+  const norm = options.norm ?? null;
+  const nw = norm ? c.tensor(norm.weight, op) : null;
+  if (norm) {
+    sizeIs(op, nw, m.k);
+    const g = norm.groupSize;
+    if (!(Number.isInteger(g) && g >= 1 && m.k % g === 0 && m.k / g <= FUSED_MAX_NORM_GROUPS)) {
+      fail(op, `norm groupSize ${g} must divide ${m.k} into at most ${FUSED_MAX_NORM_GROUPS} groups`);
+    }
+  }
+  const res = options.residual ? c.tensor(options.residual, op) : null;
+  if (res && (res.shape.length !== 2 || res.shape[0] !== rows || res.shape[1] !== m.n)) {
+    fail(op, `residual ${res.label} is [${res.shape}], expected [${rows}, ${m.n}]`);
+  }
+  const out = c.alloc([rows, m.n], `${m.label}.out`);
+  if (rows === 0 || m.n === 0) return out;
+  const unused = scratch(c);
+  for (
+    const p of gemvPrograms({
+      x: c.slice(xt, op),
+      xBase: v.col,
+      xStride: xt.shape[1],
+      rows,
+      w: m,
+      bias: bt ? c.slice(bt, op) : c.dummy,
+      hasBias: !!bt,
+      y: c.slice(out, op),
+      yStride: m.n,
+      pro: norm ? 1 : 0,
+      aux: nw ? c.slice(nw, op) : c.dummy,
+      aux2: c.dummy,
+      hasAux2: false,
+      st: c.dummy,
+      xout: c.slice(unused, op),
+      res: res ? c.slice(res, op) : null,
+      group: norm ? norm.groupSize : 1,
+      eps: norm ? norm.eps : 0,
+      convK: 1,
+    })
+  ) c.run(p);
+  c.free(unused);
+  return out;
+}
+
+/** One Mamba-1 decode step after in_proj: returns y `[batch, D]`; updates the conv and SSM states. */
+export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
+  const op = "mamba1DecodeStep";
+  const xz = c.tensor(a.xz, op), xProj = fusedMatrix(c, a.xProj, op), dtProj = fusedMatrix(c, a.dtProj, op);
+  const D = xProj.k, R = a.dtRank, N = a.dState, B = a.batch;
+  if (rowsOf(op, xz, 2 * D) !== B) fail(op, `${xz.label} has ${xz.shape[0]} rows for a batch of ${B}`);
+  if (B > GEMV_MAX_ROWS) fail(op, `batch ${B}; the fused step takes at most ${GEMV_MAX_ROWS}`);
+  if (xProj.n !== R + 2 * N) fail(op, `${xProj.label} has ${xProj.n} rows, expected R + 2N = ${R + 2 * N}`);
+  if (dtProj.n !== D || dtProj.k !== R) {
+    fail(op, `${dtProj.label} is [${dtProj.n}, ${dtProj.k}], expected [${D}, ${R}]`);
+  }
+  if (dtProj.parts!.length !== 1) fail(op, `${dtProj.label} is split over binding parts`);
+  const cw = c.tensor(a.convWeight, op), cb = a.convBias ? c.tensor(a.convBias, op) : null;
+  const K = cw.size / D;
+  if (!(Number.isInteger(K) && K >= 2)) fail(op, `${cw.label} has ${cw.size} values: not [${D}, K ≥ 2]`);
+  const cs = c.tensor(a.convState, op), ss = c.tensor(a.ssmState, op);
+  sizeIs(op, cb, D);
+  sizeIs(op, cs, B * D * (K - 1));
+  sizeIs(op, ss, B * D * N);
+  const A = c.tensor(a.A, op), Dv = c.tensor(a.D, op), dtb = c.tensor(a.dtProjBias, op);
+  sizeIs(op, A, D * N);
+  sizeIs(op, Dv, D);
+  sizeIs(op, dtb, D);
+  const xc = c.alloc([B, D], "ssm.out");
+  const xdbl = c.alloc([B, R + 2 * N], `${xProj.label}.out`);
+  const xzs = c.slice(xz, op), xcs = c.slice(xc, op), css = c.slice(cs, op);
+  for (
+    const p of gemvPrograms({
+      x: xzs,
+      xBase: 0,
+      xStride: 2 * D,
+      rows: B,
+      w: xProj,
+      bias: c.dummy,
+      hasBias: false,
+      y: c.slice(xdbl, op),
+      yStride: R + 2 * N,
+      pro: 2,
+      aux: c.slice(cw, op),
+      aux2: cb ? c.slice(cb, op) : c.dummy,
+      hasAux2: !!cb,
+      st: css,
+      xout: xcs,
+      res: null,
+      group: 1,
+      eps: 0,
+      convK: K,
+    })
+  ) c.run(p);
+  const part = dtProj.parts![0];
+  c.run({
+    kernel: "fused_scan_step",
+    label: "fused_scan_step",
+    constants: { WG: SCAN_WG, F16W: dtProj.f16 ? 1 : 0 },
+    bindings: {
+      xz: xzs,
+      xc: xcs,
+      xdbl: c.slice(xdbl, op),
+      conv_state: css,
+      dtw: { buffer: part.buffer, offset: 0, size: dtProj.partBytes(part.rows) },
+      dtb: c.slice(dtb, op),
+      A: c.slice(A, op),
+      Dv: c.slice(Dv, op),
+      hs: c.slice(ss, op),
+    },
+    uniforms: {
+      batch: B,
+      d: D,
+      n: N,
+      r: R,
+      k: K,
+      xz_stride: 2 * D,
+      xdbl_stride: R + 2 * N,
+      has_dt_bias: 1,
+    },
+    workgroups: grid(B * D, SCAN_WG),
+  });
+  c.free(xdbl);
+  return xc;
+}
+
+/** One Mamba-2 decode step after in_proj: returns y · SiLU(z) `[batch, D]`; updates the conv and SSM states. */
+export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
+  const op = "mamba2DecodeStep";
+  const H = a.nHeads, P = a.headDim, G = a.nGroups, N = a.dState, B = a.batch;
+  const D = H * P, GN = G * N, C = D + 2 * GN, width = 2 * D + 2 * GN + H;
+  if (!(G >= 1 && H % G === 0)) fail(op, `${H} heads are not a multiple of ${G} groups`);
+  if (N > FUSED_MAX_STATE) fail(op, `state size ${N} exceeds ${FUSED_MAX_STATE}`);
+  const zx = c.tensor(a.zxbcdt, op);
+  if (rowsOf(op, zx, width) !== B) fail(op, `${zx.label} has ${zx.shape[0]} rows for a batch of ${B}`);
+  const cw = c.tensor(a.convWeight, op), cb = a.convBias ? c.tensor(a.convBias, op) : null;
+  const K = cw.size / C;
+  if (!(Number.isInteger(K) && K >= 2)) fail(op, `${cw.label} has ${cw.size} values: not [${C}, K ≥ 2]`);
+  const cs = c.tensor(a.convState, op), ss = c.tensor(a.ssmState, op);
+  sizeIs(op, cb, C);
+  sizeIs(op, cs, B * C * (K - 1));
+  sizeIs(op, ss, B * H * P * N);
+  const dtb = c.tensor(a.dtBias, op), A = c.tensor(a.A, op), Dv = c.tensor(a.D, op);
+  for (const t of [dtb, A, Dv]) sizeIs(op, t, H);
+  const g = c.alloc([B, D], "gate.out");
+  if (B === 0) return g;
+  const zxs = c.slice(zx, op), css = c.slice(cs, op);
+  c.run({
+    kernel: "fused_ssd_step",
+    label: "fused_ssd_step",
+    constants: { WG: SSD_WG },
+    bindings: {
+      zx: zxs,
+      conv_w: c.slice(cw, op),
+      conv_b: cb ? c.slice(cb, op) : c.dummy,
+      conv_state: css,
+      dt_bias: c.slice(dtb, op),
+      A: c.slice(A, op),
+      Dv: c.slice(Dv, op),
+      state: c.slice(ss, op),
+      g: c.slice(g, op),
+    },
+    uniforms: {
+      batch: B,
+      heads: H,
+      head_dim: P,
+      groups: G,
+      n: N,
+      k: K,
+      zx_stride: width,
+      dt_min: finiteF32(a.dtMin),
+      dt_max: finiteF32(a.dtMax),
+      has_bias: cb ? 1 : 0,
+    },
+    workgroups: grid(B * H, 1),
+  });
+  c.run(convStateProgram(zxs, css, { batch: B, seqLen: 1, channels: C, k: K, xStride: width, xCol: D }));
+  return g;
+}

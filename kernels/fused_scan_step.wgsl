@@ -1,0 +1,84 @@
+// Mamba-1 decode step after x_proj (fused_gemv with the conv prologue), one thread per (b, d):
+//   conv state[b, d, :] ← its last K−2 taps ++ x[b, d]   (conv_state.wgsl for one token)
+//   Δ = softplus(dt_proj[d, :] · δ[b, :] + dt_bias[d])   (the dt_proj GEMV row; softplus as selective_scan_output)
+//   h[n] ← exp(Δ A[d, n]) h[n] + Δ B[b, n] u,  y = (Σ_n C[b, n] h[n] + D[d] u) · SiLU(z[b, d])
+// with u = xc[b, d] the conv output fused_gemv wrote, overwritten by y (each thread reads and writes only its own
+// element). The states keep the layouts of the unfused kernels: conv (batch, D, K−1), ssm (batch, D, N).
+
+#include "grid.wgsl"
+#include "softplus.wgsl"
+
+override WG: u32 = 64u;
+override F16W: bool = false; // dt_proj stored as f16 pairs (rows padded to an even length)
+
+struct Params {
+  batch: u32,
+  d: u32, // D
+  n: u32, // N
+  r: u32, // dt_rank R
+  k: u32, // conv width K
+  xz_stride: u32, // in_proj output: x in columns [0, D), z in [D, 2D)
+  xdbl_stride: u32, // x_proj output: δ [0, R), B [R, R + N), C [R + N, R + 2N)
+  has_dt_bias: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xz: array<f32>; // (batch, xz_stride)
+@group(0) @binding(2) var<storage, read_write> xc: array<f32>; // (batch, D): u in, y out
+@group(0) @binding(3) var<storage, read> xdbl: array<f32>; // (batch, xdbl_stride)
+@group(0) @binding(4) var<storage, read_write> conv_state: array<f32>; // (batch, D, K−1)
+@group(0) @binding(5) var<storage, read> dtw: array<u32>; // (D, R) f32 bits, or (D, ⌈R/2⌉) f16 pairs
+@group(0) @binding(6) var<storage, read> dtb: array<f32>; // (D)
+@group(0) @binding(7) var<storage, read> A: array<f32>; // (D, N)
+@group(0) @binding(8) var<storage, read> Dv: array<f32>; // (D)
+@group(0) @binding(9) var<storage, read_write> hs: array<f32>; // (batch, D, N)
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_invocation(gid, nwg, WG);
+  if (i >= p.batch * p.d) {
+    return;
+  }
+  let b = i / p.d;
+  let d = i % p.d;
+  // The conv state: shift in this token's input (conv_state.wgsl with L = 1).
+  let km1 = p.k - 1u;
+  for (var j = 0u; j + 1u < km1; j++) {
+    conv_state[i * km1 + j] = conv_state[i * km1 + j + 1u];
+  }
+  if (km1 > 0u) {
+    conv_state[i * km1 + km1 - 1u] = xz[b * p.xz_stride + d];
+  }
+  // Δ: the dt_proj row of channel d against δ.
+  let row = b * p.xdbl_stride;
+  var dtv = 0.0;
+  if (F16W) {
+    let words = (p.r + 1u) / 2u;
+    for (var w = 0u; w < words; w++) {
+      let wv = unpack2x16float(dtw[d * words + w]);
+      dtv = fma(wv.x, xdbl[row + 2u * w], dtv);
+      if (2u * w + 1u < p.r) {
+        dtv = fma(wv.y, xdbl[row + 2u * w + 1u], dtv);
+      }
+    }
+  } else {
+    for (var r = 0u; r < p.r; r++) {
+      dtv = fma(bitcast<f32>(dtw[d * p.r + r]), xdbl[row + r], dtv);
+    }
+  }
+  if (p.has_dt_bias != 0u) {
+    dtv += dtb[d];
+  }
+  let dl = softplus(dtv);
+  let uv = xc[i];
+  let du = dl * uv;
+  var acc = 0.0;
+  for (var n = 0u; n < p.n; n++) {
+    let si = i * p.n + n;
+    let h = fma(exp(dl * A[d * p.n + n]), hs[si], du * xdbl[row + p.r + n]);
+    hs[si] = h;
+    acc = fma(xdbl[row + p.r + p.n + n], h, acc);
+  }
+  let zv = xz[b * p.xz_stride + p.d + d];
+  xc[i] = fma(Dv[d], uv, acc) * zv / (1.0 + exp(-zv));
+}

@@ -1,0 +1,36 @@
+/**
+ * `perfmamba bench --backend webgpu --json`: every decode row carries `dispatchesPerToken`, the backend's dispatch
+ * count per decode step — with fused decode 4 per layer + embed + norm_f → lm_head (decode), + argmax (greedy).
+ * (WASM rows carry null: tests/cli/demo_bench_cli_test.ts.)
+ */
+import assert from "node:assert/strict";
+import { cli } from "./_cli.ts";
+import { HAS_ADAPTER } from "../kernels/_gpu.ts";
+
+Deno.test({
+  name: "cli bench --backend webgpu: dispatchesPerToken on every decode row, 4 per layer + a few per token",
+  ignore: !HAS_ADAPTER,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "perfmamba-bench-gpu-" });
+    try {
+      const json = `${dir}/bench.json`;
+      const r = await cli(
+        "bench",
+        ...["--dims", "d_model=64,n_layer=3,vocab=256", "--seqlens", "8", "--decode-tokens", "2"],
+        ...["--iters", "1", "--warmup", "0", "--skip-peaks", "--backend", "webgpu", "--json", json],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const rows = (JSON.parse(await Deno.readTextFile(json)) as {
+        rows: { arch: string; mode: string; dispatchesPerToken?: number | null }[];
+      }).rows;
+      const decodeRows = rows.filter((row) => row.mode !== "prefill");
+      assert.equal(decodeRows.length, 4); // 2 archs × (decode, greedy)
+      for (const row of decodeRows) {
+        // embed, 3 layers × 4, norm_f → lm_head; greedy adds the argmax.
+        assert.equal(row.dispatchesPerToken, 3 * 4 + 2 + (row.mode === "greedy" ? 1 : 0), `${row.arch} ${row.mode}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

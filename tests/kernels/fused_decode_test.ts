@@ -1,0 +1,202 @@
+/**
+ * The fused decode path of the WebGPU backend (kernels/fused_decode.ts, runtime/fused_step.ts) against the unfused
+ * step path on the same backend: the invariant is that fusing changes only the order of float sums.
+ *
+ * - logits of every decode step within 1e-4 · max|logit| + 1e-5 (the fixtures' fp32 tolerance: the fused kernels
+ *   reorder the same sums the unfused GPU kernels already reorder against the CPU — each norm's 1 / RMS multiplies
+ *   the dot product instead of each input, the sums of squares reduce over 64 lanes instead of 128 threads, dt_proj
+ *   is a sequential dot instead of a 64-lane tree; measured ≤ 5.5e-7
+ *   relative on llvmpipe), and greedy tokens exactly equal over 16 steps;
+ * - the conv and SSM states after the steps equal the unfused states (same tolerance, relative to each state);
+ * - prefill then fused decode equals the prefill of the longer sequence, batch > 1, f16 weights, matrices split
+ *   over binding parts (lm_head), the trained models' greedy tokens (when ../shared/models is present);
+ * - the dispatch count of a fused step: ≤ 4 per layer + 3 per token (embed, norm_f → lm_head, argmax), and
+ *   Falcon-Mamba / block-quantized layers fall back to the unfused count.
+ */
+import assert from "node:assert/strict";
+import { dirSource } from "../../cli/fs_source.ts";
+import type { WebGpuBackend } from "../../kernels/webgpu_backend.ts";
+import { loadWeights } from "../../runtime/checkpoint.ts";
+import { MambaModel } from "../../runtime/model.ts";
+import { quantizeWeights } from "../../runtime/quantize.ts";
+import type { InferenceState } from "../../runtime/state.ts";
+import {
+  assertClose,
+  exists,
+  fixtureDir,
+  type FixtureGolden,
+  type ModelGolden,
+  readGolden,
+  SHARED,
+} from "../_golden.ts";
+import { gpuTest } from "./_gpu.ts";
+
+/** Fixtures with a fused path on every layer, and Falcon-Mamba (its δ/B/C norms run unfused). */
+const FUSED_FIXTURES = ["mamba1-tiny", "mamba2-tiny", "mamba2-groups", "ssm-mamba1-tiny"] as const;
+const ALL_FIXTURES = [...FUSED_FIXTURES, "falcon-mamba-tiny"] as const;
+const REL = 1e-4, ABS = 1e-5;
+
+/** Dispatches of one decode step (logits read back). */
+async function stepDispatches(be: WebGpuBackend, model: MambaModel, tokens: number[], state: InferenceState) {
+  const before = be.dispatchCount;
+  await model.step(tokens, state);
+  return be.dispatchCount - before;
+}
+
+/** Two states after the same prefill: one to decode fused, one unfused. */
+async function twoStates(model: MambaModel, prompt: number[][]): Promise<[InferenceState, InferenceState]> {
+  const a = (await model.prefill(prompt, { lastOnly: true })).state;
+  return [a, a.clone()];
+}
+
+/** Steps fused and unfused side by side, comparing logits per step; returns the largest relative difference. */
+async function compareSteps(
+  model: MambaModel,
+  fused: InferenceState,
+  plain: InferenceState,
+  tokens: number[][],
+  what: string,
+): Promise<number> {
+  let worst = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    model.fusedDecode = true;
+    const a = await model.step(tokens[i], fused);
+    model.fusedDecode = false;
+    const b = await model.step(tokens[i], plain);
+    model.fusedDecode = true;
+    assertClose(a.data, b.data, `${what} step ${i}`, REL, ABS);
+    const max = b.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    worst = Math.max(worst, a.data.reduce((m, v, j) => Math.max(m, Math.abs(v - b.data[j])), 0) / max);
+  }
+  return worst;
+}
+
+async function compareStates(be: WebGpuBackend, a: InferenceState, b: InferenceState, what: string): Promise<void> {
+  for (let l = 0; l < a.conv.length; l++) {
+    assertClose(await be.read(a.conv[l]), await be.read(b.conv[l]), `${what} conv state ${l}`, REL, ABS);
+    assertClose(await be.read(a.ssm[l]), await be.read(b.ssm[l]), `${what} ssm state ${l}`, REL, ABS);
+  }
+}
+
+for (const name of ALL_FIXTURES) {
+  gpuTest(`${name}: fused decode = unfused decode (logits, states, greedy tokens, dispatches)`, async (be) => {
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    const ids = golden.input_ids;
+    const [f, u] = await twoStates(model, [ids.slice(0, 8)]);
+    const steps = ids.slice(8, 24).map((t) => [t]);
+    const worst = await compareSteps(model, f, u, steps, name);
+    console.log(`${name}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)} over 16 steps`);
+    await compareStates(be, f, u, name);
+    // Greedy: 16 steps from the same state, tokens exactly equal.
+    model.fusedDecode = true;
+    const gf = await model.greedy([ids[24]], f, 16);
+    model.fusedDecode = false;
+    const gu = await model.greedy([ids[24]], u, 16);
+    model.fusedDecode = true;
+    assert.deepEqual(gf, gu, `${name}: greedy tokens fused vs unfused`);
+    // Dispatches of one step.
+    const nLayer = model.config.nLayer;
+    const fusedCount = await stepDispatches(be, model, [ids[0]], f);
+    model.fusedDecode = false;
+    const plainCount = await stepDispatches(be, model, [ids[0]], u);
+    model.fusedDecode = true;
+    console.log(`${name}: dispatches per decode step: fused ${fusedCount}, unfused ${plainCount} (${nLayer} layers)`);
+    if (name === "falcon-mamba-tiny") {
+      // Falcon-Mamba's layers run unfused (their δ/B/C norms); only norm_f → lm_head fuses.
+      assert.equal(fusedCount, plainCount - 1, "Falcon-Mamba: unfused layers, fused norm_f → lm_head");
+    } else {
+      assert.ok(fusedCount <= 4 * nLayer + 2, `${name}: ${fusedCount} dispatches > 4 per layer + 2`);
+      assert.ok(fusedCount < plainCount, `${name}: fused ${fusedCount} not below unfused ${plainCount}`);
+    }
+    f.dispose();
+    u.dispose();
+  });
+}
+
+for (const name of FUSED_FIXTURES) {
+  gpuTest(`${name}: prefill then fused decode = prefill of the longer sequences (batch 3)`, async (be) => {
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    const ids = golden.input_ids;
+    const seqs = [ids.slice(0, 10), ids.slice(5, 15), ids.slice(20, 30)];
+    const { state } = await model.prefill(seqs.map((s) => s.slice(0, 7)), { lastOnly: true });
+    let last: Float32Array | null = null;
+    for (let t = 7; t < 10; t++) last = (await model.step(seqs.map((s) => s[t]), state)).data;
+    const whole = await model.prefill(seqs, { lastOnly: true });
+    assertClose(last!, whole.logits.data, `${name}: prefill 7 + 3 fused steps vs prefill 10 (batch 3)`, REL, ABS);
+    await compareStates(be, state, whole.state, `${name} batch 3`);
+    state.dispose();
+    whole.state.dispose();
+    // And batch 3 fused vs unfused over 8 steps.
+    const [f, u] = await twoStates(model, seqs);
+    await compareSteps(model, f, u, Array.from({ length: 8 }, (_, i) => [ids[i], ids[i + 9], ids[i + 17]]), name);
+    f.dispose();
+    u.dispose();
+  });
+}
+
+for (const name of ["mamba1-tiny", "mamba2-groups"] as const) {
+  gpuTest(`${name}: fused decode with f16 weights = unfused with f16 weights`, async (be) => {
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    const [f, u] = await twoStates(model, [golden.input_ids.slice(0, 8), golden.input_ids.slice(3, 11)]);
+    await compareSteps(model, f, u, golden.input_ids.slice(11, 23).map((t, i) => [t, golden.input_ids[i]]), name);
+    await compareStates(be, f, u, `${name} f16`);
+    f.dispose();
+    u.dispose();
+  }, { f16Weights: true });
+
+  gpuTest(`${name}: fused decode with lm_head split over binding parts`, async (be) => {
+    // 60 KiB binding limit: the 256×64 tied embedding / lm_head (64 KiB) is two parts, one fused GEMV each.
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    const [f, u] = await twoStates(model, [golden.input_ids.slice(0, 8)]);
+    await compareSteps(model, f, u, golden.input_ids.slice(8, 16).map((t) => [t]), name);
+    f.dispose();
+    u.dispose();
+  }, { maxBindingSize: 60 * 1024 });
+}
+
+gpuTest("mamba2-tiny: q8_0 layers run unfused inside a fused step; norm_f → lm_head (f32) still fuses", async (be) => {
+  const dir = fixtureDir("mamba2-tiny");
+  const golden = readGolden<FixtureGolden>(dir);
+  const weights = quantizeWeights(await loadWeights(dirSource(dir)), { bits: 8 }); // embeddings stay f32
+  using model = MambaModel.load(weights, be);
+  assert.equal(model.quantFormats.in_proj, "q8_0");
+  const [f, u] = await twoStates(model, [golden.input_ids.slice(0, 8)]);
+  await compareSteps(model, f, u, golden.input_ids.slice(8, 12).map((t) => [t]), "q8_0");
+  const fusedCount = await stepDispatches(be, model, [1], f);
+  model.fusedDecode = false;
+  const plainCount = await stepDispatches(be, model, [1], u);
+  model.fusedDecode = true;
+  assert.equal(fusedCount, plainCount - 1, `q8_0: fused ${fusedCount} vs unfused ${plainCount}`);
+  f.dispose();
+  u.dispose();
+});
+
+for (const name of ["mamba1-text-small", "mamba2-text-small"]) {
+  const dir = `${SHARED}/models/${name}`;
+  if (!exists(`${dir}/golden.json`)) {
+    Deno.test({ ignore: true, name: `webgpu ${name}: fused greedy (skipped: ${dir} absent)`, fn: () => {} });
+    continue;
+  }
+  gpuTest(`${name}: fused greedy tokens = unfused greedy tokens = transformers (8 tokens)`, async (be) => {
+    const golden = readGolden<ModelGolden>(dir);
+    using model = MambaModel.load(await loadWeights(dirSource(dir)), be);
+    const [f, u] = await twoStates(model, [golden.greedy_prompt]);
+    const first = golden.greedy_continuation[0];
+    const gf = await model.greedy([first], f, 7);
+    model.fusedDecode = false;
+    const gu = await model.greedy([first], u, 7);
+    model.fusedDecode = true;
+    assert.deepEqual(gf, gu, `${name}: fused vs unfused greedy`);
+    assert.deepEqual(gf[0], golden.greedy_continuation.slice(1, 8), `${name}: fused greedy vs transformers`);
+    f.dispose();
+    u.dispose();
+  });
+}
