@@ -320,15 +320,16 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
 //
 // ACT_INT8 keeps the 16-bit layout (codes widened to i16): the GEMM tile and builds without relaxed SIMD use the
 // kernels above unchanged. ACT_INT8_PACKED (the GEMV on the relaxed build) stores per block |qx| as 32 bytes and the
-// sign mask of qx (0xff where qx < 0) as 32 bytes, and takes each block's dot product with llama.cpp's AVX2 sign
-// trick: Σ qw·qx = Σ (qw·sign(qx))·|qx|, the signed operand qw·sign(qx) = (qw ^ m) − m (m the mask), the 7-bit
+// sign mask of qx (0xff where qx < 0) as 32 bytes, and takes each Q8_0 block's dot product with llama.cpp's AVX2
+// sign trick: Σ qw·qx = Σ (qw·sign(qx))·|qx|, the signed operand qw·sign(qx) = (qw ^ m) − m (m the mask), the 7-bit
 // operand |qx| ∈ [0, 127], whose high bit is never set — so i32x4.relaxed_dot_i8x16_i7x16_add_s is fully defined on
-// every host (x64: pmaddubsw then pmaddwd, or vpdpbusd; arm64: sdot). Negation needs qw ≠ −128: Q4_0's unsigned
-// nibbles are in [0, 15]; a Q8_0 matrix holding a −128 code is run with ACT_INT8 instead (wasm/ops.ts checks at
-// upload; llama.cpp's and our quantizers write codes in [−127, 127]).
+// every host (x64: pmaddubsw then pmaddwd, or vpdpbusd; arm64: sdot). Negation needs qw ≠ −128: a Q8_0 matrix holding
+// a −128 code is run with ACT_INT8 instead (wasm/ops.ts checks at upload; llama.cpp's and our quantizers write codes
+// in [−127, 127]). Q4_0 needs no trick: its unsigned nibbles q ∈ [0, 15] are the 7-bit operand as they are, the
+// signed qx (stored as 32 bytes) the other, and Σ (q − 8)·qx = Σ q·qx − 8·Σ qx as on the 16-bit path.
 //
 // No saturation: pmaddubsw adds two i8·u7 products into a saturating i16; |qw·sign(qx)| ≤ 127 and |qx| ≤ 127 give
-// |pair| ≤ 2·127·127 = 32 258 < 32 767 (Q4_0: 2·15·127 = 3 810), so the pair sum is exact, and the i32 lanes gather
+// |pair| ≤ 2·127·127 = 32 258 < 32 767 (Q4_0: 2·127·15 = 3 810), so the pair sum is exact, and the i32 lanes gather
 // at most 32 products of ≤ 16 129 (≤ 516 128 ≪ 2^31). The integer sums are therefore exactly Σ qw·qx, as with the
 // widening i16x8.dot on ACT_INT8: results are bit-identical across the builds and the layouts.
 //
@@ -340,7 +341,7 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
 export const ACT_INT16: i32 = 0;
 /** quantize_act mode: 8-bit codes (scale max|x| / 127) in the 16-bit layout (GEMM tile; builds without relaxed SIMD). */
 export const ACT_INT8: i32 = 1;
-/** quantize_act mode: 8-bit codes as |q| bytes then sign-mask bytes (linear_qa with packed = 1). */
+/** quantize_act mode: 8-bit codes as bytes (Q8_0: |q| then sign masks; Q4_0: q) for linear_qa with packed = 1. */
 export const ACT_INT8_PACKED: i32 = 2;
 
 /**
@@ -360,8 +361,8 @@ export function act_row_bytes(k: i32): i32 {
  * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
  * dst + r·act_row_bytes(k)), as 16-bit (mode ACT_INT16) or 8-bit codes (ACT_INT8, ACT_INT8_PACKED). The 16-bit
  * layout: Q8_0, a block's codes in element order; Q4_0, in the order the nibbles unpack as i16 lanes (elements 0, 2,
- * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: |q| of elements 0..31, then
- * their sign masks (both formats).
+ * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: Q8_0, |q| of elements 0..31,
+ * then their sign masks; Q4_0, the signed q of elements 0..31 (then 32 unused bytes).
  */
 export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: i32, mode: i32, dst: usize): void {
   const levels: f32 = mode == ACT_INT16 ? <f32>32767.0 : <f32>127.0;
@@ -394,13 +395,20 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
       store<i32>(sums + (<usize>b << 2), sum << 3);
       if (mode == ACT_INT8_PACKED) {
-        // |q| (≤ 127, so the high bit is clear: the i7 operand) and the sign mask (0xff where q < 0), elements in
-        // order for both formats (Q4_0's low nibbles are elements 0..15, its high ones 16..31).
         const p0 = i8x16.narrow_i16x8_s(c0, c1), p1 = i8x16.narrow_i16x8_s(c2, c3);
-        c0 = i8x16.abs(p0);
-        c1 = i8x16.abs(p1);
-        c2 = i8x16.shr_s(p0, 7);
-        c3 = i8x16.shr_s(p1, 7);
+        if (format == QUANT_Q8_0) {
+          // |q| (≤ 127, so the high bit is clear: the i7 operand) and the sign mask (0xff where q < 0).
+          c0 = i8x16.abs(p0);
+          c1 = i8x16.abs(p1);
+          c2 = i8x16.shr_s(p0, 7);
+          c3 = i8x16.shr_s(p1, 7);
+        } else {
+          // The signed codes themselves (Q4_0's unsigned nibbles are the i7 operand); the second half unused.
+          c0 = p0;
+          c1 = p1;
+          c2 = i8x16.splat(0);
+          c3 = i8x16.splat(0);
+        }
       } else if (format == QUANT_Q4_0) {
         const e0 = v128.shuffle<i16>(c0, c1, 0, 2, 4, 6, 8, 10, 12, 14);
         const o0 = v128.shuffle<i16>(c0, c1, 1, 3, 5, 7, 9, 11, 13, 15);
@@ -451,22 +459,19 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
 }
 
 /**
- * blockDotInt on ACT_INT8_PACKED activations (ax0, ax1: |qx| of elements 0..15, 16..31; m0, m1: their sign masks):
- * the weight codes (Q8_0: the int8 codes, never −128 here; Q4_0: the unsigned nibbles, low = elements 0..15, high =
- * 16..31) with qx's sign applied, dotted with |qx| (the sign trick, see above).
+ * blockDotInt on ACT_INT8_PACKED activations. Q8_0 (x0, x1: |qx| of elements 0..15, 16..31; x2, x3: their sign
+ * masks): the int8 codes (never −128 here) with qx's sign applied, dotted with |qx| (the sign trick, see above).
+ * Q4_0 (x0, x1: the signed qx of elements 0..15, 16..31): the unsigned nibbles (low = elements 0..15, high = 16..31)
+ * are already 7-bit, so qx is the signed operand as it is (the caller subtracts 8·Σ qx).
  */
 // @ts-ignore: decorator
-@inline function blockDotPacked(bp: usize, format: i32, ax0: v128, ax1: v128, m0: v128, m1: v128): v128 {
-  let w0: v128, w1: v128;
+@inline function blockDotPacked(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   if (format == QUANT_Q8_0) {
-    w0 = v128.load(bp);
-    w1 = v128.load(bp, 16);
-  } else {
-    const v = v128.load(bp);
-    w0 = v128.and(v, i8x16.splat(0x0f));
-    w1 = i8x16.shr_u(v, 4);
+    const w0 = v128.load(bp), w1 = v128.load(bp, 16);
+    return dotSigned(i8x16.sub(v128.xor(w0, x2), x2), x0, dotSigned(i8x16.sub(v128.xor(w1, x3), x3), x1, i32x4.splat(0)));
   }
-  return dotSigned(i8x16.sub(v128.xor(w0, m0), m0), ax0, dotSigned(i8x16.sub(v128.xor(w1, m1), m1), ax1, i32x4.splat(0)));
+  const v = v128.load(bp);
+  return dotSigned(x0, v128.and(v, i8x16.splat(0x0f)), dotSigned(x1, i8x16.shr_u(v, 4), i32x4.splat(0)));
 }
 
 /**

@@ -575,8 +575,8 @@ export interface KernelExports {
    * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
    * dst + r·act_row_bytes(k)), as 16-bit (mode ACT_INT16) or 8-bit codes (ACT_INT8, ACT_INT8_PACKED). The 16-bit
    * layout: Q8_0, a block's codes in element order; Q4_0, in the order the nibbles unpack as i16 lanes (elements 0, 2,
-   * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: |q| of elements 0..31, then
-   * their sign masks (both formats).
+   * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: Q8_0, |q| of elements 0..31,
+   * then their sign masks; Q4_0, the signed q of elements 0..31 (then 32 unused bytes).
    */
   quantize_act(x: number, xStride: number, rows: number, k: number, format: number, mode: number, dst: number): void;
   /**
@@ -698,8 +698,8 @@ export interface Kernels {
    * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
    * dst + r·act_row_bytes(k)), as 16-bit (mode ACT_INT16) or 8-bit codes (ACT_INT8, ACT_INT8_PACKED). The 16-bit
    * layout: Q8_0, a block's codes in element order; Q4_0, in the order the nibbles unpack as i16 lanes (elements 0, 2,
-   * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: |q| of elements 0..31, then
-   * their sign masks (both formats).
+   * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: Q8_0, |q| of elements 0..31,
+   * then their sign masks; Q4_0, the signed q of elements 0..31 (then 32 unused bytes).
    */
   quantize_act(args: QuantizeActArgs): void;
   /**
@@ -883,7 +883,7 @@ export const ACT_INT16 = 0;
 export const ACT_INT8 = 1;
 
 /**
- * quantize_act mode: 8-bit codes as |q| bytes then sign-mask bytes (linear_qa with packed = 1).
+ * quantize_act mode: 8-bit codes as bytes (Q8_0: |q| then sign masks; Q4_0: q) for linear_qa with packed = 1.
  * (`i32`, wasm/assembly/quant_linear.ts.)
  */
 export const ACT_INT8_PACKED = 2;
