@@ -38,10 +38,11 @@ export interface SelectBackendOptions {
    */
   relaxedSimd?: "auto" | boolean;
   /**
-   * WASM: how `linear` computes on q8_0 / q4_0 matrices: true (default) integer dot products on 16-bit activations,
-   * false the exact kernels (dequantized in registers); see `WasmBackendOptions.quantActivations`.
+   * WASM: how `linear` computes on q8_0 / q4_0 matrices: true or "int16" (default) integer dot products on 16-bit
+   * activations, "int8" on 8-bit activations (llama.cpp's q8_0), false the exact kernels (dequantized in registers);
+   * see `WasmBackendOptions.quantActivations`.
    */
-  quantActivations?: boolean;
+  quantActivations?: boolean | "int16" | "int8";
   /**
    * WebGPU: store weight matrices as f16 (f32 math; see `WebGpuBackendOptions.f16Weights`). "auto" keeps f32
    * weights when it falls back to WASM; "wasm" refuses it.

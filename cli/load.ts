@@ -50,9 +50,11 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   },
   "quant-math": {
     type: "string",
-    help: "WASM, on q8_0 / q4_0 weights: integer (dot products on activations quantized to 16 bits per block of 32; " +
-      "error bound in QUANTIZATION.md) or exact (weights dequantized to f32 in registers; slower)",
-    default: "integer",
+    help: "WASM, on q8_0 / q4_0 weights: int16 (dot products on activations quantized to 16 bits per block of 32; " +
+      "error bound in QUANTIZATION.md), int8 (8 bits per block, llama.cpp's q8_0 activations; relaxed-SIMD i8 dot " +
+      "products where the host has them), exact (weights dequantized to f32 in registers; slower), or integer " +
+      "(= int16, the default)",
+    default: "int16",
   },
   "gpu-debug": {
     type: "boolean",
@@ -230,11 +232,11 @@ export async function backendFromFlags(flags: Flags, extra: { timestamps?: boole
   const threads = numberFlag(flags, "threads", { integer: true, min: 1, max: 64 });
   const weights = choiceFlag(flags, "weights", WEIGHTS_CHOICES);
   const relaxed = choiceFlag(flags, "relaxed-simd", ["auto", "on", "off"] as const);
-  const quantMath = choiceFlag(flags, "quant-math", ["integer", "exact"] as const);
+  const quantMath = choiceFlag(flags, "quant-math", ["int16", "int8", "exact", "integer"] as const);
   const options: SelectBackendOptions = {
     threads,
     relaxedSimd: relaxed === "auto" ? "auto" : relaxed === "on",
-    quantActivations: quantMath === "integer",
+    quantActivations: quantMath === "exact" ? false : quantMath === "int8" ? "int8" : "int16",
     f16Weights: weights === "f16",
     timestamps: extra.timestamps,
     debug: flags["gpu-debug"] === true,

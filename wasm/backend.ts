@@ -32,7 +32,7 @@ import {
   relaxedSimdSupported,
   threadsSupported,
 } from "./module.ts";
-import { WasmBackend } from "./ops.ts";
+import { type QuantMath, WasmBackend } from "./ops.ts";
 import { controlBytes, type WorkerFactory, WorkerPool } from "./threads.ts";
 
 /** Options of {@link createWasmBackend}. */
@@ -55,14 +55,17 @@ export interface WasmBackendOptions {
    */
   workerFactory?: WorkerFactory;
   /**
-   * How `linear` computes on a q8_0 / q4_0 matrix. true (the default): the integer path — each input row quantized to
-   * 16-bit codes per block of 32 (scale max|x| / 32767) and exact integer dot products (`i32x4.dot_i16x8_s`), as
-   * llama.cpp's CPU kernels do with 8 bits; each output moves from the exact product with the dequantized weights by
-   * at most Σ_blocks (max|x_block| / 32767)·(1/2 + 2^−8)·Σ|w_block| plus f32 rounding (wasm/assembly/quant_linear.ts;
-   * about 250× less than 8-bit activations). false: exact — the weights dequantized to f32 in registers, results
-   * equal to the f32 kernels' on the dequantized matrix but for summation order (slower).
+   * How `linear` computes on a q8_0 / q4_0 matrix. true or "int16" (the default): the integer path — each input row
+   * quantized to 16-bit codes per block of 32 (scale max|x| / 32767) and exact integer dot products
+   * (`i32x4.dot_i16x8_s`); each output moves from the exact product with the dequantized weights by at most
+   * Σ_blocks (max|x_block| / 32767)·(1/2 + 2^−8)·Σ|w_block| plus f32 rounding (wasm/assembly/quant_linear.ts).
+   * "int8": llama.cpp's q8_0 activations — 8-bit codes per block of 32 (scale max|x| / 127), bound
+   * Σ_blocks (max|x_block| / 127)·(1/2 + 2^−15)·Σ|w_block|; on the relaxed build the one-token GEMV takes
+   * `i32x4.relaxed_dot_i8x16_i7x16_add_s` with the sign trick, elsewhere the 16-bit kernels — the integer sums are
+   * exact, so the results are bit-identical across builds. false: exact — the weights dequantized to f32 in registers,
+   * results equal to the f32 kernels' on the dequantized matrix but for summation order (slower).
    */
-  quantActivations?: boolean;
+  quantActivations?: boolean | "int16" | "int8";
   /**
    * Relaxed SIMD (fused multiply-adds in the f32 kernels): `"auto"` (default) uses the relaxed build where the
    * host validates it ({@link relaxedSimdSupported}), `true` requires it ({@link RelaxedSimdUnsupportedError}
@@ -163,7 +166,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
     }
   }
   const dispatch = new KernelDispatch(kernels, pool, opts.minWorkPerThread ?? MIN_WORK_PER_THREAD);
-  const backend = new WasmBackend(new WasmHeap(memory), dispatch, shared, opts.quantActivations ?? true);
+  const backend = new WasmBackend(new WasmHeap(memory), dispatch, shared, quantMathOf(opts.quantActivations));
   backend.warmUp();
   return backend;
 }
@@ -182,4 +185,14 @@ export interface WasmBackendExtras {
   streamBandwidth(bytes: number, reps: number): number;
   /** Same as dispose(), for `using`. */
   [Symbol.dispose](): void;
+}
+
+/** The backend's {@link QuantMath} for a `quantActivations` option (checked: a bad value names the option). */
+function quantMathOf(v: WasmBackendOptions["quantActivations"]): QuantMath {
+  if (v === undefined || v === true || v === "int16") return "int16";
+  if (v === false) return "f32";
+  if (v === "int8") return "int8";
+  throw new TypeError(
+    `createWasmBackend: quantActivations must be true, false, "int16" or "int8", got ${JSON.stringify(v)}`,
+  );
 }

@@ -40,6 +40,9 @@ import {
 import { measurePeaks } from "./bench.ts";
 import { type KernelDispatch, split } from "./dispatch.ts";
 import {
+  ACT_INT16,
+  ACT_INT8,
+  ACT_INT8_PACKED,
   type Conv1dArgs,
   type LinearArgs,
   type LinearQaArgs,
@@ -58,6 +61,12 @@ import {
 } from "./generated/abi.ts";
 import type { WasmHeap, WasmMatrix } from "./heap.ts";
 import { warmUp } from "./warmup.ts";
+
+/**
+ * How `linear` computes on a block-quantized matrix: "int16" / "int8", activations quantized per block of 32 to 16- or
+ * 8-bit codes and integer dot products; "f32", the weights dequantized in registers (wasm/assembly/quant_linear.ts).
+ */
+export type QuantMath = "int16" | "int8" | "f32";
 
 /** The kernels' code of each block-quantized format (wasm/assembly/quant_linear.ts). */
 const QUANT_CODE: Record<QuantFormat, number> = { q8_0: QUANT_Q8_0, q4_0: QUANT_Q4_0 };
@@ -79,9 +88,11 @@ export class WasmBackend implements Backend {
 
   readonly #heap: WasmHeap;
   readonly #run: KernelDispatch;
-  readonly #quantActivations: boolean;
+  readonly #quantActivations: QuantMath;
+  /** Q8_0 matrices holding a −128 code: the int8 GEMV's sign trick cannot negate it, so they take the 16-bit layout. */
+  readonly #q8MinCode = new WeakSet<WasmMatrix>();
 
-  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations = true) {
+  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations: QuantMath = "int16") {
     this.#heap = heap;
     this.#run = run;
     this.#quantActivations = quantActivations;
@@ -100,15 +111,19 @@ export class WasmBackend implements Backend {
       maxMemoryBytes: MAX_PAGES * 65536,
       deviceSampling: false,
       relaxedSimd: this.relaxedSimd,
-      quantActivations: quantActivations ? "int16" : "f32",
+      quantActivations,
     };
     this.description =
       `WASM SIMD (128-bit${this.relaxedSimd ? ", relaxed" : ""}), ${this.threads} thread${
         this.threads > 1 ? "s" : ""
       }` +
       (shared ? ", shared memory" : "") +
-      (quantActivations
+      (quantActivations === "int16"
         ? ", quantized weights: integer dot products on 16-bit activations"
+        : quantActivations === "int8"
+        ? `, quantized weights: integer dot products on 8-bit activations${
+          this.relaxedSimd ? " (relaxed i8 dot, sign trick)" : " (widened to i16)"
+        }`
         : ", quantized weights: exact (dequantized in registers)");
   }
 
@@ -160,6 +175,7 @@ export class WasmBackend implements Backend {
       dst[scales + 2 * i] = src[at];
       dst[scales + 2 * i + 1] = src[at + 1];
     }
+    if (data.format === "q8_0" && dst.subarray(0, scales).includes(0x80)) this.#q8MinCode.add(m);
     return m;
   }
 
@@ -321,11 +337,15 @@ export class WasmBackend implements Backend {
   #linearQuant(x: number, xStride: number, T: number, m: WasmMatrix, bias: number, out: number): void {
     const { n, k } = m;
     const nt = this.#run.threadsFor(T * n * k);
-    if (this.#quantActivations) {
-      // The integer path: the input rows quantized to 16 bits once (calling thread), then output features over the
-      // threads (in groups of 8, the GEMV's), or rows when the features are too few; the GEMM tile (4 rows or more)
-      // needs a scratch of its own per thread.
+    if (this.#quantActivations !== "f32") {
+      // The integer path: the input rows quantized to 16 or 8 bits once (calling thread), then output features over
+      // the threads (in groups of 8, the GEMV's), or rows when the features are too few; the GEMM tile (4 rows or
+      // more) needs a scratch of its own per thread. 8 bits: the GEMV on the relaxed build takes the packed layout
+      // (sign-trick relaxed dot) unless a Q8_0 code is −128; otherwise the 16-bit layout (same integer sums).
       const format = QUANT_CODE[m.quant!];
+      const packed = this.#quantActivations === "int8" && this.relaxedSimd && T < QUANT_GEMM_ROWS &&
+        !this.#q8MinCode.has(m);
+      const mode = this.#quantActivations === "int16" ? ACT_INT16 : packed ? ACT_INT8_PACKED : ACT_INT8;
       const xRow = this.#run.k.act_row_bytes({ k });
       const byFeatures = T < QUANT_GEMM_ROWS || n >= 8 * nt;
       const ranges = byFeatures ? split(n, nt, 8) : split(T, nt, 4);
@@ -333,8 +353,8 @@ export class WasmBackend implements Backend {
       const xBytes = Math.ceil((T * xRow) / 16) * 16;
       const s = this.#heap.scratch(xBytes + tile * ranges.length);
       const xq = s.ptr;
-      this.#run.k.quantize_act({ x, xStride, rows: T, k, format, dst: xq });
-      const common = { xq, k, w: m.ptr, format, n, bias, out, outStride: n };
+      this.#run.k.quantize_act({ x, xStride, rows: T, k, format, mode, dst: xq });
+      const common = { xq, k, w: m.ptr, format, packed: packed ? 1 : 0, n, bias, out, outStride: n };
       this.#run.parallel(
         "linear_qa",
         ranges.map(([a, b], i): LinearQaArgs => ({

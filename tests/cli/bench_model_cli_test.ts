@@ -133,6 +133,8 @@ Deno.test("cli bench --quant-math: the report names the WASM quantized path that
       const [flag, want] of [
         [[], /quantized weights: integer dot products on 16-bit activations/],
         [["--quant-math", "integer"], /quantized weights: integer dot products on 16-bit activations/],
+        [["--quant-math", "int16"], /quantized weights: integer dot products on 16-bit activations/],
+        [["--quant-math", "int8"], /quantized weights: integer dot products on 8-bit activations/],
         [["--quant-math", "exact"], /quantized weights: exact \(dequantized in registers\)/],
       ] as const
     ) {
@@ -143,9 +145,9 @@ Deno.test("cli bench --quant-math: the report names the WASM quantized path that
       assert.match(report.description, want, flag.join(" "));
       assert.ok(report.rows.every((row) => row.error === undefined && row.ms > 0), flag.join(" "));
     }
-    const bad = await cli(...run, "--quant-math", "int8");
+    const bad = await cli(...run, "--quant-math", "int4");
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--quant-math must be one of integer, exact, got "int8"/);
+    assert.match(bad.stderr, /--quant-math must be one of int16, int8, exact, integer, got "int4"/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -284,6 +284,15 @@ Deno.test("cli profile --weights q8|q4: the report says the format the model ran
         activations: "f32",
         label: /^q4_0, embedding f32, activations f32$/,
       },
+      {
+        fixture: "mamba2-tiny",
+        weights: "q4",
+        math: "int8",
+        block: 18,
+        matrices: "q4_0",
+        activations: "int8",
+        label: /^q4_0, embedding f32, activations int8$/,
+      },
       // Mamba-1: dt_proj's rows are dt_rank = 4 weights, not a multiple of 32, so it stays f32.
       {
         fixture: "mamba1-tiny",

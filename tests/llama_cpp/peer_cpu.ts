@@ -7,14 +7,15 @@
  * untimed warm-up runs, medians with min–max. Prints one markdown table (tests/llama_cpp/peer_table.ts).
  *
  * Ours runs the Q8_0 / Q4_0 files loaded back through our GGUF import, which keeps their blocks (`toModelWeights`), on
- * the WASM backend's quantized kernels: the integer path (16-bit activations, the default) and/or, with
- * `--quant-paths integer,exact`, the exact kernels (weights dequantized in registers) as rows of their own in the same
+ * the WASM backend's quantized kernels: the integer path (16-bit activations, the default; "integer" = "int16") and/or,
+ * with `--quant-paths int16,int8,exact`, 8-bit activations (llama.cpp's q8_0; relaxed-SIMD i8 dot products) and the
+ * exact kernels (weights dequantized in registers) as rows of their own in the same
  * interleaved run; the table's "ours ran" column names the format and path ours really computed with. The GGUF exports
  * quantize every matrix, embedding / lm_head included, as llama.cpp's do.
  *
  *   deno task peer [--models mamba1,mamba2,trained] [--size 130m | --dims d_model=64,n_layer=2,vocab=256]
  *                  [--formats f32,q8_0,q4_0] [--threads 1,2] [--prefill 512] [--decode 64] [--reps 5] [--warmup 1]
- *                  [--quant-paths integer,exact] [--json FILE]
+ *                  [--quant-paths int16,int8,exact] [--json FILE]
  *
  * Models: mamba1 / mamba2 are the --size preset (default 130m) or --dims shape with deterministic random weights;
  * "trained" the two trained models of ../shared/models (skipped, saying so, when absent); any other entry a checkpoint
@@ -61,8 +62,8 @@ export interface PeerOptions {
   decode: number;
   reps: number;
   warmup: number;
-  /** The WASM quantized paths ours runs Q8_0 / Q4_0 with (`quantActivations` true / false). */
-  quantPaths: ("integer" | "exact")[];
+  /** The WASM quantized paths ours runs Q8_0 / Q4_0 with (`quantActivations` "int16" / "int8" / false). */
+  quantPaths: ("int16" | "int8" | "exact")[];
   json: string | null;
 }
 
@@ -80,7 +81,7 @@ export function parsePeerArgs(args: string[]): PeerOptions {
       decode: { type: "string", default: "64" },
       reps: { type: "string", default: "5" },
       warmup: { type: "string", default: "1" },
-      "quant-paths": { type: "string", default: "integer" },
+      "quant-paths": { type: "string", default: "int16" },
       json: { type: "string" },
     },
     strict: true,
@@ -99,11 +100,13 @@ export function parsePeerArgs(args: string[]): PeerOptions {
       throw new Error(`--formats: "${f}" is not one of ${Object.keys(FORMATS).join(", ")}`);
     }
   }
-  const quantPaths = list(values["quant-paths"]!);
+  const quantPaths = list(values["quant-paths"]!).map((p) => p === "integer" ? "int16" : p);
   for (const p of quantPaths) {
-    if (p !== "integer" && p !== "exact") throw new Error(`--quant-paths: "${p}" is not one of integer, exact`);
+    if (p !== "int16" && p !== "int8" && p !== "exact") {
+      throw new Error(`--quant-paths: "${p}" is not one of int16 (or integer), int8, exact`);
+    }
   }
-  if (quantPaths.length === 0) throw new Error("--quant-paths: give integer, exact or both");
+  if (quantPaths.length === 0) throw new Error("--quant-paths: give int16, int8 and/or exact");
   const models = list(values.models!);
   if (models.length === 0) throw new Error("--models: give at least one model");
   return {
@@ -251,13 +254,16 @@ export async function runPeer(o: PeerOptions): Promise<PeerRow[]> {
         // Ours: the f32 weights, or the quantized file read back keeping its Q8_0 / Q4_0 blocks (quantized kernels).
         const ours = type === "F32" ? weights : toModelWeights(ggufCheckpoint(parseGguf(bytes, file)));
         const quant = weightsQuantFormat(ours);
-        const paths: ("f32" | "integer" | "exact")[] = quant ? o.quantPaths : ["f32"];
+        const paths: ("f32" | "int16" | "int8" | "exact")[] = quant ? o.quantPaths : ["f32"];
         for (const [threads, path] of o.threads.flatMap((t) => paths.map((p) => [t, p] as const))) {
           const oursRanAs = quant ? `${quant} ${path}` : "f32";
           console.error(
             `${name} ${type} (ours ${oursRanAs}) threads ${threads}: ${o.warmup} warm-up + ${o.reps} interleaved runs…`,
           );
-          const backend = await createWasmBackend({ threads, quantActivations: path !== "exact" });
+          const backend = await createWasmBackend({
+            threads,
+            quantActivations: path === "exact" ? false : path === "int8" ? "int8" : "int16",
+          });
           const model = MambaModel.load(ours, backend);
           try {
             await llama.load(file, threads);

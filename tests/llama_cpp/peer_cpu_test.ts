@@ -66,9 +66,14 @@ Deno.test("peer harness: flags, defaults and clear errors", () => {
   assert.throws(() => parsePeerArgs(["--threads", "0"]), /--threads: 0 is not a whole number in \[1, 64\]/);
   assert.throws(() => parsePeerArgs(["--prefill", "1.5"]), /--prefill: 1.5/);
   assert.throws(() => parsePeerArgs(["--bogus"]), /bogus/);
-  assert.deepEqual(parsePeerArgs([]).quantPaths, ["integer"]);
-  assert.deepEqual(parsePeerArgs(["--quant-paths", "integer,exact"]).quantPaths, ["integer", "exact"]);
-  assert.throws(() => parsePeerArgs(["--quant-paths", "int8"]), /--quant-paths: "int8" is not one of integer, exact/);
+  assert.deepEqual(parsePeerArgs([]).quantPaths, ["int16"]);
+  // "integer" (the old name of the default) is int16.
+  assert.deepEqual(parsePeerArgs(["--quant-paths", "integer,exact"]).quantPaths, ["int16", "exact"]);
+  assert.deepEqual(parsePeerArgs(["--quant-paths", "int8,int16"]).quantPaths, ["int8", "int16"]);
+  assert.throws(
+    () => parsePeerArgs(["--quant-paths", "int4"]),
+    /--quant-paths: "int4" is not one of int16 \(or integer\), int8, exact/,
+  );
 });
 
 /** Why the end-to-end run is skipped here, or null. */
@@ -108,11 +113,11 @@ Deno.test({
         report.rows.map((row) => `${row.model.split(" ")[0]} ${row.format} ${row.threads} ${row.oursRanAs}`),
         [
           "mamba1 F32 1 f32",
-          "mamba1 Q8_0 1 q8_0 integer",
-          "mamba1 Q4_0 1 q4_0 integer",
+          "mamba1 Q8_0 1 q8_0 int16",
+          "mamba1 Q4_0 1 q4_0 int16",
           "mamba2 F32 1 f32",
-          "mamba2 Q8_0 1 q8_0 integer",
-          "mamba2 Q4_0 1 q4_0 integer",
+          "mamba2 Q8_0 1 q8_0 int16",
+          "mamba2 Q4_0 1 q4_0 int16",
         ],
       );
       for (const row of report.rows) {

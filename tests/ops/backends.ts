@@ -1,7 +1,8 @@
 /**
  * The backend configurations every op case runs over. WASM always (1 thread, and 2 threads with every op spread
  * over both however small; each in the baseline SIMD build and the relaxed-SIMD one where the host has it; and with
- * the exact quantized kernels, `quantActivations: false`, for the ops that take matrices); WebGPU where an adapter
+ * the exact quantized kernels, `quantActivations: false`, and the 8-bit activations, `quantActivations: "int8"`, for the
+ * ops that take matrices); WebGPU where an adapter
  * exists, on the process's shared device (tests/_gpu_device.ts),
  * as is, with a lowered binding limit (matrices split over several buffers, linear's rows bound a few at a time),
  * and with f16 weight storage for the ops that take matrices. Without an adapter the WebGPU cases are registered
@@ -36,10 +37,11 @@ export interface OpBackend {
   /** memory() counts exactly 4 bytes per element (WASM); WebGPU counts its pooled buffers' sizes. */
   exactMemory: boolean;
   /**
-   * linear on q8_0 / q4_0 weights takes the integer path on 16-bit activations (the WASM default): checked against
-   * the float64 product within the bound derived from the activations' quantization step, not to f32 rounding.
+   * linear on q8_0 / q4_0 weights takes an integer path with activation codes in ±quantLevels (32767: 16-bit, the
+   * WASM default; 127: 8-bit): checked against the float64 product within the bound derived from the activations'
+   * quantization step, not to f32 rounding. null: the weights dequantized (f32 rounding only).
    */
-  quantIntegerPath: boolean;
+  quantLevels: 32767 | 127 | null;
   create(): Promise<Backend>;
 }
 
@@ -48,22 +50,26 @@ const noGpu = gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`;
 
 /**
  * WASM on `threads` threads, the baseline SIMD build or the relaxed-SIMD one (fused multiply-adds where the host
- * fuses them): the references' bounds must hold for both. quantActivations false: the exact quantized kernels.
+ * fuses them): the references' bounds must hold for both. quantActivations false: the exact quantized kernels; "int8":
+ * 8-bit activations (only the ops that take matrices change).
  */
-function wasm(threads: number, relaxedSimd: boolean, quantActivations = true): OpBackend {
+function wasm(threads: number, relaxedSimd: boolean, quantActivations: boolean | "int8" = true): OpBackend {
   // minWorkPerThread 0: every op is split over all threads, however small the case. Passed through a variable
   // (no excess-property check) so that the suite still compiles should the option be renamed.
   const opts = { threads, minWorkPerThread: 0, relaxedSimd, quantActivations };
   return {
-    label: `wasm×${threads}${relaxedSimd ? " relaxed" : ""}${quantActivations ? "" : " exact quant"}`,
+    label: `wasm×${threads}${relaxedSimd ? " relaxed" : ""}${
+      quantActivations === "int8" ? " int8 quant" : quantActivations ? "" : " exact quant"
+    }`,
     kind: "wasm",
     skip: relaxedSimd && !relaxedSimdSupported() ? "skipped: this host has no WebAssembly relaxed SIMD" : null,
     f16Weights: false,
     maxBindingSize: null,
-    // The exact quantized kernels (quantActivations: false) change only linear on q8_0 / q4_0 matrices.
-    matricesOnly: !quantActivations,
+    // The exact quantized kernels (quantActivations: false) and the 8-bit activations change only linear on q8_0 /
+    // q4_0 matrices.
+    matricesOnly: quantActivations !== true,
     exactMemory: true,
-    quantIntegerPath: quantActivations,
+    quantLevels: quantActivations === "int8" ? 127 : quantActivations ? 32767 : null,
     create: () => createWasmBackend(opts),
   };
 }
@@ -77,7 +83,7 @@ function webgpu(label: string, f16Weights: boolean, maxBindingSize: number | nul
     maxBindingSize,
     matricesOnly: f16Weights,
     exactMemory: false,
-    quantIntegerPath: false,
+    quantLevels: null,
     create: async () =>
       createWebGpuBackend({ device: await sharedGpuDevice(), f16Weights, maxBindingSize: maxBindingSize ?? undefined }),
   };
@@ -91,6 +97,8 @@ export const OP_BACKENDS: OpBackend[] = [
   wasm(2, true),
   wasm(1, false, false),
   wasm(2, true, false),
+  wasm(1, true, "int8"),
+  wasm(2, false, "int8"),
   webgpu("webgpu", false, null),
   webgpu(`webgpu bind ${LOW_BINDING / 1024} KiB`, false, LOW_BINDING),
   webgpu("webgpu f16", true, null),

@@ -422,11 +422,12 @@ async function runQuantLinear(be: Backend, c: QuantLinearCase, ctx: Ctx): Promis
   const b = be.upload(bias, [N], "bias");
   const withBias = linearRef(x, values, bias, M, N, K);
   const noBias = linearRef(x, values, null, M, N, K);
-  // The exact kernels: f32 rounding of the product with the dequantized weights. The integer path: within the
-  // bound its 16-bit activation codes allow (quantIntBound).
+  // The exact kernels: f32 rounding of the product with the dequantized weights. The integer paths: within the
+  // bound their 16- or 8-bit activation codes allow (quantIntBound).
+  const levels = ctx.cfg.quantLevels;
   const check = (got: Float32Array, want: Float64Array, withB: boolean, what: string) =>
-    ctx.cfg.quantIntegerPath
-      ? assertWithin(got, want, quantIntBound(x, values, withB ? bias : null, M, N, K), what)
+    levels !== null
+      ? assertWithin(got, want, quantIntBound(x, values, withB ? bias : null, M, N, K, levels), what)
       : close(got, want, what, c.tol);
   const xv = sideBySide(be, M, [x], "x.view", X_VIEW);
   const y1 = be.linear(xv.views[0], w, b);
@@ -445,22 +446,32 @@ async function runQuantLinear(be: Backend, c: QuantLinearCase, ctx: Ctx): Promis
 }
 
 /**
- * The error bound of the integer path (wasm/assembly/quant_linear.ts) per output of x [T, k] · W [n, k]ᵀ (+ bias),
- * W the dequantized weights. Activations are quantized per block of 32 with dx = fl(max|x_block| / 32767) ≤
- * max|x_block| / 32767 · (1 + 2^−24), and |x − dx·qx| ≤ dx·(1/2 + 2^−8): the quantization moves an output by at most
- * Σ_blocks dx·(1/2 + 2^−8)·Σ|w_block|. The f32 arithmetic after the exact integer sums — per block 3 roundings
- * (conversion, fl(dw·dx), the product), then nb − 1 additions and the bias — adds at most (nb + 4)·2^−24 ·
- * (Σ_blocks |dw·dx·Σ qw·qx| + |bias|), where |dx·qx| ≤ |x| + 0.51·dx.
+ * The error bound of the integer paths (wasm/assembly/quant_linear.ts) per output of x [T, k] · W [n, k]ᵀ (+ bias),
+ * W the dequantized weights, activation codes in ±L (L = 32767: 16-bit; 127: 8-bit). Activations are quantized per
+ * block of 32 with dx = fl(max|x_block| / L) ≤ max|x_block| / L · (1 + 2^−24), and qx = nearest(fl(x·fl(1/dx))): the
+ * two roundings put fl(x·fl(1/dx)) within |x/dx|·2^−23·(1 + 2^−24) ≤ L·2^−23·(1 + 2^−22) of x/dx (< 2^−8 for L =
+ * 32767, < 2^−15 for 127), so |x − dx·qx| ≤ dx·(1/2 + e) with e = 2^−8 or 2^−15 (half an LSB per block, plus that):
+ * the quantization moves an output by at most Σ_blocks dx·(1/2 + e)·Σ|w_block|. The f32 arithmetic after the exact
+ * integer sums — per block 3 roundings (conversion, fl(dw·dx), the product), then nb − 1 additions and the bias —
+ * adds at most (nb + 4)·2^−24 · (Σ_blocks |dw·dx·Σ qw·qx| + |bias|), where |dx·qx| ≤ |x| + 0.51·dx.
  */
-function quantIntBound(x: Float32Array, W: Float32Array, bias: Float32Array | null, T: number, n: number, k: number) {
-  const nb = k / 32, u = 2 ** -24;
+function quantIntBound(
+  x: Float32Array,
+  W: Float32Array,
+  bias: Float32Array | null,
+  T: number,
+  n: number,
+  k: number,
+  levels: 32767 | 127,
+) {
+  const nb = k / 32, u = 2 ** -24, e = levels === 32767 ? 2 ** -8 : 2 ** -15;
   const bound = new Float64Array(T * n);
   for (let r = 0; r < T; r++) {
     const dx = new Float64Array(nb);
     for (let b = 0; b < nb; b++) {
       let m = 0;
       for (let i = 0; i < 32; i++) m = Math.max(m, Math.abs(x[r * k + b * 32 + i]));
-      dx[b] = (m / 32767) * (1 + u);
+      dx[b] = (m / levels) * (1 + u);
     }
     for (let j = 0; j < n; j++) {
       let q = 0, f = 0;
@@ -471,7 +482,7 @@ function quantIntBound(x: Float32Array, W: Float32Array, bias: Float32Array | nu
           sw += wi;
           f += wi * (Math.abs(x[r * k + b * 32 + i]) + 0.51 * dx[b]);
         }
-        q += dx[b] * (0.5 + 2 ** -8) * sw;
+        q += dx[b] * (0.5 + e) * sw;
       }
       bound[r * n + j] = q + (nb + 4) * u * (f + (bias ? Math.abs(bias[j]) : 0));
     }

@@ -4,8 +4,17 @@
  * only) alternate between the trees round after round (order flipped every round), so that the load of a shared
  * machine hits both alike. Prints tok/s median, best and worst per tree.
  *
+ * Each side may also run block-quantized weights (`--old-weights` / `--new-weights` q8_0 | q4_0: the model written
+ * as a GGUF of that type — every matrix, embedding / lm_head included, as llama.cpp's exports — and read back keeping
+ * its blocks) on a chosen WASM quantized path (`--old-math` / `--new-math` int16 | int8 | exact; default the tree's
+ * default). The two sides may be the same tree: `--old . --new . --old-math int16 --new-math int8 --length 1` is a
+ * one-token (decode-sized) A/B of the two activation paths in one process. `--decode N` times N decode steps
+ * (`step`, logits every token) after an untimed L-token prefill instead, and reports ms per token.
+ *
  *   git archive <old commit> | tar -x -C /tmp/old; git archive HEAD | tar -x -C /tmp/new
  *   deno run -A tests/wasm/prefill_ab.ts --old /tmp/old --new /tmp/new --arch mamba2 --threads 1 --rounds 8
+ *   deno run -A tests/wasm/prefill_ab.ts --old . --new . --old-weights q8_0 --new-weights q8_0 --old-math int16 \
+ *     --new-math int8 --length 1 --rounds 40
  *
  * @module
  */
@@ -21,6 +30,11 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     rounds: { type: "string", default: "8" },
     length: { type: "string", default: "512" },
+    decode: { type: "string", default: "0" },
+    "old-weights": { type: "string", default: "f32" },
+    "new-weights": { type: "string", default: "f32" },
+    "old-math": { type: "string" },
+    "new-math": { type: "string" },
   },
 });
 if (!values.old || !values.new) throw new Error("--old DIR and --new DIR (checkouts of this repository) are required");
@@ -30,34 +44,62 @@ const ids = Array.from({ length: L }, (_, i) => (i * 7919 + 13) % 50000);
 /** What the bench uses of a tree's model (the public API of every version since the presets). */
 interface Model {
   prefill(ids: number[], opts: { lastOnly: boolean }): Promise<{ state: { dispose(): void } }>;
+  step(ids: number[], state: { dispose(): void }): Promise<unknown>;
 }
+const D = Number(values.decode);
 
+const GGUF_TYPES: Record<string, string | null> = { f32: null, q8_0: "Q8_0", q4_0: "Q4_0" };
+const MATHS: Record<string, boolean | string> = { int16: "int16", int8: "int8", exact: false };
 const runs: { name: string; model: Model; backend: Backend }[] = [];
 for (const [name, dir] of [["old", values.old], ["new", values.new]] as const) {
-  const m = await import(`file://${dir}/mod.ts`);
-  const backend: Backend = await m.selectBackend("wasm", { threads });
-  const model: Model = m.MambaModel.load(m.syntheticWeights(m.presetConfig(values.arch, "130m"), 1), backend);
-  runs.push({ name, model, backend });
-  console.log(`${name} (${dir}): ${backend.description}`);
+  const weights = values[`${name}-weights`]!, math = values[`${name}-math`];
+  if (!Object.hasOwn(GGUF_TYPES, weights)) throw new Error(`--${name}-weights: "${weights}" is not f32, q8_0 or q4_0`);
+  if (math !== undefined && !Object.hasOwn(MATHS, math)) {
+    throw new Error(`--${name}-math: "${math}" is not int16, int8 or exact`);
+  }
+  const dirUrl = new URL(`${dir}/`, `file://${Deno.cwd()}/`);
+  const m = await import(new URL("mod.ts", dirUrl).href);
+  const backend: Backend = await m.selectBackend("wasm", {
+    threads,
+    ...(math === undefined ? {} : { quantActivations: MATHS[math] }),
+  });
+  let w = m.syntheticWeights(m.presetConfig(values.arch, "130m"), 1);
+  const type = GGUF_TYPES[weights];
+  if (type) w = m.toModelWeights(m.ggufCheckpoint(m.parseGguf(m.ggufFromWeights(w, { tensorType: type }), weights)));
+  const model: Model = m.MambaModel.load(w, backend);
+  runs.push({ name: `${name} ${weights}${math ? ` ${math}` : ""}`, model, backend });
+  console.log(`${name} (${dir}, ${weights}): ${backend.description}`);
 }
-const prefill = async (model: Model) => (await model.prefill(ids, { lastOnly: true })).state.dispose();
-for (const r of runs) await prefill(r.model); // warm-up
+/** One timed run: the prefill's ms, or (--decode N) the N steps' ms per token after an untimed prefill. */
+const timed = async (model: Model): Promise<number> => {
+  let t0 = performance.now();
+  const { state } = await model.prefill(ids, { lastOnly: true });
+  if (D === 0) {
+    const ms = performance.now() - t0;
+    state.dispose();
+    return ms;
+  }
+  t0 = performance.now();
+  for (let i = 0; i < D; i++) await model.step([(i * 104729 + 7) % 50000], state);
+  const ms = (performance.now() - t0) / D;
+  state.dispose();
+  return ms;
+};
+for (const r of runs) await timed(r.model); // warm-up
 const times = runs.map(() => [] as number[]);
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? [1, 0] : [0, 1];
-  for (const i of order) {
-    const t0 = performance.now();
-    await prefill(runs[i].model);
-    times[i].push(performance.now() - t0);
-  }
+  for (const i of order) times[i].push(await timed(runs[i].model));
 }
 const median = (a: number[]) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const tps = (ms: number) => (L / ms * 1e3).toFixed(1);
+const tps = (ms: number) => ((D === 0 ? L : 1) / ms * 1e3).toFixed(1);
 runs.forEach((r, i) => {
   const t = times[i];
   console.log(
-    `${values.arch} L${L} ${threads} thread(s) ${r.name}: ${tps(median(t))} tok/s median ` +
-      `(best ${tps(Math.min(...t))}, worst ${tps(Math.max(...t))}, ${t.length} runs)`,
+    `${values.arch} ${D === 0 ? `L${L}` : `decode ${D} after L${L}`} ${threads} thread(s) ${r.name}: ` +
+      `${tps(median(t))} tok/s median ` +
+      `(best ${tps(Math.min(...t))}, worst ${tps(Math.max(...t))}, ${t.length} runs); ` +
+      `${median(t).toFixed(2)} ms median (${Math.min(...t).toFixed(2)}–${Math.max(...t).toFixed(2)})`,
   );
   r.backend.dispose();
 });

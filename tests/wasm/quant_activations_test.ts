@@ -40,7 +40,7 @@ function codesAndScales(blocks: Uint8Array, format: QuantFormat, count: number) 
   return { q, dw };
 }
 
-/** The integer path's result, emulated exactly. */
+/** The integer path's result, emulated exactly: activation codes of ±levels (32767: int16; 127: int8). */
 function emulate(
   x: Float32Array,
   blocks: Uint8Array,
@@ -49,6 +49,7 @@ function emulate(
   T: number,
   n: number,
   k: number,
+  levels = 32767,
 ): Float32Array {
   const nb = k / 32, f = Math.fround;
   const { q, dw } = codesAndScales(blocks, format, n * k);
@@ -58,11 +59,11 @@ function emulate(
     for (let b = 0; b < nb; b++) {
       let m = 0;
       for (let i = 0; i < 32; i++) m = Math.max(m, Math.abs(x[r * k + b * 32 + i]));
-      const d = f(m / 32767), id = d !== 0 ? f(1 / d) : 0;
+      const d = f(m / levels), id = d !== 0 ? f(1 / d) : 0;
       dx[b] = d;
       for (let i = 0; i < 32; i++) {
         const c = nearestEven(f(x[r * k + b * 32 + i] * id));
-        assert.ok(Math.abs(c) <= 32767, `code ${c} outside ±32767`);
+        assert.ok(Math.abs(c) <= levels, `code ${c} outside ±${levels}`);
         qx[b * 32 + i] = c;
       }
     }
@@ -138,3 +139,82 @@ for (const threads of [1, 2]) {
     });
   }
 }
+
+// 8-bit activations (`quantActivations: "int8"`, llama.cpp's q8_0 quantization): the same arithmetic with codes of
+// ±127, bit for bit on both builds — the relaxed one's one-token GEMV takes the sign-trick relaxed i8 dot, the
+// baseline's (and the GEMM tile) the 16-bit kernels; the integer sums are exact, so the two builds agree exactly.
+for (const threads of [1, 2]) {
+  for (const format of ["q8_0", "q4_0"] as QuantFormat[]) {
+    Deno.test(`WASM ×${threads} int8 path ${format}: linear equals the emulated arithmetic bit for bit on both builds`, async () => {
+      const relaxed = await createWasmBackend({
+        threads,
+        minWorkPerThread: 0,
+        quantActivations: "int8",
+        relaxedSimd: true,
+      });
+      const base = await createWasmBackend({
+        threads,
+        minWorkPerThread: 0,
+        quantActivations: "int8",
+        relaxedSimd: false,
+      });
+      const int16 = await createWasmBackend({ threads, minWorkPerThread: 0 });
+      try {
+        assert.equal(relaxed.capabilities.quantActivations, "int8");
+        assert.match(relaxed.description, /integer dot products on 8-bit activations \(relaxed i8 dot, sign trick\)/);
+        assert.match(base.description, /integer dot products on 8-bit activations \(widened to i16\)/);
+        for (const [M, K, N] of SHAPES) {
+          const tag = `${format} M=${M} K=${K} N=${N}`;
+          const x = rand(M * K, M + N, -2, 2), bias = rand(N, N + 1);
+          if (K >= 64) {
+            x.fill(0, 0, 32);
+            x[32 + 7] = 37.5;
+          }
+          const { data } = quantWeights(format, N, K, K + N);
+          const want = emulate(x, data.blocks, format, bias, M, N, K, 127);
+          const outs: Float32Array[] = [];
+          for (const be of [relaxed, base]) {
+            const w = be.uploadQuantizedMatrix!(data, "Wq");
+            const xv = sideBySide(be, M, [x], "x.view", { left: 3, right: 5 }).views[0];
+            const got = await be.read(be.linear(xv, w, be.upload(bias, [N], "bias")));
+            assertBitEqual(got, want, `${tag} ${be.description}: view, bias`);
+            outs.push(got);
+          }
+          assertBitEqual(outs[0], outs[1], `${tag}: relaxed vs baseline build`);
+          // 16-bit activations compute something else (else the 8-bit path would not be tested).
+          const w16 = int16.uploadQuantizedMatrix!(data, "Wq");
+          const y16 = await int16.read(
+            int16.linear(int16.upload(x, [M, K], "x"), w16, int16.upload(bias, [N], "bias")),
+          );
+          assert.ok(y16.some((v, i) => v !== outs[0][i]), `${tag}: int16 equals int8`);
+        }
+        if (format === "q8_0") {
+          // A −128 weight code (GGUF allows it; the sign trick cannot negate it): still exact, by the 16-bit layout.
+          const [M, K, N] = [1, 96, 13];
+          const x = rand(M * K, 5, -2, 2);
+          const { data } = quantWeights(format, N, K, 7);
+          data.blocks[34 * 4 + 2 + 5] = 0x80;
+          data.blocks[34 * 9 + 2 + 31] = 0x80;
+          x[5] = -Math.abs(x[5]) - 0.5;
+          const want = emulate(x, data.blocks, format, null, M, N, K, 127);
+          for (const be of [relaxed, base]) {
+            const got = await be.read(be.linear(be.upload(x, [M, K], "x"), be.uploadQuantizedMatrix!(data, "Wq")));
+            assertBitEqual(got, want, `−128 code ${be.description}`);
+          }
+        }
+      } finally {
+        relaxed.dispose();
+        base.dispose();
+        int16.dispose();
+      }
+    });
+  }
+}
+
+Deno.test("createWasmBackend: a bad quantActivations names the option", async () => {
+  await assert.rejects(
+    // @ts-expect-error: not a QuantMath
+    () => createWasmBackend({ quantActivations: "int4" }),
+    /quantActivations must be true, false, "int16" or "int8", got "int4"/,
+  );
+});

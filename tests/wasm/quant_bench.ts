@@ -28,20 +28,23 @@ const threads = Number(values.threads), rounds = Number(values.rounds), prefillR
 // 130m (d_model 768, d_inner 1536, d_state 16, dt_rank 48): in_proj, x_proj, out_proj.
 const SHAPES: [string, number, number][] = [["in_proj", 3072, 768], ["x_proj", 80, 1536], ["out_proj", 768, 1536]];
 /**
- * f32; q8_0, q4_0 on the integer path (the default: 16-bit activations, integer dot products); and q8_0, q4_0 exact
+ * f32; q8_0, q4_0 on the integer path (the default: 16-bit activations, integer dot products); the same on 8-bit
+ * activations (`quantActivations: "int8"`: relaxed i8 dot products on the relaxed build); and q8_0, q4_0 exact
  * (`quantActivations: false`: dequantized in registers).
  */
-const FORMATS = ["f32", "q8_0", "q4_0", "q8_0 exact", "q4_0 exact"] as const;
+const FORMATS = ["f32", "q8_0", "q4_0", "q8_0 int8", "q4_0 int8", "q8_0 exact", "q4_0 exact"] as const;
 type Fmt = typeof FORMATS[number];
 
 const be = await createWasmBackend({ threads });
 const beA = await createWasmBackend({ threads, quantActivations: false });
-const on = (f: Fmt) => (f.endsWith("exact") ? beA : be);
+const be8 = await createWasmBackend({ threads, quantActivations: "int8" });
+const on = (f: Fmt) => (f.endsWith("exact") ? beA : f.endsWith("int8") ? be8 : be);
 const byFormat = <T>(make: () => T) => Object.fromEntries(FORMATS.map((f) => [f, make()])) as Record<Fmt, T>;
 const median = (a: number[]) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const layers = Number(values.layers);
 console.log(`WASM linear, ${be.description}; ${rounds} interleaved rounds, median (min–max)`);
+console.log(`  int8 rows: ${be8.description}`);
 
 // Decode: one token through `layers` layers' in_proj, x_proj and out_proj, each layer its own weights, so that
 // (as in a real model) the weights stream from memory rather than sit in cache.
@@ -60,11 +63,12 @@ console.log(`WASM linear, ${be.description}; ${rounds} interleaved rounds, media
   }
   const xs = new Map(SHAPES.map(([, , k]) => [k, be.upload(rand(k, k), [1, k], "x")]));
   const xsA = new Map(SHAPES.map(([, , k]) => [k, beA.upload(rand(k, k), [1, k], "x")]));
+  const xs8 = new Map(SHAPES.map(([, , k]) => [k, be8.upload(rand(k, k), [1, k], "x")]));
   const times = byFormat<number[]>(() => []);
   for (let r = 0; r < rounds + 1; r++) {
     for (const f of FORMATS) {
       const t0 = performance.now();
-      const b = on(f), x = b === be ? xs : xsA;
+      const b = on(f), x = b === be ? xs : b === be8 ? xs8 : xsA;
       for (const m of mats[f]) b.free(b.linear(x.get(m.k)!, m));
       if (r > 0) times[f].push(performance.now() - t0); // round 0 warms up
     }
@@ -82,6 +86,7 @@ console.log(`WASM linear, ${be.description}; ${rounds} interleaved rounds, media
   for (const f of FORMATS) for (const m of mats[f]) on(f).free(m);
   for (const x of xs.values()) be.free(x);
   for (const x of xsA.values()) beA.free(x);
+  for (const x of xs8.values()) be8.free(x);
 }
 
 // Prefill: `rows` rows through each shape (compute-bound: one matrix at a time is enough).
@@ -91,12 +96,13 @@ for (const [name, n, k] of SHAPES) {
   const mats = Object.fromEntries(FORMATS.map((f) => [f, upload(f, W, n, k, name).m])) as Record<Fmt, Matrix>;
   const xv = rand(prefillRows * k, prefillRows);
   const x = be.upload(xv, [prefillRows, k], "x"), xA = beA.upload(xv, [prefillRows, k], "x");
+  const x8 = be8.upload(xv, [prefillRows, k], "x");
   const times = byFormat<number[]>(() => []);
   for (let r = 0; r < rounds + 1; r++) {
     for (const f of FORMATS) {
       const t0 = performance.now();
       const b = on(f);
-      b.free(b.linear(b === be ? x : xA, mats[f]));
+      b.free(b.linear(b === be ? x : b === be8 ? x8 : xA, mats[f]));
       if (r > 0) times[f].push(performance.now() - t0);
     }
   }
@@ -111,9 +117,11 @@ for (const [name, n, k] of SHAPES) {
   for (const f of FORMATS) on(f).free(mats[f]);
   be.free(x);
   beA.free(xA);
+  be8.free(x8);
 }
 be.dispose();
 beA.dispose();
+be8.dispose();
 
 function upload(f: Fmt, W: Float32Array, n: number, k: number, label: string): { m: Matrix; bytes: number } {
   if (f === "f32") return { m: be.uploadMatrix(W, n, k, label), bytes: n * k * 4 };

@@ -9,6 +9,9 @@ export { add, copy_bytes, fill_zero, gated_rms_norm, gather_rows, rms_norm } fro
 export { embed, linear, pack_panels, PANEL, stream_sum, STREAM_BLOCK_BYTES } from "./linear";
 export { conv1d } from "./conv";
 export {
+  ACT_INT16,
+  ACT_INT8,
+  ACT_INT8_PACKED,
   act_row_bytes,
   embed_q,
   linear_q,

@@ -310,6 +310,40 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
 // Σ_blocks dx·(1/2 + 2^−8)·Σ|w_block| (≈ 250× less than 8-bit codes' max/254), plus the f32 rounding of the scaling
 // and the accumulation (the conversion, fl(dw·dx) and the product: 3 roundings per block, then one per block added).
 
+//
+// ---- 8-bit activations (ACT_INT8, ACT_INT8_PACKED) -------------------------------------------------------------
+//
+// The same arithmetic with llama.cpp's q8_0 activation quantization: dx = fl(max|x| / 127), qx = nearest-even(
+// fl(x · fl(1 / dx))) ∈ [−127, 127] (llama.cpp's AVX2 quantize_row_q8_0 also rounds to nearest even, _mm256_round_ps;
+// its scalar path rounds half away from zero; its d is then stored as f16, ours stays f32). |qx| ≤ 127 as above
+// (fl(max|x|·fl(1/dx)) ≤ 127.0001 rounds to 127; narrow_i16x8_s / i8x16.narrow saturate besides).
+//
+// ACT_INT8 keeps the 16-bit layout (codes widened to i16): the GEMM tile and builds without relaxed SIMD use the
+// kernels above unchanged. ACT_INT8_PACKED (the GEMV on the relaxed build) stores per block |qx| as 32 bytes and the
+// sign mask of qx (0xff where qx < 0) as 32 bytes, and takes each Q8_0 block's dot product with llama.cpp's AVX2
+// sign trick: Σ qw·qx = Σ (qw·sign(qx))·|qx|, the signed operand qw·sign(qx) = (qw ^ m) − m (m the mask), the 7-bit
+// operand |qx| ∈ [0, 127], whose high bit is never set — so i32x4.relaxed_dot_i8x16_i7x16_add_s is fully defined on
+// every host (x64: pmaddubsw then pmaddwd, or vpdpbusd; arm64: sdot). Negation needs qw ≠ −128: a Q8_0 matrix holding
+// a −128 code is run with ACT_INT8 instead (wasm/ops.ts checks at upload; llama.cpp's and our quantizers write codes
+// in [−127, 127]). Q4_0 needs no trick: its unsigned nibbles q ∈ [0, 15] are the 7-bit operand as they are, the
+// signed qx (stored as 32 bytes) the other, and Σ (q − 8)·qx = Σ q·qx − 8·Σ qx as on the 16-bit path.
+//
+// No saturation: pmaddubsw adds two i8·u7 products into a saturating i16; |qw·sign(qx)| ≤ 127 and |qx| ≤ 127 give
+// |pair| ≤ 2·127·127 = 32 258 < 32 767 (Q4_0: 2·127·15 = 3 810), so the pair sum is exact, and the i32 lanes gather
+// at most 32 products of ≤ 16 129 (≤ 516 128 ≪ 2^31). The integer sums are therefore exactly Σ qw·qx, as with the
+// widening i16x8.dot on ACT_INT8: results are bit-identical across the builds and the layouts.
+//
+// Error against the exact product with the dequantized weights: |fl(x·fl(1/dx)) − x/dx| ≤ 127·2^−23·(1 + 2^−22) < 2^−15, so
+// |x − dx·qx| ≤ dx·(1/2 + 2^−15) with dx ≤ max|x_block| / 127 · (1 + 2^−24): each output moves by at most
+// Σ_blocks dx·(1/2 + 2^−15)·Σ|w_block| plus the same f32 roundings as above.
+
+/** quantize_act mode: 16-bit codes (scale max|x| / 32767), widened layout. */
+export const ACT_INT16: i32 = 0;
+/** quantize_act mode: 8-bit codes (scale max|x| / 127) in the 16-bit layout (GEMM tile; builds without relaxed SIMD). */
+export const ACT_INT8: i32 = 1;
+/** quantize_act mode: 8-bit codes as bytes (Q8_0: |q| then sign masks; Q4_0: q) for linear_qa with packed = 1. */
+export const ACT_INT8_PACKED: i32 = 2;
+
 /**
  * Bytes of one row of quantized activations for inner size k: k/32 blocks of 32 i16 codes (64 bytes each), then the
  * k/32 f32 scales dx, then the k/32 i32 values 8·Σ qx, padded to a multiple of 16 bytes.
@@ -325,10 +359,13 @@ export function act_row_bytes(k: i32): i32 {
 
 /**
  * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
- * dst + r·act_row_bytes(k)). Q8_0: a block's codes in element order; Q4_0: in the order the nibbles unpack as i16
- * lanes (elements 0, 2, …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt).
+ * dst + r·act_row_bytes(k)), as 16-bit (mode ACT_INT16) or 8-bit codes (ACT_INT8, ACT_INT8_PACKED). The 16-bit
+ * layout: Q8_0, a block's codes in element order; Q4_0, in the order the nibbles unpack as i16 lanes (elements 0, 2,
+ * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: Q8_0, |q| of elements 0..31,
+ * then their sign masks; Q4_0, the signed q of elements 0..31 (then 32 unused bytes).
  */
-export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: i32, dst: usize): void {
+export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: i32, mode: i32, dst: usize): void {
+  const levels: f32 = mode == ACT_INT16 ? <f32>32767.0 : <f32>127.0;
   const nb = k >> 5;
   const rowBytes = <usize>actRowBytes(nb);
   for (let r = 0; r < rows; r++) {
@@ -345,13 +382,34 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
       );
       const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-      const d: f32 = amax / <f32>32767.0;
+      const d: f32 = amax / levels;
       const id = f32x4.splat(d != 0 ? <f32>1.0 / d : <f32>0.0);
       let c0 = i16x8.narrow_i32x4_s(qi(v0, id), qi(v1, id)); // elements 0..7
       let c1 = i16x8.narrow_i32x4_s(qi(v2, id), qi(v3, id)); // 8..15
       let c2 = i16x8.narrow_i32x4_s(qi(v4, id), qi(v5, id)); // 16..23
       let c3 = i16x8.narrow_i32x4_s(qi(v6, id), qi(v7, id)); // 24..31
-      if (format == QUANT_Q4_0) {
+      const s = i32x4.add(
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(c0), i32x4.extadd_pairwise_i16x8_s(c1)),
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(c2), i32x4.extadd_pairwise_i16x8_s(c3)),
+      );
+      const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+      store<i32>(sums + (<usize>b << 2), sum << 3);
+      if (mode == ACT_INT8_PACKED) {
+        const p0 = i8x16.narrow_i16x8_s(c0, c1), p1 = i8x16.narrow_i16x8_s(c2, c3);
+        if (format == QUANT_Q8_0) {
+          // |q| (≤ 127, so the high bit is clear: the i7 operand) and the sign mask (0xff where q < 0).
+          c0 = i8x16.abs(p0);
+          c1 = i8x16.abs(p1);
+          c2 = i8x16.shr_s(p0, 7);
+          c3 = i8x16.shr_s(p1, 7);
+        } else {
+          // The signed codes themselves (Q4_0's unsigned nibbles are the i7 operand); the second half unused.
+          c0 = p0;
+          c1 = p1;
+          c2 = i8x16.splat(0);
+          c3 = i8x16.splat(0);
+        }
+      } else if (format == QUANT_Q4_0) {
         const e0 = v128.shuffle<i16>(c0, c1, 0, 2, 4, 6, 8, 10, 12, 14);
         const o0 = v128.shuffle<i16>(c0, c1, 1, 3, 5, 7, 9, 11, 13, 15);
         const e1 = v128.shuffle<i16>(c2, c3, 0, 2, 4, 6, 8, 10, 12, 14);
@@ -367,12 +425,6 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       v128.store(c, c2, 32);
       v128.store(c, c3, 48);
       store<f32>(scales + (<usize>b << 2), d);
-      const s = i32x4.add(
-        i32x4.add(i32x4.extadd_pairwise_i16x8_s(c0), i32x4.extadd_pairwise_i16x8_s(c1)),
-        i32x4.add(i32x4.extadd_pairwise_i16x8_s(c2), i32x4.extadd_pairwise_i16x8_s(c3)),
-      );
-      const sum = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
-      store<i32>(sums + (<usize>b << 2), sum << 3);
     }
   }
 }
@@ -389,7 +441,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
  * v >> 12 element 2i + 17 — against activations stored in that order (quantize_act).
  */
 // @ts-ignore: decorator
-@inline function blockDotInt(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+@inline function blockDotInt(bp: usize, format: i32, packed: bool, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  if (packed) return blockDotPacked(bp, format, x0, x1, x2, x3);
   if (format == QUANT_Q8_0) {
     // v128.load8x8_s loads 8 codes sign-extended to i16 in one instruction (pmovsxbw from memory).
     return i32x4.add(
@@ -402,6 +455,39 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
   return i32x4.add(
     i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 12), 12), x0), i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 4), 12), x1)),
     i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 8), 12), x2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3)),
+  );
+}
+
+/**
+ * blockDotInt on ACT_INT8_PACKED activations. Q8_0 (x0, x1: |qx| of elements 0..15, 16..31; x2, x3: their sign
+ * masks): the int8 codes (never −128 here) with qx's sign applied, dotted with |qx| (the sign trick, see above).
+ * Q4_0 (x0, x1: the signed qx of elements 0..15, 16..31): the unsigned nibbles (low = elements 0..15, high = 16..31)
+ * are already 7-bit, so qx is the signed operand as it is (the caller subtracts 8·Σ qx).
+ */
+// @ts-ignore: decorator
+@inline function blockDotPacked(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  if (format == QUANT_Q8_0) {
+    const w0 = v128.load(bp), w1 = v128.load(bp, 16);
+    return dotSigned(i8x16.sub(v128.xor(w0, x2), x2), x0, dotSigned(i8x16.sub(v128.xor(w1, x3), x3), x1, i32x4.splat(0)));
+  }
+  const v = v128.load(bp);
+  return dotSigned(x0, v128.and(v, i8x16.splat(0x0f)), dotSigned(x1, i8x16.shr_u(v, 4), i32x4.splat(0)));
+}
+
+/**
+ * acc + the four-product sums of a (i8x16, |a| ≤ 127) times b (i8x16 in [0, 127]) as i32x4 — one relaxed dot on the
+ * relaxed build (defined there because b's high bit is clear; pair sums ≤ 2·127·127 = 32 258 do not saturate), the
+ * same integers by widening to i16 and i32x4.dot_i16x8_s otherwise.
+ */
+// @ts-ignore: decorator
+@inline function dotSigned(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, acc);
+  return i32x4.add(
+    acc,
+    i32x4.add(
+      i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b)),
+      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b)),
+    ),
   );
 }
 
@@ -424,14 +510,14 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
  */
 // @ts-ignore: decorator
 @inline function group4(
-  acc: v128, bp: usize, rowBytes: usize, dw: v128, format: i32,
+  acc: v128, bp: usize, rowBytes: usize, dw: v128, format: i32, packed: bool,
   x0: v128, x1: v128, x2: v128, x3: v128, dx: v128, corr: v128,
 ): v128 {
   let s = hadd4(
-    blockDotInt(bp, format, x0, x1, x2, x3),
-    blockDotInt(bp + rowBytes, format, x0, x1, x2, x3),
-    blockDotInt(bp + 2 * rowBytes, format, x0, x1, x2, x3),
-    blockDotInt(bp + 3 * rowBytes, format, x0, x1, x2, x3),
+    blockDotInt(bp, format, packed, x0, x1, x2, x3),
+    blockDotInt(bp + rowBytes, format, packed, x0, x1, x2, x3),
+    blockDotInt(bp + 2 * rowBytes, format, packed, x0, x1, x2, x3),
+    blockDotInt(bp + 3 * rowBytes, format, packed, x0, x1, x2, x3),
   );
   if (format == QUANT_Q4_0) s = i32x4.sub(s, corr);
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dw, dx)));
@@ -455,13 +541,13 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
 
 /** One output: weight row at bp (scales at sp) against the quantized activation row xr. */
 // @ts-ignore: decorator
-@inline function rowInt(xr: usize, nb: i32, bp: usize, sp: usize, bb: usize, format: i32): f32 {
+@inline function rowInt(xr: usize, nb: i32, bp: usize, sp: usize, bb: usize, format: i32, packed: bool): f32 {
   const xsc = xr + (<usize>nb << 6);
   const xsum = xsc + (<usize>nb << 2);
   let acc: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const xp = xr + (<usize>b << 6);
-    let s = isum(blockDotInt(bp, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48)));
+    let s = isum(blockDotInt(bp, format, packed, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48)));
     if (format == QUANT_Q4_0) s -= load<i32>(xsum + (<usize>b << 2));
     acc += <f32>s * (halfToFloat(<u32>load<u16>(sp)) * load<f32>(xsc + (<usize>b << 2)));
     bp += bb;
@@ -476,7 +562,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
  */
 // @ts-ignore: decorator
 @inline function gemvInt(
-  xr: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, bias: usize, po: usize, j0: i32, j1: i32,
+  xr: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, packed: bool, bias: usize, po: usize,
+  j0: i32, j1: i32,
 ): void {
   const bb = blockBytes(format);
   const sRow = <usize>nb << 1;
@@ -500,8 +587,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 0) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 0) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(lo01)), format, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(hi01)), format, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       {
@@ -509,8 +596,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 1) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 1) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(lo01)), format, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(hi01)), format, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       {
@@ -518,8 +605,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 2) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 2) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(lo23)), format, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(hi23)), format, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       {
@@ -527,8 +614,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 3) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 3) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(lo23)), format, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(hi23)), format, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       sp += 8;
@@ -538,9 +625,9 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
       const dx = v128.load32_splat(xsc + (<usize>b << 2));
       const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
-      a0 = group4(a0, bp, rowBytes, scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), format, x0, x1, x2, x3, dx, corr);
+      a0 = group4(a0, bp, rowBytes, scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
       const sq = sp + sp4;
-      a1 = group4(a1, bp + bp4, rowBytes, scales4(sq, sq + sRow, sq + 2 * sRow, sq + 3 * sRow), format, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rowBytes, scales4(sq, sq + sRow, sq + 2 * sRow, sq + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
       bp += bb;
       sp += 2;
     }
@@ -556,14 +643,14 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       const dx = v128.load32_splat(xsc + (<usize>b << 2));
       const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
       const dw = scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow);
-      a0 = group4(a0, bp, rowBytes, dw, format, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), dx, corr);
+      a0 = group4(a0, bp, rowBytes, dw, format, packed, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), dx, corr);
       bp += bb;
       sp += 2;
     }
     store4(a0, bias, j, po + (<usize>j << 2));
   }
   for (; j < j1; j++) {
-    const y = rowInt(xr, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format);
+    const y = rowInt(xr, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format, packed);
     store<f32>(po + (<usize>j << 2), bias != 0 ? y + load<f32>(bias + (<usize>j << 2)) : y);
   }
 }
@@ -636,7 +723,7 @@ const QA_ROW_BLOCK: i32 = 64;
     }
     for (; j < j1; j++) {
       for (let r = rb; r < re; r++) {
-        const y = rowInt(xq + <usize>r * xRow, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format);
+        const y = rowInt(xq + <usize>r * xRow, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format, false);
         store<f32>(out + <usize>r * os + (<usize>j << 2), bias != 0 ? y + load<f32>(bias + (<usize>j << 2)) : y);
       }
     }
@@ -659,16 +746,18 @@ export function linear_qa_scratch_bytes(k: i32): i32 {
 
 // @ts-ignore: decorator
 @inline function linearQa(
-  xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
+  xq: usize, k: i32, w: usize, format: i32, packed: bool, n: i32, bias: usize, out: usize, outStride: i32,
   r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
 ): void {
   const nb = k >> 5;
   const sc = scalesOf(w, n, nb, format);
   const rowBytes = <usize>nb * blockBytes(format);
   const os = <usize>outStride << 2;
-  if (r1 - r0 < QUANT_GEMM_ROWS || scratch == 0) {
+  if (packed || r1 - r0 < QUANT_GEMM_ROWS || scratch == 0) {
     const xRow = <usize>actRowBytes(nb);
-    for (let r = r0; r < r1; r++) gemvInt(xq + <usize>r * xRow, nb, w, sc, rowBytes, format, bias, out + <usize>r * os, j0, j1);
+    for (let r = r0; r < r1; r++) {
+      gemvInt(xq + <usize>r * xRow, nb, w, sc, rowBytes, format, packed, bias, out + <usize>r * os, j0, j1);
+    }
     return;
   }
   gemmInt(xq, nb, w, sc, rowBytes, format, bias, out, os, r0, r1, j0, j1, scratch);
@@ -677,14 +766,22 @@ export function linear_qa_scratch_bytes(k: i32): i32 {
 /**
  * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
  * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
- * at w; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks;
- * from it on the GEMM tile with linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
+ * at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
+ * dot, any number of rows; Q8_0 codes must not hold −128); 0: the 16-bit layout (ACT_INT16 or ACT_INT8). Under
+ * QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks; from it on the GEMM tile with
+ * linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
  */
 export function linear_qa(
-  xq: usize, k: i32, w: usize, format: i32, n: i32, bias: usize, out: usize, outStride: i32,
+  xq: usize, k: i32, w: usize, format: i32, packed: i32, n: i32, bias: usize, out: usize, outStride: i32,
   r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
 ): void {
   if (r1 <= r0 || j1 <= j0) return;
-  if (format == QUANT_Q8_0) linearQa(xq, k, w, QUANT_Q8_0, n, bias, out, outStride, r0, r1, j0, j1, scratch);
-  else linearQa(xq, k, w, QUANT_Q4_0, n, bias, out, outStride, r0, r1, j0, j1, scratch);
+  if (packed != 0) {
+    if (format == QUANT_Q8_0) linearQa(xq, k, w, QUANT_Q8_0, true, n, bias, out, outStride, r0, r1, j0, j1, scratch);
+    else linearQa(xq, k, w, QUANT_Q4_0, true, n, bias, out, outStride, r0, r1, j0, j1, scratch);
+  } else if (format == QUANT_Q8_0) {
+    linearQa(xq, k, w, QUANT_Q8_0, false, n, bias, out, outStride, r0, r1, j0, j1, scratch);
+  } else {
+    linearQa(xq, k, w, QUANT_Q4_0, false, n, bias, out, outStride, r0, r1, j0, j1, scratch);
+  }
 }

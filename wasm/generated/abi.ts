@@ -257,6 +257,8 @@ export interface LinearQaArgs {
   /** `i32` */
   format: number;
   /** `i32` */
+  packed: number;
+  /** `i32` */
   n: number;
   /** `usize` */
   bias: number;
@@ -294,6 +296,8 @@ export interface QuantizeActArgs {
   k: number;
   /** `i32` */
   format: number;
+  /** `i32` */
+  mode: number;
   /** `usize` */
   dst: number;
 }
@@ -559,18 +563,22 @@ export interface KernelExports {
   /**
    * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
    * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
-   * at w; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks;
-   * from it on the GEMM tile with linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
+   * at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
+   * dot, any number of rows; Q8_0 codes must not hold −128); 0: the 16-bit layout (ACT_INT16 or ACT_INT8). Under
+   * QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks; from it on the GEMM tile with
+   * linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
    */
-  linear_qa(xq: number, k: number, w: number, format: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
+  linear_qa(xq: number, k: number, w: number, format: number, packed: number, n: number, bias: number, out: number, outStride: number, r0: number, r1: number, j0: number, j1: number, scratch: number): void;
   /** Bytes of linear_qa's GEMM scratch for inner size k: four unpacked weight rows (k·8) and their scales (k/2). */
   linear_qa_scratch_bytes(k: number): number;
   /**
    * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
-   * dst + r·act_row_bytes(k)). Q8_0: a block's codes in element order; Q4_0: in the order the nibbles unpack as i16
-   * lanes (elements 0, 2, …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt).
+   * dst + r·act_row_bytes(k)), as 16-bit (mode ACT_INT16) or 8-bit codes (ACT_INT8, ACT_INT8_PACKED). The 16-bit
+   * layout: Q8_0, a block's codes in element order; Q4_0, in the order the nibbles unpack as i16 lanes (elements 0, 2,
+   * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: Q8_0, |q| of elements 0..31,
+   * then their sign masks; Q4_0, the signed q of elements 0..31 (then 32 unused bytes).
    */
-  quantize_act(x: number, xStride: number, rows: number, k: number, format: number, dst: number): void;
+  quantize_act(x: number, xStride: number, rows: number, k: number, format: number, mode: number, dst: number): void;
   /**
    * Whether this build of the kernels uses relaxed SIMD (1) or not (0): `fma4` is one `f32x4.relaxed_madd` there.
    * The host reads it after instantiation, so a caller-supplied module reports its own build.
@@ -678,16 +686,20 @@ export interface Kernels {
   /**
    * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
    * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
-   * at w; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks;
-   * from it on the GEMM tile with linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
+   * at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
+   * dot, any number of rows; Q8_0 codes must not hold −128); 0: the 16-bit layout (ACT_INT16 or ACT_INT8). Under
+   * QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks; from it on the GEMM tile with
+   * linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
    */
   linear_qa(args: LinearQaArgs): void;
   /** Bytes of linear_qa's GEMM scratch for inner size k: four unpacked weight rows (k·8) and their scales (k/2). */
   linear_qa_scratch_bytes(args: LinearQaScratchBytesArgs): number;
   /**
    * Quantizes `rows` rows of k floats (row stride xStride floats) at x for the weights' `format` into dst (row r at
-   * dst + r·act_row_bytes(k)). Q8_0: a block's codes in element order; Q4_0: in the order the nibbles unpack as i16
-   * lanes (elements 0, 2, …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt).
+   * dst + r·act_row_bytes(k)), as 16-bit (mode ACT_INT16) or 8-bit codes (ACT_INT8, ACT_INT8_PACKED). The 16-bit
+   * layout: Q8_0, a block's codes in element order; Q4_0, in the order the nibbles unpack as i16 lanes (elements 0, 2,
+   * …, 14; 1, 3, …, 15; 16, 18, …, 30; 17, 19, …, 31; see blockDotInt). ACT_INT8_PACKED: Q8_0, |q| of elements 0..31,
+   * then their sign masks; Q4_0, the signed q of elements 0..31 (then 32 unused bytes).
    */
   quantize_act(args: QuantizeActArgs): void;
   /**
@@ -772,9 +784,9 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   embed_q: ["ids", "count", "w", "format", "n", "k", "out"],
   linear_q: ["x", "xStride", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
   linear_q_scratch_bytes: ["k"],
-  linear_qa: ["xq", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
+  linear_qa: ["xq", "k", "w", "format", "packed", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
   linear_qa_scratch_bytes: ["k"],
-  quantize_act: ["x", "xStride", "rows", "k", "format", "dst"],
+  quantize_act: ["x", "xStride", "rows", "k", "format", "mode", "dst"],
   relaxed_simd: [],
   selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
   ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
@@ -802,9 +814,9 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   embed_q: (a) => [a.ids, a.count, a.w, a.format, a.n, a.k, a.out],
   linear_q: (a) => [a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
   linear_q_scratch_bytes: (a) => [a.k],
-  linear_qa: (a) => [a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
+  linear_qa: (a) => [a.xq, a.k, a.w, a.format, a.packed, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
   linear_qa_scratch_bytes: (a) => [a.k],
-  quantize_act: (a) => [a.x, a.xStride, a.rows, a.k, a.format, a.dst],
+  quantize_act: (a) => [a.x, a.xStride, a.rows, a.k, a.format, a.mode, a.dst],
   relaxed_simd: (a) => [],
   selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
   ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
@@ -835,9 +847,9 @@ export function bindKernels(e: KernelExports): Kernels {
     embed_q: (a) => e.embed_q(a.ids, a.count, a.w, a.format, a.n, a.k, a.out),
     linear_q: (a) => e.linear_q(a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
     linear_q_scratch_bytes: (a) => e.linear_q_scratch_bytes(a.k),
-    linear_qa: (a) => e.linear_qa(a.xq, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
+    linear_qa: (a) => e.linear_qa(a.xq, a.k, a.w, a.format, a.packed, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
     linear_qa_scratch_bytes: (a) => e.linear_qa_scratch_bytes(a.k),
-    quantize_act: (a) => e.quantize_act(a.x, a.xStride, a.rows, a.k, a.format, a.dst),
+    quantize_act: (a) => e.quantize_act(a.x, a.xStride, a.rows, a.k, a.format, a.mode, a.dst),
     relaxed_simd: (a) => e.relaxed_simd(),
     selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
     ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
@@ -857,6 +869,24 @@ export const PANEL = 8;
  * (`i32`, wasm/assembly/linear.ts.)
  */
 export const STREAM_BLOCK_BYTES = 128;
+
+/**
+ * quantize_act mode: 16-bit codes (scale max|x| / 32767), widened layout.
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const ACT_INT16 = 0;
+
+/**
+ * quantize_act mode: 8-bit codes (scale max|x| / 127) in the 16-bit layout (GEMM tile; builds without relaxed SIMD).
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const ACT_INT8 = 1;
+
+/**
+ * quantize_act mode: 8-bit codes as bytes (Q8_0: |q| then sign masks; Q4_0: q) for linear_qa with packed = 1.
+ * (`i32`, wasm/assembly/quant_linear.ts.)
+ */
+export const ACT_INT8_PACKED = 2;
 
 /**
  * Fewer rows than this use the streaming GEMV straight from the blocks; more, the dequantized-panel GEMM.
@@ -886,6 +916,9 @@ export const SCAN_SCRATCH_BYTES_PER_STATE = 32;
 export const KERNEL_CONSTANTS: { readonly [name: string]: number } = {
   PANEL,
   STREAM_BLOCK_BYTES,
+  ACT_INT16,
+  ACT_INT8,
+  ACT_INT8_PACKED,
   QUANT_GEMM_ROWS,
   QUANT_Q4_0,
   QUANT_Q8_0,
