@@ -21,7 +21,7 @@ import type { HostMatrix, HostTensor, LayerWeights, MambaWeights } from "./weigh
  * ```ts
  * import { makeConfig, syntheticSource, type WeightSource } from "@perfmamba/perfmamba";
  * const source: WeightSource = syntheticSource(makeConfig("mamba1", { dModel: 32, nLayer: 2, vocabSize: 64 }), 1);
- * console.log(source.config.nLayer, source.layer(1).arch, source.embedding().shape); // 2 mamba1 [ 64, 32 ]
+ * console.log(source.config.nLayer, source.layer(1).arch, source.quantFormat); // 2 mamba1 null
  * ```
  */
 export interface WeightSource {
