@@ -14,13 +14,40 @@ import type { MambaConfig } from "./config.ts";
 import { convChannels, inProjWidth, layerStateSize } from "./config.ts";
 import { componentStateBytes, componentWeightBytes, quantizedMatrixBytes } from "./cost.ts";
 
-/** How a model's matrices are stored: f32, f16 (WebGPU) or block-quantized (q8_0 / q4_0, embedding kept f32). */
+/**
+ * How a model's matrices are stored: f32, f16 (WebGPU) or block-quantized (q8_0 / q4_0, embedding kept f32).
+ *
+ * @example
+ * ```ts
+ * import { modelFootprint, presetConfig, type WeightStorage } from "@perfmamba/perfmamba";
+ * const storage: WeightStorage = "f16";
+ * console.log(modelFootprint(presetConfig("mamba2", "130m"), storage).storage); // f16
+ * ```
+ */
 export type WeightStorage = "f32" | "f16" | QuantFormat;
 
-/** Every {@link WeightStorage}, largest first. */
+/**
+ * Every {@link WeightStorage}, largest first.
+ *
+ * @example
+ * ```ts
+ * import { modelFootprint, presetConfig, WEIGHT_STORAGES } from "@perfmamba/perfmamba";
+ * const c = presetConfig("mamba1", "130m");
+ * console.log(WEIGHT_STORAGES.map((s) => (modelFootprint(c, s).weightBytes / 2 ** 20).toFixed(0))); // [ "493", "248", "246", "205" ]
+ * ```
+ */
 export const WEIGHT_STORAGES: readonly WeightStorage[] = ["f32", "f16", "q8_0", "q4_0"];
 
-/** What a model needs, in bytes (see {@link modelFootprint}). */
+/**
+ * What a model needs, in bytes (see {@link modelFootprint}).
+ *
+ * @example
+ * ```ts
+ * import { type ModelFootprint, modelFootprint, presetConfig } from "@perfmamba/perfmamba";
+ * const f: ModelFootprint = modelFootprint(presetConfig("mamba1", "130m"), "f32", { batch: 1, seqLen: 512 });
+ * console.log(f.totalBytes === f.weightBytes + f.stateBytes + f.activationBytes); // true
+ * ```
+ */
 export interface ModelFootprint {
   /** The storage format counted. */
   storage: WeightStorage;
@@ -38,7 +65,16 @@ export interface ModelFootprint {
   largestVectorBytes: number;
 }
 
-/** A pass to count state and activations for: `batch` sequences of `seqLen` tokens. */
+/**
+ * A pass to count state and activations for: `batch` sequences of `seqLen` tokens.
+ *
+ * @example
+ * ```ts
+ * import { modelFootprint, type PassShape, presetConfig } from "@perfmamba/perfmamba";
+ * const pass: PassShape = { batch: 1, seqLen: 16 };
+ * console.log(modelFootprint(presetConfig("mamba1", "130m"), "f32", pass).stateBytes); // 2801664
+ * ```
+ */
 export interface PassShape {
   batch: number;
   seqLen: number;
@@ -61,7 +97,7 @@ function quantizes(storage: WeightStorage, k: number): storage is QuantFormat {
  * import { modelFootprint, presetConfig } from "@perfmamba/perfmamba";
  * const c = presetConfig("mamba1", "2.8b");
  * const gib = (b: number) => (b / 2 ** 30).toFixed(2);
- * console.log(gib(modelFootprint(c, "f32").weightBytes), gib(modelFootprint(c, "q8_0").weightBytes)); // 10.31 3.22
+ * console.log(gib(modelFootprint(c, "f32").weightBytes), gib(modelFootprint(c, "q8_0").weightBytes)); // 10.31 3.11
  * ```
  */
 export function modelFootprint(config: MambaConfig, storage: WeightStorage, pass?: PassShape): ModelFootprint {
@@ -136,7 +172,18 @@ export class ModelTooLargeError extends Error {
   }
 }
 
-/** Options of {@link checkModelFits}. */
+/**
+ * Options of {@link checkModelFits}.
+ *
+ * @example
+ * ```ts
+ * import { type FitOptions, modelFitProblem, presetConfig, selectBackend } from "@perfmamba/perfmamba";
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const options: FitOptions = { storage: "q4_0", pass: { batch: 1, seqLen: 512 } };
+ * console.log(modelFitProblem(presetConfig("mamba2", "2.8b"), backend, options)); // null
+ * backend.dispose();
+ * ```
+ */
 export interface FitOptions {
   /** How the matrices will be stored (default: the backend's `capabilities.weightFormat`). */
   storage?: WeightStorage;
@@ -210,7 +257,7 @@ function storagesOf(backend: Backend): WeightStorage[] {
  * import { checkModelFits, presetConfig, selectBackend } from "@perfmamba/perfmamba";
  * const backend = await selectBackend("wasm", { threads: 1 });
  * const f = checkModelFits(presetConfig("mamba1", "2.8b"), backend, { storage: "q4_0", pass: { batch: 1, seqLen: 512 } });
- * console.log((f.totalBytes / 2 ** 30).toFixed(2)); // 2.08
+ * console.log((f.totalBytes / 2 ** 30).toFixed(2)); // 1.98
  * backend.dispose();
  * ```
  */

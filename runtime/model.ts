@@ -293,7 +293,7 @@ export class MambaModel implements Disposable {
    * const backend = await selectBackend("wasm", { threads: 1 });
    * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 128, headDim: 16 });
    * const model = MambaModel.fromSource(syntheticSource(config, 1, { quantize: "q8_0" }), backend);
-   * console.log(model.parameterCount, model.quantFormats.in_proj); // 76192 q8_0
+   * console.log(model.parameterCount, model.quantFormats.in_proj); // 95472 q8_0
    * model.dispose();
    * backend.dispose();
    * ```

@@ -82,7 +82,15 @@ function mapped(n: number, key: number, f: (u: number) => number): Float32Array 
   return out;
 }
 
-/** Stable tensor ids (the generator's stream per tensor): embedding 1, lm_head 2, layer l's slot s 16·(l+1)+s. */
+/**
+ * Stable tensor ids (the generator's stream per tensor): embedding 1, lm_head 2, layer l's slot s 16·(l+1)+s.
+ *
+ * @example
+ * ```ts
+ * import { SYNTHETIC_IDS, syntheticLayerId } from "@perfmamba/perfmamba";
+ * console.log(SYNTHETIC_IDS.embedding, syntheticLayerId(0, SYNTHETIC_IDS.inProj)); // 1 17
+ * ```
+ */
 export const SYNTHETIC_IDS = {
   embedding: 1,
   lmHead: 2,
@@ -96,7 +104,15 @@ export const SYNTHETIC_IDS = {
   aLog: 8,
 } as const;
 
-/** The id of slot `slot` of layer `l` (see {@link SYNTHETIC_IDS}). */
+/**
+ * The id of slot `slot` of layer `l` (see {@link SYNTHETIC_IDS}).
+ *
+ * @example
+ * ```ts
+ * import { SYNTHETIC_IDS, syntheticLayerId } from "@perfmamba/perfmamba";
+ * console.log(syntheticLayerId(2, SYNTHETIC_IDS.outProj)); // 55
+ * ```
+ */
 export function syntheticLayerId(l: number, slot: number): number {
   return 16 * (l + 1) + slot;
 }

@@ -60,7 +60,17 @@ export function weightSource(w: MambaWeights<HostMatrix>): WeightSource {
   };
 }
 
-/** Options of {@link syntheticSource}. */
+/**
+ * Options of {@link syntheticSource}.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, type SyntheticSourceOptions, syntheticSource } from "@perfmamba/perfmamba";
+ * const options: SyntheticSourceOptions = { quantize: "q8_0" };
+ * const layer = syntheticSource(makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 }), 1, options).layer(0);
+ * console.log("blocks" in layer.inProj); // true
+ * ```
+ */
 export interface SyntheticSourceOptions {
   /**
    * Quantize each layer's matrices to this block format as it is made, exactly as `quantizeWeights` with its
