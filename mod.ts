@@ -142,7 +142,33 @@ export { relaxedSimdSupported, wasmKernelBytes } from "./wasm/module.ts";
 export { RelaxedSimdUnsupportedError } from "./wasm/backend.ts";
 export type { ConfigDims, PresetSize } from "./runtime/presets.ts";
 export { makeConfig, PRESET_SIZES, presetConfig } from "./runtime/presets.ts";
-export { syntheticWeights } from "./runtime/synthetic.ts";
+export {
+  SYNTHETIC_IDS,
+  syntheticEmbedding,
+  syntheticKey,
+  syntheticLayer,
+  syntheticLayerId,
+  syntheticLmHead,
+  syntheticUniform,
+  syntheticWeights,
+} from "./runtime/synthetic.ts";
+export {
+  syntheticSource,
+  type SyntheticSourceOptions,
+  type WeightSource,
+  weightSource,
+} from "./runtime/weight_source.ts";
+export {
+  checkModelFits,
+  type FitOptions,
+  modelFitProblem,
+  type ModelFootprint,
+  modelFootprint,
+  ModelTooLargeError,
+  type PassShape,
+  WEIGHT_STORAGES,
+  type WeightStorage,
+} from "./runtime/memory_check.ts";
 export type { BytesOptions, ComponentBytes, MatrixBytes } from "./runtime/cost.ts";
 export {
   COMPONENTS,

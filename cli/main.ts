@@ -3,7 +3,7 @@
  *
  * Exit codes: 0 success, 1 an error while running (bad file, bad tensor, …), 2 a usage error (bad flag).
  */
-import { DeviceLostError } from "../mod.ts";
+import { DeviceLostError, ModelTooLargeError } from "../mod.ts";
 import { UsageError } from "./args.ts";
 import * as bench from "./commands/bench.ts";
 import * as compare from "./commands/compare.ts";
@@ -74,6 +74,10 @@ export async function main(argv: string[]): Promise<number> {
     await command.run(rest);
     return 0;
   } catch (e) {
+    if (e instanceof ModelTooLargeError) {
+      console.error(`error: ${e.message}`); // one line: the size, the limit and what fits instead
+      return 2;
+    }
     if (e instanceof UsageError) {
       console.error(`error: ${e.message}\nRun \`perfmamba ${name} --help\` for usage.`);
       return 2;

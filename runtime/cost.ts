@@ -28,7 +28,7 @@
 import { QUANT_BLOCK_BYTES, type QuantFormat } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
 import { convChannels, inProjWidth, layerBridgeSize, layerCStateSize, layerStateSize } from "./config.ts";
-import type { Component } from "./model.ts";
+import type { Component } from "./component.ts";
 
 /**
  * FLOPs of each component for one forward pass over `batch` sequences of `seqLen` tokens (all layers summed),

@@ -24,8 +24,10 @@ import { fusedDecodeAvailable, fusedLayerStep, fusesLayer } from "./fused_step.t
 import { type DeviceLayer, mamba1Mixer, mamba2Mixer, uploadLayer } from "./mixers.ts";
 import { argmax } from "./sampling.ts";
 import { InferenceState } from "./state.ts";
-import type { HostMatrix, HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
+import type { HostMatrix, HostTensor, MambaWeights } from "./weights.ts";
 import { isQuantized } from "./weights.ts";
+import { checkModelFits } from "./memory_check.ts";
+import { type WeightSource, weightSource } from "./weight_source.ts";
 
 export type { Component } from "./component.ts";
 
@@ -283,7 +285,29 @@ export class MambaModel implements Disposable {
    * {@link Backend.uploadQuantizedMatrix}; a backend without their format is an error, never a silent dequantize.
    */
   static load(weights: MambaWeights<HostMatrix>, backend: Backend): MambaModel {
-    const cfg = weights.config;
+    return MambaModel.fromSource(weightSource(weights), backend);
+  }
+
+  /**
+   * Upload weights from a {@link WeightSource} one layer at a time (e.g. `syntheticSource(config, seed)`: a
+   * preset of any size without the whole model on the host). The model's weight bytes are first checked against
+   * the backend's limits ({@link checkModelFits}): what cannot fit is a {@link ModelTooLargeError} before
+   * anything is allocated.
+   *
+   * @example
+   * ```ts
+   * import { makeConfig, MambaModel, selectBackend, syntheticSource } from "@perfmamba/perfmamba";
+   * const backend = await selectBackend("wasm", { threads: 1 });
+   * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 128, headDim: 16 });
+   * const model = MambaModel.fromSource(syntheticSource(config, 1, { quantize: "q8_0" }), backend);
+   * console.log(model.parameterCount, model.quantFormats.in_proj); // 95472 q8_0
+   * model.dispose();
+   * backend.dispose();
+   * ```
+   */
+  static fromSource(source: WeightSource, backend: Backend): MambaModel {
+    const cfg = source.config;
+    checkModelFits(cfg, backend, { storage: source.quantFormat ?? backend.capabilities.weightFormat });
     const owned: (Tensor | Matrix)[] = [];
     let params = 0;
     const vec = (t: HostTensor, label: string): Tensor => {
@@ -314,12 +338,12 @@ export class MambaModel implements Disposable {
       owned.push(m);
       return m;
     };
-    const layers = weights.layers.map((w: LayerWeights<HostMatrix>, l) =>
-      uploadLayer(w, l, cfg, { vec, derived, opt, mat })
-    );
-    const embedding = mat(weights.embedding, "embedding");
-    const lmHead = weights.lmHead ? mat(weights.lmHead, "lm_head") : embedding;
-    const normF = vec(weights.normF, "norm_f");
+    const layers: DeviceLayer[] = [];
+    for (let l = 0; l < cfg.nLayer; l++) layers.push(uploadLayer(source.layer(l), l, cfg, { vec, derived, opt, mat }));
+    const embedding = mat(source.embedding(), "embedding");
+    const head = source.lmHead();
+    const lmHead = head ? mat(head, "lm_head") : embedding;
+    const normF = vec(source.normF(), "norm_f");
     return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params, quantFormats);
   }
 

@@ -171,7 +171,7 @@ export class WasmHeap {
   /** Copies an Int32Array into scratch memory and returns its pointer. */
   ints(values: Int32Array): number {
     const { ptr } = this.scratch(values.length * 4);
-    this.i32.set(values, ptr >> 2);
+    this.i32.set(values, ptr >>> 2);
     return ptr;
   }
 

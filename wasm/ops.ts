@@ -140,7 +140,7 @@ export class WasmBackend implements Backend {
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
     checkUpload(data, shape, label);
     const t = this.#heap.tensor(shape, label);
-    this.#heap.f32.set(data, t.ptr >> 2);
+    this.#heap.f32.set(data, t.ptr >>> 2);
     return t;
   }
 
@@ -153,7 +153,7 @@ export class WasmBackend implements Backend {
     const staging = heap.scratch(PACK_ROWS * k * 4).ptr;
     for (let r = 0; r < n; r += PACK_ROWS) {
       const rows = Math.min(PACK_ROWS, n - r);
-      heap.f32.set(data.subarray(r * k, (r + rows) * k), staging >> 2);
+      heap.f32.set(data.subarray(r * k, (r + rows) * k), staging >>> 2);
       this.#run.k.pack_panels({ src: staging, rows, k, dst: m.ptr + r * k * 4 });
     }
     return m;
@@ -199,7 +199,7 @@ export class WasmBackend implements Backend {
 
   read(t: Tensor): Promise<Float32Array> {
     const x = this.#heap.t(t, "read");
-    return Promise.resolve(this.#heap.f32.slice(x.ptr >> 2, (x.ptr >> 2) + x.size));
+    return Promise.resolve(this.#heap.f32.slice(x.ptr >>> 2, (x.ptr >>> 2) + x.size));
   }
 
   sync(): Promise<void> {
@@ -252,10 +252,10 @@ export class WasmBackend implements Backend {
     const cols = checkArgmaxCols(xt, candidates); // a padded vocabulary's rows from `cols` on are never chosen
     const heap = this.#heap.f32, out = this.#heap.i32;
     for (let r = 0; r < rows; r++) {
-      const base = (xt.ptr >> 2) + r * width;
+      const base = (xt.ptr >>> 2) + r * width;
       let best = 0;
       for (let c = 1; c < cols; c++) if (heap[base + c] > heap[base + best]) best = c;
-      out[(it.ptr >> 2) + offset + r] = best;
+      out[(it.ptr >>> 2) + offset + r] = best;
     }
   }
 
@@ -263,7 +263,7 @@ export class WasmBackend implements Backend {
     const w = this.#heap.m(table, "embedFrom");
     const it = this.#heap.t(ids, "embedFrom");
     checkIdRange("embedFrom", it, offset, count);
-    const first = (it.ptr >> 2) + offset, heapIds = this.#heap.i32;
+    const first = (it.ptr >>> 2) + offset, heapIds = this.#heap.i32;
     for (let i = 0; i < count; i++) {
       const id = heapIds[first + i];
       if (!(id >= 0 && id < w.n)) throw new Error(`embedFrom(${w.label}): token id ${id} is outside [0, ${w.n})`);

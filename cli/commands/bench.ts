@@ -18,7 +18,6 @@ import {
   modelShape,
   mulberry32,
   presetConfig,
-  syntheticWeights,
   toModelWeights,
   VERSION,
   weightsQuantFormat,
@@ -34,6 +33,7 @@ import {
   weightsForFlags,
 } from "../load.ts";
 import { writeFileAtomic } from "../output.ts";
+import { checkPresetFits, loadPreset } from "../preset_model.ts";
 import { parseDims } from "./profile.ts";
 
 export const spec: CommandSpec = {
@@ -226,6 +226,9 @@ export async function run(argv: string[]): Promise<void> {
   const backend = await backendFromFlags(flags);
   const log = (s: string) => console.error(s);
   try {
+    // What cannot fit is refused before anything is measured or generated (ModelTooLargeError: exit 2).
+    const pass = { batch: Math.max(...batches), seqLen: Math.max(...seqlens) };
+    if (hostModel === null) { for (const config of configs) checkPresetFits(config, backend, flags, pass); }
     log(`backend: ${backend.name} — ${backend.description}`);
     const peaks = flags["skip-peaks"] ? null : await backend.measurePeaks();
     if (peaks) {
@@ -239,7 +242,9 @@ export async function run(argv: string[]): Promise<void> {
     for (const config of configs) {
       if (hostModel === null) log(`${config.arch} ${shape}: generating weights…`);
       else log(`${config.arch} ${shape}: ${JSON.stringify(hostModel.fingerprint.storedTypes)} stored`);
-      const model = MambaModel.load(hostModel?.weights ?? weightsForFlags(syntheticWeights(config, 1), flags), backend);
+      const t0 = performance.now();
+      const model = hostModel ? MambaModel.load(hostModel.weights, backend) : loadPreset(config, backend, flags, 1);
+      log(`  weights on the backend in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       if (hostModel !== null) fingerprint = { ...hostModel.fingerprint, parameters: model.parameterCount };
       const rand = mulberry32(5);
       const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * config.vocabSize));

@@ -12,14 +12,20 @@ import {
   toModelWeights,
   weightsQuantFormat,
 } from "../../mod.ts";
+import { presetInfo } from "./info_preset.ts";
 import { hostWeightsOptions, MODEL_FLAGS, MODEL_HELP, openModel, WEIGHTS_FLAGS } from "../load.ts";
 
 export const spec: CommandSpec = {
   name: "info",
   summary: "Describe a checkpoint: architecture, dimensions, parameter count, dtypes and memory.",
-  usage: "perfmamba info --model DIR|FILE.gguf [--format table|json]",
+  usage: "perfmamba info --model DIR|FILE.gguf | --size 2.8b [--arch both] [--format table|json]",
   flags: {
     model: { type: "string", help: MODEL_HELP },
+    size: {
+      type: "string",
+      help: "A published shape (130m … 2.8b) instead of --model: its memory per format and which backends hold it",
+    },
+    arch: { type: "string", help: "With --size: mamba1, mamba2 or both", default: "both" },
     ...MODEL_FLAGS,
     format: { type: "string", help: "Output format: table or json", default: "table" },
     ...WEIGHTS_FLAGS,
@@ -38,8 +44,12 @@ function mib(bytes: number): string {
 export async function run(argv: string[]): Promise<void> {
   const flags = parseCommand(spec, argv);
   if (!flags) return;
-  const dir = requireFlag(spec, flags, "model");
   const format = choiceFlag(flags, "format", ["table", "json"] as const);
+  if (typeof flags.size === "string" && typeof flags.model !== "string") {
+    const arch = choiceFlag(flags, "arch", ["mamba1", "mamba2", "both"] as const);
+    return await presetInfo(arch === "both" ? ["mamba1", "mamba2"] : [arch], flags.size, format);
+  }
+  const dir = requireFlag(spec, flags, "model");
   const { checkpoint: ckpt, gguf } = await openModel(dir, flags);
   const w = toModelWeights(ckpt, hostWeightsOptions(flags)); // quantized matrices keep their blocks
   const c = w.config;

@@ -7,10 +7,7 @@
 import { basename } from "node:path";
 import {
   type Arch,
-  type Backend,
-  componentWeightBytes,
   type ConfigDims,
-  inProjWidth,
   makeConfig,
   type MambaConfig,
   MambaModel,
@@ -20,7 +17,6 @@ import {
   PROFILE_JSON_SCHEMA,
   profileModels,
   type ProfileReport,
-  syntheticWeights,
   toModelWeights,
 } from "../../mod.ts";
 import {
@@ -43,6 +39,7 @@ import {
 } from "../load.ts";
 import { hostInfo } from "../host_info.ts";
 import { exists, type OutputOptions, prepareOutput, writeFolder } from "../output.ts";
+import { checkPresetFits, loadPreset } from "../preset_model.ts";
 import { progressBar } from "../progress.ts";
 import { profileCsv } from "../report/csv.ts";
 import { profileHtml } from "../report/html.ts";
@@ -140,26 +137,6 @@ function builtinConfigs(flags: Flags): MambaConfig[] {
   return arches.map((a) => presetConfig(a, size));
 }
 
-/** Refuse shapes the backend cannot hold before spending minutes (or the host's memory) on them. */
-function checkFits(config: MambaConfig, backend: Backend, batch: number, seqLens: number[], what: string): void {
-  const limit = backend.capabilities.maxMemoryBytes;
-  if (limit === undefined) return;
-  const weights = Object.values(componentWeightBytes(config, 4)).reduce((a, b) => a + b, 0);
-  const widest = Math.max(...Array.from({ length: config.nLayer }, (_, l) => inProjWidth(config, l)));
-  const tokens = batch * Math.max(...seqLens);
-  const activations = tokens * widest * 4 * 4; // in_proj output and the few tensors alive beside it
-  if (weights + activations > limit) {
-    const gb = (b: number) => (b / 1e9).toFixed(1);
-    throw new UsageError(
-      `${what} needs about ${gb(weights)} GB of f32 weights + ${
-        gb(activations)
-      } GB of activations at batch ${batch} × ` +
-        `${Math.max(...seqLens)} tokens; the ${backend.name} backend's memory is at most ${gb(limit)} GB. ` +
-        "Use a smaller --size / --seqlens / --batch, or another --backend.",
-    );
-  }
-}
-
 function defaultOutDir(): string {
   return `profiles/${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "")}`;
 }
@@ -229,13 +206,15 @@ export async function run(argv: string[]): Promise<void> {
       return {
         name: `${name} (random weights)`,
         config: c,
-        load: () => MambaModel.load(weightsForFlags(syntheticWeights(c, seed), flags), backend),
+        load: () => loadPreset(c, backend, flags, seed),
       };
     });
   const bar = progressBar(!flags.quiet);
   let model: MambaModel | null = null;
   try {
-    for (const s of sources) checkFits(s.config, backend, batch, seqLens, s.name.replace(" (random weights)", ""));
+    // What cannot fit is refused before spending minutes (or the host's memory) on it (ModelTooLargeError: exit 2).
+    const pass = { batch, seqLen: Math.max(...seqLens) };
+    for (const s of sources) checkPresetFits(s.config, backend, flags, pass);
     console.error(`profiling on ${backend.name} — ${backend.description}`);
     const reports: ProfileReport[] = [];
     const hostEnv = await hostInfo(backend);

@@ -266,7 +266,7 @@ export function planWindows(tokenCount: number, options: WindowOptions = {}): Pe
  * const r = await perplexity(model, ids, { windowLength: 16 });
  * console.log(r.windows.length, r.tokens); // 2 30 (two windows of 16, 15 predictions each)
  * // Random weights know nothing: about as unsure as a uniform guess over the 256 tokens.
- * console.log(r.ppl.toFixed(1)); // 255.7
+ * console.log(r.ppl.toFixed(1)); // 257.8
  * if (!(r.ppl > 200 && r.ppl < 320)) throw new Error(`unexpected perplexity ${r.ppl}`);
  * model.dispose();
  * backend.dispose();

@@ -13,7 +13,7 @@ import {
   SHARED,
   sharedSkipReason,
 } from "../_golden.ts";
-import { probeWebGpu } from "../../mod.ts";
+import { modelFootprint, presetConfig, probeWebGpu } from "../../mod.ts";
 import { cli } from "./_cli.ts";
 
 const TOKENIZER = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
@@ -89,6 +89,26 @@ Deno.test("cli info describes a fixture", async () => {
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /Mamba-1/);
   assert.match(t.stdout, /dt_rank\s+4/);
+});
+
+Deno.test("cli info --size: bytes per storage format and which backends hold them, without loading a model", async () => {
+  const r = await cli("info", "--size", "2.8b", "--arch", "mamba1", "--format", "json");
+  assert.equal(r.code, 0, r.stderr);
+  const [m] = JSON.parse(r.stdout);
+  const config = presetConfig("mamba1", "2.8b");
+  assert.equal(m.parameters, 2_768_345_600);
+  const by = Object.fromEntries(m.storages.map((s: { storage: string }) => [s.storage, s]));
+  for (const [name, storage] of [["f32", "f32"], ["f16", "f16"], ["q8", "q8_0"], ["q4", "q4_0"]] as const) {
+    assert.equal(by[name].weight_bytes, modelFootprint(config, storage).weightBytes, name);
+  }
+  // WASM's 4 GiB: f32 (10.31 GiB) is too large, f16 is not a WASM format, q8 (3.11 GiB) and q4 fit.
+  assert.match(by.f32.fits.wasm, /^too large \(limit 4\.00 GiB\)$/);
+  assert.equal(by.f16.fits.wasm, "no f16 weights");
+  assert.equal(by.q8.fits.wasm, "fits");
+  assert.equal(by.q4.fits.wasm, "fits");
+  const bad = await cli("info", "--size", "7b");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--size must be one of 130m, 370m, 790m, 1\.4b, 2\.8b, got "7b"/);
 });
 
 Deno.test("cli info shows a padded vocabulary's token count (token_vocab_size)", async () => {

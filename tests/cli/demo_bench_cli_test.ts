@@ -184,3 +184,19 @@ Deno.test("cli demo and bench: --dims errors are clear usage errors", async () =
     assert.match(shape.stderr, /--dims for mamba2: .*head_dim/);
   }
 });
+
+Deno.test("cli bench --size 2.8b on wasm: f32 refused at once (exit 2, one line naming size, limit, what fits)", async () => {
+  const t0 = performance.now();
+  const r = await cli("bench", "--size", "2.8b", "--skip-peaks", ...WASM);
+  const seconds = (performance.now() - t0) / 1000;
+  assert.equal(r.code, 2, r.stderr);
+  const errors = r.stderr.split("\n").filter((l) => l.startsWith("error: "));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(
+    errors[0],
+    /^error: mamba1 d_model 2560 × 64 layers \(2\.77 B parameters\) needs 10\.\d\d GiB \(f32 weights 10\.31 GiB \+ state and activations for 1 × 512 tokens\) but the wasm backend can hold 4\.00 GiB \(its fixed memory limit\); instead: --weights q8 \(3\.\d\d GiB\), or --weights q4 \(1\.\d\d GiB\), or f16 weights on the webgpu backend/,
+  );
+  assert.doesNotMatch(r.stderr, /generating weights/, "refused before generating anything");
+  // Nothing is generated: the refusal costs the process start and the backend, seconds on a loaded machine.
+  assert.ok(seconds < 60, `took ${seconds.toFixed(1)} s`);
+});

@@ -158,7 +158,7 @@ Deno.test("cli profile: built-in shapes from --dims, and clear errors for bad fl
       [
         ["--arch", "mamba1", "--size", "2.8b", "--seqlens", "16384", "--backend", "wasm"],
         2,
-        /mamba1-2.8b needs about 11\.\d GB of f32 weights .* the wasm backend's memory is at most 4\.3 GB/,
+        /^error: mamba1 d_model 2560 × 64 layers \(2\.77 B parameters\) needs 1\d\.\d\d GiB \(f32 weights 10\.31 GiB \+ state and activations for 1 × 16384 tokens\) but the wasm backend can hold 4\.00 GiB .*; instead: f16 weights on the webgpu backend \(5\.17 GiB\), or the webgpu backend \(no fixed memory limit\), or a smaller batch or fewer tokens per pass$/m,
       ],
     ];
     for (const [args, code, re] of cases) {
