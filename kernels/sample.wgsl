@@ -154,7 +154,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: v
     let total = wg_sum_f(part, lid);
     if (p.top_p < 1.0) {
       let goal = p.top_p * total;
-      let floor_key = tau;
+      let floor_key = tau; // top-k's threshold: the search runs over every key, the mass only above it
+      tau = 0u;
       for (var b = 31i; b >= 0i; b--) {
         let cand = tau | (1u << u32(b));
         var m = 0.0;

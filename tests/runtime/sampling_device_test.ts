@@ -58,7 +58,14 @@ for (const tb of TEST_BACKENDS) {
           const logits = Float32Array.from({ length: rows * width }, () => 4 * rand() - 2);
           logits[width - 1] = 1e4; // a padded column (when cols < width) larger than everything: never chosen
           logits[1] = logits[2]; // a tie
-          for (const choice of CHOICES) {
+          // The fixed choices, then random ones (top-k and top-p together: the top-p search runs over every key).
+          const randomChoices = Array.from({ length: 12 }, () => ({
+            temperature: 0.3 + 2 * rand(),
+            topK: Math.floor(rand() * cols),
+            topP: rand() < 0.2 ? 1 : 0.05 + 0.95 * rand(),
+            repetitionPenalty: rand() < 0.3 ? 1 : 0.5 + 1.5 * rand(),
+          }));
+          for (const choice of [...CHOICES, ...randomChoices]) {
             const steps = 6;
             const draws = Float32Array.from({ length: steps * rows }, () => Math.floor(rand() * 2 ** 24) / 2 ** 24);
             const words = Math.ceil(cols / 32);
