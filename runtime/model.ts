@@ -344,7 +344,7 @@ export class MambaModel implements Disposable {
 
   /**
    * Compile ahead, in parallel, the kernels this model's passes will use — a prefill of each length in `seqLens`,
-   * a decode step and a greedy step, for `batch` sequences — so that the first real pass does not compile them one
+   * a decode step, a greedy step and a sampled one (where the backend samples on the device), for `batch` sequences — so that the first real pass does not compile them one
    * by one (seconds on a software adapter). The passes run on a throwaway state without computing anything. A no-op
    * on backends that compile nothing ahead (no {@link Backend.prepare}: WASM). Resolves to the number of kernels
    * compiled; kernels for other shapes (e.g. a GEMM tile chosen for a much longer prompt) still compile at first use.
@@ -380,6 +380,13 @@ export class MambaModel implements Disposable {
           await this.prefill(rows, { state, lastOnly: true });
           await this.step(next, state);
           if (backend.capabilities.deviceTokenChoice && backend.argmaxInto) await this.greedy(next, state, 1);
+          if (backend.capabilities.deviceSampling && backend.sampleInto) {
+            const seen = this.seenTokens(next.map(() => []));
+            const choice = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
+            const burst = await this.queueBurst(next, state, 1, { choice, draws: new Float32Array(batch), seen });
+            this.freeBurst(burst);
+            backend.free(seen);
+          }
         } finally {
           state.dispose();
         }

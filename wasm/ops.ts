@@ -100,7 +100,8 @@ export class WasmBackend implements Backend {
       weightFormat: "f32",
       preferredBatch: 1,
       maxMemoryBytes: MAX_PAGES * 65536,
-      deviceSampling: false,
+      // sampleInto runs sampleRow on the heap; with decodeBurst 1, generate keeps its host pick per step by default.
+      deviceSampling: true,
       relaxedSimd: this.relaxedSimd,
       quantActivations: quantActivations ? "int16" : "f32",
     };
