@@ -119,13 +119,13 @@ export {
   quantizeWeights,
   weightsQuantFormat,
 } from "./runtime/quantize.ts";
-export type { Component, ForwardHooks, Logits, PrefillOptions } from "./runtime/model.ts";
+export type { BurstSampling, Component, ForwardHooks, Logits, PrefillOptions, QueuedBurst } from "./runtime/model.ts";
 export { MambaModel } from "./runtime/model.ts";
 export { InferenceState } from "./runtime/state.ts";
 export type { GenerateOptions, GenerateResult } from "./runtime/generate.ts";
 export { generate } from "./runtime/generate.ts";
-export type { SamplingOptions } from "./runtime/sampling.ts";
-export { argmax, mulberry32, Sampler } from "./runtime/sampling.ts";
+export type { SamplingOptions, TokenChoice } from "./runtime/sampling.ts";
+export { argmax, mulberry32, Sampler, sampleRow, tokenChoice } from "./runtime/sampling.ts";
 export type { BackendFactories, BackendKind, ChooseOptions, GpuProbe } from "./runtime/select_backend.ts";
 export {
   autoBackend,

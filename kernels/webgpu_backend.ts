@@ -51,6 +51,7 @@ import {
   type View,
 } from "../runtime/backend.ts";
 import { checkUpload, checkUploadMatrix, checkUploadQuantized } from "../runtime/op_checks.ts";
+import type { TokenChoice } from "../runtime/sampling.ts";
 import { BindGroupCache } from "./bind_group_cache.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { CommandRecorder } from "./command_recorder.ts";
@@ -168,7 +169,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
       quantActivations: "f32",
       weightFormat: this.f16Weights ? "f16" : "f32",
       preferredBatch: PREFERRED_BATCH,
-      deviceSampling: false,
+      deviceSampling: true,
       fusedDecode: { maxRows: GEMV_MAX_ROWS, maxNormGroups: FUSED_MAX_NORM_GROUPS, maxState: FUSED_MAX_STATE },
     };
     this.#recorder = new CommandRecorder(
@@ -436,6 +437,20 @@ class WebGpuBackendImpl implements WebGpuBackend {
   argmaxInto(x: Tensor, ids: Tensor, offset: number, cols?: number): void {
     this.#check();
     ops.argmaxInto(this.#ops, x, ids, offset, cols);
+  }
+
+  sampleInto(
+    x: Tensor,
+    ids: Tensor,
+    offset: number,
+    choice: TokenChoice,
+    draws: Tensor,
+    drawOffset: number,
+    seen: Tensor,
+    cols?: number,
+  ): void {
+    this.#check();
+    ops.sampleInto(this.#ops, x, ids, offset, choice, draws, drawOffset, seen, cols);
   }
 
   embedFrom(ids: Tensor, offset: number, count: number, table: Matrix): Tensor {

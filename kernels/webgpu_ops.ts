@@ -20,11 +20,14 @@ import {
   checkIdRange,
   checkLinear,
   checkRmsNorm,
+  checkSampleInto,
   checkSelectiveScan,
   checkSsd,
 } from "../runtime/op_checks.ts";
 import { addProgram } from "./add.ts";
 import { argmaxProgram } from "./argmax.ts";
+import { sampleProgram } from "./sampling.ts";
+import type { TokenChoice } from "../runtime/sampling.ts";
 import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
 import { gatherProgram, gatherQuantProgram } from "./gather.ts";
 import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
@@ -89,6 +92,29 @@ export function argmaxInto(c: OpContext, x: Tensor, ids: Tensor, offset: number,
   if (rows === 0 || width === 0) return;
   const n = checkArgmaxCols(xt, cols);
   c.run(argmaxProgram(c.slice(xt, "argmaxInto"), c.slice(it, "argmaxInto"), rows, n, width, offset));
+}
+
+/** ids[offset + r] = a token sampled from row r of x, on the device (runtime/sampling.ts `sampleRow`). */
+export function sampleInto(
+  c: OpContext,
+  x: Tensor,
+  ids: Tensor,
+  offset: number,
+  choice: TokenChoice,
+  draws: Tensor,
+  drawOffset: number,
+  seen: Tensor,
+  cols?: number,
+): void {
+  const op = "sampleInto";
+  const xt = c.tensor(x, op), it = c.tensor(ids, op), dt = c.tensor(draws, op), st = c.tensor(seen, op);
+  const [rows, width] = xt.shape;
+  checkIdRange(op, it, offset, rows);
+  if (rows === 0 || width === 0) return;
+  const n = checkArgmaxCols(xt, cols);
+  const words = checkSampleInto(choice, dt, drawOffset, st, rows, n);
+  const slices = { x: c.slice(xt, op), ids: c.slice(it, op), draws: c.slice(dt, op), seen: c.slice(st, op) };
+  c.run(sampleProgram(slices, rows, n, width, offset, drawOffset, words, choice));
 }
 
 /** Rows of `table` named by ids on the device. */

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { TokenChoice } from "./sampling.ts";
 
 /**
  * A device tensor. Its memory belongs to the backend that made it.
@@ -471,7 +472,10 @@ export interface BackendCapabilities {
   readonly preferredBatch: number;
   /** Bytes of tensors and matrices the backend can hold at once, where it has a hard limit (WASM: 4 GiB memory). */
   readonly maxMemoryBytes?: number;
-  /** Sampling (temperature, top-k, top-p) on the device, without a readback per token. */
+  /**
+   * Sampling (repetition penalty, temperature, top-k, top-p) by {@link Backend.sampleInto}, so sampled decode steps
+   * run in bursts of {@link decodeBurst} per readback like greedy ones (`generate` uses it when set).
+   */
   readonly deviceSampling: boolean;
   /** WASM: the kernels are the relaxed-SIMD build (fused multiply-adds where the host has them). */
   readonly relaxedSimd?: boolean;
@@ -588,6 +592,24 @@ export interface Backend {
   argmaxInto?(x: Tensor, ids: Tensor, offset: number, cols?: number): void;
   /** With {@link argmaxInto}: `[count, d]` embedding rows for the int32 ids held by `ids` from element `offset`. */
   embedFrom?(ids: Tensor, offset: number, count: number, table: Matrix): Tensor;
+  /**
+   * Sampled decoding without readbacks (optional, with `capabilities.deviceSampling`; `MambaModel.sampleBurst` uses
+   * it): for each row r of `x` `[rows, vocab]`, the token `sampleRow(row r, cols, choice, draws[drawOffset + r],
+   * seen row r)` (runtime/sampling.ts: penalty → temperature → top-k → top-p → inverse CDF in id order) is written
+   * into `ids` at `offset + r` as an int32 bit pattern and marked in `seen`. `seen` holds `[rows, ⌈cols / 32⌉]`
+   * u32 bit words (as f32 bits): bit `id % 32` of word `id / 32` is set for every id seen so far (prompt and
+   * generated), the repetition penalty's history. Only the first `cols` columns are candidates (default: all).
+   */
+  sampleInto?(
+    x: Tensor,
+    ids: Tensor,
+    offset: number,
+    choice: TokenChoice,
+    draws: Tensor,
+    drawOffset: number,
+    seen: Tensor,
+    cols?: number,
+  ): void;
   /**
    * Compile ahead, in parallel, every kernel the work of `forward` would use (optional; WebGPU compiles its
    * pipelines with `createComputePipelineAsync`), so that the first real pass does not compile them one by one.

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { MambaModel } from "./model.ts";
+import type { MambaModel, QueuedBurst } from "./model.ts";
+import type { InferenceState } from "./state.ts";
 import type { SamplingOptions } from "./sampling.ts";
 import { Sampler } from "./sampling.ts";
 
@@ -44,13 +45,21 @@ export interface GenerateOptions extends SamplingOptions {
   /** Called with each new token as soon as it is chosen; return `false` to stop early. */
   onToken?: (token: number, index: number) => void | boolean | Promise<void | boolean>;
   /**
-   * Greedy decoding (temperature 0) only: decode steps run per readback of the tokens ({@link MambaModel.greedy}).
+   * Decode steps run per readback of the tokens, their tokens chosen on the device ({@link MambaModel.queueBurst}):
+   * greedy decoding where the backend has `capabilities.deviceTokenChoice`, sampled decoding (or a repetition
+   * penalty) where it has `capabilities.deviceSampling` too; otherwise one step and a host pick per token.
    * Default: the backend's `capabilities.decodeBurst` — 32 on WebGPU, where each readback waits for the GPU
    * (≥ 10 ms in Deno), which otherwise dominates each token: on an H100, 130m decode goes from 15 ms to 2.3–3 ms per
    * token; 1 on WASM (no wait to hide). Tokens still reach `onToken` one by one (in bursts); after a stop, the rest
-   * of a burst is discarded. The tokens are the same for every value.
+   * of a burst is discarded. The tokens are the same for every value (sampled: the same draws are taken in the same
+   * order; host and device agree but for a draw within f32 rounding of a boundary of the distribution).
    */
   decodeChunk?: number;
+  /**
+   * With bursts: queue the next burst before waiting for the current one's readback (default true), so the wait
+   * overlaps the device's work; on a stop the speculative burst is discarded. Same tokens either way.
+   */
+  overlapReadback?: boolean;
 }
 
 /**
@@ -122,12 +131,16 @@ export async function generate(
   const max = options.maxNewTokens ?? 32;
   if (!(Number.isInteger(max) && max >= 0)) throw new RangeError(`maxNewTokens must be a whole number ≥ 0, got ${max}`);
   const sampler = new Sampler(options);
-  const greedy = (options.temperature ?? 0) === 0;
-  const caps = model.backend.capabilities;
-  const chunk = options.decodeChunk ?? (caps.deviceTokenChoice && model.backend.argmaxInto ? caps.decodeBurst : 1);
+  const choice = sampler.choice;
+  const plainGreedy = choice.temperature === 0 && choice.repetitionPenalty === 1;
+  const be = model.backend, caps = be.capabilities;
+  const onDevice = caps.deviceTokenChoice && !!be.argmaxInto && !!be.embedFrom &&
+    (plainGreedy || (caps.deviceSampling && !!be.sampleInto));
+  const chunk = options.decodeChunk ?? (onDevice ? caps.decodeBurst : 1);
   if (!(Number.isInteger(chunk) && chunk >= 1)) {
     throw new RangeError(`decodeChunk must be a whole number ≥ 1, got ${chunk}`);
   }
+  const overlap = options.overlapReadback ?? true;
   const stops = new Set(options.stopTokens ?? []);
   const tokens: number[] = [];
   const t0 = performance.now();
@@ -135,26 +148,37 @@ export async function generate(
   const prefillMs = performance.now() - t0;
   let stop: GenerateResult["stop"] = "length";
   const tokenCount = model.config.tokenVocabSize; // padded rows (state-spaces vocabularies) are never chosen
-  let next = sampler.pick(logits.data, tokenCount);
-  let pending: number[] = []; // greedy tokens already decoded on the device, not yet emitted
+  // The repetition penalty's history: the prompt, then every new token (host path; the device keeps a bitmap).
+  const seen = new Set<number>(choice.repetitionPenalty === 1 ? [] : Array.from(prompt));
+  const isSeen = (id: number) => seen.has(id);
+  let next = sampler.pick(logits.data, tokenCount, isSeen);
+  /** Emit one token; false when generation ends with it. */
+  const emit = async (token: number): Promise<boolean> => {
+    const i = tokens.length;
+    tokens.push(token);
+    if (choice.repetitionPenalty !== 1) seen.add(token);
+    if ((await options.onToken?.(token, i)) === false) {
+      stop = "callback";
+      return false;
+    }
+    if (stops.has(token)) {
+      stop = "stop_token";
+      return false;
+    }
+    return tokens.length < max;
+  };
   const t1 = performance.now();
   try {
-    for (let i = 0; i < max; i++) {
-      tokens.push(next);
-      if ((await options.onToken?.(next, i)) === false) {
-        stop = "callback";
-        break;
-      }
-      if (stops.has(next)) {
-        stop = "stop_token";
-        break;
-      }
-      if (i + 1 === max) break;
-      if (greedy && chunk > 1) {
-        if (pending.length === 0) pending = (await model.greedy([next], state, Math.min(chunk, max - i - 1)))[0];
-        next = pending.shift()!;
+    if (max > 0 && await emit(next)) {
+      if (onDevice && chunk > 1) {
+        await deviceBursts(model, state, next, max - 1, chunk, overlap, plainGreedy, sampler, [
+          ...seen,
+        ], emit);
       } else {
-        next = sampler.pick((await model.step([next], state)).data, tokenCount);
+        for (;;) {
+          next = sampler.pick((await model.step([next], state)).data, tokenCount, isSeen);
+          if (!await emit(next)) break;
+        }
       }
     }
   } finally {
@@ -162,4 +186,52 @@ export async function generate(
   }
   const steps = tokens.length - 1;
   return { tokens, stop, prefillMs, decodeMsPerToken: steps > 0 ? (performance.now() - t1) / steps : NaN };
+}
+
+/**
+ * Decode `remaining` tokens from `first` in bursts of `chunk` steps chosen on the device, each burst read back
+ * once; with `overlap`, burst i + 1 is queued (from burst i's last token, still on the device) before burst i's
+ * tokens are awaited, so the readback's wait hides behind the next burst's work. Tokens reach `emit` in order;
+ * when it ends generation, the rest of the burst and the speculative next burst are discarded.
+ */
+async function deviceBursts(
+  model: MambaModel,
+  state: InferenceState,
+  first: number,
+  remaining: number,
+  chunk: number,
+  overlap: boolean,
+  greedy: boolean,
+  sampler: Sampler,
+  seenTokens: number[],
+  emit: (token: number) => Promise<boolean>,
+): Promise<void> {
+  const seen = greedy ? null : model.seenTokens([seenTokens]);
+  const queued: QueuedBurst[] = [];
+  const queue = async (from: number[] | QueuedBurst): Promise<QueuedBurst | null> => {
+    const steps = Math.min(chunk, remaining);
+    if (steps === 0) return null;
+    remaining -= steps;
+    // The draws a host loop would take, in the same order (one per sampled token).
+    const sampling = seen
+      ? { choice: sampler.choice, draws: Float32Array.from({ length: steps }, () => sampler.draw()), seen }
+      : undefined;
+    const b = await model.queueBurst(from, state, steps, sampling);
+    queued.push(b);
+    return b;
+  };
+  try {
+    let cur = await queue([first]);
+    while (cur) {
+      const reading = model.readBurst(cur);
+      const ahead = overlap ? await queue(cur) : null;
+      const [got] = await reading;
+      for (const t of got) if (!await emit(t)) return;
+      cur = overlap ? ahead : await queue(cur);
+    }
+  } finally {
+    // Every burst is freed only now: a later burst reads the last ids of the one before it.
+    for (const b of queued) model.freeBurst(b);
+    if (seen) model.backend.free(seen);
+  }
 }

@@ -22,7 +22,7 @@ import type { MambaConfig } from "./config.ts";
 import { inProjWidth } from "./config.ts";
 import { fusedDecodeAvailable, fusedLayerStep, fusesLayer } from "./fused_step.ts";
 import { type DeviceLayer, mamba1Mixer, mamba2Mixer, uploadLayer } from "./mixers.ts";
-import { argmax } from "./sampling.ts";
+import { argmax, type TokenChoice } from "./sampling.ts";
 import { InferenceState } from "./state.ts";
 import type { HostMatrix, HostTensor, MambaWeights } from "./weights.ts";
 import { isQuantized } from "./weights.ts";
@@ -209,6 +209,27 @@ function uploadQuantized(backend: Backend, t: QuantizedMatrixData, label: string
 }
 
 /**
+ * Sampling of a {@link MambaModel.queueBurst}: the per-token choice, the uniform draws (step-major: step i of
+ * sequence b at `i · batch + b`, each in [0, 1) and exact in f32, e.g. from `Sampler.draw`) and the seen-token
+ * bitmap of {@link MambaModel.seenTokens} (the repetition penalty's history, updated on the device).
+ */
+export interface BurstSampling {
+  choice: TokenChoice;
+  draws: Float32Array;
+  seen: Tensor;
+}
+
+/** Decode steps queued by {@link MambaModel.queueBurst}, their tokens still on the device. */
+export interface QueuedBurst {
+  /** `(steps + 1) · batch` int32 ids: step i's tokens at `(i + 1) · batch`. */
+  readonly ids: Tensor;
+  /** The draws uploaded for a sampled burst (null: greedy). */
+  readonly draws: Tensor | null;
+  readonly steps: number;
+  readonly batch: number;
+}
+
+/**
  * A model whose weights live on a backend. Create with {@link MambaModel.load}; release with dispose().
  *
  * `prefill` runs whole prompts (a batch of equal-length sequences) and returns the state after them; `step` then
@@ -354,7 +375,7 @@ export class MambaModel implements Disposable {
 
   /**
    * Compile ahead, in parallel, the kernels this model's passes will use — a prefill of each length in `seqLens`,
-   * a decode step and a greedy step, for `batch` sequences — so that the first real pass does not compile them one
+   * a decode step, a greedy step and a sampled one (where the backend samples on the device), for `batch` sequences — so that the first real pass does not compile them one
    * by one (seconds on a software adapter). The passes run on a throwaway state without computing anything. A no-op
    * on backends that compile nothing ahead (no {@link Backend.prepare}: WASM). Resolves to the number of kernels
    * compiled; kernels for other shapes (e.g. a GEMM tile chosen for a much longer prompt) still compile at first use.
@@ -390,6 +411,13 @@ export class MambaModel implements Disposable {
           await this.prefill(rows, { state, lastOnly: true });
           await this.step(next, state);
           if (backend.capabilities.deviceTokenChoice && backend.argmaxInto) await this.greedy(next, state, 1);
+          if (backend.capabilities.deviceSampling && backend.sampleInto) {
+            const seen = this.seenTokens(next.map(() => []));
+            const choice = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
+            const burst = await this.queueBurst(next, state, 1, { choice, draws: new Float32Array(batch), seen });
+            this.freeBurst(burst);
+            backend.free(seen);
+          }
         } finally {
           state.dispose();
         }
@@ -535,6 +563,117 @@ export class MambaModel implements Disposable {
       be.free(buf);
     }
     return out;
+  }
+
+  /**
+   * A bitmap of seen token ids on the backend, for the repetition penalty of {@link MambaModel.queueBurst}: one row
+   * of ⌈tokenVocabSize / 32⌉ u32 words per sequence, with the bits of `tokens[b]` set in row b (the prompt and what
+   * was generated so far). The device sampler sets the bit of every token it chooses. Free it with `backend.free`.
+   */
+  seenTokens(tokens: ArrayLike<number>[]): Tensor {
+    this.#check();
+    const words = Math.ceil(this.config.tokenVocabSize / 32);
+    const bits = new Uint32Array(Math.max(1, tokens.length * words));
+    tokens.forEach((row, b) => {
+      validateTokens(row, this.config.vocabSize);
+      for (let i = 0; i < row.length; i++) {
+        const id = row[i];
+        if (id < this.config.tokenVocabSize) bits[b * words + (id >>> 5)] |= 1 << (id & 31);
+      }
+    });
+    return this.backend.upload(new Float32Array(bits.buffer), [bits.length], "seen");
+  }
+
+  /**
+   * Queue `steps` decode steps whose tokens are chosen on the device, without reading them: greedy
+   * (`Backend.argmaxInto`) or, given `sampling`, sampled (`Backend.sampleInto`, runtime/sampling.ts's definition,
+   * with `sampling.draws[i · batch + b]` the draw of step i of sequence b). The first step's inputs are `from`:
+   * host token ids (one per sequence), or the last tokens of an earlier burst, still on the device — so a burst can
+   * be queued while the previous one is being read. {@link MambaModel.readBurst} reads the tokens (the read starts
+   * when called), {@link MambaModel.freeBurst} releases the burst once nothing queued after it still reads it.
+   *
+   * @example
+   * ```ts
+   * import { makeConfig, MambaModel, selectBackend, syntheticWeights, tokenChoice } from "@perfmamba/perfmamba";
+   *
+   * const config = makeConfig("mamba2", { dModel: 32, nLayer: 1, vocabSize: 64, dState: 8, headDim: 16 });
+   * const backend = await selectBackend("wasm", { threads: 1 });
+   * const model = MambaModel.load(syntheticWeights(config, 2), backend);
+   * const { state } = await model.prefill([1, 2, 3], { lastOnly: true });
+   * const seen = model.seenTokens([[1, 2, 3, 4]]);
+   * const sampling = { choice: tokenChoice({ temperature: 0.8, topP: 0.9 }), draws: new Float32Array([0.5, 0.25]), seen };
+   * const a = await model.queueBurst([4], state, 2, sampling); // 2 sampled steps from token 4
+   * const reading = model.readBurst(a); // started now…
+   * const b = await model.queueBurst(a, state, 2); // …while 2 greedy steps are queued after them
+   * console.log((await reading)[0].length, (await model.readBurst(b))[0].length, state.position); // 2 2 7
+   * model.freeBurst(a);
+   * model.freeBurst(b);
+   * backend.free(seen);
+   * state.dispose();
+   * model.dispose();
+   * backend.dispose();
+   * ```
+   *
+   * @throws Error when the backend lacks `argmaxInto` / `embedFrom` (or `sampleInto`, given `sampling`)
+   */
+  async queueBurst(
+    from: ArrayLike<number> | QueuedBurst,
+    state: InferenceState,
+    steps: number,
+    sampling?: BurstSampling,
+  ): Promise<QueuedBurst> {
+    this.#check();
+    const B = state.batch, tokenCount = this.config.tokenVocabSize, be = this.backend;
+    if (!be.argmaxInto || !be.embedFrom || (sampling && !be.sampleInto)) {
+      throw new Error(`queueBurst: backend ${be.name} cannot choose tokens on the device`);
+    }
+    if (!(Number.isInteger(steps) && steps >= 1)) throw new RangeError(`queueBurst: steps must be a whole number ≥ 1`);
+    if (sampling && sampling.draws.length < steps * B) {
+      throw new RangeError(`queueBurst: ${sampling.draws.length} draws for ${steps} steps × ${B} sequences`);
+    }
+    let src: { ids: Tensor; offset: number };
+    const all = new Int32Array((steps + 1) * B);
+    if ("ids" in from) {
+      if (from.batch !== B) throw new RangeError(`queueBurst: a burst of ${from.batch} sequences for a state of ${B}`);
+      src = { ids: from.ids, offset: from.steps * B };
+    } else {
+      if (from.length !== B) throw new RangeError(`queueBurst: ${from.length} tokens for a state of ${B} sequences`);
+      validateTokens(from, this.config.vocabSize);
+      all.set(Int32Array.from(from));
+      src = { ids: null!, offset: 0 };
+    }
+    const ids = be.upload(new Float32Array(all.buffer), [all.length], "burst.ids");
+    if (!("ids" in from)) src.ids = ids;
+    const draws = sampling ? be.upload(sampling.draws.subarray(0, steps * B), [steps * B], "burst.draws") : null;
+    try {
+      for (let i = 0; i < steps; i++) {
+        const input = i === 0 ? src : { ids, offset: i * B };
+        const logits = (await this.#forwardTensor(input, B, 1, state, "all", undefined))!;
+        if (sampling) {
+          be.sampleInto!(logits, ids, (i + 1) * B, sampling.choice, draws!, i * B, sampling.seen, tokenCount);
+        } else be.argmaxInto(logits, ids, (i + 1) * B, tokenCount);
+        be.free(logits);
+      }
+    } catch (e) {
+      be.free(ids);
+      if (draws) be.free(draws);
+      throw e;
+    }
+    return { ids, draws, steps, batch: B };
+  }
+
+  /** The tokens of a queued burst, `steps` per sequence; the read is issued when called (see {@link queueBurst}). */
+  async readBurst(burst: QueuedBurst): Promise<number[][]> {
+    const got = new Int32Array((await this.backend.read(burst.ids)).buffer);
+    const out: number[][] = Array.from({ length: burst.batch }, () => []);
+    for (let i = 1; i <= burst.steps; i++) for (let b = 0; b < burst.batch; b++) out[b].push(got[i * burst.batch + b]);
+    return out;
+  }
+
+  /** Release a burst's device buffers (after a burst queued from it, if any, was queued). */
+  freeBurst(burst: QueuedBurst): void {
+    this.backend.free(burst.ids);
+    if (burst.draws) this.backend.free(burst.draws);
   }
 
   async #forward(

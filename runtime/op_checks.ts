@@ -16,6 +16,7 @@ import {
   type Tensor,
   type View,
 } from "./backend.ts";
+import { checkSampling, type TokenChoice } from "./sampling.ts";
 
 function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
@@ -98,6 +99,29 @@ export function checkArgmaxCols(x: Tensor, cols: number | undefined): number {
     );
   }
   return n;
+}
+
+/**
+ * `sampleInto`: the choice's options are valid, `rows` draws from `drawOffset` fit `draws`, and `seen` holds
+ * `rows × ⌈cols / 32⌉` words. Returns the words per row.
+ */
+export function checkSampleInto(
+  choice: TokenChoice,
+  draws: Tensor,
+  drawOffset: number,
+  seen: Tensor,
+  rows: number,
+  cols: number,
+): number {
+  checkSampling(choice);
+  checkIdRange("sampleInto (draws)", draws, drawOffset, rows);
+  const words = Math.ceil(cols / 32);
+  if (seen.size < rows * words) {
+    throw new RangeError(
+      `sampleInto: "${seen.label}" holds ${seen.size} words, fewer than ${rows} rows × ${words} (⌈${cols} / 32⌉)`,
+    );
+  }
+  return words;
 }
 
 /** `rmsNorm`: one weight per column. Returns rows and columns. */

@@ -31,12 +31,14 @@ import {
   checkIdRange,
   checkLinear,
   checkRmsNorm,
+  checkSampleInto,
   checkSelectiveScan,
   checkSsd,
   checkUpload,
   checkUploadMatrix,
   checkUploadQuantized,
 } from "../runtime/op_checks.ts";
+import { sampleRow, type TokenChoice } from "../runtime/sampling.ts";
 import { measurePeaks } from "./bench.ts";
 import { type KernelDispatch, split } from "./dispatch.ts";
 import {
@@ -109,7 +111,8 @@ export class WasmBackend implements Backend {
       weightFormat: "f32",
       preferredBatch: 1,
       maxMemoryBytes: MAX_PAGES * 65536,
-      deviceSampling: false,
+      // sampleInto runs sampleRow on the heap; with decodeBurst 1, generate keeps its host pick per step by default.
+      deviceSampling: true,
       relaxedSimd: this.relaxedSimd,
       quantActivations,
     };
@@ -256,6 +259,35 @@ export class WasmBackend implements Backend {
       let best = 0;
       for (let c = 1; c < cols; c++) if (heap[base + c] > heap[base + best]) best = c;
       out[(it.ptr >>> 2) + offset + r] = best;
+    }
+  }
+
+  /** The host's definition itself (runtime/sampling.ts `sampleRow`) on the heap's rows: no copy, same tokens. */
+  sampleInto(
+    x: Tensor,
+    ids: Tensor,
+    offset: number,
+    choice: TokenChoice,
+    draws: Tensor,
+    drawOffset: number,
+    seen: Tensor,
+    candidates?: number,
+  ): void {
+    const op = "sampleInto";
+    const xt = this.#heap.t(x, op), it = this.#heap.t(ids, op), dt = this.#heap.t(draws, op);
+    const st = this.#heap.t(seen, op);
+    const [rows, width] = xt.shape;
+    checkIdRange(op, it, offset, rows);
+    if (rows === 0 || width === 0) return;
+    const cols = checkArgmaxCols(xt, candidates);
+    const words = checkSampleInto(choice, dt, drawOffset, st, rows, cols);
+    const f32 = this.#heap.f32, bits = new Uint32Array(f32.buffer, st.ptr, rows * words);
+    for (let r = 0; r < rows; r++) {
+      const base = (xt.ptr >> 2) + r * width, w0 = r * words;
+      const isSeen = (id: number) => ((bits[w0 + (id >>> 5)] >>> (id & 31)) & 1) !== 0;
+      const id = sampleRow(f32.subarray(base, base + cols), cols, choice, f32[(dt.ptr >> 2) + drawOffset + r], isSeen);
+      this.#heap.i32[(it.ptr >> 2) + offset + r] = id;
+      bits[w0 + (id >>> 5)] |= 1 << (id & 31);
     }
   }
 

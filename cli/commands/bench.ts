@@ -10,6 +10,7 @@ import { choiceFlag, intListFlag, numberFlag, parseCommand, UsageError } from ".
 import {
   type Backend,
   forwardFlops,
+  generate,
   type HostMatrix,
   makeConfig,
   type MambaConfig,
@@ -72,8 +73,12 @@ export const spec: CommandSpec = {
 /** One measured configuration. */
 interface Row {
   arch: string;
-  /** decode: one `step` (logits read back) per token; greedy: `MambaModel.greedy`, one readback per run. */
-  mode: "prefill" | "decode" | "greedy";
+  /**
+   * decode: one `step` (logits read back) per token; greedy: `MambaModel.greedy`, one readback per run; sampled
+   * (batch 1, {@link SAMPLED}): `generate` with the backend's default bursts (device sampling where it has it);
+   * sampled-step: `generate` with one step and a host pick per token — the same tokens.
+   */
+  mode: "prefill" | "decode" | "greedy" | "sampled" | "sampled-step";
   batch: number;
   seqLen: number;
   ms: number;
@@ -108,6 +113,9 @@ async function dispatchesPerStep(backend: Backend, steps: number, run: () => Pro
   const after = backend.dispatchCount;
   return before === undefined || after === undefined || steps === 0 ? null : (after - before) / steps;
 }
+
+/** The sampling the "sampled" rows time: temperature 0.8, top-p 0.95, seed 1. */
+const SAMPLED = { temperature: 0.8, topP: 0.95, seed: 1 } as const;
 
 /** Sum of a per-component record (FLOPs). */
 function sum(record: Record<string, number>): number {
@@ -351,6 +359,50 @@ export async function run(argv: string[]): Promise<void> {
               `greedy ${decodeTokens} steps per readback: ${greedyMs.toFixed(2)} ms/token` +
               (stepDispatches !== null ? `; ${stepDispatches} dispatches per step` : ""),
           );
+          if (batch === 1 && decodeTokens > 1) {
+            // Sampled decoding through generate(), host picks vs the default (device bursts), interleaved.
+            const prompt = tokens(16), maxNewTokens = decodeTokens + 1;
+            const sampled: Record<"sampled" | "sampled-step", number[]> = { sampled: [], "sampled-step": [] };
+            for (let r = 0; r < 4; r++) {
+              for (const mode of ["sampled-step", "sampled"] as const) {
+                const o = { ...SAMPLED, maxNewTokens, ...(mode === "sampled-step" ? { decodeChunk: 1 } : {}) };
+                const ms = (await generate(model, prompt, o)).decodeMsPerToken;
+                if (r > 0) sampled[mode].push(ms); // the first round warms up
+              }
+            }
+            for (const mode of ["sampled-step", "sampled"] as const) {
+              const ms = median(sampled[mode]);
+              // Dispatches per new token: a run of maxNewTokens minus a run of one (which holds the prefill).
+              const o = { ...SAMPLED, ...(mode === "sampled-step" ? { decodeChunk: 1 } : {}) };
+              const one = await dispatchesPerStep(backend, 1, async () => {
+                await generate(model, prompt, { ...o, maxNewTokens: 1 });
+              });
+              const all = await dispatchesPerStep(backend, 1, async () => {
+                await generate(model, prompt, { ...o, maxNewTokens });
+              });
+              const dispatchesPerToken = one === null || all === null ? null : (all - one) / (maxNewTokens - 1);
+              rows.push({
+                arch: config.arch,
+                mode,
+                batch,
+                seqLen: 1,
+                ms,
+                tokPerS: 1000 / ms,
+                gflops: flops / (ms * 1e6),
+                ofPeak: peaks ? rooflineMs / ms : null,
+                bytesPerStep,
+                bound: bwMs >= flopMs ? "bandwidth" : "compute",
+                shape: modelShape(config),
+                samples: sampled[mode],
+                dispatchesPerToken,
+              });
+            }
+            log(
+              `  sampled (T ${SAMPLED.temperature}, top-p ${SAMPLED.topP}): ` +
+                `${median(sampled["sampled-step"]).toFixed(2)} ms/token with a host pick per step, ` +
+                `${median(sampled.sampled).toFixed(2)} ms/token by default`,
+            );
+          }
         }
       }
       model.dispose();

@@ -20,6 +20,11 @@ export const spec: CommandSpec = {
     temperature: { type: "string", help: "0 = greedy; otherwise sampling temperature", default: "0" },
     "top-k": { type: "string", help: "Sample among the k most likely tokens (0 = all)", default: "0" },
     "top-p": { type: "string", help: "Nucleus sampling mass (1 = off)", default: "1" },
+    "repetition-penalty": {
+      type: "string",
+      help: "Divide positive logits of tokens already in the prompt or output by p, multiply negative ones (1 = off)",
+      default: "1",
+    },
     seed: { type: "string", help: "Sampling seed", default: "0" },
     stop: { type: "string", help: "Comma-separated stop token ids" },
     ...BACKEND_FLAGS,
@@ -40,6 +45,7 @@ export async function run(argv: string[]): Promise<void> {
     temperature: numberFlag(flags, "temperature", { min: 0 }),
     topK: numberFlag(flags, "top-k", { integer: true, min: 0 }),
     topP: numberFlag(flags, "top-p", { min: Number.MIN_VALUE, max: 1 }),
+    repetitionPenalty: numberFlag(flags, "repetition-penalty", { min: Number.MIN_VALUE }),
     seed: numberFlag(flags, "seed", { integer: true }),
     stopTokens: intListFlag(flags, "stop"),
   };

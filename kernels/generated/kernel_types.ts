@@ -352,6 +352,33 @@ export interface RmsNormOverrides {
   readonly WG?: number;
 }
 
+/** The uniform record of kernels/sample.wgsl: its `struct Params` fields by WGSL name. */
+export interface SampleParams {
+  readonly rows: number;
+  readonly cols: number;
+  readonly stride: number;
+  readonly offset: number;
+  readonly draw_offset: number;
+  readonly top_k: number;
+  readonly seen_words: number;
+  readonly temperature: number;
+  readonly inv_temperature: number;
+  readonly top_p: number;
+  readonly penalty: number;
+  readonly inv_penalty: number;
+}
+/** The storage bindings of kernels/sample.wgsl by WGSL name (`@binding(1)` on). */
+export interface SampleBindings {
+  readonly x: Slice;
+  readonly ids: Slice;
+  readonly draws: Slice;
+  readonly seen: Slice;
+}
+/** The override constants of kernels/sample.wgsl (each optional: the WGSL default applies). */
+export interface SampleOverrides {
+  readonly WG?: number;
+}
+
 /** The uniform record of kernels/selective_scan_chunk.wgsl: its `struct Params` fields by WGSL name. */
 export interface SelectiveScanChunkParams {
   readonly seq_len: number;
@@ -632,6 +659,7 @@ export interface KernelParams {
   gemv: GemvParams;
   gemv_q: GemvQParams;
   rms_norm: RmsNormParams;
+  sample: SampleParams;
   selective_scan_chunk: SelectiveScanChunkParams;
   selective_scan_combine: SelectiveScanCombineParams;
   selective_scan_output: SelectiveScanOutputParams;
@@ -660,6 +688,7 @@ export interface KernelBindings {
   gemv: GemvBindings;
   gemv_q: GemvQBindings;
   rms_norm: RmsNormBindings;
+  sample: SampleBindings;
   selective_scan_chunk: SelectiveScanChunkBindings;
   selective_scan_combine: SelectiveScanCombineBindings;
   selective_scan_output: SelectiveScanOutputBindings;
@@ -688,6 +717,7 @@ export interface KernelOverrides {
   gemv: GemvOverrides;
   gemv_q: GemvQOverrides;
   rms_norm: RmsNormOverrides;
+  sample: SampleOverrides;
   selective_scan_chunk: SelectiveScanChunkOverrides;
   selective_scan_combine: SelectiveScanCombineOverrides;
   selective_scan_output: SelectiveScanOutputOverrides;

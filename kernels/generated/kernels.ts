@@ -343,6 +343,30 @@ export const KERNELS = {
     overrides: { WG: 128 },
     constants: {},
   },
+  sample: {
+    params: [
+      { name: "rows", type: "u32", offset: 0 },
+      { name: "cols", type: "u32", offset: 4 },
+      { name: "stride", type: "u32", offset: 8 },
+      { name: "offset", type: "u32", offset: 12 },
+      { name: "draw_offset", type: "u32", offset: 16 },
+      { name: "top_k", type: "u32", offset: 20 },
+      { name: "seen_words", type: "u32", offset: 24 },
+      { name: "temperature", type: "f32", offset: 28 },
+      { name: "inv_temperature", type: "f32", offset: 32 },
+      { name: "top_p", type: "f32", offset: 36 },
+      { name: "penalty", type: "f32", offset: 40 },
+      { name: "inv_penalty", type: "f32", offset: 44 },
+    ],
+    storage: [
+      { name: "x", binding: 1, access: "read" },
+      { name: "ids", binding: 2, access: "read_write" },
+      { name: "draws", binding: 3, access: "read" },
+      { name: "seen", binding: 4, access: "read_write" },
+    ],
+    overrides: { WG: 256 },
+    constants: {},
+  },
   selective_scan_chunk: {
     params: [
       { name: "seq_len", type: "u32", offset: 0 },

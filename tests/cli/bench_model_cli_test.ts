@@ -20,7 +20,7 @@ const WASM = ["--backend", "wasm", "--threads", "1", "--skip-peaks"];
 
 interface Row {
   arch: string;
-  mode: "prefill" | "decode" | "greedy";
+  mode: "prefill" | "decode" | "greedy" | "sampled-step" | "sampled";
   batch: number;
   seqLen: number;
   ms: number;
@@ -89,7 +89,7 @@ Deno.test("cli bench --model: a fixture folder and its Q8_0 GGUF, fingerprinted,
         // The matrices are Q8_0 (token_embd, in and out per layer); norms, conv, A, D, dt_bias stay F32.
         assert.deepEqual(fp.storedTypes, { Q8_0: 1 + 2 * c.nLayer, F32: 1 + 7 * c.nLayer });
       }
-      assert.deepEqual(report.rows.map((row) => row.mode), ["prefill", "decode", "greedy"]);
+      assert.deepEqual(report.rows.map((row) => row.mode), ["prefill", "decode", "greedy", "sampled-step", "sampled"]);
       for (const row of report.rows) {
         const what = `${stored} ${row.mode}`;
         assert.equal(row.error, undefined, what);

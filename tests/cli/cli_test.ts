@@ -13,7 +13,16 @@ import {
   SHARED,
   sharedSkipReason,
 } from "../_golden.ts";
-import { modelFootprint, presetConfig, probeWebGpu } from "../../mod.ts";
+import {
+  generate,
+  loadWeights,
+  MambaModel,
+  modelFootprint,
+  presetConfig,
+  probeWebGpu,
+  selectBackend,
+} from "../../mod.ts";
+import { dirSource } from "../../cli/fs_source.ts";
 import { cli } from "./_cli.ts";
 
 const TOKENIZER = `${SHARED}/data/tokenizer/gpt-neox-20b-tokenizer.json`;
@@ -150,6 +159,45 @@ Deno.test("cli generate --max-new-tokens 0: the prompt and an empty continuation
   const one = await cli(...base, ...opts.map((a) => a === "0" ? "1" : a), "--json");
   assert.equal(one.code, 0, one.stderr);
   assert.equal(JSON.parse(one.stdout).tokens.length, 1);
+});
+
+Deno.test("cli generate --repetition-penalty: the library's tokens for the same options; a bad value is a usage error", async () => {
+  const base = ["generate", "--model", fixtureDir("mamba1-tiny"), "--tokenizer", BYTES, "--prompt", "Hi there"];
+  const opts = ["--max-new-tokens", "6", "--backend", "wasm", "--threads", "1", "--json"];
+  const o = { temperature: 0.9, topP: 0.9, repetitionPenalty: 1.7, seed: 5 };
+  const r = await cli(
+    ...base,
+    ...opts,
+    "--temperature",
+    "0.9",
+    "--top-p",
+    "0.9",
+    "--repetition-penalty",
+    "1.7",
+    "--seed",
+    "5",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const backend = await selectBackend("wasm", { threads: 1 });
+  try {
+    const model = MambaModel.load(await loadWeights(dirSource(fixtureDir("mamba1-tiny"))), backend);
+    const want = await generate(model, [...new TextEncoder().encode("Hi there")], { ...o, maxNewTokens: 6 });
+    const plain = await generate(model, [...new TextEncoder().encode("Hi there")], {
+      ...o,
+      repetitionPenalty: 1,
+      maxNewTokens: 6,
+    });
+    assert.deepEqual(JSON.parse(r.stdout).tokens, want.tokens);
+    assert.notDeepEqual(want.tokens, plain.tokens); // the penalty changes this continuation
+    model.dispose();
+  } finally {
+    backend.dispose();
+  }
+  for (const bad of ["0", "-1", "x"]) {
+    const b = await cli(...base, ...opts, `--repetition-penalty=${bad}`);
+    assert.equal(b.code, 2, b.stderr);
+    assert.match(b.stderr, /--repetition-penalty must be a number/);
+  }
 });
 
 const small = sharedSkipReason("models/mamba2-text-small") ?? sharedSkipReason("data/tokenizer");

@@ -67,7 +67,7 @@ Deno.test("demo's decode = prefill check: fails above its tolerance, naming the 
 
 interface BenchRow {
   arch: "mamba1" | "mamba2";
-  mode: "prefill" | "decode" | "greedy";
+  mode: "prefill" | "decode" | "greedy" | "sampled-step" | "sampled";
   batch: number;
   seqLen: number;
   ms: number;
@@ -109,8 +109,12 @@ async function benchOnce(json: string): Promise<{ ratio: number; where: string }
   assert.equal(report.size, DIMS);
   const { bandwidthGBs: bw, gemmGflops: peak } = report.peaks;
   assert.ok(bw > 0 && peak > 0);
-  // 2 archs × 2 batches × (2 prefill lengths + decode + greedy).
-  assert.equal(report.rows.length, 2 * 2 * 4);
+  // 2 archs × 2 batches × (2 prefill lengths + decode + greedy), and sampled-step + sampled at batch 1.
+  assert.equal(report.rows.length, 2 * 2 * 4 + 2 * 2);
+  for (const arch of ["mamba1", "mamba2"]) {
+    const modes = report.rows.filter((row) => row.arch === arch && row.batch === 1).map((row) => row.mode);
+    assert.deepEqual(modes.slice(-2), ["sampled-step", "sampled"], arch);
+  }
   let worst = { ratio: 0, where: "" };
   for (const row of report.rows) {
     const what = `${row.arch} ${row.mode} B${row.batch} L${row.seqLen}`;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { loadWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
+import { generate } from "../../runtime/generate.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -41,7 +42,7 @@ for (const name of ["mamba1-tiny", "mamba2-tiny"]) {
 }
 
 gpuTest(
-  "MambaModel.prepare compiles what a prefill, a decode step and a greedy step need, before they run",
+  "MambaModel.prepare compiles what a prefill, a decode step, a greedy and a sampled step need, before they run",
   async (be) => {
     const dir = fixtureDir("mamba2-tiny");
     const golden = readGolden<FixtureGolden>(dir);
@@ -55,6 +56,8 @@ gpuTest(
     await model.step([1], state);
     const [[next]] = await model.greedy([2], state, 1);
     state.dispose();
+    // A sampled burst (the device sampler) was compiled too.
+    await generate(model, [1, 2, 3], { temperature: 0.8, topP: 0.9, maxNewTokens: 3, decodeChunk: 2 });
     assert.equal(be.pipelineStats.misses, 0, "the real passes compile nothing synchronously");
     assert.ok(Number.isInteger(next));
     const last = golden.logits[golden.logits.length - 1];

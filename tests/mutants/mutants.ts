@@ -314,9 +314,9 @@ export const MUTANTS: Mutant[] = [
   {
     name: "sampling-pick-padded",
     file: "runtime/sampling.ts",
-    find: "const n = count;",
-    replace: "const n = row.length;",
-    why: "temperature sampling can pick a padded vocabulary row (Sampler.pick ignores the token count)",
+    find: 'checkCount(count, row.length, "sampleRow");',
+    replace: 'checkCount(count, row.length, "sampleRow");\n  count = row.length;',
+    why: "temperature sampling can pick a padded vocabulary row (sampleRow ignores the token count)",
     killedBy: ["tests/runtime/padded_vocab_test.ts"],
   },
   {

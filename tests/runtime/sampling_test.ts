@@ -1,6 +1,7 @@
 /** Sampling: greedy = argmax, seeds reproduce, top-k / top-p restrict the support, frequencies follow softmax. */
 import assert from "node:assert/strict";
-import { argmax, mulberry32, Sampler } from "../../runtime/sampling.ts";
+import { argmax, mulberry32, Sampler, sampleRow } from "../../runtime/sampling.ts";
+import { CHI2_CRIT_999, chiSquare, keptSet, softmaxProbs } from "./_sampling_stats.ts";
 
 const logits = new Float32Array([1.0, 3.0, 2.5, -1.0, 0.0, 2.9]);
 
@@ -58,4 +59,65 @@ Deno.test("bad sampling options are refused with the option's name", () => {
   assert.throws(() => new Sampler({ temperature: NaN }), /temperature/);
   assert.throws(() => new Sampler({ topK: 1.5 }), /topK/);
   assert.throws(() => new Sampler({ topP: 1.5 }), /topP/);
+});
+
+Deno.test("repetition penalty: a hand-computed case (Hugging Face semantics, before temperature)", () => {
+  // Logits [2, -1, 1.2, 0.5]; ids 0 and 1 seen; penalty 2: 2 → 1 (x > 0: x / p), −1 → −2 (x ≤ 0: x · p).
+  const row = [2, -1, 1.2, 0.5];
+  const seen = (id: number) => id === 0 || id === 1;
+  const choice = { temperature: 0.5, topK: 0, topP: 1, repetitionPenalty: 2 };
+  assert.equal(sampleRow(row, 4, { ...choice, temperature: 0 }, 0, seen), 2); // greedy: 1.2 now beats 1
+  assert.equal(sampleRow(row, 4, { ...choice, temperature: 0, repetitionPenalty: 1 }, 0, seen), 0);
+  // Temperature 0.5 after the penalty: z = [2, −4, 2.4, 1]; probabilities ∝ exp(z − 2.4).
+  const w = [2, -4, 2.4, 1].map((z) => Math.exp(z - 2.4));
+  const s = w.reduce((a, b) => a + b);
+  const cdf = w.map((_, i) => w.slice(0, i + 1).reduce((a, b) => a + b) / s); // in id order
+  for (let i = 0; i < 4; i++) {
+    // a draw just below each cumulative boundary (id order) lands on that id, just above on the next id (id 1's
+    // probability, e^−6.4 / Σ ≈ 0.0009, is small but > 2e-6)
+    assert.equal(sampleRow(row, 4, choice, cdf[i] - 1e-6, seen), i, `below boundary ${i}`);
+    if (i < 3) assert.equal(sampleRow(row, 4, choice, cdf[i] + 1e-6, seen), i + 1, `above boundary ${i}`);
+  }
+  // Top-k 2 keeps z = 2.4 and 2 (ids 2 and 0), id 2 holding 0.599 of their mass: top-p 0.55 keeps it alone.
+  const two = w[0] + w[2];
+  assert.ok(w[2] / two > 0.5 && w[2] / two < 0.6);
+  for (const u of [0, 0.3, 0.6, 0.999]) {
+    assert.ok([0, 2].includes(sampleRow(row, 4, { ...choice, topK: 2 }, u, seen)));
+    assert.equal(sampleRow(row, 4, { ...choice, topK: 2, topP: 0.55 }, u, seen), 2);
+    assert.ok([0, 2].includes(sampleRow(row, 4, { ...choice, topK: 2, topP: 0.65 }, u, seen)));
+  }
+});
+
+Deno.test("host sampler: chi-square of 6000 draws against the exact softmax for top-k / top-p (p = 0.001)", () => {
+  const row = Float32Array.from({ length: 12 }, (_, i) => Math.cos(2.3 * i) * 2);
+  const options = [
+    { temperature: 0.9, seed: 11 },
+    { temperature: 1.1, topK: 5, seed: 12 },
+    { temperature: 0.7, topP: 0.85, seed: 13 },
+    { temperature: 1.3, topK: 8, topP: 0.9, repetitionPenalty: 1.4, seed: 14 },
+  ];
+  const seen = (id: number) => id % 3 === 0;
+  for (const o of options) {
+    const s = new Sampler(o);
+    const ids = Array.from({ length: 6000 }, () => s.pick(row, 12, seen));
+    const probs = softmaxProbs(row, 12, s.choice, seen);
+    const kept = keptSet(row, 12, s.choice, seen);
+    assert.ok(ids.every((id) => kept.has(id)), `${JSON.stringify(o)}: an id outside the kept set`);
+    const { stat, dof } = chiSquare(ids, probs);
+    assert.ok(stat < CHI2_CRIT_999[dof], `${JSON.stringify(o)}: χ² = ${stat} ≥ ${CHI2_CRIT_999[dof]} (dof ${dof})`);
+  }
+});
+
+Deno.test("top-k / top-p never leave the kept set, over many seeds; a 24-bit draw is exact in f32", () => {
+  for (let seed = 0; seed < 200; seed++) {
+    const rand = mulberry32(1000 + seed);
+    const n = 2 + Math.floor(rand() * 40);
+    const row = Float32Array.from({ length: n }, () => Math.round(8 * rand() - 4) / 2); // many ties
+    const o = { temperature: 0.2 + rand() * 2, topK: Math.floor(rand() * n), topP: 0.05 + 0.95 * rand(), seed };
+    const s = new Sampler(o);
+    const kept = keptSet(row, n, s.choice, () => false);
+    for (let i = 0; i < 20; i++) assert.ok(kept.has(s.pick(row, n)), `seed ${seed}`);
+    const u = s.draw();
+    assert.ok(u >= 0 && u < 1 && Math.fround(u) === u);
+  }
 });

@@ -1,8 +1,8 @@
 /**
  * The genuinely trained checkpoints of ../shared/models (sharded, bf16) against everything their golden.json holds
  * from transformers (fp32 compute from the bf16 weights): the last 4 logit rows, their argmax and logsumexp, the
- * prompt's mean next-token NLL (which reads every one of the 64 rows), and 16 greedy tokens. Skipped visibly when
- * ../shared/models is absent.
+ * prompt's mean next-token NLL (which reads every one of the 64 rows), and 16 greedy tokens; sampled tokens in device
+ * bursts equal the host step path's. Skipped visibly when ../shared/models is absent.
  */
 import assert from "node:assert/strict";
 import { loadWeights } from "../../runtime/checkpoint.ts";
@@ -66,6 +66,13 @@ for (const tb of TEST_BACKENDS) {
           const r = await generate(model, golden.greedy_prompt, { maxNewTokens: golden.greedy_continuation.length });
           assert.deepEqual(r.tokens, golden.greedy_continuation);
           assert.deepEqual(r.tokens, golden.generate_continuation);
+          // Sampled decoding over the full 50k vocabulary (top-k, top-p and a repetition penalty together): device
+          // bursts (where the backend samples on the device), two of them, give the host step path's tokens for the
+          // same seed. Few tokens: a decode step takes seconds on a software adapter.
+          const o = { temperature: 1, topK: 40, topP: 0.9, repetitionPenalty: 1.2, seed: 4, maxNewTokens: 5 };
+          const host = await generate(model, golden.greedy_prompt, { ...o, decodeChunk: 1 });
+          const burst = await generate(model, golden.greedy_prompt, { ...o, decodeChunk: 2 });
+          assert.deepEqual(burst.tokens, host.tokens, "sampled tokens, device bursts vs host steps");
           model.dispose();
         } finally {
           backend.dispose();

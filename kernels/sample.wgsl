@@ -1,0 +1,223 @@
+// Sampled decoding on the device: ids[offset + r] = one token drawn from row r of x by runtime/sampling.ts's
+// definition (`sampleRow`): repetition penalty on the ids marked in `seen` → temperature → top-k → top-p → the
+// inverse CDF of one uniform draw u = draws[draw_offset + r], walking the kept ids in increasing id order. The chosen
+// id is then marked in `seen` (the history the next step's penalty reads). Only the first `cols` columns of a row are
+// candidates (a padded vocabulary's rows are never chosen). One workgroup per row.
+//
+// The kept set is a threshold on the (penalized, scaled) value z, found exactly by a bitwise search over the
+// order-preserving u32 key of z: top-k takes the largest key τ with #{key ≥ τ} ≥ k (the k-th largest value),
+// top-p the largest τ with Σ_{key ≥ τ} w ≥ p · S, w = exp(z − max z), so ties at a threshold are all kept, as
+// on the host. 32 counting passes per search; each pass reads the row (from cache after the first).
+
+#include "grid.wgsl"
+
+override WG: u32 = 256u; // power of two
+
+struct Params {
+  rows: u32,
+  cols: u32, // candidate columns (≤ stride)
+  stride: u32, // row width of x
+  offset: u32, // first id written
+  draw_offset: u32, // first draw read
+  top_k: u32, // 0 = all
+  seen_words: u32, // u32 words of `seen` per row: ⌈cols / 32⌉
+  temperature: f32, // 0 = greedy over the penalized logits
+  inv_temperature: f32, // f32(1 / temperature): z = x · inv_temperature, bit-exact with the host
+  top_p: f32, // 1 = all
+  penalty: f32, // repetition penalty, 1 = none
+  inv_penalty: f32, // f32(1 / penalty)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>; // (rows, stride)
+@group(0) @binding(2) var<storage, read_write> ids: array<i32>; // (offset + rows, …)
+@group(0) @binding(3) var<storage, read> draws: array<f32>; // (draw_offset + rows, …), each in [0, 1)
+@group(0) @binding(4) var<storage, read_write> seen: array<u32>; // (rows, seen_words) bits: id seen before
+
+var<workgroup> red_f: array<f32, WG>;
+var<workgroup> red_u: array<u32, WG>;
+var<workgroup> pick: atomic<u32>;
+
+// The penalized, scaled value of column c of row r (−0 folded into +0, so equal values have equal keys).
+fn zval(r: u32, c: u32) -> f32 {
+  var v = x[r * p.stride + c];
+  if (p.penalty != 1.0 && ((seen[r * p.seen_words + c / 32u] >> (c % 32u)) & 1u) != 0u) {
+    v = select(v * p.penalty, v * p.inv_penalty, v > 0.0);
+  }
+  if (p.temperature > 0.0) {
+    v = v * p.inv_temperature;
+  }
+  return select(v, 0.0, v == 0.0);
+}
+
+// A u32 that orders as the f32 does (−∞ lowest).
+fn key(v: f32) -> u32 {
+  let b = bitcast<u32>(v);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn wg_sum_f(v: f32, lid: u32) -> f32 {
+  red_f[lid] = v;
+  for (var h = WG / 2u; h > 0u; h >>= 1u) {
+    workgroupBarrier();
+    if (lid < h) {
+      red_f[lid] += red_f[lid + h];
+    }
+  }
+  workgroupBarrier();
+  let s = red_f[0];
+  workgroupBarrier();
+  return s;
+}
+
+fn wg_sum_u(v: u32, lid: u32) -> u32 {
+  red_u[lid] = v;
+  for (var h = WG / 2u; h > 0u; h >>= 1u) {
+    workgroupBarrier();
+    if (lid < h) {
+      red_u[lid] += red_u[lid + h];
+    }
+  }
+  workgroupBarrier();
+  let s = red_u[0];
+  workgroupBarrier();
+  return s;
+}
+
+fn wg_max_u(v: u32, lid: u32) -> u32 {
+  red_u[lid] = v;
+  for (var h = WG / 2u; h > 0u; h >>= 1u) {
+    workgroupBarrier();
+    if (lid < h) {
+      red_u[lid] = max(red_u[lid], red_u[lid + h]);
+    }
+  }
+  workgroupBarrier();
+  let s = red_u[0];
+  workgroupBarrier();
+  return s;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let r = flat_workgroup(wid, nwg); // uniform across the workgroup: every thread returns together
+  if (r >= p.rows) {
+    return;
+  }
+  let lid = lid3.x;
+  let n = p.cols;
+
+  // The largest value, and the lowest id holding it (the greedy choice and the fallback).
+  var kmax = 0u;
+  for (var c = lid; c < n; c += WG) {
+    kmax = max(kmax, key(zval(r, c)));
+  }
+  let top = wg_max_u(kmax, lid);
+  if (lid == 0u) {
+    atomicStore(&pick, 0xffffffffu);
+  }
+  workgroupBarrier();
+  for (var c = lid; c < n; c += WG) {
+    if (key(zval(r, c)) == top) {
+      atomicMin(&pick, c);
+      break;
+    }
+  }
+  workgroupBarrier();
+  let best = atomicLoad(&pick);
+  var chosen = best;
+  if (p.temperature > 0.0) {
+    let zmax = zval(r, best);
+    // top-k: the k-th largest key.
+    var tau = 0u;
+    if (p.top_k > 0u && p.top_k < n) {
+      for (var b = 31i; b >= 0i; b--) {
+        let cand = tau | (1u << u32(b));
+        var cnt = 0u;
+        for (var c = lid; c < n; c += WG) {
+          cnt += select(0u, 1u, key(zval(r, c)) >= cand);
+        }
+        if (wg_sum_u(cnt, lid) >= p.top_k) {
+          tau = cand;
+        }
+      }
+    }
+    // The mass kept by top-k, then top-p's threshold within it.
+    var part = 0.0;
+    for (var c = lid; c < n; c += WG) {
+      let z = zval(r, c);
+      if (key(z) >= tau) {
+        part += exp(z - zmax);
+      }
+    }
+    let total = wg_sum_f(part, lid);
+    if (p.top_p < 1.0) {
+      let goal = p.top_p * total;
+      let floor_key = tau; // top-k's threshold: the search runs over every key, the mass only above it
+      tau = 0u;
+      for (var b = 31i; b >= 0i; b--) {
+        let cand = tau | (1u << u32(b));
+        var m = 0.0;
+        for (var c = lid; c < n; c += WG) {
+          let z = zval(r, c);
+          let kz = key(z);
+          if (kz >= cand && kz >= floor_key) {
+            m += exp(z - zmax);
+          }
+        }
+        if (wg_sum_f(m, lid) >= goal) {
+          tau = cand;
+        }
+      }
+    }
+    // The draw: contiguous blocks of ids per thread, block sums scanned in id order, then the lowest id at which the
+    // running sum exceeds u · (kept mass).
+    let chunk = (n + WG - 1u) / WG;
+    let c0 = min(lid * chunk, n);
+    let c1 = min(c0 + chunk, n);
+    var own = 0.0;
+    for (var c = c0; c < c1; c++) {
+      let z = zval(r, c);
+      if (key(z) >= tau) {
+        own += exp(z - zmax);
+      }
+    }
+    red_f[lid] = own;
+    workgroupBarrier();
+    if (lid == 0u) {
+      var acc = 0.0;
+      for (var t = 0u; t < WG; t++) {
+        let v = red_f[t];
+        red_f[t] = acc;
+        acc += v;
+      }
+      red_u[0] = bitcast<u32>(acc);
+      atomicStore(&pick, 0xffffffffu);
+    }
+    workgroupBarrier();
+    let mass = bitcast<f32>(red_u[0]);
+    let goal = draws[p.draw_offset + r] * mass;
+    var acc = red_f[lid];
+    for (var c = c0; c < c1; c++) {
+      let z = zval(r, c);
+      if (key(z) >= tau) {
+        acc += exp(z - zmax);
+        if (acc > goal) {
+          atomicMin(&pick, c);
+          break;
+        }
+      }
+    }
+    workgroupBarrier();
+    chosen = atomicLoad(&pick);
+    if (chosen == 0xffffffffu) {
+      chosen = best;
+    }
+  }
+  workgroupBarrier(); // every thread has read `seen` before it changes
+  if (lid == 0u) {
+    ids[p.offset + r] = i32(chosen);
+    seen[r * p.seen_words + chosen / 32u] |= 1u << (chosen % 32u);
+  }
+}
