@@ -1,6 +1,7 @@
 /**
  * `perfmamba bench --backend webgpu --json`: every decode row carries `dispatchesPerToken`, the backend's dispatch
- * count per decode step — with fused decode 4 per layer + embed + norm_f → lm_head (decode), + argmax (greedy).
+ * count per decode step — with fused decode 4 per layer + embed + norm_f → lm_head (decode, and sampled with a host
+ * pick per step), + argmax (greedy) or + the device sampler (sampled bursts).
  * (WASM rows carry null: tests/cli/demo_bench_cli_test.ts.)
  */
 import assert from "node:assert/strict";
@@ -24,10 +25,11 @@ Deno.test({
         rows: { arch: string; mode: string; dispatchesPerToken?: number | null }[];
       }).rows;
       const decodeRows = rows.filter((row) => row.mode !== "prefill");
-      assert.equal(decodeRows.length, 4); // 2 archs × (decode, greedy)
+      assert.equal(decodeRows.length, 8); // 2 archs × (decode, greedy, sampled-step, sampled)
       for (const row of decodeRows) {
-        // embed, 3 layers × 4, norm_f → lm_head; greedy adds the argmax.
-        assert.equal(row.dispatchesPerToken, 3 * 4 + 2 + (row.mode === "greedy" ? 1 : 0), `${row.arch} ${row.mode}`);
+        // embed, 3 layers × 4, norm_f → lm_head; greedy adds the argmax, sampled bursts the device sampler.
+        const onDevice = row.mode === "greedy" || row.mode === "sampled" ? 1 : 0;
+        assert.equal(row.dispatchesPerToken, 3 * 4 + 2 + onDevice, `${row.arch} ${row.mode}`);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -107,7 +107,12 @@ Deno.test("cli compare: profiles, bench --json and sweep --speed compared; figur
     const pb = rb.pairs[0];
     assert.deepEqual(pb.runs.map((r) => `${r.key.mode} L${r.key.seqLen}`), ["prefill L8", "prefill L16"]);
     assert.deepEqual(pb.unmatchedA.map((k) => `${k.mode} L${k.seqLen}`), ["decode L8", "decode L16"]);
-    assert.deepEqual(pb.unmatchedB.map((k) => `${k.mode} L${k.seqLen}`), ["decode L1", "greedy L1"]);
+    assert.deepEqual(pb.unmatchedB.map((k) => `${k.mode} L${k.seqLen}`), [
+      "decode L1",
+      "greedy L1",
+      "sampled-step L1",
+      "sampled L1",
+    ]);
     for (const r of pb.runs) {
       const row = benchJson.rows.find((x) => x.mode === "prefill" && x.seqLen === r.key.seqLen)!;
       assert.equal(r.endToEnd.b.median, stats(row.samples).median);
