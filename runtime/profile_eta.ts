@@ -58,6 +58,8 @@ export function estimatePointMs(
  * console.log(clock.passMs({ model: 0, mode: "prefill", seqLen: 512 })); // null: nothing measured yet
  * clock.record({ model: 0, mode: "prefill", seqLen: 64 }, 50);
  * console.log(clock.passMs({ model: 0, mode: "prefill", seqLen: 512 })); // 400: scaled by the length
+ * clock.record({ model: 0, mode: "prefill", seqLen: 512 }, 274);
+ * console.log(clock.passMs({ model: 0, mode: "prefill", seqLen: 2048 })); // 1042: the line through 64 and 512 (50 ms + 0.5 ms a token beyond 64)
  * clock.record({ model: 0, mode: "decode", seqLen: 64 }, 5);
  * console.log(clock.passMs({ model: 1, mode: "decode", seqLen: 2048 })); // 5: another model's, at any length
  * ```
@@ -71,17 +73,24 @@ export class PassClock {
   }
 
   /**
-   * The ms of one pass of `point`: the nearest measured length of the same model and mode (else of any model, same
-   * mode), prefill scaled by length ratio, decode as is; null when that mode was never measured.
+   * The ms of one pass of `point` from the same model and mode (else any model, same mode): decode as measured at the
+   * nearest length; prefill on the line through the two nearest measured lengths (one: scaled by the length ratio);
+   * null when that mode was never measured.
    */
   passMs(point: PlannedPoint): number | null {
     const same = this.#seen.filter((s) => s.point.mode === point.mode);
     const mine = same.filter((s) => s.point.model === point.model);
     const pool = mine.length > 0 ? mine : same;
     if (pool.length === 0) return null;
-    const near = pool.reduce((a, b) =>
-      Math.abs(Math.log(b.point.seqLen / point.seqLen)) < Math.abs(Math.log(a.point.seqLen / point.seqLen)) ? b : a
-    );
-    return point.mode === "prefill" ? near.ms * point.seqLen / near.point.seqLen : near.ms;
+    const dist = (s: { point: PlannedPoint }) => Math.abs(Math.log(s.point.seqLen / point.seqLen));
+    const [near, second] = pool.toSorted((a, b) => dist(a) - dist(b));
+    if (point.mode === "decode") return near.ms;
+    if (second && second.point.seqLen !== near.point.seqLen) {
+      // Two lengths: the line through them (a fixed cost plus a cost per token), at least the proportional floor.
+      const slope = (second.ms - near.ms) / (second.point.seqLen - near.point.seqLen);
+      const line = near.ms + slope * (point.seqLen - near.point.seqLen);
+      if (slope > 0 && line > 0) return line;
+    }
+    return near.ms * point.seqLen / near.point.seqLen;
   }
 }

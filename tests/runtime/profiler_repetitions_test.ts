@@ -115,10 +115,15 @@ Deno.test("time left: point estimates and per-pass times by length", () => {
   clock.record({ model: 0, mode: "prefill", seqLen: 64 }, 30);
   clock.record({ model: 0, mode: "prefill", seqLen: 512 }, 200);
   clock.record({ model: 0, mode: "decode", seqLen: 64 }, 4);
-  // The nearest measured length (in ratio) scales: 2048 from 512, 128 from 64.
-  assert.equal(clock.passMs({ model: 0, mode: "prefill", seqLen: 2048 }), 800);
-  assert.equal(clock.passMs({ model: 0, mode: "prefill", seqLen: 128 }), 60);
+  // The line through the two nearest lengths: 30 ms + (170 / 448) ms per token beyond 64.
+  const near = (x: number, y: number) => Math.abs(x - y) < 1e-9;
+  assert.ok(near(clock.passMs({ model: 0, mode: "prefill", seqLen: 2048 })!, 200 + 170 / 448 * 1536));
+  assert.ok(near(clock.passMs({ model: 0, mode: "prefill", seqLen: 128 })!, 30 + 170 / 448 * 64));
   assert.equal(clock.passMs({ model: 0, mode: "decode", seqLen: 2048 }), 4);
+  // One length measured: scaled by the length ratio.
+  const one = new PassClock();
+  one.record({ model: 0, mode: "prefill", seqLen: 64 }, 30);
+  assert.equal(one.passMs({ model: 0, mode: "prefill", seqLen: 512 }), 240);
   // Another model: its own figures once it has them, the first model's until then.
   assert.equal(clock.passMs({ model: 1, mode: "prefill", seqLen: 64 }), 30);
   clock.record({ model: 1, mode: "prefill", seqLen: 64 }, 45);
