@@ -529,7 +529,7 @@ export interface RunRepetitions {
   interval: { lo: number; hi: number; coverage: number } | null;
   /** Half the interval's width ÷ the median; null without an interval. */
   relHalfWidth: number | null;
-  /** Wall time of the run, setup and warm-up included (ms). */
+  /** Wall time of the run, warm-up included (ms); a decode run's prompt prefill is not (the prefill run's warm-up). */
   ms: number;
 }
 

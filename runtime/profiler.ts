@@ -53,6 +53,7 @@ import {
   type RepetitionOptions,
   shouldStop,
   type StopReason,
+  withDefaults,
 } from "./repetitions.ts";
 import { estimatePointMs, PassClock, type PlannedPoint } from "./profile_eta.ts";
 import { VERSION } from "./version.ts";
@@ -766,7 +767,7 @@ async function profileRun(
 ): Promise<{ run: ProfileRun; setupMs: number | null }> {
   const cfg = model.config;
   const { tick } = ctx;
-  const started = performance.now();
+  let started = performance.now();
   const prompt = Array.from({ length: batch }, (_, b) => randomTokens(seqLen, cfg.vocabSize, ctx.seed + b));
   const memBefore = model.backend.memory().liveBytes;
   // Prefill: the prompt from a zero state, last-position logits (TTFT). Decode: one step continuing a state that
@@ -790,6 +791,8 @@ async function profileRun(
       await model.prefill(prompt, { state: decodeState, lastOnly: true });
     });
     if (!ctx.keepSetup) setupMs = null;
+    // The prompt's prefill is the prefill point's work (its first warm-up pass): not this point's budget.
+    started = performance.now();
     const next = prompt.map((p) => p[p.length - 1]);
     const state = decodeState!;
     pass = async (hooks) => {
@@ -807,7 +810,9 @@ async function profileRun(
       }
     } else {
       // Adaptive warm-up: plain passes until one agrees within 10 % with the one before it (warm already at the
-      // one before); that one is the first sample. At most 3 are discarded.
+      // one before); that one is the first sample. At most 3 are discarded, and none once the point's budget is
+      // spent (passes that long are not what a warm-up is for: the prompt's prefill already ran at this length).
+      const budget = rep.iters === undefined ? withDefaults(rep).maxMs : Infinity;
       let prev = ctx.prefillMs;
       if (prev === undefined) {
         prev = await meter.plain(pass);
@@ -817,7 +822,8 @@ async function profileRun(
       for (;;) {
         const x = await meter.plain(pass);
         tick(x);
-        if (Math.abs(x - prev) <= 0.1 * Math.min(x, prev) || warmRuns >= 3) {
+        const spent = performance.now() - started >= budget;
+        if (Math.abs(x - prev) <= 0.1 * Math.min(x, prev) || warmRuns >= 3 || spent) {
           plain.push(x);
           break;
         }
