@@ -7,7 +7,17 @@
 
 import { type RepetitionOptions, withDefaults } from "./repetitions.ts";
 
-/** One point of a profile sweep. */
+/**
+ * One point of a profile sweep.
+ *
+ * @example
+ * ```ts
+ * import { PassClock, type PlannedPoint } from "@perfmamba/perfmamba";
+ *
+ * const point: PlannedPoint = { model: 0, mode: "decode", seqLen: 2048 };
+ * console.log(new PassClock().passMs(point)); // null: nothing timed yet
+ * ```
+ */
 export interface PlannedPoint {
   /** Index of the model. */
   model: number;

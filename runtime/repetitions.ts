@@ -83,7 +83,18 @@ export function medianInterval(samples: number[], confidence = 0.95): MedianInte
   };
 }
 
-/** Why a profile point stopped repeating: its median's interval was narrow enough, its budget ran out, or a count was forced. */
+/**
+ * Why a profile point stopped repeating: its median's interval was narrow enough, its budget ran out, or a count was
+ * forced.
+ *
+ * @example
+ * ```ts
+ * import { shouldStop, type StopReason } from "@perfmamba/perfmamba";
+ *
+ * const why: StopReason | null = shouldStop([5, 5, 5], { elapsedMs: 30, iterMs: 30 }, { iters: 3 });
+ * console.log(why); // iters
+ * ```
+ */
 export type StopReason = "precision" | "budget" | "iters";
 
 /**
@@ -111,7 +122,16 @@ export interface RepetitionOptions {
   maxIters?: number;
 }
 
-/** The defaults of {@link RepetitionOptions}. */
+/**
+ * The defaults of {@link RepetitionOptions}.
+ *
+ * @example
+ * ```ts
+ * import { REPETITION_DEFAULTS } from "@perfmamba/perfmamba";
+ *
+ * console.log(REPETITION_DEFAULTS); // { precision: 0.03, maxMs: 5000, minIters: 6, maxIters: 50 }
+ * ```
+ */
 export const REPETITION_DEFAULTS: Required<Omit<RepetitionOptions, "iters">> = {
   precision: 0.03,
   maxMs: 5000,
