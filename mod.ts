@@ -182,6 +182,9 @@ export {
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
 export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";
 export { fnv1a64, hostDefaults, webGpuAdapterInfo } from "./runtime/profiler.ts";
+export type { MedianInterval, RepetitionOptions, StopReason } from "./runtime/repetitions.ts";
+export { checkRepetitionOptions, medianInterval, REPETITION_DEFAULTS, shouldStop } from "./runtime/repetitions.ts";
+export { estimatePointMs, PassClock, type PlannedPoint } from "./runtime/profile_eta.ts";
 export type {
   CompareInput,
   CompareOptions,
@@ -221,6 +224,7 @@ export type {
   ProfileRun,
   Roofline,
   RunMemory,
+  RunRepetitions,
   Stats,
   TimingMethod,
   TraceSpan,

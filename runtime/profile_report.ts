@@ -530,6 +530,41 @@ export interface ProfileRun {
   memory: RunMemory;
   /** Spans of the iteration with the median instrumented time. */
   trace: TraceSpan[];
+  /** How many passes the run took and why it stopped (absent in reports written before adaptive repetitions). */
+  repetitions?: RunRepetitions;
+}
+
+/**
+ * How a run's repetitions went: warm-up passes discarded, iterations measured, why it stopped, and the 95 %
+ * distribution-free interval of its end-to-end median (order statistics; see `medianInterval`).
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, MambaModel, profileModels, type RunRepetitions, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 1), backend);
+ * const report = await profileModels([{ model, name: "tiny" }], { seqLens: [8], modes: ["decode"], peaks: null });
+ * const r: RunRepetitions = report.runs[0].repetitions!;
+ * console.log(r.stopReason, r.iters, r.relHalfWidth); // e.g. precision 6 0.012
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
+export interface RunRepetitions {
+  /** Warm-up passes discarded. */
+  warmup: number;
+  /** Iterations measured (plain and instrumented passes each). */
+  iters: number;
+  /** "precision": the interval reached the precision asked; "budget": the time budget (or maxIters) ran out; "iters": a forced count. */
+  stopReason: "precision" | "budget" | "iters";
+  /** 95 % interval of the end-to-end median (ms), exact coverage; null with fewer than 6 samples. */
+  interval: { lo: number; hi: number; coverage: number } | null;
+  /** Half the interval's width ÷ the median; null without an interval. */
+  relHalfWidth: number | null;
+  /** Wall time of the run, warm-up included (ms); a decode run's prompt prefill is not (the prefill run's warm-up). */
+  ms: number;
 }
 
 /**
@@ -809,6 +844,20 @@ export interface ProfileReport {
     modes: ("prefill" | "decode")[];
     warmup: number;
     iters: number;
+    /**
+     * How repetitions were chosen (absent in older reports): a forced count, or adaptive with its precision,
+     * confidence, per-point budget and bounds; `warmup` null when adaptive. With adaptive repetitions `warmup` and
+     * `iters` above are the most any run used.
+     */
+    repetitions?: {
+      adaptive: boolean;
+      warmup: number | null;
+      precision?: number;
+      confidence?: number;
+      maxMs?: number;
+      minIters?: number;
+      maxIters?: number;
+    };
   };
   /** The models profiled. */
   models: ProfiledModel[];

@@ -28,6 +28,21 @@ const MATRIX_FORMATS = ["f32", "f16", "q8_0", "q4_0"];
 const nonNeg = { type: "number", minimum: 0 } as const;
 const count = { type: "integer", minimum: 0 } as const;
 
+/** Every field of a run but `repetitions` (added in /3 after its first reports). */
+const RUN_REQUIRED = [
+  "model",
+  "arch",
+  "mode",
+  "batch",
+  "seqLen",
+  "endToEnd",
+  "components",
+  "flops",
+  "bytes",
+  "memory",
+  "trace",
+];
+
 function obj(properties: Record<string, unknown>, required = Object.keys(properties)) {
   return { type: "object", required, additionalProperties: false, properties };
 }
@@ -99,7 +114,16 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
       modes: { type: "array", items: { enum: ["prefill", "decode"] }, minItems: 1 },
       warmup: count,
       iters: { type: "integer", minimum: 1 },
-    }),
+      repetitions: obj({
+        adaptive: { type: "boolean" },
+        warmup: nullable(count),
+        precision: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        confidence: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        maxMs: { type: "number", exclusiveMinimum: 0 },
+        minIters: { type: "integer", minimum: 1 },
+        maxIters: { type: "integer", minimum: 1 },
+      }, ["adaptive", "warmup"]),
+    }, ["seqLens", "batch", "modes", "warmup", "iters"]),
     models: {
       type: "array",
       minItems: 1,
@@ -224,7 +248,15 @@ export const PROFILE_JSON_SCHEMA: Record<string, unknown> = {
             duration: nonNeg,
           }),
         },
-      }),
+        repetitions: obj({
+          warmup: count,
+          iters: { type: "integer", minimum: 1 },
+          stopReason: { enum: ["precision", "budget", "iters"] },
+          interval: nullable(obj({ lo: nonNeg, hi: nonNeg, coverage: { type: "number", minimum: 0, maximum: 1 } })),
+          relHalfWidth: nullable(nonNeg),
+          ms: nonNeg,
+        }),
+      }, RUN_REQUIRED),
     },
   }),
 };

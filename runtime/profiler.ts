@@ -48,6 +48,16 @@ import {
   type WeightFormatReport,
 } from "./profile_report.ts";
 import { mulberry32 } from "./sampling.ts";
+import {
+  checkRepetitionOptions,
+  medianInterval,
+  REPETITION_DEFAULTS,
+  type RepetitionOptions,
+  shouldStop,
+  type StopReason,
+  withDefaults,
+} from "./repetitions.ts";
+import { estimatePointMs, PassClock, type PlannedPoint } from "./profile_eta.ts";
 import { VERSION } from "./version.ts";
 
 /**
@@ -88,6 +98,19 @@ export interface ProfileProgress {
   total: number;
   /** What is running ("mamba2 prefill L2048"). */
   label: string;
+  /** The running model's name. */
+  model: string;
+  /** The running mode. */
+  mode: "prefill" | "decode";
+  /** ms since the profile started (peaks included). */
+  elapsedMs: number;
+  /**
+   * Estimate of the ms left for the whole profile, from the per-pass times measured so far and the passes still
+   * planned (an estimate: adaptive points stop when they stop); null until a pass of each remaining mode was timed.
+   */
+  leftMs: number | null;
+  /** The same estimate for the running model and mode only. */
+  modeLeftMs: number | null;
 }
 
 /**
@@ -124,10 +147,24 @@ export interface ProfileOptions {
   batch?: number;
   /** Default both. */
   modes?: ("prefill" | "decode")[];
-  /** Un-timed passes before measuring (default 3). */
+  /**
+   * Un-timed passes before measuring. Default adaptive: plain passes until one agrees within 10 % with the one before
+   * it (that one is kept as the first sample; at most 3 are discarded).
+   */
   warmup?: number;
-  /** Measured passes of each kind (default 5). */
+  /**
+   * Measured passes of each kind: a forced count (stop reason "iters"). Default adaptive: see `precision`, `maxMs`,
+   * `minIters`, `maxIters` ({@link RepetitionOptions}).
+   */
   iters?: number;
+  /** Adaptive: relative half-width of the 95 % interval of the end-to-end median to reach (default 0.03). */
+  precision?: number;
+  /** Adaptive: time budget of one point in ms, warm-up included (default 5000). */
+  maxMs?: number;
+  /** Adaptive: iterations before the precision may stop a point (default 6: the fewest with a 95 % interval). */
+  minIters?: number;
+  /** Adaptive: iterations at most (default 50). */
+  maxIters?: number;
   /** Device peaks for the roofline: measured by the backend (default), given, or none. */
   peaks?: "measure" | DevicePeaks | null;
   /** "auto": timestamp-query where available; "fenced" forces fenced GPU timing. */
@@ -554,17 +591,29 @@ function randomTokens(n: number, vocab: number, seed: number): number[] {
  */
 export async function profileModels(models: NamedModel[], options: ProfileOptions = {}): Promise<ProfileReport> {
   if (models.length === 0) throw new RangeError("profileModels: give at least one model");
+  const started = performance.now();
   const seqLens = options.seqLens ?? [64, 512, 2048];
   const batch = options.batch ?? 1;
   const modes = options.modes ?? ["prefill", "decode"];
-  const warmup = options.warmup ?? 3;
-  const iters = options.iters ?? 5;
+  const warmup = options.warmup;
+  const rep: RepetitionOptions = {
+    iters: options.iters,
+    precision: options.precision,
+    maxMs: options.maxMs,
+    minIters: options.minIters,
+    maxIters: options.maxIters,
+  };
   if (seqLens.length === 0 || seqLens.some((l) => !Number.isInteger(l) || l < 1)) {
     throw new RangeError(`profile: sequence lengths must be positive integers, got [${seqLens.join(", ")}]`);
   }
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`profile: batch must be ≥ 1, got ${batch}`);
-  if (!Number.isInteger(warmup) || warmup < 0) throw new RangeError(`profile: warmup must be ≥ 0, got ${warmup}`);
-  if (!Number.isInteger(iters) || iters < 1) throw new RangeError(`profile: iters must be ≥ 1, got ${iters}`);
+  if (warmup !== undefined && (!Number.isInteger(warmup) || warmup < 0)) {
+    throw new RangeError(`profile: warmup must be ≥ 0, got ${warmup}`);
+  }
+  if (rep.iters !== undefined && (!Number.isInteger(rep.iters) || rep.iters < 1)) {
+    throw new RangeError(`profile: iters must be ≥ 1, got ${rep.iters}`);
+  }
+  checkRepetitionOptions(rep);
   if (modes.length === 0 || modes.some((m) => m !== "prefill" && m !== "decode")) {
     throw new RangeError(`profile: modes must be prefill and/or decode, got [${modes.join(", ")}]`);
   }
@@ -579,23 +628,83 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
     : options.peaks;
 
   const timed = meter.method === "timestamp-query";
-  const perRun = warmup + iters * (timed ? 4 : 2);
-  const total = models.length * modes.length * seqLens.length * perRun;
-  let done = 0;
-  const runs: ProfileRun[] = [];
-  for (const [mi, named] of models.entries()) {
-    for (const mode of modes) {
-      for (const seqLen of seqLens) {
-        const label = `${named.model.config.arch} ${mode} L${seqLen}`;
-        const tick = () => options.onProgress?.({ done: ++done, total, label });
-        runs.push(
-          await profileRun(named.model, mi, mode, batch, seqLen, warmup, iters, meter, peaks, options.seed ?? 1, tick),
-        );
+  const passesPerIter = timed ? 4 : 2;
+  // Per model and length: decode first, whose prompt prefill (its state) doubles as the prefill point's first
+  // warm-up pass; the report lists the runs model, mode, length as before.
+  const order: PlannedPoint[] = [];
+  for (const [mi] of models.entries()) {
+    for (const seqLen of seqLens) {
+      for (const mode of modes.toSorted((a, b) => (a === b ? 0 : a === "decode" ? -1 : 1))) {
+        order.push({ model: mi, mode, seqLen });
       }
     }
   }
+  const clock = new PassClock();
+  // Planned passes of each point (its real count once it ran); done counts passes run.
+  const plannedPasses = order.map(() =>
+    (warmup ?? 1) + (rep.iters ?? rep.minIters ?? REPETITION_DEFAULTS.minIters) * passesPerIter
+  );
+  let done = 0;
+  const estimate = (points: number[], current: number, currentMs: number): number | null => {
+    let ms = 0;
+    for (const i of points) {
+      const p = order[i];
+      const pass = clock.passMs(p);
+      if (pass === null) return null;
+      const setup = p.mode === "decode" ? clock.passMs({ ...p, mode: "prefill" }) ?? 0 : 0;
+      const est = estimatePointMs(pass, passesPerIter, rep, { warmup, setupMs: setup });
+      ms += i === current ? Math.max(0, est - currentMs) : est;
+    }
+    return ms;
+  };
+  const runs: { index: number; run: ProfileRun }[] = [];
+  let handoff: { seqLen: number; model: number; passMs: number } | null = null;
+  for (const [i, point] of order.entries()) {
+    const named = models[point.model];
+    const { mode, seqLen } = point;
+    const label = `${named.model.config.arch} ${mode} L${seqLen}`;
+    const pointStart = performance.now();
+    let pointPasses = 0;
+    const tick = (passMs?: number) => {
+      done++;
+      pointPasses++;
+      if (passMs !== undefined && pointPasses === 1) clock.record(point, passMs);
+      if (!options.onProgress) return;
+      const now = performance.now();
+      const rest = order.map((_, j) => j).filter((j) => j >= i);
+      const sameMode = rest.filter((j) => order[j].model === point.model && order[j].mode === mode);
+      plannedPasses[i] = Math.max(plannedPasses[i], pointPasses);
+      options.onProgress({
+        done,
+        total: plannedPasses.reduce((a, b) => a + b, 0),
+        label,
+        model: named.name,
+        mode,
+        elapsedMs: now - started,
+        leftMs: estimate(rest, i, now - pointStart),
+        modeLeftMs: estimate(sameMode, i, now - pointStart),
+      });
+    };
+    const prior = handoff && handoff.model === point.model && handoff.seqLen === seqLen && mode === "prefill"
+      ? handoff.passMs
+      : undefined;
+    const out = await profileRun(named.model, point.model, mode, batch, seqLen, warmup, rep, meter, peaks, {
+      seed: options.seed ?? 1,
+      tick,
+      prefillMs: prior,
+      keepSetup: modes.includes("prefill"),
+    });
+    handoff = out.setupMs === null ? null : { seqLen, model: point.model, passMs: out.setupMs };
+    plannedPasses[i] = pointPasses;
+    runs.push({ index: i, run: out.run });
+  }
+  // The report's order: model, mode (as given), length.
+  const rank = (p: PlannedPoint) =>
+    (p.model * modes.length + modes.indexOf(p.mode)) * seqLens.length + seqLens.indexOf(p.seqLen);
+  runs.sort((a, b) => rank(order[a.index]) - rank(order[b.index]));
   const profiled = models.map(modelInfo);
   const queuedBackend = backend.capabilities.queued;
+  const maxOf = (f: (r: ProfileRun) => number) => Math.max(...runs.map((r) => f(r.run)));
   return {
     schema: PROFILE_SCHEMA_ID,
     createdAt: new Date().toISOString(),
@@ -613,10 +722,37 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
       // A GPU backend (queued work): the adapter's info, unless the caller gave it.
       gpu: options.host?.gpu !== undefined ? options.host.gpu : queuedBackend ? await webGpuAdapterInfo() : null,
     },
-    options: { seqLens, batch, modes, warmup, iters },
+    options: {
+      seqLens,
+      batch,
+      modes,
+      // Adaptive: the most any run used (each run's `repetitions` says its own).
+      warmup: warmup ?? maxOf((r) => r.repetitions!.warmup),
+      iters: rep.iters ?? maxOf((r) => r.repetitions!.iters),
+      repetitions: rep.iters !== undefined ? { adaptive: false, warmup: warmup ?? null } : {
+        adaptive: true,
+        warmup: warmup ?? null,
+        precision: rep.precision ?? REPETITION_DEFAULTS.precision,
+        confidence: 0.95,
+        maxMs: rep.maxMs ?? REPETITION_DEFAULTS.maxMs,
+        minIters: rep.minIters ?? REPETITION_DEFAULTS.minIters,
+        maxIters: rep.maxIters ?? REPETITION_DEFAULTS.maxIters,
+      },
+    },
     models: profiled,
-    runs,
+    runs: runs.map((r) => r.run),
   };
+}
+
+/** What a run needs besides its point: seed, the progress tick, and the decode → prefill hand-off. */
+interface RunContext {
+  seed: number;
+  /** One per pass run; a plain pass gives its ms. */
+  tick: (passMs?: number) => void;
+  /** Prefill: ms of the previous plain prefill of this prompt (the decode point's setup), as the first warm-up. */
+  prefillMs?: number;
+  /** Decode: time the prompt's prefill as a plain pass, for the prefill point after it. */
+  keepSetup: boolean;
 }
 
 async function profileRun(
@@ -625,21 +761,23 @@ async function profileRun(
   mode: "prefill" | "decode",
   batch: number,
   seqLen: number,
-  warmup: number,
-  iters: number,
+  warmup: number | undefined,
+  rep: RepetitionOptions,
   meter: Meter,
   peaks: DevicePeaks | null,
-  seed: number,
-  tick: () => void,
-): Promise<ProfileRun> {
+  ctx: RunContext,
+): Promise<{ run: ProfileRun; setupMs: number | null }> {
   const cfg = model.config;
-  const prompt = Array.from({ length: batch }, (_, b) => randomTokens(seqLen, cfg.vocabSize, seed + b));
+  const { tick } = ctx;
+  let started = performance.now();
+  const prompt = Array.from({ length: batch }, (_, b) => randomTokens(seqLen, cfg.vocabSize, ctx.seed + b));
   const memBefore = model.backend.memory().liveBytes;
   // Prefill: the prompt from a zero state, last-position logits (TTFT). Decode: one step continuing a state that
   // has read the prompt (TPOT); the state advances one token per pass, which costs the same at any position.
   let pass: PassFn;
   let fusedPass: PassFn | null = null;
   let decodeState: ReturnType<MambaModel["newState"]> | null = null;
+  let setupMs: number | null = null;
   if (mode === "prefill") {
     pass = async (hooks) => {
       const state = model.newState(batch);
@@ -650,9 +788,16 @@ async function profileRun(
       }
     };
   } else {
-    decodeState = (await model.prefill(prompt, { lastOnly: true })).state;
+    // The same work as a plain prefill pass (a fresh state, the prompt, last logits), timed the same way.
+    setupMs = await meter.plain(async () => {
+      decodeState = model.newState(batch);
+      await model.prefill(prompt, { state: decodeState, lastOnly: true });
+    });
+    if (!ctx.keepSetup) setupMs = null;
+    // The prompt's prefill is the prefill point's work (its first warm-up pass): not this point's budget.
+    started = performance.now();
     const next = prompt.map((p) => p[p.length - 1]);
-    const state = decodeState;
+    const state = decodeState!;
     // The components are timed on the unfused ops (hooks take that path anyway); so is the plain pass they are
     // compared with. The fused step, where the backend has it, is timed beside them (fusedPass).
     const fusedOn = model.fusedDecode;
@@ -669,21 +814,54 @@ async function profileRun(
     }
   }
   try {
-    const stateBytes = decodeState ? decodeState.bytes : 0;
-    for (let i = 0; i < warmup; i++) {
-      await meter.plain(pass);
-      tick();
+    const stateBytes = decodeState ? (decodeState as { bytes: number }).bytes : 0;
+    const plain: number[] = [];
+    let warmRuns = 0;
+    if (warmup !== undefined) {
+      for (let i = 0; i < warmup; i++) {
+        tick(await meter.plain(pass));
+        warmRuns++;
+      }
+    } else {
+      // Adaptive warm-up: plain passes until one agrees within 10 % with the one before it (warm already at the
+      // one before); that one is the first sample. At most 3 are discarded, and none once the point's budget is
+      // spent (passes that long are not what a warm-up is for: the prompt's prefill already ran at this length).
+      const budget = rep.iters === undefined ? withDefaults(rep).maxMs : Infinity;
+      let prev = ctx.prefillMs;
+      if (prev === undefined) {
+        prev = await meter.plain(pass);
+        tick(prev);
+        warmRuns++;
+      }
+      for (;;) {
+        const x = await meter.plain(pass);
+        tick(x);
+        const spent = performance.now() - started >= budget;
+        if (Math.abs(x - prev) <= 0.1 * Math.min(x, prev) || warmRuns >= 3 || spent) {
+          plain.push(x);
+          break;
+        }
+        prev = x;
+        warmRuns++;
+      }
     }
-    if (warmup > 0) await meter.instrumented(pass); // compiles the timed variants; not counted
-    const plain: number[] = [], gpu: number[] = [], overhead: number[] = [], inst: Instrumented[] = [];
+    // Compiles the timed variants (timestamp-query); not counted. Other methods run the same kernels as plain passes.
+    if (meter.method === "timestamp-query" && warmup !== 0) await meter.instrumented(pass);
+    const keptMs = plain[0] ?? 0;
     const fusedMs: number[] = [], fusedGpu: number[] = [];
     const dispatches = fusedPass
       ? { fused: await dispatchesOf(model, fusedPass), unfused: await dispatchesOf(model, pass) }
       : null;
-    for (let i = 0; i < iters; i++) {
-      plain.push(await meter.plain(pass));
-      tick();
+    const measureStart = performance.now();
+    const gpu: number[] = [], overhead: number[] = [], inst: Instrumented[] = [];
+    let stop: StopReason | null = null;
+    while (stop === null) {
+      if (plain.length === inst.length) {
+        plain.push(await meter.plain(pass));
+        tick(plain.at(-1));
+      }
       if (fusedPass) {
+        // The fused step beside each sample of the unfused ones (interleaved, same state).
         fusedMs.push(await meter.plain(fusedPass));
         if (meter.method === "timestamp-query") fusedGpu.push((await meter.gpuTimed(fusedPass, "forward")).ms);
       }
@@ -699,9 +877,11 @@ async function profileRun(
           overhead.push(Math.max(0, (perKernel.ms - whole.ms) / (perKernel.passes - whole.passes)));
         }
       }
+      const now = performance.now();
+      stop = shouldStop(plain, { elapsedMs: now - started, iterMs: now - measureStart + keptMs }, rep);
     }
     const passOverhead = meter.method === "timestamp-query" ? (overhead.length ? stats(overhead).median : 0) : null;
-    return summarize(
+    const run = summarize(
       model,
       modelIndex,
       mode,
@@ -723,8 +903,18 @@ async function profileRun(
         }
         : null,
     );
+    const ci = medianInterval(plain);
+    run.repetitions = {
+      warmup: warmRuns,
+      iters: inst.length,
+      stopReason: stop,
+      interval: ci ? { lo: ci.lo, hi: ci.hi, coverage: ci.coverage } : null,
+      relHalfWidth: ci ? ci.relHalfWidth : null,
+      ms: performance.now() - started,
+    };
+    return { run, setupMs };
   } finally {
-    decodeState?.dispose();
+    (decodeState as { dispose(): void } | null)?.dispose();
   }
 }
 

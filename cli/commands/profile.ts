@@ -72,8 +72,20 @@ export const spec: CommandSpec = {
     seqlens: { type: "string", help: `Prompt / context lengths, 1..${MAX_SEQLEN}`, default: "64,512,2048" },
     batch: { type: "string", help: "Sequences per pass", default: "1" },
     mode: { type: "string", help: "prefill, decode or both", default: "both" },
-    warmup: { type: "string", help: "Warm-up passes per measurement", default: "3" },
-    iters: { type: "string", help: "Measured passes of each kind", default: "5" },
+    warmup: {
+      type: "string",
+      help: "Warm-up passes per measurement (default: until a pass agrees within 10% with the one before, at most 3)",
+    },
+    iters: {
+      type: "string",
+      help: "Measured passes of each kind, forced (default: adaptive, see --precision and --max-ms)",
+    },
+    precision: {
+      type: "string",
+      help: "Stop a point when the 95% interval of its median is within ± this fraction",
+      default: "0.03",
+    },
+    "max-ms": { type: "string", help: "Time budget of one point (ms), warm-up included", default: "5000" },
     timing: { type: "string", help: "auto (timestamp-query where available) or fenced (GPU waits)", default: "auto" },
     "skip-peaks": { type: "boolean", help: "Do not measure the device peaks (no roofline)" },
     seed: { type: "string", help: "Seed of the random weights and tokens", default: "1" },
@@ -177,8 +189,10 @@ export async function run(argv: string[]): Promise<void> {
   }
   const batch = numberFlag(flags, "batch", { integer: true, min: 1, max: 1024 })!;
   const mode = choiceFlag(flags, "mode", ["prefill", "decode", "both"] as const);
-  const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
-  const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
+  const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 });
+  const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 });
+  const precision = numberFlag(flags, "precision", { min: 0.001, max: 0.5 })!;
+  const maxMs = numberFlag(flags, "max-ms", { min: 1 })!;
   const timing = choiceFlag(flags, "timing", ["auto", "fenced"] as const);
   const format = choiceFlag(flags, "format", ["table", "json", "csv"] as const);
   const seed = numberFlag(flags, "seed", { integer: true, min: 0 })!;
@@ -219,7 +233,9 @@ export async function run(argv: string[]): Promise<void> {
     const reports: ProfileReport[] = [];
     const hostEnv = await hostInfo(backend);
     let peaks: ProfileReport["environment"]["peaks"] | "measure" = flags["skip-peaks"] ? null : "measure";
+    let passesBefore = 0, lastDone = 0;
     for (const [i, s] of sources.entries()) {
+      const modelStart = performance.now();
       model = s.load();
       const r = await profileModels([{ model, name: s.name }], {
         seqLens,
@@ -227,14 +243,27 @@ export async function run(argv: string[]): Promise<void> {
         modes: mode === "both" ? ["prefill", "decode"] : [mode],
         warmup,
         iters,
+        precision,
+        maxMs,
         peaks,
         timing,
         seed,
         host: hostEnv,
-        onProgress: (p) => bar.update(p.done + i * p.total, p.total * sources.length, p.label),
+        onProgress: (p) => {
+          lastDone = p.done;
+          // Models still to come after this one: assumed to take as long as this one (same size, other arch).
+          const later = sources.length - 1 - i;
+          const thisModel = p.leftMs === null ? null : performance.now() - modelStart + p.leftMs;
+          bar.update(p.done + passesBefore, passesBefore + p.total * (1 + later), p.label, {
+            leftMs: p.leftMs === null || thisModel === null ? null : p.leftMs + later * thisModel,
+            modeLeftMs: p.modeLeftMs,
+            stage: `${s.config.arch} ${p.mode}`,
+          });
+        },
       });
       model.dispose();
       model = null;
+      passesBefore += lastDone;
       peaks = r.environment.peaks; // measured once
       reports.push(r);
     }

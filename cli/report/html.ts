@@ -80,7 +80,13 @@ function environmentSection(report: ProfileReport): string {
     [
       "Options",
       `sequence lengths ${o.seqLens.join(", ")}; batch ${o.batch}; modes ${o.modes.join(", ")}; ` +
-      `${o.warmup} warm-up and ${o.iters} timed iterations`,
+      (o.repetitions?.adaptive
+        ? `adaptive repetitions: until the 95% interval of each median is within ±${
+          ((o.repetitions.precision ?? 0) * 100).toFixed(1)
+        }% or ${
+          ((o.repetitions.maxMs ?? 0) / 1000).toFixed(1)
+        } s a point are spent (at most ${o.warmup} warm-up and ${o.iters} timed iterations; each run's stop reason in profile.json)`
+        : `${o.warmup} warm-up and ${o.iters} timed iterations`),
     ],
   ]);
 }

@@ -22,6 +22,12 @@ function align(rows: readonly string[][], indent: string): string[] {
   );
 }
 
+/** "n=6 ±1.2% (precision)": iterations, the 95 % interval's relative half-width, why the run stopped. */
+function repetitionsText(r: NonNullable<ProfileRun["repetitions"]>): string {
+  const ci = r.relHalfWidth === null ? "no 95% interval" : `±${(r.relHalfWidth * 100).toFixed(1)}%`;
+  return `n=${r.iters} ${ci} (${r.stopReason})`;
+}
+
 /** Header line of a run: model, mode, batch, length, end-to-end median ± IQR, tokens/s, coverage, overhead. */
 function runHeader(report: ProfileReport, run: ProfileRun): string {
   const e = run.endToEnd;
@@ -43,6 +49,7 @@ function runHeader(report: ProfileReport, run: ProfileRun): string {
           : "]"),
       ]
       : []),
+    ...(run.repetitions ? [repetitionsText(run.repetitions)] : []),
   ].join("  ");
 }
 

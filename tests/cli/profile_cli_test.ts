@@ -37,6 +37,14 @@ for (const tb of TEST_BACKENDS) {
         const saved: ProfileReport = JSON.parse(await Deno.readTextFile(`${out}/profile.json`));
         assert.deepEqual(printed, saved);
         assertValidProfile(saved);
+        // --iters 2 --warmup 1 force the counts: no adaptive stop.
+        for (const run of saved.runs) {
+          assert.equal(run.endToEnd.samples.length, 2);
+          assert.equal(run.repetitions!.stopReason, "iters");
+          assert.equal(run.repetitions!.iters, 2);
+          assert.equal(run.repetitions!.warmup, 1);
+        }
+        assert.deepEqual(saved.options.repetitions, { adaptive: false, warmup: 1 });
         assert.equal(saved.environment.backend, tb.name);
         assert.equal(saved.models[0].name, "mamba2-groups");
         assert.deepEqual(saved.runs.map((x) => `${x.mode}${x.seqLen}`), [
