@@ -147,8 +147,9 @@ Deno.test("profiler: each run records its repetitions; forced, budget and precis
       assert.equal(r.endToEnd.samples.length, 4);
       assert.equal(r.components[0].samples.length, 4);
     }
-    // A 1 ms budget: every point stops after its first iteration.
-    const budget = await profileModels(models, { seqLens: [8], maxMs: 1, peaks: null });
+    // A budget shorter than any pass (1 ns; warm-up included in the elapsed time): every point stops after its
+    // first iteration. (1 ms was not: a warm JIT runs this tiny model's decode step in ~0.1 ms.)
+    const budget = await profileModels(models, { seqLens: [8], maxMs: 1e-6, peaks: null });
     assertValidProfile(budget);
     for (const r of budget.runs) {
       assert.equal(r.repetitions!.stopReason, "budget");
