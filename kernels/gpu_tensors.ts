@@ -161,13 +161,24 @@ export class TensorStore {
     return new GpuTensor([...shape], label, buffer, this.#owner);
   }
 
-  /** A new buffer holding `data` (mapped at creation: no ordering hazard with recorded work). */
+  /**
+   * A new buffer holding `data`, written with `queue.writeBuffer` (a new buffer: no work recorded before this call
+   * can use it, so there is no ordering hazard). Not `mappedAtCreation`: Deno's `getMappedRange` copies the mapping
+   * into a JS buffer first, and on a discrete GPU that mapping is write-combined memory, slow to read: 130m's f32
+   * weights took 21 s to upload on an H100 that way (BENCHMARKS.md, "Weights upload").
+   */
   #filled(data: ArrayBufferView, label: string, pooled: boolean): GPUBuffer {
     const size = pooled ? bucketBytes(data.byteLength) : Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    const buffer = this.#device.createBuffer({ size, usage: STORAGE, label, mappedAtCreation: true });
+    const buffer = this.#device.createBuffer({ size, usage: STORAGE, label });
     try {
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      buffer.unmap();
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const whole = bytes.byteLength - (bytes.byteLength % 4); // writeBuffer writes whole 4-byte words
+      if (whole > 0) this.#device.queue.writeBuffer(buffer, 0, bytes, 0, whole);
+      if (whole < bytes.byteLength) {
+        const tail = new Uint8Array(4);
+        tail.set(bytes.subarray(whole));
+        this.#device.queue.writeBuffer(buffer, whole, tail);
+      }
     } catch (e) {
       // An invalid buffer (device lost or destroyed a moment ago, out of memory): reported, like every other GPU
       // error, at the next read or sync, which by then also knows whether the device was lost.
