@@ -171,7 +171,7 @@ export class TensorStore {
     const size = pooled ? bucketBytes(data.byteLength) : Math.max(16, Math.ceil(data.byteLength / 16) * 16);
     const buffer = this.#device.createBuffer({ size, usage: STORAGE, label });
     try {
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
       const whole = bytes.byteLength - (bytes.byteLength % 4); // writeBuffer writes whole 4-byte words
       if (whole > 0) this.#device.queue.writeBuffer(buffer, 0, bytes, 0, whole);
       if (whole < bytes.byteLength) {

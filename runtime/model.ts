@@ -212,6 +212,31 @@ function uploadQuantized(backend: Backend, t: QuantizedMatrixData, label: string
  * Sampling of a {@link MambaModel.queueBurst}: the per-token choice, the uniform draws (step-major: step i of
  * sequence b at `i · batch + b`, each in [0, 1) and exact in f32, e.g. from `Sampler.draw`) and the seen-token
  * bitmap of {@link MambaModel.seenTokens} (the repetition penalty's history, updated on the device).
+ *
+ * @example
+ * ```ts
+ * import { type BurstSampling, makeConfig, MambaModel, Sampler, selectBackend, syntheticWeights, tokenChoice } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba1", { dModel: 32, nLayer: 1, vocabSize: 64 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 3), backend);
+ * const options = { temperature: 0.7, topK: 8, repetitionPenalty: 1.2, seed: 5 };
+ * const sampler = new Sampler(options);
+ * const { state } = await model.prefill([5, 6, 7], { lastOnly: true });
+ * // Three steps: the draws come from the same seeded stream the host path uses, so the tokens match it.
+ * const sampling: BurstSampling = {
+ *   choice: tokenChoice(options),
+ *   draws: new Float32Array([sampler.draw(), sampler.draw(), sampler.draw()]),
+ *   seen: model.seenTokens([[5, 6, 7, 8]]),
+ * };
+ * const burst = await model.queueBurst([8], state, 3, sampling);
+ * console.log((await model.readBurst(burst))[0].length); // 3
+ * model.freeBurst(burst);
+ * backend.free(sampling.seen);
+ * state.dispose();
+ * model.dispose();
+ * backend.dispose();
+ * ```
  */
 export interface BurstSampling {
   choice: TokenChoice;
@@ -219,7 +244,33 @@ export interface BurstSampling {
   seen: Tensor;
 }
 
-/** Decode steps queued by {@link MambaModel.queueBurst}, their tokens still on the device. */
+/**
+ * Decode steps queued by {@link MambaModel.queueBurst}, their tokens still on the device: read them with
+ * {@link MambaModel.readBurst}, or pass the burst itself to the next `queueBurst` (it starts from the burst's last
+ * tokens without a readback), and free it with {@link MambaModel.freeBurst}.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, MambaModel, type QueuedBurst, selectBackend, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const config = makeConfig("mamba2", { dModel: 32, nLayer: 1, vocabSize: 64, dState: 8, headDim: 16 });
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const model = MambaModel.load(syntheticWeights(config, 4), backend);
+ * const { state } = await model.prefill([1, 2], { lastOnly: true });
+ * const first: QueuedBurst = await model.queueBurst([3], state, 2); // 2 greedy steps
+ * const second = await model.queueBurst(first, state, 2); // 2 more, from first's last token on the device
+ * const tokens = [...(await model.readBurst(first))[0], ...(await model.readBurst(second))[0]];
+ * const again = (await model.prefill([1, 2], { lastOnly: true })).state;
+ * const [greedy] = await model.greedy([3], again, 4); // the same 4 steps in one call
+ * console.log(tokens.join() === greedy.join()); // true
+ * model.freeBurst(first);
+ * model.freeBurst(second);
+ * again.dispose();
+ * state.dispose();
+ * model.dispose();
+ * backend.dispose();
+ * ```
+ */
 export interface QueuedBurst {
   /** `(steps + 1) · batch` int32 ids: step i's tokens at `(i + 1) · batch`. */
   readonly ids: Tensor;

@@ -93,7 +93,7 @@ export class PassClock {
     const pool = mine.length > 0 ? mine : same;
     if (pool.length === 0) return null;
     const dist = (s: { point: PlannedPoint }) => Math.abs(Math.log(s.point.seqLen / point.seqLen));
-    const [near, second] = pool.toSorted((a, b) => dist(a) - dist(b));
+    const [near, second] = [...pool].sort((a, b) => dist(a) - dist(b));
     if (point.mode === "decode") return near.ms;
     if (second && second.point.seqLen !== near.point.seqLen) {
       // Two lengths: the line through them (a fixed cost plus a cost per token), at least the proportional floor.

@@ -634,7 +634,7 @@ export async function profileModels(models: NamedModel[], options: ProfileOption
   const order: PlannedPoint[] = [];
   for (const [mi] of models.entries()) {
     for (const seqLen of seqLens) {
-      for (const mode of modes.toSorted((a, b) => (a === b ? 0 : a === "decode" ? -1 : 1))) {
+      for (const mode of [...modes].sort((a, b) => (a === b ? 0 : a === "decode" ? -1 : 1))) {
         order.push({ model: mi, mode, seqLen });
       }
     }

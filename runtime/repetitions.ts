@@ -71,7 +71,7 @@ export function medianInterval(samples: number[], confidence = 0.95): MedianInte
   let j = 0;
   while (j + 1 <= n / 2 && 2 * binomialHalfCdf(n, j) <= alpha) j++;
   if (j === 0) return null;
-  const s = samples.toSorted((a, b) => a - b);
+  const s = [...samples].sort((a, b) => a - b);
   const lo = s[j - 1], hi = s[n - j];
   const med = median(s);
   return {
