@@ -337,7 +337,8 @@ export async function run(argv: string[]): Promise<void> {
             ["decode", stepMs, times, stepDispatches],
             ["greedy", greedyMs, runs, greedyDispatches],
           ] as const;
-          for (const [mode, ms, samples, dispatchesPerToken] of decodeRows) {
+          // One row of any decode mode: ms per step of `batch` sequences, its samples and dispatches per step.
+          const decodeRow = (mode: Row["mode"], ms: number, samples: number[], dispatchesPerToken: number | null) =>
             rows.push({
               arch: config.arch,
               mode,
@@ -353,6 +354,8 @@ export async function run(argv: string[]): Promise<void> {
               samples,
               dispatchesPerToken,
             });
+          for (const [mode, ms, samples, dispatchesPerToken] of decodeRows) {
+            decodeRow(mode, ms, samples, dispatchesPerToken);
           }
           log(
             `  decode B${batch}: ${stepMs.toFixed(2)} ms/token per step; ` +
@@ -381,21 +384,7 @@ export async function run(argv: string[]): Promise<void> {
                 await generate(model, prompt, { ...o, maxNewTokens });
               });
               const dispatchesPerToken = one === null || all === null ? null : (all - one) / (maxNewTokens - 1);
-              rows.push({
-                arch: config.arch,
-                mode,
-                batch,
-                seqLen: 1,
-                ms,
-                tokPerS: 1000 / ms,
-                gflops: flops / (ms * 1e6),
-                ofPeak: peaks ? rooflineMs / ms : null,
-                bytesPerStep,
-                bound: bwMs >= flopMs ? "bandwidth" : "compute",
-                shape: modelShape(config),
-                samples: sampled[mode],
-                dispatchesPerToken,
-              });
+              decodeRow(mode, ms, sampled[mode], dispatchesPerToken); // batch 1: tok/s = 1000 / ms
             }
             log(
               `  sampled (T ${SAMPLED.temperature}, top-p ${SAMPLED.topP}): ` +
