@@ -424,4 +424,28 @@ export const MUTANTS: Mutant[] = [
     why: "reports of two schema versions of one kind are no longer refused by name",
     killedBy: ["tests/cli/compare_cli_test.ts"],
   },
+  {
+    name: "repetitions-never-precise",
+    file: "runtime/repetitions.ts",
+    find: 'if (ci && ci.relHalfWidth <= o.precision) return "precision";',
+    replace: 'if (ci && ci.relHalfWidth <= o.precision && false) return "precision";',
+    why: "the profiler never stops a point on its interval: every adaptive point runs to its budget",
+    killedBy: ["tests/runtime/profiler_repetitions_test.ts"],
+  },
+  {
+    name: "sampling-penalty-sign",
+    file: "runtime/sampling.ts",
+    find: "if (pen !== 1 && seen?.(c)) v = v > 0 ? f(v * invPen) : f(v * pen);",
+    replace: "if (pen !== 1 && seen?.(c)) v = f(v * invPen);",
+    why: "the repetition penalty divides negative logits too, raising seen tokens instead of lowering them",
+    killedBy: ["tests/runtime/sampling_test.ts"],
+  },
+  {
+    name: "fused-decode-no-residual",
+    file: "runtime/fused_step.ts",
+    find: "{ norm: gate, residual: h }",
+    replace: "{ norm: gate }",
+    why: "the fused decode step drops the residual stream (out_proj's epilogue add)",
+    killedBy: ["tests/kernels/fused_decode_test.ts"],
+  },
 ];
