@@ -1,17 +1,20 @@
 // embed / embedFrom over a block-quantized table (storage: include/quant_blocks.wgsl): out[i, c] = d · q of row
 // ids[id_offset + i] − r0, column c, for the ids inside this part's row range [r0, r0 + part_rows); rows of other
 // parts are left alone (tables split over several buffers run one dispatch per part), as gather.wgsl.
+// ALL: no ids — out row i is part row r0 + i (a whole range of the part dequantized in order: the prefill GEMM's f32
+// copy of a quantized weight, kernels/linear_q.ts).
 
 #include "grid.wgsl"
 #include "quant_blocks.wgsl"
 
 override WG: u32 = 256u;
 override Q4: bool = false; // Q4_0 blocks, else Q8_0
+override ALL: bool = false; // rows r0 .. r0 + rows − 1 of the part, ids unused
 
 struct Params {
   rows: u32, // output rows (ids)
   cols: u32, // k, a multiple of 32
-  r0: u32, // first table row held by src
+  r0: u32, // first table row held by src (ALL: first part row read)
   part_rows: u32, // rows held by src
   id_offset: u32, // first id read
   scale_base: u32, // first word of the scales in src
@@ -30,7 +33,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   let row = i / p.cols;
   let c = i % p.cols;
-  let r = u32(ids[p.id_offset + row]) - p.r0; // wraps for ids below r0
+  var r = row + p.r0;
+  if (!ALL) {
+    r = u32(ids[p.id_offset + row]) - p.r0; // wraps for ids below r0
+  }
   if (r < p.part_rows) {
     let s = r * (p.cols / QBLOCK) + c / QBLOCK;
     let d = qscale(src[p.scale_base + s / 2u], s);

@@ -32,7 +32,7 @@ import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
 import { gatherProgram, gatherQuantProgram } from "./gather.ts";
 import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
 import { linearProgram, splitK, splitkReduceProgram } from "./linear.ts";
-import { quantLinearProgram } from "./linear_q.ts";
+import { dequantizesForGemm, dequantRowsProgram, quantLinearProgram } from "./linear_q.ts";
 import type { Program, Slice } from "./program.ts";
 import { gatedRmsNormProgram, rmsNormProgram } from "./rms_norm.ts";
 import { type ScanDims, scanScratchFloats, selectiveScanPrograms } from "./selective_scan.ts";
@@ -202,6 +202,20 @@ export function linear(c: OpContext, x: Tensor | View, w: Matrix, bias?: Tensor 
         yBase: yr.base + part.r0,
         biasBase: bt ? part.r0 : -1,
       };
+      if (m.quant && dequantizesForGemm(dims.m)) {
+        // A long prompt: the f32 GEMM over a transient f32 copy of this part, one binding's worth of rows at a time.
+        const span = Math.max(1, Math.floor((c.maxBindingSize - c.align) / (m.k * 4)));
+        for (let r0 = 0; r0 < part.rows; r0 += span) {
+          const rows = Math.min(span, part.rows - r0);
+          const wf = c.alloc([rows, m.k], `${m.label}.dequant`);
+          const wfs = c.slice(wf, "linear");
+          c.run(dequantRowsProgram(c.dummy, w, wfs, r0, rows, m.k, part.rows, m.quant, m.scaleBase(part.rows)));
+          const sub = { ...dims, n: rows, yBase: dims.yBase + r0, biasBase: bt ? part.r0 + r0 : -1 };
+          c.run(linearProgram(xr.slice, wfs, biasSlice, yr.slice, sub, false));
+          c.free(wf);
+        }
+        continue;
+      }
       if (m.quant) {
         // Dequantized in registers, never split over k (each GEMM workgroup already walks k block by block).
         c.run(quantLinearProgram(xr.slice, w, biasSlice, yr.slice, dims, m.quant, m.scaleBase(part.rows)));

@@ -232,6 +232,7 @@ export interface GatherQBindings {
 export interface GatherQOverrides {
   readonly WG?: number;
   readonly Q4?: number;
+  readonly ALL?: number;
 }
 
 /** The uniform record of kernels/gemm.wgsl: its `struct Params` fields by WGSL name. */

@@ -222,7 +222,7 @@ export const KERNELS = {
       { name: "src", binding: 2, access: "read" },
       { name: "o", binding: 3, access: "read_write" },
     ],
-    overrides: { WG: 256, Q4: 0 },
+    overrides: { WG: 256, Q4: 0, ALL: 0 },
     constants: { QBLOCK: 32 },
   },
   gemm: {

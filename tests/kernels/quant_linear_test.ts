@@ -1,8 +1,9 @@
 /**
  * WebGPU's block-quantized kernels (gemv_q, gemm_q, gather_q) against a float64 reference of the dequantized
  * weights (runtime/ggml_types.ts `dequantize`, the host oracle shared with the GGUF reader): linear on both paths
- * (GEMV m ≤ 8, GEMM m > 8) from a view with bias and from a dense tensor, embed and embedFrom, with matrices split
- * over 4 KiB bindings, on an f16-weight backend (a quantized matrix keeps its blocks), and the bytes it keeps.
+ * (GEMV m ≤ 8, GEMM m > 8: `gemm_q`, and the f32 GEMM over a dequantized copy from `dequantMinRows` rows on, each
+ * forced in turn) from a view with bias and from a dense tensor, embed and embedFrom, with matrices split over 4 KiB
+ * bindings (the dequantized copy then spans a few rows at a time), on an f16-weight backend (a quantized matrix keeps its blocks), and the bytes it keeps.
  */
 import assert from "node:assert/strict";
 import type { QuantFormat, QuantizedMatrixData } from "../../runtime/backend.ts";
@@ -12,6 +13,7 @@ import { assertClose } from "../_assert.ts";
 import { idBits, rand, sideBySide } from "../ops/data.ts";
 import { embedRef, linearRef } from "../ops/reference.ts";
 import { gpuTest } from "./_gpu.ts";
+import { quantGemmConfig } from "../../kernels/linear_q.ts";
 
 const FORMATS: QuantFormat[] = ["q8_0", "q4_0"];
 
@@ -58,9 +60,18 @@ const LINEAR_SHAPES = [
 ];
 
 for (const format of FORMATS) {
-  gpuTest(`quantized ${format}: capabilities list it, linear on the GEMV and GEMM paths`, async (be) => {
+  gpuTest(`quantized ${format}: capabilities list it, linear on the GEMV and both GEMM paths`, async (be) => {
     assert.ok(be.capabilities.quantFormats.includes(format));
-    for (const [M, K, N] of LINEAR_SHAPES) await checkLinear(be, format, M, K, N);
+    const saved = quantGemmConfig.dequantMinRows;
+    try {
+      // Default (gemm_q below 128 rows, the f32 copy from 128), then every GEMM through the copy, then none.
+      for (const setting of [saved, 9, Infinity]) {
+        quantGemmConfig.dequantMinRows = setting;
+        for (const [M, K, N] of LINEAR_SHAPES) await checkLinear(be, format, M, K, N);
+      }
+    } finally {
+      quantGemmConfig.dequantMinRows = saved;
+    }
   });
   gpuTest(`quantized ${format}: embed and embedFrom are exact`, async (be) => {
     await checkEmbed(be, format, 50, 64);
@@ -68,7 +79,7 @@ for (const format of FORMATS) {
   });
   gpuTest(`quantized ${format}: split under 4 KiB bindings`, async (be) => {
     // [300, 320]: 340 (q8_0) or 180 (q4_0) bytes a row, so 12 or 22 rows a part; x / y bound a few rows at a time.
-    for (const M of [3, 70, 200]) await checkLinear(be, format, M, 320, 300);
+    for (const M of [3, 70, 200]) await checkLinear(be, format, M, 320, 300); // 200 rows: the f32 copy, 3 rows a time
     await checkEmbed(be, format, 300, 128); // 6 output rows of 128 fit one 4 KiB binding; the table is 10 parts
   }, { maxBindingSize: 4096 });
   gpuTest(`quantized ${format}: keeps its blocks on an f16-weight backend`, async (be) => {
