@@ -365,7 +365,7 @@ export const KERNELS = {
       { name: "seen", binding: 4, access: "read_write" },
     ],
     overrides: { WG: 256 },
-    constants: {},
+    constants: { SLOTS: 64 },
   },
   selective_scan_chunk: {
     params: [
