@@ -213,6 +213,24 @@ for (const bits of [8, 4] as const) {
   }
 }
 
+for (const name of ["mamba1-tiny", "mamba2-groups"] as const) {
+  gpuTest(`${name}: fused decode on q8_0 matrices split over binding parts (in_proj, tied lm_head)`, async (be) => {
+    // 16 KiB bindings: the q8_0 in_proj (mamba1: 256 rows, mamba2-groups: 392, 68 bytes each) and the quantized tied
+    // embedding / lm_head (256 rows) take two parts each, one fused GEMV per part; the conv epilogue (Mamba-1) finds
+    // its channels by the part's first row.
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    const weights = quantizeWeights(await loadWeights(dirSource(dir)), { bits: 8, embeddings: true });
+    using model = MambaModel.load(weights, be);
+    const ids = golden.input_ids;
+    const n = model.config.nLayer;
+    const { fusedCount, plainCount } = await compareQuantized(be, model, ids.slice(0, 8), ids.slice(8, 24), name);
+    console.log(`${name} q8_0 in parts: dispatches per decode step: fused ${fusedCount}, unfused ${plainCount}`);
+    // One more dispatch per split matrix: in_proj of each layer, lm_head's GEMV and the embedding's gather_q.
+    assert.equal(fusedCount, 4 * n + 2 + n + 2, `${name}: one more dispatch per split in_proj, lm_head, embedding`);
+  }, { maxBindingSize: 16 * 1024 });
+}
+
 gpuTest("mamba1-tiny: fused decode on mixed formats (q4_0 in_proj / out_proj, f32 x_proj) at batch 2", async (be) => {
   const dir = fixtureDir("mamba1-tiny");
   const golden = readGolden<FixtureGolden>(dir);
