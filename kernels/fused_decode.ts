@@ -5,15 +5,17 @@
  * - {@link fusedLinear} (`fused_gemv.wgsl`): the GEMV with a prologue applied to x as the lanes read it (nothing,
  *   or the RMS norm per channel group times a weight) and the residual add in the epilogue: `norm → in_proj`,
  *   `gated norm → out_proj → + residual`, `norm_f → lm_head` are one dispatch each (per weight part).
- * - {@link mamba1DecodeStep}: `fused_gemv` with the conv1d prologue (conv1d + SiLU feeding x_proj; workgroup 0 keeps
- *   the conv output), then `fused_scan_step.wgsl` (conv state update, dt_proj + softplus, scan update, D skip,
- *   SiLU(z) gate).
+ * - {@link mamba1DecodeStep}: `fused_gemv` for norm → in_proj with the conv1d epilogue (the lane that stores an
+ *   output of the x half also stores its conv1d + SiLU: the conv is computed once per (row, channel)), `fused_gemv`
+ *   for x_proj of that conv output, then `fused_scan_step.wgsl` (conv state update, dt_proj + softplus, scan
+ *   update, D skip, SiLU(z) gate).
  * - {@link mamba2DecodeStep}: `fused_ssd_step.wgsl` (conv1d + SSD state update per head + D skip + y · SiLU(z)),
  *   then `conv_state.wgsl` (the conv state update, after every head has read the old state).
  *
  * States keep the layouts of the unfused kernels, so prefill and fused decode hand over state unchanged. Weights:
- * f32 and f16 (F16W); block-quantized matrices are not taken ({@link fusesMatrix}: the model runs such a layer
- * unfused). Rows: at most {@link GEMV_MAX_ROWS} (decode batches beyond take the unfused GEMM path).
+ * f32, f16 (F16W) and Q8_0 / Q4_0 blocks (Q: dequantized in registers with include/quant_blocks.wgsl, as gemv_q;
+ * a quantized matrix behind a norm needs groups of whole blocks, {@link fusesMatrix}). Rows: at most
+ * {@link GEMV_MAX_ROWS} (decode batches beyond take the unfused GEMM path).
  *
  * @module
  */
@@ -29,7 +31,7 @@ import type {
 import { asView } from "../runtime/backend.ts";
 import { checkLinear } from "../runtime/op_checks.ts";
 import { convStateProgram } from "./conv1d.ts";
-import { GEMV_FEATURES, KERNELS } from "./generated/kernels.ts";
+import { GEMV_FEATURES, KERNELS, QBLOCK } from "./generated/kernels.ts";
 import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
 import { GEMV_MAX_ROWS } from "./linear.ts";
 import { finiteF32, grid, type Program, type Slice } from "./program.ts";
@@ -43,9 +45,13 @@ export const FUSED_MAX_STATE = 256;
 const SCAN_WG = KERNELS.fused_scan_step.overrides.WG;
 const SSD_WG = KERNELS.fused_ssd_step.overrides.WG;
 
-/** Whether the fused ops take `m`: f32 or f16 storage (block-quantized matrices run unfused). */
-export function fusesMatrix(c: OpContext, m: Matrix): boolean {
-  return c.matrix(m, "fusesMatrix").quant === null;
+/**
+ * Whether the fused ops take `m`: f32, f16 or block-quantized storage; a quantized matrix behind a norm prologue
+ * only when its groups are whole blocks (`normGroupSize` a multiple of 32: the kernel walks a group's code words).
+ */
+export function fusesMatrix(c: OpContext, m: Matrix, normGroupSize?: number): boolean {
+  const gm = c.matrix(m, "fusesMatrix");
+  return gm.quant === null || normGroupSize === undefined || normGroupSize % QBLOCK === 0;
 }
 
 function fail(op: string, what: string): never {
@@ -61,11 +67,19 @@ function sizeIs(op: string, t: GpuTensor | null, size: number): void {
   if (t && t.size !== size) fail(op, `${t.label} has ${t.size} values, expected ${size}`);
 }
 
-/** Fusable matrix or a RangeError naming the op. */
-function fusedMatrix(c: OpContext, m: Matrix, op: string): GpuMatrix {
-  const gm = c.matrix(m, op);
-  if (gm.quant) fail(op, `${gm.label} is ${gm.quant}: the fused decode ops take f32 and f16 matrices only`);
-  return gm;
+/** The `Q` override of a matrix's storage: 0 f32 / f16, 1 Q8_0, 2 Q4_0. */
+function quantCode(m: GpuMatrix): 0 | 1 | 2 {
+  return m.quant === null ? 0 : m.quant === "q8_0" ? 1 : 2;
+}
+
+/** The conv epilogue of in_proj's GEMV (Mamba-1): conv weight (D, K), bias, state (m, D, K−1), output (m, D). */
+interface ConvEpilogue {
+  weight: Slice;
+  bias: Slice | null;
+  state: Slice;
+  out: Slice;
+  k: number;
+  d: number;
 }
 
 interface GemvSpec {
@@ -74,42 +88,37 @@ interface GemvSpec {
   xStride: number;
   rows: number;
   w: GpuMatrix;
-  bias: Slice;
-  hasBias: boolean;
+  bias: Slice | null;
   y: Slice;
   yStride: number;
-  pro: 0 | 1 | 2;
-  aux: Slice;
-  aux2: Slice;
-  hasAux2: boolean;
-  st: Slice;
-  xout: Slice;
+  norm: { weight: Slice; group: number; eps: number } | null;
   res: Slice | null;
-  group: number;
-  eps: number;
-  convK: number;
+  conv: ConvEpilogue | null;
+  /** A writable slice for xout when there is no conv epilogue. */
+  scratch: Slice;
+  dummy: Slice;
 }
 
 /** The fused GEMV dispatches, one per weight part. */
 function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
   const out: Program<"fused_gemv">[] = [];
-  let first = true;
+  const q = quantCode(s.w);
   for (const part of s.w.parts!) {
     if (part.rows <= 0) continue;
     out.push({
       kernel: "fused_gemv",
-      label: s.pro === 2 ? "fused_conv_gemv" : s.pro === 1 ? "fused_norm_gemv" : "fused_gemv",
-      constants: { F16W: s.w.f16 ? 1 : 0, PRO: s.pro, RES: s.res ? 1 : 0 },
+      label: s.conv ? "fused_norm_gemv_conv" : s.norm ? "fused_norm_gemv" : "fused_gemv",
+      constants: { F16W: s.w.f16 ? 1 : 0, Q: q, PRO: s.norm ? 1 : 0, RES: s.res ? 1 : 0, CONV: s.conv ? 1 : 0 },
       bindings: {
         x: s.x,
         w: { buffer: part.buffer, offset: 0, size: s.w.partBytes(part.rows) },
-        bias: s.bias,
+        bias: s.bias ?? s.dummy,
         y: s.y,
-        aux: s.aux,
-        aux2: s.aux2,
-        st: s.st,
-        xout: s.xout,
-        res: s.res ?? s.aux2,
+        nw: s.norm ? s.norm.weight : s.dummy,
+        conv_b: s.conv?.bias ?? s.dummy,
+        conv_st: s.conv ? s.conv.state : s.dummy,
+        xout: s.conv ? s.conv.out : s.scratch,
+        epi: s.res ?? s.conv?.weight ?? s.dummy,
       },
       uniforms: {
         m: s.rows,
@@ -119,17 +128,17 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
         x_base: s.xBase,
         y_stride: s.yStride,
         y_base: part.r0,
-        has_bias: s.hasBias ? 1 : 0,
+        has_bias: s.bias ? 1 : 0,
         bias_base: part.r0,
-        group: s.group,
-        eps: s.eps,
-        conv_k: s.convK,
-        has_aux2: s.hasAux2 ? 1 : 0,
-        write_x: first && s.pro === 2 ? 1 : 0,
+        group: s.norm ? s.norm.group : 1,
+        eps: s.norm ? s.norm.eps : 0,
+        scale_base: q ? s.w.scaleBase(part.rows) : 0,
+        conv_k: s.conv ? s.conv.k : 1,
+        conv_d: s.conv ? s.conv.d : 0,
+        has_conv_b: s.conv?.bias ? 1 : 0,
       },
       workgroups: grid(part.rows, GEMV_FEATURES),
     });
-    first = false;
   }
   return out;
 }
@@ -137,6 +146,25 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
 /** A small read-write tensor bound where a kernel's writable operand is unused (never aliasing the read dummy). */
 function scratch(c: OpContext): GpuTensor {
   return c.alloc([64], "fused.unused");
+}
+
+/** The norm prologue of a fused GEMV over `m`, checked (`RangeError` naming `op`). */
+function normPrologue(
+  c: OpContext,
+  op: string,
+  m: GpuMatrix,
+  norm: { weight: Tensor; eps: number; groupSize: number },
+): { weight: Slice; group: number; eps: number } {
+  const nw = c.tensor(norm.weight, op);
+  sizeIs(op, nw, m.k);
+  const g = norm.groupSize;
+  if (!(Number.isInteger(g) && g >= 1 && m.k % g === 0 && m.k / g <= FUSED_MAX_NORM_GROUPS)) {
+    fail(op, `norm groupSize ${g} must divide ${m.k} into at most ${FUSED_MAX_NORM_GROUPS} groups`);
+  }
+  if (m.quant && g % QBLOCK !== 0) {
+    fail(op, `norm groupSize ${g} of ${m.quant} ${m.label} is not a multiple of its ${QBLOCK}-weight blocks`);
+  }
+  return { weight: c.slice(nw, op), group: g, eps: norm.eps };
 }
 
 /** `[T, n]` residual + prologue(x) · Wᵀ + bias (see {@link FusedLinearOptions}). */
@@ -150,19 +178,11 @@ export function fusedLinear(
   const op = `fusedLinear(${w.label})`;
   const v = asView(x);
   const xt = c.tensor(v.tensor, op);
-  const m = fusedMatrix(c, w, op);
+  const m = c.matrix(w, op);
   const bt = bias ? c.tensor(bias, op) : null;
   const rows = checkLinear(v, m, bt);
   if (rows > GEMV_MAX_ROWS) fail(op, `${rows} rows; the fused GEMV takes at most ${GEMV_MAX_ROWS} (decode)`);
-  const norm = options.norm ?? null;
-  const nw = norm ? c.tensor(norm.weight, op) : null;
-  if (norm) {
-    sizeIs(op, nw, m.k);
-    const g = norm.groupSize;
-    if (!(Number.isInteger(g) && g >= 1 && m.k % g === 0 && m.k / g <= FUSED_MAX_NORM_GROUPS)) {
-      fail(op, `norm groupSize ${g} must divide ${m.k} into at most ${FUSED_MAX_NORM_GROUPS} groups`);
-    }
-  }
+  const norm = options.norm ? normPrologue(c, op, m, options.norm) : null;
   const res = options.residual ? c.tensor(options.residual, op) : null;
   if (res && (res.shape.length !== 2 || res.shape[0] !== rows || res.shape[1] !== m.n)) {
     fail(op, `residual ${res.label} is [${res.shape}], expected [${rows}, ${m.n}]`);
@@ -177,38 +197,41 @@ export function fusedLinear(
       xStride: xt.shape[1],
       rows,
       w: m,
-      bias: bt ? c.slice(bt, op) : c.dummy,
-      hasBias: !!bt,
+      bias: bt ? c.slice(bt, op) : null,
       y: c.slice(out, op),
       yStride: m.n,
-      pro: norm ? 1 : 0,
-      aux: nw ? c.slice(nw, op) : c.dummy,
-      aux2: c.dummy,
-      hasAux2: false,
-      st: c.dummy,
-      xout: c.slice(unused, op),
+      norm,
       res: res ? c.slice(res, op) : null,
-      group: norm ? norm.groupSize : 1,
-      eps: norm ? norm.eps : 0,
-      convK: 1,
+      conv: null,
+      scratch: c.slice(unused, op),
+      dummy: c.dummy,
     })
   ) c.run(p);
   c.free(unused);
   return out;
 }
 
-/** One Mamba-1 decode step after in_proj: returns y `[batch, D]`; updates the conv and SSM states. */
+/**
+ * One Mamba-1 decode step from the residual stream h `[batch, dModel]`: returns the mixer's y `[batch, D]` (before
+ * out_proj); updates the conv and SSM states. Three dispatches: RMSNorm → in_proj with the conv epilogue (each
+ * output of the x half also stores its conv1d + SiLU), x_proj of the conv output, then fused_scan_step.
+ */
 export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   const op = "mamba1DecodeStep";
-  const xz = c.tensor(a.xz, op), xProj = fusedMatrix(c, a.xProj, op), dtProj = fusedMatrix(c, a.dtProj, op);
+  const inProj = c.matrix(a.inProj, op), xProj = c.matrix(a.xProj, op), dtProj = c.matrix(a.dtProj, op);
   const D = xProj.k, R = a.dtRank, N = a.dState, B = a.batch;
-  if (rowsOf(op, xz, 2 * D) !== B) fail(op, `${xz.label} has ${xz.shape[0]} rows for a batch of ${B}`);
+  const h = c.tensor(a.h, op);
+  if (rowsOf(op, h, inProj.k) !== B) fail(op, `${h.label} has ${h.shape[0]} rows for a batch of ${B}`);
   if (B > GEMV_MAX_ROWS) fail(op, `batch ${B}; the fused step takes at most ${GEMV_MAX_ROWS}`);
+  if (inProj.n !== 2 * D) fail(op, `${inProj.label} has ${inProj.n} rows, expected 2D = ${2 * D}`);
+  const inBias = a.inProjBias ? c.tensor(a.inProjBias, op) : null;
+  sizeIs(op, inBias, 2 * D);
   if (xProj.n !== R + 2 * N) fail(op, `${xProj.label} has ${xProj.n} rows, expected R + 2N = ${R + 2 * N}`);
   if (dtProj.n !== D || dtProj.k !== R) {
     fail(op, `${dtProj.label} is [${dtProj.n}, ${dtProj.k}], expected [${D}, ${R}]`);
   }
   if (dtProj.parts!.length !== 1) fail(op, `${dtProj.label} is split over binding parts`);
+  const norm = normPrologue(c, op, inProj, { ...a.norm, groupSize: inProj.k });
   const cw = c.tensor(a.convWeight, op), cb = a.convBias ? c.tensor(a.convBias, op) : null;
   const K = cw.size / D;
   if (!(Number.isInteger(K) && K >= 2)) fail(op, `${cw.label} has ${cw.size} values: not [${D}, K ≥ 2]`);
@@ -220,37 +243,45 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   sizeIs(op, A, D * N);
   sizeIs(op, Dv, D);
   sizeIs(op, dtb, D);
+  const xz = c.alloc([B, 2 * D], `${inProj.label}.out`);
   const xc = c.alloc([B, D], "ssm.out");
   const xdbl = c.alloc([B, R + 2 * N], `${xProj.label}.out`);
   const xzs = c.slice(xz, op), xcs = c.slice(xc, op), css = c.slice(cs, op);
-  for (
-    const p of gemvPrograms({
-      x: xzs,
+  const unused = scratch(c);
+  const common = { rows: B, res: null, scratch: c.slice(unused, op), dummy: c.dummy };
+  const conv = { weight: c.slice(cw, op), bias: cb ? c.slice(cb, op) : null, state: css, out: xcs, k: K, d: D };
+  const programs = [
+    ...gemvPrograms({
+      ...common,
+      x: c.slice(h, op),
       xBase: 0,
-      xStride: 2 * D,
-      rows: B,
+      xStride: inProj.k,
+      w: inProj,
+      bias: inBias ? c.slice(inBias, op) : null,
+      y: xzs,
+      yStride: 2 * D,
+      norm,
+      conv,
+    }),
+    ...gemvPrograms({
+      ...common,
+      x: xcs,
+      xBase: 0,
+      xStride: D,
       w: xProj,
-      bias: c.dummy,
-      hasBias: false,
+      bias: null,
       y: c.slice(xdbl, op),
       yStride: R + 2 * N,
-      pro: 2,
-      aux: c.slice(cw, op),
-      aux2: cb ? c.slice(cb, op) : c.dummy,
-      hasAux2: !!cb,
-      st: css,
-      xout: xcs,
-      res: null,
-      group: 1,
-      eps: 0,
-      convK: K,
-    })
-  ) c.run(p);
+      norm: null,
+      conv: null,
+    }),
+  ];
+  for (const p of programs) c.run(p);
   const part = dtProj.parts![0];
   c.run({
     kernel: "fused_scan_step",
     label: "fused_scan_step",
-    constants: { WG: SCAN_WG, F16W: dtProj.f16 ? 1 : 0 },
+    constants: { WG: SCAN_WG, F16W: dtProj.f16 ? 1 : 0, Q: quantCode(dtProj) },
     bindings: {
       xz: xzs,
       xc: xcs,
@@ -271,10 +302,13 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
       xz_stride: 2 * D,
       xdbl_stride: R + 2 * N,
       has_dt_bias: 1,
+      scale_base: dtProj.quant ? dtProj.scaleBase(part.rows) : 0,
     },
     workgroups: grid(B * D, SCAN_WG),
   });
+  c.free(unused);
   c.free(xdbl);
+  c.free(xz);
   return xc;
 }
 

@@ -1,21 +1,28 @@
 // Fused decode GEMV (m ≤ 8 rows): y[m, j] = res[m, j] + Σ_k pro(m, k) · w[j, k] + bias[j], with a prologue pro
 // applied to each input of x as the lanes read it:
 //   PRO = 0: x itself;
-//   PRO = 1: RMS norm per group of `group` channels, times aux[k] (Mamba's RMSNorm with group = k; Mamba-2's gated
+//   PRO = 1: RMS norm per group of `group` channels, times nw[k] (Mamba's RMSNorm with group = k; Mamba-2's gated
 //            norm, whose gate y · SiLU(z) was applied by fused_ssd_step), each workgroup recomputing the row's
-//            sums of squares alongside its dot products (see main);
-//   PRO = 2: Mamba-1's causal conv1d + SiLU of one decode token, in(k) = SiLU(aux2[k] + Σ_j aux[k, j] · tap_j),
-//            the taps being the conv state st[m, k, 0..K−2] then x[m, k]; workgroup 0 also writes the result to
-//            xout (the scan's input). The state is read only: fused_scan_step updates it afterwards.
-// RES adds res (same placement as y) in the epilogue: the residual add of out_proj.
-// A workgroup computes GEMV_FEATURES outputs with 64 lanes each, as gemv.wgsl; F16W as there.
+//            sums of squares alongside its dot products (see main).
+// Epilogues (each output is stored by one lane, which applies them):
+//   RES:  adds epi (same placement as y): the residual add of out_proj;
+//   CONV: Mamba-1's causal conv1d + SiLU of one decode token for the outputs j < conv_d (the x half of in_proj):
+//         xout[m, j] = SiLU(conv_b[j] + Σ_t epi[j, t] · tap_t), the taps being the conv state conv_st[m, j, 0..K−2]
+//         then y[m, j] itself — so the conv is computed once per (row, channel), by the lane that stores y. The
+//         state is read only: fused_scan_step updates it afterwards.
+// Weights: f32 (Q = 0), f16 pairs (Q = 0, F16W), or Q8_0 / Q4_0 blocks (Q = 1 / 2; include/quant_blocks.wgsl,
+// dequantized in registers as gemv_q.wgsl does: lanes stride over a row's code words, 4 or 8 weights each).
+// A workgroup computes GEMV_FEATURES outputs with 64 lanes each, as gemv.wgsl.
 
 #include "grid.wgsl"
 #include "gemm_tile.wgsl"
+#include "quant_blocks.wgsl"
 
 override F16W: bool = false;
+override Q: u32 = 0u; // 0: f32 / f16 weights, 1: Q8_0 blocks, 2: Q4_0 blocks
 override PRO: u32 = 0u;
 override RES: bool = false;
+override CONV: bool = false;
 
 const LANES: u32 = 64u;
 const FEATS: u32 = GEMV_FEATURES;
@@ -28,26 +35,27 @@ struct Params {
   x_stride: u32,
   x_base: u32,
   y_stride: u32,
-  y_base: u32,
+  y_base: u32, // this part's first output column (its first row of the whole matrix)
   has_bias: u32,
   bias_base: u32,
-  group: u32, // PRO = 1: channels per norm group (k is a multiple)
+  group: u32, // PRO = 1: channels per norm group (k is a multiple; with Q, a multiple of 32)
   eps: f32,
-  conv_k: u32, // PRO = 2: K
-  has_aux2: u32, // PRO = 2: conv bias present
-  write_x: u32, // PRO = 2: workgroup 0 writes the conv output to xout (m, k)
+  scale_base: u32, // Q: first word of the scales in w
+  conv_k: u32, // CONV: K
+  conv_d: u32, // CONV: channels D (outputs y_base + j < D get the conv)
+  has_conv_b: u32, // CONV: conv bias present
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (m, x_stride)
-@group(0) @binding(2) var<storage, read> w: array<u32>; // (n, k) f32 bits, or (n, ⌈k/2⌉) f16 pairs
+@group(0) @binding(2) var<storage, read> w: array<u32>; // (n, k) f32 bits, (n, ⌈k/2⌉) f16 pairs, or codes + scales
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (≥ bias_base + n), or a dummy
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // (m, y_stride)
-@group(0) @binding(5) var<storage, read> aux: array<f32>; // PRO 1: norm weight (k); PRO 2: conv weight (k, K)
-@group(0) @binding(6) var<storage, read> aux2: array<f32>; // PRO 2: conv bias (k), or a dummy
-@group(0) @binding(7) var<storage, read> st: array<f32>; // PRO 2: conv state (m, k, K−1), or a dummy
-@group(0) @binding(8) var<storage, read_write> xout: array<f32>; // PRO 2: (m, k), or a scratch
-@group(0) @binding(9) var<storage, read> res: array<f32>; // RES: indexed as y, or a dummy
+@group(0) @binding(5) var<storage, read> nw: array<f32>; // PRO 1: norm weight (k), or a dummy
+@group(0) @binding(6) var<storage, read> conv_b: array<f32>; // CONV: conv bias (D), or a dummy
+@group(0) @binding(7) var<storage, read> conv_st: array<f32>; // CONV: conv state (m, D, K−1), or a dummy
+@group(0) @binding(8) var<storage, read_write> xout: array<f32>; // CONV: conv output (m, D), or a scratch
+@group(0) @binding(9) var<storage, read> epi: array<f32>; // RES: the residual, indexed as y; CONV: conv weight (D, K)
 
 var<workgroup> red: array<vec2<f32>, THREADS>; // (FEATS, LANES): partial (dot, sum of squares)
 
@@ -55,7 +63,7 @@ fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));
 }
 
-// Weight k of row j: f32 bits, or one half of an f16 pair.
+// Weight k of row j: f32 bits, or one half of an f16 pair (Q = 0).
 fn weight(j: u32, k: u32) -> f32 {
   if (F16W) {
     let wv = unpack2x16float(w[j * ((p.k + 1u) / 2u) + k / 2u]);
@@ -64,26 +72,60 @@ fn weight(j: u32, k: u32) -> f32 {
   return bitcast<f32>(w[j * p.k + k]);
 }
 
-// The prologue's input k of row m before any norm scale: x (PRO 0), x · aux[k] (PRO 1), SiLU(conv) (PRO 2, as
-// conv1d.wgsl computes it).
-fn staged(m: u32, k: u32) -> f32 {
-  let xv = x[p.x_base + m * p.x_stride + k];
+fn x4(at: u32) -> vec4<f32> {
+  return vec4<f32>(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
+}
+
+fn nw4(k: u32) -> vec4<f32> {
   if (PRO == 1u) {
-    return xv * aux[k];
+    return vec4<f32>(nw[k], nw[k + 1u], nw[k + 2u], nw[k + 3u]);
   }
-  if (PRO == 2u) {
-    let km1 = p.conv_k - 1u;
-    var acc = 0.0;
-    if (p.has_aux2 != 0u) {
-      acc = aux2[k];
+  return vec4<f32>(1.0);
+}
+
+// (dot, sum of squares) of the inputs k0 .. k0 + 3 of row m (at xb + k0) against codes c: the prologue's inputs
+// before the norm scale (x · nw with PRO 1) and their raw squares.
+fn qpart(xb: u32, k0: u32, c: vec4<f32>) -> vec2<f32> {
+  let xr = x4(xb + k0);
+  return vec2<f32>(dot(c, xr * nw4(k0)), dot(xr, xr));
+}
+
+// The lane's (dot, sum of squares) over inputs [k_lo, k_hi) of row m against weight row jc.
+fn lane_sums(m: u32, jc: u32, k_lo: u32, k_hi: u32, lane: u32) -> vec2<f32> {
+  let xb = p.x_base + m * p.x_stride;
+  var acc = vec2<f32>(0.0, 0.0);
+  if (Q != 0u) {
+    // Code words of the blocks [k_lo, k_hi) / 32 of row jc, one word (4 or 8 weights) per lane step.
+    let q4 = Q == 2u;
+    let qw = qwords(q4);
+    let nb = p.k / QBLOCK;
+    let wrow = jc * nb * qw;
+    for (var i = k_lo / QBLOCK * qw + lane; i < k_hi / QBLOCK * qw; i += LANES) {
+      let b = i / qw;
+      let s = jc * nb + b;
+      let d = qscale(w[p.scale_base + s / 2u], s);
+      let word = w[wrow + i];
+      let k0 = b * QBLOCK + (i % qw) * 4u;
+      var part: vec2<f32>;
+      if (q4) {
+        part = qpart(xb, k0, q4_codes(word, 0u)) + qpart(xb, k0 + 16u, q4_codes(word, 4u));
+      } else {
+        part = qpart(xb, k0, q8_codes(word));
+      }
+      acc = vec2<f32>(fma(d, part.x, acc.x), acc.y + part.y);
     }
-    for (var j = 0u; j < km1; j++) {
-      acc = fma(aux[k * p.conv_k + j], st[(m * p.k + k) * km1 + j], acc);
-    }
-    acc = fma(aux[k * p.conv_k + km1], xv, acc);
-    return silu(acc);
+    return acc;
   }
-  return xv;
+  for (var k = k_lo + lane; k < k_hi; k += LANES) {
+    let xv = x[xb + k];
+    if (PRO == 1u) {
+      acc.x = fma(weight(jc, k), xv * nw[k], acc.x);
+      acc.y = fma(xv, xv, acc.y);
+    } else {
+      acc.x = fma(weight(jc, k), xv, acc.x);
+    }
+  }
+  return acc;
 }
 
 @compute @workgroup_size(THREADS)
@@ -101,23 +143,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   // plain GEMV with one group (every workgroup, every row of it, recomputes the sum of squares: k is small).
   let group = select(p.k, p.group, PRO == 1u);
   let groups = p.k / group;
-  let keep = PRO == 2u && p.write_x != 0u && wg == 0u && f == 0u;
   for (var m = 0u; m < p.m; m++) {
     var v = 0.0;
     for (var g = 0u; g < groups; g++) {
-      var acc = vec2<f32>(0.0, 0.0);
-      for (var k = g * group + lane; k < (g + 1u) * group; k += LANES) {
-        let a = staged(m, k);
-        acc.x = fma(weight(jc, k), a, acc.x);
-        if (PRO == 1u) {
-          let xv = x[p.x_base + m * p.x_stride + k];
-          acc.y = fma(xv, xv, acc.y);
-        }
-        if (keep) {
-          xout[m * p.k + k] = a;
-        }
-      }
-      red[t] = acc;
+      red[t] = lane_sums(m, jc, g * group, (g + 1u) * group, lane);
       for (var h = LANES / 2u; h > 0u; h >>= 1u) {
         workgroupBarrier();
         if (lane < h) {
@@ -139,9 +168,23 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
       let yi = p.y_base + m * p.y_stride + j;
       if (RES) {
-        v += res[yi];
+        v += epi[yi];
       }
       y[yi] = v;
+      let c = p.y_base + j; // the output's channel (row of the whole matrix)
+      if (CONV && c < p.conv_d) {
+        // conv1d.wgsl's sum for one token: bias, the K − 1 state taps, then this token's input v.
+        let km1 = p.conv_k - 1u;
+        var acc = 0.0;
+        if (p.has_conv_b != 0u) {
+          acc = conv_b[c];
+        }
+        for (var tap = 0u; tap < km1; tap++) {
+          acc = fma(epi[c * p.conv_k + tap], conv_st[(m * p.conv_d + c) * km1 + tap], acc);
+        }
+        acc = fma(epi[c * p.conv_k + km1], v, acc);
+        xout[m * p.conv_d + c] = silu(acc);
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
-// Mamba-1 decode step after x_proj (fused_gemv with the conv prologue), one thread per (b, d):
+// Mamba-1 decode step after x_proj (in_proj's fused_gemv wrote the conv output, x_proj's read it), one thread per
+// (b, d):
 //   conv state[b, d, :] ← its last K−2 taps ++ x[b, d]   (conv_state.wgsl for one token)
 //   Δ = softplus(dt_proj[d, :] · δ[b, :] + dt_bias[d])   (the dt_proj GEMV row; softplus as selective_scan_output)
 //   h[n] ← exp(Δ A[d, n]) h[n] + Δ B[b, n] u,  y = (Σ_n C[b, n] h[n] + D[d] u) · SiLU(z[b, d])
@@ -7,9 +8,11 @@
 
 #include "grid.wgsl"
 #include "softplus.wgsl"
+#include "quant_blocks.wgsl"
 
 override WG: u32 = 64u;
 override F16W: bool = false; // dt_proj stored as f16 pairs (rows padded to an even length)
+override Q: u32 = 0u; // dt_proj as Q8_0 (1) or Q4_0 (2) blocks (include/quant_blocks.wgsl; R a multiple of 32)
 
 struct Params {
   batch: u32,
@@ -20,6 +23,7 @@ struct Params {
   xz_stride: u32, // in_proj output: x in columns [0, D), z in [D, 2D)
   xdbl_stride: u32, // x_proj output: δ [0, R), B [R, R + N), C [R + N, R + 2N)
   has_dt_bias: u32,
+  scale_base: u32, // Q: first word of dt_proj's scales
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -27,11 +31,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> xc: array<f32>; // (batch, D): u in, y out
 @group(0) @binding(3) var<storage, read> xdbl: array<f32>; // (batch, xdbl_stride)
 @group(0) @binding(4) var<storage, read_write> conv_state: array<f32>; // (batch, D, K−1)
-@group(0) @binding(5) var<storage, read> dtw: array<u32>; // (D, R) f32 bits, or (D, ⌈R/2⌉) f16 pairs
+@group(0) @binding(5) var<storage, read> dtw: array<u32>; // (D, R) f32 bits, (D, ⌈R/2⌉) f16 pairs, or blocks
 @group(0) @binding(6) var<storage, read> dtb: array<f32>; // (D)
 @group(0) @binding(7) var<storage, read> A: array<f32>; // (D, N)
 @group(0) @binding(8) var<storage, read> Dv: array<f32>; // (D)
 @group(0) @binding(9) var<storage, read_write> hs: array<f32>; // (batch, D, N)
+
+fn xd4(at: u32) -> vec4<f32> {
+  return vec4<f32>(xdbl[at], xdbl[at + 1u], xdbl[at + 2u], xdbl[at + 3u]);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -52,7 +60,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   // Δ: the dt_proj row of channel d against δ.
   let row = b * p.xdbl_stride;
   var dtv = 0.0;
-  if (F16W) {
+  if (Q != 0u) {
+    // gemv_q.wgsl's dequantization, one row by one thread: code word by code word, d · (codes · δ) per word.
+    let q4 = Q == 2u;
+    let qw = qwords(q4);
+    let nb = p.r / QBLOCK;
+    for (var i = 0u; i < nb * qw; i++) {
+      let b = i / qw;
+      let s = d * nb + b;
+      let k0 = row + b * QBLOCK + (i % qw) * 4u;
+      let word = dtw[d * nb * qw + i];
+      var part: f32;
+      if (q4) {
+        part = dot(q4_codes(word, 0u), xd4(k0)) + dot(q4_codes(word, 4u), xd4(k0 + 16u));
+      } else {
+        part = dot(q8_codes(word), xd4(k0));
+      }
+      dtv = fma(qscale(dtw[p.scale_base + s / 2u], s), part, dtv);
+    }
+  } else if (F16W) {
     let words = (p.r + 1u) / 2u;
     for (var w = 0u; w < words; w++) {
       let wv = unpack2x16float(dtw[d * words + w]);

@@ -500,9 +500,9 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   // ---- fused decode ops (kernels/fused_decode.ts) ------------------------------------------------------------
 
-  fusesMatrix(m: Matrix): boolean {
+  fusesMatrix(m: Matrix, normGroupSize?: number): boolean {
     this.#check();
-    return fused.fusesMatrix(this.#ops, m);
+    return fused.fusesMatrix(this.#ops, m, normGroupSize);
   }
 
   fusedLinear(x: Tensor | View, w: Matrix, bias: Tensor | null, options?: FusedLinearOptions): Tensor {

@@ -653,9 +653,10 @@ export interface Backend {
   readonly dispatchCount?: number;
   /**
    * With {@link BackendCapabilities.fusedDecode}: whether the fused decode ops take this matrix (its storage
-   * format and its split over binding parts); a layer with a matrix they do not take runs the unfused ops.
+   * format and its split over binding parts; `normGroupSize`: behind a norm prologue over groups of that many
+   * channels); a layer with a matrix they do not take runs the unfused ops.
    */
-  fusesMatrix?(m: Matrix): boolean;
+  fusesMatrix?(m: Matrix, normGroupSize?: number): boolean;
   /**
    * With {@link BackendCapabilities.fusedDecode}: `[T, n]` residual + prologue(x) · Wᵀ + bias in one kernel per
    * weight part, for decode (T ≤ 8 rows): the prologue is nothing, or `options.norm`'s RMS norm (per group of
@@ -663,9 +664,10 @@ export interface Backend {
    */
   fusedLinear?(x: Tensor | View, w: Matrix, bias: Tensor | null, options?: FusedLinearOptions): Tensor;
   /**
-   * With {@link BackendCapabilities.fusedDecode}: one Mamba-1 decode step of the mixer after in_proj, in two
-   * dispatches: conv1d (reading the conv state) feeding x_proj, then the conv state update, dt_proj + softplus,
-   * the scan update, D skip and SiLU(z) gate. Returns `[batch, D]`, as `selectiveScan`; updates both states.
+   * With {@link BackendCapabilities.fusedDecode}: one Mamba-1 decode step of the mixer from the residual stream up
+   * to out_proj, in three dispatches: RMSNorm → in_proj with conv1d (reading the conv state) in its epilogue,
+   * x_proj, then the conv state update, dt_proj + softplus, the scan update, D skip and SiLU(z) gate. Returns
+   * `[batch, D]`, as `selectiveScan`; updates both states.
    */
   mamba1DecodeStep?(args: Mamba1DecodeArgs): Tensor;
   /**
@@ -718,8 +720,12 @@ export interface FusedLinearOptions {
  * ```
  */
 export interface Mamba1DecodeArgs {
-  /** in_proj's output `[batch, 2D]`: x in columns [0, D), z in [D, 2D). */
-  xz: Tensor;
+  /** The residual stream `[batch, dModel]` entering the layer. */
+  h: Tensor;
+  /** The layer's RMSNorm (over the whole width) before in_proj. */
+  norm: { weight: Tensor; eps: number };
+  inProj: Matrix; // (2D, dModel): x in output columns [0, D), z in [D, 2D)
+  inProjBias: Tensor | null; // (2D)
   convWeight: Tensor; // (D, K)
   convBias: Tensor | null; // (D)
   convState: Tensor; // (batch, D, K−1)

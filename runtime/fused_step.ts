@@ -2,13 +2,14 @@
  * The fused decode step of one layer, on a backend with {@link BackendCapabilities.fusedDecode}: the same math as
  * `rmsNorm → mixer → add` (runtime/mixers.ts) in at most 4 dispatches —
  *
- *   Mamba-1: fusedLinear(norm → in_proj) · mamba1DecodeStep (conv1d → x_proj; conv state, dt_proj, scan, gate)
+ *   Mamba-1: mamba1DecodeStep (norm → in_proj with conv1d; x_proj; conv state, dt_proj, scan, gate)
  *            · fusedLinear(out_proj → + residual)
  *   Mamba-2: fusedLinear(norm → in_proj) · mamba2DecodeStep (conv1d + SSD + gate; conv state)
  *            · fusedLinear(gated norm → out_proj → + residual)
  *
  * A layer the fused ops do not take ({@link fusesLayer}: Falcon-Mamba's δ/B/C norms, a bridged pruned layer, a
- * block-quantized matrix, a state or batch beyond the backend's limits) runs the unfused ops instead.
+ * matrix the backend's fused ops do not take, a state or batch beyond the backend's limits) runs the unfused ops
+ * instead.
  *
  * @module
  */
@@ -22,14 +23,14 @@ import type { InferenceState } from "./state.ts";
 export function fusesLayer(be: Backend, cfg: MambaConfig, w: DeviceLayer, batch: number): boolean {
   const lim = be.capabilities.fusedDecode;
   if (!lim || !be.fusesMatrix || !be.fusedLinear || batch > lim.maxRows) return false;
-  if (!be.fusesMatrix(w.inProj) || !be.fusesMatrix(w.outProj)) return false;
+  if (!be.fusesMatrix(w.inProj, cfg.dModel)) return false;
   if (cfg.dConv < 2) return false;
   if (w.arch === "mamba1") {
     return !!be.mamba1DecodeStep && w.bcdtNorm === null && w.xProj !== null && be.fusesMatrix(w.xProj) &&
-      be.fusesMatrix(w.dtProj);
+      be.fusesMatrix(w.dtProj) && be.fusesMatrix(w.outProj);
   }
   return !!be.mamba2DecodeStep && w.bridge === null && w.dState <= lim.maxState &&
-    cfg.dInner / cfg.normGroupSize <= lim.maxNormGroups;
+    cfg.dInner / cfg.normGroupSize <= lim.maxNormGroups && be.fusesMatrix(w.outProj, cfg.normGroupSize);
 }
 
 /**
@@ -46,13 +47,14 @@ export function fusedLayerStep(
   state: InferenceState,
 ): Tensor {
   const fusedLinear = be.fusedLinear!;
-  const norm = { weight: w.norm, eps: cfg.eps, groupSize: cfg.dModel };
-  const inner = fusedLinear.call(be, h, w.inProj, w.inProjBias, { norm }); // (B, in_proj width)
   let y: Tensor;
   let gate: { weight: Tensor; eps: number; groupSize: number } | null = null;
   if (w.arch === "mamba1") {
     y = be.mamba1DecodeStep!({
-      xz: inner,
+      h,
+      norm: { weight: w.norm, eps: cfg.eps },
+      inProj: w.inProj,
+      inProjBias: w.inProjBias,
       convWeight: w.convWeight,
       convBias: w.convBias,
       convState: state.conv[l],
@@ -67,6 +69,8 @@ export function fusedLayerStep(
       dState: w.dState,
     });
   } else {
+    const norm = { weight: w.norm, eps: cfg.eps, groupSize: cfg.dModel };
+    const inner = fusedLinear.call(be, h, w.inProj, w.inProjBias, { norm }); // (B, in_proj width)
     y = be.mamba2DecodeStep!({
       zxbcdt: inner,
       convWeight: w.convWeight,
@@ -85,8 +89,8 @@ export function fusedLayerStep(
       dtMax: cfg.timeStepLimit[1],
     });
     gate = { weight: w.gateNorm, eps: cfg.eps, groupSize: cfg.normGroupSize };
+    be.free(inner);
   }
-  be.free(inner);
   const out = fusedLinear.call(be, y, w.outProj, w.outProjBias, { norm: gate, residual: h });
   be.free(y);
   return out;

@@ -811,7 +811,7 @@ export class MambaModel implements Disposable {
       be.free(h);
       h = last;
     }
-    if (fused && be.fusesMatrix!(this.#lmHead)) {
+    if (fused && be.fusesMatrix!(this.#lmHead, this.config.dModel)) {
       const norm = { weight: this.#normF, eps: this.config.eps, groupSize: this.config.dModel };
       const logits = be.fusedLinear!(h, this.#lmHead, null, { norm }); // norm_f → lm_head, one kernel per part
       be.free(h);

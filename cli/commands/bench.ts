@@ -66,6 +66,11 @@ export const spec: CommandSpec = {
     iters: { type: "string", help: "Timed runs (median reported)", default: "3" },
     ...BACKEND_FLAGS,
     "skip-peaks": { type: "boolean", help: "Do not measure bandwidth / GEMM peak" },
+    fused: {
+      type: "string",
+      help: "Fused decode kernels where the backend has them (WebGPU): on, or off (the unfused ops, for an A/B)",
+      default: "on",
+    },
     json: { type: "string", help: "Also write all figures to this JSON file" },
   },
 };
@@ -198,6 +203,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const decodeTokens = numberFlag(flags, "decode-tokens", { integer: true, min: 0, max: 100000 })!;
   const warmup = numberFlag(flags, "warmup", { integer: true, min: 0, max: 100 })!;
+  const fusedDecode = choiceFlag(flags, "fused", ["on", "off"] as const) === "on";
   const iters = numberFlag(flags, "iters", { integer: true, min: 1, max: 1000 })!;
   const modelSpec = typeof flags.model === "string" ? flags.model : null;
   if (modelSpec !== null) {
@@ -252,6 +258,7 @@ export async function run(argv: string[]): Promise<void> {
       else log(`${config.arch} ${shape}: ${JSON.stringify(hostModel.fingerprint.storedTypes)} stored`);
       const t0 = performance.now();
       const model = hostModel ? MambaModel.load(hostModel.weights, backend) : loadPreset(config, backend, flags, 1);
+      model.fusedDecode = fusedDecode;
       log(`  weights on the backend in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       if (hostModel !== null) fingerprint = { ...hostModel.fingerprint, parameters: model.parameterCount };
       const rand = mulberry32(5);
@@ -409,6 +416,7 @@ export async function run(argv: string[]): Promise<void> {
             backend: backend.name,
             description: backend.description,
             size: shape,
+            fusedDecode: fusedDecode && !!backend.capabilities.fusedDecode,
             ...(fingerprint !== null ? { model: fingerprint } : {}),
             peaks,
             rows,

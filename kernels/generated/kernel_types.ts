@@ -90,9 +90,10 @@ export interface FusedGemvParams {
   readonly bias_base: number;
   readonly group: number;
   readonly eps: number;
+  readonly scale_base: number;
   readonly conv_k: number;
-  readonly has_aux2: number;
-  readonly write_x: number;
+  readonly conv_d: number;
+  readonly has_conv_b: number;
 }
 /** The storage bindings of kernels/fused_gemv.wgsl by WGSL name (`@binding(1)` on). */
 export interface FusedGemvBindings {
@@ -100,17 +101,19 @@ export interface FusedGemvBindings {
   readonly w: Slice;
   readonly bias: Slice;
   readonly y: Slice;
-  readonly aux: Slice;
-  readonly aux2: Slice;
-  readonly st: Slice;
+  readonly nw: Slice;
+  readonly conv_b: Slice;
+  readonly conv_st: Slice;
   readonly xout: Slice;
-  readonly res: Slice;
+  readonly epi: Slice;
 }
 /** The override constants of kernels/fused_gemv.wgsl (each optional: the WGSL default applies). */
 export interface FusedGemvOverrides {
   readonly F16W?: number;
+  readonly Q?: number;
   readonly PRO?: number;
   readonly RES?: number;
+  readonly CONV?: number;
 }
 
 /** The uniform record of kernels/fused_scan_step.wgsl: its `struct Params` fields by WGSL name. */
@@ -123,6 +126,7 @@ export interface FusedScanStepParams {
   readonly xz_stride: number;
   readonly xdbl_stride: number;
   readonly has_dt_bias: number;
+  readonly scale_base: number;
 }
 /** The storage bindings of kernels/fused_scan_step.wgsl by WGSL name (`@binding(1)` on). */
 export interface FusedScanStepBindings {
@@ -140,6 +144,7 @@ export interface FusedScanStepBindings {
 export interface FusedScanStepOverrides {
   readonly WG?: number;
   readonly F16W?: number;
+  readonly Q?: number;
 }
 
 /** The uniform record of kernels/fused_ssd_step.wgsl: its `struct Params` fields by WGSL name. */

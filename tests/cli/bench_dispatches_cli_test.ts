@@ -36,3 +36,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cli bench --backend webgpu --fused off: the unfused ops (more dispatches per token), recorded in the JSON",
+  ignore: !HAS_ADAPTER,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "perfmamba-bench-gpu-" });
+    try {
+      const perToken: Record<string, number> = {};
+      for (const fused of ["on", "off"]) {
+        const json = `${dir}/bench-${fused}.json`;
+        const r = await cli(
+          "bench",
+          ...["--dims", "d_model=64,n_layer=3,vocab=256", "--arch", "mamba1", "--seqlens", "8", "--decode-tokens", "2"],
+          ...["--iters", "1", "--warmup", "0", "--skip-peaks", "--backend", "webgpu", "--fused", fused, "--json", json],
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const out = JSON.parse(await Deno.readTextFile(json)) as {
+          fusedDecode: boolean;
+          rows: { mode: string; dispatchesPerToken?: number | null }[];
+        };
+        assert.equal(out.fusedDecode, fused === "on");
+        perToken[fused] = out.rows.find((row) => row.mode === "decode")!.dispatchesPerToken!;
+      }
+      assert.equal(perToken.on, 3 * 4 + 2);
+      assert.ok(perToken.off > perToken.on, `unfused ${perToken.off} vs fused ${perToken.on} dispatches per token`);
+      const bad = await cli("bench", "--fused", "maybe", "--backend", "webgpu");
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /--fused/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -10,15 +10,20 @@
  * - the conv and SSM states after the steps equal the unfused states (same tolerance, relative to each state);
  * - prefill then fused decode equals the prefill of the longer sequence, batch > 1, f16 weights, matrices split
  *   over binding parts (lm_head), the trained models' greedy tokens (when ../shared/models is present);
+ * - the same on Q8_0 / Q4_0 weights (fixtures, mixed f32 / quantized layers, a quantized dt_proj);
  * - the dispatch count of a fused step: ≤ 4 per layer + 3 per token (embed, norm_f → lm_head, argmax), and
- *   Falcon-Mamba / block-quantized layers fall back to the unfused count.
+ *   Falcon-Mamba, bridged (pruned) layers, quantized Mamba-2 layers whose gated-norm groups are not whole blocks
+ *   and batches over 8 fall back to the unfused count.
  */
 import assert from "node:assert/strict";
 import { dirSource } from "../../cli/fs_source.ts";
 import type { WebGpuBackend } from "../../kernels/webgpu_backend.ts";
 import { loadWeights } from "../../runtime/checkpoint.ts";
 import { MambaModel } from "../../runtime/model.ts";
+import { makeConfig } from "../../runtime/presets.ts";
+import { pruneWeights } from "../../runtime/prune/apply.ts";
 import { quantizeWeights } from "../../runtime/quantize.ts";
+import { syntheticWeights } from "../../runtime/synthetic.ts";
 import type { InferenceState } from "../../runtime/state.ts";
 import {
   assertClose,
@@ -162,19 +167,143 @@ for (const name of ["mamba1-tiny", "mamba2-groups"] as const) {
   }, { maxBindingSize: 60 * 1024 });
 }
 
-gpuTest("mamba2-tiny: q8_0 layers run unfused inside a fused step; norm_f → lm_head (f32) still fuses", async (be) => {
-  const dir = fixtureDir("mamba2-tiny");
-  const golden = readGolden<FixtureGolden>(dir);
-  const weights = quantizeWeights(await loadWeights(dirSource(dir)), { bits: 8 }); // embeddings stay f32
-  using model = MambaModel.load(weights, be);
-  assert.equal(model.quantFormats.in_proj, "q8_0");
-  const [f, u] = await twoStates(model, [golden.input_ids.slice(0, 8)]);
-  await compareSteps(model, f, u, golden.input_ids.slice(8, 12).map((t) => [t]), "q8_0");
-  const fusedCount = await stepDispatches(be, model, [1], f);
-  model.fusedDecode = false;
-  const plainCount = await stepDispatches(be, model, [1], u);
+/**
+ * Fused == unfused on block-quantized weights: both paths read the same Q8_0 / Q4_0 blocks and dequantize them in
+ * registers (d · q exact in f32), so again only the order of the sums differs: same tolerance, same greedy tokens,
+ * every layer fused (≤ 4 dispatches per layer + 2 per token).
+ */
+async function compareQuantized(be: WebGpuBackend, model: MambaModel, prompt: number[], next: number[], what: string) {
+  const [f, u] = await twoStates(model, [prompt]);
+  const worst = await compareSteps(model, f, u, next.map((t) => [t]), what);
+  console.log(`${what}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)}`);
+  await compareStates(be, f, u, what);
   model.fusedDecode = true;
-  assert.equal(fusedCount, plainCount - 1, `q8_0: fused ${fusedCount} vs unfused ${plainCount}`);
+  const gf = await model.greedy([next[0]], f, 16);
+  model.fusedDecode = false;
+  const gu = await model.greedy([next[0]], u, 16);
+  model.fusedDecode = true;
+  assert.deepEqual(gf, gu, `${what}: greedy tokens fused vs unfused`);
+  const fusedCount = await stepDispatches(be, model, [next[1]], f);
+  model.fusedDecode = false;
+  const plainCount = await stepDispatches(be, model, [next[1]], u);
+  model.fusedDecode = true;
+  f.dispose();
+  u.dispose();
+  return { fusedCount, plainCount };
+}
+
+for (const bits of [8, 4] as const) {
+  for (const name of FUSED_FIXTURES) {
+    gpuTest(
+      `${name}: fused decode = unfused decode on q${bits}_0 weights (logits, states, greedy, dispatches)`,
+      async (be) => {
+        const dir = fixtureDir(name);
+        const golden = readGolden<FixtureGolden>(dir);
+        const weights = quantizeWeights(await loadWeights(dirSource(dir)), { bits }); // embeddings stay f32
+        using model = MambaModel.load(weights, be);
+        assert.equal(model.quantFormats.in_proj, `q${bits}_0`);
+        const ids = golden.input_ids;
+        const n = model.config.nLayer;
+        const { fusedCount, plainCount } = await compareQuantized(be, model, ids.slice(0, 8), ids.slice(8, 24), name);
+        console.log(`${name} q${bits}_0: dispatches per decode step: fused ${fusedCount}, unfused ${plainCount}`);
+        assert.ok(fusedCount <= 4 * n + 2, `${name} q${bits}_0: ${fusedCount} dispatches > 4 per layer + 2`);
+        assert.ok(fusedCount < plainCount, `${name} q${bits}_0: fused ${fusedCount} not below unfused ${plainCount}`);
+      },
+    );
+  }
+}
+
+for (const name of ["mamba1-tiny", "mamba2-groups"] as const) {
+  gpuTest(`${name}: fused decode on q8_0 matrices split over binding parts (in_proj, tied lm_head)`, async (be) => {
+    // 16 KiB bindings: the q8_0 in_proj (mamba1: 256 rows, mamba2-groups: 392, 68 bytes each) and the quantized tied
+    // embedding / lm_head (256 rows) take two parts each, one fused GEMV per part; the conv epilogue (Mamba-1) finds
+    // its channels by the part's first row.
+    const dir = fixtureDir(name);
+    const golden = readGolden<FixtureGolden>(dir);
+    const weights = quantizeWeights(await loadWeights(dirSource(dir)), { bits: 8, embeddings: true });
+    using model = MambaModel.load(weights, be);
+    const ids = golden.input_ids;
+    const n = model.config.nLayer;
+    const { fusedCount, plainCount } = await compareQuantized(be, model, ids.slice(0, 8), ids.slice(8, 24), name);
+    console.log(`${name} q8_0 in parts: dispatches per decode step: fused ${fusedCount}, unfused ${plainCount}`);
+    // One more dispatch per split matrix: in_proj of each layer, lm_head's GEMV and the embedding's gather_q.
+    assert.equal(fusedCount, 4 * n + 2 + n + 2, `${name}: one more dispatch per split in_proj, lm_head, embedding`);
+  }, { maxBindingSize: 16 * 1024 });
+}
+
+gpuTest("mamba1-tiny: fused decode on mixed formats (q4_0 in_proj / out_proj, f32 x_proj) at batch 2", async (be) => {
+  const dir = fixtureDir("mamba1-tiny");
+  const golden = readGolden<FixtureGolden>(dir);
+  const weights = quantizeWeights(await loadWeights(dirSource(dir)), { bits: 4, keep: ["x_proj"] });
+  using model = MambaModel.load(weights, be);
+  assert.equal(model.quantFormats.in_proj, "q4_0");
+  assert.equal(model.quantFormats.x_proj, undefined);
+  const ids = golden.input_ids;
+  const [f, u] = await twoStates(model, [ids.slice(0, 8), ids.slice(4, 12)]);
+  await compareSteps(model, f, u, ids.slice(12, 24).map((t, i) => [t, ids[i]]), "mixed q4_0 / f32");
+  await compareStates(be, f, u, "mixed q4_0 / f32");
+  f.dispose();
+  u.dispose();
+});
+
+for (const bits of [8, 4] as const) {
+  gpuTest(`Mamba-1 with dt_rank 32: q${bits}_0 dt_proj dequantized inside fused_scan_step = unfused`, async (be) => {
+    // dt_rank 32 (a whole block) is the smallest shape whose dt_proj quantizes (130m's 48 stays f32).
+    const config = { ...makeConfig("mamba1", { dModel: 64, nLayer: 2, vocabSize: 64 }), dtRank: 32 };
+    using model = MambaModel.load(quantizeWeights(syntheticWeights(config, 3), { bits }), be);
+    assert.equal(model.quantFormats.dt_proj, `q${bits}_0`);
+    const ids = Array.from({ length: 28 }, (_, i) => (i * 37 + 5) % 64);
+    const { fusedCount } = await compareQuantized(be, model, ids.slice(0, 8), ids.slice(8, 28), `dt q${bits}_0`);
+    assert.ok(fusedCount <= 4 * 2 + 2, `dt q${bits}_0: ${fusedCount} dispatches > 4 per layer + 2`);
+  });
+}
+
+gpuTest(
+  "Mamba-2 q8_0 with gated-norm groups of 16 (not whole blocks): layers fall back to the unfused ops",
+  async (be) => {
+    const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 64, headDim: 16, nGroups: 8, dState: 16 });
+    assert.equal(config.normGroupSize, 16);
+    using model = MambaModel.load(quantizeWeights(syntheticWeights(config, 5), { bits: 8 }), be);
+    const ids = Array.from({ length: 28 }, (_, i) => (i * 11 + 3) % 64);
+    const { fusedCount, plainCount } = await compareQuantized(
+      be,
+      model,
+      ids.slice(0, 8),
+      ids.slice(8, 28),
+      "groups 16",
+    );
+    assert.equal(fusedCount, plainCount - 1, `groups of 16: fused ${fusedCount} vs unfused ${plainCount}`);
+  },
+);
+
+gpuTest("mamba2-tiny with bridged (pruned) layers: those layers fall back to the unfused ops", async (be) => {
+  // Selection bridges (W = the kept rows of the identity) on every layer: the bridge's extra GEMV is not fused.
+  const eye = (N: number, k: number[]): Float64Array => {
+    const W = new Float64Array(N * k.length);
+    k.forEach((s, j) => (W[s * k.length + j] = 1));
+    return W;
+  };
+  const keep = [[0, 3, 7, 12], [1, 2, 5, 9, 15]];
+  const weights = pruneWeights(await loadWeights(dirSource(fixtureDir("mamba2-tiny"))), keep, {
+    bridges: keep.map((k) => eye(16, k)),
+  });
+  using model = MambaModel.load(weights, be);
+  const ids = readGolden<FixtureGolden>(fixtureDir("mamba2-tiny")).input_ids;
+  const { fusedCount, plainCount } = await compareQuantized(be, model, ids.slice(0, 8), ids.slice(8, 28), "bridged");
+  assert.equal(fusedCount, plainCount - 1, `bridged: fused ${fusedCount} vs unfused ${plainCount}`);
+});
+
+gpuTest("mamba1-tiny at batch 9 (over the fused GEMV's 8 rows): the whole step runs unfused", async (be) => {
+  using model = MambaModel.load(await loadWeights(dirSource(fixtureDir("mamba1-tiny"))), be);
+  const ids = readGolden<FixtureGolden>(fixtureDir("mamba1-tiny")).input_ids;
+  const batch = Array.from({ length: 9 }, (_, b) => ids.slice(b, b + 6));
+  const [f, u] = await twoStates(model, batch);
+  const tokens = batch.map((s) => s[0]);
+  const fusedCount = await stepDispatches(be, model, tokens, f);
+  model.fusedDecode = false;
+  const plainCount = await stepDispatches(be, model, tokens, u);
+  model.fusedDecode = true;
+  assert.equal(fusedCount, plainCount, `batch 9: ${fusedCount} dispatches with fusing allowed, ${plainCount} without`);
   f.dispose();
   u.dispose();
 });
