@@ -19,15 +19,7 @@ import {
   type ProfileReport,
   toModelWeights,
 } from "../../mod.ts";
-import {
-  choiceFlag,
-  type CommandSpec,
-  type Flags,
-  intListFlag,
-  numberFlag,
-  parseCommand,
-  UsageError,
-} from "../args.ts";
+import { choiceFlag, type CommandSpec, type Flags, intListFlag, numberFlag, UsageError } from "../args.ts";
 import {
   BACKEND_FLAGS,
   backendFromFlags,
@@ -45,16 +37,22 @@ import { profileCsv } from "../report/csv.ts";
 import { profileHtml } from "../report/html.ts";
 import { profileTable } from "../report/table.ts";
 import { profileTrace } from "../report/trace.ts";
+import { paperTable1Comparison } from "../report/paper_compare.ts";
+import { paperMarkdown } from "../report/paper_markdown.ts";
+import { parseWithPreset, PROFILE_PRESET_NAMES } from "./profile_preset.ts";
 
 /** Longest sequence the profiler sweeps. */
 const MAX_SEQLEN = 16384;
 /** The files of a report folder. */
 export const REPORT_FILES = ["profile.json", "profile.schema.json", "profile.csv", "trace.json", "report.html"];
+/** The files `--preset paper` adds: ours beside the paper's Table 1, as Markdown and JSON. */
+export const PAPER_FILES = ["paper.md", "paper.json"];
 
 export const spec: CommandSpec = {
   name: "profile",
   summary: "Component-level profile (latency, FLOPs, bytes, memory, roofline) in prefill and decode.",
-  usage: "perfmamba profile [--model DIR | --arch both --size 130m | --arch mamba2 --dims d_model=256,n_layer=4] " +
+  usage:
+    "perfmamba profile [--preset paper] [--model DIR | --arch both --size 130m | --arch mamba2 --dims d_model=256,n_layer=4] " +
     "[--seqlens 64,512,2048] [--mode both] [--out DIR] [--format table|json|csv]",
   flags: {
     model: {
@@ -62,6 +60,12 @@ export const spec: CommandSpec = {
       help: "Checkpoint folder, .gguf file or Hugging Face model id to profile (instead of built-in random weights)",
     },
     ...MODEL_FLAGS,
+    preset: {
+      type: "string",
+      help: `A named setup (${PROFILE_PRESET_NAMES.join(", ")}). paper: the paper's Table 1 — both architectures at ` +
+        "130m, batch 8, L 64,512,2048, prefill and decode — and paper.md / paper.json beside the report; explicit " +
+        "flags override its values",
+    },
     arch: { type: "string", help: "Built-in model: mamba1, mamba2 or both", default: "both" },
     size: { type: "string", help: `Published shape: ${PRESET_SIZES.join(", ")}`, default: "130m" },
     dims: {
@@ -160,7 +164,7 @@ function defaultOutDir(): string {
 const OUT_RULES: OutputOptions = {
   emptyFolder: true,
   check: async (dir) => {
-    for (const f of REPORT_FILES) {
+    for (const f of [...REPORT_FILES, ...PAPER_FILES]) {
       if (await exists(`${dir}/${f}`)) {
         return `--out ${dir} already holds ${f}; choose another folder (nothing was overwritten)`;
       }
@@ -170,8 +174,13 @@ const OUT_RULES: OutputOptions = {
 };
 
 /** Write the report folder whole: a temporary sibling renamed to `dir` when every file is in it. */
-export async function writeReport(dir: string, report: ProfileReport): Promise<void> {
+export async function writeReport(
+  dir: string,
+  report: ProfileReport,
+  extra: Record<string, string> = {},
+): Promise<void> {
   await writeFolder(dir, {
+    ...extra,
     "profile.json": JSON.stringify(report, null, 1) + "\n",
     "profile.schema.json": JSON.stringify(PROFILE_JSON_SCHEMA, null, 2) + "\n",
     "profile.csv": profileCsv(report),
@@ -181,8 +190,9 @@ export async function writeReport(dir: string, report: ProfileReport): Promise<v
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const flags = parseCommand(spec, argv);
-  if (!flags) return;
+  const parsed = parseWithPreset(spec, argv);
+  if (!parsed) return;
+  const { flags, preset } = parsed;
   const seqLens = intListFlag(flags, "seqlens")!;
   if (seqLens.some((l) => l < 1 || l > MAX_SEQLEN)) {
     throw new UsageError(`--seqlens values must be in [1, ${MAX_SEQLEN}], got ${seqLens.join(",")}`);
@@ -269,11 +279,18 @@ export async function run(argv: string[]): Promise<void> {
     }
     const report = mergeReports(reports);
     bar.done();
-    await writeReport(outDir, report);
+    const extra: Record<string, string> = {};
+    if (preset === "paper") {
+      const cmp = paperTable1Comparison(report);
+      extra["paper.md"] = paperMarkdown(cmp, ["deno run -A cli/main.ts profile", ...argv].join(" "));
+      extra["paper.json"] = JSON.stringify(cmp, null, 1) + "\n";
+    }
+    await writeReport(outDir, report, extra);
     if (format === "json") console.log(JSON.stringify(report, null, 1));
     else if (format === "csv") console.log(profileCsv(report).trimEnd());
     else console.log(profileTable(report));
     console.error(`report: ${outDir}/report.html (also profile.json, profile.csv, trace.json for Perfetto)`);
+    if (preset === "paper") console.error(`beside the paper's Table 1: ${outDir}/paper.md (and paper.json)`);
   } finally {
     bar.done();
     model?.dispose();
