@@ -37,7 +37,13 @@ import {
   weightsForFlags,
 } from "../load.ts";
 import { progressBar } from "../progress.ts";
-import { type AccuracyPoint, sweepHtml, sweepMarkdown, type SweepReport } from "../report/sweep_report.ts";
+import {
+  type AccuracyPoint,
+  paperTable2Comparison,
+  sweepHtml,
+  sweepMarkdown,
+  type SweepReport,
+} from "../report/sweep_report.ts";
 import { activityToJson, CALIB_FLAGS, calibrateFromFlags, readActivity } from "../calibration.ts";
 import { prepareOutput, writeFolder } from "../output.ts";
 import { activitySvg } from "../report/activity.ts";
@@ -264,6 +270,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   bar.done();
   report.createdAt = new Date().toISOString();
+  const paper = paperTable2Comparison(report);
+  if (paper.length > 0) report.paperTable2 = paper;
   const md = sweepMarkdown(report);
   const files: Record<string, string> = {
     "sweep.json": JSON.stringify(report, null, 1) + "\n",

@@ -39,6 +39,8 @@ export interface SweepReport {
   dense: AccuracyPoint | null;
   accuracy: AccuracyPoint[];
   speed: { arch: string; size: string; points: SpeedPoint[] }[];
+  /** The paper's Table 2 beside our speed points (see {@link paperTable2Comparison}); absent without such points. */
+  paperTable2?: PaperTable2Comparison[];
   notes: string[];
 }
 
@@ -142,32 +144,60 @@ function paperScore(r: SweepReport): string | null {
 }
 
 /** Table 2 and Fig. 5 beside ours: Mamba-2 prefill points at the paper's lengths and ratios. */
+/** One cell of the paper's Table 2 beside ours: removed and masked (null where not measured). */
+export interface PaperTable2Comparison {
+  arch: string;
+  size: string;
+  seqLen: number;
+  ratio: number;
+  paper: { speedup: number; memoryReductionPct: number };
+  removed: { speedup: number; memoryReductionPct: number; n: number } | null;
+  masked: { speedup: number; memoryReductionPct: number; n: number } | null;
+}
+
+/** Our Mamba-2 prefill points at the paper's lengths and ratios, beside Table 2 (written into sweep.json). */
+export function paperTable2Comparison(r: SweepReport): PaperTable2Comparison[] {
+  const out: PaperTable2Comparison[] = [];
+  for (const s of r.speed) {
+    if (s.arch !== "mamba2") continue;
+    const pts = s.points.filter((p) => p.mode === "prefill");
+    const at = (l: number, ratio: number, v: string) => {
+      const p = pts.find((p) => p.seqLen === l && Math.abs(p.ratio - ratio) < 1e-9 && (p.variant ?? "remove") === v);
+      return p ? { speedup: p.speedup, memoryReductionPct: p.memoryReductionPct, n: p.samples.length } : null;
+    };
+    for (const seqLen of [...new Set(pts.map((p) => p.seqLen))]) {
+      for (const ratio of PAPER_RATIOS) {
+        const paper = paperTable2(seqLen, ratio);
+        const removed = at(seqLen, ratio, "remove"), masked = at(seqLen, ratio, "mask");
+        if (paper && (removed || masked)) {
+          out.push({ arch: s.arch, size: s.size, seqLen, ratio, paper, removed, masked });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 function paperSpeedTables(r: SweepReport): Table[] {
   const tables: Table[] = [];
+  const all = paperTable2Comparison(r);
   for (const s of r.speed) {
     if (s.arch !== "mamba2") continue;
     const pts = s.points.filter((p) => p.mode === "prefill");
     const at = (l: number, ratio: number, v: string) =>
       pts.find((p) => p.seqLen === l && Math.abs(p.ratio - ratio) < 1e-9 && (p.variant ?? "remove") === v);
-    const rows: string[][] = [];
-    for (const l of [...new Set(pts.map((p) => p.seqLen))]) {
-      for (const ratio of PAPER_RATIOS) {
-        const paper = paperTable2(l, ratio);
-        const rm = at(l, ratio, "remove"), mask = at(l, ratio, "mask");
-        if (!paper || (!rm && !mask)) continue;
-        const cell = (p: SpeedPoint | undefined, f: (p: SpeedPoint) => string) => (p ? f(p) : "—");
-        rows.push([
-          String(l),
-          String(ratio),
-          cell(rm, (p) => fmt(p.speedup)),
-          cell(mask, (p) => fmt(p.speedup)),
-          fmt(paper.speedup),
-          cell(rm, (p) => fmt(p.memoryReductionPct, 1)),
-          cell(mask, (p) => fmt(p.memoryReductionPct, 1)),
-          fmt(paper.memoryReductionPct),
-        ]);
-      }
-    }
+    type Ours = PaperTable2Comparison["removed"];
+    const cell = (p: Ours, f: (p: NonNullable<Ours>) => string) => (p ? f(p) : "—");
+    const rows = all.filter((c) => c.size === s.size).map((c) => [
+      String(c.seqLen),
+      String(c.ratio),
+      cell(c.removed, (p) => fmt(p.speedup)),
+      cell(c.masked, (p) => fmt(p.speedup)),
+      fmt(c.paper.speedup),
+      cell(c.removed, (p) => fmt(p.memoryReductionPct, 1)),
+      cell(c.masked, (p) => fmt(p.memoryReductionPct, 1)),
+      fmt(c.paper.memoryReductionPct),
+    ]);
     if (rows.length === 0) continue;
     tables.push({
       caption: `Against the paper's Table 2 (Mamba-2 130M prefill, A100; ours: mamba2 ${s.size}, ${r.backend}):`,

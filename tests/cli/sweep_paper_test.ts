@@ -128,6 +128,12 @@ Deno.test("cli sweep --variants remove,mask: masked points keep the sizes (no me
         assert.equal(p.memoryReductionPct, 0);
       }
     }
+    // sweep.json carries the paper's cells beside ours: the paper's lengths only (L64, not L40), its two ratios here.
+    assert.deepEqual(report.paperTable2!.map((c) => `${c.seqLen}/${c.ratio}`), ["64/0.5", "64/0.9"]);
+    const c9 = report.paperTable2![1];
+    assert.deepEqual(c9.paper, { speedup: 1.0, memoryReductionPct: 7.82 });
+    assert.equal(c9.masked!.memoryReductionPct, 0);
+    assert.equal(c9.removed!.n, 2);
     const md = await Deno.readTextFile(`${dir}/s/sweep.md`);
     // The Table 2 comparison: our removed and masked figures beside the paper's (L64, r = 0.9: 1.00×, 7.82%).
     const rm = speed.points.find((p) => p.seqLen === 64 && p.ratio === 0.9 && p.variant === "remove")!;
