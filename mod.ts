@@ -259,7 +259,7 @@ export { fitBridges } from "./runtime/prune/bridge.ts";
 export type { PruneOptions } from "./runtime/prune/apply.ts";
 export { pruneWeights } from "./runtime/prune/apply.ts";
 export type { Bridges, KeepSets, PruneMode } from "./runtime/prune/types.ts";
-export type { SpeedOptions, SpeedPoint } from "./runtime/prune/speed.ts";
+export type { SpeedOptions, SpeedPoint, SpeedVariant } from "./runtime/prune/speed.ts";
 export { pruningSpeed } from "./runtime/prune/speed.ts";
 export type { CheckpointFiles, CheckpointWriteOptions } from "./runtime/checkpoint_write.ts";
 export { checkpointFiles } from "./runtime/checkpoint_write.ts";

@@ -6,6 +6,15 @@ import type { TopLevelSpec } from "vega-lite";
 import type { SpeedPoint } from "../../mod.ts";
 import { renderSvg } from "@perfmamba/perfmamba/charts";
 import { escapeHtml } from "./html.ts";
+import { marginalDrops, paperZone, zoneLosses } from "./paper_curves.ts";
+import {
+  PAPER_FIG4_ACCURACY,
+  PAPER_FIG5_MS,
+  PAPER_MARGINAL,
+  PAPER_RATIOS,
+  PAPER_ZONES,
+  paperTable2,
+} from "./paper_table2.ts";
 
 /** One pruned model's accuracy. */
 export interface AccuracyPoint {
@@ -30,6 +39,8 @@ export interface SweepReport {
   dense: AccuracyPoint | null;
   accuracy: AccuracyPoint[];
   speed: { arch: string; size: string; points: SpeedPoint[] }[];
+  /** The paper's Table 2 beside our speed points (see {@link paperTable2Comparison}); absent without such points. */
+  paperTable2?: PaperTable2Comparison[];
   notes: string[];
 }
 
@@ -91,12 +102,27 @@ function sweepTables(r: SweepReport): Table[] {
   for (const s of r.speed) {
     tables.push({
       caption: `${s.arch} ${s.size}:`,
-      head: ["mode", "L", "r", "kept N", "ms", "speedup ×", "GPU ms", "GPU speedup ×", "peak MB", "memory −%"],
+      head: [
+        "mode",
+        "L",
+        "r",
+        "variant",
+        "kept N",
+        "n",
+        "ms",
+        "speedup ×",
+        "GPU ms",
+        "GPU speedup ×",
+        "peak MB",
+        "memory −%",
+      ],
       rows: s.points.map((p) => [
         p.mode,
         String(p.seqLen),
         String(p.ratio),
+        p.variant ?? "remove",
         String(p.kept),
+        String(p.samples.length),
         fmt(p.ms),
         fmt(p.speedup),
         p.gpuMs === null ? "—" : fmt(p.gpuMs),
@@ -105,6 +131,182 @@ function sweepTables(r: SweepReport): Table[] {
         fmt(p.memoryReductionPct, 1),
       ]),
       note: null,
+    });
+  }
+  tables.push(...paperSpeedTables(r), ...paperAccuracyTables(r));
+  return tables;
+}
+
+/** The accuracy points the paper comparison uses: delta_b (the paper's score) where measured, else the first score. */
+function paperScore(r: SweepReport): string | null {
+  const scores = [...new Set(r.accuracy.map((p) => p.score))];
+  return scores.includes("delta_b") ? "delta_b" : scores[0] ?? null;
+}
+
+/** Table 2 and Fig. 5 beside ours: Mamba-2 prefill points at the paper's lengths and ratios. */
+/** One cell of the paper's Table 2 beside ours: removed and masked (null where not measured). */
+export interface PaperTable2Comparison {
+  arch: string;
+  size: string;
+  seqLen: number;
+  ratio: number;
+  paper: { speedup: number; memoryReductionPct: number };
+  removed: { speedup: number; memoryReductionPct: number; n: number } | null;
+  masked: { speedup: number; memoryReductionPct: number; n: number } | null;
+}
+
+/** Our Mamba-2 prefill points at the paper's lengths and ratios, beside Table 2 (written into sweep.json). */
+export function paperTable2Comparison(r: SweepReport): PaperTable2Comparison[] {
+  const out: PaperTable2Comparison[] = [];
+  for (const s of r.speed) {
+    if (s.arch !== "mamba2") continue;
+    const pts = s.points.filter((p) => p.mode === "prefill");
+    const at = (l: number, ratio: number, v: string) => {
+      const p = pts.find((p) => p.seqLen === l && Math.abs(p.ratio - ratio) < 1e-9 && (p.variant ?? "remove") === v);
+      return p ? { speedup: p.speedup, memoryReductionPct: p.memoryReductionPct, n: p.samples.length } : null;
+    };
+    for (const seqLen of [...new Set(pts.map((p) => p.seqLen))]) {
+      for (const ratio of PAPER_RATIOS) {
+        const paper = paperTable2(seqLen, ratio);
+        const removed = at(seqLen, ratio, "remove"), masked = at(seqLen, ratio, "mask");
+        if (paper && (removed || masked)) {
+          out.push({ arch: s.arch, size: s.size, seqLen, ratio, paper, removed, masked });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function paperSpeedTables(r: SweepReport): Table[] {
+  const tables: Table[] = [];
+  const all = paperTable2Comparison(r);
+  for (const s of r.speed) {
+    if (s.arch !== "mamba2") continue;
+    const pts = s.points.filter((p) => p.mode === "prefill");
+    const at = (l: number, ratio: number, v: string) =>
+      pts.find((p) => p.seqLen === l && Math.abs(p.ratio - ratio) < 1e-9 && (p.variant ?? "remove") === v);
+    type Ours = PaperTable2Comparison["removed"];
+    const cell = (p: Ours, f: (p: NonNullable<Ours>) => string) => (p ? f(p) : "—");
+    const rows = all.filter((c) => c.size === s.size).map((c) => [
+      String(c.seqLen),
+      String(c.ratio),
+      cell(c.removed, (p) => fmt(p.speedup)),
+      cell(c.masked, (p) => fmt(p.speedup)),
+      fmt(c.paper.speedup),
+      cell(c.removed, (p) => fmt(p.memoryReductionPct, 1)),
+      cell(c.masked, (p) => fmt(p.memoryReductionPct, 1)),
+      fmt(c.paper.memoryReductionPct),
+    ]);
+    if (rows.length === 0) continue;
+    tables.push({
+      caption: `Against the paper's Table 2 (Mamba-2 130M prefill, A100; ours: mamba2 ${s.size}, ${r.backend}):`,
+      head: ["L", "r", "speedup × removed", "× masked", "× paper", "memory −% removed", "−% masked", "−% paper"],
+      rows,
+      note: "Removed: the states are physically removed (smaller in_proj, conv, A, state). Masked: the paper's " +
+        '"sparse variant", same sizes with the dropped states zeroed — the same work as dense, so its speedup is ' +
+        "1 up to noise and its memory reduction 0 by construction.",
+    });
+    const fig5: string[][] = [];
+    for (const f of PAPER_FIG5_MS) {
+      const dense = at(f.seqLen, 0, "dense") ?? pts.find((p) => p.seqLen === f.seqLen && p.ratio === 0);
+      if (!dense) continue;
+      const r9 = at(f.seqLen, 0.9, "remove");
+      fig5.push([
+        String(f.seqLen),
+        fmt(dense.ms, 1),
+        String(dense.samples.length),
+        String(f.denseMs),
+        r9 ? fmt(r9.ms, 1) : "—",
+        f.r09Ms === null ? "—" : String(f.r09Ms),
+      ]);
+    }
+    if (fig5.length) {
+      tables.push({
+        caption: "Dense prefill latency beside the paper's Fig. 5 (figures its text states, A100):",
+        head: ["L", "dense ms", "n", "paper dense ms", "r = 0.9 removed ms", "paper r = 0.9 ms"],
+        rows: fig5,
+        note: null,
+      });
+    }
+  }
+  return tables;
+}
+
+/** Fig. 4 / Fig. 6 beside ours: tasks dense → r = 0.9, the paper's zones and its marginal-drop criterion. */
+function paperAccuracyTables(r: SweepReport): Table[] {
+  const score = paperScore(r);
+  if (!r.dense || !score) return [];
+  const dense = r.dense;
+  const curve = r.accuracy.filter((p) => p.score === score).sort((a, b) => a.ratio - b.ratio);
+  const tasks = Object.keys(dense.tasks);
+  const tables: Table[] = [];
+  const mean = (p: AccuracyPoint) => tasks.reduce((a, t) => a + (p.tasks[t] ?? NaN), 0) / tasks.length;
+  const r9 = curve.find((p) => Math.abs(p.ratio - 0.9) < 1e-9);
+  if (tasks.length > 0) {
+    const pct = (v: number | undefined) => fmt((v ?? NaN) * 100, 1);
+    tables.push({
+      caption: `Against the paper's Fig. 4 (zero-shot accuracy %, dense → r = 0.9; ours: score ${score}):`,
+      head: ["task", "dense", "r = 0.9", "paper"],
+      rows: tasks.map((t) => {
+        const paper = PAPER_FIG4_ACCURACY.find((f) => f.task === t);
+        return [t, pct(dense.tasks[t]), r9 ? pct(r9.tasks[t]) : "—", paper ? paper.note : "—"];
+      }),
+      note: null,
+    });
+  }
+  const accCurve = [
+    { ratio: 0, value: tasks.length ? mean(dense) : NaN },
+    ...curve.map((p) => ({
+      ratio: p.ratio,
+      value: tasks.length ? mean(p) : NaN,
+    })),
+  ];
+  const pplCurve = [{ ratio: 0, value: dense.ppl }, ...curve.map((p) => ({ ratio: p.ratio, value: p.ppl }))];
+  const accZones = zoneLosses(accCurve[0].value, accCurve);
+  const pplZones = zoneLosses(dense.ppl, pplCurve);
+  if (pplZones.length > 0) {
+    tables.push({
+      caption: `The paper's zones on our curves (score ${score}; accuracy = mean of ${
+        tasks.join(", ") || "no tasks"
+      }):`,
+      head: ["zone", "ratios", "acc loss pts", "acc loss rel %", "ppl rise %", "paper acc loss %"],
+      rows: pplZones.map((z) => {
+        const a = accZones.find((x) => x.zone === z.zone);
+        const paper = PAPER_ZONES.find((x) => x.zone === z.zone)!;
+        return [
+          `${z.zone} (${paper.range})`,
+          z.ratios.join(", "),
+          a && tasks.length ? fmt(a.meanLossPts, 1) : "—",
+          a && tasks.length ? fmt(a.meanLossRelPct, 1) : "—",
+          fmt(-z.meanLossRelPct, 1),
+          String(paper.meanLossPct),
+        ];
+      }),
+      note: "Loss per zone: the mean over the zone's pruned ratios of dense − accuracy (points) and of " +
+        "1 − accuracy ÷ dense (relative); ppl rise: the mean of ppl ÷ dense ppl − 1.",
+    });
+  }
+  const accDrops = marginalDrops(accCurve, PAPER_MARGINAL.delta);
+  const pplDrops = marginalDrops(pplCurve.map((p) => ({ ratio: p.ratio, value: p.value / dense.ppl })));
+  if (pplDrops.length > 0) {
+    tables.push({
+      caption: `The paper's marginal drop |ΔAcc/Δr| (δ = ${PAPER_MARGINAL.delta}) on our curves (score ${score}):`,
+      head: ["r", "zone", "|ΔAcc/Δr|", "|Δ(ppl/dense)/Δr|", "paper"],
+      rows: pplDrops.map((d) => {
+        const a = accDrops.find((x) => x.to === d.to);
+        const paper = d.to <= PAPER_MARGINAL.upTo + 1e-9
+          ? `< ${PAPER_MARGINAL.below}`
+          : `> ${PAPER_MARGINAL.beyondAbove}`;
+        return [
+          `${d.from} → ${d.to}`,
+          paperZone(d.to),
+          a && tasks.length ? fmt(a.slope, 3) : "—",
+          fmt(d.slope, 3),
+          paper,
+        ];
+      }),
+      note: "Accuracy as a fraction (mean of the tasks), as the paper's criterion reads.",
     });
   }
   return tables;
@@ -116,7 +318,7 @@ export function sweepMarkdown(r: SweepReport): string {
   return sweepTables(r).flatMap((t) => [
     ...(t.caption ? [t.caption, ""] : []),
     row(t.head),
-    row(t.head.map((_, i) => (i === 0 || t.head[i] === "mode" || t.head[i] === "zone" ? "---" : "--:"))),
+    row(t.head.map((_, i) => (i === 0 || ["mode", "zone", "variant", "paper"].includes(t.head[i]) ? "---" : "--:"))),
     ...t.rows.map(row),
     ...(t.note ? ["", t.note] : []),
     "",

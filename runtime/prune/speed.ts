@@ -1,8 +1,11 @@
 /**
  * Speed and memory of pruned shapes against the dense model (the paper's Table 2): for each pruning ratio, the
- * model with ⌊N·(1 − r)⌋ states per layer (physically removed) is profiled in prefill and decode at each sequence
- * length, on the same backend, one model at a time. Weights are random (shapes decide speed); which states are kept
- * does not matter for speed, so the first k are.
+ * model with ⌊N·(1 − r)⌋ states per layer — physically removed (variant "remove") and/or masked (variant "mask": the
+ * paper's "sparse variant", same sizes, the dropped states' B and C rows zeroed) — is profiled in prefill and/or
+ * decode at each sequence length, on the same backend, one model at a time. Lengths are the outer loop: every
+ * configuration of a length is measured before the next length, in `rounds` interleaved rounds, so that drift of a
+ * shared machine hits all of them alike. Weights are random (shapes decide speed); which states are kept does not
+ * matter for speed, so the first k are.
  *
  * @module
  */
@@ -11,6 +14,7 @@ import type { Backend } from "../backend.ts";
 import type { MambaConfig } from "../config.ts";
 import { MambaModel } from "../model.ts";
 import { profileModels, type ProfileProgress } from "../profiler.ts";
+import type { ProfileRun } from "../profile_report.ts";
 import { modelShape } from "../compare.ts";
 import { syntheticWeights } from "../synthetic.ts";
 import { pruneWeights } from "./apply.ts";
@@ -39,6 +43,8 @@ import { keptCount } from "./select.ts";
 export interface SpeedPoint {
   /** Pruning ratio (0: the dense model). */
   ratio: number;
+  /** "dense" (ratio 0), "remove" (states physically removed) or "mask" (same sizes, dropped states zeroed). */
+  variant: SpeedVariant;
   /** "prefill" (the whole prompt, TTFT) or "decode" (one step, TPOT). */
   mode: "prefill" | "decode";
   /** Prompt length (prefill) or the context length the step continues from (decode). */
@@ -47,7 +53,7 @@ export interface SpeedPoint {
   kept: number;
   /** End-to-end wall time of the pass (median), ms. */
   ms: number;
-  /** The raw wall times `ms` is the median of, one per measured pass (ms). */
+  /** The raw wall times `ms` is the median of, one per measured pass (ms), all rounds together. */
   samples: number[];
   /** The pruned model's shape (`modelShape`): what `perfmamba compare` matches runs on. */
   shape: string;
@@ -62,6 +68,9 @@ export interface SpeedPoint {
   /** 1 − peak ÷ dense peak, in percent. */
   memoryReductionPct: number;
 }
+
+/** How a pruned model of a speed point is built: dense, states removed, or states masked (same sizes). */
+export type SpeedVariant = "dense" | "remove" | "mask";
 
 /**
  * Options of {@link pruningSpeed}.
@@ -90,14 +99,25 @@ export interface SpeedOptions {
   seqLens: number[];
   /** Default both. */
   modes?: ("prefill" | "decode")[];
-  /** Un-timed passes before measuring (default 2). */
-  warmup?: number;
-  /** Measured passes (default 5). */
-  iters?: number;
+  /** Pruned variants to measure at each ratio (default ["remove"]). */
+  variants?: ("remove" | "mask")[];
+  /** Un-timed passes before measuring (default 2; "adaptive": the profiler's adaptive warm-up). */
+  warmup?: number | "adaptive";
+  /**
+   * Measured passes per round (default 5; "adaptive": the profiler's adaptive repetitions, stopped by `precision`
+   * or the `maxMs` budget of a point — one pass where a pass exceeds the budget).
+   */
+  iters?: number | "adaptive";
+  /** Adaptive: relative half-width of the 95 % interval of the median to reach (profiler default 0.03). */
+  precision?: number;
+  /** Adaptive: time budget of one point per round, ms (profiler default 5000). */
+  maxMs?: number;
+  /** Interleaved rounds per length: each round measures every configuration once more (default 1). */
+  rounds?: number;
   /** Seed of the random weights (default 1). */
   seed?: number;
-  /** Called after every forward pass, with the ratio being measured. */
-  onProgress?: (p: ProfileProgress & { ratio: number }) => void;
+  /** Called after every forward pass, with the ratio and variant being measured. */
+  onProgress?: (p: ProfileProgress & { ratio: number; variant: SpeedVariant }) => void;
 }
 
 /**
@@ -123,49 +143,89 @@ export async function pruningSpeed(
   ratios: number[],
   options: SpeedOptions,
 ): Promise<SpeedPoint[]> {
-  const all = [0, ...ratios.filter((r) => r !== 0)];
+  const variants = options.variants ?? ["remove"];
+  if (variants.length === 0 || variants.some((v) => v !== "remove" && v !== "mask")) {
+    throw new RangeError(`pruningSpeed: variants must be "remove" and/or "mask", got [${variants.join(", ")}]`);
+  }
+  const rounds = options.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`pruningSpeed: rounds must be ≥ 1, got ${rounds}`);
+  const configs: { ratio: number; variant: SpeedVariant }[] = [{ ratio: 0, variant: "dense" }];
+  for (const ratio of ratios.filter((r) => r !== 0)) {
+    for (const variant of variants) configs.push({ ratio, variant });
+  }
   const base = syntheticWeights(config, options.seed ?? 1);
+  const modes = options.modes ?? ["prefill", "decode"];
   const points: SpeedPoint[] = [];
-  const dense = new Map<string, SpeedPoint>();
-  for (const ratio of all) {
-    const keep = base.layers.map(() => Array.from({ length: keptCount(config.dState, ratio) }, (_, i) => i));
-    const weights = ratio === 0 ? base : pruneWeights(base, keep, { mode: "remove" });
-    const model = MambaModel.load(weights, backend);
-    try {
-      const report = await profileModels([{ model, name: `${config.arch} r=${ratio}` }], {
-        seqLens: options.seqLens,
-        modes: options.modes ?? ["prefill", "decode"],
-        warmup: options.warmup ?? 2,
-        iters: options.iters ?? 5,
-        peaks: null,
-        onProgress: (p) => options.onProgress?.({ ...p, ratio }),
-      });
-      for (const run of report.runs) {
-        const k = `${run.mode}/${run.seqLen}`;
-        const ref = dense.get(k);
-        const p: SpeedPoint = {
-          ratio,
-          mode: run.mode,
-          seqLen: run.seqLen,
-          kept: keep[0].length,
-          ms: run.endToEnd.ms.median,
-          samples: run.endToEnd.samples,
-          shape: modelShape(model.config),
-          gpuMs: run.endToEnd.gpuMs?.median ?? null,
-          peakBytes: run.memory.peak,
-          speedup: ref ? ref.ms / run.endToEnd.ms.median : 1,
-          gpuSpeedup: ref?.gpuMs && run.endToEnd.gpuMs ? ref.gpuMs / run.endToEnd.gpuMs.median : null,
-          memoryReductionPct: ref ? (1 - run.memory.peak / ref.peakBytes) * 100 : 0,
-        };
-        if (ratio === 0) {
-          dense.set(k, p);
-          if (p.gpuMs !== null) p.gpuSpeedup = 1;
+  for (const seqLen of options.seqLens) {
+    // Per configuration and mode: the runs of every round.
+    const runs = new Map<string, { shape: string; kept: number; runs: ProfileRun[] }>();
+    for (let round = 0; round < rounds; round++) {
+      for (const { ratio, variant } of configs) {
+        const keep = base.layers.map(() => Array.from({ length: keptCount(config.dState, ratio) }, (_, i) => i));
+        const weights = variant === "dense" ? base : pruneWeights(base, keep, { mode: variant });
+        const model = MambaModel.load(weights, backend);
+        try {
+          const report = await profileModels([{ model, name: `${config.arch} ${variant} r=${ratio}` }], {
+            seqLens: [seqLen],
+            modes,
+            warmup: options.warmup === "adaptive" ? undefined : options.warmup ?? 2,
+            iters: options.iters === "adaptive" ? undefined : options.iters ?? 5,
+            precision: options.precision,
+            maxMs: options.maxMs,
+            peaks: null,
+            onProgress: (p) => options.onProgress?.({ ...p, ratio, variant }),
+          });
+          for (const run of report.runs) {
+            const k = `${variant}/${ratio}/${run.mode}`;
+            const entry = runs.get(k) ?? { shape: modelShape(model.config), kept: keep[0].length, runs: [] };
+            entry.runs.push(run);
+            runs.set(k, entry);
+          }
+        } finally {
+          model.dispose();
         }
-        points.push(p);
       }
-    } finally {
-      model.dispose();
+    }
+    const summary = (k: string) => {
+      const e = runs.get(k)!;
+      const samples = e.runs.flatMap((r) => r.endToEnd.samples);
+      // GPU times: the median of the rounds' medians (the report keeps their statistics, not the samples).
+      const gpu = e.runs.flatMap((r) => (r.endToEnd.gpuMs ? [r.endToEnd.gpuMs.median] : []));
+      return {
+        ...e,
+        samples,
+        ms: median(samples),
+        gpuMs: gpu.length ? median(gpu) : null,
+        peak: Math.max(...e.runs.map((r) => r.memory.peak)),
+      };
+    };
+    for (const { ratio, variant } of configs) {
+      for (const mode of modes) {
+        const s = summary(`${variant}/${ratio}/${mode}`);
+        const ref = summary(`dense/0/${mode}`);
+        points.push({
+          ratio,
+          variant,
+          mode,
+          seqLen,
+          kept: s.kept,
+          ms: s.ms,
+          samples: s.samples,
+          shape: s.shape,
+          gpuMs: s.gpuMs,
+          peakBytes: s.peak,
+          speedup: ref.ms / s.ms,
+          gpuSpeedup: ref.gpuMs !== null && s.gpuMs !== null ? ref.gpuMs / s.gpuMs : null,
+          memoryReductionPct: (1 - s.peak / ref.peak) * 100,
+        });
+      }
     }
   }
   return points;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
