@@ -134,7 +134,7 @@ interface Lazy {
  * import { makeConfig, syntheticLayer, syntheticUniformOf } from "@perfmamba/perfmamba";
  * const layer = syntheticLayer(makeConfig("mamba1", { dModel: 32, nLayer: 1, vocabSize: 64 }), 0, 1);
  * const recipe = syntheticUniformOf(layer.inProj);
- * console.log(recipe !== null, layer.inProj.data.length, syntheticUniformOf(layer.inProj)); // true 2048 null
+ * console.log(recipe !== null, layer.inProj.data.length, syntheticUniformOf(layer.inProj)); // true 4096 null
  * ```
  */
 export function syntheticUniformOf(t: HostTensor): SyntheticUniform | null {

@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import type { SyntheticUniform } from "../../runtime/backend.ts";
 import { makeConfig } from "../../runtime/presets.ts";
 import { MambaModel } from "../../runtime/model.ts";
-import { syntheticKey, syntheticUniform, syntheticUniformOf, syntheticWeights } from "../../runtime/synthetic.ts";
+import { syntheticUniform, syntheticUniformOf, syntheticWeights } from "../../runtime/synthetic.ts";
 import { syntheticSource } from "../../runtime/weight_source.ts";
 import type { HostTensor } from "../../runtime/weights.ts";
-import { GpuMatrix, GpuTensor } from "../../kernels/gpu_tensors.ts";
+import type { GpuMatrix, GpuTensor } from "../../kernels/gpu_tensors.ts";
 import type { WebGpuBackend } from "../../kernels/webgpu_backend.ts";
 import { READBACK } from "../../kernels/gpu_flags.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
@@ -136,13 +136,14 @@ gpuTest(
   { f16Weights: true, maxBindingSize: 4096 },
 );
 
-gpuTest("generateUniform names the tensor for a bad key or scale", async (be) => {
+gpuTest("generateUniform names the tensor for a bad key or scale", (be) => {
   assert.throws(() => be.generateUniform({ key: -1, scale: 1 }, [4], "w.bad"), /generateUniform\(w\.bad\): key -1/);
   assert.throws(
     () => be.generateUniformMatrix({ key: 1, scale: 0.1 }, 2, 2, "m.bad"),
     /m\.bad\): scale 0\.1 is not a finite f32/,
   );
   assert.throws(() => be.generateUniformMatrix({ key: 1, scale: 1 }, 2, -2, "m.shape"), /m\.shape/);
+  return Promise.resolve();
 });
 
 for (const f16Weights of [false, true]) {
