@@ -35,6 +35,7 @@ export type {
   QuantizedMatrixData,
   SelectiveScanArgs,
   SsdArgs,
+  SyntheticUniform,
   Tensor,
   View,
   WeightFormat,
@@ -150,6 +151,7 @@ export {
   syntheticLayerId,
   syntheticLmHead,
   syntheticUniform,
+  syntheticUniformOf,
   syntheticWeights,
 } from "./runtime/synthetic.ts";
 export {

@@ -200,22 +200,44 @@ export class TensorStore {
 
   /** A matrix (n, k) holding `data`, in row parts that fit a binding; f16 pairs when `f16`. */
   uploadMatrix(data: Float32Array, n: number, k: number, label: string, f16: boolean): GpuMatrix {
+    return this.matrix(n, k, label, f16, (r0, rows, partLabel) => {
+      const rowsData = data.subarray(r0 * k, (r0 + rows) * k);
+      return this.#filled(f16 ? toF16Rows(rowsData, rows, k) : rowsData, partLabel, false);
+    }, "uploadMatrix");
+  }
+
+  /**
+   * A matrix (n, k) in row parts that fit a binding (f16 pairs when `f16`), each part's buffer made by `part`
+   * (rows [r0, r0 + rows), of {@link GpuMatrix.partBytes} bytes) under its label; `op` names the caller in errors.
+   */
+  matrix(
+    n: number,
+    k: number,
+    label: string,
+    f16: boolean,
+    part: (r0: number, rows: number, partLabel: string) => GPUBuffer,
+    op: string,
+  ): GpuMatrix {
     const rowBytes = f16 ? Math.ceil(k / 2) * 4 : k * 4;
     if (rowBytes > this.maxBindingSize) {
-      throw new RangeError(`uploadMatrix(${label}): a row of ${rowBytes} bytes exceeds the binding limit`);
+      throw new RangeError(`${op}(${label}): a row of ${rowBytes} bytes exceeds the binding limit`);
     }
     const rowsPerPart = Math.max(1, Math.floor(this.maxBindingSize / rowBytes));
     const parts: MatrixPart[] = [];
     for (let r0 = 0; r0 < n || parts.length === 0; r0 += rowsPerPart) {
       const rows = Math.min(rowsPerPart, n - r0);
       const suffix = n > rowsPerPart ? `[${r0}:${r0 + rows}]` : "";
-      const rowsData = data.subarray(r0 * k, (r0 + rows) * k);
-      const buffer = this.#filled(f16 ? toF16Rows(rowsData, rows, k) : rowsData, label + suffix, false);
+      const buffer = part(r0, rows, label + suffix);
       this.#track(buffer.size);
       parts.push({ buffer, r0, rows });
       if (rows <= 0) break;
     }
     return new GpuMatrix(n, k, label, parts, this.#owner, f16);
+  }
+
+  /** A new unpooled buffer of at least `bytes` bytes (a multiple of 16), for a kernel to fill. */
+  buffer(bytes: number, label: string): GPUBuffer {
+    return this.#device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE, label });
   }
 
   /**

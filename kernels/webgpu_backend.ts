@@ -47,10 +47,18 @@ import {
   type QuantizedMatrixData,
   type SelectiveScanArgs,
   type SsdArgs,
+  type SyntheticUniform,
   type Tensor,
   type View,
 } from "../runtime/backend.ts";
-import { checkUpload, checkUploadMatrix, checkUploadQuantized } from "../runtime/op_checks.ts";
+import {
+  checkShape,
+  checkSyntheticUniform,
+  checkUpload,
+  checkUploadMatrix,
+  checkUploadQuantized,
+} from "../runtime/op_checks.ts";
+import { syntheticUniformProgram } from "./synthetic_weights.ts";
 import type { TokenChoice } from "../runtime/sampling.ts";
 import { BindGroupCache } from "./bind_group_cache.ts";
 import type { BufferPool } from "./buffer_pool.ts";
@@ -381,6 +389,34 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.#check();
     checkUploadQuantized(data, label);
     return this.#store.uploadQuantizedMatrix(data, label);
+  }
+
+  generateUniform(u: SyntheticUniform, shape: readonly number[], label: string): Tensor {
+    this.#check();
+    checkSyntheticUniform(u, `generateUniform(${label})`);
+    const t = this.#store.alloc(shape, label);
+    if (t.size > 0) {
+      const y = { buffer: t.buffer!, offset: 0, size: t.size * 4 };
+      this.#dispatcher.run(syntheticUniformProgram(y, t.size, u.key, 0, u.scale, false, 1));
+    }
+    return t;
+  }
+
+  generateUniformMatrix(u: SyntheticUniform, n: number, k: number, label: string): Matrix {
+    this.#check();
+    const op = `generateUniformMatrix(${label})`;
+    checkShape(op, [n, k]);
+    checkSyntheticUniform(u, op);
+    const f16 = this.f16Weights;
+    return this.#store.matrix(n, k, label, f16, (r0, rows, partLabel) => {
+      const words = f16 ? (rows * (k + (k % 2))) / 2 : rows * k;
+      const buffer = this.#store.buffer(words * 4, partLabel);
+      if (words > 0) {
+        const y = { buffer, offset: 0, size: words * 4 };
+        this.#dispatcher.run(syntheticUniformProgram(y, words, u.key, r0 * k, u.scale, f16, k));
+      }
+      return buffer;
+    }, "generateUniformMatrix");
   }
 
   zeros(shape: readonly number[], label: string): Tensor {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Backend, Matrix, PassTiming, QuantizedMatrixData } from "../runtime/backend.ts";
+import type { Backend, Matrix, PassTiming, QuantizedMatrixData, SyntheticUniform, Tensor } from "../runtime/backend.ts";
 import type { PipelineSpec, PipelineStats } from "./pipeline_cache.ts";
 
 /** Options of `createWebGpuBackend` (webgpu_backend.ts). */
@@ -55,6 +55,10 @@ export interface WebGpuBackend extends Backend, Disposable {
   readonly debug: boolean;
   /** Always present: q8_0 and q4_0, dequantized in registers by the `_q` kernels (kernels/linear_q.ts). */
   uploadQuantizedMatrix(data: QuantizedMatrixData, label: string): Matrix;
+  /** Always present: kernels/synthetic_uniform.wgsl writes the values straight into the tensor's buffer. */
+  generateUniform(u: SyntheticUniform, shape: readonly number[], label: string): Tensor;
+  /** Always present: each row part generated in its own buffer, f16 pairs with `f16Weights`. */
+  generateUniformMatrix(u: SyntheticUniform, n: number, k: number, label: string): Matrix;
   /**
    * Label the compute passes recorded from now on (null: one pass per kernel, labelled with its name). Meant for
    * a profiler's component hooks: `begin: (c, l) => backend.setScope(`${c}.${l}`)`.

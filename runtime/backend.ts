@@ -421,6 +421,27 @@ export interface QuantizedMatrixData {
 }
 
 /**
+ * Synthetic uniform values as a recipe instead of data (runtime/synthetic.ts): element i of the tensor is the value
+ * `syntheticUniform` writes for counter `key + i` at half-range `scale` (an f32). A backend that can generate them
+ * itself ({@link Backend.generateUniform}) makes the very same bits without a host array or an upload.
+ *
+ * @example
+ * ```ts
+ * import { type SyntheticUniform, syntheticKey, syntheticUniform } from "@perfmamba/perfmamba";
+ * const u: SyntheticUniform = { key: syntheticKey(1, 17), scale: Math.fround(0.5) };
+ * const values = new Float32Array(4);
+ * syntheticUniform(values, u.key, 0, u.scale);
+ * console.log(values.every((v) => Math.abs(v) <= u.scale)); // true
+ * ```
+ */
+export interface SyntheticUniform {
+  /** The stream key (a u32: `syntheticKey(seed, id)`). */
+  readonly key: number;
+  /** The half-range, exactly representable as an f32. */
+  readonly scale: number;
+}
+
+/**
  * What a backend can do. Callers branch on these, never on {@link Backend.name} (a display name).
  *
  * @example
@@ -559,6 +580,14 @@ export interface Backend {
    * {@link BackendCapabilities.quantFormats} lists `data.format`.
    */
   uploadQuantizedMatrix?(data: QuantizedMatrixData, label: string): Matrix;
+  /**
+   * A new tensor of `shape` holding the synthetic values of `u` ({@link SyntheticUniform}), generated on the device
+   * with the host generator's bits. Present where that beats generating on the host and uploading (WebGPU):
+   * `MambaModel.fromSource` uses it for a source's synthetic tensors.
+   */
+  generateUniform?(u: SyntheticUniform, shape: readonly number[], label: string): Tensor;
+  /** A new `[n, k]` matrix holding the synthetic values of `u`, stored as `uploadMatrix` would store them. */
+  generateUniformMatrix?(u: SyntheticUniform, n: number, k: number, label: string): Matrix;
   /** A new zero-filled tensor. */
   zeros(shape: readonly number[], label: string): Tensor;
   /** A copy of a tensor (state cloning). */

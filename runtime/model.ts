@@ -27,6 +27,7 @@ import { InferenceState } from "./state.ts";
 import type { HostMatrix, HostTensor, MambaWeights } from "./weights.ts";
 import { isQuantized } from "./weights.ts";
 import { checkModelFits } from "./memory_check.ts";
+import { syntheticUniformOf } from "./synthetic.ts";
 import { type WeightSource, weightSource } from "./weight_source.ts";
 
 export type { Component } from "./component.ts";
@@ -382,9 +383,12 @@ export class MambaModel implements Disposable {
     checkModelFits(cfg, backend, { storage: source.quantFormat ?? backend.capabilities.weightFormat });
     const owned: (Tensor | Matrix)[] = [];
     let params = 0;
+    // Synthetic tensors not yet made on the host are generated on the device where the backend can.
+    const recipe = (t: HostTensor) => (backend.generateUniform ? syntheticUniformOf(t) : null);
     const vec = (t: HostTensor, label: string): Tensor => {
-      params += t.data.length;
-      const d = backend.upload(t.data, t.shape, label);
+      const u = recipe(t);
+      params += u ? t.shape.reduce((a, b) => a * b, 1) : t.data.length;
+      const d = u ? backend.generateUniform!(u, t.shape, label) : backend.upload(t.data, t.shape, label);
       owned.push(d);
       return d;
     };
@@ -405,8 +409,11 @@ export class MambaModel implements Disposable {
         owned.push(m);
         return m;
       }
-      params += t.data.length;
-      const m = backend.uploadMatrix(t.data, t.shape[0], t.shape[1], label);
+      const u = backend.generateUniformMatrix ? syntheticUniformOf(t) : null;
+      params += t.shape[0] * t.shape[1];
+      const m = u
+        ? backend.generateUniformMatrix!(u, t.shape[0], t.shape[1], label)
+        : backend.uploadMatrix(t.data, t.shape[0], t.shape[1], label);
       owned.push(m);
       return m;
     };

@@ -13,6 +13,7 @@ import {
   type QuantizedMatrixData,
   type SelectiveScanArgs,
   type SsdArgs,
+  type SyntheticUniform,
   type Tensor,
   type View,
 } from "./backend.ts";
@@ -66,6 +67,16 @@ export function checkUploadQuantized(data: QuantizedMatrixData, label: string): 
 export function checkUploadMatrix(data: ArrayLike<number>, n: number, k: number, label: string): void {
   checkShape(`uploadMatrix(${label})`, [n, k]);
   if (data.length !== n * k) throw new RangeError(`uploadMatrix(${label}): ${data.length} values for [${n}, ${k}]`);
+}
+
+/** `generateUniform` / `generateUniformMatrix`: a u32 key and a finite f32 half-range. */
+export function checkSyntheticUniform(u: SyntheticUniform, op: string): void {
+  if (!(Number.isInteger(u.key) && u.key >= 0 && u.key < 2 ** 32)) {
+    throw new RangeError(`${op}: key ${u.key} is not a u32`);
+  }
+  if (!(Number.isFinite(u.scale) && Math.fround(u.scale) === u.scale)) {
+    throw new RangeError(`${op}: scale ${u.scale} is not a finite f32`);
+  }
 }
 
 /** `embed`: every id is a row of the table. */

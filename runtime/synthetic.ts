@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { SyntheticUniform } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
 import { layerStateSize } from "./config.ts";
 import type { HostMatrix, HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
@@ -117,15 +118,60 @@ export function syntheticLayerId(l: number, slot: number): number {
   return 16 * (l + 1) + slot;
 }
 
+/** The recipe of a lazy synthetic tensor, and its host array (null until made, or once it is not the recipe's). */
+const LAZY = Symbol("synthetic recipe");
+interface Lazy {
+  [LAZY]: { uniform: SyntheticUniform; array: () => Float32Array | null; read: () => boolean };
+}
+
 /**
- * A `[rows, cols]` (or `[n]`) tensor uniform on ±std·√3 (standard deviation `std`) from stream `id`, written into
- * `into`'s array when it has the same size (fresh memory costs a page fault per 4 KiB: more than generating it).
+ * The recipe of a synthetic uniform tensor ({@link syntheticWeights}, `syntheticSource`) whose values have not
+ * been read on the host, or null (any other tensor, or one whose `data` was read or replaced: the host array may
+ * have been changed since). A backend with `generateUniform` makes it on the device from the recipe.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, syntheticLayer, syntheticUniformOf } from "@perfmamba/perfmamba";
+ * const layer = syntheticLayer(makeConfig("mamba1", { dModel: 32, nLayer: 1, vocabSize: 64 }), 0, 1);
+ * const recipe = syntheticUniformOf(layer.inProj);
+ * console.log(recipe !== null, layer.inProj.data.length, syntheticUniformOf(layer.inProj)); // true 4096 null
+ * ```
+ */
+export function syntheticUniformOf(t: HostTensor): SyntheticUniform | null {
+  const lazy = (t as Partial<Lazy>)[LAZY];
+  return lazy && !lazy.read() ? lazy.uniform : null;
+}
+
+/**
+ * A `[rows, cols]` (or `[n]`) tensor uniform on ±std·√3 (standard deviation `std`) from stream `id`, made on the
+ * host only when its `data` is first read (a backend may generate it from its recipe instead:
+ * {@link syntheticUniformOf}), into `into`'s array when that has the same size (fresh memory costs a page fault
+ * per 4 KiB: more than generating it).
  */
 function uniform(shape: number[], seed: number, id: number, std: number, into?: HostTensor | null): HostTensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = into?.data.length === n ? into.data : new Float32Array(n);
-  syntheticUniform(data, syntheticKey(seed, id), 0, std * Math.sqrt(3));
-  return { shape, data };
+  const u: SyntheticUniform = { key: syntheticKey(seed, id), scale: Math.fround(std * Math.sqrt(3)) };
+  const lazy = into ? (into as Partial<Lazy>)[LAZY] : undefined;
+  const prior = lazy ? lazy.array() : into?.data; // a lazy tensor's array without making its values
+  let array = prior?.length === n ? prior : null, read = false;
+  const t = { shape } as HostTensor;
+  Object.defineProperty(t, "data", {
+    enumerable: true,
+    get(): Float32Array {
+      if (!read) {
+        array ??= new Float32Array(n);
+        syntheticUniform(array, u.key, 0, u.scale);
+        read = true;
+      }
+      return array!;
+    },
+    set(v: Float32Array) {
+      array = v;
+      read = true;
+    },
+  });
+  Object.defineProperty(t, LAZY, { value: { uniform: u, array: () => array, read: () => read } });
+  return t;
 }
 
 const filled = (n: number, v: number): HostTensor => ({ shape: [n], data: new Float32Array(n).fill(v) });

@@ -2,7 +2,9 @@
  * Where `MambaModel.fromSource` gets its weights: one layer at a time, so that a model is uploaded without the
  * whole of it on the host. {@link weightSource} wraps host weights already in memory; {@link syntheticSource}
  * generates the synthetic model (runtime/synthetic.ts) layer by layer, reusing the same host arrays for every
- * layer, and quantizes each layer as it goes when asked.
+ * layer, and quantizes each layer as it goes when asked. Its uniform tensors are made on the host only when their
+ * `data` is read: `MambaModel.fromSource` hands their recipes (`syntheticUniformOf`) to a backend that generates
+ * them on the device (`Backend.generateUniform`: WebGPU), so a preset's matrices never exist on the host there.
  *
  * @module
  */

@@ -258,6 +258,7 @@ export async function run(argv: string[]): Promise<void> {
       else log(`${config.arch} ${shape}: ${JSON.stringify(hostModel.fingerprint.storedTypes)} stored`);
       const t0 = performance.now();
       const model = hostModel ? MambaModel.load(hostModel.weights, backend) : loadPreset(config, backend, flags, 1);
+      await backend.sync(); // queued uploads and weight-generating kernels have finished
       model.fusedDecode = fusedDecode;
       log(`  weights on the backend in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       if (hostModel !== null) fingerprint = { ...hostModel.fingerprint, parameters: model.parameterCount };

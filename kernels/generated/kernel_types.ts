@@ -648,6 +648,25 @@ export interface SsdStepOverrides {
   readonly WG?: number;
 }
 
+/** The uniform record of kernels/synthetic_uniform.wgsl: its `struct Params` fields by WGSL name. */
+export interface SyntheticUniformParams {
+  readonly n: number;
+  readonly first: number;
+  readonly k: number;
+  readonly kp: number;
+  readonly scale: number;
+}
+/** The storage bindings of kernels/synthetic_uniform.wgsl by WGSL name (`@binding(1)` on). */
+export interface SyntheticUniformBindings {
+  readonly y: Slice;
+}
+/** The override constants of kernels/synthetic_uniform.wgsl (each optional: the WGSL default applies). */
+export interface SyntheticUniformOverrides {
+  readonly WG?: number;
+  readonly F16?: number;
+  readonly PER?: number;
+}
+
 /** The uniform record of each kernel. */
 export interface KernelParams {
   add: AddParams;
@@ -676,6 +695,7 @@ export interface KernelParams {
   ssd_pass: SsdPassParams;
   ssd_state: SsdStateParams;
   ssd_step: SsdStepParams;
+  synthetic_uniform: SyntheticUniformParams;
 }
 /** The binding record of each kernel. */
 export interface KernelBindings {
@@ -705,6 +725,7 @@ export interface KernelBindings {
   ssd_pass: SsdPassBindings;
   ssd_state: SsdStateBindings;
   ssd_step: SsdStepBindings;
+  synthetic_uniform: SyntheticUniformBindings;
 }
 /** The override constants of each kernel. */
 export interface KernelOverrides {
@@ -734,4 +755,5 @@ export interface KernelOverrides {
   ssd_pass: SsdPassOverrides;
   ssd_state: SsdStateOverrides;
   ssd_step: SsdStepOverrides;
+  synthetic_uniform: SyntheticUniformOverrides;
 }

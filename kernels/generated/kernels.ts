@@ -611,4 +611,16 @@ export const KERNELS = {
     overrides: { WG: 64 },
     constants: {},
   },
+  synthetic_uniform: {
+    params: [
+      { name: "n", type: "u32", offset: 0 },
+      { name: "first", type: "u32", offset: 4 },
+      { name: "k", type: "u32", offset: 8 },
+      { name: "kp", type: "u32", offset: 12 },
+      { name: "scale", type: "f32", offset: 16 },
+    ],
+    storage: [{ name: "y", binding: 1, access: "read_write" }],
+    overrides: { WG: 256, F16: 0, PER: 4 },
+    constants: {},
+  },
 } as const;
