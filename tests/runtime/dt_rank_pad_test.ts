@@ -22,6 +22,7 @@ import type { HostMatrix } from "../../runtime/weights.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
 import { dirSource } from "../../cli/fs_source.ts";
 import { assertClose, fixtureDir, type FixtureGolden, readGolden } from "../_golden.ts";
+import { gpuTest } from "../kernels/_gpu.ts";
 import { referenceForward } from "../_reference_forward.ts";
 
 /** Logits on WASM, 1 thread; quantized matrices on the exact kernels (dequantized in registers). */
@@ -190,4 +191,22 @@ Deno.test("weight memory of the 130m and 2.8b shapes with the Δ rank padded: Ma
   );
   assert.equal(q8, expected);
   assert.equal(modelFootprint(c, "f32").weightBytes, total(componentWeightBytes(c)));
+});
+
+gpuTest("the padded q8 / q4 Mamba-1 on WebGPU: dt_proj in blocks, logits of the exact WASM kernels", async (be) => {
+  const golden = readGolden<FixtureGolden>(fixtureDir("mamba1-tiny"));
+  const w = await loadWeights(dirSource(fixtureDir("mamba1-tiny")));
+  for (const bits of [8, 4] as const) {
+    const q = quantizeWeights(w, { bits });
+    const model = MambaModel.load(q, be);
+    try {
+      assert.equal(model.quantFormats.dt_proj, bits === 8 ? "q8_0" : "q4_0");
+      const { logits, state } = await model.prefill(golden.input_ids);
+      state.dispose();
+      // Both dequantize in registers (f32 math); the GPU reorders sums: the fixtures' 1e-3 relative GPU tolerance.
+      assertClose(logits.data, await wasmLogits(q, golden.input_ids), `webgpu q${bits} vs wasm exact`, 1e-3, 1e-5);
+    } finally {
+      model.dispose();
+    }
+  }
 });
