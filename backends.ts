@@ -38,9 +38,9 @@ export interface SelectBackendOptions {
    */
   relaxedSimd?: "auto" | boolean;
   /**
-   * WASM: how `linear` computes on q8_0 / q4_0 matrices: true or "int16" (default) integer dot products on 16-bit
-   * activations, "int8" on 8-bit activations (llama.cpp's q8_0), false the exact kernels (dequantized in registers);
-   * see `WasmBackendOptions.quantActivations`.
+   * WASM: how `linear` computes on q8_0 / q4_0 matrices: "int8" (default) integer dot products on 8-bit activations
+   * (llama.cpp's q8_0; bit-identical on every host), true or "int16" on 16-bit activations, false the exact kernels
+   * (dequantized in registers); see `WasmBackendOptions.quantActivations`.
    */
   quantActivations?: boolean | "int16" | "int8";
   /**

@@ -112,6 +112,7 @@ export type {
 } from "./runtime/weights.ts";
 export { isQuantized } from "./runtime/weights.ts";
 export type { QuantizeOptions } from "./runtime/quantize.ts";
+export { paddedDtRank, padDtRank, padDtRankConfig } from "./runtime/dt_rank_pad.ts";
 export {
   hostWeightBytes,
   QUANTIZABLE_KINDS,

@@ -50,11 +50,11 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
   },
   "quant-math": {
     type: "string",
-    help: "WASM, on q8_0 / q4_0 weights: int16 (dot products on activations quantized to 16 bits per block of 32; " +
-      "error bound in QUANTIZATION.md), int8 (8 bits per block, llama.cpp's q8_0 activations; relaxed-SIMD i8 dot " +
-      "products where the host has them), exact (weights dequantized to f32 in registers; slower), or integer " +
-      "(= int16, the default)",
-    default: "int16",
+    help: "WASM, on q8_0 / q4_0 weights: int8 (the default: dot products on activations quantized to 8 bits per " +
+      "block of 32, llama.cpp's q8_0 activations; relaxed-SIMD i8 dot products where the host has them, the same " +
+      "results everywhere; error bound in QUANTIZATION.md), int16 (16 bits per block; slower, 258x tighter bound), " +
+      "exact (weights dequantized to f32 in registers; slower), or integer (= int16)",
+    default: "int8",
   },
   "gpu-debug": {
     type: "boolean",

@@ -184,6 +184,8 @@ function configJson(c: MambaConfig, sizes: number[], tied: boolean): Record<stri
   // A padded vocabulary (state-spaces' pad_vocab_size_multiple): vocab_size stays the embedding's rows, as
   // transformers needs to load the tensors; PerfMamba's key keeps the token count (transformers ignores it).
   if (c.tokenVocabSize !== c.vocabSize) json.token_vocab_size = c.tokenVocabSize;
+  // A Δ rank zero-padded for quantization (runtime/dt_rank_pad.ts): PerfMamba's key keeps the original rank.
+  if (c.dtRankPaddedFrom !== undefined) json.dt_rank_padded_from = c.dtRankPaddedFrom;
   if (perLayer) json.layer_state_sizes = [...sizes];
   if (c.stateBridgeSizes?.some((n) => n > 0)) json.state_bridge_sizes = [...c.stateBridgeSizes];
   return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -88,6 +88,11 @@ export interface MambaConfig {
   /** Mamba-1 only: rank of the Δ projection (dt_proj input width). */
   dtRank: number;
   /**
+   * Mamba-1 only, set when the Δ rank was zero-padded to whole 32-weight blocks for quantization (`padDtRank`): the
+   * original rank (dtRank is the padded one; the model computes the same function). Undefined otherwise.
+   */
+  dtRankPaddedFrom?: number;
+  /**
    * Falcon-Mamba only (Hugging Face `model_type: "falcon_mamba"`): the epsilon of the weightless RMS norms that
    * normalise δ (the dt_rank slice, before dt_proj), B and C right after x_proj (`mixer_rms_eps`). Undefined for
    * every other model: no such norms.

@@ -436,7 +436,7 @@ function parseHfMamba1(f: Fields): MambaConfig {
   const dInner = f.has("intermediate_size")
     ? f.positiveInt("intermediate_size")
     : positiveProduct(f, "expand", expand, common.dModel);
-  return mamba1(
+  const config = mamba1(
     f,
     common,
     "huggingface",
@@ -451,6 +451,15 @@ function parseHfMamba1(f: Fields): MambaConfig {
     f.bool("tie_word_embeddings", true),
     { dConv: "conv_kernel" },
   );
+  // PerfMamba's key: the Δ rank before zero-padding to whole quantization blocks (see runtime/dt_rank_pad.ts).
+  if (f.has("dt_rank_padded_from")) {
+    const from = f.positiveInt("dt_rank_padded_from");
+    if (from >= config.dtRank) {
+      f.fail("dt_rank_padded_from", `is ${from}, not less than time_step_rank ${config.dtRank} (the padded rank)`);
+    }
+    config.dtRankPaddedFrom = from;
+  }
+  return config;
 }
 
 /** transformers FalconMambaConfig: MambaConfig plus the weightless δ / B / C norms after x_proj. */

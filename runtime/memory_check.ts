@@ -12,6 +12,7 @@ import type { Backend, QuantFormat } from "./backend.ts";
 import { QUANT_BLOCK_BYTES } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
 import { convChannels, inProjWidth, layerStateSize } from "./config.ts";
+import { padDtRankConfig } from "./dt_rank_pad.ts";
 import { componentStateBytes, componentWeightBytes, quantizedMatrixBytes } from "./cost.ts";
 
 /**
@@ -100,7 +101,9 @@ function quantizes(storage: WeightStorage, k: number): storage is QuantFormat {
  * console.log(gib(modelFootprint(c, "f32").weightBytes), gib(modelFootprint(c, "q8_0").weightBytes)); // 10.31 3.11
  * ```
  */
-export function modelFootprint(config: MambaConfig, storage: WeightStorage, pass?: PassShape): ModelFootprint {
+export function modelFootprint(original: MambaConfig, storage: WeightStorage, pass?: PassShape): ModelFootprint {
+  // Quantized, a Mamba-1 Δ rank is zero-padded to whole blocks first, as quantizeWeights does.
+  const config = storage === "q8_0" || storage === "q4_0" ? padDtRankConfig(original) : original;
   const base = storage === "f16" ? 2 : 4;
   const d = config.dModel, D = config.dInner;
   const formats: Record<string, QuantFormat> = {};

@@ -423,6 +423,8 @@ export class MambaModel implements Disposable {
     const head = source.lmHead();
     const lmHead = head ? mat(head, "lm_head") : embedding;
     const normF = vec(source.normF(), "norm_f");
+    // A Δ rank zero-padded for quantization (runtime/dt_rank_pad.ts): the zeros are no parameters.
+    if (cfg.dtRankPaddedFrom !== undefined) params -= cfg.nLayer * 2 * cfg.dInner * (cfg.dtRank - cfg.dtRankPaddedFrom);
     return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params, quantFormats);
   }
 

@@ -517,7 +517,7 @@ function modelInfo(m: NamedModel): ProfiledModel {
       headDim: mamba2 ? c.headDim : 0,
       nGroups: mamba2 ? c.nGroups : 0,
       chunkSize: mamba2 ? c.chunkSize : 0,
-      dtRank: mamba2 ? 0 : c.dtRank,
+      dtRank: mamba2 ? 0 : c.dtRankPaddedFrom ?? c.dtRank, // the model's rank, not its zero-padded storage
     },
     parameters: m.model.parameterCount,
     weightBytes: Object.values(componentWeightBytes(c, modelMatrixBytes(m.model))).reduce((a, b) => a + b, 0),

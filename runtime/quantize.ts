@@ -6,6 +6,7 @@
  */
 
 import { QUANT_BLOCK_BYTES, type QuantFormat, type QuantizedMatrixData } from "./backend.ts";
+import { padDtRank } from "./dt_rank_pad.ts";
 import { dequantize, quantizeQ4_0, quantizeQ8_0 } from "./ggml_types.ts";
 import {
   type HostMatrix,
@@ -172,8 +173,10 @@ export function quantizedMatrixNames(w: MambaWeights<HostMatrix>): string[] {
 
 /**
  * Block-quantize a model's big matrices: in_proj, x_proj, dt_proj and out_proj of every layer (a matrix whose rows
- * are not a multiple of 32 weights, e.g. dt_proj with dtRank 48 stays f32), and the embedding / lm_head when
- * `embeddings` is set. A_log, D, dt_bias, conv1d, the norms, biases and state bridges stay f32. The input is not
+ * are not a multiple of 32 weights stays f32), and the embedding / lm_head when `embeddings` is set. A Mamba-1
+ * dt_rank that is not a multiple of 32 (130m: 48) is first zero-padded to one (`padDtRank`: the same function, the
+ * result's config has the padded `dtRank` and `dtRankPaddedFrom`), so dt_proj quantizes too, unless dt_proj is kept
+ * (or the model is Falcon-Mamba, whose δ norm padding would change). A_log, D, dt_bias, conv1d, the norms, biases and state bridges stay f32. The input is not
  * changed. Throws a {@link QuantizeError} for an unknown bit width or block size, an unknown `keep` kind, a
  * non-finite weight (naming the tensor) or an already quantized model.
  *
@@ -208,7 +211,8 @@ export function quantizeWeights(
     );
   }
   const embeddings = options.embeddings ?? false;
-  return mapMatrices(weights as MambaWeights<HostTensor>, (m, kind, name) => {
+  const padded = keep.has("dt_proj") ? weights as MambaWeights : padDtRank(weights as MambaWeights);
+  return mapMatrices(padded, (m, kind, name) => {
     if (keep.has(kind)) return m;
     if ((kind === "embedding" || kind === "lm_head") && !embeddings) return m;
     if (matrixShape(m)[1] % block !== 0) return m;

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { padDtRankConfig } from "./dt_rank_pad.ts";
 import type { QuantFormat } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
 import { quantizeWeights, weightsQuantFormat } from "./quantize.ts";
@@ -106,7 +107,8 @@ export function syntheticSource(config: MambaConfig, seed = 0, options: Syntheti
   const format = options.quantize;
   const normF: HostTensor = { shape: [config.dModel], data: new Float32Array(config.dModel).fill(1) };
   return {
-    config,
+    // Quantized, a Mamba-1 Δ rank is zero-padded to whole blocks as quantizeWeights does (runtime/dt_rank_pad.ts).
+    config: format ? padDtRankConfig(config) : config,
     quantFormat: format ?? null,
     layer(l) {
       const layer = syntheticLayer(config, l, seed, previous);

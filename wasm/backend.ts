@@ -55,15 +55,16 @@ export interface WasmBackendOptions {
    */
   workerFactory?: WorkerFactory;
   /**
-   * How `linear` computes on a q8_0 / q4_0 matrix. true or "int16" (the default): the integer path — each input row
-   * quantized to 16-bit codes per block of 32 (scale max|x| / 32767) and exact integer dot products
-   * (`i32x4.dot_i16x8_s`); each output moves from the exact product with the dequantized weights by at most
-   * Σ_blocks (max|x_block| / 32767)·(1/2 + 2^−8)·Σ|w_block| plus f32 rounding (wasm/assembly/quant_linear.ts).
-   * "int8": llama.cpp's q8_0 activations — 8-bit codes per block of 32 (scale max|x| / 127), bound
-   * Σ_blocks (max|x_block| / 127)·(1/2 + 2^−15)·Σ|w_block|; on the relaxed build the one-token GEMV takes
-   * `i32x4.relaxed_dot_i8x16_i7x16_add_s` with the sign trick, elsewhere the 16-bit kernels — the integer sums are
-   * exact, so the results are bit-identical across builds. false: exact — the weights dequantized to f32 in registers,
-   * results equal to the f32 kernels' on the dequantized matrix but for summation order (slower).
+   * How `linear` computes on a q8_0 / q4_0 matrix. "int8" (the default, on every build): llama.cpp's q8_0
+   * activations — each input row quantized to 8-bit codes per block of 32 (scale max|x| / 127) and exact integer dot
+   * products; each output moves from the exact product with the dequantized weights by at most
+   * Σ_blocks (max|x_block| / 127)·(1/2 + 2^−15)·Σ|w_block| plus f32 rounding (wasm/assembly/quant_linear.ts). On
+   * the relaxed build the one-token GEMV takes `i32x4.relaxed_dot_i8x16_i7x16_add_s` with the sign trick, elsewhere
+   * the same codes go through the 16-bit kernels: the integer sums are exact, so the results are bit-identical on
+   * every host, relaxed SIMD or not. true or "int16": 16-bit codes (scale max|x| / 32767, `i32x4.dot_i16x8_s`), bound
+   * Σ_blocks (max|x_block| / 32767)·(1/2 + 2^−8)·Σ|w_block|, 258× tighter and slower. false: exact — the weights
+   * dequantized to f32 in registers, results equal to the f32 kernels' on the dequantized matrix but for summation
+   * order (slower).
    */
   quantActivations?: boolean | "int16" | "int8";
   /**
@@ -189,9 +190,9 @@ export interface WasmBackendExtras {
 
 /** The backend's {@link QuantMath} for a `quantActivations` option (checked: a bad value names the option). */
 function quantMathOf(v: WasmBackendOptions["quantActivations"]): QuantMath {
-  if (v === undefined || v === true || v === "int16") return "int16";
+  if (v === undefined || v === "int8") return "int8";
+  if (v === true || v === "int16") return "int16";
   if (v === false) return "f32";
-  if (v === "int8") return "int8";
   throw new TypeError(
     `createWasmBackend: quantActivations must be true, false, "int16" or "int8", got ${JSON.stringify(v)}`,
   );

@@ -94,7 +94,7 @@ export class WasmBackend implements Backend {
   /** Q8_0 matrices holding a −128 code: the int8 GEMV's sign trick cannot negate it, so they take the 16-bit layout. */
   readonly #q8MinCode = new WeakSet<WasmMatrix>();
 
-  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations: QuantMath = "int16") {
+  constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations: QuantMath = "int8") {
     this.#heap = heap;
     this.#run = run;
     this.#quantActivations = quantActivations;

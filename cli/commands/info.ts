@@ -72,6 +72,9 @@ export async function run(argv: string[]): Promise<void> {
   };
   let params = count(w.embedding) + count(w.normF) + count(w.lmHead);
   for (const l of w.layers) for (const v of Object.values(l)) params += count(v);
+  // A Δ rank zero-padded for quantization: the padding (x_proj rows, dt_proj columns) holds no parameters.
+  const padFrom = c.arch === "mamba1" ? c.dtRankPaddedFrom : undefined;
+  if (padFrom !== undefined) params -= c.nLayer * 2 * c.dInner * (c.dtRank - padFrom);
   const quantFormat = weightsQuantFormat(w);
   const weightBytes = hostWeightBytes(w);
   // toHostWeights checked every layer's state size against the config, which names the pruned ones.
@@ -89,7 +92,7 @@ export async function run(argv: string[]): Promise<void> {
     d_state: c.dState,
     layer_state_sizes: stateSizes.every((n) => n === c.dState) ? undefined : stateSizes,
     d_conv: c.dConv,
-    ...(c.arch === "mamba1" ? { dt_rank: c.dtRank } : {
+    ...(c.arch === "mamba1" ? { dt_rank: c.dtRank, dt_rank_padded_from: padFrom } : {
       n_heads: c.nHeads,
       head_dim: c.headDim,
       n_groups: c.nGroups,
@@ -124,11 +127,16 @@ export async function run(argv: string[]): Promise<void> {
     ],
     ["d_state", info.layer_state_sizes ? `per layer ${stateSizes.join(",")}` : String(c.dState)],
     ["conv kernel", String(c.dConv)],
-    ...(c.arch === "mamba1" ? [["dt_rank", String(c.dtRank)] as [string, string]] : [
-      ["heads × head_dim", `${c.nHeads} × ${c.headDim}`] as [string, string],
-      ["groups", String(c.nGroups)] as [string, string],
-      ["chunk size", String(c.chunkSize)] as [string, string],
-    ]),
+    ...(c.arch === "mamba1"
+      ? [[
+        "dt_rank",
+        padFrom === undefined ? String(c.dtRank) : `${c.dtRank} (${padFrom} zero-padded to whole quantization blocks)`,
+      ] as [string, string]]
+      : [
+        ["heads × head_dim", `${c.nHeads} × ${c.headDim}`] as [string, string],
+        ["groups", String(c.nGroups)] as [string, string],
+        ["chunk size", String(c.chunkSize)] as [string, string],
+      ]),
     ["lm_head", info.tie_embeddings ? "tied to embedding" : "separate"],
     ["parameters", `${params.toLocaleString("en-US")} (${(params / 1e6).toFixed(2)} M)`],
     ["dtypes", Object.entries(dtypes).map(([k, v]) => `${k}: ${v.toLocaleString("en-US")}`).join(", ")],

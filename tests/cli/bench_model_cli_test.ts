@@ -131,7 +131,7 @@ Deno.test("cli bench --quant-math: the report names the WASM quantized path that
     const run = ["bench", "--model", gguf, "--seqlens", "8", "--decode-tokens", "2", "--iters", "1", ...WASM];
     for (
       const [flag, want] of [
-        [[], /quantized weights: integer dot products on 16-bit activations/],
+        [[], /quantized weights: integer dot products on 8-bit activations/], // the default: int8
         [["--quant-math", "integer"], /quantized weights: integer dot products on 16-bit activations/],
         [["--quant-math", "int16"], /quantized weights: integer dot products on 16-bit activations/],
         [["--quant-math", "int8"], /quantized weights: integer dot products on 8-bit activations/],

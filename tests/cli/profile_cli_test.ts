@@ -249,6 +249,8 @@ Deno.test("cli profile --out: a new or empty folder is written whole; a file or 
  * Bytes of a checkpoint's weights if `--weights q8|q4` quantizes it at load, counted from the safetensors header
  * alone (not the runtime's byte functions): in_proj, x_proj, dt_proj and out_proj whose rows (k) are a multiple of
  * 32 become blocks of 32 weights (q8_0 34 bytes, q4_0 18); every other tensor, the embedding included, stays f32.
+ * A Mamba-1 dt_rank R that is not a multiple of 32 is zero-padded to the next one, R′, first: dt_proj [D, R] becomes
+ * [D, R′] (blocks) and x_proj gains R′ − R rows of D weights.
  */
 async function expectedWeightBytes(dir: string, blockBytes: number | null): Promise<number> {
   const file = await Deno.readFile(`${dir}/model.safetensors`);
@@ -260,9 +262,16 @@ async function expectedWeightBytes(dir: string, blockBytes: number | null): Prom
   for (const [name, t] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     assert.equal(t.dtype, "F32", name);
-    const numel = t.shape.reduce((a, b) => a * b, 1);
+    let numel = t.shape.reduce((a, b) => a * b, 1);
+    const shape = [...t.shape];
+    if (blockBytes !== null && /\.(x_proj|dt_proj)\.weight$/.test(name)) {
+      const dt = header[name.replace(/x_proj\.weight$/, "dt_proj.weight")].shape; // [D, R]
+      const pad = Math.ceil(dt[1] / 32) * 32 - dt[1];
+      numel += pad * dt[0];
+      if (name.endsWith("dt_proj.weight")) shape[1] += pad;
+    }
     const quantized = blockBytes !== null && /\.(in_proj|x_proj|dt_proj|out_proj)\.weight$/.test(name) &&
-      t.shape.length === 2 && t.shape[1] % 32 === 0;
+      shape.length === 2 && shape[1] % 32 === 0;
     bytes += quantized ? (numel / 32) * blockBytes : 4 * numel;
   }
   return bytes;
@@ -273,11 +282,21 @@ Deno.test("cli profile --weights q8|q4: the report says the format the model ran
   try {
     const cases = [
       // Mamba-2: every layer matrix has rows of 64 or 128 weights, so all are q8_0.
-      // WASM's default arithmetic on them: integer dot products on 16-bit activation codes.
+      // WASM's default arithmetic on them: integer dot products on 8-bit activation codes.
       {
         fixture: "mamba2-tiny",
         weights: "q8",
         math: null,
+        block: 34,
+        matrices: "q8_0",
+        activations: "int8",
+        label: /^q8_0, embedding f32, activations int8$/,
+      },
+      // 16-bit activations, named.
+      {
+        fixture: "mamba2-tiny",
+        weights: "q8",
+        math: "int16",
         block: 34,
         matrices: "q8_0",
         activations: "int16",
@@ -301,15 +320,15 @@ Deno.test("cli profile --weights q8|q4: the report says the format the model ran
         activations: "int8",
         label: /^q4_0, embedding f32, activations int8$/,
       },
-      // Mamba-1: dt_proj's rows are dt_rank = 4 weights, not a multiple of 32, so it stays f32.
+      // Mamba-1: dt_proj's rows are dt_rank = 4 weights, zero-padded to 32 at quantization, so it is q8_0 too.
       {
         fixture: "mamba1-tiny",
         weights: "q8",
         math: null,
         block: 34,
-        matrices: "mixed",
-        activations: "int16",
-        label: /^mixed \(q8_0: in_proj, x_proj, out_proj; f32: dt_proj\), embedding f32, activations int16$/,
+        matrices: "q8_0",
+        activations: "int8",
+        label: /^q8_0, embedding f32, activations int8$/,
       },
       // No quantized matrix: no activation arithmetic to state.
       {

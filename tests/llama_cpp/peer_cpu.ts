@@ -7,8 +7,8 @@
  * untimed warm-up runs, medians with min–max. Prints one markdown table (tests/llama_cpp/peer_table.ts).
  *
  * Ours runs the Q8_0 / Q4_0 files loaded back through our GGUF import, which keeps their blocks (`toModelWeights`), on
- * the WASM backend's quantized kernels: the integer path (16-bit activations, the default; "integer" = "int16") and/or,
- * with `--quant-paths int16,int8,exact`, 8-bit activations (llama.cpp's q8_0; relaxed-SIMD i8 dot products) and the
+ * the WASM backend's quantized kernels: 8-bit activations (llama.cpp's q8_0; relaxed-SIMD i8 dot products; the
+ * backend's default) and/or, with `--quant-paths int8,int16,exact`, 16-bit activations ("integer" = "int16") and the
  * exact kernels (weights dequantized in registers) as rows of their own in the same
  * interleaved run; the table's "ours ran" column names the format and path ours really computed with. The GGUF exports
  * quantize every matrix, embedding / lm_head included, as llama.cpp's do.
@@ -81,7 +81,7 @@ export function parsePeerArgs(args: string[]): PeerOptions {
       decode: { type: "string", default: "64" },
       reps: { type: "string", default: "5" },
       warmup: { type: "string", default: "1" },
-      "quant-paths": { type: "string", default: "int16" },
+      "quant-paths": { type: "string", default: "int8" },
       json: { type: "string" },
     },
     strict: true,

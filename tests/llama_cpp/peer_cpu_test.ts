@@ -66,8 +66,8 @@ Deno.test("peer harness: flags, defaults and clear errors", () => {
   assert.throws(() => parsePeerArgs(["--threads", "0"]), /--threads: 0 is not a whole number in \[1, 64\]/);
   assert.throws(() => parsePeerArgs(["--prefill", "1.5"]), /--prefill: 1.5/);
   assert.throws(() => parsePeerArgs(["--bogus"]), /bogus/);
-  assert.deepEqual(parsePeerArgs([]).quantPaths, ["int16"]);
-  // "integer" (the old name of the default) is int16.
+  assert.deepEqual(parsePeerArgs([]).quantPaths, ["int8"]); // the WASM backend's default
+  // "integer" (the old name of the 16-bit path) is int16.
   assert.deepEqual(parsePeerArgs(["--quant-paths", "integer,exact"]).quantPaths, ["int16", "exact"]);
   assert.deepEqual(parsePeerArgs(["--quant-paths", "int8,int16"]).quantPaths, ["int8", "int16"]);
   assert.throws(
@@ -113,11 +113,11 @@ Deno.test({
         report.rows.map((row) => `${row.model.split(" ")[0]} ${row.format} ${row.threads} ${row.oursRanAs}`),
         [
           "mamba1 F32 1 f32",
-          "mamba1 Q8_0 1 q8_0 int16",
-          "mamba1 Q4_0 1 q4_0 int16",
+          "mamba1 Q8_0 1 q8_0 int8",
+          "mamba1 Q4_0 1 q4_0 int8",
           "mamba2 F32 1 f32",
-          "mamba2 Q8_0 1 q8_0 int16",
-          "mamba2 Q4_0 1 q4_0 int16",
+          "mamba2 Q8_0 1 q8_0 int8",
+          "mamba2 Q4_0 1 q4_0 int8",
         ],
       );
       for (const row of report.rows) {

@@ -50,8 +50,9 @@ const noGpu = gpu.adapter ? null : `skipped: no WebGPU adapter (${gpu.detail})`;
 
 /**
  * WASM on `threads` threads, the baseline SIMD build or the relaxed-SIMD one (fused multiply-adds where the host
- * fuses them): the references' bounds must hold for both. quantActivations false: the exact quantized kernels; "int8":
- * 8-bit activations (only the ops that take matrices change).
+ * fuses them): the references' bounds must hold for both. quantActivations true: 16-bit activations (named
+ * explicitly: the backend's default is "int8"); false: the exact quantized kernels; "int8": 8-bit activations, the
+ * default (only the ops that take matrices change).
  */
 function wasm(threads: number, relaxedSimd: boolean, quantActivations: boolean | "int8" = true): OpBackend {
   // minWorkPerThread 0: every op is split over all threads, however small the case. Passed through a variable

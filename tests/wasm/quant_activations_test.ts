@@ -1,16 +1,18 @@
 /**
- * The WASM backend's integer path on block-quantized weights (the default, `quantActivations` true): `linear`
- * quantizes each input row per block of 32 to 16-bit codes (dx = fl(max|x| / 32767), qx = nearest-even(fl(x·fl(1/dx))))
+ * The WASM backend's integer paths on block-quantized weights (16-bit: `quantActivations` true or "int16"; 8-bit,
+ * "int8", the default, further down): `linear` quantizes each input row per block of 32 to 16-bit codes (dx = fl(max|x| / 32767), qx = nearest-even(fl(x·fl(1/dx))))
  * and computes per output acc = fl(acc + fl(f32(Σ qw·qx)·fl(dw·dx))) over the blocks, then fl(acc + bias)
  * (wasm/assembly/quant_linear.ts). That arithmetic is emulated here in float64 with Math.fround and must match BIT FOR
  * BIT on every path (the GEMV's groups of 8 and 4 rows and its single-row tail, the GEMM tile, threads splitting
  * features or rows): the integer sums are exact, so any wrong code, order, nibble or scale shows. The exact kernels
- * (`quantActivations: false`) must differ from it, and the description names the path.
+ * (`quantActivations: false`) must differ from it, and the description names the path. The default (no option) is
+ * the 8-bit path on every build: the same bits as `quantActivations: "int8"`.
  */
 import assert from "node:assert/strict";
 import type { QuantFormat } from "../../runtime/backend.ts";
 import { quantWeights, rand, sideBySide } from "../ops/data.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
+import { relaxedSimdSupported } from "../../wasm/module.ts";
 
 /** Round to nearest, ties to even (f32x4.nearest). */
 function nearestEven(v: number): number {
@@ -107,7 +109,7 @@ const SHAPES: [number, number, number][] = [
 for (const threads of [1, 2]) {
   for (const format of ["q8_0", "q4_0"] as QuantFormat[]) {
     Deno.test(`WASM ×${threads} integer path ${format}: linear equals the emulated arithmetic bit for bit`, async () => {
-      const be = await createWasmBackend({ threads, minWorkPerThread: 0 });
+      const be = await createWasmBackend({ threads, minWorkPerThread: 0, quantActivations: "int16" });
       const exact = await createWasmBackend({ threads, minWorkPerThread: 0, quantActivations: false });
       try {
         assert.match(be.description, /integer dot products on 16-bit activations/);
@@ -158,7 +160,7 @@ for (const threads of [1, 2]) {
         quantActivations: "int8",
         relaxedSimd: false,
       });
-      const int16 = await createWasmBackend({ threads, minWorkPerThread: 0 });
+      const int16 = await createWasmBackend({ threads, minWorkPerThread: 0, quantActivations: "int16" });
       try {
         assert.equal(relaxed.capabilities.quantActivations, "int8");
         assert.match(relaxed.description, /integer dot products on 8-bit activations \(relaxed i8 dot, sign trick\)/);
@@ -210,6 +212,32 @@ for (const threads of [1, 2]) {
     });
   }
 }
+
+Deno.test("createWasmBackend: the default is 8-bit activations, bit-identical to int8 on both builds", async () => {
+  const [M, K, N] = [5, 160, 70];
+  const { data } = quantWeights("q8_0", N, K, 9);
+  const x = rand(M * K, 3, -2, 2), bias = rand(N, 4);
+  const run = async (opts: Parameters<typeof createWasmBackend>[0]) => {
+    const be = await createWasmBackend({ threads: 1, minWorkPerThread: 0, ...opts });
+    try {
+      const w = be.uploadQuantizedMatrix!(data, "Wq");
+      const y = await be.read(be.linear(be.upload(x, [M, K], "x"), w, be.upload(bias, [N], "bias")));
+      return { y, description: be.description, math: be.capabilities.quantActivations };
+    } finally {
+      be.dispose();
+    }
+  };
+  const int8 = await run({ quantActivations: "int8", relaxedSimd: false });
+  const int16 = await run({ quantActivations: "int16", relaxedSimd: false });
+  assert.ok(int16.y.some((v, i) => v !== int8.y[i]), "int16 equals int8 here: the default would not be told apart");
+  const builds = [false, ...(relaxedSimdSupported() ? [true] : [])];
+  for (const relaxedSimd of builds) {
+    const d = await run({ relaxedSimd });
+    assert.equal(d.math, "int8", `relaxedSimd ${relaxedSimd}`);
+    assert.match(d.description, /integer dot products on 8-bit activations/);
+    assert.deepStrictEqual(d.y, int8.y, `default on relaxedSimd ${relaxedSimd} vs int8 on the baseline build`);
+  }
+});
 
 Deno.test("createWasmBackend: a bad quantActivations names the option", async () => {
   await assert.rejects(

@@ -28,14 +28,14 @@ const threads = Number(values.threads), rounds = Number(values.rounds), prefillR
 // 130m (d_model 768, d_inner 1536, d_state 16, dt_rank 48): in_proj, x_proj, out_proj.
 const SHAPES: [string, number, number][] = [["in_proj", 3072, 768], ["x_proj", 80, 1536], ["out_proj", 768, 1536]];
 /**
- * f32; q8_0, q4_0 on the integer path (the default: 16-bit activations, integer dot products); the same on 8-bit
- * activations (`quantActivations: "int8"`: relaxed i8 dot products on the relaxed build); and q8_0, q4_0 exact
+ * f32; q8_0, q4_0 on the 16-bit integer path (`quantActivations: "int16"`, integer dot products); the same on 8-bit
+ * activations (`quantActivations: "int8"`, the default: relaxed i8 dot products on the relaxed build); and q8_0, q4_0 exact
  * (`quantActivations: false`: dequantized in registers).
  */
 const FORMATS = ["f32", "q8_0", "q4_0", "q8_0 int8", "q4_0 int8", "q8_0 exact", "q4_0 exact"] as const;
 type Fmt = typeof FORMATS[number];
 
-const be = await createWasmBackend({ threads });
+const be = await createWasmBackend({ threads, quantActivations: "int16" });
 const beA = await createWasmBackend({ threads, quantActivations: false });
 const be8 = await createWasmBackend({ threads, quantActivations: "int8" });
 const on = (f: Fmt) => (f.endsWith("exact") ? beA : f.endsWith("int8") ? be8 : be);
