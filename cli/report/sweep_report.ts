@@ -314,7 +314,8 @@ function paperAccuracyTables(r: SweepReport): Table[] {
 
 /** Markdown tables: accuracy (perplexity, tasks, zone) and speed / memory. */
 export function sweepMarkdown(r: SweepReport): string {
-  const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  // A cell's own "|" (as in |ΔAcc/Δr|) is escaped so that it does not split the Markdown row.
+  const row = (cells: string[]) => `| ${cells.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`;
   return sweepTables(r).flatMap((t) => [
     ...(t.caption ? [t.caption, ""] : []),
     row(t.head),

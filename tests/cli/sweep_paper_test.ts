@@ -9,7 +9,7 @@ import { SHARED, sharedSkipReason } from "../_golden.ts";
 import { flagsWithPreset } from "../../cli/commands/sweep.ts";
 import { PAPER_RATIOS, PAPER_SEQLENS, PAPER_TABLE2, paperTable2 } from "../../cli/report/paper_table2.ts";
 import { marginalDrops, paperZone, zoneLosses } from "../../cli/report/paper_curves.ts";
-import type { SweepReport } from "../../cli/report/sweep_report.ts";
+import { sweepMarkdown, type SweepReport } from "../../cli/report/sweep_report.ts";
 
 Deno.test("sweep --preset paper: the paper's ratios, lengths, prefill, both variants; explicit flags override", () => {
   const f = flagsWithPreset(["--preset", "paper", "--out", "x"])!;
@@ -164,4 +164,39 @@ Deno.test("cli sweep --variants remove,mask: masked points keep the sizes (no me
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("sweep.md: the paper's zones and marginal drop tables from a known curve (pure report)", () => {
+  // Two tasks whose mean is the hand-computed curve above; perplexity rises 1% per 0.1 of r.
+  const acc = [0.5, 0.5, 0.49, 0.48, 0.45, 0.44, 0.40, 0.38, 0.30, 0.25];
+  const point = (i: number) => ({
+    score: i === 0 ? "dense" : "delta_b",
+    ratio: i / 10,
+    ppl: 100 * (1 + i / 100),
+    tasks: { piqa: acc[i] + 0.1, arc_easy: acc[i] - 0.1 },
+  });
+  const report: SweepReport = {
+    schema: "perfmamba.sweep/1",
+    createdAt: "",
+    model: "m",
+    backend: "b",
+    ratios: [],
+    scores: ["delta_b"],
+    scope: "layer",
+    dense: point(0),
+    accuracy: acc.slice(1).map((_, i) => point(i + 1)),
+    speed: [],
+    notes: [],
+  };
+  const md = sweepMarkdown(report);
+  // Zones: acc loss in points and relative, ppl rise (mean of 1, 2, 3 % = 2 %; 4..7 → 5.5 %; 8, 9 → 8.5 %).
+  assert.ok(md.includes("| safe (r ≤ 0.3) | 0.1, 0.2, 0.3 | 1.0 | 2.0 | 2.0 | 0.7 |"), md);
+  assert.ok(md.includes("| moderate (0.3 < r ≤ 0.7) | 0.4, 0.5, 0.6, 0.7 | 8.3 | 16.5 | 5.5 | 12.2 |"), md);
+  assert.ok(md.includes("| high (r > 0.7) | 0.8, 0.9 | 22.5 | 45.0 | 8.5 | 22.3 |"), md);
+  // Marginal drop: the header's own bars are escaped; 0.7 → 0.8 drops 0.08 over 0.1 (0.8), ppl 1% (0.1).
+  assert.ok(md.includes("| r | zone | \\|ΔAcc/Δr\\| | \\|Δ(ppl/dense)/Δr\\| | paper |"), md);
+  assert.ok(md.includes("| 0.7 → 0.8 | high | 0.800 | 0.100 | > 0.03 |"), md);
+  assert.ok(md.includes("| 0.4 → 0.5 | moderate | 0.100 | 0.100 | < 0.01 |"), md);
+  // Fig. 4: dense → r = 0.9 per task beside the paper's statement.
+  assert.ok(md.includes("| piqa | 60.0 | 35.0 | 65% → 60% |"), md);
 });
