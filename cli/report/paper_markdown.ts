@@ -20,6 +20,11 @@ export function sig3(v: number | null | undefined): string {
   return v.toPrecision(3);
 }
 
+/** A figure of the paper's, as published. */
+function asPublished(v: number | null | undefined): string {
+  return v === null || v === undefined ? "—" : String(v);
+}
+
 function pct(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "—" : `${(100 * v).toFixed(1)}%`;
 }
@@ -57,10 +62,10 @@ function pointTable(p: Table1Point): string {
     e.ours.roofline ? `${pct(e.ours.roofline.ofAttainable)} (${e.ours.roofline.bound})` : "—",
     sig3(e.ours.ms),
     pct(e.ours.share),
-    sig3(e.paper?.flopsG),
-    sig3(e.paper?.memoryGB),
-    sig3(e.paper?.ioGBs),
-    sig3(e.paper?.latencyMs),
+    asPublished(e.paper?.flopsG),
+    asPublished(e.paper?.memoryGB),
+    asPublished(e.paper?.ioGBs),
+    asPublished(e.paper?.latencyMs),
     pct(e.paper?.share),
   ]);
   return table(header, rows, header.map((_, i) => i > 0));
