@@ -69,7 +69,30 @@ export interface SpeedPoint {
   memoryReductionPct: number;
 }
 
-/** How a pruned model of a speed point is built: dense, states removed, or states masked (same sizes). */
+/**
+ * How a pruned model of a speed point is built: dense, states removed, or states masked (same sizes).
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, pruningSpeed, selectBackend, type SpeedVariant } from "@perfmamba/perfmamba";
+ *
+ * const backend = await selectBackend("wasm", { threads: 1 });
+ * const config = makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256 });
+ * const points = await pruningSpeed(backend, config, [0.5], {
+ *   seqLens: [8],
+ *   modes: ["prefill"],
+ *   variants: ["remove", "mask"], // the dense point is always measured
+ *   warmup: 0,
+ *   iters: 1,
+ * });
+ * // Masking keeps every size, so it saves no memory; removal does.
+ * for (const p of points) {
+ *   const v: SpeedVariant = p.variant;
+ *   console.log(v, p.memoryReductionPct > 0); // dense false, remove true, mask false
+ * }
+ * backend.dispose();
+ * ```
+ */
 export type SpeedVariant = "dense" | "remove" | "mask";
 
 /**
