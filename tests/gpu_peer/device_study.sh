@@ -5,8 +5,9 @@
 # columns (PAPER.md Table 1: `profile --preset paper`; PRUNING.md Table 2: `sweep --preset paper`), decode with the
 # fused kernels on and off (greedy and sampled, batch 1 and 8, both architectures), the batch 1-64 greedy curve
 # beside mamba_ssm's CUDA-graph generate, 2.8b Mamba-2 with f32 / q8 / q4 weights (prefill L2048 and decode), and the
-# 2.8b decode profile per component. Each step has its own time limit and writes $OUT/<step>.txt (reports under
-# $OUT/<step>/); $OUT/steps.log has each command, exit status and wall time. Steps run in the order given (default:
+# 2.8b decode profile per component. Each step has its own time limit and writes $OUT/<step>.txt (a report folder as
+# $OUT/<step>.tar.gz: the device returns a limited number of files); $OUT/steps.log has each command, exit status and
+# wall time. Steps run in the order given (default:
 # all, most wanted first) so that a run cut off at the device's limit keeps the first ones.
 set -uo pipefail
 out=${OUT:-out/device_study}
@@ -28,12 +29,13 @@ run() { # run NAME SECONDS COMMAND...
   timeout "$limit" "$@" >"$out/$name.txt" 2>&1
   rc=$?
   echo "   $name rc=$rc $(($(date +%s) - t0)) s" >>"$out/steps.log"
+  if [ -d "$out/$name" ]; then tar -C "$out" -czf "$out/$name.tar.gz" "$name" && rm -rf "${out:?}/$name"; fi
 }
 
 step() {
   case $1 in
   table1) run table1 150 "${cli[@]}" profile --preset paper --backend webgpu --out "$out/table1" ;;
-  table2) run table2 150 "${cli[@]}" sweep --preset paper --backend webgpu --out "$out/table2" ;;
+  table2) run table2 300 "${cli[@]}" sweep --preset paper --backend webgpu --out "$out/table2" ;;
   decode)
     for f in on off; do
       run "decode_fused_$f" 60 "${cli[@]}" bench --arch both --size 130m --seqlens 2048 --batch 1,8 --decode-tokens 32 \
