@@ -82,6 +82,18 @@ for (const format of FORMATS) {
     for (const M of [3, 70, 200]) await checkLinear(be, format, M, 320, 300); // 200 rows: the f32 copy, 3 rows a time
     await checkEmbed(be, format, 300, 128); // 6 output rows of 128 fit one 4 KiB binding; the table is 10 parts
   }, { maxBindingSize: 4096 });
+  gpuTest(`quantized ${format}: the dequantized GEMM copies a part a binding's rows at a time`, async (be) => {
+    // 16 KiB bindings: an f32 copy holds 16 rows of k = 256, a quantized part ~60 (q8_0) or more (q4_0), x chunks ~15
+    // rows, so every chunk (≥ 9 rows with the copy forced from 9) copies each part in several row spans.
+    const saved = quantGemmConfig.dequantMinRows;
+    try {
+      quantGemmConfig.dequantMinRows = 9;
+      await checkLinear(be, format, 40, 256, 64);
+      await checkLinear(be, format, 40, 256, 150);
+    } finally {
+      quantGemmConfig.dequantMinRows = saved;
+    }
+  }, { maxBindingSize: 16384 });
   gpuTest(`quantized ${format}: keeps its blocks on an f16-weight backend`, async (be) => {
     for (const [M, K, N] of [[2, 64, 33], [40, 128, 70]]) await checkLinear(be, format, M, K, N);
     await checkEmbed(be, format, 20, 96);
