@@ -93,6 +93,11 @@ export class WasmBackend implements Backend {
   readonly #quantActivations: QuantMath;
   /** Q8_0 matrices holding a −128 code: the int8 GEMV's sign trick cannot negate it, so they take the 16-bit layout. */
   readonly #q8MinCode = new WeakSet<WasmMatrix>();
+  /**
+   * Quantized matrices with a ±inf or NaN block scale: the integer path converts scales assuming them finite
+   * (quant_linear.ts finiteHalfToFloat4), so these take the exact path, which keeps inf and NaN.
+   */
+  readonly #nonFiniteScale = new WeakSet<WasmMatrix>();
 
   constructor(heap: WasmHeap, run: KernelDispatch, shared: boolean, quantActivations: QuantMath = "int8") {
     this.#heap = heap;
@@ -179,6 +184,13 @@ export class WasmBackend implements Backend {
       dst[scales + 2 * i + 1] = src[at + 1];
     }
     if (data.format === "q8_0" && dst.subarray(0, scales).includes(0x80)) this.#q8MinCode.add(m);
+    for (let i = 0; i < blocks; i++) {
+      // The exponent all ones: bits 2..6 of the little-endian f16's high byte.
+      if ((dst[scales + 2 * i + 1] & 0x7c) === 0x7c) {
+        this.#nonFiniteScale.add(m);
+        break;
+      }
+    }
     return m;
   }
 
@@ -369,7 +381,7 @@ export class WasmBackend implements Backend {
   #linearQuant(x: number, xStride: number, T: number, m: WasmMatrix, bias: number, out: number): void {
     const { n, k } = m;
     const nt = this.#run.threadsFor(T * n * k);
-    if (this.#quantActivations !== "f32") {
+    if (this.#quantActivations !== "f32" && !this.#nonFiniteScale.has(m)) {
       // The integer path: the input rows quantized to 16 or 8 bits once (calling thread), then output features over
       // the threads (in groups of 8, the GEMV's), or rows when the features are too few; the GEMM tile (4 rows or
       // more) needs a scratch of its own per thread. 8 bits: the GEMV on the relaxed build takes the packed layout

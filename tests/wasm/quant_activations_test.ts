@@ -204,6 +204,54 @@ for (const threads of [1, 2]) {
             assertBitEqual(got, want, `−128 code ${be.description}`);
           }
         }
+        // f16 scales at the edges. Subnormal ones (and a negative one): exact like the rest, in every part of the
+        // kernels — the GEMV's groups of 8 and 4 rows and its single-row tail, its blocks 4 at a time and the block
+        // tail, the GEMM tile. ±inf / NaN: the integer kernels convert scales assuming them finite, so such a matrix
+        // takes the exact path, which keeps them (rows 3 and 10 non-finite, the others as exact's).
+        // (the exact kernels use fused multiply-adds on the relaxed build: one exact backend per build)
+        const exacts = await Promise.all(
+          [true, false].map((relaxedSimd) =>
+            createWasmBackend({ threads, minWorkPerThread: 0, quantActivations: false, relaxedSimd })
+          ),
+        );
+        try {
+          const [K, N] = [160, 13], per = format === "q8_0" ? 34 : 18, nb = K / 32;
+          const { data } = quantWeights(format, N, K, 23);
+          const setScale = (row: number, b: number, h: number) => {
+            data.blocks[per * (row * nb + b)] = h & 255;
+            data.blocks[per * (row * nb + b) + 1] = h >> 8;
+          };
+          setScale(1, 2, 0x0001); // the smallest subnormal
+          setScale(6, 4, 0x83ff); // the largest subnormal, negative
+          setScale(9, 0, 0x0200);
+          setScale(12, 3, 0x0400); // the smallest normal
+          for (const M of [1, 5]) {
+            const x = rand(M * K, 40 + M, -2, 2);
+            const want = emulate(x, data.blocks, format, null, M, N, K, 127);
+            for (const be of [relaxed, base]) {
+              const got = await be.read(be.linear(be.upload(x, [M, K], "x"), be.uploadQuantizedMatrix!(data, "Wq")));
+              assertBitEqual(got, want, `subnormal scales M=${M} ${be.description}`);
+            }
+          }
+          setScale(3, 1, 0x7c00); // +inf
+          setScale(10, 4, 0x7e00); // NaN
+          for (const M of [1, 5]) {
+            const x = rand(M * K, 50 + M, -2, 2);
+            for (const [i, be] of [relaxed, base].entries()) {
+              const exact = exacts[i];
+              const ref = await exact.read(
+                exact.linear(exact.upload(x, [M, K], "x"), exact.uploadQuantizedMatrix!(data, "Wq")),
+              );
+              for (let r = 0; r < M; r++) {
+                assert.ok(!Number.isFinite(ref[r * N + 3]) && Number.isNaN(ref[r * N + 10]), `exact keeps inf / NaN`);
+              }
+              const got = await be.read(be.linear(be.upload(x, [M, K], "x"), be.uploadQuantizedMatrix!(data, "Wq")));
+              assertBitEqual(got, ref, `non-finite scales M=${M} ${be.description}: the exact path`);
+            }
+          }
+        } finally {
+          for (const e of exacts) e.dispose();
+        }
       } finally {
         relaxed.dispose();
         base.dispose();

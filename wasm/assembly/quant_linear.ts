@@ -57,6 +57,28 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   return v128.or(v, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
 }
 
+/**
+ * Four FINITE f16 scales, sign-extended to i32 lanes, → f32x4 in three operations (the integer paths' scale
+ * conversion was a fifth of their instructions): shifted left by 13, a lane holds the half's sign in bit 31 (copies in
+ * 28..30, cleared by the mask), its exponent in f32's low five exponent bits and its mantissa at the top of f32's —
+ * the value · 2^−112, normal or subnormal, scaled back exactly. ±inf / NaN would come out finite: the backend sends
+ * matrices with such scales to the exact path (wasm/ops.ts), so these kernels never see one.
+ */
+// @ts-ignore: decorator
+@inline function finiteHalfToFloat4(h: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffffff)), f32x4.splat(<f32>5.192296858534828e33));
+}
+
+/** The finite scales of the blocks at b0..b3 as f32x4 ({@link finiteHalfToFloat4}). */
+// @ts-ignore: decorator
+@inline function finiteScales4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
+  let h = i32x4.splat(<i32>load<i16>(b0));
+  h = i32x4.replace_lane(h, 1, <i32>load<i16>(b1));
+  h = i32x4.replace_lane(h, 2, <i32>load<i16>(b2));
+  h = i32x4.replace_lane(h, 3, <i32>load<i16>(b3));
+  return finiteHalfToFloat4(h);
+}
+
 /** The scales of the blocks at b0..b3 as f32x4. */
 // @ts-ignore: decorator
 @inline function scales4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
@@ -587,8 +609,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 0) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 0) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       {
@@ -596,8 +618,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 1) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 1) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       {
@@ -605,8 +627,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 2) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 2) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_low_i16x8_u(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       {
@@ -614,8 +636,8 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
         const dx = v128.load32_splat(xsc + (<usize>(b + 3) << 2));
         const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 3) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, halfToFloat4(i32x4.extend_high_i16x8_u(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
+        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
+        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
         bp += bb;
       }
       sp += 8;
@@ -625,9 +647,9 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
       const dx = v128.load32_splat(xsc + (<usize>b << 2));
       const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
-      a0 = group4(a0, bp, rowBytes, scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
+      a0 = group4(a0, bp, rowBytes, finiteScales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
       const sq = sp + sp4;
-      a1 = group4(a1, bp + bp4, rowBytes, scales4(sq, sq + sRow, sq + 2 * sRow, sq + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rowBytes, finiteScales4(sq, sq + sRow, sq + 2 * sRow, sq + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
       bp += bb;
       sp += 2;
     }
@@ -642,7 +664,7 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       const xp = xr + (<usize>b << 6);
       const dx = v128.load32_splat(xsc + (<usize>b << 2));
       const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
-      const dw = scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow);
+      const dw = finiteScales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow);
       a0 = group4(a0, bp, rowBytes, dw, format, packed, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), dx, corr);
       bp += bb;
       sp += 2;
@@ -698,7 +720,7 @@ const QA_ROW_BLOCK: i32 = 64;
             v128.store(o, i16x8.sub(i16x8.shr_u(v, 12), e), 48);
           }
         }
-        v128.store(dws + (<usize>b << 4), scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow));
+        v128.store(dws + (<usize>b << 4), finiteScales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow));
         bp += bb;
         sp += 2;
       }
