@@ -438,6 +438,10 @@ const SCAN: ScanCase[] = [
   // Prefill then decode, carrying the state: equal to one run over all tokens.
   scan(2, 11, 13, [8, 1]),
   scan(2, 8, 16, [8, 1]),
+  // Decode tokens on WASM's per-channel step (N a multiple of 4, 4 channels at a time) beside its lane path for the
+  // ragged last channels (D = 19), and N = 20.
+  scan(2, 19, 16, [1, 1], ", per-channel step"),
+  scan(3, 11, 20, [4, 1], ", per-channel step"),
   scan(2, 5, 3, [8, 1]),
   scan(2, 9, 13, [37, 1, 1, 1]),
 ];

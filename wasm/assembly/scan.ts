@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Mamba-1 selective scan, vectorised over 4 channels d at a time (any state size N, no horizontal sums).
 
-import { exp4, fma4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
+import { exp4, fma4, hsum, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
 
 /** Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32. */
 export const SCAN_SCRATCH_BYTES_PER_STATE: i32 = 32;
@@ -45,6 +45,10 @@ export function selective_scan(
   for (let b = 0; b < batch; b++) {
     for (let d = d0; d < d1; d += 4) {
       const lanes = min(4, d1 - d);
+      if (seqLen == 1 && lanes == 4 && (N & 3) == 0) {
+        stepChannels4(u, uS, delta, dS, A, B, bS, C, cS, Dskip, z, zS, state, out, D, N, b, d);
+        continue;
+      }
       const sb = state + ((<usize>(b * D + d) * <usize>N) << 2);
       const ab = A + ((<usize>d * <usize>N) << 2);
       // Gather h and A lanes: [n][l] = X[d + l, n] (4×4 register transposes where 4 channels and 4 states are
@@ -92,6 +96,50 @@ export function selective_scan(
   }
 }
 
+
+/**
+ * One token of channels d..d + 3 of sequence b (N a multiple of 4), vectorised over n in each channel's own state
+ * row: no transposes of h and A in and out (a decode step's scan was a quarter transposes), softplus and SiLU still
+ * 4 channels at a time. Per channel y = hsum(Σ_n C·h) + D·u: the same terms as the path over lanes, summed in
+ * another order (rounding-level differences; decode equals prefill within the model tests' tolerance).
+ */
+// @ts-ignore: decorator
+@inline function stepChannels4(
+  u: usize, uS: i32, delta: usize, dS: i32, A: usize, B: usize, bS: i32, C: usize, cS: i32, Dskip: usize,
+  z: usize, zS: i32, state: usize, out: usize, D: i32, N: i32, b: i32, d: i32,
+): void {
+  const co = <usize>d << 2;
+  const dl4 = softplus4(v128.load(delta + ((<usize>b * <usize>dS) << 2) + co));
+  const uu4 = v128.load(u + ((<usize>b * <usize>uS) << 2) + co);
+  const du4 = f32x4.mul(dl4, uu4);
+  const bp = B + ((<usize>b * <usize>bS) << 2);
+  const cp = C + ((<usize>b * <usize>cS) << 2);
+  const nb = <usize>N << 2;
+  const sb = state + ((<usize>(b * D + d) * <usize>N) << 2);
+  const ab = A + ((<usize>d * <usize>N) << 2);
+  let y = f32x4.splat(stepChannel(sb, ab, f32x4.extract_lane(dl4, 0), f32x4.extract_lane(du4, 0), bp, cp, N));
+  y = f32x4.replace_lane(y, 1, stepChannel(sb + nb, ab + nb, f32x4.extract_lane(dl4, 1), f32x4.extract_lane(du4, 1), bp, cp, N));
+  y = f32x4.replace_lane(y, 2, stepChannel(sb + 2 * nb, ab + 2 * nb, f32x4.extract_lane(dl4, 2), f32x4.extract_lane(du4, 2), bp, cp, N));
+  y = f32x4.replace_lane(y, 3, stepChannel(sb + 3 * nb, ab + 3 * nb, f32x4.extract_lane(dl4, 3), f32x4.extract_lane(du4, 3), bp, cp, N));
+  y = fma4(v128.load(Dskip + co), uu4, y);
+  const zz = v128.load(z + ((<usize>b * <usize>zS) << 2) + co);
+  v128.store(out + ((<usize>b * <usize>D) << 2) + co, f32x4.mul(y, silu4(zz)));
+}
+
+/** One channel's token (state row at hp, A row at ap, δ and δ·u given): updates h, returns Σ_n C·h. */
+// @ts-ignore: decorator
+@inline function stepChannel(hp: usize, ap: usize, dls: f32, dus: f32, bp: usize, cp: usize, N: i32): f32 {
+  const dl = f32x4.splat(dls), du = f32x4.splat(dus);
+  let acc = f32x4.splat(0.0);
+  for (let n = 0; n < N; n += 4) {
+    const o = <usize>n << 2;
+    const dA = exp4(f32x4.mul(dl, v128.load(ap + o)));
+    const h = fma4(dA, v128.load(hp + o), f32x4.mul(du, v128.load(bp + o)));
+    v128.store(hp + o, h);
+    acc = fma4(v128.load(cp + o), h, acc);
+  }
+  return hsum(acc);
+}
 
 /**
  * dst[j][l] = src[l·stride + j] for a 4×4 block (rows l of 4 floats at src + l·stride bytes → 4 contiguous vectors of
