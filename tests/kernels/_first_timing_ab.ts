@@ -6,7 +6,8 @@
  * Each round runs every variant once, in the order given, each a fresh process:
  * `deno run -A TREE/cli/main.ts bench --backend webgpu --size S --arch A --seqlens 8 --decode-tokens 0 --warmup 0
  * --iters 1 --skip-peaks` (`KEY=VALUE` after a `:` are added to its environment), and measures the seconds from
- * spawning it to its line "weights on the backend" — after which bench's first timed pass starts — then stops it.
+ * spawning it to its line "weights on the backend" — after which bench's first timed pass starts — and how much of
+ * its memory is in transparent huge pages then, then stops it.
  * Before each run it waits `--settle` seconds: memory freed by the previous run is handed back to a VM's host after
  * a few seconds (virtio-balloon free page reporting), and a run started sooner would find it cheaper to touch.
  * Prints one JSON line per run, then the medians (min–max) per variant.
@@ -62,23 +63,26 @@ async function once(tree: string, env: Record<string, string>) {
       "--skip-peaks",
     ],
     cwd: tree,
-    env,
+    env: { PERFMAMBA_DEBUG: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   });
   const t0 = performance.now();
   const child = cmd.spawn();
-  let readyS: number | null = null, benchS: number | null = null;
+  let readyS: number | null = null, benchS: number | null = null, hugePagesMB: number | null = null;
+  let hugePageNote: string | null = null; // what cli/huge_pages.ts did (PERFMAMBA_DEBUG=1)
   const tail: string[] = [];
   const timer = setTimeout(() => child.kill("SIGKILL"), Number(values.timeout) * 1000);
   const watch = async (stream: ReadableStream<Uint8Array>) => {
     for await (const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines())) {
       tail.push(line);
+      if (line.startsWith("huge pages: ")) hugePageNote = line.slice("huge pages: ".length);
       if (tail.length > 5) tail.shift();
       const m = /weights on the backend in ([\d.]+) s/.exec(line);
       if (m && readyS === null) {
         readyS = (performance.now() - t0) / 1000;
         benchS = Number(m[1]);
+        hugePagesMB = hugePages(child.pid);
         try {
           child.kill("SIGTERM");
         } catch { /* already gone */ }
@@ -88,7 +92,17 @@ async function once(tree: string, env: Record<string, string>) {
   await Promise.all([watch(child.stdout), watch(child.stderr)]);
   await child.status;
   clearTimeout(timer);
-  return { readyS, benchS, tail: readyS === null ? tail : undefined };
+  return { readyS, benchS, hugePagesMB, hugePageNote, tail: readyS === null ? tail : undefined };
+}
+
+/** MB of the process's memory in transparent huge pages (null: unreadable). */
+function hugePages(pid: number): number | null {
+  try {
+    const kb = /AnonHugePages:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`));
+    return kb ? Math.round(Number(kb[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
 }
 
 function splitLines(): TransformStream<string, string> {
