@@ -5,6 +5,7 @@
  */
 import { DeviceLostError, ModelTooLargeError } from "../mod.ts";
 import { UsageError } from "./args.ts";
+import { mayUseHugePages, relaunchWithHugePages } from "./huge_pages.ts";
 import * as bench from "./commands/bench.ts";
 import * as compare from "./commands/compare.ts";
 import * as demo from "./commands/demo.ts";
@@ -88,4 +89,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  // Large WebGPU buffers on llvmpipe: relaunched once with huge pages for malloc (cli/huge_pages.ts).
+  const why = mayUseHugePages(Deno.args) ? relaunchWithHugePages() : "not bench / profile on WebGPU";
+  if (Deno.env.get("PERFMAMBA_DEBUG")) console.error(`huge pages: ${why}`);
+  Deno.exit(await main(Deno.args));
+}

@@ -8,7 +8,8 @@
 
 override WG: u32 = 256u;
 override F16: bool = false;
-// Elements (F16: words) each invocation writes, consecutive per invocation group of WG.
+// Groups of 4 words (vec4: one 16-byte store, several times cheaper on llvmpipe than 4 single-word stores) each
+// invocation writes, consecutive per invocation group of WG.
 override PER: u32 = 4u;
 
 struct Params {
@@ -20,7 +21,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> y: array<u32>; // (n) words
+// (n) words, bound as ⌈n/4⌉ vec4: the words of the last vec4 past n keep what they held.
+@group(0) @binding(1) var<storage, read_write> y: array<vec4u>;
 
 // lowbias32 (C. Wellons), runtime/synthetic.ts mix32.
 fn mix32(v: u32) -> u32 {
@@ -69,23 +71,33 @@ fn f16_bits(x: f32) -> u32 {
   return sign | ((u32(e - 1) << 10u) + r); // a carry out of the significand bumps the exponent
 }
 
+// Output word w.
+fn word(w: u32) -> u32 {
+  if (F16) {
+    let c = (2u * w) % p.kp;
+    let r = (2u * w) / p.kp;
+    let e = p.first + r * p.k + c;
+    let lo = f16_bits(value(e));
+    let hi = select(0u, f16_bits(value(e + 1u)), c + 1u < p.k);
+    return lo | (hi << 16u);
+  }
+  return bitcast<u32>(value(p.first + w));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let base = flat_workgroup(wid, nwg) * WG * PER + lid.x;
   for (var j = 0u; j < PER; j++) {
-    let w = base + j * WG;
+    let q = base + j * WG;
+    let w = 4u * q;
     if (w >= p.n) {
       return;
     }
-    if (F16) {
-      let c = (2u * w) % p.kp;
-      let r = (2u * w) / p.kp;
-      let e = p.first + r * p.k + c;
-      let lo = f16_bits(value(e));
-      let hi = select(0u, f16_bits(value(e + 1u)), c + 1u < p.k);
-      y[w] = lo | (hi << 16u);
+    if (w + 4u <= p.n) {
+      y[q] = vec4u(word(w), word(w + 1u), word(w + 2u), word(w + 3u));
     } else {
-      y[w] = bitcast<u32>(value(p.first + w));
+      let old = y[q]; // the tail: words past n are not this tensor's
+      y[q] = select(old, vec4u(word(w), word(w + 1u), word(w + 2u), word(w + 3u)), vec4u(w, w + 1u, w + 2u, w + 3u) < vec4u(p.n));
     }
   }
 }

@@ -16,6 +16,9 @@ import type { HostTensor } from "../../runtime/weights.ts";
 import type { GpuMatrix, GpuTensor } from "../../kernels/gpu_tensors.ts";
 import type { WebGpuBackend } from "../../kernels/webgpu_backend.ts";
 import { READBACK } from "../../kernels/gpu_flags.ts";
+import { RAW_DISPATCH } from "../../kernels/dispatcher.ts";
+import { syntheticUniformProgram } from "../../kernels/synthetic_weights.ts";
+import type { Program } from "../../kernels/program.ts";
 import { createWasmBackend } from "../../wasm/backend.ts";
 import { assertClose } from "../_assert.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -176,5 +179,40 @@ for (const f16Weights of [false, true]) {
       }
     },
     { f16Weights },
+  );
+}
+
+for (const f16 of [false, true]) {
+  gpuTest(
+    `the generator's 16-byte stores leave the words past the tensor as they were (${f16 ? "f16" : "f32"})`,
+    async (be) => {
+      // Word counts 1 … 9 (every remainder mod 4) in a 48-byte buffer filled with a pattern first.
+      const key = 0x9e3779b9, scale = Math.fround(0.25), k = 3; // f16: rows of 3 padded to 4 (2 words a row)
+      for (let words = 1; words <= 9; words++) {
+        const buffer = be.device.createBuffer({
+          size: 48,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        });
+        const pattern = new Uint32Array(12).fill(0xa5a5a5a5);
+        be.device.queue.writeBuffer(buffer, 0, pattern);
+        (be as unknown as { [RAW_DISPATCH](p: Program): void })[RAW_DISPATCH](
+          syntheticUniformProgram({ buffer, offset: 0, size: words * 4 }, words, key, 0, scale, f16, k),
+        );
+        const got = new Uint32Array((await readBytes(be, buffer, 48)).buffer);
+        const want = pattern.slice();
+        if (f16) {
+          const rows = words / 2; // may be fractional: the last word holds a row's first two columns
+          const host = new Float32Array(Math.ceil(rows) * k);
+          syntheticUniform(host, key, 0, scale);
+          want.set(new Uint32Array(expectedRows(host, k, 0, Math.ceil(rows), true).buffer).subarray(0, words));
+        } else {
+          const host = new Float32Array(words);
+          syntheticUniform(host, key, 0, scale);
+          want.set(new Uint32Array(host.buffer));
+        }
+        assert.deepEqual([...got], [...want], `${words} words`);
+        buffer.destroy();
+      }
+    },
   );
 }
