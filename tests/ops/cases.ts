@@ -488,6 +488,14 @@ const SSD: SsdCase[] = [
   // tiles ragged along t, n and the chunk, N not a multiple of 4; and P = 24 (three 8-column tiles).
   ssd(1, [300], 3, 64, 1, 45, 128, [0.001, 0.3]),
   ssd(2, [70], 2, 24, 1, 20, 32),
+  // WASM's decode fast path (N a multiple of 8: two state rows per pass, 8 lanes of n): P odd (the last row alone),
+  // batch > 1, heads split over the threads, N = 24 (not a multiple of 16), the 130m head shape; N = 12 takes the
+  // general path.
+  ssd(3, [1], 4, 5, 2, 16, 8),
+  ssd(2, [1], 3, 8, 1, 24, 8),
+  ssd(1, [1], 2, 64, 1, 128, 8),
+  ssd(2, [1], 3, 6, 1, 12, 8),
+  ssd(2, [6, 1, 1, 1], 4, 7, 2, 32, 4),
   // State carried: chunked prefill then seqLen-1 steps equal one run.
   ssd(2, [9, 1, 1, 1], 4, 6, 2, 13, 4),
   ssd(2, [37, 1, 1, 1], 4, 5, 2, 13, 8),
