@@ -406,6 +406,10 @@ CONV1D.push(
   // WASM's 16-channel groups (and a ragged tail) reading and rolling the state, K − 1 above and below the length.
   { op: "conv1d", name: "batch 2 C=37 K=4 L=2+5+1", batch: 2, C: 37, K: 4, bias: true, segments: [2, 5, 1] },
   { op: "conv1d", name: "batch 2 C=48 K=3 L=6+1", batch: 2, C: 48, K: 3, bias: false, segments: [6, 1] },
+  // WASM's decode step for K = 4 (4 channels per pass, shuffled taps, tail channels alone), bit-identical to the
+  // one-call run: decode from the first token (batch 3), and a tail of 2 channels after 3 groups, 2 threads each.
+  { op: "conv1d", name: "batch 3 C=24 K=4 L=1+1+1+1+1", batch: 3, C: 24, K: 4, bias: true, segments: [1, 1, 1, 1, 1] },
+  { op: "conv1d", name: "batch 2 C=14 K=4 L=3+1+1 no bias", batch: 2, C: 14, K: 4, bias: false, segments: [3, 1, 1] },
 );
 
 // ---- Mamba-1 selective scan ---------------------------------------------------------------------------------
