@@ -186,7 +186,35 @@ function groupChunk(
     const br = bg + ((<usize>(r0 + t) * <usize>bS) << 2);
     for (let n = 0; n < N; n++) store<f32>(bt + ((<usize>n * Qs + <usize>t) << 2), load<f32>(br + (<usize>n << 2)));
   }
-  for (let t = 0; t < Lc; t++) {
+  let t = 0;
+  // Four rows at a time share each load of Bᵀ: four independent accumulator chains instead of one, each summing
+  // over n in the same order as the single row below (bit-identical). With Q a multiple of 4 no vector of s
+  // crosses a row's end, so a row's spare lanes never land on the next rows' values.
+  if ((Q & 3) == 0) {
+    const ns = <usize>N << 2, qs = <usize>Q << 2;
+    for (; t + 4 <= Lc; t += 4) {
+      const c0 = cc + <usize>t * ns;
+      const o0 = cb + <usize>t * qs;
+      for (let s = 0; s <= t + 3; s += 4) {
+        let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
+        let bp = bt + (<usize>s << 2);
+        for (let n: usize = 0; n < ns; n += 4) {
+          const bv = v128.load(bp);
+          a0 = fma4(v128.load32_splat(c0 + n), bv, a0);
+          a1 = fma4(v128.load32_splat(c0 + ns + n), bv, a1);
+          a2 = fma4(v128.load32_splat(c0 + 2 * ns + n), bv, a2);
+          a3 = fma4(v128.load32_splat(c0 + 3 * ns + n), bv, a3);
+          bp += Qs << 2;
+        }
+        const so = <usize>s << 2;
+        v128.store(o0 + so, a0);
+        v128.store(o0 + qs + so, a1);
+        v128.store(o0 + 2 * qs + so, a2);
+        v128.store(o0 + 3 * qs + so, a3);
+      }
+    }
+  }
+  for (; t < Lc; t++) {
     const ct = cc + ((<usize>(t * N)) << 2);
     const cbt = cb + ((<usize>(t * Q)) << 2);
     for (let s = 0; s <= t; s += 4) {
