@@ -24,9 +24,30 @@ export function ssd_scratch_bytes(Q: i32, P: i32, N: i32): usize {
     <usize>Q * pad4(Q + 4) + pad4(Q * N) + <usize>N * pad4(Q + 4)) << 2;
 }
 
-/** Transposes a (rows, cols) block at p in place through tmp (rows·cols floats). */
+/**
+ * Transposes a (rows, cols) block at p in place through tmp (rows·cols floats): by 4×4 register transposes (4 loads,
+ * 8 shuffles, 4 stores) when both sides are multiples of 4, else one float at a time.
+ */
 function transposeInPlace(p: usize, rows: i32, cols: i32, tmp: usize): void {
   memory.copy(tmp, p, (<usize>rows * <usize>cols) << 2);
+  if (((rows | cols) & 3) == 0) {
+    const rs = <usize>cols << 2; // bytes of a source row
+    const ds = <usize>rows << 2; // bytes of a destination row
+    for (let r = 0; r < rows; r += 4) {
+      for (let c = 0; c < cols; c += 4) {
+        const s = tmp + <usize>r * rs + (<usize>c << 2);
+        const a0 = v128.load(s), a1 = v128.load(s + rs), a2 = v128.load(s + 2 * rs), a3 = v128.load(s + 3 * rs);
+        const t0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+        const d = p + <usize>c * ds + (<usize>r << 2);
+        v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(d + ds, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+        v128.store(d + 2 * ds, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+        v128.store(d + 3 * ds, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+      }
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       store<f32>(p + ((<usize>(c * rows + r)) << 2), load<f32>(tmp + ((<usize>(r * cols + c)) << 2)));
