@@ -406,6 +406,10 @@ CONV1D.push(
   // WASM's 16-channel groups (and a ragged tail) reading and rolling the state, K − 1 above and below the length.
   { op: "conv1d", name: "batch 2 C=37 K=4 L=2+5+1", batch: 2, C: 37, K: 4, bias: true, segments: [2, 5, 1] },
   { op: "conv1d", name: "batch 2 C=48 K=3 L=6+1", batch: 2, C: 48, K: 3, bias: false, segments: [6, 1] },
+  // WASM's decode step for K = 4 (4 channels per pass, shuffled taps, tail channels alone), bit-identical to the
+  // one-call run: decode from the first token (batch 3), and a tail of 2 channels after 3 groups, 2 threads each.
+  { op: "conv1d", name: "batch 3 C=24 K=4 L=1+1+1+1+1", batch: 3, C: 24, K: 4, bias: true, segments: [1, 1, 1, 1, 1] },
+  { op: "conv1d", name: "batch 2 C=14 K=4 L=3+1+1 no bias", batch: 2, C: 14, K: 4, bias: false, segments: [3, 1, 1] },
 );
 
 // ---- Mamba-1 selective scan ---------------------------------------------------------------------------------
@@ -492,6 +496,14 @@ const SSD: SsdCase[] = [
   // tiles ragged along t, n and the chunk, N not a multiple of 4; and P = 24 (three 8-column tiles).
   ssd(1, [300], 3, 64, 1, 45, 128, [0.001, 0.3]),
   ssd(2, [70], 2, 24, 1, 20, 32),
+  // WASM's decode fast path (N a multiple of 8: two state rows per pass, 8 lanes of n): P odd (the last row alone),
+  // batch > 1, heads split over the threads, N = 24 (not a multiple of 16), the 130m head shape; N = 12 takes the
+  // general path.
+  ssd(3, [1], 4, 5, 2, 16, 8),
+  ssd(2, [1], 3, 8, 1, 24, 8),
+  ssd(1, [1], 2, 64, 1, 128, 8),
+  ssd(2, [1], 3, 6, 1, 12, 8),
+  ssd(2, [6, 1, 1, 1], 4, 7, 2, 32, 4),
   // State carried: chunked prefill then seqLen-1 steps equal one run.
   ssd(2, [9, 1, 1, 1], 4, 6, 2, 13, 4),
   ssd(2, [37, 1, 1, 1], 4, 5, 2, 13, 8),

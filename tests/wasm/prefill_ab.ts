@@ -10,6 +10,7 @@
  * default). The two sides may be the same tree: `--old . --new . --old-math int16 --new-math int8 --length 1` is a
  * one-token (decode-sized) A/B of the two activation paths in one process. `--decode N` times N decode steps
  * (`step`, logits every token) after an untimed L-token prefill instead, and reports ms per token.
+ * `--relaxed-simd on|off` picks the kernels' build on both sides (default auto: relaxed where the host has it).
  *
  *   git archive <old commit> | tar -x -C /tmp/old; git archive HEAD | tar -x -C /tmp/new
  *   deno run -A tests/wasm/prefill_ab.ts --old /tmp/old --new /tmp/new --arch mamba2 --threads 1 --rounds 8
@@ -35,8 +36,13 @@ const { values } = parseArgs({
     "new-weights": { type: "string", default: "f32" },
     "old-math": { type: "string" },
     "new-math": { type: "string" },
+    "relaxed-simd": { type: "string", default: "auto" },
   },
 });
+const RELAXED: Record<string, boolean | "auto"> = { auto: "auto", on: true, off: false };
+if (!Object.hasOwn(RELAXED, values["relaxed-simd"]!)) {
+  throw new Error(`--relaxed-simd: "${values["relaxed-simd"]}" is not auto, on or off`);
+}
 if (!values.old || !values.new) throw new Error("--old DIR and --new DIR (checkouts of this repository) are required");
 const threads = Number(values.threads), rounds = Number(values.rounds), L = Number(values.length);
 const ids = Array.from({ length: L }, (_, i) => (i * 7919 + 13) % 50000);
@@ -61,6 +67,7 @@ for (const [name, dir] of [["old", values.old], ["new", values.new]] as const) {
   const m = await import(new URL("mod.ts", dirUrl).href);
   const backend: Backend = await m.selectBackend("wasm", {
     threads,
+    relaxedSimd: RELAXED[values["relaxed-simd"]!],
     ...(math === undefined ? {} : { quantActivations: MATHS[math] }),
   });
   let w = m.syntheticWeights(m.presetConfig(values.arch, "130m"), 1);

@@ -29,6 +29,10 @@ export function conv1d(
   c0: i32,
   c1: i32,
 ): void {
+  if (seqLen == 1 && K == 4) {
+    conv1dStep4(x, xStride, w, bias, state, out, C, batch, c0, c1);
+    return;
+  }
   const km1 = K - 1;
   // Transpose weights of the channel range: wt[j, c] = w[c, j] so 4 channels load as one vector.
   for (let c = c0; c < c1; c++) {
@@ -122,4 +126,73 @@ export function conv1d(
   if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(sp + 2 * st));
   if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(sp + 3 * st));
   return v;
+}
+
+/**
+ * conv1d's decode step (seqLen 1) for K = 4, reading the weights as they lie, (C, 4): per 4 channels, the rows of w
+ * and of the state (12 consecutive floats) are 7 vector loads, transposed by shuffles into per-tap vectors over the 4
+ * channels; the taps are summed in conv1d's order (bias, then fma4 over j = 0..3), so a step is bit-identical to
+ * the same token inside a longer call. The rolled state is shuffled back into place: 3 stores. No transposed copy of
+ * the weights, no per-lane gathers. Channels past the last multiple of 4 of [c0, c1) one at a time, in lane 0.
+ */
+function conv1dStep4(
+  x: usize,
+  xStride: i32,
+  w: usize,
+  bias: usize,
+  state: usize,
+  out: usize,
+  C: i32,
+  batch: i32,
+  c0: i32,
+  c1: i32,
+): void {
+  for (let b = 0; b < batch; b++) {
+    const xb = x + ((<usize>b * <usize>xStride) << 2);
+    const ob = out + ((<usize>b * <usize>C) << 2);
+    const sb = state + ((<usize>b * <usize>C * 3) << 2);
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
+      const co = <usize>c << 2;
+      const sp = sb + <usize>c * 12;
+      const wp = w + (co << 2);
+      // Weights: rows w[c+i, 0..3] → taps wj = w[c..c+3, j].
+      const W0 = v128.load(wp), W1 = v128.load(wp, 16), W2 = v128.load(wp, 32), W3 = v128.load(wp, 48);
+      const ta = v128.shuffle<f32>(W0, W1, 0, 4, 1, 5), tb = v128.shuffle<f32>(W2, W3, 0, 4, 1, 5);
+      const tc = v128.shuffle<f32>(W0, W1, 2, 6, 3, 7), td = v128.shuffle<f32>(W2, W3, 2, 6, 3, 7);
+      // State: 12 floats s[c+i, j] at 3i + j → columns sj = s[c..c+3, j].
+      const S0 = v128.load(sp), S1 = v128.load(sp, 16), S2 = v128.load(sp, 32);
+      const s0 = v128.shuffle<f32>(v128.shuffle<f32>(S0, S1, 0, 3, 6, 7), S2, 0, 1, 2, 5);
+      const s1 = v128.shuffle<f32>(v128.shuffle<f32>(S0, S1, 1, 4, 7, 7), S2, 0, 1, 2, 6);
+      const s2 = v128.shuffle<f32>(v128.shuffle<f32>(S0, S1, 2, 5, 5, 5), S2, 0, 1, 4, 7);
+      const xv = v128.load(xb + co);
+      let acc = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co);
+      acc = fma4(v128.shuffle<f32>(ta, tb, 0, 1, 4, 5), s0, acc);
+      acc = fma4(v128.shuffle<f32>(ta, tb, 2, 3, 6, 7), s1, acc);
+      acc = fma4(v128.shuffle<f32>(tc, td, 0, 1, 4, 5), s2, acc);
+      acc = fma4(v128.shuffle<f32>(tc, td, 2, 3, 6, 7), xv, acc);
+      v128.store(ob + co, silu4(acc));
+      // New state rows [s[c+i, 1], s[c+i, 2], x[c+i]], back in the 3i + j layout.
+      const lo = v128.shuffle<f32>(s1, s2, 0, 4, 1, 5); // s01 s02 s11 s12
+      const hi = v128.shuffle<f32>(s1, s2, 2, 6, 3, 7); // s21 s22 s31 s32
+      v128.store(sp, v128.shuffle<f32>(lo, xv, 0, 1, 4, 2));
+      v128.store(sp, v128.shuffle<f32>(v128.shuffle<f32>(lo, xv, 3, 5, 3, 5), hi, 0, 1, 4, 5), 16);
+      v128.store(sp, v128.shuffle<f32>(hi, xv, 6, 2, 3, 7), 32);
+    }
+    for (; c < c1; c++) {
+      const co = <usize>c << 2;
+      const sp = sb + <usize>c * 12;
+      const wp = w + (co << 2);
+      const s1 = load<f32>(sp, 4), s2 = load<f32>(sp, 8), xc = load<f32>(xb + co);
+      let acc = f32x4.splat(bias == 0 ? 0.0 : load<f32>(bias + co));
+      acc = fma4(f32x4.splat(load<f32>(wp)), f32x4.splat(load<f32>(sp)), acc);
+      acc = fma4(f32x4.splat(load<f32>(wp, 4)), f32x4.splat(s1), acc);
+      acc = fma4(f32x4.splat(load<f32>(wp, 8)), f32x4.splat(s2), acc);
+      acc = fma4(f32x4.splat(load<f32>(wp, 12)), f32x4.splat(xc), acc);
+      store<f32>(ob + co, f32x4.extract_lane(silu4(acc), 0));
+      store<f32>(sp, s1);
+      store<f32>(sp, s2, 4);
+      store<f32>(sp, xc, 8);
+    }
+  }
 }

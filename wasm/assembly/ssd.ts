@@ -24,9 +24,30 @@ export function ssd_scratch_bytes(Q: i32, P: i32, N: i32): usize {
     <usize>Q * pad4(Q + 4) + pad4(Q * N) + <usize>N * pad4(Q + 4)) << 2;
 }
 
-/** Transposes a (rows, cols) block at p in place through tmp (rows·cols floats). */
+/**
+ * Transposes a (rows, cols) block at p in place through tmp (rows·cols floats): by 4×4 register transposes (4 loads,
+ * 8 shuffles, 4 stores) when both sides are multiples of 4, else one float at a time.
+ */
 function transposeInPlace(p: usize, rows: i32, cols: i32, tmp: usize): void {
   memory.copy(tmp, p, (<usize>rows * <usize>cols) << 2);
+  if (((rows | cols) & 3) == 0) {
+    const rs = <usize>cols << 2; // bytes of a source row
+    const ds = <usize>rows << 2; // bytes of a destination row
+    for (let r = 0; r < rows; r += 4) {
+      for (let c = 0; c < cols; c += 4) {
+        const s = tmp + <usize>r * rs + (<usize>c << 2);
+        const a0 = v128.load(s), a1 = v128.load(s + rs), a2 = v128.load(s + 2 * rs), a3 = v128.load(s + 3 * rs);
+        const t0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+        const d = p + <usize>c * ds + (<usize>r << 2);
+        v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(d + ds, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+        v128.store(d + 2 * ds, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+        v128.store(d + 3 * ds, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+      }
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       store<f32>(p + ((<usize>(c * rows + r)) << 2), load<f32>(tmp + ((<usize>(r * cols + c)) << 2)));
@@ -186,7 +207,35 @@ function groupChunk(
     const br = bg + ((<usize>(r0 + t) * <usize>bS) << 2);
     for (let n = 0; n < N; n++) store<f32>(bt + ((<usize>n * Qs + <usize>t) << 2), load<f32>(br + (<usize>n << 2)));
   }
-  for (let t = 0; t < Lc; t++) {
+  let t = 0;
+  // Four rows at a time share each load of Bᵀ: four independent accumulator chains instead of one, each summing
+  // over n in the same order as the single row below (bit-identical). With Q a multiple of 4 no vector of s
+  // crosses a row's end, so a row's spare lanes never land on the next rows' values.
+  if ((Q & 3) == 0) {
+    const ns = <usize>N << 2, qs = <usize>Q << 2;
+    for (; t + 4 <= Lc; t += 4) {
+      const c0 = cc + <usize>t * ns;
+      const o0 = cb + <usize>t * qs;
+      for (let s = 0; s <= t + 3; s += 4) {
+        let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
+        let bp = bt + (<usize>s << 2);
+        for (let n: usize = 0; n < ns; n += 4) {
+          const bv = v128.load(bp);
+          a0 = fma4(v128.load32_splat(c0 + n), bv, a0);
+          a1 = fma4(v128.load32_splat(c0 + ns + n), bv, a1);
+          a2 = fma4(v128.load32_splat(c0 + 2 * ns + n), bv, a2);
+          a3 = fma4(v128.load32_splat(c0 + 3 * ns + n), bv, a3);
+          bp += Qs << 2;
+        }
+        const so = <usize>s << 2;
+        v128.store(o0 + so, a0);
+        v128.store(o0 + qs + so, a1);
+        v128.store(o0 + 2 * qs + so, a2);
+        v128.store(o0 + 3 * qs + so, a3);
+      }
+    }
+  }
+  for (; t < Lc; t++) {
     const ct = cc + ((<usize>(t * N)) << 2);
     const cbt = cb + ((<usize>(t * Q)) << 2);
     for (let s = 0; s <= t; s += 4) {
@@ -609,6 +658,10 @@ export function ssd_step(
       const xp = x + ((<usize>b * <usize>xS + <usize>(h * P)) << 2);
       const op = out + ((<usize>b * <usize>(H * P) + <usize>(h * P)) << 2);
       const sh = state + ((<usize>(b * H + h) * <usize>P * <usize>N) << 2);
+      if ((N & 7) == 0) {
+        ssdStepHead8(sh, xp, bp, cp, op, dA, v, dsk, P, N);
+        continue;
+      }
       for (let p = 0; p < P; p++) {
         const xv = load<f32>(xp + (<usize>p << 2));
         const k = f32x4.splat(v * xv);
@@ -624,5 +677,61 @@ export function ssd_step(
         store<f32>(op + (<usize>p << 2), hsum(acc) + dsk * xv);
       }
     }
+  }
+}
+
+/**
+ * ssd_step's update of one head for N a multiple of 8: two rows p of the state at a time share each load of B and C,
+ * 8 lanes of n per step with two accumulators per row (four independent chains), whole-vector loads and stores;
+ * an odd last row alone. h[p, :] = dA·h[p, :] + (dt'·x[p])·B, y[p] = C·h[p, :] + D·x[p].
+ */
+// @ts-ignore: decorator
+@inline function ssdStepHead8(
+  sh: usize, xp: usize, bp: usize, cp: usize, op: usize, dA: v128, v: f32, dsk: f32, P: i32, N: i32,
+): void {
+  const rs = <usize>N << 2; // bytes of one state row
+  const nb = rs;
+  let p = 0;
+  for (; p + 2 <= P; p += 2) {
+    const xa = load<f32>(xp + (<usize>p << 2));
+    const xb = load<f32>(xp + (<usize>p << 2), 4);
+    const ka = f32x4.splat(v * xa);
+    const kb = f32x4.splat(v * xb);
+    const ha = sh + <usize>p * rs;
+    const hb = ha + rs;
+    let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), b0 = f32x4.splat(0.0), b1 = f32x4.splat(0.0);
+    for (let o: usize = 0; o < nb; o += 32) {
+      const B0 = v128.load(bp + o), B1 = v128.load(bp + o, 16);
+      const C0 = v128.load(cp + o), C1 = v128.load(cp + o, 16);
+      const ha0 = fma4(ka, B0, f32x4.mul(dA, v128.load(ha + o)));
+      const ha1 = fma4(ka, B1, f32x4.mul(dA, v128.load(ha + o, 16)));
+      const hb0 = fma4(kb, B0, f32x4.mul(dA, v128.load(hb + o)));
+      const hb1 = fma4(kb, B1, f32x4.mul(dA, v128.load(hb + o, 16)));
+      v128.store(ha + o, ha0);
+      v128.store(ha + o, ha1, 16);
+      v128.store(hb + o, hb0);
+      v128.store(hb + o, hb1, 16);
+      a0 = fma4(C0, ha0, a0);
+      a1 = fma4(C1, ha1, a1);
+      b0 = fma4(C0, hb0, b0);
+      b1 = fma4(C1, hb1, b1);
+    }
+    store<f32>(op + (<usize>p << 2), hsum(f32x4.add(a0, a1)) + dsk * xa);
+    store<f32>(op + (<usize>p << 2), hsum(f32x4.add(b0, b1)) + dsk * xb, 4);
+  }
+  if (p < P) {
+    const xa = load<f32>(xp + (<usize>p << 2));
+    const ka = f32x4.splat(v * xa);
+    const ha = sh + <usize>p * rs;
+    let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);
+    for (let o: usize = 0; o < nb; o += 32) {
+      const ha0 = fma4(ka, v128.load(bp + o), f32x4.mul(dA, v128.load(ha + o)));
+      const ha1 = fma4(ka, v128.load(bp + o, 16), f32x4.mul(dA, v128.load(ha + o, 16)));
+      v128.store(ha + o, ha0);
+      v128.store(ha + o, ha1, 16);
+      a0 = fma4(v128.load(cp + o), ha0, a0);
+      a1 = fma4(v128.load(cp + o, 16), ha1, a1);
+    }
+    store<f32>(op + (<usize>p << 2), hsum(f32x4.add(a0, a1)) + dsk * xa);
   }
 }
