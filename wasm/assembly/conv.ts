@@ -1,6 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Causal depthwise conv1d with SiLU and a rolling conv state (Mamba's short convolution).
 
+import { paramAt } from "./half";
 import { fma4, loadLanes, silu4, storeLanes } from "./simd_math";
 
 /** Time steps per block of the convolution (see conv1d). */
@@ -12,7 +13,8 @@ const CONV_ROWS: i32 = 32;
  * (state ++ x[b]).
  *
  * x: (batch·seqLen, ·) with row stride xStride floats; w: (C, K); bias: (C) or 0; state: (batch, C, K−1);
- * out: (batch·seqLen, C); wt: scratch (K, C) that receives the transposed weights of [c0, c1).
+ * out: (batch·seqLen, C); wt: scratch (K + 1, C) that receives the transposed weights of [c0, c1), then (f16 bias)
+ * its bias as f32. half: bit 0 — w holds f16; bit 1 — bias holds f16 (each converted once per channel here).
  */
 export function conv1d(
   x: usize,
@@ -22,6 +24,7 @@ export function conv1d(
   state: usize,
   out: usize,
   wt: usize,
+  half: i32,
   C: i32,
   K: i32,
   batch: i32,
@@ -31,10 +34,16 @@ export function conv1d(
 ): void {
   const km1 = K - 1;
   // Transpose weights of the channel range: wt[j, c] = w[c, j] so 4 channels load as one vector.
+  const wHalf = (half & 1) != 0;
   for (let c = c0; c < c1; c++) {
     for (let j = 0; j < K; j++) {
-      store<f32>(wt + ((<usize>(j * C + c)) << 2), load<f32>(w + ((<usize>(c * K + j)) << 2)));
+      store<f32>(wt + ((<usize>(j * C + c)) << 2), paramAt(w, <usize>(c * K + j), wHalf));
     }
+  }
+  if ((half & 2) != 0 && bias != 0) {
+    const bt = wt + ((<usize>K * <usize>C) << 2);
+    for (let c = c0; c < c1; c++) store<f32>(bt + (<usize>c << 2), paramAt(bias, <usize>c, true));
+    bias = bt;
   }
   const xs = <usize>xStride << 2;
   const os = <usize>C << 2;

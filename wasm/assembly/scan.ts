@@ -1,6 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Mamba-1 selective scan, vectorised over 4 channels d at a time (any state size N, no horizontal sums).
 
+import { aAt, halves4, paramLanes } from "./half";
 import { exp4, fma4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
 
 /** Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32. */
@@ -13,6 +14,8 @@ export const SCAN_SCRATCH_BYTES_PER_STATE: i32 = 32;
  *
  * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
  * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
+ * half: bit 0 — A holds f16 A_log (A = −exp(A_log) in f32 as it is gathered, once per channel and state per call);
+ * bit 1 — Dskip holds f16.
  * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
  * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
  */
@@ -27,6 +30,7 @@ export function selective_scan(
   C: usize,
   cS: i32,
   Dskip: usize,
+  half: i32,
   z: usize,
   zS: i32,
   state: usize,
@@ -42,6 +46,7 @@ export function selective_scan(
   const hs = scratch; // [N][4] current h of the 4 channels (the first half of SCAN_SCRATCH_BYTES_PER_STATE·N)
   const as = scratch + (<usize>N << 4); // [N][4] A of the 4 channels
   const nb = <usize>N << 2;
+  const aHalf = (half & 1) != 0;
   for (let b = 0; b < batch; b++) {
     for (let d = d0; d < d1; d += 4) {
       const lanes = min(4, d1 - d);
@@ -52,17 +57,25 @@ export function selective_scan(
       const n4 = lanes == 4 ? N & ~3 : 0;
       for (let n = 0; n < n4; n += 4) {
         transpose4To(hs + (<usize>n << 4), sb + (<usize>n << 2), nb);
-        transpose4To(as + (<usize>n << 4), ab + (<usize>n << 2), nb);
+        const an = as + (<usize>n << 4);
+        if (aHalf) {
+          // Each channel's 4 states as one vector of −exp(A_log), then transposed in place.
+          for (let l = 0; l < 4; l++) {
+            const h16 = A + ((<usize>(d + l) * <usize>N + <usize>n) << 1);
+            v128.store(an + (<usize>l << 4), f32x4.neg(exp4(halves4(h16))));
+          }
+          transpose4To(an, an, 16);
+        } else transpose4To(an, ab + (<usize>n << 2), nb);
       }
       for (let n = n4; n < N; n++) {
         for (let l = 0; l < 4; l++) {
           const src = (<usize>n << 2) + <usize>l * nb;
           const dst = (<usize>n << 4) + (<usize>l << 2);
           store<f32>(hs + dst, l < lanes ? load<f32>(sb + src) : 0.0);
-          store<f32>(as + dst, l < lanes ? load<f32>(ab + src) : 0.0);
+          store<f32>(as + dst, l < lanes ? aAt(A, <usize>(d + l) * <usize>N + <usize>n, aHalf) : 0.0);
         }
       }
-      const dv = loadLanes(Dskip + (<usize>d << 2), lanes);
+      const dv = (half & 2) != 0 ? paramLanes(Dskip, <usize>d, lanes, true) : loadLanes(Dskip + (<usize>d << 2), lanes);
       const co = <usize>d << 2;
       for (let t = 0; t < seqLen; t++) {
         const row = <usize>(b * seqLen + t);
