@@ -112,7 +112,7 @@ export type {
   ParamFormat,
 } from "./runtime/weights.ts";
 export { isQuantized } from "./runtime/weights.ts";
-export { halfParamWeights, roundToHalf } from "./runtime/half_params.ts";
+export { halfParamWeights, roundToHalf, snapALog } from "./runtime/half_params.ts";
 export type { QuantizeOptions } from "./runtime/quantize.ts";
 export { paddedDtRank, padDtRank, padDtRankConfig } from "./runtime/dt_rank_pad.ts";
 export {

@@ -10,7 +10,7 @@
 #include "half_params.wgsl"
 
 override WG: u32 = 64u;
-override P16: bool = false; // conv1d weight / bias, A (A_log) and D as f16 pairs (include/half_params.wgsl)
+override P16: bool = false; // conv1d weight / bias, A and D as f16 pairs (include/half_params.wgsl)
 
 const MAX_N: u32 = 256u;
 
@@ -33,7 +33,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> conv_b: array<u32>; // (D + 2GN) f32 bits or f16 pairs, or a dummy
 @group(0) @binding(4) var<storage, read> conv_state: array<f32>; // (batch, D + 2GN, K−1)
 @group(0) @binding(5) var<storage, read> dt_bias: array<f32>; // (H)
-@group(0) @binding(6) var<storage, read> A: array<u32>; // (H) f32 bits, or f16 pairs of A_log
+@group(0) @binding(6) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(7) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(8) var<storage, read_write> state: array<f32>; // (batch, H, P, N)
 @group(0) @binding(9) var<storage, read_write> g: array<f32>; // (batch, D)
@@ -78,7 +78,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     return;
   }
   let dtv = clamp(softplus(zx[b * p.zx_stride + 2u * d + 2u * gn + h] + dt_bias[h]), p.dt_min, p.dt_max);
-  let da = exp(dtv * a_of(A[param_word(h, P16)], h, P16));
+  let da = exp(dtv * param_of(A[param_word(h, P16)], h, P16));
   let dv = param_of(Dv[param_word(h, P16)], h, P16);
   for (var pp = lid; pp < p.head_dim; pp += WG) {
     let c = h * p.head_dim + pp;

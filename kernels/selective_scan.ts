@@ -68,7 +68,7 @@ export interface ScanSlices {
   scratch: Slice | null;
   /** Unused (kept for callers): the kernels bind regions of `scratch`. */
   scratchStates: Slice | null;
-  /** A holds f16 pairs of A_log and D f16 pairs (include/half_params.wgsl). */
+  /** A and D as f16 pairs (include/half_params.wgsl). */
   p16?: boolean;
 }
 

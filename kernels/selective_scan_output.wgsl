@@ -12,7 +12,7 @@
 #include "half_params.wgsl"
 
 override NB: u32 = SCAN_MAX_STATES; // states per pass: min(N, NBMAX); states past N are padded with zeros
-override P16: bool = false; // A (A_log) and D as f16 pairs (include/half_params.wgsl)
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   seq_len: u32,
@@ -38,7 +38,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> u: array<f32>; // (batch·L, u_stride)
 @group(0) @binding(2) var<storage, read> delta: array<f32>; // (batch·L, dl_stride)
-@group(0) @binding(3) var<storage, read> A: array<u32>; // (D, N) f32 bits, or f16 pairs of A_log
+@group(0) @binding(3) var<storage, read> A: array<u32>; // (D, N) f32 bits or f16 pairs
 @group(0) @binding(4) var<storage, read> Bm: array<f32>; // (batch·L, b_stride)
 @group(0) @binding(5) var<storage, read> Cm: array<f32>; // (batch·L, c_stride)
 @group(0) @binding(6) var<storage, read> Dv: array<u32>; // (D) f32 bits or f16 pairs
@@ -70,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let n = min(nb0 + k, p.n - 1u);
       let ok = nb0 + k < p.n;
       let ai = dc * p.n + n;
-      a[k] = select(0.0, a_of(A[param_word(ai, P16)], ai, P16), ok);
+      a[k] = select(0.0, param_of(A[param_word(ai, P16)], ai, P16), ok);
       h[k] = select(0.0, hs[hbase + n * p.hs_n], ok);
     }
     for (var j0 = 0u; j0 < cnt; j0 += TT) {

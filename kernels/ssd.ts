@@ -48,7 +48,7 @@ export interface SsdSlices {
   acs: Slice | null; // (batch, H, chunks, Q)
   cb: Slice | null; // (batch, chunks, G, Q, Q)
   st: Slice | null; // (batch, chunks, H, P, N)
-  /** A holds f16 pairs of A_log and D f16 pairs (include/half_params.wgsl). */
+  /** A and D as f16 pairs (include/half_params.wgsl). */
   p16?: boolean;
 }
 

@@ -7,7 +7,7 @@
 #include "half_params.wgsl"
 
 override WG: u32 = 64u;
-override P16: bool = false; // A (A_log) and D as f16 pairs (include/half_params.wgsl)
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   batch: u32,
@@ -32,7 +32,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (batch·L, x_stride)
 @group(0) @binding(2) var<storage, read> dt: array<f32>; // (batch·L, dt_stride)
 @group(0) @binding(3) var<storage, read> dt_bias: array<f32>; // (H)
-@group(0) @binding(4) var<storage, read> A: array<u32>; // (H) f32 bits, or f16 pairs of A_log
+@group(0) @binding(4) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(5) var<storage, read> Bm: array<f32>; // (batch·L, b_stride)
 @group(0) @binding(6) var<storage, read> Cm: array<f32>; // (batch·L, c_stride)
 @group(0) @binding(7) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
@@ -50,7 +50,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let h = (i / p.head_dim) % p.heads;
   let pp = i % p.head_dim;
   let g = h / (p.heads / p.groups);
-  let a = a_of(A[param_word(h, P16)], h, P16);
+  let a = param_of(A[param_word(h, P16)], h, P16);
   let dv = param_of(Dv[param_word(h, P16)], h, P16);
   for (var t = 0u; t < p.seq_len; t++) {
     let row = b * p.seq_len + t;

@@ -55,6 +55,7 @@ import {
   checkShape,
   checkSyntheticUniform,
   checkUpload,
+  checkUploadHalf,
   checkUploadMatrix,
   checkUploadQuantized,
 } from "../runtime/op_checks.ts";
@@ -384,7 +385,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   uploadHalf(data: Float32Array, shape: readonly number[], label: string): Tensor {
     this.#check();
-    return this.#store.uploadHalf(data, checkUpload(data, shape, label), shape, label);
+    return this.#store.uploadHalf(data, checkUploadHalf(data, shape, label), shape, label);
   }
 
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {

@@ -135,7 +135,7 @@ export interface SelectiveScanArgs {
   u: View;
   /** `[T, D]` Δ before softplus (dt_proj output including its bias). */
   delta: View;
-  /** `[D, N]` A = −exp(A_log); or, an f16 tensor (`uploadHalf`), A_log itself (A derived in f32 as it is read). */
+  /** `[D, N]` A = −exp(A_log) (f32, or f16 from `uploadHalf`). */
   A: Tensor;
   /** `[T, N]` input-dependent B. */
   B: View;
@@ -202,7 +202,7 @@ export interface SsdArgs {
   dt: View;
   /** `[H]` Δ bias. */
   dtBias: Tensor;
-  /** `[H]` A = −exp(A_log), one scalar per head; or, an f16 tensor (`uploadHalf`), A_log itself. */
+  /** `[H]` A = −exp(A_log), one scalar per head (f32, or f16 from `uploadHalf`). */
   A: Tensor;
   /** `[T, G·N]` B (after conv + SiLU). */
   B: View;
@@ -583,9 +583,8 @@ export interface Backend {
   /**
    * Copy host data into a new tensor stored as f16 (each value rounded to the nearest half; 2 bytes a value): a
    * quantized model's per-channel parameters (`MambaModel.paramFormat`). Only `conv1d` (weight, bias),
-   * `selectiveScan` / `ssd` (A, D) and the fused decode steps take such a tensor, reading the halves directly; for
-   * their `A`, an f16 tensor holds A_log and the kernel derives A = −exp(A_log) in f32 as it loads it. Other ops
-   * refuse it. `read` returns its values as f32.
+   * `selectiveScan` / `ssd` (A, D) and the fused decode steps take such a tensor, reading the halves directly (each
+   * converted to f32 where it is loaded). Other ops refuse it. `read` returns its values as f32.
    *
    * @example
    * ```ts

@@ -254,8 +254,8 @@ export function checkpointFiles(
   const tied = weights.lmHead === null;
   const tensors: (TensorToWrite | RawTensorToWrite)[] = [];
   let quant: QuantizationConfig | null = null;
-  // A quantized model's A_log, conv1d weight / bias and D as F16 where it holds them in f16 (exact: the values
-  // are halves already; roundToHalf checks the range).
+  // A quantized model's conv1d weight / bias and D as F16 where it holds them in f16 (exact: the values are halves
+  // already; roundToHalf checks the range).
   const halfParams = weightsQuantFormat(weights) !== null && paramFormatOf(weights) === "f16";
   const putParam = (name: string, t: HostTensor | null, shape?: number[]): void => {
     if (!t || !halfParams) return put(name, t, shape);
@@ -300,7 +300,7 @@ export function checkpointFiles(
       put(`${p}norm.weight`, w.gateNorm);
       put(`${p}state_bridge.weight`, w.bridge ?? null);
     }
-    putParam(`${p}A_log`, w.aLog);
+    put(`${p}A_log`, w.aLog); // F32: the A_log whose A is a half (half_params.ts) is not a half itself
     putParam(`${p}D`, w.D);
     put(`${p}out_proj.weight`, w.outProj);
     put(`${p}out_proj.bias`, w.outProjBias);

@@ -1,7 +1,9 @@
 /**
- * Per-channel SSM parameters in f16: a quantized model holds A_log, conv1d's weight and bias, and D as halves
- * (QUANTIZATION.md, "Per-channel parameters in f16"). Rounding them here, on the host, makes the host weights equal
- * what the backends compute with, so every reference built from them (dequantized weights) is the model's own.
+ * Per-channel SSM parameters in f16: a quantized model holds A = −exp(A_log), conv1d's weight and bias, and D as
+ * halves on the backend (QUANTIZATION.md, "Per-channel parameters in f16"). Rounding them here, on the host, makes the
+ * host weights equal what the backends compute with, so every reference built from them (dequantized weights) is the
+ * model's own: conv1d and D are rounded to f16; A_log is moved to the A_log whose A is the nearest f16 to the original
+ * A ({@link snapALog}), since the kernels take A, not A_log (no exp per load).
  *
  * @module
  */
@@ -28,7 +30,7 @@ export function roundToHalf(data: Float32Array, name: string): Float32Array {
     if (!(Math.abs(out[i]) <= HALF_MAX)) {
       throw new RangeError(
         `${name} holds ${data[i]} at index ${i}, outside the f16 range (±${HALF_MAX}); keep the per-channel ` +
-          `parameters f32 (quantize --params f32, --weights q8:f32)`,
+          `parameters f32 (quantize --params f32, --params f32)`,
       );
     }
   }
@@ -39,12 +41,42 @@ function half(t: HostTensor, name: string): HostTensor {
   return { shape: t.shape, data: roundToHalf(t.data, name) };
 }
 
-/** One layer with A_log, conv1d's weight and bias, and D rounded to f16 (the rest shared with the input). */
+/**
+ * A_log moved onto the f16 grid of A: fl32(log(−h)) with h = f16(−exp(A_log)), so that A = −exp(A_log) is h to
+ * within f32 rounding (|Δ| ≤ 7e-7 relative), which rounds back to h (f16 steps are 2⁻¹¹ apart): the A a backend holds
+ * in f16 and a float64 reference computes from A_log agree. Idempotent. An A beyond the f16 range, or one so small that
+ * it rounds to 0, is a RangeError naming `name`.
+ *
+ * @example
+ * ```ts
+ * import { snapALog } from "@perfmamba/perfmamba";
+ *
+ * const [a] = snapALog(new Float32Array([Math.log(3.3)]), "A_log");
+ * const A = -Math.exp(a);
+ * console.log(Math.abs(A - -3.30078125) < 1e-6); // true: the f16 nearest to −3.3
+ * ```
+ */
+export function snapALog(aLog: Float32Array, name: string): Float32Array {
+  const A = roundToHalf(aLog.map((v) => -Math.exp(v)), `${name} (as A = −exp(A_log))`);
+  const out = new Float32Array(aLog.length);
+  for (let i = 0; i < A.length; i++) {
+    if (A[i] === 0) {
+      throw new RangeError(
+        `${name} holds ${aLog[i]} at index ${i}: A = −exp(A_log) underflows f16; keep the per-channel parameters f32 ` +
+          `(quantize --params f32, --params f32)`,
+      );
+    }
+    out[i] = Math.log(-A[i]);
+  }
+  return out;
+}
+
+/** One layer with conv1d's weight and bias and D rounded to f16, A_log snapped (the rest shared with the input). */
 export function halfParamLayer<M extends HostMatrix>(l: LayerWeights<M>, i: number): LayerWeights<M> {
   const p = `layers.${i}.`;
   return {
     ...l,
-    aLog: half(l.aLog, p + "A_log"),
+    aLog: { shape: l.aLog.shape, data: snapALog(l.aLog.data, p + "A_log") },
     convWeight: half(l.convWeight, p + "conv1d.weight"),
     convBias: l.convBias ? half(l.convBias, p + "conv1d.bias") : null,
     D: half(l.D, p + "D"),
@@ -52,9 +84,9 @@ export function halfParamLayer<M extends HostMatrix>(l: LayerWeights<M>, i: numb
 }
 
 /**
- * The weights with every layer's A_log, conv1d weight and bias, and D rounded to f16, and `paramFormat` "f16": what
- * `quantizeWeights` returns by default and a quantized checkpoint loads as. The input is not changed. dt_bias and
- * the norms stay f32.
+ * The weights with every layer's conv1d weight and bias and D rounded to f16, A_log snapped so that A = −exp(A_log)
+ * is an f16 ({@link snapALog}), and `paramFormat` "f16": what `quantizeWeights` returns by default and a quantized
+ * checkpoint loads as. The input is not changed. dt_bias and the norms stay f32.
  *
  * @example
  * ```ts

@@ -33,7 +33,7 @@ export interface LayerUploader {
    * {@link LayerUploader.halfParams} holds, else as {@link LayerUploader.vec}.
    */
   param(t: HostTensor, label: string): Tensor;
-  /** The parameters are held in f16: the A the mixers hand to the scans is then A_log itself (see SsdArgs.A). */
+  /** The parameters are held in f16 (`param` uploads A = −exp(A_log) as halves too). */
   halfParams: boolean;
   /** A weight matrix [n, k], f32 or block-quantized. */
   mat(t: HostMatrix, label: string): Matrix;
@@ -51,7 +51,7 @@ export interface Mamba1Device {
   bcdtNorm: BcdtNormDevice | null; // Falcon-Mamba: x_proj split in three, and the weightless δ / B / C norms
   dtProj: Matrix; // (D, R)
   dtProjBias: Tensor; // (D)
-  A: Tensor; // (D, N) = −exp(A_log), f32; or A_log itself in f16 (LayerUploader.halfParams)
+  A: Tensor; // (D, N) = −exp(A_log), f32 or f16 (LayerUploader.halfParams)
   D: Tensor; // (D)
   outProj: Matrix; // (d, D)
   outProjBias: Tensor | null; // (d)
@@ -128,8 +128,10 @@ export function uploadLayer(w: LayerWeights<HostMatrix>, l: number, cfg: MambaCo
     inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
     convWeight: param(w.convWeight, p + "conv1d.weight"),
     convBias: w.convBias ? param(w.convBias, p + "conv1d.bias") : null,
-    // f16: the kernels take A_log and derive A = −exp(A_log) in f32 as they load it (one rounding, not two).
-    A: up.halfParams ? param(w.aLog, p + "A_log") : derived(negExp(w.aLog), w.aLog.shape, p + "A"),
+    // f16: A = −exp(A_log) held as halves (A_log snapped so that A is one: runtime/half_params.ts).
+    A: up.halfParams
+      ? param({ shape: w.aLog.shape, data: negExp(w.aLog) }, p + "A")
+      : derived(negExp(w.aLog), w.aLog.shape, p + "A"),
     D: param(w.D, p + "D"),
     outProj: mat(w.outProj, p + "out_proj"),
     outProjBias: opt(w.outProjBias, p + "out_proj.bias"),

@@ -57,7 +57,7 @@ export interface QuantizeOptions {
   /** Quantize the embedding and lm_head too (default false: they stay f32). */
   embeddings?: boolean;
   /**
-   * How A_log, conv1d's weight and bias, and D are held: "f16" (default: rounded to f16, read as halves by the
+   * How A (= −exp(A_log)), conv1d's weight and bias, and D are held: "f16" (default: rounded to f16, read as halves by the
    * kernels) or "f32" (kept as they are).
    */
   params?: ParamFormat;
@@ -200,9 +200,9 @@ export function quantizedMatrixNames(w: MambaWeights<HostMatrix>): string[] {
  * are not a multiple of 32 weights stays f32), and the embedding / lm_head when `embeddings` is set. A Mamba-1
  * dt_rank that is not a multiple of 32 (130m: 48) is first zero-padded to one (`padDtRank`: the same function, the
  * result's config has the padded `dtRank` and `dtRankPaddedFrom`), so dt_proj quantizes too, unless dt_proj is kept
- * (or the model is Falcon-Mamba, whose δ norm padding would change). A_log, conv1d's weight and bias, and D are rounded
- * to f16 (`params`, default "f16"; runtime/half_params.ts); dt_bias, the norms, the other biases and state bridges
- * stay f32. The input is not changed. Throws a {@link QuantizeError} for an unknown bit width or block size, an unknown `keep` kind, a
+ * (or the model is Falcon-Mamba, whose δ norm padding would change). conv1d's weight and bias and D are rounded to
+ * f16 and A_log snapped so that A = −exp(A_log) is a half (`params`, default "f16"; runtime/half_params.ts); dt_bias,
+ * the norms, the other biases and state bridges stay f32. The input is not changed. Throws a {@link QuantizeError} for an unknown bit width or block size, an unknown `keep` kind, a
  * non-finite weight (naming the tensor) or an already quantized model.
  *
  * @example

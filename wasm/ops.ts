@@ -35,6 +35,7 @@ import {
   checkSelectiveScan,
   checkSsd,
   checkUpload,
+  checkUploadHalf,
   checkUploadMatrix,
   checkUploadQuantized,
 } from "../runtime/op_checks.ts";
@@ -148,7 +149,7 @@ export class WasmBackend implements Backend {
   }
 
   uploadHalf(data: Float32Array, shape: readonly number[], label: string): Tensor {
-    checkUpload(data, shape, label);
+    checkUploadHalf(data, shape, label);
     const t = this.#heap.halfTensor(shape, label);
     new Float16Array(this.#heap.f32.buffer, t.ptr, t.size).set(data);
     return t;

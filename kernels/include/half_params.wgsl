@@ -1,8 +1,8 @@
-// Per-channel SSM parameters (A_log, conv1d's weight and bias, D) of a quantized model, held as f16
+// Per-channel SSM parameters (A = −exp(A_log), conv1d's weight and bias, D) of a quantized model, held as f16
 // (`Backend.uploadHalf`): two per u32 word, element i in the low (i even) or high (i odd) half of word i / 2 — the
 // packing unpack2x16float reads and the f16 weight matrices use. A kernel reading them declares the binding
-// array<u32> and `override P16: bool`: false, each word holds one f32's bits; true, f16 pairs. An f16 A binding holds
-// A_log, and the kernel derives A = −exp(A_log) in f32 as it loads it (one rounding, that of A_log).
+// array<u32> and `override P16: bool`: false, each word holds one f32's bits; true, f16 pairs. (A is A = −exp(A_log)
+// itself, an f16 since the host snapped A_log: runtime/half_params.ts.)
 
 // f16 bits (the low 16 bits of h; higher bits ignored) → f32, exact for every finite half: a subnormal is computed
 // as mantissa · 2⁻²⁴ (a normal f32), never through an f32 subnormal that a GPU might flush to zero.
@@ -30,10 +30,3 @@ fn param_word(i: u32, p16: bool) -> u32 {
   return select(i, i / 2u, p16);
 }
 
-// Element i of A from its word: A itself (f32 bits), or A = −exp(A_log) from an f16 A_log.
-fn a_of(word: u32, i: u32, p16: bool) -> f32 {
-  if (p16) {
-    return -exp(half_to_f32(word >> ((i & 1u) * 16u)));
-  }
-  return bitcast<f32>(word);
-}

@@ -145,6 +145,10 @@ Deno.test("uploadHalf: rounds to the nearest half (subnormals too) and reads bac
     const t = backend.uploadHalf!(values, [7], "p");
     assert.deepStrictEqual(await backend.read(t), new Float32Array(new Float16Array(values)));
     assert.throws(() => backend.add(t, t), /"p" is stored as f16, which add does not read/);
+    assert.throws(
+      () => backend.uploadHalf!(new Float32Array([1, 65520]), [2], "big"),
+      /65520 at index 1 is not a finite f16/,
+    );
     backend.free(t);
   } finally {
     backend.dispose();
@@ -196,3 +200,89 @@ Deno.test("hostWeightBytes (info, quantize) and the profiler's byte model agree 
     }
   }
 });
+
+for (const tb of BACKENDS) {
+  Deno.test({
+    name: `f16 parameters on ${tb.name}: conv1d and the scans give the bits of the same values in f32 (subnormals, ` +
+      `signs)${tb.skip ? ` (${tb.skip})` : ""}`,
+    ignore: tb.skip !== null,
+    async fn() {
+      const be = await tb.create();
+      try {
+        // Halves of every kind: normal, subnormal (2⁻²⁴, 3·2⁻²⁰), both signs, and a few ordinary values.
+        const special = [2 ** -24, -3 * 2 ** -20, -1.5, 1 / 3, -0.7, 2.5, -(2 ** -14), 65504 / 1024];
+        const vals = (n: number, f: (i: number) => number) =>
+          new Float32Array(
+            new Float16Array(Array.from({ length: n }, (_, i) => i < special.length ? special[i] : f(i))),
+          );
+        const D = 8, N = 4, K = 4, T = 3;
+        const cw = vals(D * K, (i) => Math.sin(i)), cb = vals(D, (i) => Math.cos(i) / 4);
+        const A = vals(D * N, (i) => -0.5 - (i % 5)).map((v) => -Math.abs(v) || -(2 ** -24));
+        const Dv = vals(D, (i) => 0.1 * i - 0.3);
+        const x = be.upload(new Float32Array(T * 5 * D).map((_, i) => Math.sin(i * 0.37)), [T, 5 * D], "x");
+        const run = async (half: boolean): Promise<Float32Array[]> => {
+          const up = (d: Float32Array, shape: number[], l: string) =>
+            half ? be.uploadHalf!(d, shape, l) : be.upload(d, shape, l);
+          const w = up(cw, [D, K], "conv.w"), b = up(cb, [D], "conv.b"), a = up(A, [D, N], "A"), dd = up(Dv, [D], "D");
+          const conv = be.zeros([1, D, K - 1], "conv.state"), h = be.zeros([1, D, N], "h");
+          const u = be.conv1d({ tensor: x, col: 0, cols: D }, w, b, conv, 1, T);
+          const y = be.selectiveScan({
+            u: { tensor: u, col: 0, cols: D },
+            delta: { tensor: x, col: D, cols: D },
+            A: a,
+            B: { tensor: x, col: 2 * D, cols: N },
+            C: { tensor: x, col: 3 * D, cols: N },
+            D: dd,
+            z: { tensor: x, col: 4 * D, cols: D },
+            state: h,
+            batch: 1,
+            seqLen: T,
+          });
+          const out = [await be.read(u), await be.read(y), await be.read(h), await be.read(a), await be.read(dd)];
+          for (const t of [w, b, a, dd, conv, h, u, y]) be.free(t);
+          return out;
+        };
+        const [f32, f16] = [await run(false), await run(true)];
+        for (let i = 0; i < f32.length; i++) assert.deepStrictEqual(f16[i], f32[i], `output ${i}`);
+        // The Mamba-2 SSD with f16 A and D: one step and a 3-token chunk, the same bits as in f32.
+        const H = 2, P = 4, G = 1, Ns = 4;
+        const Ah = vals(H, () => -1).map((v) => -Math.abs(v)), Dh = vals(H, () => 0.5);
+        const xs = be.upload(new Float32Array(T * 16).map((_, i) => Math.cos(i * 0.29)), [T, 16], "xs");
+        const ssd = async (half: boolean, L: number): Promise<Float32Array> => {
+          const up = (d: Float32Array, l: string) => half ? be.uploadHalf!(d, [H], l) : be.upload(d, [H], l);
+          const a = up(Ah, "A"), dd = up(Dh, "D"), bias = be.upload(new Float32Array(H).fill(0.1), [H], "dt_bias");
+          const st = be.zeros([L, H, P, Ns], "ssm");
+          const y = be.ssd(
+            {
+              x: { tensor: xs, col: 0, cols: H * P },
+              dt: { tensor: xs, col: 8, cols: H },
+              A: a,
+              B: { tensor: xs, col: 10, cols: G * Ns },
+              C: { tensor: xs, col: 12, cols: G * Ns },
+              D: dd,
+              dtBias: bias,
+              state: st,
+              batch: L,
+              seqLen: T / L,
+              nHeads: H,
+              headDim: P,
+              nGroups: G,
+              dState: Ns,
+              chunkSize: 16,
+              dtMin: 0,
+              dtMax: Infinity,
+            } as Parameters<typeof be.ssd>[0],
+          );
+          const out = await be.read(y);
+          for (const t of [a, dd, bias, st, y]) be.free(t);
+          return out;
+        };
+        for (const L of [1, 3]) assert.deepStrictEqual(await ssd(true, L), await ssd(false, L), `ssd batch ${L}`);
+        be.free(x);
+        be.free(xs);
+      } finally {
+        be.dispose();
+      }
+    },
+  });
+}

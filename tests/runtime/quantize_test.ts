@@ -116,13 +116,16 @@ Deno.test("quantizeWeights: the big matrices become ggml blocks; SSM parameters,
   assert(l0.arch === "mamba1" && isQuantized(l0.inProj) && isQuantized(l0.dtProj) && l0.dtProj.k === 32);
   assert.deepStrictEqual(l0.inProj.blocks, quantizeQ4_0(f0.inProj.data));
   assert.deepStrictEqual([l0.inProj.n, l0.inProj.k], f0.inProj.shape);
-  // A_log, conv1d's weight and bias, and D are rounded to f16 (the kernels read halves); dt_proj's bias and the
-  // norms are the input's own.
+  // conv1d's weight and bias, and D are rounded to f16 (the kernels read halves), A_log moved so that A = −exp(A_log)
+  // is the f16 nearest to the original A; dt_proj's bias and the norms are the input's own.
   const half = (a: Float32Array) => new Float32Array(new Float16Array(a));
-  for (const [a, b] of [[l0.aLog, f0.aLog], [l0.D, f0.D], [l0.convWeight, f0.convWeight], [l0.convBias, f0.convBias]]) {
+  for (const [a, b] of [[l0.D, f0.D], [l0.convWeight, f0.convWeight], [l0.convBias, f0.convBias]]) {
     assert.deepStrictEqual(a!.data, half(b!.data));
     assert.notDeepStrictEqual(a!.data, b!.data); // the fixture's values are not halves already
   }
+  const A = l0.aLog.data.map((v) => -Math.exp(v)), A0 = half(f0.aLog.data.map((v) => -Math.exp(v)));
+  assert(A.every((v, i) => Math.abs(v - A0[i]) <= 1e-6 * Math.abs(A0[i])), "A is the nearest f16 to the original A");
+  assert.notDeepStrictEqual(l0.aLog.data, f0.aLog.data);
   assert.equal(q4.paramFormat, "f16");
   assert(f0.arch === "mamba1" && l0.dtProjBias === f0.dtProjBias && l0.norm === f0.norm);
   const keepF32 = quantizeWeights(f32, { bits: 4, params: "f32" });
@@ -277,9 +280,11 @@ Deno.test("quantized checkpoint: safetensors codes + scales and quantization_con
       assert.deepStrictEqual([inProj.dtype, inProj.shape], bits === 8 ? ["I8", [n, k]] : ["U8", [n, k / 2]]);
       assert.deepStrictEqual([scale.dtype, scale.shape], ["F16", [n, k / 32]]);
       assert.equal(st.tensors.get("backbone.layers.0.mixer.out_proj.weight")!.dtype, "F32"); // kept
-      for (const name of ["A_log", "D", "conv1d.weight", "conv1d.bias"]) {
+      for (const name of ["D", "conv1d.weight", "conv1d.bias"]) {
         assert.equal(st.tensors.get(`backbone.layers.0.mixer.${name}`)!.dtype, "F16", name);
       }
+      // A_log F32: the A_log whose A is a half is not a half itself.
+      assert.equal(st.tensors.get("backbone.layers.0.mixer.A_log")!.dtype, "F32");
       assert.equal(st.tensors.get("backbone.layers.0.norm.weight")!.dtype, "F32");
       const back = toModelWeights(await loadCheckpoint(memorySource(files)));
       assert.deepStrictEqual(back, { ...q, config: back.config });

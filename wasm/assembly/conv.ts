@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Causal depthwise conv1d with SiLU and a rolling conv state (Mamba's short convolution).
 
-import { paramAt } from "./half";
+import { halves4, paramAt } from "./half";
 import { fma4, loadLanes, silu4, storeLanes } from "./simd_math";
 
 /** Time steps per block of the convolution (see conv1d). */
@@ -35,7 +35,22 @@ export function conv1d(
   const km1 = K - 1;
   // Transpose weights of the channel range: wt[j, c] = w[c, j] so 4 channels load as one vector.
   const wHalf = (half & 1) != 0;
-  for (let c = c0; c < c1; c++) {
+  let cv = c0;
+  if (K == 4) {
+    // The usual width: 4 channels' 4 taps per 4×4 register transpose (each row one 16-byte f32 or 8-byte f16 load).
+    const cs = <usize>C << 2;
+    for (; cv + 4 <= c1; cv += 4) {
+      const dst = wt + (<usize>cv << 2);
+      if (wHalf) {
+        const src = w + (<usize>cv << 3);
+        transposeRows(dst, cs, halves4(src), halves4(src + 8), halves4(src + 16), halves4(src + 24));
+      } else {
+        const src = w + (<usize>cv << 4);
+        transposeRows(dst, cs, v128.load(src), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48));
+      }
+    }
+  }
+  for (let c = cv; c < c1; c++) {
     for (let j = 0; j < K; j++) {
       store<f32>(wt + ((<usize>(j * C + c)) << 2), paramAt(w, <usize>(c * K + j), wHalf));
     }
@@ -118,6 +133,17 @@ export function conv1d(
       }
     }
   }
+}
+
+/** dst[j·stride + 4l ..] ← lane j of r_l: rows r_l (channel l's 4 taps) to 4 tap vectors of 4 channels, stride apart. */
+// @ts-ignore: decorator
+@inline function transposeRows(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 /** Lanes (1..4) of channels c.. at input time tt < 0, from the conv state: state[b, c + l, K−1+tt]. */

@@ -3,8 +3,6 @@
 // weight and bias, D) that a quantized model holds as halves (`Backend.uploadHalf`). Kernels taking parameters get a
 // `half` bit mask saying which of their parameter pointers hold halves.
 
-import { expf } from "./simd_math";
-
 /** f16 bits → f32 (exact, subnormals included; ±inf and NaN kept). */
 // @ts-ignore: decorator
 @inline export function halfToFloat(h: u32): f32 {
@@ -31,12 +29,6 @@ import { expf } from "./simd_math";
   return half ? halfToFloat(<u32>load<u16>(p + (i << 1))) : load<f32>(p + (i << 2));
 }
 
-/** Element i of A: f32 A at p, or (half) A = −exp(A_log) from the f16 A_log at p, computed in f32. */
-// @ts-ignore: decorator
-@inline export function aAt(p: usize, i: usize, half: bool): f32 {
-  return half ? -expf(halfToFloat(<u32>load<u16>(p + (i << 1)))) : load<f32>(p + (i << 2));
-}
-
 /** Lanes (1..4) of a parameter from element i (missing lanes 0), f32 or f16. */
 // @ts-ignore: decorator
 @inline export function paramLanes(p: usize, i: usize, lanes: i32, half: bool): v128 {
@@ -48,8 +40,14 @@ import { expf } from "./simd_math";
   return v;
 }
 
-/** Four consecutive f16 at p as f32x4 (one 8-byte load, widened). */
+/**
+ * Four consecutive finite f16 at p as f32x4 (one 8-byte load, widened; normal and subnormal halves exact, as
+ * {@link halfToFloat4} without its ±inf / NaN case: `uploadHalf` refuses values that are not finite halves).
+ */
 // @ts-ignore: decorator
 @inline export function halves4(p: usize): v128 {
-  return halfToFloat4(i32x4.extend_low_i16x8_u(v128.load64_zero(p)));
+  // Sign-extended and shifted by 13, a half's sign lands in bit 31 (and copies in 28–30, cleared), its exponent and
+  // mantissa in bits 27–13: the f32 of value · 2⁻¹¹², scaled back exactly (WASM keeps f32 subnormals).
+  const h = i32x4.shl(i32x4.extend_low_i16x8_s(v128.load64_zero(p)), 13);
+  return f32x4.mul(v128.and(h, i32x4.splat(0x8fffe000)), f32x4.splat(<f32>5.192296858534828e33));
 }

@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Mamba-1 selective scan, vectorised over 4 channels d at a time (any state size N, no horizontal sums).
 
-import { aAt, halves4, paramLanes } from "./half";
+import { halves4, paramAt, paramLanes } from "./half";
 import { exp4, fma4, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
 
 /** Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32. */
@@ -14,8 +14,7 @@ export const SCAN_SCRATCH_BYTES_PER_STATE: i32 = 32;
  *
  * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
  * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
- * half: bit 0 — A holds f16 A_log (A = −exp(A_log) in f32 as it is gathered, once per channel and state per call);
- * bit 1 — Dskip holds f16.
+ * half: bit 0 — A holds f16 (converted as it is gathered, once per channel and state per call); bit 1 — Dskip f16.
  * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
  * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
  */
@@ -59,12 +58,9 @@ export function selective_scan(
         transpose4To(hs + (<usize>n << 4), sb + (<usize>n << 2), nb);
         const an = as + (<usize>n << 4);
         if (aHalf) {
-          // Each channel's 4 states as one vector of −exp(A_log), then transposed in place.
-          for (let l = 0; l < 4; l++) {
-            const h16 = A + ((<usize>(d + l) * <usize>N + <usize>n) << 1);
-            v128.store(an + (<usize>l << 4), f32x4.neg(exp4(halves4(h16))));
-          }
-          transpose4To(an, an, 16);
+          // Each channel's 4 states as one vector, transposed in registers.
+          const a0 = A + ((<usize>d * <usize>N + <usize>n) << 1), hb = <usize>N << 1;
+          transpose4Regs(an, halves4(a0), halves4(a0 + hb), halves4(a0 + 2 * hb), halves4(a0 + 3 * hb));
         } else transpose4To(an, ab + (<usize>n << 2), nb);
       }
       for (let n = n4; n < N; n++) {
@@ -72,10 +68,12 @@ export function selective_scan(
           const src = (<usize>n << 2) + <usize>l * nb;
           const dst = (<usize>n << 4) + (<usize>l << 2);
           store<f32>(hs + dst, l < lanes ? load<f32>(sb + src) : 0.0);
-          store<f32>(as + dst, l < lanes ? aAt(A, <usize>(d + l) * <usize>N + <usize>n, aHalf) : 0.0);
+          store<f32>(as + dst, l < lanes ? paramAt(A, <usize>(d + l) * <usize>N + <usize>n, aHalf) : 0.0);
         }
       }
-      const dv = (half & 2) != 0 ? paramLanes(Dskip, <usize>d, lanes, true) : loadLanes(Dskip + (<usize>d << 2), lanes);
+      const dv = (half & 2) == 0
+        ? loadLanes(Dskip + (<usize>d << 2), lanes)
+        : lanes == 4 ? halves4(Dskip + (<usize>d << 1)) : paramLanes(Dskip, <usize>d, lanes, true);
       const co = <usize>d << 2;
       for (let t = 0; t < seqLen; t++) {
         const row = <usize>(b * seqLen + t);
@@ -112,8 +110,12 @@ export function selective_scan(
  */
 // @ts-ignore: decorator
 @inline function transpose4To(dst: usize, src: usize, stride: usize): void {
-  const r0 = v128.load(src), r1 = v128.load(src + stride);
-  const r2 = v128.load(src + 2 * stride), r3 = v128.load(src + 3 * stride);
+  transpose4Regs(dst, v128.load(src), v128.load(src + stride), v128.load(src + 2 * stride), v128.load(src + 3 * stride));
+}
+
+/** dst[j][l] = lane j of r_l: four rows in registers → 4 contiguous column vectors at dst. */
+// @ts-ignore: decorator
+@inline function transpose4Regs(dst: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
   const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
   const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
   v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));

@@ -600,8 +600,7 @@ export interface KernelExports {
    *
    * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
    * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
-   * half: bit 0 — A holds f16 A_log (A = −exp(A_log) in f32 as it is gathered, once per channel and state per call);
-   * bit 1 — Dskip holds f16.
+   * half: bit 0 — A holds f16 (converted as it is gathered, once per channel and state per call); bit 1 — Dskip f16.
    * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
    * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
    */
@@ -610,7 +609,7 @@ export interface KernelExports {
    * Chunked SSD for heads [h0, h1) of every sequence (requires seqLen ≥ 1; used for seqLen ≥ 2).
    * x: (batch·seqLen, ·) stride xS (head h at column h·P); dt: stride dtS (column h); B, C: strides bS, cS
    * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P). half: bit 0 —
-   * A holds f16 A_log (A = −exp(A_log) in f32, once per head); bit 1 — Dskip holds f16.
+   * A holds f16 (converted once per head); bit 1 — Dskip holds f16.
    * scratch: ssd_scratch_bytes(Q, P, N), 16-byte aligned, private to the calling thread.
    *
    * The chunk's B, C (per group) and x (per head) are first copied to contiguous scratch: the activation rows are
@@ -727,8 +726,7 @@ export interface Kernels {
    *
    * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
    * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
-   * half: bit 0 — A holds f16 A_log (A = −exp(A_log) in f32 as it is gathered, once per channel and state per call);
-   * bit 1 — Dskip holds f16.
+   * half: bit 0 — A holds f16 (converted as it is gathered, once per channel and state per call); bit 1 — Dskip f16.
    * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
    * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
    */
@@ -737,7 +735,7 @@ export interface Kernels {
    * Chunked SSD for heads [h0, h1) of every sequence (requires seqLen ≥ 1; used for seqLen ≥ 2).
    * x: (batch·seqLen, ·) stride xS (head h at column h·P); dt: stride dtS (column h); B, C: strides bS, cS
    * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P). half: bit 0 —
-   * A holds f16 A_log (A = −exp(A_log) in f32, once per head); bit 1 — Dskip holds f16.
+   * A holds f16 (converted once per head); bit 1 — Dskip holds f16.
    * scratch: ssd_scratch_bytes(Q, P, N), 16-byte aligned, private to the calling thread.
    *
    * The chunk's B, C (per group) and x (per head) are first copied to contiguous scratch: the activation rows are
