@@ -426,3 +426,21 @@ for (const fixture of ["mamba1-tiny", "mamba2-tiny"]) {
     });
   }
 }
+
+Deno.test("quantized checkpoint written before param_dtype (F32 parameters, no key) loads holding them in f16", async () => {
+  const f32 = await loadWeights(dirSource(fixtureDir("mamba1-tiny")));
+  const old = checkpointFiles(quantizeWeights(f32, { bits: 8, params: "f32" }));
+  const cfg = JSON.parse(old["config.json"]);
+  assert.equal(cfg.quantization_config.param_dtype, "float32");
+  delete cfg.quantization_config.param_dtype; // as written before the key existed
+  const back = toModelWeights(await loadCheckpoint(memorySource({ ...old, "config.json": JSON.stringify(cfg) })));
+  // The default rule: rounded (A_log snapped) and held in f16, exactly as quantizing the f32 model today.
+  assert.deepStrictEqual(back, { ...quantizeWeights(f32, { bits: 8 }), config: back.config });
+  assert.equal(back.paramFormat, "f16");
+  // A param_dtype that is neither is an error naming the key.
+  cfg.quantization_config.param_dtype = "bfloat16";
+  await assert.rejects(
+    async () => toModelWeights(await loadCheckpoint(memorySource({ ...old, "config.json": JSON.stringify(cfg) }))),
+    /quantization_config\.param_dtype "bfloat16" is not supported \("float16" or "float32"\)/,
+  );
+});
