@@ -109,12 +109,15 @@ export type {
   Mamba1LayerWeights,
   Mamba2LayerWeights,
   MambaWeights,
+  ParamFormat,
 } from "./runtime/weights.ts";
 export { isQuantized } from "./runtime/weights.ts";
+export { halfParamWeights, roundToHalf, snapALog } from "./runtime/half_params.ts";
 export type { QuantizeOptions } from "./runtime/quantize.ts";
 export { paddedDtRank, padDtRank, padDtRankConfig } from "./runtime/dt_rank_pad.ts";
 export {
   hostWeightBytes,
+  paramFormatOf,
   QUANTIZABLE_KINDS,
   quantizedMatrixNames,
   QuantizeError,

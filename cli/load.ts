@@ -8,12 +8,14 @@ import {
   type Checkpoint,
   ggufCheckpoint,
   type GgufFile,
+  halfParamWeights,
   type HostMatrix,
   type HostWeightsOptions,
   HubIdError,
   loadCheckpoint,
   MambaModel,
   type MambaWeights,
+  paramFormatOf,
   parseGguf,
   parseRepoId,
   QuantizeError,
@@ -22,6 +24,7 @@ import {
   selectBackend,
   type SelectBackendOptions,
   toModelWeights,
+  weightsQuantFormat,
 } from "../mod.ts";
 import { choiceFlag, type Flags, type FlagSpec, numberFlag, UsageError } from "./args.ts";
 import { dirSource, readRegularFile } from "./fs_source.ts";
@@ -47,6 +50,12 @@ export const BACKEND_FLAGS: Record<string, FlagSpec> = {
     help: "Weight matrices: f32; f16 on WebGPU (half the memory and decode bytes; f32 math); q8 or q4 " +
       "(quantize in_proj, x_proj, dt_proj and out_proj to q8_0 / q4_0 blocks at load; math: see --quant-math)",
     default: "f32",
+  },
+  params: {
+    type: "string",
+    help: "A quantized model's per-channel SSM parameters (A_log, conv1d weight and bias, D): f16 (half their " +
+      "memory; the kernels read the halves) or f32. Default: f16 for --weights q8|q4, as stored for a quantized " +
+      "checkpoint",
   },
   "quant-math": {
     type: "string",
@@ -205,6 +214,9 @@ export function hostWeightsOptions(flags: Flags): HostWeightsOptions {
   return { allowNonFinite: flags["allow-nonfinite"] === true };
 }
 
+/** What --params accepts: how a quantized model holds A_log, conv1d's weight and bias, and D. */
+export const PARAMS_CHOICES = ["f16", "f32"] as const;
+
 /** What --weights accepts: a backend storage format (f32, f16), or a quantization done at load (q8, q4). */
 export const WEIGHTS_CHOICES = ["f32", "f16", "q8", "q4"] as const;
 
@@ -214,9 +226,15 @@ export const WEIGHTS_CHOICES = ["f32", "f16", "q8", "q4"] as const;
  */
 export function weightsForFlags(weights: MambaWeights<HostMatrix>, flags: Flags): MambaWeights<HostMatrix> {
   const choice = choiceFlag(flags, "weights", WEIGHTS_CHOICES);
-  if (choice !== "q8" && choice !== "q4") return weights;
+  const asked = flags.params === undefined ? undefined : choiceFlag(flags, "params", PARAMS_CHOICES);
+  const params = asked ?? "f16";
+  // A quantized checkpoint: its parameters as stored (F16 ones stay the rounded values), held as --params says.
+  if (choice !== "q8" && choice !== "q4") {
+    if (!asked || !weightsQuantFormat(weights) || paramFormatOf(weights) === params) return weights;
+    return params === "f16" ? halfParamWeights(weights) : { ...weights, paramFormat: "f32" };
+  }
   try {
-    return quantizeWeights(weights, { bits: choice === "q8" ? 8 : 4 });
+    return quantizeWeights(weights, { bits: choice === "q8" ? 8 : 4, params });
   } catch (e) {
     if (e instanceof QuantizeError) throw new UsageError(`--weights ${choice}: ${e.message}`);
     throw e;

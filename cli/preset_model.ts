@@ -13,7 +13,7 @@ import {
   type WeightStorage,
 } from "../mod.ts";
 import { choiceFlag, type Flags } from "./args.ts";
-import { WEIGHTS_CHOICES } from "./load.ts";
+import { PARAMS_CHOICES, WEIGHTS_CHOICES } from "./load.ts";
 
 /** How --weights stores the matrices on `backend` (f16 only where the backend was created with it). */
 export function storageForFlags(flags: Flags, backend: Backend): WeightStorage {
@@ -35,5 +35,6 @@ export function checkPresetFits(config: MambaConfig, backend: Backend, flags: Fl
 export function loadPreset(config: MambaConfig, backend: Backend, flags: Flags, seed: number): MambaModel {
   const storage = storageForFlags(flags, backend);
   const quantize = storage === "q8_0" || storage === "q4_0" ? storage : undefined;
-  return MambaModel.fromSource(syntheticSource(config, seed, { quantize }), backend);
+  const params = flags.params === undefined ? "f16" : choiceFlag(flags, "params", PARAMS_CHOICES);
+  return MambaModel.fromSource(syntheticSource(config, seed, { quantize, params }), backend);
 }

@@ -21,7 +21,8 @@ export interface Conv1dDims {
 }
 
 /**
- * y (batch·L, C) = SiLU(conv(x) + bias), reading the state (batch, C, K−1); w is (C, K), bias (C) or a dummy.
+ * y (batch·L, C) = SiLU(conv(x) + bias), reading the state (batch, C, K−1); w is (C, K), bias (C) or a dummy; both
+ * f16 pairs when `p16` (include/half_params.wgsl).
  */
 export function conv1dProgram(
   x: Slice,
@@ -31,11 +32,12 @@ export function conv1dProgram(
   state: Slice,
   y: Slice,
   d: Conv1dDims,
+  p16 = false,
 ): Program<"conv1d"> {
   return {
     kernel: "conv1d",
     label: "conv1d",
-    constants: { WG },
+    constants: { WG, P16: p16 ? 1 : 0 },
     bindings: { x, w, bias, state, y },
     uniforms: {
       batch: d.batch,

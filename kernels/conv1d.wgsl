@@ -4,8 +4,10 @@
 //   in(b, τ, c) = x[b·L + τ, c] for τ ≥ 0, state[b, c, K−1+τ] for τ < 0.
 
 #include "grid.wgsl"
+#include "half_params.wgsl"
 
 override WG: u32 = 256u;
+override P16: bool = false; // w and bias as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   batch: u32,
@@ -19,8 +21,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (batch·L, x_stride), columns [x_col, x_col + C)
-@group(0) @binding(2) var<storage, read> w: array<f32>; // (C, K)
-@group(0) @binding(3) var<storage, read> bias: array<f32>; // (C), or a dummy when has_bias = 0
+@group(0) @binding(2) var<storage, read> w: array<u32>; // (C, K) f32 bits or f16 pairs
+@group(0) @binding(3) var<storage, read> bias: array<u32>; // (C) f32 bits or f16 pairs, or a dummy when has_bias = 0
 @group(0) @binding(4) var<storage, read> state: array<f32>; // (batch, C, K−1)
 @group(0) @binding(5) var<storage, read_write> y: array<f32>; // (batch·L, C)
 
@@ -38,7 +40,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let km1 = i32(p.k) - 1;
   var acc = 0.0;
   if (p.has_bias != 0u) {
-    acc = bias[c];
+    acc = param_of(bias[param_word(c, P16)], c, P16);
   }
   for (var k = 0; k <= km1; k++) {
     let tau = t - km1 + k;
@@ -48,7 +50,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     } else {
       v = state[(b * C + c) * u32(km1) + u32(km1 + tau)];
     }
-    acc = fma(w[c * p.k + u32(k)], v, acc);
+    let wi = c * p.k + u32(k);
+    acc = fma(param_of(w[param_word(wi, P16)], wi, P16), v, acc);
   }
   y[i] = acc / (1.0 + exp(-acc));
 }

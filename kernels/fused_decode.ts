@@ -32,7 +32,7 @@ import { asView } from "../runtime/backend.ts";
 import { checkLinear } from "../runtime/op_checks.ts";
 import { convStateProgram } from "./conv1d.ts";
 import { GEMV_FEATURES, KERNELS, QBLOCK } from "./generated/kernels.ts";
-import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
+import { type GpuMatrix, type GpuTensor, paramsHalf } from "./gpu_tensors.ts";
 import { GEMV_MAX_ROWS } from "./linear.ts";
 import { finiteF32, grid, type Program, type Slice } from "./program.ts";
 import type { OpContext } from "./webgpu_ops.ts";
@@ -80,6 +80,8 @@ interface ConvEpilogue {
   out: Slice;
   k: number;
   d: number;
+  /** weight and bias as f16 pairs (include/half_params.wgsl). */
+  p16: boolean;
 }
 
 interface GemvSpec {
@@ -108,7 +110,14 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
     out.push({
       kernel: "fused_gemv",
       label: s.conv ? "fused_norm_gemv_conv" : s.norm ? "fused_norm_gemv" : "fused_gemv",
-      constants: { F16W: s.w.f16 ? 1 : 0, Q: q, PRO: s.norm ? 1 : 0, RES: s.res ? 1 : 0, CONV: s.conv ? 1 : 0 },
+      constants: {
+        F16W: s.w.f16 ? 1 : 0,
+        Q: q,
+        PRO: s.norm ? 1 : 0,
+        RES: s.res ? 1 : 0,
+        CONV: s.conv ? 1 : 0,
+        P16: s.conv?.p16 ? 1 : 0,
+      },
       bindings: {
         x: s.x,
         w: { buffer: part.buffer, offset: 0, size: s.w.partBytes(part.rows) },
@@ -232,14 +241,15 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   }
   if (dtProj.parts!.length !== 1) fail(op, `${dtProj.label} is split over binding parts`);
   const norm = normPrologue(c, op, inProj, { ...a.norm, groupSize: inProj.k });
-  const cw = c.tensor(a.convWeight, op), cb = a.convBias ? c.tensor(a.convBias, op) : null;
+  const cw = c.param(a.convWeight, op), cb = a.convBias ? c.param(a.convBias, op) : null;
   const K = cw.size / D;
   if (!(Number.isInteger(K) && K >= 2)) fail(op, `${cw.label} has ${cw.size} values: not [${D}, K ≥ 2]`);
   const cs = c.tensor(a.convState, op), ss = c.tensor(a.ssmState, op);
   sizeIs(op, cb, D);
   sizeIs(op, cs, B * D * (K - 1));
   sizeIs(op, ss, B * D * N);
-  const A = c.tensor(a.A, op), Dv = c.tensor(a.D, op), dtb = c.tensor(a.dtProjBias, op);
+  const A = c.param(a.A, op), Dv = c.param(a.D, op), dtb = c.tensor(a.dtProjBias, op);
+  const convP16 = paramsHalf(op, [cw, cb]), scanP16 = paramsHalf(op, [A, Dv]);
   sizeIs(op, A, D * N);
   sizeIs(op, Dv, D);
   sizeIs(op, dtb, D);
@@ -249,7 +259,15 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   const xzs = c.slice(xz, op), xcs = c.slice(xc, op), css = c.slice(cs, op);
   const unused = scratch(c);
   const common = { rows: B, res: null, scratch: c.slice(unused, op), dummy: c.dummy };
-  const conv = { weight: c.slice(cw, op), bias: cb ? c.slice(cb, op) : null, state: css, out: xcs, k: K, d: D };
+  const conv = {
+    weight: c.slice(cw, op),
+    bias: cb ? c.slice(cb, op) : null,
+    state: css,
+    out: xcs,
+    k: K,
+    d: D,
+    p16: convP16,
+  };
   const programs = [
     ...gemvPrograms({
       ...common,
@@ -281,7 +299,7 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   c.run({
     kernel: "fused_scan_step",
     label: "fused_scan_step",
-    constants: { WG: SCAN_WG, F16W: dtProj.f16 ? 1 : 0, Q: quantCode(dtProj) },
+    constants: { WG: SCAN_WG, F16W: dtProj.f16 ? 1 : 0, Q: quantCode(dtProj), P16: scanP16 ? 1 : 0 },
     bindings: {
       xz: xzs,
       xc: xcs,
@@ -321,22 +339,23 @@ export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
   if (N > FUSED_MAX_STATE) fail(op, `state size ${N} exceeds ${FUSED_MAX_STATE}`);
   const zx = c.tensor(a.zxbcdt, op);
   if (rowsOf(op, zx, width) !== B) fail(op, `${zx.label} has ${zx.shape[0]} rows for a batch of ${B}`);
-  const cw = c.tensor(a.convWeight, op), cb = a.convBias ? c.tensor(a.convBias, op) : null;
+  const cw = c.param(a.convWeight, op), cb = a.convBias ? c.param(a.convBias, op) : null;
   const K = cw.size / C;
   if (!(Number.isInteger(K) && K >= 2)) fail(op, `${cw.label} has ${cw.size} values: not [${C}, K ≥ 2]`);
   const cs = c.tensor(a.convState, op), ss = c.tensor(a.ssmState, op);
   sizeIs(op, cb, C);
   sizeIs(op, cs, B * C * (K - 1));
   sizeIs(op, ss, B * H * P * N);
-  const dtb = c.tensor(a.dtBias, op), A = c.tensor(a.A, op), Dv = c.tensor(a.D, op);
+  const dtb = c.tensor(a.dtBias, op), A = c.param(a.A, op), Dv = c.param(a.D, op);
   for (const t of [dtb, A, Dv]) sizeIs(op, t, H);
+  const p16 = paramsHalf(op, [cw, cb, A, Dv]);
   const g = c.alloc([B, D], "gate.out");
   if (B === 0) return g;
   const zxs = c.slice(zx, op), css = c.slice(cs, op);
   c.run({
     kernel: "fused_ssd_step",
     label: "fused_ssd_step",
-    constants: { WG: SSD_WG },
+    constants: { WG: SSD_WG, P16: p16 ? 1 : 0 },
     bindings: {
       zx: zxs,
       conv_w: c.slice(cw, op),

@@ -17,12 +17,14 @@
 #include "grid.wgsl"
 #include "gemm_tile.wgsl"
 #include "quant_blocks.wgsl"
+#include "half_params.wgsl"
 
 override F16W: bool = false;
 override Q: u32 = 0u; // 0: f32 / f16 weights, 1: Q8_0 blocks, 2: Q4_0 blocks
 override PRO: u32 = 0u;
 override RES: bool = false;
 override CONV: bool = false;
+override P16: bool = false; // CONV: conv1d weight and bias as f16 pairs (include/half_params.wgsl)
 
 const LANES: u32 = 64u;
 const FEATS: u32 = GEMV_FEATURES;
@@ -52,10 +54,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (≥ bias_base + n), or a dummy
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // (m, y_stride)
 @group(0) @binding(5) var<storage, read> nw: array<f32>; // PRO 1: norm weight (k), or a dummy
-@group(0) @binding(6) var<storage, read> conv_b: array<f32>; // CONV: conv bias (D), or a dummy
+@group(0) @binding(6) var<storage, read> conv_b: array<u32>; // CONV: conv bias (D) f32 bits or f16 pairs, or a dummy
 @group(0) @binding(7) var<storage, read> conv_st: array<f32>; // CONV: conv state (m, D, K−1), or a dummy
 @group(0) @binding(8) var<storage, read_write> xout: array<f32>; // CONV: conv output (m, D), or a scratch
-@group(0) @binding(9) var<storage, read> epi: array<f32>; // RES: the residual, indexed as y; CONV: conv weight (D, K)
+@group(0) @binding(9) var<storage, read> epi: array<u32>; // RES: the residual (f32 bits), indexed as y; CONV: conv weight (D, K), f32 bits or f16 pairs
 
 var<workgroup> red: array<vec2<f32>, THREADS>; // (FEATS, LANES): partial (dot, sum of squares)
 
@@ -168,7 +170,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
       let yi = p.y_base + m * p.y_stride + j;
       if (RES) {
-        v += epi[yi];
+        v += bitcast<f32>(epi[yi]);
       }
       y[yi] = v;
       let c = p.y_base + j; // the output's channel (row of the whole matrix)
@@ -177,12 +179,14 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         let km1 = p.conv_k - 1u;
         var acc = 0.0;
         if (p.has_conv_b != 0u) {
-          acc = conv_b[c];
+          acc = param_of(conv_b[param_word(c, P16)], c, P16);
         }
         for (var tap = 0u; tap < km1; tap++) {
-          acc = fma(epi[c * p.conv_k + tap], conv_st[(m * p.conv_d + c) * km1 + tap], acc);
+          let wi = c * p.conv_k + tap;
+          acc = fma(param_of(epi[param_word(wi, P16)], wi, P16), conv_st[(m * p.conv_d + c) * km1 + tap], acc);
         }
-        acc = fma(epi[c * p.conv_k + km1], v, acc);
+        let wl = c * p.conv_k + km1;
+        acc = fma(param_of(epi[param_word(wl, P16)], wl, P16), v, acc);
         xout[m * p.conv_d + c] = silu(acc);
       }
     }

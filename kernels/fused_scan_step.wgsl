@@ -9,10 +9,12 @@
 #include "grid.wgsl"
 #include "softplus.wgsl"
 #include "quant_blocks.wgsl"
+#include "half_params.wgsl"
 
 override WG: u32 = 64u;
 override F16W: bool = false; // dt_proj stored as f16 pairs (rows padded to an even length)
 override Q: u32 = 0u; // dt_proj as Q8_0 (1) or Q4_0 (2) blocks (include/quant_blocks.wgsl; R a multiple of 32)
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   batch: u32,
@@ -33,8 +35,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> conv_state: array<f32>; // (batch, D, K−1)
 @group(0) @binding(5) var<storage, read> dtw: array<u32>; // (D, R) f32 bits, (D, ⌈R/2⌉) f16 pairs, or blocks
 @group(0) @binding(6) var<storage, read> dtb: array<f32>; // (D)
-@group(0) @binding(7) var<storage, read> A: array<f32>; // (D, N)
-@group(0) @binding(8) var<storage, read> Dv: array<f32>; // (D)
+@group(0) @binding(7) var<storage, read> A: array<u32>; // (D, N) f32 bits or f16 pairs
+@group(0) @binding(8) var<storage, read> Dv: array<u32>; // (D) f32 bits or f16 pairs
 @group(0) @binding(9) var<storage, read_write> hs: array<f32>; // (batch, D, N)
 
 fn xd4(at: u32) -> vec4<f32> {
@@ -101,10 +103,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var acc = 0.0;
   for (var n = 0u; n < p.n; n++) {
     let si = i * p.n + n;
-    let h = fma(exp(dl * A[d * p.n + n]), hs[si], du * xdbl[row + p.r + n]);
+    let ai = d * p.n + n;
+    let h = fma(exp(dl * param_of(A[param_word(ai, P16)], ai, P16)), hs[si], du * xdbl[row + p.r + n]);
     hs[si] = h;
     acc = fma(xdbl[row + p.r + p.n + n], h, acc);
   }
   let zv = xz[b * p.xz_stride + p.d + d];
-  xc[i] = fma(Dv[d], uv, acc) * zv / (1.0 + exp(-zv));
+  xc[i] = fma(param_of(Dv[param_word(d, P16)], d, P16), uv, acc) * zv / (1.0 + exp(-zv));
 }

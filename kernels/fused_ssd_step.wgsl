@@ -7,8 +7,10 @@
 
 #include "grid.wgsl"
 #include "softplus.wgsl"
+#include "half_params.wgsl"
 
 override WG: u32 = 64u;
+override P16: bool = false; // conv1d weight / bias, A and D as f16 pairs (include/half_params.wgsl)
 
 const MAX_N: u32 = 256u;
 
@@ -27,12 +29,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> zx: array<f32>; // (batch, zx_stride)
-@group(0) @binding(2) var<storage, read> conv_w: array<f32>; // (D + 2GN, K)
-@group(0) @binding(3) var<storage, read> conv_b: array<f32>; // (D + 2GN), or a dummy
+@group(0) @binding(2) var<storage, read> conv_w: array<u32>; // (D + 2GN, K) f32 bits or f16 pairs
+@group(0) @binding(3) var<storage, read> conv_b: array<u32>; // (D + 2GN) f32 bits or f16 pairs, or a dummy
 @group(0) @binding(4) var<storage, read> conv_state: array<f32>; // (batch, D + 2GN, K−1)
 @group(0) @binding(5) var<storage, read> dt_bias: array<f32>; // (H)
-@group(0) @binding(6) var<storage, read> A: array<f32>; // (H)
-@group(0) @binding(7) var<storage, read> Dv: array<f32>; // (H)
+@group(0) @binding(6) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
+@group(0) @binding(7) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(8) var<storage, read_write> state: array<f32>; // (batch, H, P, N)
 @group(0) @binding(9) var<storage, read_write> g: array<f32>; // (batch, D)
 
@@ -44,12 +46,14 @@ fn conv(b: u32, c: u32, channels: u32, d: u32) -> f32 {
   let km1 = p.k - 1u;
   var acc = 0.0;
   if (p.has_bias != 0u) {
-    acc = conv_b[c];
+    acc = param_of(conv_b[param_word(c, P16)], c, P16);
   }
   for (var j = 0u; j < km1; j++) {
-    acc = fma(conv_w[c * p.k + j], conv_state[(b * channels + c) * km1 + j], acc);
+    let wi = c * p.k + j;
+    acc = fma(param_of(conv_w[param_word(wi, P16)], wi, P16), conv_state[(b * channels + c) * km1 + j], acc);
   }
-  acc = fma(conv_w[c * p.k + km1], zx[b * p.zx_stride + d + c], acc);
+  let wl = c * p.k + km1;
+  acc = fma(param_of(conv_w[param_word(wl, P16)], wl, P16), zx[b * p.zx_stride + d + c], acc);
   return acc / (1.0 + exp(-acc));
 }
 
@@ -74,7 +78,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     return;
   }
   let dtv = clamp(softplus(zx[b * p.zx_stride + 2u * d + 2u * gn + h] + dt_bias[h]), p.dt_min, p.dt_max);
-  let da = exp(dtv * A[h]);
+  let da = exp(dtv * param_of(A[param_word(h, P16)], h, P16));
+  let dv = param_of(Dv[param_word(h, P16)], h, P16);
   for (var pp = lid; pp < p.head_dim; pp += WG) {
     let c = h * p.head_dim + pp;
     let xv = conv(b, c, channels, d);
@@ -86,6 +91,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       acc = fma(sc[n], s, acc);
     }
     let zv = zx[b * p.zx_stride + c];
-    g[b * d + c] = (acc + Dv[h] * xv) * zv / (1.0 + exp(-zv));
+    g[b * d + c] = (acc + dv * xv) * zv / (1.0 + exp(-zv));
   }
 }

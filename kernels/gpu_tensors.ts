@@ -25,12 +25,30 @@ export class GpuTensor implements Tensor {
     readonly label: string,
     public buffer: GPUBuffer | null,
     readonly owner: object,
+    /** Stored as f16 pairs (`Backend.uploadHalf`, include/half_params.wgsl): only the ops that read halves take it. */
+    readonly half = false,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
   get bytes(): number {
-    return this.size * 4;
+    return this.half ? Math.ceil(this.size / 2) * 4 : this.size * 4;
   }
+}
+
+/**
+ * Whether the per-channel parameters an op reads together (A, D; conv1d's weight and bias) are f16 (one `P16` per
+ * kernel): all of them or none, else an error naming the op and the tensors.
+ */
+export function paramsHalf(op: string, ts: readonly (GpuTensor | null)[]): boolean {
+  const given = ts.filter((t): t is GpuTensor => t !== null);
+  const half = given.some((t) => t.half);
+  if (half && !given.every((t) => t.half)) {
+    throw new Error(
+      `${op}: ${given.map((t) => `${t.label} ${t.half ? "f16" : "f32"}`).join(", ")}: the WebGPU kernels read these ` +
+        "parameters all as f16 or all as f32",
+    );
+  }
+  return half;
 }
 
 /** A row range of a matrix in its own buffer, (rows, k). */
@@ -196,6 +214,18 @@ export class TensorStore {
     const buffer = this.#filled(data, label, true);
     this.#track(buffer.size);
     return new GpuTensor([...shape], label, buffer, this.#owner);
+  }
+
+  /** A tensor holding `data` (`size` elements) as f16 pairs, element i in half i % 2 of word i / 2. */
+  uploadHalf(data: Float32Array, size: number, shape: readonly number[], label: string): GpuTensor {
+    const halves = new Float16Array(size + (size % 2));
+    halves.set(data);
+    if (halves.byteLength > this.#maxBufferSize) {
+      throw new RangeError(`uploadHalf(${label}): ${halves.byteLength} bytes exceed maxBufferSize`);
+    }
+    const buffer = this.#filled(new Uint16Array(halves.buffer), label, true);
+    this.#track(buffer.size);
+    return new GpuTensor([...shape], label, buffer, this.#owner, true);
   }
 
   /** A matrix (n, k) holding `data`, in row parts that fit a binding; f16 pairs when `f16`. */

@@ -68,6 +68,8 @@ export interface ScanSlices {
   scratch: Slice | null;
   /** Unused (kept for callers): the kernels bind regions of `scratch`. */
   scratchStates: Slice | null;
+  /** A and D as f16 pairs (include/half_params.wgsl). */
+  p16?: boolean;
 }
 
 /** Tokens per chunk of a scan. */
@@ -117,6 +119,7 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
   const nb = Math.min(d.n, SCAN_MAX_STATES);
   const wgs: [number, number, number] = [Math.ceil(d.d / SCAN_WG), nc, d.batch];
   const out: Program[] = [];
+  const p16 = s.p16 ? 1 : 0;
   let hs = s.state;
   if (!single) {
     if (!s.scratch) throw new Error("selectiveScan: scratch required for a chunked scan");
@@ -128,7 +131,7 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
     out.push({
       kernel: "selective_scan_chunk",
       label: "scan_chunk",
-      constants: { NB: nb },
+      constants: { NB: nb, P16: p16 },
       bindings: { u: s.u, delta: s.delta, A: s.A, Bm: s.B, bsum, dsum },
       uniforms: {
         seq_len: d.seqLen,
@@ -148,7 +151,7 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
     out.push({
       kernel: "selective_scan_combine",
       label: "scan_combine",
-      constants: { WG: COMBINE_WG },
+      constants: { WG: COMBINE_WG, P16: p16 },
       bindings: { A: s.A, bsum, dsum, hstart: hs, state: s.state },
       uniforms: { batch: d.batch, d: d.d, n: d.n, n_chunks: nc },
       workgroups: grid(d.batch * d.d * d.n, COMBINE_WG),
@@ -157,7 +160,7 @@ export function selectiveScanPrograms(s: ScanSlices, d: ScanDims): Program[] {
   out.push({
     kernel: "selective_scan_output",
     label: single ? "scan_step" : "scan_output",
-    constants: { NB: nb },
+    constants: { NB: nb, P16: p16 },
     bindings: { u: s.u, delta: s.delta, A: s.A, Bm: s.B, Cm: s.C, Dv: s.D, z: s.z, hs, y: s.y },
     uniforms: {
       seq_len: d.seqLen,

@@ -7,8 +7,10 @@
 
 #include "scan_tile.wgsl"
 #include "softplus.wgsl"
+#include "half_params.wgsl"
 
 override NB: u32 = SCAN_MAX_STATES; // states per pass: min(N, NBMAX); states past N are padded with zeros
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   seq_len: u32, // L
@@ -27,7 +29,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> u: array<f32>; // (batch·L, u_stride), columns [u_col, u_col + D)
 @group(0) @binding(2) var<storage, read> delta: array<f32>; // (batch·L, dl_stride), columns [dl_col, dl_col + D)
-@group(0) @binding(3) var<storage, read> A: array<f32>; // (D, N)
+@group(0) @binding(3) var<storage, read> A: array<u32>; // (D, N) f32 bits or f16 pairs
 @group(0) @binding(4) var<storage, read> Bm: array<f32>; // (batch·L, b_stride), columns [b_col, b_col + N)
 @group(0) @binding(5) var<storage, read_write> bsum: array<f32>; // (batch, n_chunks, N, D)
 @group(0) @binding(6) var<storage, read_write> dsum: array<f32>; // (batch, n_chunks, D)
@@ -51,7 +53,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     var s = 0.0;
     for (var k = 0u; k < NB; k++) {
       let n = nb0 + k;
-      a[k] = select(0.0, A[dc * p.n + min(n, p.n - 1u)], n < p.n);
+      let ai = dc * p.n + min(n, p.n - 1u);
+      a[k] = select(0.0, param_of(A[param_word(ai, P16)], ai, P16), n < p.n);
       h[k] = 0.0;
     }
     for (var j0 = 0u; j0 < cnt; j0 += TT) {

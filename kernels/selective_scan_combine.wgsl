@@ -5,8 +5,10 @@
 // dispatch).
 
 #include "grid.wgsl"
+#include "half_params.wgsl"
 
 override WG: u32 = 256u;
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 const PF: u32 = 8u; // chunk summaries loaded ahead of the dependent chain
 
 struct Params {
@@ -17,7 +19,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>; // (D, N)
+@group(0) @binding(1) var<storage, read> A: array<u32>; // (D, N) f32 bits or f16 pairs
 @group(0) @binding(2) var<storage, read_write> bsum: array<f32>; // (batch, n_chunks, N, D)
 @group(0) @binding(3) var<storage, read_write> dsum: array<f32>; // (batch, n_chunks, D)
 @group(0) @binding(4) var<storage, read_write> hstart: array<f32>; // (batch, n_chunks, N, D)
@@ -33,7 +35,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let d = i % p.d;
   let n = (i / p.d) % p.n;
   let b = i / nd;
-  let a = A[d * p.n + n];
+  let ai = d * p.n + n;
+  let a = param_of(A[param_word(ai, P16)], ai, P16);
   let si = (b * p.d + d) * p.n + n;
   var h = state[si];
   for (var c0 = 0u; c0 < p.n_chunks; c0 += PF) {

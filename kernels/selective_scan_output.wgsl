@@ -9,8 +9,10 @@
 
 #include "scan_tile.wgsl"
 #include "softplus.wgsl"
+#include "half_params.wgsl"
 
 override NB: u32 = SCAN_MAX_STATES; // states per pass: min(N, NBMAX); states past N are padded with zeros
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   seq_len: u32,
@@ -36,10 +38,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> u: array<f32>; // (batch·L, u_stride)
 @group(0) @binding(2) var<storage, read> delta: array<f32>; // (batch·L, dl_stride)
-@group(0) @binding(3) var<storage, read> A: array<f32>; // (D, N)
+@group(0) @binding(3) var<storage, read> A: array<u32>; // (D, N) f32 bits or f16 pairs
 @group(0) @binding(4) var<storage, read> Bm: array<f32>; // (batch·L, b_stride)
 @group(0) @binding(5) var<storage, read> Cm: array<f32>; // (batch·L, c_stride)
-@group(0) @binding(6) var<storage, read> Dv: array<f32>; // (D)
+@group(0) @binding(6) var<storage, read> Dv: array<u32>; // (D) f32 bits or f16 pairs
 @group(0) @binding(7) var<storage, read> z: array<f32>; // (batch·L, z_stride)
 @group(0) @binding(8) var<storage, read_write> hs: array<f32>; // entering states, see above
 @group(0) @binding(9) var<storage, read_write> y: array<f32>; // (batch·L, D)
@@ -58,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let cnt = min(p.chunk, p.seq_len - t0);
   let row0 = b * p.seq_len + t0;
   let hbase = (b * p.n_chunks + c) * p.n * p.d + dc * p.hs_d;
-  let dd = Dv[dc];
+  let dd = param_of(Dv[param_word(dc, P16)], dc, P16);
   for (var nb0 = 0u; nb0 < p.n; nb0 += NB) {
     let first = nb0 == 0u;
     let last = nb0 + NB >= p.n;
@@ -67,7 +69,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     for (var k = 0u; k < NB; k++) {
       let n = min(nb0 + k, p.n - 1u);
       let ok = nb0 + k < p.n;
-      a[k] = select(0.0, A[dc * p.n + n], ok);
+      let ai = dc * p.n + n;
+      a[k] = select(0.0, param_of(A[param_word(ai, P16)], ai, P16), ok);
       h[k] = select(0.0, hs[hbase + n * p.hs_n], ok);
     }
     for (var j0 = 0u; j0 < cnt; j0 += TT) {

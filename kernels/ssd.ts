@@ -48,6 +48,8 @@ export interface SsdSlices {
   acs: Slice | null; // (batch, H, chunks, Q)
   cb: Slice | null; // (batch, chunks, G, Q, Q)
   st: Slice | null; // (batch, chunks, H, P, N)
+  /** A and D as f16 pairs (include/half_params.wgsl). */
+  p16?: boolean;
 }
 
 /** Tiles of the SSD GEMMs' output edge (`SSD_TILE` of kernels/include/ssd_tile.wgsl) covering `n`. */
@@ -77,11 +79,12 @@ export function ssdScratchFloats(d: SsdDims): { dtc: number; acs: number; cb: nu
 /** The dispatches of one SSD call, in order. */
 export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
   const dtMin = finiteF32(d.dtMin), dtMax = finiteF32(d.dtMax);
+  const P16 = s.p16 ? 1 : 0;
   if (ssdRecurrent(d)) {
     return [{
       kernel: "ssd_step",
       label: "ssd_step",
-      constants: { WG: STEP_WG },
+      constants: { WG: STEP_WG, P16 },
       bindings: { x: s.x, dt: s.dt, dt_bias: s.dtBias, A: s.A, Bm: s.B, Cm: s.C, Dv: s.D, state: s.state, y: s.y },
       uniforms: {
         batch: d.batch,
@@ -112,7 +115,7 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
     {
       kernel: "ssd_dt",
       label: "ssd_dt",
-      constants: {},
+      constants: { P16 },
       bindings: { dt: s.dt, dt_bias: s.dtBias, A: s.A, dtc, acs },
       uniforms: {
         batch: d.batch,
@@ -178,7 +181,7 @@ export function ssdPrograms(s: SsdSlices, d: SsdDims): Program[] {
     {
       kernel: "ssd_out",
       label: "ssd_out",
-      constants: {},
+      constants: { P16 },
       bindings: { x: s.x, Cm: s.C, Dv: s.D, dtc, acs, cb, st, y: s.y },
       uniforms: {
         batch: d.batch,

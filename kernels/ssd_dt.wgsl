@@ -7,8 +7,10 @@
 
 #include "grid.wgsl"
 #include "softplus.wgsl"
+#include "half_params.wgsl"
 
 const WG: u32 = 256u;
+override P16: bool = false; // A as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   batch: u32,
@@ -25,7 +27,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dt: array<f32>; // (batch·L, dt_stride), columns [dt_col, dt_col + H)
 @group(0) @binding(2) var<storage, read> dt_bias: array<f32>; // (H)
-@group(0) @binding(3) var<storage, read> A: array<f32>; // (H)
+@group(0) @binding(3) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(4) var<storage, read_write> dtc: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(5) var<storage, read_write> acs: array<f32>; // (batch, H, n_chunks, Q)
 
@@ -51,7 +53,7 @@ fn main(
   let c = i % p.n_chunks;
   let h = (i / p.n_chunks) % p.heads;
   let b = i / (p.n_chunks * p.heads);
-  let a = A[h];
+  let a = param_of(A[param_word(h, P16)], h, P16);
   let bias = dt_bias[h];
   let e = (p.chunk + WG - 1u) / WG;
   let l0 = min(tid * e, p.chunk);

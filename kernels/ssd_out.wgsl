@@ -7,6 +7,9 @@
 
 #include "grid.wgsl"
 #include "ssd_tile.wgsl"
+#include "half_params.wgsl"
+
+override P16: bool = false; // D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   batch: u32,
@@ -26,7 +29,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (batch·L, x_stride), columns [x_col, x_col + H·P)
 @group(0) @binding(2) var<storage, read> Cm: array<f32>; // (batch·L, c_stride), columns [c_col, c_col + G·N)
-@group(0) @binding(3) var<storage, read> Dv: array<f32>; // (H)
+@group(0) @binding(3) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(4) var<storage, read> dtc: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(5) var<storage, read> acs: array<f32>; // (batch, H, n_chunks, Q)
 @group(0) @binding(6) var<storage, read> cb: array<f32>; // (batch, n_chunks, G, Q, Q), valid where s ≤ l
@@ -140,7 +143,7 @@ fn main(
   }
 
   let hp = p.heads * p.head_dim;
-  let d = Dv[h];
+  let d = param_of(Dv[param_word(h, P16)], h, P16);
   for (var i = 0u; i < 4u; i++) {
     let l = l0 + ty * 4u + i;
     if (l < cnt) {

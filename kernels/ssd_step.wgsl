@@ -4,8 +4,10 @@
 
 #include "grid.wgsl"
 #include "softplus.wgsl"
+#include "half_params.wgsl"
 
 override WG: u32 = 64u;
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 struct Params {
   batch: u32,
@@ -30,10 +32,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>; // (batch·L, x_stride)
 @group(0) @binding(2) var<storage, read> dt: array<f32>; // (batch·L, dt_stride)
 @group(0) @binding(3) var<storage, read> dt_bias: array<f32>; // (H)
-@group(0) @binding(4) var<storage, read> A: array<f32>; // (H)
+@group(0) @binding(4) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(5) var<storage, read> Bm: array<f32>; // (batch·L, b_stride)
 @group(0) @binding(6) var<storage, read> Cm: array<f32>; // (batch·L, c_stride)
-@group(0) @binding(7) var<storage, read> Dv: array<f32>; // (H)
+@group(0) @binding(7) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
 @group(0) @binding(8) var<storage, read_write> state: array<f32>; // (batch, H, P, N)
 @group(0) @binding(9) var<storage, read_write> y: array<f32>; // (batch·L, H·P)
 
@@ -48,7 +50,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let h = (i / p.head_dim) % p.heads;
   let pp = i % p.head_dim;
   let g = h / (p.heads / p.groups);
-  let a = A[h];
+  let a = param_of(A[param_word(h, P16)], h, P16);
+  let dv = param_of(Dv[param_word(h, P16)], h, P16);
   for (var t = 0u; t < p.seq_len; t++) {
     let row = b * p.seq_len + t;
     let dtv = clamp(softplus(dt[row * p.dt_stride + p.dt_col + h] + dt_bias[h]), p.dt_min, p.dt_max);
@@ -63,6 +66,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       state[si] = s;
       acc = fma(Cm[c0 + n], s, acc);
     }
-    y[row * hp + h * p.head_dim + pp] = acc + Dv[h] * xv;
+    y[row * hp + h * p.head_dim + pp] = acc + dv * xv;
   }
 }

@@ -55,6 +55,7 @@ import {
   checkShape,
   checkSyntheticUniform,
   checkUpload,
+  checkUploadHalf,
   checkUploadMatrix,
   checkUploadQuantized,
 } from "../runtime/op_checks.ts";
@@ -204,6 +205,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
     const store = this.#store, align = this.#align;
     this.#ops = {
       tensor: (t, op) => this.#tensor(t, op),
+      param: (t, op) => this.#tensor(t, op, true),
       matrix: (m, op) => this.#matrix(m, op),
       alloc: (shape, label) => store.alloc(shape, label),
       slice: (t, op) => store.slice(t, op),
@@ -261,12 +263,13 @@ class WebGpuBackendImpl implements WebGpuBackend {
     }
   }
 
-  #tensor(t: Tensor | View, op: string): GpuTensor {
+  #tensor(t: Tensor | View, op: string, half = false): GpuTensor {
     const x = "tensor" in t ? t.tensor : t;
     if (!(x instanceof GpuTensor) || x.owner !== this) {
       throw new Error(`${op}: ${x.label} is not a tensor of this WebGPU backend`);
     }
     if (!x.buffer) throw new Error(`${op}: tensor ${x.label} used after free`);
+    if (x.half && !half) throw new Error(`${op}: tensor "${x.label}" is stored as f16, which ${op} does not read`);
     return x;
   }
 
@@ -290,7 +293,7 @@ class WebGpuBackendImpl implements WebGpuBackend {
 
   async read(t: Tensor): Promise<Float32Array> {
     this.#check();
-    const x = this.#tensor(t, "read");
+    const x = this.#tensor(t, "read", true);
     const bytes = x.bytes;
     const out = new Float32Array(x.size);
     if (bytes === 0) return out;
@@ -300,7 +303,8 @@ class WebGpuBackendImpl implements WebGpuBackend {
     this.flush();
     try {
       await this.#wait(staging.mapAsync(MAP_READ, 0, bytes), `read of ${x.label}`);
-      out.set(new Float32Array(staging.getMappedRange(0, bytes)));
+      const mapped = staging.getMappedRange(0, bytes);
+      out.set(x.half ? new Float16Array(mapped, 0, x.size) : new Float32Array(mapped));
       staging.unmap();
     } finally {
       if (this.#disposed || this.#lostReason !== null) staging.destroy();
@@ -377,6 +381,11 @@ class WebGpuBackendImpl implements WebGpuBackend {
   upload(data: Float32Array, shape: readonly number[], label: string): Tensor {
     this.#check();
     return this.#store.upload(data, checkUpload(data, shape, label), shape, label);
+  }
+
+  uploadHalf(data: Float32Array, shape: readonly number[], label: string): Tensor {
+    this.#check();
+    return this.#store.uploadHalf(data, checkUploadHalf(data, shape, label), shape, label);
   }
 
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {

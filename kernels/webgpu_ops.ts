@@ -30,7 +30,7 @@ import { sampleProgram } from "./sampling.ts";
 import type { TokenChoice } from "../runtime/sampling.ts";
 import { type Conv1dDims, conv1dProgram, convStateProgram } from "./conv1d.ts";
 import { gatherProgram, gatherQuantProgram } from "./gather.ts";
-import type { GpuMatrix, GpuTensor } from "./gpu_tensors.ts";
+import { type GpuMatrix, type GpuTensor, paramsHalf } from "./gpu_tensors.ts";
 import { linearProgram, splitK, splitkReduceProgram } from "./linear.ts";
 import { dequantizesForGemm, dequantRowsProgram, quantLinearProgram } from "./linear_q.ts";
 import type { Program, Slice } from "./program.ts";
@@ -42,6 +42,8 @@ import { type SsdDims, ssdPrograms, ssdRecurrent, ssdScratchFloats } from "./ssd
 export interface OpContext {
   /** The backend's own tensor behind `t` (throws for a foreign or freed one). */
   tensor(t: Tensor | View, op: string): GpuTensor;
+  /** As `tensor`, for a per-channel parameter (A, D, conv1d's weight and bias): f32 or f16 (`GpuTensor.half`). */
+  param(t: Tensor, op: string): GpuTensor;
   /** The backend's own matrix (throws for a foreign or freed one). */
   matrix(m: Matrix, op: string): GpuMatrix;
   /** A new tensor. */
@@ -248,8 +250,9 @@ export function conv1d(
   batch: number,
   seqLen: number,
 ): Tensor {
-  const xt = c.tensor(x, "conv1d"), w = c.tensor(weight, "conv1d"), st = c.tensor(state, "conv1d");
-  const bt = bias ? c.tensor(bias, "conv1d") : null;
+  const xt = c.tensor(x, "conv1d"), w = c.param(weight, "conv1d"), st = c.tensor(state, "conv1d");
+  const bt = bias ? c.param(bias, "conv1d") : null;
+  const p16 = paramsHalf("conv1d", [w, bt]);
   const { C, K } = checkConv1d(x, w, bt, st, batch, seqLen);
   const out = c.alloc([batch * seqLen, C], "conv1d.out");
   if (batch * seqLen * C === 0) return out;
@@ -257,7 +260,7 @@ export function conv1d(
   const xs = c.slice(xt, "conv1d");
   const ss = K > 1 ? c.slice(st, "conv1d") : c.dummy;
   const bs = bt ? c.slice(bt, "conv1d") : c.dummy;
-  c.run(conv1dProgram(xs, c.slice(w, "conv1d"), bs, !!bt, ss, c.slice(out, "conv1d"), d));
+  c.run(conv1dProgram(xs, c.slice(w, "conv1d"), bs, !!bt, ss, c.slice(out, "conv1d"), d, p16));
   if (K > 1) c.run(convStateProgram(xs, ss, d));
   return out;
 }
@@ -267,8 +270,9 @@ const place = (v: View) => ({ stride: v.tensor.shape[1], col: v.col });
 /** The Mamba-1 selective scan. */
 export function selectiveScan(c: OpContext, a: SelectiveScanArgs): Tensor {
   const op = "selectiveScan";
-  const u = c.tensor(a.u, op), dl = c.tensor(a.delta, op), A = c.tensor(a.A, op);
-  const B = c.tensor(a.B, op), C = c.tensor(a.C, op), Dt = c.tensor(a.D, op);
+  const u = c.tensor(a.u, op), dl = c.tensor(a.delta, op), A = c.param(a.A, op);
+  const B = c.tensor(a.B, op), C = c.tensor(a.C, op), Dt = c.param(a.D, op);
+  const p16 = paramsHalf(op, [A, Dt]);
   const z = c.tensor(a.z, op), st = c.tensor(a.state, op);
   const { T, D, N } = checkSelectiveScan(a);
   const out = c.alloc([T, D], "ssm.out");
@@ -298,6 +302,7 @@ export function selectiveScan(c: OpContext, a: SelectiveScanArgs): Tensor {
     y: c.slice(out, op),
     scratch: scratch ? c.slice(scratch, op) : null,
     scratchStates: scratch ? { buffer: scratch.buffer!, offset: 0, size: (scratchFloats / 2) * 4 } : null,
+    p16,
   }, dims);
   for (const p of programs) c.run(p);
   if (scratch) c.free(scratch); // reuse after this point is ordered after the scan by the queue
@@ -308,8 +313,9 @@ export function selectiveScan(c: OpContext, a: SelectiveScanArgs): Tensor {
 export function ssd(c: OpContext, a: SsdArgs): Tensor {
   const op = "ssd";
   const x = c.tensor(a.x, op), dt = c.tensor(a.dt, op), dtBias = c.tensor(a.dtBias, op);
-  const A = c.tensor(a.A, op), B = c.tensor(a.B, op), C = c.tensor(a.C, op);
-  const Dt = c.tensor(a.D, op), st = c.tensor(a.state, op);
+  const A = c.param(a.A, op), B = c.tensor(a.B, op), C = c.tensor(a.C, op);
+  const Dt = c.param(a.D, op), st = c.tensor(a.state, op);
+  const p16 = paramsHalf(op, [A, Dt]);
   const { T, H, P, G, N } = checkSsd(a);
   const out = c.alloc([T, H * P], "ssm.out");
   if (T === 0) return out;
@@ -349,6 +355,7 @@ export function ssd(c: OpContext, a: SsdArgs): Tensor {
     acs: f ? tmp(f.acs, "ssd.acum") : null,
     cb: f ? tmp(f.cb, "ssd.cb") : null,
     st: f ? tmp(f.st, "ssd.states") : null,
+    p16,
   }, dims);
   for (const p of programs) c.run(p);
   for (const t of scratch) c.free(t);

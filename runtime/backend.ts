@@ -135,7 +135,7 @@ export interface SelectiveScanArgs {
   u: View;
   /** `[T, D]` Δ before softplus (dt_proj output including its bias). */
   delta: View;
-  /** `[D, N]` A = −exp(A_log). */
+  /** `[D, N]` A = −exp(A_log) (f32, or f16 from `uploadHalf`). */
   A: Tensor;
   /** `[T, N]` input-dependent B. */
   B: View;
@@ -202,7 +202,7 @@ export interface SsdArgs {
   dt: View;
   /** `[H]` Δ bias. */
   dtBias: Tensor;
-  /** `[H]` A = −exp(A_log), one scalar per head. */
+  /** `[H]` A = −exp(A_log), one scalar per head (f32, or f16 from `uploadHalf`). */
   A: Tensor;
   /** `[T, G·N]` B (after conv + SiLU). */
   B: View;
@@ -580,6 +580,24 @@ export interface Backend {
    * {@link BackendCapabilities.quantFormats} lists `data.format`.
    */
   uploadQuantizedMatrix?(data: QuantizedMatrixData, label: string): Matrix;
+  /**
+   * Copy host data into a new tensor stored as f16 (each value rounded to the nearest half; 2 bytes a value): a
+   * quantized model's per-channel parameters (`MambaModel.paramFormat`). Only `conv1d` (weight, bias),
+   * `selectiveScan` / `ssd` (A, D) and the fused decode steps take such a tensor, reading the halves directly (each
+   * converted to f32 where it is loaded). Other ops refuse it. `read` returns its values as f32.
+   *
+   * @example
+   * ```ts
+   * import { selectBackend } from "@perfmamba/perfmamba";
+   *
+   * const backend = await selectBackend("wasm", { threads: 1 });
+   * const d = backend.uploadHalf!(new Float32Array([1 / 3, -2]), [2], "D");
+   * console.log(await backend.read(d)); // Float32Array(2) [ 0.333251953125, -2 ]
+   * backend.free(d);
+   * backend.dispose();
+   * ```
+   */
+  uploadHalf?(data: Float32Array, shape: readonly number[], label: string): Tensor;
   /**
    * A new tensor of `shape` holding the synthetic values of `u` ({@link SyntheticUniform}), generated on the device
    * with the host generator's bits. Present where that beats generating on the host and uploading (WebGPU):

@@ -28,6 +28,7 @@ import type {
 } from "./weights.ts";
 import { joinBlocks, parseQuantizationConfig, type QuantizationConfig } from "./quant_layout.ts";
 import { dequantizeWeights } from "./quantize.ts";
+import { halfParamWeights } from "./half_params.ts";
 
 /**
  * Read access to the files of one checkpoint directory (names are relative, e.g. "config.json").
@@ -821,7 +822,12 @@ export function toModelWeights(checkpoint: Checkpoint, options: HostWeightsOptio
     lmHead = t.matrix("lm_head.weight", [c.vocabSize, c.dModel]);
   }
   t.checkAllUsed();
-  return { config: { ...c, tieEmbeddings: tied }, embedding, layers, normF, lmHead };
+  const w = { config: { ...c, tieEmbeddings: tied }, embedding, layers, normF, lmHead };
+  // A quantized checkpoint's A_log, conv1d and D are held in f16 (rounded here when an older one stored F32)
+  // unless its quantization_config says float32.
+  const q = checkpoint.quantization;
+  if (!q) return w;
+  return q.param_dtype === "float32" ? { ...w, paramFormat: "f32" } : halfParamWeights(w);
 }
 
 /**

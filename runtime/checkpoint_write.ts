@@ -13,6 +13,9 @@ import { layerBridgeSize, layerStateSize } from "./config.ts";
 import { type RawTensorToWrite, type TensorToWrite, writeSafetensors } from "./safetensors.ts";
 import type { HostMatrix, MambaWeights } from "./weights.ts";
 import { cStateSizeOf, isQuantized, stateSizeOf } from "./weights.ts";
+import type { HostTensor } from "./weights.ts";
+import { roundToHalf } from "./half_params.ts";
+import { paramFormatOf, weightsQuantFormat } from "./quantize.ts";
 import { QUANT_METHOD, type QuantizationConfig, splitBlocks } from "./quant_layout.ts";
 
 /**
@@ -251,6 +254,14 @@ export function checkpointFiles(
   const tied = weights.lmHead === null;
   const tensors: (TensorToWrite | RawTensorToWrite)[] = [];
   let quant: QuantizationConfig | null = null;
+  // A quantized model's conv1d weight / bias and D as F16 where it holds them in f16 (exact: the values are halves
+  // already; roundToHalf checks the range).
+  const halfParams = weightsQuantFormat(weights) !== null && paramFormatOf(weights) === "f16";
+  const putParam = (name: string, t: HostTensor | null, shape?: number[]): void => {
+    if (!t || !halfParams) return put(name, t, shape);
+    const bytes = new Uint8Array(new Float16Array(roundToHalf(t.data, name)).buffer);
+    tensors.push({ name, dtype: "F16", shape: shape ?? [...t.shape], bytes });
+  };
   const put = (name: string, t: HostMatrix | null, shape?: number[]): void => {
     if (!t) return;
     if (!isQuantized(t)) {
@@ -263,6 +274,7 @@ export function checkpointFiles(
       block_size: 32,
       format: t.format,
       modules_quantized: [],
+      param_dtype: halfParams ? "float16" : "float32",
     };
     if (t.format !== quant.format) {
       throw new Error(`checkpointFiles: ${name} is ${t.format} but other matrices are ${quant.format}`);
@@ -277,8 +289,8 @@ export function checkpointFiles(
     put(`backbone.layers.${i}.norm.weight`, w.norm);
     put(`${p}in_proj.weight`, w.inProj);
     put(`${p}in_proj.bias`, w.inProjBias);
-    put(`${p}conv1d.weight`, w.convWeight, [w.convWeight.shape[0], 1, w.convWeight.shape[1]]);
-    put(`${p}conv1d.bias`, w.convBias);
+    putParam(`${p}conv1d.weight`, w.convWeight, [w.convWeight.shape[0], 1, w.convWeight.shape[1]]);
+    putParam(`${p}conv1d.bias`, w.convBias);
     if (w.arch === "mamba1") {
       put(`${p}x_proj.weight`, w.xProj);
       put(`${p}dt_proj.weight`, w.dtProj);
@@ -288,8 +300,8 @@ export function checkpointFiles(
       put(`${p}norm.weight`, w.gateNorm);
       put(`${p}state_bridge.weight`, w.bridge ?? null);
     }
-    put(`${p}A_log`, w.aLog);
-    put(`${p}D`, w.D);
+    put(`${p}A_log`, w.aLog); // F32: the A_log whose A is a half (half_params.ts) is not a half itself
+    putParam(`${p}D`, w.D);
     put(`${p}out_proj.weight`, w.outProj);
     put(`${p}out_proj.bias`, w.outProjBias);
   });

@@ -154,7 +154,8 @@ export interface BytesOptions {
 /**
  * Bytes per element of the weight matrices: one width for every matrix, or a width per component (a quantized
  * model's in_proj at 34 / 32 bytes, its state bridge still at the backend's 4). A component missing from the record
- * is at `default`.
+ * is at `default`. The key `params` is the width of the per-channel SSM parameters A_log (A), conv1d's weight and
+ * bias, and D: 2 where they are held in f16 (a quantized model's default), else 4.
  *
  * @example
  * ```ts
@@ -180,10 +181,20 @@ export type MatrixBytes = number | { readonly default: number; readonly [compone
  * console.log(componentWeightBytes(config, q8).in_proj / componentWeightBytes(config).in_proj); // 0.265625
  * ```
  */
-export function quantizedMatrixBytes(base: number, formats: Partial<Record<Component, QuantFormat>>): MatrixBytes {
+export function quantizedMatrixBytes(
+  base: number,
+  formats: Partial<Record<Component, QuantFormat>>,
+  paramBytes = 4,
+): MatrixBytes {
   const m: { default: number; [c: string]: number } = { default: base };
   for (const [c, f] of Object.entries(formats)) if (f) m[c] = QUANT_BLOCK_BYTES[f] / 32;
+  if (paramBytes !== 4) m.params = paramBytes;
   return Object.keys(m).length === 1 ? base : m;
+}
+
+/** The width of the per-channel SSM parameters (A_log, conv1d's weight and bias, D): `params`, else 4. */
+export function paramBytesOf(m: MatrixBytes): number {
+  return typeof m === "number" ? 4 : (m.params ?? 4);
 }
 
 /** The width of matrices that are never quantized (the state bridge): the default. */
@@ -223,6 +234,7 @@ export function forwardBytes(
   const R = options.logitRows ?? T;
   const mb = options.matrixBytes ?? 4;
   const f = 4; // activations, vectors and state are f32
+  const pb = paramBytesOf(mb); // A_log / A, conv1d, D: 2 where held in f16
   const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
   const zero = (): ComponentBytes => ({ weights: 0, activations: 0, state: 0 });
   const b = {} as Record<Component, ComponentBytes>;
@@ -247,23 +259,23 @@ export function forwardBytes(
       const Rk = config.dtRank;
       linear("in_proj", T, d, inProjWidth(config, l), config.useBias);
       // conv over x: weights (+bias), x read, SiLU(conv) written; the window of K − 1 inputs read and written.
-      add("conv1d", D * K * f + (config.useConvBias ? D * f : 0), 2 * T * D * f, 2 * batch * D * (K - 1) * f);
+      add("conv1d", D * K * pb + (config.useConvBias ? D * pb : 0), 2 * T * D * f, 2 * batch * D * (K - 1) * f);
       linear("x_proj", T, D, Rk + 2 * N);
       // Falcon-Mamba's weightless δ / B / C norms: x_proj's output read, the normalised copy written.
       if (config.bcdtNormEps !== undefined) add("bcdt_norm", 0, 2 * T * (Rk + 2 * N) * f);
       linear("dt_proj", T, Rk, D, true);
       // scan: u, Δ, z (T × D) and B, C (T × N) read, y written; A (D × N) and D read; h read and written.
-      add("ssm", (D * N + D) * f, (4 * T * D + 2 * T * N) * f, 2 * batch * D * N * f);
+      add("ssm", (D * N + D) * pb, (4 * T * D + 2 * T * N) * f, 2 * batch * D * N * f);
     } else {
       const H = config.nHeads, P = config.headDim, G = config.nGroups;
       const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
       const C = convChannels(config, l);
       linear("in_proj", T, d, inProjWidth(config, l), config.useBias);
-      add("conv1d", C * K * f + (config.useConvBias ? C * f : 0), 2 * T * C * f, 2 * batch * C * (K - 1) * f);
+      add("conv1d", C * K * pb + (config.useConvBias ? C * pb : 0), 2 * T * C * f, 2 * batch * C * (K - 1) * f);
       // The state bridge: its matrix, C (T × G·N_C) read, C′ (T × G·N) written.
       if (layerBridgeSize(config, l) > 0) linear("ssm", T, G * Nc, G * N);
       // SSD: x (T × D), dt (T × H), B and C (T × G·N) read, y written; A, D, dt_bias read; h read and written.
-      add("ssm", 3 * H * f, (2 * T * D + T * H + 2 * T * G * N) * f, 2 * batch * H * P * N * f);
+      add("ssm", 2 * H * pb + H * f, (2 * T * D + T * H + 2 * T * G * N) * f, 2 * batch * H * P * N * f);
       // gate + norm: y and z read, output written; the norm weight.
       add("gate_norm", D * f, 3 * T * D * f);
     }
@@ -346,6 +358,7 @@ export const COST_NOTES: readonly string[] = [
  */
 export function componentWeightBytes(config: MambaConfig, matrixBytes: MatrixBytes = 4): Record<Component, number> {
   const f = 4;
+  const pb = paramBytesOf(matrixBytes); // A_log, conv1d, D: 2 where held in f16
   const wb = (c: Component) => matrixBytesOf(matrixBytes, c);
   const d = config.dModel, D = config.dInner, K = config.dConv, V = config.vocabSize;
   const w = {} as Record<Component, number>;
@@ -361,17 +374,17 @@ export function componentWeightBytes(config: MambaConfig, matrixBytes: MatrixByt
     if (config.arch === "mamba1") {
       const R = config.dtRank;
       w.in_proj += inProjWidth(config, l) * (d * wb("in_proj")) + bias(inProjWidth(config, l));
-      w.conv1d += D * K * f + (config.useConvBias ? D * f : 0);
+      w.conv1d += D * K * pb + (config.useConvBias ? D * pb : 0);
       w.x_proj += (R + 2 * N) * D * wb("x_proj");
       w.dt_proj += D * R * wb("dt_proj") + D * f;
-      w.ssm += (D * N + D) * f; // A, D
+      w.ssm += (D * N + D) * pb; // A, D
     } else {
       const H = config.nHeads, G = config.nGroups;
       const Nc = layerCStateSize(config, l); // C width per group (N unless bridged)
       const C = convChannels(config, l);
       w.in_proj += inProjWidth(config, l) * (d * wb("in_proj")) + bias(inProjWidth(config, l));
-      w.conv1d += C * K * f + (config.useConvBias ? C * f : 0);
-      w.ssm += 3 * H * f; // A, D, dt_bias
+      w.conv1d += C * K * pb + (config.useConvBias ? C * pb : 0);
+      w.ssm += 2 * H * pb + H * f; // A, D; dt_bias f32
       if (layerBridgeSize(config, l) > 0) w.ssm += G * N * G * Nc * baseMatrixBytes(matrixBytes); // the state bridge (never quantized)
       w.gate_norm += D * f;
     }

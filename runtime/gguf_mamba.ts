@@ -354,8 +354,10 @@ export interface GgufExportOptions {
    * Type of the 2-D weight matrices (embeddings, in/x/dt/out projections, lm_head), as convert_hf_to_gguf.py's
    * `--outtype`: "F32" (default), "F16", "BF16" or "Q8_0"; or "Q4_0" (`general.file_type` 2, MOSTLY_Q4_0), the
    * same matrices in ggml's Q4_0 blocks (what gguf-py's `quants.quantize` writes; close to llama-quantize's
-   * `--pure Q4_0`, whose default mix would keep the output / tied embedding in Q6_K, a type PerfMamba cannot read). Norms, biases, conv1d, A and D stay F32 as convert keeps them; a quantized matrix
-   * whose rows are not a multiple of 32 falls back to F16, as convert does (its `QuantError` fallback).
+   * `--pure Q4_0`, whose default mix would keep the output / tied embedding in Q6_K, a type PerfMamba cannot read). Norms, biases, conv1d, A and D stay F32 as convert keeps them (llama.cpp wants F32
+   * `ssm_a` / `ssm_conv1d` / `ssm_d`; a quantized model's f16 A_log, conv1d and D are written F32 exactly, A as
+   * −exp(A_log) of the half); a quantized matrix whose rows are not a multiple of 32 falls back to F16, as convert
+   * does (its `QuantError` fallback).
    */
   tensorType?: "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
   /** `general.name`, when given. */

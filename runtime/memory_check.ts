@@ -112,7 +112,11 @@ export function modelFootprint(original: MambaConfig, storage: WeightStorage, pa
     if (quantizes(storage, D)) formats.x_proj = formats.out_proj = storage;
     if (quantizes(storage, config.dtRank)) formats.dt_proj = storage;
   }
-  const weights = componentWeightBytes(config, quantizedMatrixBytes(base, formats));
+  // A quantized model holds A_log, conv1d and D in f16 (runtime/half_params.ts).
+  const weights = componentWeightBytes(
+    config,
+    quantizedMatrixBytes(base, formats, Object.keys(formats).length > 0 ? 2 : 4),
+  );
   const weightBytes = Object.values(weights).reduce((a, b) => a + b, 0);
   const rowBytes = (k: number) =>
     quantizes(storage, k) ? (k / 32) * QUANT_BLOCK_BYTES[storage] + 2 : base === 2 ? Math.ceil(k / 2) * 4 : 4 * k;

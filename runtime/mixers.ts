@@ -28,6 +28,13 @@ export interface LayerUploader {
   derived(data: Float32Array, shape: number[], label: string): Tensor;
   /** An optional tensor (bias). */
   opt(t: HostTensor | null, label: string): Tensor | null;
+  /**
+   * A per-channel SSM parameter (A_log, conv1d's weight and bias, D): f16 (`Backend.uploadHalf`) when
+   * {@link LayerUploader.halfParams} holds, else as {@link LayerUploader.vec}.
+   */
+  param(t: HostTensor, label: string): Tensor;
+  /** The parameters are held in f16 (`param` uploads A = −exp(A_log) as halves too). */
+  halfParams: boolean;
   /** A weight matrix [n, k], f32 or block-quantized. */
   mat(t: HostMatrix, label: string): Matrix;
 }
@@ -44,7 +51,7 @@ export interface Mamba1Device {
   bcdtNorm: BcdtNormDevice | null; // Falcon-Mamba: x_proj split in three, and the weightless δ / B / C norms
   dtProj: Matrix; // (D, R)
   dtProjBias: Tensor; // (D)
-  A: Tensor; // (D, N) = −exp(A_log)
+  A: Tensor; // (D, N) = −exp(A_log), f32 or f16 (LayerUploader.halfParams)
   D: Tensor; // (D)
   outProj: Matrix; // (d, D)
   outProjBias: Tensor | null; // (d)
@@ -112,17 +119,20 @@ function uploadBcdt(xProj: HostMatrix, R: number, N: number, eps: number, p: str
 
 /** Upload layer `l`'s host weights (checking a bridged layer against the config). */
 export function uploadLayer(w: LayerWeights<HostMatrix>, l: number, cfg: MambaConfig, up: LayerUploader): DeviceLayer {
-  const { vec, derived, opt, mat } = up;
+  const { vec, derived, opt, mat, param } = up;
   const p = `layers.${l}.`;
   // Fields both mixers have.
   const common = {
     norm: vec(w.norm, p + "norm"),
     inProj: mat(w.inProj, p + "in_proj"),
     inProjBias: opt(w.inProjBias, p + "in_proj.bias"),
-    convWeight: vec(w.convWeight, p + "conv1d.weight"),
-    convBias: opt(w.convBias, p + "conv1d.bias"),
-    A: derived(negExp(w.aLog), w.aLog.shape, p + "A"),
-    D: vec(w.D, p + "D"),
+    convWeight: param(w.convWeight, p + "conv1d.weight"),
+    convBias: w.convBias ? param(w.convBias, p + "conv1d.bias") : null,
+    // f16: A = −exp(A_log) held as halves (A_log snapped so that A is one: runtime/half_params.ts).
+    A: up.halfParams
+      ? param({ shape: w.aLog.shape, data: negExp(w.aLog) }, p + "A")
+      : derived(negExp(w.aLog), w.aLog.shape, p + "A"),
+    D: param(w.D, p + "D"),
     outProj: mat(w.outProj, p + "out_proj"),
     outProjBias: opt(w.outProjBias, p + "out_proj.bias"),
     dState: stateSizeOf(w, cfg),

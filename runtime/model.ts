@@ -24,8 +24,9 @@ import { fusedDecodeAvailable, fusedLayerStep, fusesLayer } from "./fused_step.t
 import { type DeviceLayer, mamba1Mixer, mamba2Mixer, uploadLayer } from "./mixers.ts";
 import { argmax, type TokenChoice } from "./sampling.ts";
 import { InferenceState } from "./state.ts";
-import type { HostMatrix, HostTensor, MambaWeights } from "./weights.ts";
+import type { HostMatrix, HostTensor, MambaWeights, ParamFormat } from "./weights.ts";
 import { isQuantized } from "./weights.ts";
+import { roundToHalf } from "./half_params.ts";
 import { checkModelFits } from "./memory_check.ts";
 import { syntheticUniformOf } from "./synthetic.ts";
 import { type WeightSource, weightSource } from "./weight_source.ts";
@@ -331,6 +332,11 @@ export class MambaModel implements Disposable {
    * for an f32 model): what the profiler and cost model count their bytes in.
    */
   readonly quantFormats: Readonly<Partial<Record<Component, QuantFormat>>>;
+  /**
+   * How the backend holds A_log, conv1d's weight and bias, and D: "f16" (a quantized model's default,
+   * `Backend.uploadHalf`) or "f32". The profiler and cost model count their bytes in it.
+   */
+  paramFormat: ParamFormat = "f32";
 
   private constructor(
     readonly backend: Backend,
@@ -399,6 +405,17 @@ export class MambaModel implements Disposable {
       return d;
     };
     const opt = (t: HostTensor | null, label: string): Tensor | null => (t ? vec(t, label) : null);
+    // A quantized model's A_log, conv1d weight / bias and D in f16 (runtime/half_params.ts): rounded here too, so
+    // that an older checkpoint's f32 values give what its rounded host weights would.
+    const halfParams = source.paramFormat === "f16";
+    const param = (t: HostTensor, label: string): Tensor => {
+      if (!halfParams) return vec(t, label);
+      if (!backend.uploadHalf) return derived(roundToHalf(t.data, label), t.shape, label);
+      params += t.data.length;
+      const d = backend.uploadHalf(roundToHalf(t.data, label), t.shape, label);
+      owned.push(d);
+      return d;
+    };
     const quantFormats: Partial<Record<Component, QuantFormat>> = {};
     const mat = (t: HostMatrix, label: string): Matrix => {
       if (isQuantized(t)) {
@@ -418,14 +435,17 @@ export class MambaModel implements Disposable {
       return m;
     };
     const layers: DeviceLayer[] = [];
-    for (let l = 0; l < cfg.nLayer; l++) layers.push(uploadLayer(source.layer(l), l, cfg, { vec, derived, opt, mat }));
+    const up = { vec, derived, opt, mat, param, halfParams: halfParams && !!backend.uploadHalf };
+    for (let l = 0; l < cfg.nLayer; l++) layers.push(uploadLayer(source.layer(l), l, cfg, up));
     const embedding = mat(source.embedding(), "embedding");
     const head = source.lmHead();
     const lmHead = head ? mat(head, "lm_head") : embedding;
     const normF = vec(source.normF(), "norm_f");
     // A Δ rank zero-padded for quantization (runtime/dt_rank_pad.ts): the zeros are no parameters.
     if (cfg.dtRankPaddedFrom !== undefined) params -= cfg.nLayer * 2 * cfg.dInner * (cfg.dtRank - cfg.dtRankPaddedFrom);
-    return new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params, quantFormats);
+    const model = new MambaModel(backend, cfg, layers, embedding, lmHead, normF, owned, params, quantFormats);
+    if (halfParams && backend.uploadHalf) model.paramFormat = "f16";
+    return model;
   }
 
   /** State size of each layer (differs per layer in pruned models). */

@@ -49,6 +49,17 @@ export function checkUpload(data: ArrayLike<number>, shape: readonly number[], l
   return size;
 }
 
+/** `uploadHalf`: as `upload`, and every value a finite half once rounded (|x| < 65520, the f16 overflow bound). */
+export function checkUploadHalf(data: ArrayLike<number>, shape: readonly number[], label: string): number {
+  const size = checkUpload(data, shape, label);
+  for (let i = 0; i < data.length; i++) {
+    if (!(Math.abs(data[i]) < 65520)) {
+      throw new RangeError(`uploadHalf(${label}): ${data[i]} at index ${i} is not a finite f16 once rounded`);
+    }
+  }
+  return size;
+}
+
 /** `uploadQuantizedMatrix`: k a multiple of 32, exactly n · (k / 32) blocks of the format's size. */
 export function checkUploadQuantized(data: QuantizedMatrixData, label: string): void {
   const op = `uploadQuantizedMatrix(${label})`;

@@ -563,7 +563,7 @@ function matrixBytes(backend: Backend): number {
 
 /** A model's matrix widths: the backend's storage, and the block formats of its quantized components. */
 function modelMatrixBytes(model: MambaModel): MatrixBytes {
-  return quantizedMatrixBytes(matrixBytes(model.backend), model.quantFormats);
+  return quantizedMatrixBytes(matrixBytes(model.backend), model.quantFormats, model.paramFormat === "f16" ? 2 : 4);
 }
 
 /** Random token ids, deterministic in the seed. */

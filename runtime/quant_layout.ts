@@ -24,6 +24,11 @@ export interface QuantizationConfig {
   format: QuantFormat;
   /** The matrices stored quantized (tensor names without `.weight`). */
   modules_quantized: string[];
+  /**
+   * How A_log, conv1d's weight and bias, and D are stored and held: "float16" (F16 tensors; PerfMamba's default)
+   * or "float32". Absent (checkpoints written before it): F32 tensors, held as f16 by the default rule.
+   */
+  param_dtype?: "float16" | "float32";
 }
 
 /** A quantized matrix's two safetensors tensors: codes and f16 scales. */
@@ -132,5 +137,18 @@ export function parseQuantizationConfig(json: Record<string, unknown>, where: st
   if (!Array.isArray(mods) || !mods.every((m) => typeof m === "string")) {
     throw new Error(`${where}: quantization_config.modules_quantized is not a list of tensor names`);
   }
-  return { quant_method: QUANT_METHOD, bits: r.bits, block_size: 32, format, modules_quantized: mods };
+  const pd = r.param_dtype;
+  if (pd !== undefined && pd !== "float16" && pd !== "float32") {
+    throw new Error(
+      `${where}: quantization_config.param_dtype ${JSON.stringify(pd)} is not supported ("float16" or "float32")`,
+    );
+  }
+  return {
+    quant_method: QUANT_METHOD,
+    bits: r.bits,
+    block_size: 32,
+    format,
+    modules_quantized: mods,
+    ...(pd === undefined ? {} : { param_dtype: pd }),
+  };
 }

@@ -8,6 +8,7 @@
 import { QUANT_BLOCK_BYTES, type QuantFormat, type QuantizedMatrixData } from "./backend.ts";
 import { padDtRank } from "./dt_rank_pad.ts";
 import { dequantize, quantizeQ4_0, quantizeQ8_0 } from "./ggml_types.ts";
+import { halfParamWeights } from "./half_params.ts";
 import {
   type HostMatrix,
   type HostTensor,
@@ -15,6 +16,7 @@ import {
   type LayerWeights,
   type MambaWeights,
   matrixShape,
+  type ParamFormat,
 } from "./weights.ts";
 
 /**
@@ -54,6 +56,11 @@ export interface QuantizeOptions {
   keep?: readonly string[];
   /** Quantize the embedding and lm_head too (default false: they stay f32). */
   embeddings?: boolean;
+  /**
+   * How A (= −exp(A_log)), conv1d's weight and bias, and D are held: "f16" (default: rounded to f16, read as halves by the
+   * kernels) or "f32" (kept as they are).
+   */
+  params?: ParamFormat;
 }
 
 /**
@@ -126,7 +133,24 @@ function mapMatrices<A extends HostMatrix, B extends HostMatrix>(
     layers,
     normF: w.normF,
     lmHead: w.lmHead ? f(w.lmHead, "lm_head", "lm_head") : null,
+    ...(w.paramFormat ? { paramFormat: w.paramFormat } : {}),
   };
+}
+
+/**
+ * How a model's A_log, conv1d weight and bias, and D are held on the backend: its `paramFormat`, else "f16" when a
+ * matrix is block-quantized and "f32" otherwise.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, paramFormatOf, quantizeWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const f32 = syntheticWeights(makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 }), 1);
+ * console.log(paramFormatOf(f32), paramFormatOf(quantizeWeights(f32, { bits: 4 }))); // f32 f16
+ * ```
+ */
+export function paramFormatOf(w: MambaWeights<HostMatrix>): ParamFormat {
+  return w.paramFormat ?? (weightsQuantFormat(w) ? "f16" : "f32");
 }
 
 /**
@@ -176,8 +200,9 @@ export function quantizedMatrixNames(w: MambaWeights<HostMatrix>): string[] {
  * are not a multiple of 32 weights stays f32), and the embedding / lm_head when `embeddings` is set. A Mamba-1
  * dt_rank that is not a multiple of 32 (130m: 48) is first zero-padded to one (`padDtRank`: the same function, the
  * result's config has the padded `dtRank` and `dtRankPaddedFrom`), so dt_proj quantizes too, unless dt_proj is kept
- * (or the model is Falcon-Mamba, whose δ norm padding would change). A_log, D, dt_bias, conv1d, the norms, biases and state bridges stay f32. The input is not
- * changed. Throws a {@link QuantizeError} for an unknown bit width or block size, an unknown `keep` kind, a
+ * (or the model is Falcon-Mamba, whose δ norm padding would change). conv1d's weight and bias and D are rounded to
+ * f16 and A_log snapped so that A = −exp(A_log) is a half (`params`, default "f16"; runtime/half_params.ts); dt_bias,
+ * the norms, the other biases and state bridges stay f32. The input is not changed. Throws a {@link QuantizeError} for an unknown bit width or block size, an unknown `keep` kind, a
  * non-finite weight (naming the tensor) or an already quantized model.
  *
  * @example
@@ -211,13 +236,18 @@ export function quantizeWeights(
     );
   }
   const embeddings = options.embeddings ?? false;
+  const params = options.params ?? "f16";
+  if (params !== "f16" && params !== "f32") {
+    throw new QuantizeError(`quantize: params must be "f16" or "f32", got ${JSON.stringify(params)}`);
+  }
   const padded = keep.has("dt_proj") ? weights as MambaWeights : padDtRank(weights as MambaWeights);
-  return mapMatrices(padded, (m, kind, name) => {
+  const q = mapMatrices(padded, (m, kind, name) => {
     if (keep.has(kind)) return m;
     if ((kind === "embedding" || kind === "lm_head") && !embeddings) return m;
     if (matrixShape(m)[1] % block !== 0) return m;
     return quantizeMatrix(m, format, name);
   });
+  return params === "f16" ? halfParamWeights(q) : { ...q, paramFormat: "f32" };
 }
 
 /**
@@ -249,9 +279,13 @@ export function matrixBytes(m: HostMatrix): number {
   return isQuantized(m) ? m.n * (m.k / 32) * QUANT_BLOCK_BYTES[m.format] : m.data.length * 4;
 }
 
+/** The per-channel parameters {@link paramFormatOf} governs (A_log, conv1d's weight and bias, D). */
+const PARAM_FIELDS: ReadonlySet<string> = new Set(["aLog", "convWeight", "convBias", "D"]);
+
 /**
  * Bytes of a model's host weights as stored: f32 tensors at 4 bytes a value, quantized matrices at their blocks'
- * size (a tied lm_head counted once, with the embedding).
+ * size, A_log, conv1d's weight and bias, and D at 2 bytes where {@link paramFormatOf} says f16 (a tied lm_head
+ * counted once, with the embedding).
  *
  * @example
  * ```ts
@@ -259,7 +293,7 @@ export function matrixBytes(m: HostMatrix): number {
  *
  * const f32 = syntheticWeights(makeConfig("mamba2", { dModel: 64, nLayer: 2, vocabSize: 256, headDim: 16 }), 1);
  * const q4 = quantizeWeights(f32, { bits: 4, embeddings: true });
- * console.log((hostWeightBytes(q4) / hostWeightBytes(f32)).toFixed(3)); // 0.177
+ * console.log((hostWeightBytes(q4) / hostWeightBytes(f32)).toFixed(3)); // 0.158 (A_log, conv1d and D in f16)
  * ```
  */
 export function hostWeightBytes(weights: MambaWeights<HostMatrix>): number {
@@ -269,7 +303,10 @@ export function hostWeightBytes(weights: MambaWeights<HostMatrix>): number {
     if ("data" in t && (t as HostTensor).data instanceof Float32Array) return (t as HostTensor).data.length * 4;
     return 0;
   };
+  const half = paramFormatOf(weights) === "f16";
   let bytes = size(weights.embedding) + size(weights.normF) + size(weights.lmHead);
-  for (const layer of weights.layers) for (const v of Object.values(layer)) bytes += size(v);
+  for (const layer of weights.layers) {
+    for (const [k, v] of Object.entries(layer)) bytes += half && PARAM_FIELDS.has(k) ? size(v) / 2 : size(v);
+  }
   return bytes;
 }

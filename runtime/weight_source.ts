@@ -12,9 +12,9 @@
 import { padDtRankConfig } from "./dt_rank_pad.ts";
 import type { QuantFormat } from "./backend.ts";
 import type { MambaConfig } from "./config.ts";
-import { quantizeWeights, weightsQuantFormat } from "./quantize.ts";
+import { paramFormatOf, quantizeWeights, weightsQuantFormat } from "./quantize.ts";
 import { syntheticEmbedding, syntheticLayer, syntheticLmHead } from "./synthetic.ts";
-import type { HostMatrix, HostTensor, LayerWeights, MambaWeights } from "./weights.ts";
+import type { HostMatrix, HostTensor, LayerWeights, MambaWeights, ParamFormat } from "./weights.ts";
 
 /**
  * A model's weights, handed out piece by piece. What a call returns may be overwritten by the next call to the
@@ -32,6 +32,10 @@ export interface WeightSource {
   readonly config: MambaConfig;
   /** The block format of its quantized matrices, or null when they are f32 (what memory checks count). */
   readonly quantFormat: QuantFormat | null;
+  /**
+   * How the backend holds A_log, conv1d's weight and bias, and D (f16: rounded to halves at upload); absent: f32.
+   */
+  readonly paramFormat?: ParamFormat;
   /** Layer `l` (valid until the next `layer` call). */
   layer(l: number): LayerWeights<HostMatrix>;
   /** The `[vocab, d]` embedding. */
@@ -56,6 +60,7 @@ export function weightSource(w: MambaWeights<HostMatrix>): WeightSource {
   return {
     config: w.config,
     quantFormat: weightsQuantFormat(w),
+    paramFormat: paramFormatOf(w),
     layer: (l) => w.layers[l],
     embedding: () => w.embedding,
     lmHead: () => w.lmHead,
@@ -78,9 +83,11 @@ export interface SyntheticSourceOptions {
   /**
    * Quantize each layer's matrices to this block format as it is made, exactly as `quantizeWeights` with its
    * defaults would quantize the whole model (embedding and lm_head stay f32; a matrix whose rows are not a
-   * multiple of 32 stays f32).
+   * multiple of 32 stays f32; A_log, conv1d's weight and bias, and D rounded to f16).
    */
   quantize?: QuantFormat;
+  /** With `quantize`: how A_log, conv1d and D are held (default "f16", as `quantizeWeights`). */
+  params?: ParamFormat;
 }
 
 /**
@@ -105,11 +112,13 @@ export interface SyntheticSourceOptions {
 export function syntheticSource(config: MambaConfig, seed = 0, options: SyntheticSourceOptions = {}): WeightSource {
   let previous: LayerWeights | undefined;
   const format = options.quantize;
+  const params = options.params ?? "f16";
   const normF: HostTensor = { shape: [config.dModel], data: new Float32Array(config.dModel).fill(1) };
   return {
     // Quantized, a Mamba-1 Δ rank is zero-padded to whole blocks as quantizeWeights does (runtime/dt_rank_pad.ts).
     config: format ? padDtRankConfig(config) : config,
     quantFormat: format ?? null,
+    paramFormat: format ? params : "f32",
     layer(l) {
       const layer = syntheticLayer(config, l, seed, previous);
       previous = layer;
@@ -118,6 +127,7 @@ export function syntheticSource(config: MambaConfig, seed = 0, options: Syntheti
       const shell = { shape: [1, 1], data: new Float32Array(1) };
       const q = quantizeWeights({ config, embedding: shell, layers: [layer], normF, lmHead: null }, {
         bits: format === "q8_0" ? 8 : 4,
+        params,
       });
       return q.layers[0];
     },

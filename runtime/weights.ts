@@ -216,7 +216,28 @@ export interface MambaWeights<M extends HostMatrix = HostTensor> {
   normF: HostTensor;
   /** `[vocab, d]` untied lm_head, or null when tied to the embedding. */
   lmHead: M | null;
+  /**
+   * How the backends hold the per-channel SSM parameters A_log, conv1d's weight and bias, and D ({@link ParamFormat}).
+   * Absent: f16 when a matrix is block-quantized, f32 otherwise (`paramFormatOf`, runtime/quantize.ts).
+   */
+  paramFormat?: ParamFormat;
 }
+
+/**
+ * The storage of a model's per-channel SSM parameters (A_log, conv1d's weight and bias, D) on the backend: "f32", or
+ * "f16" (the default of a quantized model: its host values are rounded to f16, and the kernels read the halves;
+ * dt_bias and the norms stay f32). runtime/half_params.ts rounds them.
+ *
+ * @example
+ * ```ts
+ * import { makeConfig, paramFormatOf, quantizeWeights, syntheticWeights } from "@perfmamba/perfmamba";
+ *
+ * const f32 = syntheticWeights(makeConfig("mamba1", { dModel: 64, nLayer: 1, vocabSize: 64 }), 1);
+ * console.log(paramFormatOf(f32), paramFormatOf(quantizeWeights(f32, { bits: 8 }))); // f32 f16
+ * console.log(paramFormatOf(quantizeWeights(f32, { bits: 8, params: "f32" }))); // f32
+ * ```
+ */
+export type ParamFormat = "f32" | "f16";
 
 /**
  * State size of a layer (N′ of a bridged Mamba-2 layer), read from its weights: A_log's shape (Mamba-1), the

@@ -23,6 +23,8 @@ export class WasmTensor implements Tensor {
     readonly label: string,
     readonly ptr: number,
     readonly bytes: number,
+    /** Stored as f16 (2 bytes a value; `Backend.uploadHalf`): only the ops that read halves take it (`WasmHeap.p`). */
+    readonly half = false,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
@@ -108,6 +110,15 @@ export class WasmHeap {
     return t;
   }
 
+  /** Allocates a tensor stored as f16, 2 bytes a value (contents undefined). */
+  halfTensor(shape: readonly number[], label: string): WasmTensor {
+    this.checkOpen();
+    const bytes = checkShape(label, shape) * 2;
+    const t = new WasmTensor(this, [...shape], label, this.alloc.alloc(bytes), bytes, true);
+    this.#track(t, bytes);
+    return t;
+  }
+
   /** Allocates a packed matrix of n rows (output features) and k columns (contents undefined). */
   matrix(n: number, k: number, label: string): WasmMatrix {
     const bytes = Math.ceil(n / PANEL) * PANEL * k * 4;
@@ -136,7 +147,14 @@ export class WasmHeap {
       throw new Error(`${op}: tensor "${t?.label}" does not belong to this WASM backend`);
     }
     if (!t.alive) throw new Error(`${op}: tensor "${t.label}" was freed`);
+    if (t.half) throw new Error(`${op}: tensor "${t.label}" is stored as f16, which ${op} does not read`);
     return t;
+  }
+
+  /** Validates a per-channel parameter of `op` (A, D, conv1d's weight and bias): f32 or f16. */
+  p(t: Tensor, op: string): WasmTensor {
+    if (t instanceof WasmTensor && t.owner === this && t.alive && t.half) return t;
+    return this.t(t, op);
   }
 
   /** Validates a matrix argument of `op`. */
@@ -177,7 +195,7 @@ export class WasmHeap {
 
   /** Frees a tensor or matrix (validated as an argument of `free`). */
   free(t: Tensor | Matrix): void {
-    const h = t instanceof WasmMatrix ? this.m(t, "free") : this.t(t as Tensor, "free");
+    const h = t instanceof WasmMatrix ? this.m(t, "free") : this.p(t as Tensor, "free");
     h.alive = false;
     this.#handles.delete(h);
     this.alloc.free(h.ptr, h.bytes);

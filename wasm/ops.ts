@@ -35,6 +35,7 @@ import {
   checkSelectiveScan,
   checkSsd,
   checkUpload,
+  checkUploadHalf,
   checkUploadMatrix,
   checkUploadQuantized,
 } from "../runtime/op_checks.ts";
@@ -152,6 +153,13 @@ export class WasmBackend implements Backend {
     return t;
   }
 
+  uploadHalf(data: Float32Array, shape: readonly number[], label: string): Tensor {
+    checkUploadHalf(data, shape, label);
+    const t = this.#heap.halfTensor(shape, label);
+    new Float16Array(this.#heap.f32.buffer, t.ptr, t.size).set(data);
+    return t;
+  }
+
   uploadMatrix(data: Float32Array, n: number, k: number, label: string): Matrix {
     const heap = this.#heap;
     heap.checkOpen();
@@ -213,7 +221,8 @@ export class WasmBackend implements Backend {
   }
 
   read(t: Tensor): Promise<Float32Array> {
-    const x = this.#heap.t(t, "read");
+    const x = this.#heap.p(t, "read");
+    if (x.half) return Promise.resolve(new Float32Array(new Float16Array(this.#heap.f32.buffer, x.ptr, x.size)));
     return Promise.resolve(this.#heap.f32.slice(x.ptr >>> 2, (x.ptr >>> 2) + x.size));
   }
 
@@ -447,12 +456,13 @@ export class WasmBackend implements Backend {
 
   conv1d(x: View, weight: Tensor, bias: Tensor | null, state: Tensor, batch: number, seqLen: number): Tensor {
     const xv = this.#heap.v(x, "conv1d");
-    const wt = this.#heap.t(weight, "conv1d");
+    const wt = this.#heap.p(weight, "conv1d");
     const st = this.#heap.t(state, "conv1d");
-    const bt = bias ? this.#heap.t(bias, "conv1d") : null;
+    const bt = bias ? this.#heap.p(bias, "conv1d") : null;
     const { C, K } = checkConv1d(x, wt, bt, st, batch, seqLen);
     const out = this.#heap.tensor([batch * seqLen, C], "conv1d");
-    const wtPtr = this.#heap.scratch(K * C * 4).ptr;
+    // (K + 1, C): the transposed weights, then the bias when it is f16 (converted there once per channel).
+    const wtPtr = this.#heap.scratch((K + 1) * C * 4).ptr;
     const nt = this.#run.threadsFor(batch * seqLen * C * K);
     const args = split(C, nt, 4).map(([c0, c1]): Conv1dArgs => ({
       x: xv.ptr,
@@ -462,6 +472,7 @@ export class WasmBackend implements Backend {
       state: st.ptr,
       out: out.ptr,
       wt: wtPtr,
+      half: (wt.half ? 1 : 0) | (bt?.half ? 2 : 0),
       C,
       K,
       batch,
@@ -477,7 +488,7 @@ export class WasmBackend implements Backend {
     const op = "selectiveScan", heap = this.#heap;
     const u = heap.v(a.u, op), dl = heap.v(a.delta, op), Bv = heap.v(a.B, op), Cv = heap.v(a.C, op);
     const z = heap.v(a.z, op);
-    const A = heap.t(a.A, op), Dt = heap.t(a.D, op), st = heap.t(a.state, op);
+    const A = heap.p(a.A, op), Dt = heap.p(a.D, op), st = heap.t(a.state, op);
     const { T, D, N } = checkSelectiveScan(a);
     const out = heap.tensor([T, D], op);
     const nt = this.#run.threadsFor(T * D * N * 16); // one exp + update ≈ 16 multiply-adds
@@ -494,6 +505,7 @@ export class WasmBackend implements Backend {
       C: Cv.ptr,
       cS: Cv.stride,
       Dskip: Dt.ptr,
+      half: (A.half ? 1 : 0) | (Dt.half ? 2 : 0),
       z: z.ptr,
       zS: z.stride,
       state: st.ptr,
@@ -513,7 +525,7 @@ export class WasmBackend implements Backend {
   ssd(a: SsdArgs): Tensor {
     const op = "ssd", heap = this.#heap;
     const x = heap.v(a.x, op), dt = heap.v(a.dt, op), Bv = heap.v(a.B, op), Cv = heap.v(a.C, op);
-    const dtBias = heap.t(a.dtBias, op), A = heap.t(a.A, op), Dt = heap.t(a.D, op), st = heap.t(a.state, op);
+    const dtBias = heap.t(a.dtBias, op), A = heap.p(a.A, op), Dt = heap.p(a.D, op), st = heap.t(a.state, op);
     const { batch, seqLen, dtMin, dtMax } = a;
     const { T, H, P, G, N } = checkSsd(a);
     const out = heap.tensor([T, H * P], op);
@@ -530,6 +542,7 @@ export class WasmBackend implements Backend {
       C: Cv.ptr,
       cS: Cv.stride,
       Dskip: Dt.ptr,
+      half: (A.half ? 1 : 0) | (Dt.half ? 2 : 0),
       state: st.ptr,
       out: out.ptr,
       H,

@@ -18,7 +18,20 @@ export function warmUp(k: Kernels, alloc: Allocator): void {
     const a = buf, b = buf + (256 << 10), o = buf + (512 << 10), sc = buf + (768 << 10);
     const lin = { x: a, xStride: 256, k: 256, w: b, n: 64, bias: 0, out: o, outStride: 64 } as const;
     // Both SSD kernels: H 2, P 16, G 1, N 16, heads [0, 2).
-    const ssd = { x: a, xS: 32, dt: a, dtS: 2, dtBias: b, A: b, B: a, bS: 16, C: a, cS: 16, Dskip: b } as const;
+    const ssd = {
+      x: a,
+      xS: 32,
+      dt: a,
+      dtS: 2,
+      dtBias: b,
+      A: b,
+      B: a,
+      bS: 16,
+      C: a,
+      cS: 16,
+      Dskip: b,
+      half: 0,
+    } as const;
     const ssdShape = {
       state: b + 4096,
       out: o,
@@ -45,6 +58,7 @@ export function warmUp(k: Kernels, alloc: Allocator): void {
         C: a,
         cS: 16,
         Dskip: b,
+        half: 0,
         z: a,
         zS: 16,
         state: b,
@@ -67,6 +81,7 @@ export function warmUp(k: Kernels, alloc: Allocator): void {
         state: b + 4096,
         out: o,
         wt: sc,
+        half: 0,
         C: 64,
         K: 4,
         batch: 1,

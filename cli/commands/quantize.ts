@@ -19,7 +19,8 @@ import { prepareOutput, writeFolder } from "../output.ts";
 export const spec: CommandSpec = {
   name: "quantize",
   summary: "Block-quantize a checkpoint's weight matrices to 8 or 4 bits (q8_0 / q4_0, GGUF-compatible).",
-  usage: "perfmamba quantize --model DIR --out DIR --bits 8|4 [--block 32] [--keep in_proj,…] [--embeddings]",
+  usage:
+    "perfmamba quantize --model DIR --out DIR --bits 8|4 [--block 32] [--keep in_proj,…] [--embeddings] [--params f16|f32]",
   flags: {
     model: { type: "string", help: `${MODEL_HELP}; read, never written` },
     ...MODEL_FLAGS,
@@ -28,6 +29,11 @@ export const spec: CommandSpec = {
     block: { type: "string", help: "Weights per block (q8_0 / q4_0: 32)", default: "32" },
     keep: { type: "string", help: `Matrix kinds kept f32, comma-separated: ${QUANTIZABLE_KINDS.join(", ")}` },
     embeddings: { type: "boolean", help: "Quantize the embedding and lm_head too (default: kept f32)" },
+    params: {
+      type: "string",
+      help: "A_log, conv1d's weight and bias, and D: f16 (the default: stored F16, held and read as halves) or f32",
+      default: "f16",
+    },
     ...WEIGHTS_FLAGS,
   },
 };
@@ -41,6 +47,7 @@ export async function run(argv: string[]): Promise<void> {
   const bits = Number(choiceFlag(flags, "bits", ["8", "4"] as const)) as 8 | 4;
   const block = numberFlag(flags, "block", { integer: true, min: 1 })!;
   if (block !== 32) throw new UsageError(`--block ${block}: q8_0 / q4_0 blocks hold 32 weights`);
+  const params = choiceFlag(flags, "params", ["f16", "f32"] as const);
   const keep = typeof flags.keep === "string" ? flags.keep.split(",").filter((s) => s !== "") : [];
   for (const k of keep) {
     if (!(QUANTIZABLE_KINDS as readonly string[]).includes(k)) {
@@ -57,7 +64,7 @@ export async function run(argv: string[]): Promise<void> {
   const weights = toModelWeights(await openCheckpoint(resolved, flags), hostWeightsOptions(flags));
   let quantized;
   try {
-    quantized = quantizeWeights(weights, { bits, block, keep, embeddings: flags.embeddings === true });
+    quantized = quantizeWeights(weights, { bits, block, keep, embeddings: flags.embeddings === true, params });
   } catch (e) {
     // An already quantized input, a non-finite weight: named, nothing written.
     if (e instanceof QuantizeError) throw new UsageError(`${modelDir}: ${e.message}`);
@@ -72,6 +79,7 @@ export async function run(argv: string[]): Promise<void> {
     block,
     keep,
     embeddings: flags.embeddings === true,
+    params,
     quantized: quantizedMatrixNames(quantized),
     weightBytes: { before, after },
   };

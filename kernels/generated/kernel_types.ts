@@ -56,6 +56,7 @@ export interface Conv1dBindings {
 /** The override constants of kernels/conv1d.wgsl (each optional: the WGSL default applies). */
 export interface Conv1dOverrides {
   readonly WG?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/conv_state.wgsl: its `struct Params` fields by WGSL name. */
@@ -114,6 +115,7 @@ export interface FusedGemvOverrides {
   readonly PRO?: number;
   readonly RES?: number;
   readonly CONV?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/fused_scan_step.wgsl: its `struct Params` fields by WGSL name. */
@@ -145,6 +147,7 @@ export interface FusedScanStepOverrides {
   readonly WG?: number;
   readonly F16W?: number;
   readonly Q?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/fused_ssd_step.wgsl: its `struct Params` fields by WGSL name. */
@@ -175,6 +178,7 @@ export interface FusedSsdStepBindings {
 /** The override constants of kernels/fused_ssd_step.wgsl (each optional: the WGSL default applies). */
 export interface FusedSsdStepOverrides {
   readonly WG?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/gated_rms_norm.wgsl: its `struct Params` fields by WGSL name. */
@@ -411,6 +415,7 @@ export interface SelectiveScanChunkBindings {
 /** The override constants of kernels/selective_scan_chunk.wgsl (each optional: the WGSL default applies). */
 export interface SelectiveScanChunkOverrides {
   readonly NB?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/selective_scan_combine.wgsl: its `struct Params` fields by WGSL name. */
@@ -431,6 +436,7 @@ export interface SelectiveScanCombineBindings {
 /** The override constants of kernels/selective_scan_combine.wgsl (each optional: the WGSL default applies). */
 export interface SelectiveScanCombineOverrides {
   readonly WG?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/selective_scan_output.wgsl: its `struct Params` fields by WGSL name. */
@@ -469,6 +475,7 @@ export interface SelectiveScanOutputBindings {
 /** The override constants of kernels/selective_scan_output.wgsl (each optional: the WGSL default applies). */
 export interface SelectiveScanOutputOverrides {
   readonly NB?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/splitk_reduce.wgsl: its `struct Params` fields by WGSL name. */
@@ -535,7 +542,9 @@ export interface SsdDtBindings {
   readonly acs: Slice;
 }
 /** The override constants of kernels/ssd_dt.wgsl (each optional: the WGSL default applies). */
-export type SsdDtOverrides = Record<never, never>;
+export interface SsdDtOverrides {
+  readonly P16?: number;
+}
 
 /** The uniform record of kernels/ssd_out.wgsl: its `struct Params` fields by WGSL name. */
 export interface SsdOutParams {
@@ -564,7 +573,9 @@ export interface SsdOutBindings {
   readonly y: Slice;
 }
 /** The override constants of kernels/ssd_out.wgsl (each optional: the WGSL default applies). */
-export type SsdOutOverrides = Record<never, never>;
+export interface SsdOutOverrides {
+  readonly P16?: number;
+}
 
 /** The uniform record of kernels/ssd_pass.wgsl: its `struct Params` fields by WGSL name. */
 export interface SsdPassParams {
@@ -646,6 +657,7 @@ export interface SsdStepBindings {
 /** The override constants of kernels/ssd_step.wgsl (each optional: the WGSL default applies). */
 export interface SsdStepOverrides {
   readonly WG?: number;
+  readonly P16?: number;
 }
 
 /** The uniform record of kernels/synthetic_uniform.wgsl: its `struct Params` fields by WGSL name. */

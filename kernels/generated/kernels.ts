@@ -66,7 +66,7 @@ export const KERNELS = {
       { name: "state", binding: 4, access: "read" },
       { name: "y", binding: 5, access: "read_write" },
     ],
-    overrides: { WG: 256 },
+    overrides: { WG: 256, P16: 0 },
     constants: {},
   },
   conv_state: {
@@ -111,7 +111,7 @@ export const KERNELS = {
       { name: "xout", binding: 8, access: "read_write" },
       { name: "epi", binding: 9, access: "read" },
     ],
-    overrides: { F16W: 0, Q: 0, PRO: 0, RES: 0, CONV: 0 },
+    overrides: { F16W: 0, Q: 0, PRO: 0, RES: 0, CONV: 0, P16: 0 },
     constants: {
       GEMM_TILE_M: 128,
       GEMM_TILE_N_WIDE: 128,
@@ -147,7 +147,7 @@ export const KERNELS = {
       { name: "Dv", binding: 8, access: "read" },
       { name: "hs", binding: 9, access: "read_write" },
     ],
-    overrides: { WG: 64, F16W: 0, Q: 0 },
+    overrides: { WG: 64, F16W: 0, Q: 0, P16: 0 },
     constants: { QBLOCK: 32 },
   },
   fused_ssd_step: {
@@ -174,7 +174,7 @@ export const KERNELS = {
       { name: "state", binding: 8, access: "read_write" },
       { name: "g", binding: 9, access: "read_write" },
     ],
-    overrides: { WG: 64 },
+    overrides: { WG: 64, P16: 0 },
     constants: { MAX_N: 256 },
   },
   gated_rms_norm: {
@@ -392,7 +392,7 @@ export const KERNELS = {
       { name: "bsum", binding: 5, access: "read_write" },
       { name: "dsum", binding: 6, access: "read_write" },
     ],
-    overrides: { NB: 16 },
+    overrides: { NB: 16, P16: 0 },
     constants: { SCAN_WG: 64, SCAN_TILE_TOKENS: 16, SCAN_MAX_STATES: 16, WG: 64, TT: 16, NBMAX: 16 },
   },
   selective_scan_combine: {
@@ -409,7 +409,7 @@ export const KERNELS = {
       { name: "hstart", binding: 4, access: "read_write" },
       { name: "state", binding: 5, access: "read_write" },
     ],
-    overrides: { WG: 256 },
+    overrides: { WG: 256, P16: 0 },
     constants: { PF: 8 },
   },
   selective_scan_output: {
@@ -444,7 +444,7 @@ export const KERNELS = {
       { name: "hs", binding: 8, access: "read_write" },
       { name: "y", binding: 9, access: "read_write" },
     ],
-    overrides: { NB: 16 },
+    overrides: { NB: 16, P16: 0 },
     constants: { SCAN_WG: 64, SCAN_TILE_TOKENS: 16, SCAN_MAX_STATES: 16, WG: 64, TT: 16, NBMAX: 16 },
   },
   splitk_reduce: {
@@ -505,7 +505,7 @@ export const KERNELS = {
       { name: "dtc", binding: 4, access: "read_write" },
       { name: "acs", binding: 5, access: "read_write" },
     ],
-    overrides: {},
+    overrides: { P16: 0 },
     constants: { WG: 256 },
   },
   ssd_out: {
@@ -533,7 +533,7 @@ export const KERNELS = {
       { name: "st", binding: 7, access: "read" },
       { name: "y", binding: 8, access: "read_write" },
     ],
-    overrides: {},
+    overrides: { P16: 0 },
     constants: { SSD_TILE: 64, SSD_TILE_K: 16, BM: 64, BK: 16 },
   },
   ssd_pass: {
@@ -608,7 +608,7 @@ export const KERNELS = {
       { name: "state", binding: 8, access: "read_write" },
       { name: "y", binding: 9, access: "read_write" },
     ],
-    overrides: { WG: 64 },
+    overrides: { WG: 64, P16: 0 },
     constants: {},
   },
   synthetic_uniform: {

@@ -272,7 +272,9 @@ async function expectedWeightBytes(dir: string, blockBytes: number | null): Prom
     }
     const quantized = blockBytes !== null && /\.(in_proj|x_proj|dt_proj|out_proj)\.weight$/.test(name) &&
       shape.length === 2 && shape[1] % 32 === 0;
-    bytes += quantized ? (numel / 32) * blockBytes : 4 * numel;
+    // A quantized model holds A (= −exp(A_log)), conv1d's weight and bias, and D in f16 (QUANTIZATION.md).
+    const half = blockBytes !== null && /\.(A_log|D|conv1d\.weight|conv1d\.bias)$/.test(name);
+    bytes += quantized ? (numel / 32) * blockBytes : (half ? 2 : 4) * numel;
   }
   return bytes;
 }

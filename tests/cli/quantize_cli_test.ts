@@ -13,6 +13,7 @@ import { dirSource } from "../../cli/fs_source.ts";
 import { fixtureDir } from "../_golden.ts";
 import { assertClose } from "../_assert.ts";
 import { cli } from "./_cli.ts";
+import { parseSafetensors } from "../../runtime/safetensors.ts";
 import type { HostMatrix, MambaWeights } from "../../runtime/weights.ts";
 
 const TOKENS = "1,7,42,3,200,17,5,99,12,64";
@@ -156,6 +157,46 @@ Deno.test("cli quantize / --weights: bad input exits 2 naming the flag, and writ
     const badW = await cli("logits", "--model", fx, "--tokens", "1,2", "--backend", "wasm", "--weights", "q3");
     assert.equal(badW.code, 2);
     assert.match(badW.stderr, /--weights must be one of f32, f16, q8, q4/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli quantize --params / --params: A_log, conv1d and D stored F16 (default) or F32, held as asked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "perfmamba-quantize-" });
+  try {
+    const fx = fixtureDir("mamba1-tiny");
+    const f32 = await loadWeights(dirSource(fx));
+    for (const params of ["f16", "f32"] as const) {
+      const out = `${dir}/q8-${params}`;
+      const r = await cli("quantize", "--model", fx, "--out", out, "--bits", "8", "--params", params);
+      assert.equal(r.code, 0, r.stderr);
+      const ckpt = await loadCheckpoint(dirSource(out));
+      assert.equal(ckpt.quantization?.param_dtype, params === "f16" ? "float16" : "float32");
+      const st = parseSafetensors(await Deno.readFile(`${out}/model.safetensors`), "model.safetensors");
+      for (const name of ["D", "conv1d.weight", "conv1d.bias"]) {
+        assert.equal(st.tensors.get(`backbone.layers.1.mixer.${name}`)!.dtype, params === "f16" ? "F16" : "F32");
+      }
+      assert.equal(st.tensors.get("backbone.layers.1.mixer.A_log")!.dtype, "F32"); // snapped, not a half
+      assert.equal(st.tensors.get("backbone.layers.1.mixer.dt_proj.bias")!.dtype, "F32");
+      const want = quantizeWeights(f32, { bits: 8, params });
+      assert.deepStrictEqual(toModelWeights(ckpt), want);
+      const record = JSON.parse(await Deno.readTextFile(`${out}/quantization.json`));
+      assert.equal(record.params, params);
+      assert.equal(record.weightBytes.after, hostWeightBytes(want));
+      // The folder runs as --weights q8 --params … does on the f32 checkpoint.
+      assert.deepStrictEqual(
+        await cliLogits("--model", out),
+        await cliLogits("--model", fx, "--weights", "q8", "--params", params),
+      );
+    }
+    // f16 saves 2 bytes per value of the four tensors: 2 layers · (128·16 + 128·4 + 128 + 128).
+    const bytes = async (p: string) =>
+      JSON.parse(await Deno.readTextFile(`${dir}/q8-${p}/quantization.json`)).weightBytes.after;
+    assert.equal((await bytes("f32")) - (await bytes("f16")), 2 * 2 * (128 * 16 + 128 * 4 + 128 + 128));
+    const bad = await cli("quantize", "--model", fx, "--out", `${dir}/x`, "--bits", "8", "--params", "bf16");
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--params must be one of f16, f32, got "bf16"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -116,7 +116,20 @@ Deno.test("quantizeWeights: the big matrices become ggml blocks; SSM parameters,
   assert(l0.arch === "mamba1" && isQuantized(l0.inProj) && isQuantized(l0.dtProj) && l0.dtProj.k === 32);
   assert.deepStrictEqual(l0.inProj.blocks, quantizeQ4_0(f0.inProj.data));
   assert.deepStrictEqual([l0.inProj.n, l0.inProj.k], f0.inProj.shape);
-  assert(l0.aLog === f0.aLog && l0.D === f0.D && l0.convWeight === f0.convWeight && l0.norm === f0.norm);
+  // conv1d's weight and bias, and D are rounded to f16 (the kernels read halves), A_log moved so that A = −exp(A_log)
+  // is the f16 nearest to the original A; dt_proj's bias and the norms are the input's own.
+  const half = (a: Float32Array) => new Float32Array(new Float16Array(a));
+  for (const [a, b] of [[l0.D, f0.D], [l0.convWeight, f0.convWeight], [l0.convBias, f0.convBias]]) {
+    assert.deepStrictEqual(a!.data, half(b!.data));
+    assert.notDeepStrictEqual(a!.data, b!.data); // the fixture's values are not halves already
+  }
+  const A = l0.aLog.data.map((v) => -Math.exp(v)), A0 = half(f0.aLog.data.map((v) => -Math.exp(v)));
+  assert(A.every((v, i) => Math.abs(v - A0[i]) <= 1e-6 * Math.abs(A0[i])), "A is the nearest f16 to the original A");
+  assert.notDeepStrictEqual(l0.aLog.data, f0.aLog.data);
+  assert.equal(q4.paramFormat, "f16");
+  assert(f0.arch === "mamba1" && l0.dtProjBias === f0.dtProjBias && l0.norm === f0.norm);
+  const keepF32 = quantizeWeights(f32, { bits: 4, params: "f32" });
+  assert(keepF32.layers[0].aLog === f0.aLog && keepF32.layers[0].D === f0.D && keepF32.paramFormat === "f32");
   assert(q4.embedding === f32.embedding && q4.normF === f32.normF);
   // The input is left as it was.
   assert.deepStrictEqual(quantizedMatrixNames(f32), []);
@@ -255,6 +268,7 @@ Deno.test("quantized checkpoint: safetensors codes + scales and quantization_con
         bits,
         block_size: 32,
         format,
+        param_dtype: "float16",
         modules_quantized: quantizedMatrixNames(q).map((n) =>
           n === "embedding" ? "backbone.embeddings" : `backbone.${n.replace(/^layers\.(\d+)\./, "layers.$1.mixer.")}`
         ).sort(),
@@ -266,7 +280,12 @@ Deno.test("quantized checkpoint: safetensors codes + scales and quantization_con
       assert.deepStrictEqual([inProj.dtype, inProj.shape], bits === 8 ? ["I8", [n, k]] : ["U8", [n, k / 2]]);
       assert.deepStrictEqual([scale.dtype, scale.shape], ["F16", [n, k / 32]]);
       assert.equal(st.tensors.get("backbone.layers.0.mixer.out_proj.weight")!.dtype, "F32"); // kept
+      for (const name of ["D", "conv1d.weight", "conv1d.bias"]) {
+        assert.equal(st.tensors.get(`backbone.layers.0.mixer.${name}`)!.dtype, "F16", name);
+      }
+      // A_log F32: the A_log whose A is a half is not a half itself.
       assert.equal(st.tensors.get("backbone.layers.0.mixer.A_log")!.dtype, "F32");
+      assert.equal(st.tensors.get("backbone.layers.0.norm.weight")!.dtype, "F32");
       const back = toModelWeights(await loadCheckpoint(memorySource(files)));
       assert.deepStrictEqual(back, { ...q, config: back.config });
       assert.deepStrictEqual(back.config, q.config);
@@ -407,3 +426,21 @@ for (const fixture of ["mamba1-tiny", "mamba2-tiny"]) {
     });
   }
 }
+
+Deno.test("quantized checkpoint written before param_dtype (F32 parameters, no key) loads holding them in f16", async () => {
+  const f32 = await loadWeights(dirSource(fixtureDir("mamba1-tiny")));
+  const old = checkpointFiles(quantizeWeights(f32, { bits: 8, params: "f32" }));
+  const cfg = JSON.parse(old["config.json"]);
+  assert.equal(cfg.quantization_config.param_dtype, "float32");
+  delete cfg.quantization_config.param_dtype; // as written before the key existed
+  const back = toModelWeights(await loadCheckpoint(memorySource({ ...old, "config.json": JSON.stringify(cfg) })));
+  // The default rule: rounded (A_log snapped) and held in f16, exactly as quantizing the f32 model today.
+  assert.deepStrictEqual(back, { ...quantizeWeights(f32, { bits: 8 }), config: back.config });
+  assert.equal(back.paramFormat, "f16");
+  // A param_dtype that is neither is an error naming the key.
+  cfg.quantization_config.param_dtype = "bfloat16";
+  await assert.rejects(
+    async () => toModelWeights(await loadCheckpoint(memorySource({ ...old, "config.json": JSON.stringify(cfg) }))),
+    /quantization_config\.param_dtype "bfloat16" is not supported \("float16" or "float32"\)/,
+  );
+});

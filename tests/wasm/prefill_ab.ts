@@ -8,7 +8,8 @@
  * as a GGUF of that type — every matrix, embedding / lm_head included, as llama.cpp's exports — and read back keeping
  * its blocks) on a chosen WASM quantized path (`--old-math` / `--new-math` int16 | int8 | exact; default the tree's
  * default). The two sides may be the same tree: `--old . --new . --old-math int16 --new-math int8 --length 1` is a
- * one-token (decode-sized) A/B of the two activation paths in one process. `--decode N` times N decode steps
+ * one-token (decode-sized) A/B of the two activation paths in one process. `--old-params` / `--new-params f32|f16`:
+ * how a quantized side holds A_log, conv1d and D (trees from the f16 parameters on; default f16 there). `--decode N` times N decode steps
  * (`step`, logits every token) after an untimed L-token prefill instead, and reports ms per token.
  * `--relaxed-simd on|off` picks the kernels' build on both sides (default auto: relaxed where the host has it).
  *
@@ -37,6 +38,8 @@ const { values } = parseArgs({
     "old-math": { type: "string" },
     "new-math": { type: "string" },
     "relaxed-simd": { type: "string", default: "auto" },
+    "old-params": { type: "string" },
+    "new-params": { type: "string" },
   },
 });
 const RELAXED: Record<string, boolean | "auto"> = { auto: "auto", on: true, off: false };
@@ -73,8 +76,16 @@ for (const [name, dir] of [["old", values.old], ["new", values.new]] as const) {
   let w = m.syntheticWeights(m.presetConfig(values.arch, "130m"), 1);
   const type = GGUF_TYPES[weights];
   if (type) w = m.toModelWeights(m.ggufCheckpoint(m.parseGguf(m.ggufFromWeights(w, { tensorType: type }), weights)));
+  // A quantized model's A_log, conv1d and D: f16 by default since they are held in f16; "f32" keeps them f32.
+  const params = values[`${name}-params`];
+  if (params === "f32") w = { ...w, paramFormat: "f32" };
+  else if (params !== undefined && params !== "f16") throw new Error(`--${name}-params: "${params}" is not f16 or f32`);
   const model: Model = m.MambaModel.load(w, backend);
-  runs.push({ name: `${name} ${weights}${math ? ` ${math}` : ""}`, model, backend });
+  runs.push({
+    name: `${name} ${weights}${math ? ` ${math}` : ""}${params ? ` params ${params}` : ""}`,
+    model,
+    backend,
+  });
   console.log(`${name} (${dir}, ${weights}): ${backend.description}`);
 }
 /** One timed run: the prefill's ms, or (--decode N) the N steps' ms per token after an untimed prefill. */

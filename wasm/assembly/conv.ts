@@ -1,6 +1,7 @@
 // deno-fmt-ignore-file -- AssemblyScript: `deno fmt` would drop the `@inline` decorators.
 // Causal depthwise conv1d with SiLU and a rolling conv state (Mamba's short convolution).
 
+import { halves4, paramAt } from "./half";
 import { fma4, loadLanes, silu4, storeLanes } from "./simd_math";
 
 /** Time steps per block of the convolution (see conv1d). */
@@ -12,7 +13,8 @@ const CONV_ROWS: i32 = 32;
  * (state ++ x[b]).
  *
  * x: (batch·seqLen, ·) with row stride xStride floats; w: (C, K); bias: (C) or 0; state: (batch, C, K−1);
- * out: (batch·seqLen, C); wt: scratch (K, C) that receives the transposed weights of [c0, c1).
+ * out: (batch·seqLen, C); wt: scratch (K + 1, C) that receives the transposed weights of [c0, c1), then (f16 bias)
+ * its bias as f32. half: bit 0 — w holds f16; bit 1 — bias holds f16 (each converted once per channel here).
  */
 export function conv1d(
   x: usize,
@@ -22,6 +24,7 @@ export function conv1d(
   state: usize,
   out: usize,
   wt: usize,
+  half: i32,
   C: i32,
   K: i32,
   batch: i32,
@@ -30,15 +33,36 @@ export function conv1d(
   c1: i32,
 ): void {
   if (seqLen == 1 && K == 4) {
-    conv1dStep4(x, xStride, w, bias, state, out, C, batch, c0, c1);
+    conv1dStep4(x, xStride, w, bias, half, state, out, C, batch, c0, c1);
     return;
   }
   const km1 = K - 1;
   // Transpose weights of the channel range: wt[j, c] = w[c, j] so 4 channels load as one vector.
-  for (let c = c0; c < c1; c++) {
-    for (let j = 0; j < K; j++) {
-      store<f32>(wt + ((<usize>(j * C + c)) << 2), load<f32>(w + ((<usize>(c * K + j)) << 2)));
+  const wHalf = (half & 1) != 0;
+  let cv = c0;
+  if (K == 4) {
+    // The usual width: 4 channels' 4 taps per 4×4 register transpose (each row one 16-byte f32 or 8-byte f16 load).
+    const cs = <usize>C << 2;
+    for (; cv + 4 <= c1; cv += 4) {
+      const dst = wt + (<usize>cv << 2);
+      if (wHalf) {
+        const src = w + (<usize>cv << 3);
+        transposeRows(dst, cs, halves4(src), halves4(src + 8), halves4(src + 16), halves4(src + 24));
+      } else {
+        const src = w + (<usize>cv << 4);
+        transposeRows(dst, cs, v128.load(src), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48));
+      }
     }
+  }
+  for (let c = cv; c < c1; c++) {
+    for (let j = 0; j < K; j++) {
+      store<f32>(wt + ((<usize>(j * C + c)) << 2), paramAt(w, <usize>(c * K + j), wHalf));
+    }
+  }
+  if ((half & 2) != 0 && bias != 0) {
+    const bt = wt + ((<usize>K * <usize>C) << 2);
+    for (let c = c0; c < c1; c++) store<f32>(bt + (<usize>c << 2), paramAt(bias, <usize>c, true));
+    bias = bt;
   }
   const xs = <usize>xStride << 2;
   const os = <usize>C << 2;
@@ -115,6 +139,17 @@ export function conv1d(
   }
 }
 
+/** dst[j·stride + 4l ..] ← lane j of r_l: rows r_l (channel l's 4 taps) to 4 tap vectors of 4 channels, stride apart. */
+// @ts-ignore: decorator
+@inline function transposeRows(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
 /** Lanes (1..4) of channels c.. at input time tt < 0, from the conv state: state[b, c + l, K−1+tt]. */
 // @ts-ignore: decorator
 @inline function stateLanes(sb: usize, c: i32, km1: i32, tt: i32, lanes: i32): v128 {
@@ -129,7 +164,7 @@ export function conv1d(
 }
 
 /**
- * conv1d's decode step (seqLen 1) for K = 4, reading the weights as they lie, (C, 4): per 4 channels, the rows of w
+ * conv1d's decode step (seqLen 1) for K = 4, reading the weights as they lie, (C, 4) f32 or f16 (half bit 0; the bias f16 with bit 1): per 4 channels, the rows of w
  * and of the state (12 consecutive floats) are 7 vector loads, transposed by shuffles into per-tap vectors over the 4
  * channels; the taps are summed in conv1d's order (bias, then fma4 over j = 0..3), so a step is bit-identical to
  * the same token inside a longer call. The rolled state is shuffled back into place: 3 stores. No transposed copy of
@@ -140,6 +175,7 @@ function conv1dStep4(
   xStride: i32,
   w: usize,
   bias: usize,
+  half: i32,
   state: usize,
   out: usize,
   C: i32,
@@ -147,6 +183,7 @@ function conv1dStep4(
   c0: i32,
   c1: i32,
 ): void {
+  const wHalf = (half & 1) != 0, bHalf = (half & 2) != 0;
   for (let b = 0; b < batch; b++) {
     const xb = x + ((<usize>b * <usize>xStride) << 2);
     const ob = out + ((<usize>b * <usize>C) << 2);
@@ -155,9 +192,15 @@ function conv1dStep4(
     for (; c + 4 <= c1; c += 4) {
       const co = <usize>c << 2;
       const sp = sb + <usize>c * 12;
-      const wp = w + (co << 2);
-      // Weights: rows w[c+i, 0..3] → taps wj = w[c..c+3, j].
-      const W0 = v128.load(wp), W1 = v128.load(wp, 16), W2 = v128.load(wp, 32), W3 = v128.load(wp, 48);
+      // Weights: rows w[c+i, 0..3] (f32, or f16 converted as loaded) → taps wj = w[c..c+3, j].
+      let W0: v128, W1: v128, W2: v128, W3: v128;
+      if (wHalf) {
+        const wp = w + (co << 1);
+        W0 = halves4(wp); W1 = halves4(wp + 8); W2 = halves4(wp + 16); W3 = halves4(wp + 24);
+      } else {
+        const wp = w + (co << 2);
+        W0 = v128.load(wp); W1 = v128.load(wp, 16); W2 = v128.load(wp, 32); W3 = v128.load(wp, 48);
+      }
       const ta = v128.shuffle<f32>(W0, W1, 0, 4, 1, 5), tb = v128.shuffle<f32>(W2, W3, 0, 4, 1, 5);
       const tc = v128.shuffle<f32>(W0, W1, 2, 6, 3, 7), td = v128.shuffle<f32>(W2, W3, 2, 6, 3, 7);
       // State: 12 floats s[c+i, j] at 3i + j → columns sj = s[c..c+3, j].
@@ -166,7 +209,7 @@ function conv1dStep4(
       const s1 = v128.shuffle<f32>(v128.shuffle<f32>(S0, S1, 1, 4, 7, 7), S2, 0, 1, 2, 6);
       const s2 = v128.shuffle<f32>(v128.shuffle<f32>(S0, S1, 2, 5, 5, 5), S2, 0, 1, 4, 7);
       const xv = v128.load(xb + co);
-      let acc = bias == 0 ? f32x4.splat(0.0) : v128.load(bias + co);
+      let acc = bias == 0 ? f32x4.splat(0.0) : bHalf ? halves4(bias + (<usize>c << 1)) : v128.load(bias + co);
       acc = fma4(v128.shuffle<f32>(ta, tb, 0, 1, 4, 5), s0, acc);
       acc = fma4(v128.shuffle<f32>(ta, tb, 2, 3, 6, 7), s1, acc);
       acc = fma4(v128.shuffle<f32>(tc, td, 0, 1, 4, 5), s2, acc);
@@ -182,13 +225,13 @@ function conv1dStep4(
     for (; c < c1; c++) {
       const co = <usize>c << 2;
       const sp = sb + <usize>c * 12;
-      const wp = w + (co << 2);
+      const wi = <usize>c * 4;
       const s1 = load<f32>(sp, 4), s2 = load<f32>(sp, 8), xc = load<f32>(xb + co);
-      let acc = f32x4.splat(bias == 0 ? 0.0 : load<f32>(bias + co));
-      acc = fma4(f32x4.splat(load<f32>(wp)), f32x4.splat(load<f32>(sp)), acc);
-      acc = fma4(f32x4.splat(load<f32>(wp, 4)), f32x4.splat(s1), acc);
-      acc = fma4(f32x4.splat(load<f32>(wp, 8)), f32x4.splat(s2), acc);
-      acc = fma4(f32x4.splat(load<f32>(wp, 12)), f32x4.splat(xc), acc);
+      let acc = f32x4.splat(bias == 0 ? 0.0 : paramAt(bias, <usize>c, bHalf));
+      acc = fma4(f32x4.splat(paramAt(w, wi, wHalf)), f32x4.splat(load<f32>(sp)), acc);
+      acc = fma4(f32x4.splat(paramAt(w, wi + 1, wHalf)), f32x4.splat(s1), acc);
+      acc = fma4(f32x4.splat(paramAt(w, wi + 2, wHalf)), f32x4.splat(s2), acc);
+      acc = fma4(f32x4.splat(paramAt(w, wi + 3, wHalf)), f32x4.splat(xc), acc);
       store<f32>(ob + co, f32x4.extract_lane(silu4(acc), 0));
       store<f32>(sp, s1);
       store<f32>(sp, s2, 4);

@@ -8,6 +8,7 @@
 // Every weight is dequantized in registers to the exact f32 value d·q (an f16 times an integer of ≤ 8 bits is
 // exact in f32), so results differ from the f32 kernels' on the dequantized matrix only by summation order.
 
+import { finiteHalfToFloat4, halfToFloat, halfToFloat4 } from "./half";
 import { PANEL, tile4x8 } from "./linear";
 
 /** Format code of Q8_0 blocks (the backend passes it as `format`). */
@@ -35,38 +36,6 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 // @ts-ignore: decorator
 @inline function scalesOf(w: usize, n: i32, nb: i32, format: i32): usize {
   return w + <usize>n * <usize>nb * blockBytes(format);
-}
-
-/** f16 bits → f32 (exact, subnormals included; ±inf and NaN kept). */
-// @ts-ignore: decorator
-@inline function halfToFloat(h: u32): f32 {
-  const bits = (h & 0x7fff) << 13;
-  // A normal or subnormal half shifted into f32's field is the value · 2^−112: scale back exactly.
-  let v = reinterpret<f32>(bits) * <f32>5.192296858534828e33;
-  if ((h & 0x7c00) == 0x7c00) v = reinterpret<f32>(bits | 0x70000000);
-  return (h & 0x8000) != 0 ? -v : v;
-}
-
-/** Four f16 scales (the low 16 bits of each i32 lane) → f32x4, as {@link halfToFloat}. */
-// @ts-ignore: decorator
-@inline function halfToFloat4(h: v128): v128 {
-  const bits = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  let v = f32x4.mul(bits, f32x4.splat(<f32>5.192296858534828e33));
-  const special = i32x4.eq(v128.and(h, i32x4.splat(0x7c00)), i32x4.splat(0x7c00));
-  v = v128.bitselect(v128.or(bits, i32x4.splat(0x70000000)), v, special);
-  return v128.or(v, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
-}
-
-/**
- * Four FINITE f16 scales, sign-extended to i32 lanes, → f32x4 in three operations (the integer paths' scale
- * conversion was a fifth of their instructions): shifted left by 13, a lane holds the half's sign in bit 31 (copies in
- * 28..30, cleared by the mask), its exponent in f32's low five exponent bits and its mantissa at the top of f32's —
- * the value · 2^−112, normal or subnormal, scaled back exactly. ±inf / NaN would come out finite: the backend sends
- * matrices with such scales to the exact path (wasm/ops.ts), so these kernels never see one.
- */
-// @ts-ignore: decorator
-@inline function finiteHalfToFloat4(h: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffffff)), f32x4.splat(<f32>5.192296858534828e33));
 }
 
 /** The finite scales of the blocks at b0..b3 as f32x4 ({@link finiteHalfToFloat4}). */

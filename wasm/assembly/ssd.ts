@@ -10,6 +10,7 @@
 // plus y += Dskip[h]·x. During the chunked kernel the state of each head is kept transposed, hT[n][p], so every
 // product above vectorises over p without horizontal sums.
 
+import { paramAt } from "./half";
 import { exp4, expf, fma4, hsum, loadLanes, softplusf, storeLanes } from "./simd_math";
 
 /** Floats rounded up to a multiple of 4 (16-byte aligned sub-buffers). */
@@ -58,7 +59,8 @@ function transposeInPlace(p: usize, rows: i32, cols: i32, tmp: usize): void {
 /**
  * Chunked SSD for heads [h0, h1) of every sequence (requires seqLen ≥ 1; used for seqLen ≥ 2).
  * x: (batch·seqLen, ·) stride xS (head h at column h·P); dt: stride dtS (column h); B, C: strides bS, cS
- * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P).
+ * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P). half: bit 0 —
+ * A holds f16 (converted once per head); bit 1 — Dskip holds f16.
  * scratch: ssd_scratch_bytes(Q, P, N), 16-byte aligned, private to the calling thread.
  *
  * The chunk's B, C (per group) and x (per head) are first copied to contiguous scratch: the activation rows are
@@ -76,6 +78,7 @@ export function ssd_chunked(
   C: usize,
   cS: i32,
   Dskip: usize,
+  half: i32,
   state: usize,
   out: usize,
   H: i32,
@@ -128,8 +131,8 @@ export function ssd_chunked(
             dt + (<usize>h << 2),
             dtS,
             load<f32>(dtBias + (<usize>h << 2)),
-            load<f32>(A + (<usize>h << 2)),
-            load<f32>(Dskip + (<usize>h << 2)),
+            paramAt(A, <usize>h, (half & 1) != 0),
+            paramAt(Dskip, <usize>h, (half & 2) != 0),
             state + <usize>(b * H + h) * stateHead,
             out + ((<usize>r0 * <usize>(H * P) + <usize>(h * P)) << 2),
             H * P,
@@ -156,8 +159,8 @@ export function ssd_chunked(
           dt + (<usize>h << 2),
           dtS,
           load<f32>(dtBias + (<usize>h << 2)),
-          load<f32>(A + (<usize>h << 2)),
-          load<f32>(Dskip + (<usize>h << 2)),
+          paramAt(A, <usize>h, (half & 1) != 0),
+          paramAt(Dskip, <usize>h, (half & 2) != 0),
           state + <usize>(b * H + h) * stateHead,
           out + ((<usize>r0 * <usize>(H * P) + <usize>(h * P)) << 2),
           H * P,
@@ -632,6 +635,7 @@ export function ssd_step(
   C: usize,
   cS: i32,
   Dskip: usize,
+  half: i32,
   state: usize,
   out: usize,
   H: i32,
@@ -651,8 +655,8 @@ export function ssd_step(
       const ho = <usize>h << 2;
       let v = softplusf(load<f32>(dt + ((<usize>b * <usize>dtS) << 2) + ho) + load<f32>(dtBias + ho));
       v = min(max(v, dtMin), dtMax);
-      const dA = f32x4.splat(expf(v * load<f32>(A + ho)));
-      const dsk = load<f32>(Dskip + ho);
+      const dA = f32x4.splat(expf(v * paramAt(A, <usize>h, (half & 1) != 0)));
+      const dsk = paramAt(Dskip, <usize>h, (half & 2) != 0);
       const bp = B + ((<usize>b * <usize>bS + <usize>(g * N)) << 2);
       const cp = C + ((<usize>b * <usize>cS + <usize>(g * N)) << 2);
       const xp = x + ((<usize>b * <usize>xS + <usize>(h * P)) << 2);

@@ -171,6 +171,8 @@ export interface Conv1dArgs {
   /** `usize` */
   wt: number;
   /** `i32` */
+  half: number;
+  /** `i32` */
   C: number;
   /** `i32` */
   K: number;
@@ -328,6 +330,8 @@ export interface SelectiveScanArgs {
   cS: number;
   /** `usize` */
   Dskip: number;
+  /** `i32` */
+  half: number;
   /** `usize` */
   z: number;
   /** `i32` */
@@ -376,6 +380,8 @@ export interface SsdChunkedArgs {
   cS: number;
   /** `usize` */
   Dskip: number;
+  /** `i32` */
+  half: number;
   /** `usize` */
   state: number;
   /** `usize` */
@@ -440,6 +446,8 @@ export interface SsdStepArgs {
   cS: number;
   /** `usize` */
   Dskip: number;
+  /** `i32` */
+  half: number;
   /** `usize` */
   state: number;
   /** `usize` */
@@ -537,9 +545,10 @@ export interface KernelExports {
    * (state ++ x[b]).
    *
    * x: (batch·seqLen, ·) with row stride xStride floats; w: (C, K); bias: (C) or 0; state: (batch, C, K−1);
-   * out: (batch·seqLen, C); wt: scratch (K, C) that receives the transposed weights of [c0, c1).
+   * out: (batch·seqLen, C); wt: scratch (K + 1, C) that receives the transposed weights of [c0, c1), then (f16 bias)
+   * its bias as f32. half: bit 0 — w holds f16; bit 1 — bias holds f16 (each converted once per channel here).
    */
-  conv1d(x: number, xStride: number, w: number, bias: number, state: number, out: number, wt: number, C: number, K: number, batch: number, seqLen: number, c0: number, c1: number): void;
+  conv1d(x: number, xStride: number, w: number, bias: number, state: number, out: number, wt: number, half: number, C: number, K: number, batch: number, seqLen: number, c0: number, c1: number): void;
   /**
    * Bytes of one row of quantized activations for inner size k: k/32 blocks of 32 i16 codes (64 bytes each), then the
    * k/32 f32 scales dx, then the k/32 i32 values 8·Σ qx, padded to a multiple of 16 bytes.
@@ -591,27 +600,29 @@ export interface KernelExports {
    *
    * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
    * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
+   * half: bit 0 — A holds f16 (converted as it is gathered, once per channel and state per call); bit 1 — Dskip f16.
    * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
    * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
    */
-  selective_scan(u: number, uS: number, delta: number, dS: number, A: number, B: number, bS: number, C: number, cS: number, Dskip: number, z: number, zS: number, state: number, out: number, D: number, N: number, batch: number, seqLen: number, d0: number, d1: number, scratch: number): void;
+  selective_scan(u: number, uS: number, delta: number, dS: number, A: number, B: number, bS: number, C: number, cS: number, Dskip: number, half: number, z: number, zS: number, state: number, out: number, D: number, N: number, batch: number, seqLen: number, d0: number, d1: number, scratch: number): void;
   /**
    * Chunked SSD for heads [h0, h1) of every sequence (requires seqLen ≥ 1; used for seqLen ≥ 2).
    * x: (batch·seqLen, ·) stride xS (head h at column h·P); dt: stride dtS (column h); B, C: strides bS, cS
-   * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P).
+   * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P). half: bit 0 —
+   * A holds f16 (converted once per head); bit 1 — Dskip holds f16.
    * scratch: ssd_scratch_bytes(Q, P, N), 16-byte aligned, private to the calling thread.
    *
    * The chunk's B, C (per group) and x (per head) are first copied to contiguous scratch: the activation rows are
    * several KiB apart, and walking them directly maps every row onto the same few L1 sets.
    */
-  ssd_chunked(x: number, xS: number, dt: number, dtS: number, dtBias: number, A: number, B: number, bS: number, C: number, cS: number, Dskip: number, state: number, out: number, H: number, P: number, G: number, N: number, batch: number, seqLen: number, Q: number, dtMin: number, dtMax: number, h0: number, h1: number, scratch: number): void;
+  ssd_chunked(x: number, xS: number, dt: number, dtS: number, dtBias: number, A: number, B: number, bS: number, C: number, cS: number, Dskip: number, half: number, state: number, out: number, H: number, P: number, G: number, N: number, batch: number, seqLen: number, Q: number, dtMin: number, dtMax: number, h0: number, h1: number, scratch: number): void;
   /** Scratch bytes the chunked kernel needs per thread for chunk Q, head dim P and state N. */
   ssd_scratch_bytes(Q: number, P: number, N: number): number;
   /**
    * Recurrent SSD step for heads [h0, h1), one token per sequence (rows = batch): h = exp(dt'·A)·h + dt'·x·B,
    * y = C·h + D·x. Same argument layout as ssd_chunked; state stays (batch, H, P, N).
    */
-  ssd_step(x: number, xS: number, dt: number, dtS: number, dtBias: number, A: number, B: number, bS: number, C: number, cS: number, Dskip: number, state: number, out: number, H: number, P: number, G: number, N: number, batch: number, dtMin: number, dtMax: number, h0: number, h1: number): void;
+  ssd_step(x: number, xS: number, dt: number, dtS: number, dtBias: number, A: number, B: number, bS: number, C: number, cS: number, Dskip: number, half: number, state: number, out: number, H: number, P: number, G: number, N: number, batch: number, dtMin: number, dtMax: number, h0: number, h1: number): void;
 }
 
 /** The kernels taking named argument records (see {@link bindKernels}). */
@@ -660,7 +671,8 @@ export interface Kernels {
    * (state ++ x[b]).
    *
    * x: (batch·seqLen, ·) with row stride xStride floats; w: (C, K); bias: (C) or 0; state: (batch, C, K−1);
-   * out: (batch·seqLen, C); wt: scratch (K, C) that receives the transposed weights of [c0, c1).
+   * out: (batch·seqLen, C); wt: scratch (K + 1, C) that receives the transposed weights of [c0, c1), then (f16 bias)
+   * its bias as f32. half: bit 0 — w holds f16; bit 1 — bias holds f16 (each converted once per channel here).
    */
   conv1d(args: Conv1dArgs): void;
   /**
@@ -714,6 +726,7 @@ export interface Kernels {
    *
    * u, delta, z: (batch·seqLen, ·) with row strides uS, dS, zS floats; B, C: (batch·seqLen, ·) with strides bS, cS
    * (N values from the pointer); A: (D, N); Dskip: (D); state: (batch, D, N); out: (batch·seqLen, D).
+   * half: bit 0 — A holds f16 (converted as it is gathered, once per channel and state per call); bit 1 — Dskip f16.
    * scratch: SCAN_SCRATCH_BYTES_PER_STATE·N bytes, 16-byte aligned, private to the calling thread (h and A transposed to [N][4 lanes]).
    * (Vectorising over n instead, for decode, measured 2× slower: softplus and SiLU then run once per channel.)
    */
@@ -721,7 +734,8 @@ export interface Kernels {
   /**
    * Chunked SSD for heads [h0, h1) of every sequence (requires seqLen ≥ 1; used for seqLen ≥ 2).
    * x: (batch·seqLen, ·) stride xS (head h at column h·P); dt: stride dtS (column h); B, C: strides bS, cS
-   * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P).
+   * (group g at column g·N); dtBias, A, Dskip: (H); state: (batch, H, P, N); out: (batch·seqLen, H·P). half: bit 0 —
+   * A holds f16 (converted once per head); bit 1 — Dskip holds f16.
    * scratch: ssd_scratch_bytes(Q, P, N), 16-byte aligned, private to the calling thread.
    *
    * The chunk's B, C (per group) and x (per head) are first copied to contiguous scratch: the activation rows are
@@ -779,7 +793,7 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   linear: ["x", "xStride", "k", "w", "n", "bias", "out", "outStride", "r0", "r1", "p0", "p1"],
   pack_panels: ["src", "rows", "k", "dst"],
   stream_sum: ["p", "bytes"],
-  conv1d: ["x", "xStride", "w", "bias", "state", "out", "wt", "C", "K", "batch", "seqLen", "c0", "c1"],
+  conv1d: ["x", "xStride", "w", "bias", "state", "out", "wt", "half", "C", "K", "batch", "seqLen", "c0", "c1"],
   act_row_bytes: ["k"],
   embed_q: ["ids", "count", "w", "format", "n", "k", "out"],
   linear_q: ["x", "xStride", "k", "w", "format", "n", "bias", "out", "outStride", "r0", "r1", "j0", "j1", "scratch"],
@@ -788,14 +802,14 @@ export const KERNEL_PARAMS: { readonly [K in KernelName]: readonly (keyof Kernel
   linear_qa_scratch_bytes: ["k"],
   quantize_act: ["x", "xStride", "rows", "k", "format", "mode", "dst"],
   relaxed_simd: [],
-  selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
-  ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
+  selective_scan: ["u", "uS", "delta", "dS", "A", "B", "bS", "C", "cS", "Dskip", "half", "z", "zS", "state", "out", "D", "N", "batch", "seqLen", "d0", "d1", "scratch"],
+  ssd_chunked: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "half", "state", "out", "H", "P", "G", "N", "batch", "seqLen", "Q", "dtMin", "dtMax", "h0", "h1", "scratch"],
   ssd_scratch_bytes: ["Q", "P", "N"],
-  ssd_step: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "state", "out", "H", "P", "G", "N", "batch", "dtMin", "dtMax", "h0", "h1"],
+  ssd_step: ["x", "xS", "dt", "dtS", "dtBias", "A", "B", "bS", "C", "cS", "Dskip", "half", "state", "out", "H", "P", "G", "N", "batch", "dtMin", "dtMax", "h0", "h1"],
 };
 
 /** The most parameters of one kernel (`ssd_chunked`). */
-export const MAX_KERNEL_PARAMS = 25;
+export const MAX_KERNEL_PARAMS = 26;
 
 /** Turns each kernel's argument record into its positional argument list, in source order. */
 const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } = {
@@ -809,7 +823,7 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   linear: (a) => [a.x, a.xStride, a.k, a.w, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.p0, a.p1],
   pack_panels: (a) => [a.src, a.rows, a.k, a.dst],
   stream_sum: (a) => [a.p, a.bytes],
-  conv1d: (a) => [a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1],
+  conv1d: (a) => [a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.half, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1],
   act_row_bytes: (a) => [a.k],
   embed_q: (a) => [a.ids, a.count, a.w, a.format, a.n, a.k, a.out],
   linear_q: (a) => [a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch],
@@ -818,10 +832,10 @@ const ARG_LISTS: { readonly [K in KernelName]: (a: KernelArgs[K]) => number[] } 
   linear_qa_scratch_bytes: (a) => [a.k],
   quantize_act: (a) => [a.x, a.xStride, a.rows, a.k, a.format, a.mode, a.dst],
   relaxed_simd: (a) => [],
-  selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
-  ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
+  selective_scan: (a) => [a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.half, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch],
+  ssd_chunked: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.half, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch],
   ssd_scratch_bytes: (a) => [a.Q, a.P, a.N],
-  ssd_step: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.dtMin, a.dtMax, a.h0, a.h1],
+  ssd_step: (a) => [a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.half, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.dtMin, a.dtMax, a.h0, a.h1],
 };
 
 /** The positional arguments (source order) of a call of kernel `name` with the named `args`. */
@@ -842,7 +856,7 @@ export function bindKernels(e: KernelExports): Kernels {
     linear: (a) => e.linear(a.x, a.xStride, a.k, a.w, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.p0, a.p1),
     pack_panels: (a) => e.pack_panels(a.src, a.rows, a.k, a.dst),
     stream_sum: (a) => e.stream_sum(a.p, a.bytes),
-    conv1d: (a) => e.conv1d(a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1),
+    conv1d: (a) => e.conv1d(a.x, a.xStride, a.w, a.bias, a.state, a.out, a.wt, a.half, a.C, a.K, a.batch, a.seqLen, a.c0, a.c1),
     act_row_bytes: (a) => e.act_row_bytes(a.k),
     embed_q: (a) => e.embed_q(a.ids, a.count, a.w, a.format, a.n, a.k, a.out),
     linear_q: (a) => e.linear_q(a.x, a.xStride, a.k, a.w, a.format, a.n, a.bias, a.out, a.outStride, a.r0, a.r1, a.j0, a.j1, a.scratch),
@@ -851,10 +865,10 @@ export function bindKernels(e: KernelExports): Kernels {
     linear_qa_scratch_bytes: (a) => e.linear_qa_scratch_bytes(a.k),
     quantize_act: (a) => e.quantize_act(a.x, a.xStride, a.rows, a.k, a.format, a.mode, a.dst),
     relaxed_simd: (a) => e.relaxed_simd(),
-    selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
-    ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
+    selective_scan: (a) => e.selective_scan(a.u, a.uS, a.delta, a.dS, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.half, a.z, a.zS, a.state, a.out, a.D, a.N, a.batch, a.seqLen, a.d0, a.d1, a.scratch),
+    ssd_chunked: (a) => e.ssd_chunked(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.half, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.seqLen, a.Q, a.dtMin, a.dtMax, a.h0, a.h1, a.scratch),
     ssd_scratch_bytes: (a) => e.ssd_scratch_bytes(a.Q, a.P, a.N),
-    ssd_step: (a) => e.ssd_step(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.dtMin, a.dtMax, a.h0, a.h1),
+    ssd_step: (a) => e.ssd_step(a.x, a.xS, a.dt, a.dtS, a.dtBias, a.A, a.B, a.bS, a.C, a.cS, a.Dskip, a.half, a.state, a.out, a.H, a.P, a.G, a.N, a.batch, a.dtMin, a.dtMax, a.h0, a.h1),
   };
 }
 
