@@ -520,4 +520,13 @@ export const MUTANTS: Mutant[] = [
     why: "the profiler and info count a quantized model's f16 A_log, conv1d and D at 4 bytes (issue 16's ratio wrong)",
     killedBy: ["tests/runtime/half_params_test.ts"],
   },
+  {
+    name: "nonfinite-scale-integer-path",
+    file: "wasm/ops.ts",
+    find: `if (this.#quantActivations !== "f32" && !this.#nonFiniteScale.has(m)) {`,
+    replace: `if (this.#quantActivations !== "f32") {`,
+    why: "a quantized matrix with an inf / NaN block scale runs the integer kernels, whose scale conversion assumes " +
+      "finite scales (inf comes out as 65536·1.m)",
+    killedBy: ["tests/wasm/quant_activations_test.ts"],
+  },
 ];
