@@ -2,7 +2,7 @@
 // Causal depthwise conv1d with SiLU and a rolling conv state (Mamba's short convolution).
 
 import { halves4, paramAt } from "./half";
-import { fma4, loadLanes, silu4, storeLanes } from "./simd_math";
+import { fma4, loadLanes, silu4, storeLanes, storeTransposed4 } from "./simd_math";
 
 /** Time steps per block of the convolution (see conv1d). */
 const CONV_ROWS: i32 = 32;
@@ -47,10 +47,10 @@ export function conv1d(
       const dst = wt + (<usize>cv << 2);
       if (wHalf) {
         const src = w + (<usize>cv << 3);
-        transposeRows(dst, cs, halves4(src), halves4(src + 8), halves4(src + 16), halves4(src + 24));
+        storeTransposed4(dst, cs, halves4(src), halves4(src + 8), halves4(src + 16), halves4(src + 24));
       } else {
         const src = w + (<usize>cv << 4);
-        transposeRows(dst, cs, v128.load(src), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48));
+        storeTransposed4(dst, cs, v128.load(src), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48));
       }
     }
   }
@@ -137,17 +137,6 @@ export function conv1d(
       }
     }
   }
-}
-
-/** dst[j·stride + 4l ..] ← lane j of r_l: rows r_l (channel l's 4 taps) to 4 tap vectors of 4 channels, stride apart. */
-// @ts-ignore: decorator
-@inline function transposeRows(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
-  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 /** Lanes (1..4) of channels c.. at input time tt < 0, from the conv state: state[b, c + l, K−1+tt]. */

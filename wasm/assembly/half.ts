@@ -13,7 +13,7 @@
   return (h & 0x8000) != 0 ? -v : v;
 }
 
-/** Four f16 scales (the low 16 bits of each i32 lane) → f32x4, as {@link halfToFloat}. */
+/** Four f16 scales (the low 16 bits of each i32 lane; the upper ones are ignored) → f32x4, as {@link halfToFloat}. */
 // @ts-ignore: decorator
 @inline export function halfToFloat4(h: v128): v128 {
   const bits = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);

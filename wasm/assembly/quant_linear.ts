@@ -38,24 +38,25 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   return w + <usize>n * <usize>nb * blockBytes(format);
 }
 
-/** The finite scales of the blocks at b0..b3 as f32x4 ({@link finiteHalfToFloat4}). */
+/** The f16 scales of the blocks at b0..b3, sign-extended to i32 lanes (both conversions below take that). */
 // @ts-ignore: decorator
-@inline function finiteScales4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
+@inline function scaleLanes4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
   let h = i32x4.splat(<i32>load<i16>(b0));
   h = i32x4.replace_lane(h, 1, <i32>load<i16>(b1));
   h = i32x4.replace_lane(h, 2, <i32>load<i16>(b2));
-  h = i32x4.replace_lane(h, 3, <i32>load<i16>(b3));
-  return finiteHalfToFloat4(h);
+  return i32x4.replace_lane(h, 3, <i32>load<i16>(b3));
 }
 
-/** The scales of the blocks at b0..b3 as f32x4. */
+/** The finite scales of the blocks at b0..b3 as f32x4 ({@link finiteHalfToFloat4}). */
+// @ts-ignore: decorator
+@inline function finiteScales4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
+  return finiteHalfToFloat4(scaleLanes4(b0, b1, b2, b3));
+}
+
+/** The scales of the blocks at b0..b3 as f32x4 (±inf and NaN kept: {@link halfToFloat4} masks the sign bits off). */
 // @ts-ignore: decorator
 @inline function scales4(b0: usize, b1: usize, b2: usize, b3: usize): v128 {
-  let h = i32x4.splat(<i32>load<u16>(b0));
-  h = i32x4.replace_lane(h, 1, <i32>load<u16>(b1));
-  h = i32x4.replace_lane(h, 2, <i32>load<u16>(b2));
-  h = i32x4.replace_lane(h, 3, <i32>load<u16>(b3));
-  return halfToFloat4(h);
+  return halfToFloat4(scaleLanes4(b0, b1, b2, b3));
 }
 
 /** The signed codes of elements 0..15 of the block at bp, as i8x16. */

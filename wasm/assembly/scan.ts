@@ -2,7 +2,7 @@
 // Mamba-1 selective scan, vectorised over 4 channels d at a time (any state size N, no horizontal sums).
 
 import { halves4, paramAt, paramLanes } from "./half";
-import { exp4, fma4, hsum, loadLanes, silu4, softplus4, storeLanes } from "./simd_math";
+import { exp4, fma4, hsum, loadLanes, silu4, softplus4, storeLanes, storeTransposed4 } from "./simd_math";
 
 /** Scratch bytes of selective_scan per state dimension n, per thread: h and A of 4 channels, 2 × 4 f32. */
 export const SCAN_SCRATCH_BYTES_PER_STATE: i32 = 32;
@@ -64,7 +64,7 @@ export function selective_scan(
         if (aHalf) {
           // Each channel's 4 states as one vector, transposed in registers.
           const a0 = A + ((<usize>d * <usize>N + <usize>n) << 1), hb = <usize>N << 1;
-          transpose4Regs(an, halves4(a0), halves4(a0 + hb), halves4(a0 + 2 * hb), halves4(a0 + 3 * hb));
+          storeTransposed4(an, 16, halves4(a0), halves4(a0 + hb), halves4(a0 + 2 * hb), halves4(a0 + 3 * hb));
         } else transpose4To(an, ab + (<usize>n << 2), nb);
       }
       for (let n = n4; n < N; n++) {
@@ -166,28 +166,11 @@ export function selective_scan(
  */
 // @ts-ignore: decorator
 @inline function transpose4To(dst: usize, src: usize, stride: usize): void {
-  transpose4Regs(dst, v128.load(src), v128.load(src + stride), v128.load(src + 2 * stride), v128.load(src + 3 * stride));
-}
-
-/** dst[j][l] = lane j of r_l: four rows in registers → 4 contiguous column vectors at dst. */
-// @ts-ignore: decorator
-@inline function transpose4Regs(dst: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
-  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(dst, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
-  v128.store(dst, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
-  v128.store(dst, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+  storeTransposed4(dst, 16, v128.load(src), v128.load(src + stride), v128.load(src + 2 * stride), v128.load(src + 3 * stride));
 }
 
 /** The inverse of {@link transpose4To}: dst[l·stride + j] = src[j][l]. */
 // @ts-ignore: decorator
 @inline function transpose4From(dst: usize, stride: usize, src: usize): void {
-  const r0 = v128.load(src), r1 = v128.load(src, 16), r2 = v128.load(src, 32), r3 = v128.load(src, 48);
-  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+  storeTransposed4(dst, stride, v128.load(src), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48));
 }

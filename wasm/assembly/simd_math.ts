@@ -133,6 +133,20 @@ const ROUND_MAGIC: f32 = 12582912.0;
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
+/**
+ * A 4×4 transpose in registers: column j of the rows r0..r3 (lane j of each) stored as one vector at dst + j·stride
+ * bytes — rows of 4 channels' values to per-value vectors over the channels, or back.
+ */
+// @ts-ignore: decorator
+@inline export function storeTransposed4(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
 /** Load `lanes` (1..4) consecutive floats at p, zero in the other lanes. */
 // @ts-ignore: decorator
 @inline export function loadLanes(p: usize, lanes: i32): v128 {

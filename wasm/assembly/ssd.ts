@@ -11,7 +11,7 @@
 // product above vectorises over p without horizontal sums.
 
 import { paramAt } from "./half";
-import { exp4, expf, fma4, hsum, loadLanes, softplusf, storeLanes } from "./simd_math";
+import { exp4, expf, fma4, hsum, loadLanes, softplusf, storeLanes, storeTransposed4 } from "./simd_math";
 
 /** Floats rounded up to a multiple of 4 (16-byte aligned sub-buffers). */
 // @ts-ignore: decorator
@@ -37,14 +37,8 @@ function transposeInPlace(p: usize, rows: i32, cols: i32, tmp: usize): void {
     for (let r = 0; r < rows; r += 4) {
       for (let c = 0; c < cols; c += 4) {
         const s = tmp + <usize>r * rs + (<usize>c << 2);
-        const a0 = v128.load(s), a1 = v128.load(s + rs), a2 = v128.load(s + 2 * rs), a3 = v128.load(s + 3 * rs);
-        const t0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
         const d = p + <usize>c * ds + (<usize>r << 2);
-        v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-        v128.store(d + ds, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-        v128.store(d + 2 * ds, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-        v128.store(d + 3 * ds, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        storeTransposed4(d, ds, v128.load(s), v128.load(s + rs), v128.load(s + 2 * rs), v128.load(s + 3 * rs));
       }
     }
     return;
