@@ -115,15 +115,17 @@ function mallocAdvised(lib: Deno.DynamicLibrary<typeof LIBC>): boolean | null {
  * nothing against it; returns (the reason) only when it did not. Call it first, before any output.
  */
 export function relaunchWithHugePages(): string {
-  let thpMode: string | null = null, tunables: string | undefined, optOut: string | undefined;
+  let thpMode: string | null = null, tunables: string | undefined, optOut: string | undefined, tries = 0;
   try {
     thpMode = readOrNull("/sys/kernel/mm/transparent_hugepage/enabled");
     tunables = Deno.env.get("GLIBC_TUNABLES");
     optOut = Deno.env.get(HUGE_PAGES_ENV);
+    tries = Number((Deno.env.get(HUGE_PAGE_TRY_ENV) ?? "0").trim());
   } catch (e) {
     return `environment not readable: ${(e as Error).message}`;
   }
-  const relaunched = Deno.env.get(HUGE_PAGE_TRY_ENV) !== undefined && tunables?.includes(HUGE_PAGE_TUNABLE);
+  // A process this function started: the try count it was given, and the tunable set.
+  const relaunched = tries > 0 && tunables?.includes(HUGE_PAGE_TUNABLE) === true;
   const blocker = relaunched ? null : hugePageRelaunchBlocker({ os: Deno.build.os, thpMode, tunables, optOut });
   if (blocker) return blocker;
   const cmdline = readOrNull("/proc/self/cmdline");
@@ -136,8 +138,7 @@ export function relaunchWithHugePages(): string {
     return `no FFI: ${(e as Error).message}`;
   }
   const env = Deno.env.toObject();
-  const tries = Number((env[HUGE_PAGE_TRY_ENV] ?? "0").trim());
-  if (tries > 0 && tunables?.includes(HUGE_PAGE_TUNABLE)) {
+  if (relaunched) {
     // Relaunched: did glibc take the tunable this time?
     const advised = mallocAdvised(lib);
     if (advised !== false) return `on (process ${tries} of at most ${HUGE_PAGE_TRIES})`;
