@@ -529,4 +529,13 @@ export const MUTANTS: Mutant[] = [
       "finite scales (inf comes out as 65536·1.m)",
     killedBy: ["tests/wasm/quant_activations_test.ts"],
   },
+  {
+    name: "huge-pages-thp-mode-ignored",
+    file: "cli/huge_pages.ts",
+    find: `if (!host.thpMode.includes("[madvise]")) return`,
+    replace: `if (false) return`,
+    why: "bench / profile relaunch themselves for glibc's huge-page advice where THP is 'always' or 'never' " +
+      "(a relaunch that cannot help)",
+    killedBy: ["tests/cli/huge_pages_test.ts"],
+  },
 ];
