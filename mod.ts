@@ -185,6 +185,8 @@ export {
   forwardFlops,
   quantizedMatrixBytes,
 } from "./runtime/cost.ts";
+export type { GpuTime } from "./runtime/gpu_time.ts";
+export { gpuTimeOf } from "./runtime/gpu_time.ts";
 export type { NamedModel, ProfileOptions, ProfileProgress } from "./runtime/profiler.ts";
 export { mergeReports, profileModels, stats } from "./runtime/profiler.ts";
 export { fnv1a64, hostDefaults, webGpuAdapterInfo } from "./runtime/profiler.ts";

@@ -21,6 +21,7 @@
  */
 
 import type { Backend, DevicePeaks } from "./backend.ts";
+import { type GpuTime, gpuTimeOf } from "./gpu_time.ts";
 import {
   COMPONENTS,
   componentStateBytes,
@@ -410,19 +411,8 @@ class Meter {
    * GPU time and pass count of a forward pass recorded as one timed scope ("forward"), or with one timed pass per
    * kernel (scope null) — timestamp-query only.
    */
-  async gpuTimed(pass: PassFn, scope: "forward" | null): Promise<{ ms: number; passes: number }> {
-    const timer = this.backend.passTimer!;
-    await timer.timings(); // drop stale ones
-    timer.enabled = true;
-    timer.setScope(scope);
-    try {
-      await pass(undefined);
-    } finally {
-      timer.setScope(null);
-      timer.enabled = false;
-    }
-    const t = await timer.timings();
-    return { ms: t.reduce((a, x) => a + x.ms, 0), passes: t.length };
+  gpuTimed(pass: PassFn, scope: "forward" | null): Promise<GpuTime> {
+    return gpuTimeOf(this.backend.passTimer!, () => pass(undefined), scope);
   }
 
   /** A pass with per-component hooks. */

@@ -11,6 +11,7 @@ import {
   type Backend,
   forwardFlops,
   generate,
+  gpuTimeOf,
   type HostMatrix,
   makeConfig,
   type MambaConfig,
@@ -106,6 +107,34 @@ interface Row {
   shape: string;
   /** The raw times `ms` is the median of (decode: per step; greedy: per run ÷ steps), ms. */
   samples?: number[];
+  /**
+   * GPU time of the same work from device timestamps (WebGPU with `timestamp-query`; absent elsewhere), per call
+   * (prefill) or per step (decode, greedy): the median of {@link GPU_RUNS} timed runs after the wall-clock ones —
+   * what the GPU needed, without the host's encoding and the readback's wait.
+   */
+  gpuMs?: number;
+  /** The timed runs `gpuMs` is the median of, ms (per call or per step, as `gpuMs`). */
+  gpuSamples?: number[];
+}
+
+/** Runs of each prefill / decode / greedy configuration timed on the device, after its wall-clock runs. */
+const GPU_RUNS = 3;
+
+/**
+ * GPU time of `work` (`runs` runs, each divided by `per`) from the backend's pass timer, or {} where it has none.
+ * The timed runs are separate from the wall-clock ones: a timed submit waits for its timestamps (runtime/gpu_time.ts).
+ */
+async function gpuTimeFields(
+  backend: Backend,
+  runs: number,
+  per: number,
+  work: () => Promise<unknown>,
+): Promise<Pick<Row, "gpuMs" | "gpuSamples">> {
+  const timer = backend.passTimer;
+  if (!timer || runs === 0 || per === 0) return {};
+  const gpuSamples: number[] = [];
+  for (let i = 0; i < runs; i++) gpuSamples.push((await gpuTimeOf(timer, work, "bench")).ms / per);
+  return { gpuMs: median(gpuSamples), gpuSamples };
 }
 
 /** Format tag of `bench --json` (read by `perfmamba compare`). */
@@ -237,7 +266,8 @@ export async function run(argv: string[]): Promise<void> {
     }
   });
   let fingerprint: BenchModelFingerprint | null = null;
-  const backend = await backendFromFlags(flags);
+  const backend = await backendFromFlags(flags, { timestamps: true });
+  if (backend.passTimer) backend.passTimer.enabled = false; // wall-clock runs un-instrumented; gpuTimeFields times
   const log = (s: string) => console.error(s);
   try {
     // What cannot fit is refused before anything is measured or generated (ModelTooLargeError: exit 2).
@@ -277,6 +307,9 @@ export async function run(argv: string[]): Promise<void> {
               if (i >= warmup) times.push(ms);
             }
             const ms = median(times);
+            const gpu = await gpuTimeFields(backend, Math.min(iters, GPU_RUNS), 1, async () => {
+              (await model.prefill(prompt, { lastOnly: true })).state.dispose();
+            });
             const gflops = sum(forwardFlops(config, batch, seqLen, batch)) / (ms * 1e6);
             rows.push({
               arch: config.arch,
@@ -289,8 +322,12 @@ export async function run(argv: string[]): Promise<void> {
               ofPeak: peaks ? gflops / peaks.gemmGflops : null,
               shape: modelShape(config),
               samples: times,
+              ...gpu,
             });
-            log(`  prefill B${batch} L${seqLen}: ${ms.toFixed(1)} ms`);
+            log(
+              `  prefill B${batch} L${seqLen}: ${ms.toFixed(1)} ms` +
+                (gpu.gpuMs !== undefined ? ` (GPU ${gpu.gpuMs.toFixed(1)} ms)` : ""),
+            );
           } catch (e) {
             // A configuration over a device limit is reported and the sweep goes on.
             const error = (e as Error).message;
@@ -332,6 +369,13 @@ export async function run(argv: string[]): Promise<void> {
               runs.push((performance.now() - t0) / decodeTokens);
             }
           });
+          // The GPU's own time per step of both modes, in timed runs of their own.
+          const stepGpu = await gpuTimeFields(backend, GPU_RUNS, decodeTokens, async () => {
+            for (let i = 0; i < decodeTokens; i++) await model.step(tokens(batch), state);
+          });
+          const greedyGpu = await gpuTimeFields(backend, GPU_RUNS, decodeTokens, async () => {
+            await model.greedy(tokens(batch), state, decodeTokens);
+          });
           const bytesPerStep = 4 * model.parameterCount + 2 * state.bytes;
           state.dispose();
           const flops = sum(forwardFlops(config, batch, 1));
@@ -342,11 +386,17 @@ export async function run(argv: string[]): Promise<void> {
           const rooflineMs = Math.max(bwMs, flopMs);
           const stepMs = median(times), greedyMs = median(runs);
           const decodeRows = [
-            ["decode", stepMs, times, stepDispatches],
-            ["greedy", greedyMs, runs, greedyDispatches],
+            ["decode", stepMs, times, stepDispatches, stepGpu],
+            ["greedy", greedyMs, runs, greedyDispatches, greedyGpu],
           ] as const;
           // One row of any decode mode: ms per step of `batch` sequences, its samples and dispatches per step.
-          const decodeRow = (mode: Row["mode"], ms: number, samples: number[], dispatchesPerToken: number | null) =>
+          const decodeRow = (
+            mode: Row["mode"],
+            ms: number,
+            samples: number[],
+            dispatchesPerToken: number | null,
+            gpu: Pick<Row, "gpuMs" | "gpuSamples"> = {},
+          ) =>
             rows.push({
               arch: config.arch,
               mode,
@@ -361,13 +411,15 @@ export async function run(argv: string[]): Promise<void> {
               shape: modelShape(config),
               samples,
               dispatchesPerToken,
+              ...gpu,
             });
-          for (const [mode, ms, samples, dispatchesPerToken] of decodeRows) {
-            decodeRow(mode, ms, samples, dispatchesPerToken);
+          for (const [mode, ms, samples, dispatchesPerToken, gpu] of decodeRows) {
+            decodeRow(mode, ms, samples, dispatchesPerToken, gpu);
           }
           log(
             `  decode B${batch}: ${stepMs.toFixed(2)} ms/token per step; ` +
               `greedy ${decodeTokens} steps per readback: ${greedyMs.toFixed(2)} ms/token` +
+              (greedyGpu.gpuMs !== undefined ? ` (GPU ${greedyGpu.gpuMs.toFixed(3)} ms/step)` : "") +
               (stepDispatches !== null ? `; ${stepDispatches} dispatches per step` : ""),
           );
           if (batch === 1 && decodeTokens > 1) {
@@ -433,14 +485,17 @@ export async function run(argv: string[]): Promise<void> {
 }
 
 function printTable(rows: Row[], withPeak: boolean): void {
-  const head = ["arch", "mode", "batch", "seqlen", "ms", "tok/s", "GFLOP/s", withPeak ? "of peak" : ""];
+  const withGpu = rows.some((r) => r.gpuMs !== undefined);
+  const fix = (ms: number) => ms.toFixed(ms < 10 ? 2 : 1);
+  const head = ["arch", "mode", "batch", "seqlen", "ms", "GPU ms", "tok/s", "GFLOP/s", withPeak ? "of peak" : ""];
   const body = rows.map((r) =>
-    r.error ? [r.arch, r.mode, String(r.batch), String(r.seqLen), "failed", "", "", r.error.slice(0, 60)] : [
+    r.error ? [r.arch, r.mode, String(r.batch), String(r.seqLen), "failed", "", "", "", r.error.slice(0, 60)] : [
       r.arch,
       r.mode,
       String(r.batch),
       String(r.seqLen),
-      r.ms.toFixed(r.ms < 10 ? 2 : 1),
+      fix(r.ms),
+      r.gpuMs !== undefined ? fix(r.gpuMs) : "",
       r.tokPerS.toFixed(1),
       r.gflops.toFixed(2),
       r.ofPeak === null
@@ -448,9 +503,11 @@ function printTable(rows: Row[], withPeak: boolean): void {
         : `${(100 * r.ofPeak).toFixed(0)}% ${r.mode === "prefill" ? "of GEMM peak" : `of roofline (${r.bound})`}`,
     ]
   );
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const keep = head.map((_, i) => i !== 5 || withGpu); // the GPU column only where some row has a GPU time
+  const cols = (cells: string[]) => cells.filter((_, i) => keep[i]);
+  const widths = cols(head).map((h, i) => Math.max(h.length, ...body.map((b) => cols(b)[i].length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+    cols(cells).map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
   console.log(line(head));
   for (const b of body) console.log(line(b));
 }

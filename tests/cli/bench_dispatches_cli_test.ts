@@ -2,7 +2,8 @@
  * `perfmamba bench --backend webgpu --json`: every decode row carries `dispatchesPerToken`, the backend's dispatch
  * count per decode step — with fused decode 4 per layer + embed + norm_f → lm_head (decode, and sampled with a host
  * pick per step), + argmax (greedy) or + the device sampler (sampled bursts).
- * (WASM rows carry null: tests/cli/demo_bench_cli_test.ts.)
+ * (WASM rows carry null: tests/cli/demo_bench_cli_test.ts.) The prefill, decode and greedy rows also carry the GPU
+ * time of their own timed runs (`gpuMs`, the median of `gpuSamples`); the sampled rows, timed through `generate`, none.
  */
 import assert from "node:assert/strict";
 import { cli } from "./_cli.ts";
@@ -22,8 +23,27 @@ Deno.test({
       );
       assert.equal(r.code, 0, r.stderr);
       const rows = (JSON.parse(await Deno.readTextFile(json)) as {
-        rows: { arch: string; mode: string; dispatchesPerToken?: number | null }[];
+        rows: {
+          arch: string;
+          mode: string;
+          ms: number;
+          dispatchesPerToken?: number | null;
+          gpuMs?: number;
+          gpuSamples?: number[];
+        }[];
       }).rows;
+      for (const row of rows) {
+        const where = `${row.arch} ${row.mode}`;
+        if (row.mode.startsWith("sampled")) {
+          assert.equal(row.gpuMs, undefined, where);
+          continue;
+        }
+        // --iters 1: one timed GPU run per prefill; decode and greedy: 3 runs, each per step.
+        assert.equal(row.gpuSamples?.length, row.mode === "prefill" ? 1 : 3, where);
+        const sorted = [...row.gpuSamples!].sort((a, b) => a - b);
+        assert.equal(row.gpuMs, sorted[Math.floor(sorted.length / 2)], where);
+        assert.ok(sorted[0] > 0 && Number.isFinite(sorted[sorted.length - 1]), `${where}: ${sorted}`);
+      }
       const decodeRows = rows.filter((row) => row.mode !== "prefill");
       assert.equal(decodeRows.length, 8); // 2 archs × (decode, greedy, sampled-step, sampled)
       for (const row of decodeRows) {

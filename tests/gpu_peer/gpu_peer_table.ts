@@ -173,6 +173,8 @@ export interface RunFigure {
   ms: number;
   /** Ours, where the bench reports it. */
   dispatchesPerToken?: number;
+  /** Ours: the GPU time of the same work from device timestamps (bench's `gpuMs`), where the bench reports it. */
+  gpuMs?: number;
 }
 
 /** One repetition of one side: figures and errors by run key. */
@@ -214,6 +216,7 @@ export function parseOursBench(text: string, what: string): SideRep {
       figures.set(key, {
         ms: row.ms,
         ...(positive(row.dispatchesPerToken) ? { dispatchesPerToken: row.dispatchesPerToken } : {}),
+        ...(positive(row.gpuMs) ? { gpuMs: row.gpuMs } : {}),
       });
     }
   }
@@ -278,7 +281,8 @@ export interface SideSummary {
 /** Both sides' figures for one planned run of one shape. */
 export interface GpuPeerRow extends PlannedRun {
   size: string;
-  ours: SideSummary & { dispatchesPerToken?: number };
+  /** `gpu`: the GPU time's median and range over the repetitions that reported one. */
+  ours: SideSummary & { dispatchesPerToken?: number; gpu?: Summary };
   theirs: Partial<Record<Dtype, SideSummary>>;
 }
 
@@ -299,12 +303,20 @@ export function mergeRuns(
   return plan.map((run) => {
     const key = runKey(run);
     const dispatches = ours.map((r) => r.figures.get(key)?.dispatchesPerToken).find((d) => d !== undefined);
+    const gpu = ours.flatMap((r) => {
+      const g = r.figures.get(key)?.gpuMs;
+      return g === undefined ? [] : [g];
+    });
     const t: Partial<Record<Dtype, SideSummary>> = {};
     for (const [dtype, reps] of theirs) t[dtype] = side(reps, key);
     return {
       ...run,
       size,
-      ours: { ...side(ours, key), ...(dispatches !== undefined ? { dispatchesPerToken: dispatches } : {}) },
+      ours: {
+        ...side(ours, key),
+        ...(dispatches !== undefined ? { dispatchesPerToken: dispatches } : {}),
+        ...(gpu.length > 0 ? { gpu: summarize(gpu) } : {}),
+      },
       theirs: t,
     };
   });
@@ -334,12 +346,15 @@ function tokSCell(r: PlannedRun, s: SideSummary | undefined): string {
 
 /**
  * The markdown table: per run the shape, mode, batch and length; our ms (median and min–max over the repetitions) and
- * tok/s; mamba_ssm's per dtype with the ratio ours ÷ mamba_ssm (above 1 = ours faster); ours' dispatches per token
- * where the bench reports them.
+ * tok/s; ours' GPU time from device timestamps where the bench reports it (what the GPU needed, without the host's
+ * encoding and the readback's wait); mamba_ssm's per dtype with the ratio ours ÷ mamba_ssm (above 1 = ours faster,
+ * from the wall times); ours' dispatches per token where the bench reports them.
  */
 export function gpuPeerTable(rows: readonly GpuPeerRow[], dtypes: readonly Dtype[]): string {
   const withDispatches = rows.some((r) => r.ours.dispatchesPerToken !== undefined);
+  const withGpu = rows.some((r) => r.ours.gpu !== undefined);
   const head = ["arch", "size", "mode", "batch", "length", "ours ms", "ours tok/s"];
+  if (withGpu) head.push("ours GPU ms");
   for (const d of dtypes) head.push(`mamba_ssm ${d} ms`, `${d} tok/s`, `ratio vs ${d}`);
   if (withDispatches) head.push("ours dispatches/token");
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i < 3 ? " --- " : " ---: ")).join("|")}|`];
@@ -353,6 +368,7 @@ export function gpuPeerTable(rows: readonly GpuPeerRow[], dtypes: readonly Dtype
       msCell(r.ours),
       tokSCell(r, r.ours),
     ];
+    if (withGpu) cells.push(r.ours.gpu ? msCell({ ms: r.ours.gpu }) : "—");
     for (const d of dtypes) {
       const ratio = speedRatio(r.ours, r.theirs[d]);
       cells.push(msCell(r.theirs[d]), tokSCell(r, r.theirs[d]), ratio === null ? "—" : `${ratio.toFixed(2)}×`);

@@ -135,6 +135,26 @@ Deno.test("gpu peer: medians with min–max over repetitions, ratios and the tab
   assert.deepEqual(rows[2].ours, { ms: null });
 });
 
+Deno.test("gpu peer: ours' GPU time beside the wall time, over the repetitions that reported one", () => {
+  const plan = planRuns("mamba2", { modes: ["prefill"], prefillBatch: [1], seqlens: [64, 128], batches: [1] });
+  const A = "mamba2 prefill B1 L64", B = "mamba2 prefill B1 L128";
+  const withGpu = (ms: number, gpuMs?: number) => ({ ms, ...(gpuMs === undefined ? {} : { gpuMs }) });
+  // L64: GPU 3, 1 and none (a bench without timestamps) → 2 (1–3) over 2; L128: never a GPU time → "—".
+  const ours: SideRep[] = [[10, 3], [12, 1], [11, undefined]].map(([ms, g]) => ({
+    figures: new Map([[A, withGpu(ms!, g)], [B, withGpu(20)]]),
+    errors: new Map(),
+  }));
+  const rows = mergeRuns("130m", plan, ours, new Map([["fp32", [rep({ [A]: 5, [B]: 40 })]]]));
+  assert.deepEqual(rows[0].ours.gpu, { median: 2, min: 1, max: 3, n: 2 });
+  assert.equal(rows[1].ours.gpu, undefined);
+  assert.deepEqual(gpuPeerTable(rows, ["fp32"]).split("\n"), [
+    "| arch | size | mode | batch | length | ours ms | ours tok/s | ours GPU ms | mamba_ssm fp32 ms | fp32 tok/s | ratio vs fp32 |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| mamba2 | 130m | prefill | 1 | 64 | 11.00 (10.00–12.00) | 5818 | 2.000 (1.000–3.000) | 5.000 | 12800 | 0.45× |",
+    "| mamba2 | 130m | prefill | 1 | 128 | 20.00 (20.00–20.00) | 6400 | — | 40.00 | 3200 | 2.00× |",
+  ]);
+});
+
 Deno.test("gpu peer: both sides' JSON read back; bad JSON named", () => {
   const ours = parseOursBench(
     JSON.stringify({
@@ -142,7 +162,8 @@ Deno.test("gpu peer: both sides' JSON read back; bad JSON named", () => {
       rows: [
         { arch: "mamba2", mode: "prefill", batch: 1, seqLen: 64, ms: 1.5, tokPerS: 42667 },
         { arch: "mamba2", mode: "prefill", batch: 1, seqLen: 128, ms: null, error: "too big" },
-        { arch: "mamba2", mode: "greedy", batch: 2, seqLen: 1, ms: 0.5, dispatchesPerToken: 170 },
+        { arch: "mamba2", mode: "greedy", batch: 2, seqLen: 1, ms: 0.5, dispatchesPerToken: 170, gpuMs: 0.25 },
+        { arch: "mamba2", mode: "decode", batch: 2, seqLen: 1, ms: 9, gpuMs: null },
         { arch: "mamba2", mode: "profile-only", batch: 2, seqLen: 1, ms: 1 },
       ],
     }),
@@ -150,7 +171,8 @@ Deno.test("gpu peer: both sides' JSON read back; bad JSON named", () => {
   );
   assert.deepEqual([...ours.figures], [
     ["mamba2 prefill B1 L64", { ms: 1.5 }],
-    ["mamba2 greedy B2 L1", { ms: 0.5, dispatchesPerToken: 170 }],
+    ["mamba2 greedy B2 L1", { ms: 0.5, dispatchesPerToken: 170, gpuMs: 0.25 }],
+    ["mamba2 decode B2 L1", { ms: 9 }],
   ]);
   assert.deepEqual([...ours.errors], [["mamba2 prefill B1 L128", "too big"]]);
   assert.throws(() => parseOursBench("{", "ours.json"), /ours.json: not JSON/);
