@@ -58,11 +58,16 @@ step() {
         --decode-tokens 32 --prompt 16 --warmup 1 --iters 2 --json "$out/curve_mamba_ssm_$a.json"
     done
     ;;
+  limits) run limits 150 deno run --no-lock -A tests/kernels/_greedy_limits.ts both 130m 32 5 1,8 ;;
+  bench130m)
+    run bench130m 150 "${cli[@]}" bench --arch both --size 130m --seqlens 2048,8192,16384 --batch 1,8 --decode-tokens 32 \
+      --iters 3 --skip-peaks --backend webgpu --json "$out/bench130m.json"
+    ;;
   profile2.8b)
     run profile_2.8b 90 "${cli[@]}" profile --arch mamba2 --size 2.8b --mode decode --seqlens 64 --iters 3 --backend webgpu \
       --out "$out/profile_2.8b"
     ;;
-  *) echo "device_study: unknown step $1 (table1 table2 decode big curve profile2.8b)" >&2 ;;
+  *) echo "device_study: unknown step $1 (table1 table2 decode big curve profile2.8b limits bench130m)" >&2 ;;
   esac
 }
 
