@@ -330,6 +330,23 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   return xc;
 }
 
+/**
+ * How fused_ssd_step.wgsl spreads a head over workgroups: `tpp` threads per head channel (a power of two with
+ * 4 · tpp ≥ N, so each thread holds at most 4 of the channel's states), `ppw` = WG / tpp channels per workgroup,
+ * `blocks` workgroups per (sequence, head).
+ *
+ * @example
+ * ```ts
+ * import { ssdStepWork } from "./fused_decode.ts";
+ * console.log(ssdStepWork(128, 64)); // { tpp: 32, ppw: 8, blocks: 8 } — Mamba-2 130m: 8 workgroups per head
+ * ```
+ */
+export function ssdStepWork(n: number, headDim: number): { tpp: number; ppw: number; blocks: number } {
+  const tpp = Math.min(SSD_WG, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(n / 4)))));
+  const ppw = SSD_WG / tpp;
+  return { tpp, ppw, blocks: Math.max(1, Math.ceil(headDim / ppw)) };
+}
+
 /** One Mamba-2 decode step after in_proj: returns y · SiLU(z) `[batch, D]`; updates the conv and SSM states. */
 export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
   const op = "mamba2DecodeStep";
@@ -351,6 +368,7 @@ export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
   const p16 = paramsHalf(op, [cw, cb, A, Dv]);
   const g = c.alloc([B, D], "gate.out");
   if (B === 0) return g;
+  const work = ssdStepWork(N, P);
   const zxs = c.slice(zx, op), css = c.slice(cs, op);
   c.run({
     kernel: "fused_ssd_step",
@@ -378,8 +396,11 @@ export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
       dt_min: finiteF32(a.dtMin),
       dt_max: finiteF32(a.dtMax),
       has_bias: cb ? 1 : 0,
+      tpp: work.tpp,
+      ppw: work.ppw,
+      blocks: work.blocks,
     },
-    workgroups: grid(B * H, 1),
+    workgroups: grid(B * H * work.blocks, 1),
   });
   c.run(convStateProgram(zxs, css, { batch: B, seqLen: 1, channels: C, k: K, xStride: width, xCol: D }));
   return g;

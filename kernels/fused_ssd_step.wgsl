@@ -1,18 +1,27 @@
-// Mamba-2 decode step after in_proj, one workgroup per (b, h): conv1d + SiLU of the token's x, B and C channels
-// (reading the conv state; conv_state.wgsl updates it afterwards), then per head channel p, as ssd_step.wgsl,
+// Mamba-2 decode step after in_proj, one workgroup per (b, h, block of head channels): conv1d + SiLU of the token's
+// x, B and C channels (reading the conv state; conv_state.wgsl updates it afterwards), then per head channel p, as
+// ssd_step.wgsl,
 //   Δ = clamp(softplus(dt + dt_bias[h])),  s[n] ← exp(Δ A[h]) s[n] + Δ B[n] x,  y = Σ_n C[n] s[n] + D[h] x,
 // and the gate of the gated RMSNorm, g = y · SiLU(z) (its RMS and weight are fused_gemv's prologue). The group's
 // B and C (conv outputs shared by its heads) are staged in workgroup memory. States keep the unfused layouts:
 // conv (batch, D + 2GN, K−1), ssm (batch, H, P, N).
+//
+// Work layout: a channel's N states are contiguous, so `tpp` threads (a power of two ≥ N / 4, from the host) share
+// one channel p, thread q taking n = q, q + tpp, q + 2·tpp, q + 3·tpp — neighbouring threads read neighbouring
+// words, and each thread loads its (up to) 4 states before using any, so the loads are in flight together; the
+// dot product Σ_n C[n] s[n] is then a tree over the tpp threads. A workgroup holds WG / tpp = `ppw` channels of one
+// head: the 130m shape (P 64, N 128) runs 8 workgroups per head instead of 1 (one thread per channel walking its
+// 128 states in turn, 32 cache lines per warp load).
 
 #include "grid.wgsl"
 #include "softplus.wgsl"
 #include "half_params.wgsl"
 
-override WG: u32 = 64u;
+override WG: u32 = 256u;
 override P16: bool = false; // conv1d weight / bias, A and D as f16 pairs (include/half_params.wgsl)
 
 const MAX_N: u32 = 256u;
+const MAX_WG: u32 = 256u; // WG ≤ MAX_WG
 
 struct Params {
   batch: u32,
@@ -25,6 +34,9 @@ struct Params {
   dt_min: f32,
   dt_max: f32,
   has_bias: u32,
+  tpp: u32, // threads per head channel: a power of two, tpp · 4 ≥ n, tpp ≤ WG
+  ppw: u32, // head channels per workgroup: WG / tpp
+  blocks: u32, // workgroups per (b, h): ⌈head_dim / ppw⌉
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,6 +52,8 @@ struct Params {
 
 var<workgroup> sb: array<f32, MAX_N>;
 var<workgroup> sc: array<f32, MAX_N>;
+var<workgroup> xs: array<f32, MAX_WG>; // SiLU(conv) of the block's x channels
+var<workgroup> red: array<f32, MAX_WG>; // the dot products' tree
 
 // SiLU(conv1d) of conv channel c (of D + 2GN) of sequence b, for one token (conv1d.wgsl with L = 1).
 fn conv(b: u32, c: u32, channels: u32, d: u32) -> f32 {
@@ -61,10 +75,12 @@ fn conv(b: u32, c: u32, channels: u32, d: u32) -> f32 {
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
   let id = flat_workgroup(wid, nwg);
-  let live = id < p.batch * p.heads; // a whole workgroup is live or not: barriers stay uniform
-  let idc = min(id, p.batch * p.heads - 1u);
-  let b = idc / p.heads;
-  let h = idc % p.heads;
+  let live = id < p.batch * p.heads * p.blocks; // a whole workgroup is live or not: barriers stay uniform
+  let idc = min(id, p.batch * p.heads * p.blocks - 1u);
+  let bh = idc / p.blocks;
+  let b = bh / p.heads;
+  let h = bh % p.heads;
+  let p0 = (idc % p.blocks) * p.ppw; // the block's first head channel
   let d = p.heads * p.head_dim;
   let gn = p.groups * p.n;
   let channels = d + 2u * gn;
@@ -73,24 +89,47 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     sb[n] = conv(b, d + grp * p.n + n, channels, d);
     sc[n] = conv(b, d + gn + grp * p.n + n, channels, d);
   }
-  workgroupBarrier();
-  if (!live) {
-    return;
+  if (lid < p.ppw && p0 + lid < p.head_dim) {
+    xs[lid] = conv(b, h * p.head_dim + p0 + lid, channels, d);
   }
+  workgroupBarrier();
   let dtv = clamp(softplus(zx[b * p.zx_stride + 2u * d + 2u * gn + h] + dt_bias[h]), p.dt_min, p.dt_max);
   let da = exp(dtv * param_of(A[param_word(h, P16)], h, P16));
-  let dv = param_of(Dv[param_word(h, P16)], h, P16);
-  for (var pp = lid; pp < p.head_dim; pp += WG) {
-    let c = h * p.head_dim + pp;
-    let xv = conv(b, c, channels, d);
+  let pi = lid / p.tpp; // this thread's channel in the block
+  let q = lid % p.tpp;
+  let pp = p0 + pi;
+  let mine = live && pi < p.ppw && pp < p.head_dim;
+  var acc = 0.0;
+  if (mine) {
+    let xv = xs[pi];
     let base = ((b * p.heads + h) * p.head_dim + pp) * p.n;
-    var acc = 0.0;
-    for (var n = 0u; n < p.n; n++) {
-      let s = fma(da, state[base + n], dtv * sb[n] * xv);
-      state[base + n] = s;
-      acc = fma(sc[n], s, acc);
+    var sv: array<f32, 4>;
+    for (var i = 0u; i < 4u; i++) {
+      let n = q + i * p.tpp;
+      if (n < p.n) {
+        sv[i] = state[base + n];
+      }
     }
+    for (var i = 0u; i < 4u; i++) {
+      let n = q + i * p.tpp;
+      if (n < p.n) {
+        let s = fma(da, sv[i], dtv * sb[n] * xv);
+        state[base + n] = s;
+        acc = fma(sc[n], s, acc);
+      }
+    }
+  }
+  red[lid] = acc;
+  for (var w = p.tpp / 2u; w > 0u; w >>= 1u) {
+    workgroupBarrier();
+    if (q < w) {
+      red[lid] += red[lid + w];
+    }
+  }
+  if (mine && q == 0u) {
+    let c = h * p.head_dim + pp;
     let zv = zx[b * p.zx_stride + c];
-    g[b * d + c] = (acc + dv * xv) * zv / (1.0 + exp(-zv));
+    let dv = param_of(Dv[param_word(h, P16)], h, P16);
+    g[b * d + c] = (red[lid] + dv * xs[pi]) * zv / (1.0 + exp(-zv));
   }
 }

@@ -162,6 +162,9 @@ export interface FusedSsdStepParams {
   readonly dt_min: number;
   readonly dt_max: number;
   readonly has_bias: number;
+  readonly tpp: number;
+  readonly ppw: number;
+  readonly blocks: number;
 }
 /** The storage bindings of kernels/fused_ssd_step.wgsl by WGSL name (`@binding(1)` on). */
 export interface FusedSsdStepBindings {

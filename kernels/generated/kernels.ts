@@ -162,6 +162,9 @@ export const KERNELS = {
       { name: "dt_min", type: "f32", offset: 28 },
       { name: "dt_max", type: "f32", offset: 32 },
       { name: "has_bias", type: "u32", offset: 36 },
+      { name: "tpp", type: "u32", offset: 40 },
+      { name: "ppw", type: "u32", offset: 44 },
+      { name: "blocks", type: "u32", offset: 48 },
     ],
     storage: [
       { name: "zx", binding: 1, access: "read" },
@@ -174,8 +177,8 @@ export const KERNELS = {
       { name: "state", binding: 8, access: "read_write" },
       { name: "g", binding: 9, access: "read_write" },
     ],
-    overrides: { WG: 64, P16: 0 },
-    constants: { MAX_N: 256 },
+    overrides: { WG: 256, P16: 0 },
+    constants: { MAX_N: 256, MAX_WG: 256 },
   },
   gated_rms_norm: {
     params: [

@@ -14,7 +14,7 @@ const bursts = Number(Deno.args[1] ?? 20);
 const steps = Number(Deno.args[2] ?? 32);
 const B = Number(Deno.args[3] ?? 1);
 const fused = (Deno.args[4] ?? "1") === "1";
-const be = await createWebGpuBackend();
+const be = await createWebGpuBackend(Deno.env.get("DPS") ? { dispatchesPerSubmit: Number(Deno.env.get("DPS")) } : {});
 const config = makeConfig(arch, { dModel: 64, nLayer: 24, vocabSize: 256 });
 const model = MambaModel.load(syntheticWeights(config, 1), be);
 model.fusedDecode = fused;

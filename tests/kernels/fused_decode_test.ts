@@ -35,6 +35,7 @@ import {
   SHARED,
 } from "../_golden.ts";
 import { gpuTest } from "./_gpu.ts";
+import { ssdStepWork } from "../../kernels/fused_decode.ts";
 
 /** Fixtures with a fused path on every layer, and Falcon-Mamba (its δ/B/C norms run unfused). */
 const FUSED_FIXTURES = ["mamba1-tiny", "mamba2-tiny", "mamba2-groups", "ssm-mamba1-tiny"] as const;
@@ -257,6 +258,31 @@ for (const bits of [8, 4] as const) {
     assert.ok(fusedCount <= 4 * 2 + 2, `dt q${bits}_0: ${fusedCount} dispatches > 4 per layer + 2`);
   });
 }
+
+gpuTest(
+  "Mamba-2: the fused SSD step spread over several workgroups per head (N 128 · P 64; N 20 · P 40), batch 2",
+  async (be) => {
+    // fused_ssd_step.wgsl: tpp threads per head channel, ppw channels per workgroup, `blocks` workgroups per head.
+    const shapes = [
+      { dState: 128, headDim: 64, dModel: 64, work: { tpp: 32, ppw: 8, blocks: 8 } }, // the 130m preset's head
+      { dState: 20, headDim: 40, dModel: 80, work: { tpp: 8, ppw: 32, blocks: 2 } }, // n past 4·tpp − tpp, a partial block
+    ];
+    for (const { dState, headDim, dModel, work } of shapes) {
+      assert.deepEqual(ssdStepWork(dState, headDim), work);
+      const config = makeConfig("mamba2", { dModel, nLayer: 2, vocabSize: 64, headDim, nGroups: 1, dState });
+      using model = MambaModel.load(syntheticWeights(config, 11), be);
+      const what = `N ${dState} P ${headDim}`;
+      const ids = (o: number) => Array.from({ length: 8 }, (_, i) => (i * 13 + o) % 64);
+      const [f, u] = await twoStates(model, [ids(1), ids(6)]);
+      const steps = Array.from({ length: 6 }, (_, i) => [(i * 7 + 2) % 64, (i * 5 + 9) % 64]);
+      const worst = await compareSteps(model, f, u, steps, what);
+      console.log(`${what}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)}`);
+      await compareStates(be, f, u, what);
+      f.dispose();
+      u.dispose();
+    }
+  },
+);
 
 gpuTest(
   "Mamba-2 q8_0 with gated-norm groups of 16 (not whole blocks): layers fall back to the unfused ops",
