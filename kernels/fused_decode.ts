@@ -221,6 +221,21 @@ export function fusedLinear(
 }
 
 /**
+ * How fused_scan_step.wgsl spreads the channels over workgroups: `tpp` threads per channel (a power of two ≥ N, at
+ * most 64; each thread updates states q, q + tpp, …), `cpw` = WG / tpp channels per workgroup.
+ *
+ * @example
+ * ```ts
+ * import { scanStepWork } from "./fused_decode.ts";
+ * console.log(scanStepWork(16)); // { tpp: 16, cpw: 16 } — Mamba-1 130m: 1536 channels in 96 workgroups
+ * ```
+ */
+export function scanStepWork(n: number): { tpp: number; cpw: number } {
+  const tpp = Math.min(64, SCAN_WG, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
+  return { tpp, cpw: SCAN_WG / tpp };
+}
+
+/**
  * One Mamba-1 decode step from the residual stream h `[batch, dModel]`: returns the mixer's y `[batch, D]` (before
  * out_proj); updates the conv and SSM states. Three dispatches: RMSNorm → in_proj with the conv epilogue (each
  * output of the x half also stores its conv1d + SiLU), x_proj of the conv output, then fused_scan_step.
@@ -296,6 +311,7 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   ];
   for (const p of programs) c.run(p);
   const part = dtProj.parts![0];
+  const work = scanStepWork(N);
   c.run({
     kernel: "fused_scan_step",
     label: "fused_scan_step",
@@ -321,8 +337,10 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
       xdbl_stride: R + 2 * N,
       has_dt_bias: 1,
       scale_base: dtProj.quant ? dtProj.scaleBase(part.rows) : 0,
+      tpp: work.tpp,
+      cpw: work.cpw,
     },
-    workgroups: grid(B * D, SCAN_WG),
+    workgroups: grid(B * D, work.cpw),
   });
   c.free(unused);
   c.free(xdbl);

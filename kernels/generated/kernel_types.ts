@@ -129,6 +129,8 @@ export interface FusedScanStepParams {
   readonly xdbl_stride: number;
   readonly has_dt_bias: number;
   readonly scale_base: number;
+  readonly tpp: number;
+  readonly cpw: number;
 }
 /** The storage bindings of kernels/fused_scan_step.wgsl by WGSL name (`@binding(1)` on). */
 export interface FusedScanStepBindings {

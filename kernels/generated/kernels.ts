@@ -135,6 +135,8 @@ export const KERNELS = {
       { name: "xdbl_stride", type: "u32", offset: 24 },
       { name: "has_dt_bias", type: "u32", offset: 28 },
       { name: "scale_base", type: "u32", offset: 32 },
+      { name: "tpp", type: "u32", offset: 36 },
+      { name: "cpw", type: "u32", offset: 40 },
     ],
     storage: [
       { name: "xz", binding: 1, access: "read" },
@@ -147,8 +149,8 @@ export const KERNELS = {
       { name: "Dv", binding: 8, access: "read" },
       { name: "hs", binding: 9, access: "read_write" },
     ],
-    overrides: { WG: 64, F16W: 0, Q: 0, P16: 0 },
-    constants: { QBLOCK: 32 },
+    overrides: { WG: 256, F16W: 0, Q: 0, P16: 0 },
+    constants: { QBLOCK: 32, MAX_WG: 256 },
   },
   fused_ssd_step: {
     params: [

@@ -35,7 +35,7 @@ import {
   SHARED,
 } from "../_golden.ts";
 import { gpuTest } from "./_gpu.ts";
-import { ssdStepWork } from "../../kernels/fused_decode.ts";
+import { scanStepWork, ssdStepWork } from "../../kernels/fused_decode.ts";
 
 /** Fixtures with a fused path on every layer, and Falcon-Mamba (its δ/B/C norms run unfused). */
 const FUSED_FIXTURES = ["mamba1-tiny", "mamba2-tiny", "mamba2-groups", "ssm-mamba1-tiny"] as const;
@@ -283,6 +283,29 @@ gpuTest(
     }
   },
 );
+
+gpuTest("Mamba-1: the fused scan step with several threads per channel (N 5, 16, 100), batch 2", async (be) => {
+  // fused_scan_step.wgsl: tpp threads per channel (thread q takes states q, q + tpp, …), cpw channels per workgroup.
+  const shapes = [
+    { dState: 5, work: { tpp: 8, cpw: 32 } }, // N not a power of two
+    { dState: 16, work: { tpp: 16, cpw: 16 } }, // the presets' N
+    { dState: 100, work: { tpp: 64, cpw: 4 } }, // two states for threads q < 36, one for the rest
+  ];
+  for (const { dState, work } of shapes) {
+    assert.deepEqual(scanStepWork(dState), work);
+    const config = makeConfig("mamba1", { dModel: 48, nLayer: 2, vocabSize: 64, dState });
+    using model = MambaModel.load(syntheticWeights(config, 13), be);
+    const what = `Mamba-1 N ${dState}`;
+    const ids = (o: number) => Array.from({ length: 8 }, (_, i) => (i * 13 + o) % 64);
+    const [f, u] = await twoStates(model, [ids(2), ids(7)]);
+    const steps = Array.from({ length: 6 }, (_, i) => [(i * 7 + 3) % 64, (i * 5 + 1) % 64]);
+    const worst = await compareSteps(model, f, u, steps, what);
+    console.log(`${what}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)}`);
+    await compareStates(be, f, u, what);
+    f.dispose();
+    u.dispose();
+  }
+});
 
 gpuTest(
   "Mamba-2 q8_0 with gated-norm groups of 16 (not whole blocks): layers fall back to the unfused ops",
