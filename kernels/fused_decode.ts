@@ -30,7 +30,6 @@ import type {
 } from "../runtime/backend.ts";
 import { asView } from "../runtime/backend.ts";
 import { checkLinear } from "../runtime/op_checks.ts";
-import { convStateProgram } from "./conv1d.ts";
 import { GEMV_FEATURES, KERNELS, QBLOCK } from "./generated/kernels.ts";
 import { type GpuMatrix, type GpuTensor, paramsHalf } from "./gpu_tensors.ts";
 import { GEMV_MAX_ROWS } from "./linear.ts";
@@ -72,7 +71,10 @@ function quantCode(m: GpuMatrix): 0 | 1 | 2 {
   return m.quant === null ? 0 : m.quant === "q8_0" ? 1 : 2;
 }
 
-/** The conv epilogue of in_proj's GEMV (Mamba-1): conv weight (D, K), bias, state (m, D, K−1), output (m, D). */
+/**
+ * The conv epilogue of in_proj's GEMV: conv weight (d, K), bias, state (m, d, K−1), output (m, d), for the d outputs
+ * from column `lo` on (Mamba-1: x, lo 0; Mamba-2: x, B, C, lo D); `update` shifts the token into the state there.
+ */
 interface ConvEpilogue {
   weight: Slice;
   bias: Slice | null;
@@ -80,6 +82,8 @@ interface ConvEpilogue {
   out: Slice;
   k: number;
   d: number;
+  lo: number;
+  update: boolean;
   /** weight and bias as f16 pairs (include/half_params.wgsl). */
   p16: boolean;
 }
@@ -96,8 +100,8 @@ interface GemvSpec {
   norm: { weight: Slice; group: number; eps: number } | null;
   res: Slice | null;
   conv: ConvEpilogue | null;
-  /** A writable slice for xout when there is no conv epilogue. */
-  scratch: Slice;
+  /** Writable slices for xout and conv_st when there is no conv epilogue (two ranges of one scratch). */
+  scratch: [Slice, Slice];
   dummy: Slice;
 }
 
@@ -125,8 +129,8 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
         y: s.y,
         nw: s.norm ? s.norm.weight : s.dummy,
         conv_b: s.conv?.bias ?? s.dummy,
-        conv_st: s.conv ? s.conv.state : s.dummy,
-        xout: s.conv ? s.conv.out : s.scratch,
+        conv_st: s.conv ? s.conv.state : s.scratch[1],
+        xout: s.conv ? s.conv.out : s.scratch[0],
         epi: s.res ?? s.conv?.weight ?? s.dummy,
       },
       uniforms: {
@@ -145,6 +149,8 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
         conv_k: s.conv ? s.conv.k : 1,
         conv_d: s.conv ? s.conv.d : 0,
         has_conv_b: s.conv?.bias ? 1 : 0,
+        conv_lo: s.conv ? s.conv.lo : 0,
+        conv_upd: s.conv?.update ? 1 : 0,
       },
       workgroups: grid(part.rows, GEMV_FEATURES),
     });
@@ -152,9 +158,15 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
   return out;
 }
 
-/** A small read-write tensor bound where a kernel's writable operand is unused (never aliasing the read dummy). */
+/** A small read-write tensor bound where a kernel's writable operands are unused (never aliasing the read dummy). */
 function scratch(c: OpContext): GpuTensor {
-  return c.alloc([64], "fused.unused");
+  return c.alloc([128], "fused.unused");
+}
+
+/** The scratch's two 256-byte halves, for fused_gemv's xout and conv_st when it has no conv epilogue. */
+function scratchHalves(c: OpContext, t: GpuTensor, op: string): [Slice, Slice] {
+  const s = c.slice(t, op);
+  return [{ buffer: s.buffer, offset: s.offset, size: 256 }, { buffer: s.buffer, offset: s.offset + 256, size: 256 }];
 }
 
 /** The norm prologue of a fused GEMV over `m`, checked (`RangeError` naming `op`). */
@@ -212,7 +224,7 @@ export function fusedLinear(
       norm,
       res: res ? c.slice(res, op) : null,
       conv: null,
-      scratch: c.slice(unused, op),
+      scratch: scratchHalves(c, unused, op),
       dummy: c.dummy,
     })
   ) c.run(p);
@@ -273,7 +285,7 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
   const xdbl = c.alloc([B, R + 2 * N], `${xProj.label}.out`);
   const xzs = c.slice(xz, op), xcs = c.slice(xc, op), css = c.slice(cs, op);
   const unused = scratch(c);
-  const common = { rows: B, res: null, scratch: c.slice(unused, op), dummy: c.dummy };
+  const common = { rows: B, res: null, scratch: scratchHalves(c, unused, op), dummy: c.dummy };
   const conv = {
     weight: c.slice(cw, op),
     bias: cb ? c.slice(cb, op) : null,
@@ -281,6 +293,8 @@ export function mamba1DecodeStep(c: OpContext, a: Mamba1DecodeArgs): Tensor {
     out: xcs,
     k: K,
     d: D,
+    lo: 0,
+    update: false,
     p16: convP16,
   };
   const programs = [
@@ -365,15 +379,26 @@ export function ssdStepWork(n: number, headDim: number): { tpp: number; ppw: num
   return { tpp, ppw, blocks: Math.max(1, Math.ceil(headDim / ppw)) };
 }
 
-/** One Mamba-2 decode step after in_proj: returns y · SiLU(z) `[batch, D]`; updates the conv and SSM states. */
+/**
+ * One Mamba-2 decode step from the residual stream h `[batch, dModel]`: returns y · SiLU(z) `[batch, D]` (before the
+ * gated norm and out_proj); updates the conv and SSM states. Two dispatches (plus one per extra in_proj part): RMSNorm
+ * → in_proj with the conv epilogue over x, B and C (each output's lane stores its conv1d + SiLU and shifts the
+ * channel's conv state in place), then fused_ssd_step.
+ */
 export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
   const op = "mamba2DecodeStep";
   const H = a.nHeads, P = a.headDim, G = a.nGroups, N = a.dState, B = a.batch;
   const D = H * P, GN = G * N, C = D + 2 * GN, width = 2 * D + 2 * GN + H;
   if (!(G >= 1 && H % G === 0)) fail(op, `${H} heads are not a multiple of ${G} groups`);
   if (N > FUSED_MAX_STATE) fail(op, `state size ${N} exceeds ${FUSED_MAX_STATE}`);
-  const zx = c.tensor(a.zxbcdt, op);
-  if (rowsOf(op, zx, width) !== B) fail(op, `${zx.label} has ${zx.shape[0]} rows for a batch of ${B}`);
+  if (B > GEMV_MAX_ROWS) fail(op, `batch ${B}; the fused step takes at most ${GEMV_MAX_ROWS}`);
+  const inProj = c.matrix(a.inProj, op);
+  if (inProj.n !== width) fail(op, `${inProj.label} has ${inProj.n} rows, expected 2D + 2GN + H = ${width}`);
+  const h = c.tensor(a.h, op);
+  if (rowsOf(op, h, inProj.k) !== B) fail(op, `${h.label} has ${h.shape[0]} rows for a batch of ${B}`);
+  const inBias = a.inProjBias ? c.tensor(a.inProjBias, op) : null;
+  sizeIs(op, inBias, width);
+  const norm = normPrologue(c, op, inProj, { ...a.norm, groupSize: inProj.k });
   const cw = c.param(a.convWeight, op), cb = a.convBias ? c.param(a.convBias, op) : null;
   const K = cw.size / C;
   if (!(Number.isInteger(K) && K >= 2)) fail(op, `${cw.label} has ${cw.size} values: not [${C}, K ≥ 2]`);
@@ -383,20 +408,48 @@ export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
   sizeIs(op, ss, B * H * P * N);
   const dtb = c.tensor(a.dtBias, op), A = c.param(a.A, op), Dv = c.param(a.D, op);
   for (const t of [dtb, A, Dv]) sizeIs(op, t, H);
-  const p16 = paramsHalf(op, [cw, cb, A, Dv]);
+  const convP16 = paramsHalf(op, [cw, cb]), ssdP16 = paramsHalf(op, [A, Dv]);
   const g = c.alloc([B, D], "gate.out");
   if (B === 0) return g;
+  const zx = c.alloc([B, width], `${inProj.label}.out`);
+  const xbc = c.alloc([B, C], "conv1d.out");
+  const zxs = c.slice(zx, op), xbcs = c.slice(xbc, op);
+  const unused = scratch(c);
+  for (
+    const p of gemvPrograms({
+      rows: B,
+      res: null,
+      scratch: scratchHalves(c, unused, op),
+      dummy: c.dummy,
+      x: c.slice(h, op),
+      xBase: 0,
+      xStride: inProj.k,
+      w: inProj,
+      bias: inBias ? c.slice(inBias, op) : null,
+      y: zxs,
+      yStride: width,
+      norm,
+      conv: {
+        weight: c.slice(cw, op),
+        bias: cb ? c.slice(cb, op) : null,
+        state: c.slice(cs, op),
+        out: xbcs,
+        k: K,
+        d: C,
+        lo: D,
+        update: true,
+        p16: convP16,
+      },
+    })
+  ) c.run(p);
   const work = ssdStepWork(N, P);
-  const zxs = c.slice(zx, op), css = c.slice(cs, op);
   c.run({
     kernel: "fused_ssd_step",
     label: "fused_ssd_step",
-    constants: { WG: SSD_WG, P16: p16 ? 1 : 0 },
+    constants: { WG: SSD_WG, P16: ssdP16 ? 1 : 0 },
     bindings: {
       zx: zxs,
-      conv_w: c.slice(cw, op),
-      conv_b: cb ? c.slice(cb, op) : c.dummy,
-      conv_state: css,
+      xbc: xbcs,
       dt_bias: c.slice(dtb, op),
       A: c.slice(A, op),
       Dv: c.slice(Dv, op),
@@ -409,17 +462,17 @@ export function mamba2DecodeStep(c: OpContext, a: Mamba2DecodeArgs): Tensor {
       head_dim: P,
       groups: G,
       n: N,
-      k: K,
       zx_stride: width,
       dt_min: finiteF32(a.dtMin),
       dt_max: finiteF32(a.dtMax),
-      has_bias: cb ? 1 : 0,
       tpp: work.tpp,
       ppw: work.ppw,
       blocks: work.blocks,
     },
     workgroups: grid(B * H * work.blocks, 1),
   });
-  c.run(convStateProgram(zxs, css, { batch: B, seqLen: 1, channels: C, k: K, xStride: width, xCol: D }));
+  c.free(unused);
+  c.free(xbc);
+  c.free(zx);
   return g;
 }

@@ -6,10 +6,12 @@
 //            sums of squares alongside its dot products (see main).
 // Epilogues (each output is stored by one lane, which applies them):
 //   RES:  adds epi (same placement as y): the residual add of out_proj;
-//   CONV: Mamba-1's causal conv1d + SiLU of one decode token for the outputs j < conv_d (the x half of in_proj):
-//         xout[m, j] = SiLU(conv_b[j] + Σ_t epi[j, t] · tap_t), the taps being the conv state conv_st[m, j, 0..K−2]
-//         then y[m, j] itself — so the conv is computed once per (row, channel), by the lane that stores y. The
-//         state is read only: fused_scan_step updates it afterwards.
+//   CONV: the causal conv1d + SiLU of one decode token for the conv_d outputs from column conv_lo on (Mamba-1: the
+//         x half of in_proj, conv_lo 0; Mamba-2: x, B and C, conv_lo D): for conv channel c = column − conv_lo,
+//         xout[m, c] = SiLU(conv_b[c] + Σ_t epi[c, t] · tap_t), the taps being the conv state conv_st[m, c, 0..K−2]
+//         then y[m, column] itself — so the conv is computed once per (row, channel), by the lane that stores y.
+//         With conv_upd that lane also shifts the channel's state in place (drops tap 0, appends y): no other lane
+//         reads it. Without (Mamba-1), fused_scan_step updates the state afterwards.
 // Weights: f32 (Q = 0), f16 pairs (Q = 0, F16W), or Q8_0 / Q4_0 blocks (Q = 1 / 2; include/quant_blocks.wgsl,
 // dequantized in registers as gemv_q.wgsl does: lanes stride over a row's code words, 4 or 8 weights each).
 // A workgroup computes GEMV_FEATURES outputs with 64 lanes each, as gemv.wgsl.
@@ -44,8 +46,10 @@ struct Params {
   eps: f32,
   scale_base: u32, // Q: first word of the scales in w
   conv_k: u32, // CONV: K
-  conv_d: u32, // CONV: channels D (outputs y_base + j < D get the conv)
+  conv_d: u32, // CONV: conv channels (outputs conv_lo ≤ y_base + j < conv_lo + conv_d get the conv)
   has_conv_b: u32, // CONV: conv bias present
+  conv_lo: u32, // CONV: the output column of conv channel 0
+  conv_upd: u32, // CONV: 1 = shift this token into the conv state here
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -55,7 +59,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // (m, y_stride)
 @group(0) @binding(5) var<storage, read> nw: array<f32>; // PRO 1: norm weight (k), or a dummy
 @group(0) @binding(6) var<storage, read> conv_b: array<u32>; // CONV: conv bias (D) f32 bits or f16 pairs, or a dummy
-@group(0) @binding(7) var<storage, read> conv_st: array<f32>; // CONV: conv state (m, D, K−1), or a dummy
+@group(0) @binding(7) var<storage, read_write> conv_st: array<f32>; // CONV: conv state (m, conv_d, K−1), or a scratch
 @group(0) @binding(8) var<storage, read_write> xout: array<f32>; // CONV: conv output (m, D), or a scratch
 @group(0) @binding(9) var<storage, read> epi: array<u32>; // RES: the residual (f32 bits), indexed as y; CONV: conv weight (D, K), f32 bits or f16 pairs
 
@@ -173,8 +177,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         v += bitcast<f32>(epi[yi]);
       }
       y[yi] = v;
-      let c = p.y_base + j; // the output's channel (row of the whole matrix)
-      if (CONV && c < p.conv_d) {
+      let col = p.y_base + j; // the output's column (row of the whole matrix)
+      if (CONV && col >= p.conv_lo && col - p.conv_lo < p.conv_d) {
+        let c = col - p.conv_lo; // its conv channel
         // conv1d.wgsl's sum for one token: bias, the K − 1 state taps, then this token's input v.
         let km1 = p.conv_k - 1u;
         var acc = 0.0;
@@ -188,6 +193,13 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         let wl = c * p.conv_k + km1;
         acc = fma(param_of(epi[param_word(wl, P16)], wl, P16), v, acc);
         xout[m * p.conv_d + c] = silu(acc);
+        if (p.conv_upd != 0u && km1 > 0u) {
+          let st = (m * p.conv_d + c) * km1;
+          for (var tap = 0u; tap + 1u < km1; tap++) {
+            conv_st[st + tap] = conv_st[st + tap + 1u];
+          }
+          conv_st[st + km1 - 1u] = v;
+        }
       }
     }
   }

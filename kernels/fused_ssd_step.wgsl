@@ -1,10 +1,10 @@
-// Mamba-2 decode step after in_proj, one workgroup per (b, h, block of head channels): conv1d + SiLU of the token's
-// x, B and C channels (reading the conv state; conv_state.wgsl updates it afterwards), then per head channel p, as
-// ssd_step.wgsl,
+// Mamba-2 decode step after in_proj, one workgroup per (b, h, block of head channels): given SiLU(conv1d) of the
+// token's x, B and C channels (xbc: in_proj's fused_gemv computed them in its epilogue and updated the conv state),
+// per head channel p, as ssd_step.wgsl,
 //   Δ = clamp(softplus(dt + dt_bias[h])),  s[n] ← exp(Δ A[h]) s[n] + Δ B[n] x,  y = Σ_n C[n] s[n] + D[h] x,
 // and the gate of the gated RMSNorm, g = y · SiLU(z) (its RMS and weight are fused_gemv's prologue). The group's
-// B and C (conv outputs shared by its heads) are staged in workgroup memory. States keep the unfused layouts:
-// conv (batch, D + 2GN, K−1), ssm (batch, H, P, N).
+// B and C (conv outputs shared by its heads) are staged in workgroup memory. The state keeps the unfused layout
+// (batch, H, P, N).
 //
 // Work layout: a channel's N states are contiguous, so `tpp` threads (a power of two ≥ N / 4, from the host) share
 // one channel p, thread q taking n = q, q + tpp, q + 2·tpp, q + 3·tpp — neighbouring threads read neighbouring
@@ -18,7 +18,7 @@
 #include "half_params.wgsl"
 
 override WG: u32 = 256u;
-override P16: bool = false; // conv1d weight / bias, A and D as f16 pairs (include/half_params.wgsl)
+override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
 
 const MAX_N: u32 = 256u;
 const MAX_WG: u32 = 256u; // WG ≤ MAX_WG
@@ -29,47 +29,27 @@ struct Params {
   head_dim: u32,
   groups: u32,
   n: u32,
-  k: u32, // conv width K
   zx_stride: u32, // in_proj output: z [0, D), x [D, 2D), B [2D, 2D + GN), C [2D + GN, 2D + 2GN), dt after
   dt_min: f32,
   dt_max: f32,
-  has_bias: u32,
   tpp: u32, // threads per head channel: a power of two, tpp · 4 ≥ n, tpp ≤ WG
   ppw: u32, // head channels per workgroup: WG / tpp
   blocks: u32, // workgroups per (b, h): ⌈head_dim / ppw⌉
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> zx: array<f32>; // (batch, zx_stride)
-@group(0) @binding(2) var<storage, read> conv_w: array<u32>; // (D + 2GN, K) f32 bits or f16 pairs
-@group(0) @binding(3) var<storage, read> conv_b: array<u32>; // (D + 2GN) f32 bits or f16 pairs, or a dummy
-@group(0) @binding(4) var<storage, read> conv_state: array<f32>; // (batch, D + 2GN, K−1)
-@group(0) @binding(5) var<storage, read> dt_bias: array<f32>; // (H)
-@group(0) @binding(6) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
-@group(0) @binding(7) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
-@group(0) @binding(8) var<storage, read_write> state: array<f32>; // (batch, H, P, N)
-@group(0) @binding(9) var<storage, read_write> g: array<f32>; // (batch, D)
+@group(0) @binding(1) var<storage, read> zx: array<f32>; // (batch, zx_stride): z and dt are read here
+@group(0) @binding(2) var<storage, read> xbc: array<f32>; // (batch, D + 2GN): SiLU(conv1d) of x, B, C
+@group(0) @binding(3) var<storage, read> dt_bias: array<f32>; // (H)
+@group(0) @binding(4) var<storage, read> A: array<u32>; // (H) f32 bits or f16 pairs
+@group(0) @binding(5) var<storage, read> Dv: array<u32>; // (H) f32 bits or f16 pairs
+@group(0) @binding(6) var<storage, read_write> state: array<f32>; // (batch, H, P, N)
+@group(0) @binding(7) var<storage, read_write> g: array<f32>; // (batch, D)
 
 var<workgroup> sb: array<f32, MAX_N>;
 var<workgroup> sc: array<f32, MAX_N>;
 var<workgroup> xs: array<f32, MAX_WG>; // SiLU(conv) of the block's x channels
 var<workgroup> red: array<f32, MAX_WG>; // the dot products' tree
-
-// SiLU(conv1d) of conv channel c (of D + 2GN) of sequence b, for one token (conv1d.wgsl with L = 1).
-fn conv(b: u32, c: u32, channels: u32, d: u32) -> f32 {
-  let km1 = p.k - 1u;
-  var acc = 0.0;
-  if (p.has_bias != 0u) {
-    acc = param_of(conv_b[param_word(c, P16)], c, P16);
-  }
-  for (var j = 0u; j < km1; j++) {
-    let wi = c * p.k + j;
-    acc = fma(param_of(conv_w[param_word(wi, P16)], wi, P16), conv_state[(b * channels + c) * km1 + j], acc);
-  }
-  let wl = c * p.k + km1;
-  acc = fma(param_of(conv_w[param_word(wl, P16)], wl, P16), zx[b * p.zx_stride + d + c], acc);
-  return acc / (1.0 + exp(-acc));
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
@@ -86,11 +66,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let channels = d + 2u * gn;
   let grp = h / (p.heads / p.groups);
   for (var n = lid; n < p.n; n += WG) {
-    sb[n] = conv(b, d + grp * p.n + n, channels, d);
-    sc[n] = conv(b, d + gn + grp * p.n + n, channels, d);
+    sb[n] = xbc[b * channels + d + grp * p.n + n];
+    sc[n] = xbc[b * channels + d + gn + grp * p.n + n];
   }
   if (lid < p.ppw && p0 + lid < p.head_dim) {
-    xs[lid] = conv(b, h * p.head_dim + p0 + lid, channels, d);
+    xs[lid] = xbc[b * channels + h * p.head_dim + p0 + lid];
   }
   workgroupBarrier();
   let dtv = clamp(softplus(zx[b * p.zx_stride + 2u * d + 2u * gn + h] + dt_bias[h]), p.dt_min, p.dt_max);

@@ -802,8 +802,13 @@ export interface Mamba1DecodeArgs {
  * ```
  */
 export interface Mamba2DecodeArgs {
-  /** in_proj's output `[batch, 2D + 2GN + H]`: z, x, B, C, dt. */
-  zxbcdt: Tensor;
+  /** The residual stream `[batch, dModel]` entering the layer. */
+  h: Tensor;
+  /** The layer's RMSNorm (over the whole width) before in_proj. */
+  norm: { weight: Tensor; eps: number };
+  /** (2D + 2GN + H, dModel): z, x, B, C, dt in its output columns. */
+  inProj: Matrix;
+  inProjBias: Tensor | null; // (2D + 2GN + H)
   convWeight: Tensor; // (D + 2GN, K)
   convBias: Tensor | null;
   convState: Tensor; // (batch, D + 2GN, K−1)

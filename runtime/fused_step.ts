@@ -4,7 +4,7 @@
  *
  *   Mamba-1: mamba1DecodeStep (norm → in_proj with conv1d; x_proj; conv state, dt_proj, scan, gate)
  *            · fusedLinear(out_proj → + residual)
- *   Mamba-2: fusedLinear(norm → in_proj) · mamba2DecodeStep (conv1d + SSD + gate; conv state)
+ *   Mamba-2: mamba2DecodeStep (norm → in_proj with the conv1d epilogue and conv state; SSD + gate)
  *            · fusedLinear(gated norm → out_proj → + residual)
  *
  * A layer the fused ops do not take ({@link fusesLayer}: Falcon-Mamba's δ/B/C norms, a bridged pruned layer, a
@@ -69,10 +69,11 @@ export function fusedLayerStep(
       dState: w.dState,
     });
   } else {
-    const norm = { weight: w.norm, eps: cfg.eps, groupSize: cfg.dModel };
-    const inner = fusedLinear.call(be, h, w.inProj, w.inProjBias, { norm }); // (B, in_proj width)
     y = be.mamba2DecodeStep!({
-      zxbcdt: inner,
+      h,
+      norm: { weight: w.norm, eps: cfg.eps },
+      inProj: w.inProj,
+      inProjBias: w.inProjBias,
       convWeight: w.convWeight,
       convBias: w.convBias,
       convState: state.conv[l],
@@ -89,7 +90,6 @@ export function fusedLayerStep(
       dtMax: cfg.timeStepLimit[1],
     });
     gate = { weight: w.gateNorm, eps: cfg.eps, groupSize: cfg.normGroupSize };
-    be.free(inner);
   }
   const out = fusedLinear.call(be, y, w.outProj, w.outProjBias, { norm: gate, residual: h });
   be.free(y);

@@ -95,6 +95,8 @@ export interface FusedGemvParams {
   readonly conv_k: number;
   readonly conv_d: number;
   readonly has_conv_b: number;
+  readonly conv_lo: number;
+  readonly conv_upd: number;
 }
 /** The storage bindings of kernels/fused_gemv.wgsl by WGSL name (`@binding(1)` on). */
 export interface FusedGemvBindings {
@@ -159,11 +161,9 @@ export interface FusedSsdStepParams {
   readonly head_dim: number;
   readonly groups: number;
   readonly n: number;
-  readonly k: number;
   readonly zx_stride: number;
   readonly dt_min: number;
   readonly dt_max: number;
-  readonly has_bias: number;
   readonly tpp: number;
   readonly ppw: number;
   readonly blocks: number;
@@ -171,9 +171,7 @@ export interface FusedSsdStepParams {
 /** The storage bindings of kernels/fused_ssd_step.wgsl by WGSL name (`@binding(1)` on). */
 export interface FusedSsdStepBindings {
   readonly zx: Slice;
-  readonly conv_w: Slice;
-  readonly conv_b: Slice;
-  readonly conv_state: Slice;
+  readonly xbc: Slice;
   readonly dt_bias: Slice;
   readonly A: Slice;
   readonly Dv: Slice;

@@ -1,6 +1,6 @@
 /**
  * `perfmamba bench --backend webgpu --json`: every decode row carries `dispatchesPerToken`, the backend's dispatch
- * count per decode step — with fused decode 4 per layer + embed + norm_f → lm_head (decode, and sampled with a host
+ * count per decode step — with fused decode 4 per Mamba-1 layer or 3 per Mamba-2 layer + embed + norm_f → lm_head (decode, and sampled with a host
  * pick per step), + argmax (greedy) or + the device sampler (sampled bursts).
  * (WASM rows carry null: tests/cli/demo_bench_cli_test.ts.) The prefill, decode and greedy rows also carry the GPU
  * time of their own timed runs (`gpuMs`, the median of `gpuSamples`); the sampled rows, timed through `generate`, none.
@@ -10,7 +10,8 @@ import { cli } from "./_cli.ts";
 import { HAS_ADAPTER } from "../kernels/_gpu.ts";
 
 Deno.test({
-  name: "cli bench --backend webgpu: dispatchesPerToken on every decode row, 4 per layer + a few per token",
+  name:
+    "cli bench --backend webgpu: dispatchesPerToken on every decode row, 4 (Mamba-1) or 3 (Mamba-2) per layer + a few per token",
   ignore: !HAS_ADAPTER,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "perfmamba-bench-gpu-" });
@@ -47,9 +48,11 @@ Deno.test({
       const decodeRows = rows.filter((row) => row.mode !== "prefill");
       assert.equal(decodeRows.length, 8); // 2 archs × (decode, greedy, sampled-step, sampled)
       for (const row of decodeRows) {
-        // embed, 3 layers × 4, norm_f → lm_head; greedy adds the argmax, sampled bursts the device sampler.
+        // embed, 3 layers × 4 (Mamba-1) or × 3 (Mamba-2), norm_f → lm_head; greedy adds the argmax, sampled bursts
+        // the device sampler.
         const onDevice = row.mode === "greedy" || row.mode === "sampled" ? 1 : 0;
-        assert.equal(row.dispatchesPerToken, 3 * 4 + 2 + onDevice, `${row.arch} ${row.mode}`);
+        const perLayer = row.arch === "mamba1" ? 4 : 3;
+        assert.equal(row.dispatchesPerToken, 3 * perLayer + 2 + onDevice, `${row.arch} ${row.mode}`);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
