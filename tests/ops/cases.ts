@@ -355,10 +355,10 @@ const LINEAR: LinearCase[] = [
   lin(131, 130, 24),
   lin(261, 133, 259),
   lin(300, 256, 320),
-  // WASM's k blocks (K_BLOCK 256) and row blocks (ROW_BLOCK 96): k = 2 blocks + a ragged one, out accumulated
+  // WASM's k blocks (K_BLOCK 1536) and row blocks (ROW_BLOCK 192): k = 2 blocks + a ragged one, out accumulated
   // over them with the bias added once; rows crossing a row block and ending in a partial tile.
-  lin(20, 600, 27, " (k blocks)"),
-  lin(97, 520, 17, " (k and row blocks)"),
+  lin(20, 3112, 27, " (k blocks)"),
+  lin(199, 1560, 17, " (k and row blocks)"),
   // A [300, 20] / [300, 21] matrix: 6 or 4 parts under 4 KiB bindings, x and y bound a few rows at a time.
   lin(3, 20, 300, " (split matrix)"),
   lin(70, 20, 300, " (split matrix)"),

@@ -9,13 +9,22 @@ import { fma4 } from "./simd_math";
 
 /** Output features per packed panel (the backend sizes and splits packed matrices by it). */
 export const PANEL: i32 = 8;
-/** Rows of x kept hot (L2) while every panel of the thread's range sweeps over them (a multiple of TILE_ROWS). */
-const ROW_BLOCK: i32 = 96;
+/**
+ * Rows of x swept by every panel of the thread's range before the next rows (a multiple of TILE_ROWS): W is streamed
+ * once per ROW_BLOCK rows. 192 rows of k = 768 are 576 KiB of x, held in the 1 MiB L2 of this machine's cores.
+ */
+const ROW_BLOCK: i32 = 192;
 /** ROW_BLOCK is a multiple of both tiles' rows. */
 // @ts-ignore: static assertion
 assert(ROW_BLOCK % 6 == 0 && ROW_BLOCK % 4 == 0);
-/** k steps per block: a panel's slice (K_BLOCK·32 bytes = 8 KiB) stays in L1 across a block's row tiles. */
-const K_BLOCK: i32 = 256;
+/**
+ * k steps per block (the whole k of the 130m shapes' in_proj and out_proj): every tile call pays a fixed cost (12
+ * accumulators set up, 6 output rows read and written per later block) that 256-step blocks did not amortize.
+ * Measured (tests/wasm/gemm_bench.ts, 1 thread, relaxed, 512 rows): 96 rows × 256 steps → 192 × 1536 took the
+ * tile from 45.7 to 50.9 GFLOP/s on in_proj and 46.7 to 50.5 on out_proj, though a panel's slice (k·32 bytes, up to
+ * 48 KiB) no longer stays in L1: it streams from L2 in order, and the prefetchers keep up.
+ */
+const K_BLOCK: i32 = 1536;
 
 /**
  * Packs `rows` rows of a row-major [rows, k] matrix at `src` into ⌈rows/8⌉ panels at `dst` (zero-padded).
@@ -337,9 +346,8 @@ export function linear(
     }
     return;
   }
-  // Relaxed build: blocked over ROW_BLOCK rows × K_BLOCK of k: the x block (ROW_BLOCK·K_BLOCK·4 bytes) stays in
-  // L2 while every panel's k slice (K_BLOCK·32 bytes) stays in L1 across the row tiles; out is accumulated over
-  // the k blocks. Baseline build: the loop as it was before the FMA tile (64-row blocks, the whole of k at once),
+  // Relaxed build: blocked over ROW_BLOCK rows × K_BLOCK of k (see both): every panel sweeps the x block's row tiles,
+  // its k slice (K_BLOCK·32 bytes) read from L1 or L2 in order; out is accumulated over the k blocks. Baseline build: the loop as it was before the FMA tile (64-row blocks, the whole of k at once),
   // which measured as fast or faster there without fused multiply-adds.
   const rowBlock = ASC_FEATURE_RELAXED_SIMD ? ROW_BLOCK : 64;
   const kBlock = ASC_FEATURE_RELAXED_SIMD ? K_BLOCK : k;
