@@ -61,7 +61,7 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> xout: array<f32>; // CONV: conv output (m, D), or a scratch
 @group(0) @binding(9) var<storage, read> epi: array<u32>; // RES: the residual (f32 bits), indexed as y; CONV: conv weight (D, K), f32 bits or f16 pairs
 
-var<workgroup> red: array<vec2<f32>, ROWS * THREADS>; // (ROWS, FEATS, LANES): partial (dot, sum of squares)
+var<workgroup> red: array<vec2<f32>, THREADS>; // (FEATS, LANES): partial (dot, sum of squares)
 
 fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));
@@ -167,28 +167,27 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       acc[r] = vec2<f32>(0.0); // zeroed per group (a declaration in a loop may be hoisted, its zeroing with it)
     }
     lane_sums(&acc, jc, g * group, (g + 1u) * group, lane);
-    // One tree over the lanes for all rows at once (row r's partials at red[r · THREADS + t]).
+    // One tree per row, in turn (a workgroup array for all rows at once costs more than the barriers where
+    // workgroup memory is zeroed per dispatch, as WebGPU requires); lane r keeps row r's output.
     for (var r = 0u; r < ROWS; r++) {
-      red[r * THREADS + t] = acc[r];
-    }
-    for (var h = LANES / 2u; h > 0u; h >>= 1u) {
-      workgroupBarrier();
-      if (lane < h) {
-        for (var r = 0u; r < ROWS; r++) {
-          red[r * THREADS + t] += red[r * THREADS + t + h];
+      red[t] = acc[r];
+      for (var h = LANES / 2u; h > 0u; h >>= 1u) {
+        workgroupBarrier();
+        if (lane < h) {
+          red[t] += red[t + h];
         }
       }
-    }
-    workgroupBarrier();
-    if (lane < ROWS) {
-      let r = red[lane * THREADS + f * LANES];
-      if (PRO == 1u) {
-        v = fma(r.x, 1.0 / sqrt(r.y / f32(group) + p.eps), v);
-      } else {
-        v += r.x;
+      workgroupBarrier();
+      if (lane == r) {
+        let s = red[f * LANES];
+        if (PRO == 1u) {
+          v = fma(s.x, 1.0 / sqrt(s.y / f32(group) + p.eps), v);
+        } else {
+          v += s.x;
+        }
       }
+      workgroupBarrier();
     }
-    workgroupBarrier();
   }
   // Lane m of each feature stores row m and applies the epilogues.
   let m = lane;

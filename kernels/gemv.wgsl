@@ -34,7 +34,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (≥ bias_base + n), or a dummy
 @group(0) @binding(4) var<storage, read_write> y: array<f32>; // (m, y_stride)
 
-var<workgroup> red: array<f32, ROWS * 256u>; // (ROWS, FEATS, LANES)
+var<workgroup> red: array<f32, 256>; // (FEATS, LANES)
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
@@ -65,25 +65,24 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
     }
   }
-  // One tree over the lanes for all rows at once (row r's partials at red[r · 256 + lid.x]).
+  // One tree per row, in turn (as many barriers as one row at a time; a workgroup array for all rows at once
+  // costs more than those barriers where workgroup memory is zeroed per dispatch, as it must be in WebGPU).
   for (var r = 0u; r < ROWS; r++) {
-    red[r * 256u + lid.x] = acc[r];
-  }
-  for (var h = LANES / 2u; h > 0u; h >>= 1u) {
-    workgroupBarrier();
-    if (lane < h) {
-      for (var r = 0u; r < ROWS; r++) {
-        red[r * 256u + lid.x] += red[r * 256u + lid.x + h];
+    red[lid.x] = acc[r];
+    for (var h = LANES / 2u; h > 0u; h >>= 1u) {
+      workgroupBarrier();
+      if (lane < h) {
+        red[lid.x] += red[lid.x + h];
       }
     }
-  }
-  workgroupBarrier();
-  // Lane r of each feature stores row r.
-  if (lane < ROWS && j < p.n) {
-    var v = red[lane * 256u + f * LANES];
-    if (p.has_bias != 0u) {
-      v += bias[p.bias_base + j];
+    workgroupBarrier();
+    if (lane == 0u && j < p.n) {
+      var v = red[lid.x];
+      if (p.has_bias != 0u) {
+        v += bias[p.bias_base + j];
+      }
+      y[p.y_base + r * p.y_stride + j] = v;
     }
-    y[p.y_base + lane * p.y_stride + j] = v;
+    workgroupBarrier();
   }
 }
