@@ -1,8 +1,8 @@
 /**
  * A/B of the decode GEMV kernels before and after they load each weight once for all rows (issue 19; not a test):
- * the kernels' WGSL as generated at commit `BASE` (a loop over rows at run time, the weight row re-read per row) and
- * as generated in this tree (override ROWS: one weight load per k-step, one accumulator per row), each dispatched
- * on the same buffers at 1 and `rows` rows, interleaved (old, new, new, old, … per round), `reps` dispatches per
+ * the kernels' WGSL as generated at commit b1ef1c7 (tests/kernels/_gemv_rows_old.json: a loop over rows at run
+ * time, the weight row re-read per row) and as generated in this tree (override ROWS: one weight load per k-step,
+ * one accumulator per row), each dispatched on the same buffers at 1 and `rows` rows, interleaved (old, new, new, old, … per round), `reps` dispatches per
  * timing submitted together; medians (min–max) of the rounds. Wall clock over the submission unless the adapter
  * has timestamp queries (then the GPU time of the pass). Outputs of old and new are compared too.
  *
@@ -16,14 +16,14 @@ import { WGSL as NEW } from "../../kernels/generated/wgsl.ts";
 import { quantizeQ4_0, quantizeQ8_0 } from "../../runtime/ggml_types.ts";
 import { rand } from "../ops/data.ts";
 
-const BASE = "b1ef1c7";
 const [rounds, reps, rowsMax, n, k] = [5, 10, 8, 512, 1024].map((d, i) => Number(Deno.args[i] ?? d));
 
-const oldFile = await Deno.makeTempFile({ suffix: ".ts" });
-const git = new Deno.Command("git", { args: ["show", `${BASE}:kernels/generated/wgsl.ts`], stdout: "piped" });
-await Deno.writeFile(oldFile, (await git.output()).stdout);
-const OLD = (await import(oldFile)).WGSL as typeof NEW;
-await Deno.remove(oldFile);
+// The old kernels as generated at commit b1ef1c7 (kept beside this script, so that it runs without git history:
+// `git show b1ef1c7:kernels/generated/wgsl.ts` has them).
+const OLD = JSON.parse(await Deno.readTextFile(new URL("./_gemv_rows_old.json", import.meta.url))) as Pick<
+  typeof NEW,
+  "gemv" | "gemv_q" | "fused_gemv"
+>;
 
 const adapter = await navigator.gpu.requestAdapter();
 if (!adapter) throw new Error("no WebGPU adapter");
