@@ -13,6 +13,7 @@
 import type { BindGroupCache } from "./bind_group_cache.ts";
 import type { CommandRecorder } from "./command_recorder.ts";
 import type { PipelineCache, PipelineSpec } from "./pipeline_cache.ts";
+import { GEMV_MAX_ROWS } from "./generated/kernels.ts";
 import { checkBindings, paramBytes, pipelineKey, type Program, writeParams } from "./program.ts";
 import type { UploadArena } from "./upload_arena.ts";
 
@@ -62,6 +63,15 @@ export class Dispatcher {
       writeParams(this.#scratch, 0, uSize, p.kernel, p.label, p.uniforms);
       const key = pipelineKey(p.kernel, p.constants);
       if (!this.#plan.has(key)) this.#plan.set(key, { kernel: p.kernel, constants: { ...p.constants } });
+      if (p.kernel === "gemv" || p.kernel === "gemv_q") {
+        // The unfused GEMV's row count is its pipeline constant ROWS, and a prompt of up to GEMV_MAX_ROWS tokens
+        // (or another batch) takes another: plan every count, so that none compiles at first use.
+        for (let rows = 1; rows <= GEMV_MAX_ROWS; rows++) {
+          const constants = { ...p.constants, ROWS: rows };
+          const k = pipelineKey(p.kernel, constants);
+          if (!this.#plan.has(k)) this.#plan.set(k, { kernel: p.kernel, constants });
+        }
+      }
       return;
     }
     if (debug) device.pushErrorScope("validation");

@@ -121,6 +121,7 @@ function gemvPrograms(s: GemvSpec): Program<"fused_gemv">[] {
         RES: s.res ? 1 : 0,
         CONV: s.conv ? 1 : 0,
         P16: s.conv?.p16 ? 1 : 0,
+        ROWS: s.rows, // one weight load per k-step for all rows
       },
       bindings: {
         x: s.x,

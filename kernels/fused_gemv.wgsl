@@ -1,10 +1,11 @@
 // Fused decode GEMV (m ≤ 8 rows): y[m, j] = res[m, j] + Σ_k pro(m, k) · w[j, k] + bias[j], with a prologue pro
-// applied to each input of x as the lanes read it:
+// applied to each input of x as the lanes read it (each weight, or code word, is loaded once and multiplied by every
+// row's inputs, one accumulator per row: ROWS, as gemv.wgsl):
 //   PRO = 0: x itself;
 //   PRO = 1: RMS norm per group of `group` channels, times nw[k] (Mamba's RMSNorm with group = k; Mamba-2's gated
 //            norm, whose gate y · SiLU(z) was applied by fused_ssd_step), each workgroup recomputing the row's
 //            sums of squares alongside its dot products (see main).
-// Epilogues (each output is stored by one lane, which applies them):
+// Epilogues (each output is stored by one lane — lane m of the feature for row m — which applies them):
 //   RES:  adds epi (same placement as y): the residual add of out_proj;
 //   CONV: the causal conv1d + SiLU of one decode token for the conv_d outputs from column conv_lo on (Mamba-1: the
 //         x half of in_proj, conv_lo 0; Mamba-2: x, B and C, conv_lo D): for conv channel c = column − conv_lo,
@@ -27,13 +28,14 @@ override PRO: u32 = 0u;
 override RES: bool = false;
 override CONV: bool = false;
 override P16: bool = false; // CONV: conv1d weight and bias as f16 pairs (include/half_params.wgsl)
+override ROWS: u32 = 1u; // rows of x and y (= p.m, 1 ≤ ROWS ≤ GEMV_MAX_ROWS; gemv.wgsl)
 
 const LANES: u32 = 64u;
 const FEATS: u32 = GEMV_FEATURES;
 const THREADS: u32 = 256u;
 
 struct Params {
-  m: u32, // rows of x and y (≤ 8)
+  m: u32, // rows of x and y (≤ 8; = ROWS)
   n: u32, // rows of this weight part
   k: u32,
   x_stride: u32,
@@ -89,17 +91,15 @@ fn nw4(k: u32) -> vec4<f32> {
   return vec4<f32>(1.0);
 }
 
-// (dot, sum of squares) of the inputs k0 .. k0 + 3 of row m (at xb + k0) against codes c: the prologue's inputs
-// before the norm scale (x · nw with PRO 1) and their raw squares.
-fn qpart(xb: u32, k0: u32, c: vec4<f32>) -> vec2<f32> {
+// (dot, sum of squares) of the inputs k0 .. k0 + 3 of a row (at xb + k0) against codes c, the prologue's weights
+// nv (nw4(k0)): the prologue's inputs before the norm scale (x · nw with PRO 1) and their raw squares.
+fn qpart(xb: u32, k0: u32, c: vec4<f32>, nv: vec4<f32>) -> vec2<f32> {
   let xr = x4(xb + k0);
-  return vec2<f32>(dot(c, xr * nw4(k0)), dot(xr, xr));
+  return vec2<f32>(dot(c, xr * nv), dot(xr, xr));
 }
 
-// The lane's (dot, sum of squares) over inputs [k_lo, k_hi) of row m against weight row jc.
-fn lane_sums(m: u32, jc: u32, k_lo: u32, k_hi: u32, lane: u32) -> vec2<f32> {
-  let xb = p.x_base + m * p.x_stride;
-  var acc = vec2<f32>(0.0, 0.0);
+// Per row r < ROWS, the lane's (dot, sum of squares) over inputs [k_lo, k_hi) against weight row jc, into acc[r].
+fn lane_sums(acc: ptr<function, array<vec2<f32>, GEMV_MAX_ROWS>>, jc: u32, k_lo: u32, k_hi: u32, lane: u32) {
   if (Q != 0u) {
     // Code words of the blocks [k_lo, k_hi) / 32 of row jc, one word (4 or 8 weights) per lane step.
     let q4 = Q == 2u;
@@ -112,26 +112,41 @@ fn lane_sums(m: u32, jc: u32, k_lo: u32, k_hi: u32, lane: u32) -> vec2<f32> {
       let d = qscale(w[p.scale_base + s / 2u], s);
       let word = w[wrow + i];
       let k0 = b * QBLOCK + (i % qw) * 4u;
-      var part: vec2<f32>;
       if (q4) {
-        part = qpart(xb, k0, q4_codes(word, 0u)) + qpart(xb, k0 + 16u, q4_codes(word, 4u));
+        let lo = q4_codes(word, 0u);
+        let hi = q4_codes(word, 4u);
+        let n0 = nw4(k0);
+        let n1 = nw4(k0 + 16u);
+        for (var r = 0u; r < ROWS; r++) {
+          let xb = p.x_base + r * p.x_stride;
+          let part = qpart(xb, k0, lo, n0) + qpart(xb, k0 + 16u, hi, n1);
+          (*acc)[r] = vec2<f32>(fma(d, part.x, (*acc)[r].x), (*acc)[r].y + part.y);
+        }
       } else {
-        part = qpart(xb, k0, q8_codes(word));
+        let c = q8_codes(word);
+        let n0 = nw4(k0);
+        for (var r = 0u; r < ROWS; r++) {
+          let part = qpart(p.x_base + r * p.x_stride, k0, c, n0);
+          (*acc)[r] = vec2<f32>(fma(d, part.x, (*acc)[r].x), (*acc)[r].y + part.y);
+        }
       }
-      acc = vec2<f32>(fma(d, part.x, acc.x), acc.y + part.y);
     }
-    return acc;
+    return;
   }
   for (var k = k_lo + lane; k < k_hi; k += LANES) {
-    let xv = x[xb + k];
+    let wk = weight(jc, k);
     if (PRO == 1u) {
-      acc.x = fma(weight(jc, k), xv * nw[k], acc.x);
-      acc.y = fma(xv, xv, acc.y);
+      let nk = nw[k];
+      for (var r = 0u; r < ROWS; r++) {
+        let xv = x[p.x_base + r * p.x_stride + k];
+        (*acc)[r] = vec2<f32>(fma(wk, xv * nk, (*acc)[r].x), fma(xv, xv, (*acc)[r].y));
+      }
     } else {
-      acc.x = fma(weight(jc, k), xv, acc.x);
+      for (var r = 0u; r < ROWS; r++) {
+        (*acc)[r].x = fma(wk, x[p.x_base + r * p.x_stride + k], (*acc)[r].x);
+      }
     }
   }
-  return acc;
 }
 
 @compute @workgroup_size(THREADS)
@@ -149,10 +164,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   // plain GEMV with one group (every workgroup, every row of it, recomputes the sum of squares: k is small).
   let group = select(p.k, p.group, PRO == 1u);
   let groups = p.k / group;
-  for (var m = 0u; m < p.m; m++) {
-    var v = 0.0;
-    for (var g = 0u; g < groups; g++) {
-      red[t] = lane_sums(m, jc, g * group, (g + 1u) * group, lane);
+  var v = 0.0; // lane m < ROWS: row m's output
+  for (var g = 0u; g < groups; g++) {
+    var acc: array<vec2<f32>, GEMV_MAX_ROWS>; // per row (only the first ROWS are used)
+    for (var r = 0u; r < ROWS; r++) {
+      acc[r] = vec2<f32>(0.0); // zeroed per group (a declaration in a loop may be hoisted, its zeroing with it)
+    }
+    lane_sums(&acc, jc, g * group, (g + 1u) * group, lane);
+    // One tree per row, in turn (a workgroup array for all rows at once costs more than the barriers where
+    // workgroup memory is zeroed per dispatch, as WebGPU requires); lane r keeps row r's output.
+    for (var r = 0u; r < ROWS; r++) {
+      red[t] = acc[r];
       for (var h = LANES / 2u; h > 0u; h >>= 1u) {
         workgroupBarrier();
         if (lane < h) {
@@ -160,46 +182,50 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         }
       }
       workgroupBarrier();
-      let r = red[t];
-      if (PRO == 1u) {
-        v = fma(r.x, 1.0 / sqrt(r.y / f32(group) + p.eps), v);
-      } else {
-        v += r.x;
+      if (lane == r) {
+        let s = red[f * LANES];
+        if (PRO == 1u) {
+          v = fma(s.x, 1.0 / sqrt(s.y / f32(group) + p.eps), v);
+        } else {
+          v += s.x;
+        }
       }
       workgroupBarrier();
     }
-    if (lane == 0u && j < p.n) {
-      if (p.has_bias != 0u) {
-        v += bias[p.bias_base + j];
+  }
+  // Lane m of each feature stores row m and applies the epilogues.
+  let m = lane;
+  if (m < ROWS && j < p.n) {
+    if (p.has_bias != 0u) {
+      v += bias[p.bias_base + j];
+    }
+    let yi = p.y_base + m * p.y_stride + j;
+    if (RES) {
+      v += bitcast<f32>(epi[yi]);
+    }
+    y[yi] = v;
+    let col = p.y_base + j; // the output's column (row of the whole matrix)
+    if (CONV && col >= p.conv_lo && col - p.conv_lo < p.conv_d) {
+      let c = col - p.conv_lo; // its conv channel
+      // conv1d.wgsl's sum for one token: bias, the K − 1 state taps, then this token's input v.
+      let km1 = p.conv_k - 1u;
+      var acc = 0.0;
+      if (p.has_conv_b != 0u) {
+        acc = param_of(conv_b[param_word(c, P16)], c, P16);
       }
-      let yi = p.y_base + m * p.y_stride + j;
-      if (RES) {
-        v += bitcast<f32>(epi[yi]);
+      for (var tap = 0u; tap < km1; tap++) {
+        let wi = c * p.conv_k + tap;
+        acc = fma(param_of(epi[param_word(wi, P16)], wi, P16), conv_st[(m * p.conv_d + c) * km1 + tap], acc);
       }
-      y[yi] = v;
-      let col = p.y_base + j; // the output's column (row of the whole matrix)
-      if (CONV && col >= p.conv_lo && col - p.conv_lo < p.conv_d) {
-        let c = col - p.conv_lo; // its conv channel
-        // conv1d.wgsl's sum for one token: bias, the K − 1 state taps, then this token's input v.
-        let km1 = p.conv_k - 1u;
-        var acc = 0.0;
-        if (p.has_conv_b != 0u) {
-          acc = param_of(conv_b[param_word(c, P16)], c, P16);
+      let wl = c * p.conv_k + km1;
+      acc = fma(param_of(epi[param_word(wl, P16)], wl, P16), v, acc);
+      xout[m * p.conv_d + c] = silu(acc);
+      if (p.conv_upd != 0u && km1 > 0u) {
+        let st = (m * p.conv_d + c) * km1;
+        for (var tap = 0u; tap + 1u < km1; tap++) {
+          conv_st[st + tap] = conv_st[st + tap + 1u];
         }
-        for (var tap = 0u; tap < km1; tap++) {
-          let wi = c * p.conv_k + tap;
-          acc = fma(param_of(epi[param_word(wi, P16)], wi, P16), conv_st[(m * p.conv_d + c) * km1 + tap], acc);
-        }
-        let wl = c * p.conv_k + km1;
-        acc = fma(param_of(epi[param_word(wl, P16)], wl, P16), v, acc);
-        xout[m * p.conv_d + c] = silu(acc);
-        if (p.conv_upd != 0u && km1 > 0u) {
-          let st = (m * p.conv_d + c) * km1;
-          for (var tap = 0u; tap + 1u < km1; tap++) {
-            conv_st[st + tap] = conv_st[st + tap + 1u];
-          }
-          conv_st[st + km1 - 1u] = v;
-        }
+        conv_st[st + km1 - 1u] = v;
       }
     }
   }

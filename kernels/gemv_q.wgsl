@@ -1,19 +1,24 @@
 // GEMV path of linear over a block-quantized weight (decode, m ≤ 8 rows): y[m, n] = Σ_k x[m, k] · w[n, k]
 // (+ bias[n]) with w = d · q dequantized in registers (storage: include/quant_blocks.wgsl). A workgroup of 256
 // threads handles 8 output features with 32 lanes each; lanes stride over the u32 code words of a row (128
-// contiguous bytes per step), each word 4 (Q8_0) or 8 (Q4_0) weights, and reduce in workgroup memory, one row of x
-// after the other. A row has 4 to 8 times fewer words than the f32 GEMV's elements, so half its lanes suffice.
+// contiguous bytes per step), each word 4 (Q8_0) or 8 (Q4_0) weights, dequantize each word once and multiply it
+// by every row's x (one accumulator per row), then reduce in workgroup memory. A row has 4 to 8 times fewer words
+// than the f32 GEMV's elements, so half its lanes suffice.
 
 #include "grid.wgsl"
+#include "gemm_tile.wgsl"
 #include "quant_blocks.wgsl"
 
 override Q4: bool = false; // Q4_0 blocks, else Q8_0
+// Rows of x and y (= p.m, 1 ≤ ROWS ≤ GEMV_MAX_ROWS): fixed row loops, each code word loaded and dequantized once
+// for all rows (gemv.wgsl).
+override ROWS: u32 = 1u;
 
 const LANES: u32 = 32u;
 const FEATS: u32 = 8u; // output features per workgroup
 
 struct Params {
-  m: u32, // rows of x and y (≤ 8)
+  m: u32, // rows of x and y (≤ 8; = ROWS)
   n: u32, // rows of this weight part
   k: u32, // a multiple of 32
   x_stride: u32,
@@ -47,24 +52,31 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let nb = p.k / QBLOCK;
   let qw = qwords(Q4);
   let words = nb * qw; // code words of one row
-  for (var m = 0u; m < p.m; m++) {
-    var acc = 0.0;
-    let xb = p.x_base + m * p.x_stride;
-    for (var i = lane; i < words; i += LANES) {
-      let b = i / qw;
-      let s = jc * nb + b;
-      let d = qscale(w[p.scale_base + s / 2u], s);
-      let word = w[jc * words + i];
-      let k0 = xb + b * QBLOCK + (i % qw) * 4u;
-      var part: f32;
-      if (Q4) {
-        part = dot(q4_codes(word, 0u), xv(k0)) + dot(q4_codes(word, 4u), xv(k0 + 16u));
-      } else {
-        part = dot(q8_codes(word), xv(k0));
+  var acc: array<f32, GEMV_MAX_ROWS>; // row r's partial dot product (only the first ROWS are used)
+  for (var i = lane; i < words; i += LANES) {
+    let b = i / qw;
+    let s = jc * nb + b;
+    let d = qscale(w[p.scale_base + s / 2u], s);
+    let word = w[jc * words + i];
+    let k0 = b * QBLOCK + (i % qw) * 4u;
+    if (Q4) {
+      let lo = q4_codes(word, 0u);
+      let hi = q4_codes(word, 4u);
+      for (var r = 0u; r < ROWS; r++) {
+        let xk = p.x_base + r * p.x_stride + k0;
+        acc[r] = fma(d, dot(lo, xv(xk)) + dot(hi, xv(xk + 16u)), acc[r]);
       }
-      acc = fma(d, part, acc);
+    } else {
+      let c = q8_codes(word);
+      for (var r = 0u; r < ROWS; r++) {
+        acc[r] = fma(d, dot(c, xv(p.x_base + r * p.x_stride + k0)), acc[r]);
+      }
     }
-    red[lid.x] = acc;
+  }
+  // One tree per row, in turn (as many barriers as one row at a time; a workgroup array for all rows at once
+  // costs more than those barriers where workgroup memory is zeroed per dispatch, as it must be in WebGPU).
+  for (var r = 0u; r < ROWS; r++) {
+    red[lid.x] = acc[r];
     for (var h = LANES / 2u; h > 0u; h >>= 1u) {
       workgroupBarrier();
       if (lane < h) {
@@ -77,7 +89,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       if (p.has_bias != 0u) {
         v += bias[p.bias_base + j];
       }
-      y[p.y_base + m * p.y_stride + j] = v;
+      y[p.y_base + r * p.y_stride + j] = v;
     }
     workgroupBarrier();
   }

@@ -3,8 +3,9 @@
  * 128×128 output tile with 8×8 outputs per thread ({@link GEMM_TILE_M}×{@link GEMM_TILE_N_WIDE}), or 128×64 with
  * 8×4 when the wide grid would leave the GPU under-filled ({@link gemmConfig}); k-tiles of 8, double-buffered
  * in bank-conflict-free workgroup memory. Decode (m ≤ 8) uses the GEMV (4 features per workgroup, 64 lanes
- * reducing over k). When the output has too few tiles to fill the GPU and k is long ({@link splitK}), the GEMM
- * splits k over workgroups into a scratch and {@link splitkReduceProgram} sums the partial results. The backend
+ * reducing over k; the row count is its pipeline constant `ROWS`, so each weight is loaded once for all m rows).
+ * When the output has too few tiles to fill the GPU and k is long ({@link splitK}), the GEMM splits k over
+ * workgroups into a scratch and {@link splitkReduceProgram} sums the partial results. The backend
  * calls this once per (row chunk of x/y, row part of w) when a tensor or matrix exceeds the storage binding limit.
  *
  * @module
@@ -15,6 +16,7 @@ import {
   GEMM_TILE_N_NARROW,
   GEMM_TILE_N_WIDE,
   GEMV_FEATURES,
+  GEMV_MAX_ROWS,
   KERNELS,
 } from "./generated/kernels.ts";
 import { grid, type Program, type Slice } from "./program.ts";
@@ -25,8 +27,8 @@ import { grid, type Program, type Slice } from "./program.ts";
  */
 export { GEMM_TILE_M, GEMM_TILE_N_NARROW, GEMM_TILE_N_WIDE };
 
-/** Largest row count served by the GEMV kernel. */
-export const GEMV_MAX_ROWS = 8;
+/** Largest row count served by the GEMV kernels (constant of kernels/include/gemm_tile.wgsl). */
+export { GEMV_MAX_ROWS };
 
 /** Tuning of the GEMM tile choice (mutable: tests and benchmarks may force one variant). */
 export const gemmConfig: { wideMinWorkgroups: number; splitMinWorkgroups: number } = {
@@ -113,7 +115,7 @@ export function linearProgram(
     return {
       kernel: "gemv",
       label: "gemv",
-      constants: { F16W },
+      constants: { F16W, ROWS: d.m }, // one weight load per k-step for all m rows
       bindings: { x, w, bias, y },
       uniforms,
       workgroups: grid(d.n, GEMV_FEATURES),

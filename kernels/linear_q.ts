@@ -84,7 +84,14 @@ export function quantLinearProgram(
   const constants = { Q4: format === "q4_0" ? 1 : 0 };
   const bindings = { x, w, bias, y };
   if (d.m <= GEMV_MAX_ROWS) {
-    return { kernel: "gemv_q", label: "gemv_q", constants, bindings, uniforms, workgroups: grid(d.n, GEMV_Q_FEATURES) };
+    return {
+      kernel: "gemv_q",
+      label: "gemv_q",
+      constants: { ...constants, ROWS: d.m }, // one code word load per k-step for all m rows
+      bindings,
+      uniforms,
+      workgroups: grid(d.n, GEMV_Q_FEATURES),
+    };
   }
   return {
     kernel: "gemm_q",

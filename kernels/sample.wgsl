@@ -16,6 +16,8 @@
 
 override WG: u32 = 256u; // power of two
 
+#include "workgroup_sum.wgsl"
+
 struct Params {
   rows: u32,
   cols: u32, // candidate columns (≤ stride)
@@ -37,7 +39,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> draws: array<f32>; // (draw_offset + rows, …), each in [0, 1)
 @group(0) @binding(4) var<storage, read_write> seen: array<u32>; // (rows, seen_words) bits: id seen before
 
-var<workgroup> red_f: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
 var<workgroup> pick: atomic<u32>;
 var<workgroup> hist: array<f32, 1024>; // [16 digits][64 slots]: radix_search's histogram reduction
@@ -58,20 +59,6 @@ fn zval(r: u32, c: u32) -> f32 {
 fn key(v: f32) -> u32 {
   let b = bitcast<u32>(v);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-
-fn wg_sum_f(v: f32, lid: u32) -> f32 {
-  red_f[lid] = v;
-  for (var h = WG / 2u; h > 0u; h >>= 1u) {
-    workgroupBarrier();
-    if (lid < h) {
-      red_f[lid] += red_f[lid + h];
-    }
-  }
-  workgroupBarrier();
-  let s = red_f[0];
-  workgroupBarrier();
-  return s;
 }
 
 fn wg_max_u(v: u32, lid: u32) -> u32 {
@@ -202,7 +189,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: v
         part += exp(z - zmax);
       }
     }
-    let total = wg_sum_f(part, lid);
+    let total = workgroup_sum(lid, part);
+    workgroupBarrier(); // every thread has read the total before `red` is written again
     if (p.top_p < 1.0) {
       let goal = p.top_p * total;
       let floor_key = tau; // top-k's threshold: the search runs over every key, the mass only above it
@@ -222,13 +210,13 @@ fn main(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: v
         own += exp(z - zmax);
       }
     }
-    red_f[lid] = own;
+    red[lid] = own;
     workgroupBarrier();
     if (lid == 0u) {
       var acc = 0.0;
       for (var t = 0u; t < WG; t++) {
-        let v = red_f[t];
-        red_f[t] = acc;
+        let v = red[t];
+        red[t] = acc;
         acc += v;
       }
       red_u[0] = bitcast<u32>(acc);
@@ -237,7 +225,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: v
     workgroupBarrier();
     let mass = bitcast<f32>(red_u[0]);
     let goal = draws[p.draw_offset + r] * mass;
-    var acc = red_f[lid];
+    var acc = red[lid];
     for (var c = c0; c < c1; c++) {
       let z = zval(r, c);
       if (key(z) >= tau) {

@@ -204,7 +204,12 @@ export function linear(c: OpContext, x: Tensor | View, w: Matrix, bias?: Tensor 
         yBase: yr.base + part.r0,
         biasBase: bt ? part.r0 : -1,
       };
-      if (m.quant && dequantizesForGemm(dims.m)) {
+      if (m.quant) {
+        if (!dequantizesForGemm(dims.m)) {
+          // Dequantized in registers, never split over k (each GEMM workgroup already walks k block by block).
+          c.run(quantLinearProgram(xr.slice, w, biasSlice, yr.slice, dims, m.quant, m.scaleBase(part.rows)));
+          continue;
+        }
         // A long prompt: the f32 GEMM over a transient f32 copy of this part, one binding's worth of rows at a time.
         const span = Math.max(1, Math.floor((c.maxBindingSize - c.align) / (m.k * 4)));
         for (let r0 = 0; r0 < part.rows; r0 += span) {
@@ -216,11 +221,6 @@ export function linear(c: OpContext, x: Tensor | View, w: Matrix, bias?: Tensor 
           c.run(linearProgram(xr.slice, wfs, biasSlice, yr.slice, sub, false));
           c.free(wf);
         }
-        continue;
-      }
-      if (m.quant) {
-        // Dequantized in registers, never split over k (each GEMM workgroup already walks k block by block).
-        c.run(quantLinearProgram(xr.slice, w, biasSlice, yr.slice, dims, m.quant, m.scaleBase(part.rows)));
         continue;
       }
       const split = splitK(dims.m, dims.n, dims.k);

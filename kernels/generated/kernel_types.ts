@@ -118,6 +118,7 @@ export interface FusedGemvOverrides {
   readonly RES?: number;
   readonly CONV?: number;
   readonly P16?: number;
+  readonly ROWS?: number;
 }
 
 /** The uniform record of kernels/fused_scan_step.wgsl: its `struct Params` fields by WGSL name. */
@@ -321,6 +322,7 @@ export interface GemvBindings {
 /** The override constants of kernels/gemv.wgsl (each optional: the WGSL default applies). */
 export interface GemvOverrides {
   readonly F16W?: number;
+  readonly ROWS?: number;
 }
 
 /** The uniform record of kernels/gemv_q.wgsl: its `struct Params` fields by WGSL name. */
@@ -346,6 +348,7 @@ export interface GemvQBindings {
 /** The override constants of kernels/gemv_q.wgsl (each optional: the WGSL default applies). */
 export interface GemvQOverrides {
   readonly Q4?: number;
+  readonly ROWS?: number;
 }
 
 /** The uniform record of kernels/rms_norm.wgsl: its `struct Params` fields by WGSL name. */

@@ -11,6 +11,8 @@ export const GEMM_TILE_N_NARROW = 64;
 export const GEMM_TILE_K = 8;
 /** output features per GEMV workgroup (`GEMV_FEATURES` of kernels/include/gemm_tile.wgsl). */
 export const GEMV_FEATURES = 4;
+/** most rows of x (decode batch) a GEMV takes; more go to the GEMM (`GEMV_MAX_ROWS` of kernels/include/gemm_tile.wgsl). */
+export const GEMV_MAX_ROWS = 8;
 /** weights per block (`QBLOCK` of kernels/include/quant_blocks.wgsl). */
 export const QBLOCK = 32;
 /** channels d per workgroup, one thread each (`SCAN_WG` of kernels/include/scan_tile.wgsl). */
@@ -113,13 +115,14 @@ export const KERNELS = {
       { name: "xout", binding: 8, access: "read_write" },
       { name: "epi", binding: 9, access: "read" },
     ],
-    overrides: { F16W: 0, Q: 0, PRO: 0, RES: 0, CONV: 0, P16: 0 },
+    overrides: { F16W: 0, Q: 0, PRO: 0, RES: 0, CONV: 0, P16: 0, ROWS: 1 },
     constants: {
       GEMM_TILE_M: 128,
       GEMM_TILE_N_WIDE: 128,
       GEMM_TILE_N_NARROW: 64,
       GEMM_TILE_K: 8,
       GEMV_FEATURES: 4,
+      GEMV_MAX_ROWS: 8,
       QBLOCK: 32,
       LANES: 64,
       FEATS: 4,
@@ -258,6 +261,7 @@ export const KERNELS = {
       GEMM_TILE_N_NARROW: 64,
       GEMM_TILE_K: 8,
       GEMV_FEATURES: 4,
+      GEMV_MAX_ROWS: 8,
       TK: 8,
       SLOTS: 256,
     },
@@ -302,13 +306,14 @@ export const KERNELS = {
       { name: "bias", binding: 3, access: "read" },
       { name: "y", binding: 4, access: "read_write" },
     ],
-    overrides: { F16W: 0 },
+    overrides: { F16W: 0, ROWS: 1 },
     constants: {
       GEMM_TILE_M: 128,
       GEMM_TILE_N_WIDE: 128,
       GEMM_TILE_N_NARROW: 64,
       GEMM_TILE_K: 8,
       GEMV_FEATURES: 4,
+      GEMV_MAX_ROWS: 8,
       LANES: 64,
       FEATS: 4,
     },
@@ -332,8 +337,18 @@ export const KERNELS = {
       { name: "bias", binding: 3, access: "read" },
       { name: "y", binding: 4, access: "read_write" },
     ],
-    overrides: { Q4: 0 },
-    constants: { QBLOCK: 32, LANES: 32, FEATS: 8 },
+    overrides: { Q4: 0, ROWS: 1 },
+    constants: {
+      GEMM_TILE_M: 128,
+      GEMM_TILE_N_WIDE: 128,
+      GEMM_TILE_N_NARROW: 64,
+      GEMM_TILE_K: 8,
+      GEMV_FEATURES: 4,
+      GEMV_MAX_ROWS: 8,
+      QBLOCK: 32,
+      LANES: 32,
+      FEATS: 8,
+    },
   },
   rms_norm: {
     params: [

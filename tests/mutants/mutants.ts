@@ -538,4 +538,31 @@ export const MUTANTS: Mutant[] = [
       "(a relaunch that cannot help)",
     killedBy: ["tests/cli/huge_pages_test.ts"],
   },
+  // The decode GEMVs load each weight once for all rows (override ROWS, issue 19): a row index wrong in the new
+  // loops. The kernels run from kernels/generated/wgsl.ts (deno task build:wgsl writes it from kernels/*.wgsl).
+  {
+    name: "gemv-rows-read-row-0",
+    file: "kernels/generated/wgsl.ts",
+    find: "acc[r] = fma(wv, x[p.x_base + r * p.x_stride + k], acc[r]);",
+    replace: "acc[r] = fma(wv, x[p.x_base + 0u * p.x_stride + k], acc[r]);",
+    why: "the f32 decode GEMV multiplies every row's accumulator by row 0's x (batch 2–8 decode: every sequence " +
+      "gets the first one's in_proj / out_proj)",
+    killedBy: ["tests/kernels/fused_gemv_test.ts"],
+  },
+  {
+    name: "gemv-q-rows-read-row-0",
+    file: "kernels/generated/wgsl.ts",
+    find: "acc[r] = fma(d, dot(c, xv(p.x_base + r * p.x_stride + k0)), acc[r]);",
+    replace: "acc[r] = fma(d, dot(c, xv(p.x_base + 0u * p.x_stride + k0)), acc[r]);",
+    why: "the q8_0 decode GEMV multiplies every row's accumulator by row 0's x",
+    killedBy: ["tests/kernels/quant_linear_test.ts"],
+  },
+  {
+    name: "fused-gemv-rows-store-row-0",
+    file: "kernels/generated/wgsl.ts",
+    find: "let yi = p.y_base + m * p.y_stride + j;",
+    replace: "let yi = p.y_base + 0u * p.y_stride + j;",
+    why: "the fused decode GEMV's lanes store (and add the residual of) every row at row 0",
+    killedBy: ["tests/kernels/fused_gemv_test.ts"],
+  },
 ];

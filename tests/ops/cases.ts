@@ -346,6 +346,7 @@ const LINEAR: LinearCase[] = [
   lin(5, 33, 70),
   lin(7, 45, 70),
   lin(8, 130, 3),
+  lin(8, 33, 37), // every row of the GEMV at once, odd K (f16 storage: the last pair's high half unused)
   // GEMM: none a multiple of the 128×128×8 tiles except the last (several tiles each way, k a multiple of 4).
   lin(9, 17, 65),
   lin(13, 100, 9),
@@ -532,6 +533,7 @@ const QUANT_SHAPES: [number, number, number, string][] = [
   [2, 64, 9, ""],
   [3, 96, 17, ""],
   [5, 160, 70, ""],
+  [8, 96, 21, " (the GEMV's most rows)"],
   [9, 32, 65, ""],
   [13, 128, 9, ""],
   [67, 160, 131, ""],
