@@ -16,6 +16,7 @@
 #include "softplus.wgsl"
 #include "quant_blocks.wgsl"
 #include "half_params.wgsl"
+#include "segment_sum.wgsl"
 
 override WG: u32 = 256u;
 override F16W: bool = false; // dt_proj stored as f16 pairs (rows padded to an even length)
@@ -39,7 +40,6 @@ struct Params {
 const MAX_WG: u32 = 256u; // WG ≤ MAX_WG
 
 var<workgroup> dls: array<f32, MAX_WG>; // Δ of the workgroup's channels
-var<workgroup> red: array<f32, MAX_WG>; // the dot products' tree
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xz: array<f32>; // (batch, xz_stride)
@@ -132,15 +132,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       acc = fma(xdbl[row + p.r + p.n + n], h, acc);
     }
   }
-  red[lid] = acc;
-  for (var w = p.tpp / 2u; w > 0u; w >>= 1u) {
-    workgroupBarrier();
-    if (q < w) {
-      red[lid] += red[lid + w];
-    }
-  }
+  let sum = segment_sum(lid, p.tpp, acc); // C·h over the channel's threads, in its thread q = 0
   if (live && q == 0u) {
     let zv = xz[b * p.xz_stride + p.d + d];
-    xc[ic] = fma(param_of(Dv[param_word(d, P16)], d, P16), xc[ic], red[lid]) * zv / (1.0 + exp(-zv));
+    xc[ic] = fma(param_of(Dv[param_word(d, P16)], d, P16), xc[ic], sum) * zv / (1.0 + exp(-zv));
   }
 }

@@ -16,6 +16,7 @@
 #include "grid.wgsl"
 #include "softplus.wgsl"
 #include "half_params.wgsl"
+#include "segment_sum.wgsl"
 
 override WG: u32 = 256u;
 override P16: bool = false; // A and D as f16 pairs (include/half_params.wgsl)
@@ -48,8 +49,6 @@ struct Params {
 
 var<workgroup> sb: array<f32, MAX_N>;
 var<workgroup> sc: array<f32, MAX_N>;
-var<workgroup> xs: array<f32, MAX_WG>; // SiLU(conv) of the block's x channels
-var<workgroup> red: array<f32, MAX_WG>; // the dot products' tree
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
@@ -69,9 +68,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     sb[n] = xbc[b * channels + d + grp * p.n + n];
     sc[n] = xbc[b * channels + d + gn + grp * p.n + n];
   }
-  if (lid < p.ppw && p0 + lid < p.head_dim) {
-    xs[lid] = xbc[b * channels + h * p.head_dim + p0 + lid];
-  }
   workgroupBarrier();
   let dtv = clamp(softplus(zx[b * p.zx_stride + 2u * d + 2u * gn + h] + dt_bias[h]), p.dt_min, p.dt_max);
   let da = exp(dtv * param_of(A[param_word(h, P16)], h, P16));
@@ -81,7 +77,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let mine = live && pi < p.ppw && pp < p.head_dim;
   var acc = 0.0;
   if (mine) {
-    let xv = xs[pi];
+    let xv = xbc[b * channels + h * p.head_dim + pp];
     let base = ((b * p.heads + h) * p.head_dim + pp) * p.n;
     var sv: array<f32, 4>;
     for (var i = 0u; i < 4u; i++) {
@@ -99,17 +95,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       }
     }
   }
-  red[lid] = acc;
-  for (var w = p.tpp / 2u; w > 0u; w >>= 1u) {
-    workgroupBarrier();
-    if (q < w) {
-      red[lid] += red[lid + w];
-    }
-  }
+  let sum = segment_sum(lid, p.tpp, acc); // C·s over the channel's threads, in its thread q = 0
   if (mine && q == 0u) {
     let c = h * p.head_dim + pp;
     let zv = zx[b * p.zx_stride + c];
     let dv = param_of(Dv[param_word(h, P16)], h, P16);
-    g[b * d + c] = (red[lid] + dv * xs[pi]) * zv / (1.0 + exp(-zv));
+    g[b * d + c] = (sum + dv * xbc[b * channels + c]) * zv / (1.0 + exp(-zv));
   }
 }
