@@ -270,6 +270,27 @@ for (const bits of [8, 4] as const) {
   });
 }
 
+/**
+ * Fused == unfused (logits of 6 steps, then the states) for a batch of two 8-token prompts of a 64-token vocabulary:
+ * prompt b is (13 i + prompts[b]) mod 64, step i's tokens (7 i + steps[0], 5 i + steps[1]) mod 64.
+ */
+async function compareTwoSequences(
+  be: WebGpuBackend,
+  model: MambaModel,
+  what: string,
+  prompts: [number, number],
+  steps: [number, number],
+): Promise<void> {
+  const ids = (o: number) => Array.from({ length: 8 }, (_, i) => (i * 13 + o) % 64);
+  const [f, u] = await twoStates(model, prompts.map(ids));
+  const next = Array.from({ length: 6 }, (_, i) => [(i * 7 + steps[0]) % 64, (i * 5 + steps[1]) % 64]);
+  const worst = await compareSteps(model, f, u, next, what);
+  console.log(`${what}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)}`);
+  await compareStates(be, f, u, what);
+  f.dispose();
+  u.dispose();
+}
+
 gpuTest(
   "Mamba-2: the fused SSD step spread over several workgroups per head (N 128 · P 64; N 20 · P 40), batch 2",
   async (be) => {
@@ -282,15 +303,7 @@ gpuTest(
       assert.deepEqual(ssdStepWork(dState, headDim), work);
       const config = makeConfig("mamba2", { dModel, nLayer: 2, vocabSize: 64, headDim, nGroups: 1, dState });
       using model = MambaModel.load(syntheticWeights(config, 11), be);
-      const what = `N ${dState} P ${headDim}`;
-      const ids = (o: number) => Array.from({ length: 8 }, (_, i) => (i * 13 + o) % 64);
-      const [f, u] = await twoStates(model, [ids(1), ids(6)]);
-      const steps = Array.from({ length: 6 }, (_, i) => [(i * 7 + 2) % 64, (i * 5 + 9) % 64]);
-      const worst = await compareSteps(model, f, u, steps, what);
-      console.log(`${what}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)}`);
-      await compareStates(be, f, u, what);
-      f.dispose();
-      u.dispose();
+      await compareTwoSequences(be, model, `N ${dState} P ${headDim}`, [1, 6], [2, 9]);
     }
   },
 );
@@ -306,15 +319,7 @@ gpuTest("Mamba-1: the fused scan step with several threads per channel (N 5, 16,
     assert.deepEqual(scanStepWork(dState), work);
     const config = makeConfig("mamba1", { dModel: 48, nLayer: 2, vocabSize: 64, dState });
     using model = MambaModel.load(syntheticWeights(config, 13), be);
-    const what = `Mamba-1 N ${dState}`;
-    const ids = (o: number) => Array.from({ length: 8 }, (_, i) => (i * 13 + o) % 64);
-    const [f, u] = await twoStates(model, [ids(2), ids(7)]);
-    const steps = Array.from({ length: 6 }, (_, i) => [(i * 7 + 3) % 64, (i * 5 + 1) % 64]);
-    const worst = await compareSteps(model, f, u, steps, what);
-    console.log(`${what}: fused vs unfused logits, max |Δ| / max|logit| = ${worst.toExponential(2)}`);
-    await compareStates(be, f, u, what);
-    f.dispose();
-    u.dispose();
+    await compareTwoSequences(be, model, `Mamba-1 N ${dState}`, [2, 7], [3, 1]);
   }
 });
 
