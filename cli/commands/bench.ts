@@ -124,7 +124,7 @@ const GPU_RUNS = 3;
  * GPU time of `work` (`runs` runs, each divided by `per`) from the backend's pass timer, or {} where it has none.
  * The timed runs are separate from the wall-clock ones: a timed submit waits for its timestamps (runtime/gpu_time.ts).
  */
-async function gpuTimeFields(
+export async function gpuTimeFields(
   backend: Backend,
   runs: number,
   per: number,
