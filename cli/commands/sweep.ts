@@ -122,6 +122,12 @@ export const spec: CommandSpec = {
       help: "Speed: interleaved rounds per length (each measures every configuration once more)",
       default: "1",
     },
+    pairing: {
+      type: "string",
+      help: "Speed: rounds (each configuration on its own) or paired (dense and pruned loaded together, passes " +
+        "alternating, speedup = median of the pairs' ratios with its 95% interval: for machines that drift)",
+      default: "rounds",
+    },
     seed: { type: "string", help: "Seed of the random control and weights", default: "0" },
     quiet: { type: "boolean", help: "No progress bar" },
     ...BACKEND_FLAGS,
@@ -158,7 +164,12 @@ function speedPlanOf(flags: Flags) {
   const precision = numberFlag(flags, "precision", { min: 0.001, max: 0.5 });
   const maxMs = numberFlag(flags, "max-ms", { min: 1 });
   const rounds = numberFlag(flags, "rounds", { integer: true, min: 1 })!;
+  const pairing = choiceFlag(flags, "pairing", ["rounds", "paired"] as const);
+  if (pairing === "paired" && rounds !== 1) {
+    throw new UsageError(`--pairing paired measures each configuration beside the dense one: --rounds must be 1`);
+  }
   return {
+    pairing,
     seqLens,
     arches,
     mode,
@@ -242,7 +253,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   if (flags.speed) {
-    const { seqLens, arches, mode, variants, warmup, iters, precision, maxMs, rounds } = speedPlan!;
+    const { seqLens, arches, mode, variants, warmup, iters, precision, maxMs, rounds, pairing } = speedPlan!;
     const backend = await backendFromFlags(flags, { timestamps: true });
     report.backend = backend.description;
     try {
@@ -259,6 +270,7 @@ export async function run(argv: string[]): Promise<void> {
           precision,
           maxMs,
           rounds,
+          pairing,
           seed,
           onProgress: (p) => bar.update(p.done, p.total, `${arch} ${p.variant} r=${p.ratio} ${p.label}`),
         });

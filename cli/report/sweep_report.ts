@@ -111,6 +111,7 @@ function sweepTables(r: SweepReport): Table[] {
         "n",
         "ms",
         "speedup ×",
+        "95% interval",
         "GPU ms",
         "GPU speedup ×",
         "peak MB",
@@ -125,12 +126,16 @@ function sweepTables(r: SweepReport): Table[] {
         String(p.samples.length),
         fmt(p.ms),
         fmt(p.speedup),
+        p.speedupInterval ? `${fmt(p.speedupInterval.lo)}–${fmt(p.speedupInterval.hi)}` : "—",
         p.gpuMs === null ? "—" : fmt(p.gpuMs),
         p.gpuSpeedup === null ? "—" : fmt(p.gpuSpeedup),
         fmt(p.peakBytes / 1e6, 1),
         fmt(p.memoryReductionPct, 1),
       ]),
-      note: null,
+      note: s.points.some((p) => p.speedupInterval !== undefined)
+        ? "Paired design: the dense model and each pruned one loaded together, passes alternating; n = pairs, " +
+          "speedup = the median of the pairs' dense ÷ pruned ratios, with the 95% interval of that median."
+        : null,
     });
   }
   tables.push(...paperSpeedTables(r), ...paperAccuracyTables(r));
@@ -151,8 +156,16 @@ export interface PaperTable2Comparison {
   seqLen: number;
   ratio: number;
   paper: { speedup: number; memoryReductionPct: number };
-  removed: { speedup: number; memoryReductionPct: number; n: number } | null;
-  masked: { speedup: number; memoryReductionPct: number; n: number } | null;
+  removed: OursTable2 | null;
+  masked: OursTable2 | null;
+}
+
+/** Our side of a Table 2 cell: the speedup (with its 95% interval in the paired design), memory, passes or pairs. */
+export interface OursTable2 {
+  speedup: number;
+  speedupInterval?: { lo: number; hi: number; coverage: number } | null;
+  memoryReductionPct: number;
+  n: number;
 }
 
 /** Our Mamba-2 prefill points at the paper's lengths and ratios, beside Table 2 (written into sweep.json). */
@@ -163,7 +176,10 @@ export function paperTable2Comparison(r: SweepReport): PaperTable2Comparison[] {
     const pts = s.points.filter((p) => p.mode === "prefill");
     const at = (l: number, ratio: number, v: string) => {
       const p = pts.find((p) => p.seqLen === l && Math.abs(p.ratio - ratio) < 1e-9 && (p.variant ?? "remove") === v);
-      return p ? { speedup: p.speedup, memoryReductionPct: p.memoryReductionPct, n: p.samples.length } : null;
+      if (!p) return null;
+      const ours: OursTable2 = { speedup: p.speedup, memoryReductionPct: p.memoryReductionPct, n: p.samples.length };
+      if (p.speedupInterval !== undefined) ours.speedupInterval = p.speedupInterval;
+      return ours;
     };
     for (const seqLen of [...new Set(pts.map((p) => p.seqLen))]) {
       for (const ratio of PAPER_RATIOS) {
@@ -176,6 +192,12 @@ export function paperTable2Comparison(r: SweepReport): PaperTable2Comparison[] {
     }
   }
   return out;
+}
+
+/** "1.05", or "1.05 (1.02–1.08)" with the paired design's 95% interval. */
+function speedupCell(p: OursTable2): string {
+  const ci = p.speedupInterval;
+  return ci ? `${fmt(p.speedup)} (${fmt(ci.lo)}–${fmt(ci.hi)})` : fmt(p.speedup);
 }
 
 function paperSpeedTables(r: SweepReport): Table[] {
@@ -191,8 +213,8 @@ function paperSpeedTables(r: SweepReport): Table[] {
     const rows = all.filter((c) => c.size === s.size).map((c) => [
       String(c.seqLen),
       String(c.ratio),
-      cell(c.removed, (p) => fmt(p.speedup)),
-      cell(c.masked, (p) => fmt(p.speedup)),
+      cell(c.removed, speedupCell),
+      cell(c.masked, speedupCell),
       fmt(c.paper.speedup),
       cell(c.removed, (p) => fmt(p.memoryReductionPct, 1)),
       cell(c.masked, (p) => fmt(p.memoryReductionPct, 1)),

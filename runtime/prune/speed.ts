@@ -19,6 +19,8 @@ import { modelShape } from "../compare.ts";
 import { syntheticWeights } from "../synthetic.ts";
 import { pruneWeights } from "./apply.ts";
 import { keptCount } from "./select.ts";
+import { measurePairs, type PairResult } from "./paired_speed.ts";
+import type { MambaWeights } from "../weights.ts";
 
 /**
  * One (ratio, mode, length) measurement against the dense model.
@@ -61,8 +63,13 @@ export interface SpeedPoint {
   gpuMs: number | null;
   /** Highest live bytes during the pass. */
   peakBytes: number;
-  /** dense ms ÷ ms. */
+  /** dense ms ÷ ms; paired: the median over the pairs of dense ÷ pruned. */
   speedup: number;
+  /**
+   * Paired design only: the 95 % interval of `speedup` (distribution-free, of the median of the pairs' ratios; null
+   * below 6 pairs, and for the dense point and the rounds design).
+   */
+  speedupInterval?: { lo: number; hi: number; coverage: number } | null;
   /** dense gpuMs ÷ gpuMs (null without GPU times). */
   gpuSpeedup: number | null;
   /** 1 − peak ÷ dense peak, in percent. */
@@ -137,6 +144,13 @@ export interface SpeedOptions {
   maxMs?: number;
   /** Interleaved rounds per length: each round measures every configuration once more (default 1). */
   rounds?: number;
+  /**
+   * "rounds" (default): each configuration profiled on its own, one after another. "paired": the dense model and each
+   * pruned one loaded together, their passes alternating, the speedup the median of the pairs' ratios with its 95 %
+   * interval — for machines whose speed drifts over minutes (runtime/prune/paired_speed.ts). `warmup` / `iters` then
+   * count pairs; `rounds` must be 1; no GPU times.
+   */
+  pairing?: "rounds" | "paired";
   /** Seed of the random weights (default 1). */
   seed?: number;
   /** Called after every forward pass, with the ratio and variant being measured. */
@@ -178,6 +192,13 @@ export async function pruningSpeed(
   }
   const base = syntheticWeights(config, options.seed ?? 1);
   const modes = options.modes ?? ["prefill", "decode"];
+  if (options.pairing === "paired") {
+    if (rounds !== 1) throw new RangeError(`pruningSpeed: the paired design takes rounds = 1, got ${rounds}`);
+    return await pairedPoints(backend, config, base, configs, modes, options);
+  }
+  if (options.pairing !== undefined && options.pairing !== "rounds") {
+    throw new RangeError(`pruningSpeed: pairing must be "rounds" or "paired", got "${options.pairing}"`);
+  }
   const points: SpeedPoint[] = [];
   for (const seqLen of options.seqLens) {
     // Per configuration and mode: the runs of every round.
@@ -242,6 +263,115 @@ export async function pruningSpeed(
           memoryReductionPct: (1 - s.peak / ref.peak) * 100,
         });
       }
+    }
+  }
+  return points;
+}
+
+/** The paired design (see {@link SpeedOptions.pairing}): per length, the dense model stays loaded beside each pruned one. */
+async function pairedPoints(
+  backend: Backend,
+  config: MambaConfig,
+  base: MambaWeights,
+  configs: { ratio: number; variant: SpeedVariant }[],
+  modes: ("prefill" | "decode")[],
+  options: SpeedOptions,
+): Promise<SpeedPoint[]> {
+  const warmup = options.warmup ?? 2, iters = options.iters ?? 5;
+  const keep = (ratio: number) =>
+    base.layers.map(() => Array.from({ length: keptCount(config.dState, ratio) }, (_, i) => i));
+  const loaded = (weights: MambaWeights) => {
+    const before = backend.memory().liveBytes;
+    const model = MambaModel.load(weights, backend);
+    return { model, weightBytes: backend.memory().liveBytes - before };
+  };
+  const points: SpeedPoint[] = [];
+  const pruned = configs.filter((c) => c.variant !== "dense");
+  // Passes planned (adaptive: at least the 6 pairs an interval needs; the bar stretches if a point runs longer).
+  const perPoint = 2 * ((warmup === "adaptive" ? 1 : warmup) + (iters === "adaptive" ? 6 : iters));
+  let total = options.seqLens.length * pruned.length * modes.length * perPoint, done = 0;
+  const started = performance.now();
+  for (const seqLen of options.seqLens) {
+    const dense = loaded(base);
+    try {
+      const denseRuns = new Map(modes.map((m) => [m, { ms: [] as number[], peak: 0 }]));
+      const rows: { ratio: number; variant: SpeedVariant; mode: "prefill" | "decode"; r: PairResult; shape: string }[] =
+        [];
+      for (const { ratio, variant } of pruned) {
+        const side = loaded(pruneWeights(base, keep(ratio), { mode: variant as "remove" | "mask" }));
+        try {
+          for (const mode of modes) {
+            const r = await measurePairs(backend, dense, side, {
+              mode,
+              seqLen,
+              warmup,
+              iters,
+              precision: options.precision,
+              maxMs: options.maxMs,
+              seed: options.seed ?? 1,
+              onPass: () =>
+                options.onProgress?.({
+                  done: ++done,
+                  total: total = Math.max(total, done),
+                  label: `${config.arch} ${mode} L${seqLen}`,
+                  model: `${config.arch} ${variant} r=${ratio}`,
+                  mode,
+                  elapsedMs: performance.now() - started,
+                  leftMs: null,
+                  modeLeftMs: null,
+                  ratio,
+                  variant,
+                }),
+            });
+            const d = denseRuns.get(mode)!;
+            d.ms.push(...r.denseMs);
+            d.peak = Math.max(d.peak, r.densePeak);
+            rows.push({ ratio, variant, mode, r, shape: modelShape(side.model.config) });
+          }
+        } finally {
+          side.model.dispose();
+        }
+      }
+      // The rounds design's order: configuration (dense first), then mode.
+      for (const mode of modes) {
+        const d = denseRuns.get(mode)!;
+        points.push({
+          ratio: 0,
+          variant: "dense",
+          mode,
+          seqLen,
+          kept: config.dState,
+          ms: median(d.ms),
+          samples: d.ms,
+          shape: modelShape(dense.model.config),
+          gpuMs: null,
+          peakBytes: d.peak,
+          speedup: 1,
+          speedupInterval: null,
+          gpuSpeedup: null,
+          memoryReductionPct: 0,
+        });
+      }
+      for (const { ratio, variant, mode, r, shape } of rows) {
+        points.push({
+          ratio,
+          variant,
+          mode,
+          seqLen,
+          kept: keptCount(config.dState, ratio),
+          ms: median(r.prunedMs),
+          samples: r.prunedMs,
+          shape,
+          gpuMs: null,
+          peakBytes: r.prunedPeak,
+          speedup: r.speedup,
+          speedupInterval: r.speedupInterval,
+          gpuSpeedup: null,
+          memoryReductionPct: (1 - r.prunedPeak / denseRuns.get(mode)!.peak) * 100,
+        });
+      }
+    } finally {
+      dense.model.dispose();
     }
   }
   return points;

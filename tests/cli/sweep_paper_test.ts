@@ -155,6 +155,8 @@ Deno.test("cli sweep --variants remove,mask: masked points keep the sizes (no me
       [["--speed", "--warmup", "1.5"], /--warmup must be a whole number/],
       [["--speed", "--rounds", "0"], /--rounds must be a whole number in \[1/],
       [["--speed", "--iters", "auto", "--max-ms", "0"], /--max-ms must be a number in \[1/],
+      [["--speed", "--pairing", "pairs"], /--pairing must be one of rounds, paired, got "pairs"/],
+      [["--speed", "--pairing", "paired", "--rounds", "2"], /--pairing paired .* --rounds must be 1/],
     ];
     for (const [args, re] of cases) {
       const e = await cli("sweep", "--quiet", "--out", `${dir}/x`, ...args);
@@ -199,4 +201,30 @@ Deno.test("sweep.md: the paper's zones and marginal drop tables from a known cur
   assert.ok(md.includes("| 0.4 → 0.5 | moderate | 0.100 | 0.100 | < 0.01 |"), md);
   // Fig. 4: dense → r = 0.9 per task beside the paper's statement.
   assert.ok(md.includes("| piqa | 60.0 | 35.0 | 65% → 60% |"), md);
+});
+
+Deno.test("cli sweep --pairing paired: the speedup with its 95% interval in sweep.md and beside the paper", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await cli(
+      "sweep",
+      ...["--preset", "paper", "--dims", "d_model=32,n_layer=2,vocab=64,head_dim=16,d_state=16", "--pairing", "paired"],
+      ...["--seqlens", "64", "--ratios", "0.9", "--warmup", "1", "--iters", "6"],
+      ...["--backend", "wasm", "--threads", "1", "--out", `${dir}/s`, "--quiet"],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const report: SweepReport = JSON.parse(await Deno.readTextFile(`${dir}/s/sweep.json`));
+    const pts = report.speed[0].points;
+    assert.deepEqual(pts.map((p) => `${p.variant}/${p.samples.length}`), ["dense/12", "remove/6", "mask/6"]);
+    const rm = pts[1], ci = rm.speedupInterval!;
+    assert.ok(ci.lo <= rm.speedup && rm.speedup <= ci.hi);
+    assert.deepEqual(report.paperTable2![0].removed!.speedupInterval, ci);
+    const md = await Deno.readTextFile(`${dir}/s/sweep.md`);
+    const f = (x: number) => x.toFixed(2);
+    assert.ok(md.includes(`| ${f(rm.speedup)} | ${f(ci.lo)}–${f(ci.hi)} |`), md);
+    assert.ok(md.includes(`| 64 | 0.9 | ${f(rm.speedup)} (${f(ci.lo)}–${f(ci.hi)}) |`), md);
+    assert.match(md, /Paired design: the dense model and each pruned one loaded together/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
