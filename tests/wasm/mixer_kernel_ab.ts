@@ -69,7 +69,7 @@ async function side(dir: string) {
   const call: Record<string, () => void> = {
     ssd_step: () => {
       for (const st of states) {
-        k.ssd_step(x, ROW, dt, 64, dtBias, A, B, N, Cm, N, D, st, out, H, P, 1, N, 1, 0, 1e30, 0, H);
+        k.ssd_step(x, ROW, dt, 64, dtBias, A, B, N, Cm, N, D, 0, st, out, H, P, 1, N, 1, 0, 1e30, 0, H);
       }
     },
     conv_step: () => {
@@ -90,6 +90,7 @@ async function side(dir: string) {
         Cs,
         ROW,
         D,
+        0,
         states[0],
         outRows,
         H,
