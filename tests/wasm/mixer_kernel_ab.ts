@@ -73,10 +73,10 @@ async function side(dir: string) {
       }
     },
     conv_step: () => {
-      for (const st of convStates) k.conv1d(x, C, w, bias, st, outRows, wt, C, K, 1, 1, 0, C);
+      for (const st of convStates) k.conv1d(x, C, w, bias, st, outRows, wt, 0, C, K, 1, 1, 0, C);
     },
     gate_norm: () => k.gated_rms_norm(rows, rows + 2048 * 4, ROW, w, outRows, L, 1536, 1536, 1e-5),
-    conv_prefill: () => k.conv1d(rows, ROW, w, bias, convStates[0], outRows, wt, C, K, 1, L, 0, C),
+    conv_prefill: () => k.conv1d(rows, ROW, w, bias, convStates[0], outRows, wt, 0, C, K, 1, L, 0, C),
     ssd_chunked: () => {
       k.ssd_chunked(
         rows,
