@@ -166,7 +166,10 @@ export function uploadLayer(w: LayerWeights<HostMatrix>, l: number, cfg: MambaCo
   };
 }
 
-/** Mamba-1 mixer of layer `l` on its normalised input u (T, d): returns out_proj's output (T, d). */
+/**
+ * Mamba-1 mixer of layer `l` on its normalised input u (T, d): returns out_proj's output (T, d), or only its rows
+ * `outRows` (the last layer when only the last logits are wanted: out_proj's other rows would be discarded).
+ */
 export async function mamba1Mixer(
   be: Backend,
   cfg: MambaConfig,
@@ -178,6 +181,7 @@ export async function mamba1Mixer(
   state: InferenceState,
   run: RunComponent,
   capture: Capture,
+  outRows?: Int32Array,
 ): Promise<Tensor> {
   const D = cfg.dInner, N = w.dState, R = cfg.dtRank;
   const xz = await run("in_proj", l, () => be.linear(u, w.inProj, w.inProjBias)); // (T, 2D): [x | z]
@@ -228,12 +232,26 @@ export async function mamba1Mixer(
   for (const t of parts.free) be.free(t);
   be.free(dt);
   await capture("out_proj.in", l, y);
-  const out = await run("out_proj", l, () => be.linear(y, w.outProj, w.outProjBias)); // (T, d)
-  be.free(y);
+  return await outProj(be, w, l, y, run, outRows);
+}
+
+/** out_proj of the mixer's gated output g (T, D), on all rows or only on outRows; frees g. */
+async function outProj(
+  be: Backend,
+  w: Mamba1Device | Mamba2Device,
+  l: number,
+  g: Tensor,
+  run: RunComponent,
+  outRows: Int32Array | undefined,
+): Promise<Tensor> {
+  const rows = outRows ? be.gatherRows(g, outRows) : g;
+  if (outRows) be.free(g);
+  const out = await run("out_proj", l, () => be.linear(rows, w.outProj, w.outProjBias)); // (T or rows, d)
+  be.free(rows);
   return out;
 }
 
-/** Mamba-2 mixer of layer `l` on its normalised input u (T, d): returns out_proj's output (T, d). */
+/** Mamba-2 mixer of layer `l` on its normalised input u (T, d): returns out_proj's output, as mamba1Mixer. */
 export async function mamba2Mixer(
   be: Backend,
   cfg: MambaConfig,
@@ -245,6 +263,7 @@ export async function mamba2Mixer(
   state: InferenceState,
   run: RunComponent,
   capture: Capture,
+  outRows?: Int32Array,
 ): Promise<Tensor> {
   const D = cfg.dInner, N = w.dState, G = cfg.nGroups, H = cfg.nHeads;
   const GN = G * N, GNc = G * w.cState; // B and state have N; C has Nc (= N unless the layer is bridged)
@@ -289,7 +308,5 @@ export async function mamba2Mixer(
   be.free(y);
   be.free(zxbcdt);
   await capture("out_proj.in", l, g);
-  const out = await run("out_proj", l, () => be.linear(g, w.outProj, w.outProjBias)); // (T, d)
-  be.free(g);
-  return out;
+  return await outProj(be, w, l, g, run, outRows);
 }

@@ -807,7 +807,13 @@ export class MambaModel implements Disposable {
     // unfused ops, whose components it can time apart).
     const fused = seqLen === 1 && this.fusedDecode && !hooks.begin && !hooks.end && !hooks.capture &&
       fusedDecodeAvailable(be.capabilities, batch);
-    for (let l = 0; l < this.#layers.length; l++) {
+    // Only the last token's logits wanted (or none), nothing observing the components: the last layer's out_proj and
+    // residual run on the last token of each sequence only (the rest of their rows would be discarded).
+    const lastRows = logitRows !== "all" && seqLen > 1 && !hooks.begin && !hooks.end && !hooks.capture
+      ? Int32Array.from({ length: batch }, (_, b) => b * seqLen + seqLen - 1)
+      : null;
+    const nLayer = this.#layers.length;
+    for (let l = 0; l < nLayer; l++) {
       const layer = this.#layers[l];
       if (fused && fusesLayer(be, this.config, layer, batch)) {
         const next = fusedLayerStep(be, this.config, layer, l, h, batch, state);
@@ -819,11 +825,17 @@ export class MambaModel implements Disposable {
       const u = await run("norm", l, () => be.rmsNorm(h, layer.norm, this.config.eps)); // (T, d)
       await capture("norm.out", l, u);
       await capture("in_proj.in", l, u);
+      const outRows = l === nLayer - 1 && lastRows ? lastRows : undefined;
       const mixed = layer.arch === "mamba1"
-        ? await mamba1Mixer(be, this.config, layer, l, u, batch, seqLen, state, run, capture)
-        : await mamba2Mixer(be, this.config, layer, l, u, batch, seqLen, state, run, capture);
+        ? await mamba1Mixer(be, this.config, layer, l, u, batch, seqLen, state, run, capture, outRows)
+        : await mamba2Mixer(be, this.config, layer, l, u, batch, seqLen, state, run, capture, outRows);
       be.free(u);
       await capture("out_proj.out", l, mixed);
+      if (outRows) {
+        const last = be.gatherRows(h, outRows);
+        be.free(h);
+        h = last;
+      }
       const next = await run("residual", l, () => be.add(h, mixed)); // residual stream in f32
       be.free(h);
       be.free(mixed);
@@ -834,7 +846,7 @@ export class MambaModel implements Disposable {
       state.position += seqLen;
       return null;
     }
-    if (logitRows === "last") {
+    if (logitRows === "last" && !lastRows) {
       const rows = Int32Array.from({ length: batch }, (_, b) => b * seqLen + seqLen - 1);
       const last = be.gatherRows(h, rows);
       be.free(h);

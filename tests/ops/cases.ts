@@ -138,6 +138,8 @@ export interface SsdCase {
   dtMax: number;
   segments: number[];
   seed: number;
+  /** The initial state is zero (a new sequence), not random. */
+  zeroState?: boolean;
 }
 
 /** gatedRmsNorm of [T, D] with a z view, in groups of `group` channels. */
@@ -462,10 +464,11 @@ const ssd = (
   N: number,
   Q: number,
   dt: [number, number] = [0, Infinity],
+  zeroState = false,
 ): SsdCase => ({
   op: "ssd",
   name: `batch ${batch} L=${segments.join("+")} H=${H} P=${P} G=${G} N=${N} Q=${Q}` +
-    (dt[0] > 0 || dt[1] < Infinity ? ` Δ∈[${dt[0]}, ${dt[1]}]` : ""),
+    (dt[0] > 0 || dt[1] < Infinity ? ` Δ∈[${dt[0]}, ${dt[1]}]` : "") + (zeroState ? " zero state" : ""),
   batch,
   H,
   P,
@@ -476,6 +479,7 @@ const ssd = (
   dtMax: dt[1],
   segments,
   seed: sum(segments) + H,
+  zeroState,
 });
 
 const SSD: SsdCase[] = [
@@ -497,6 +501,9 @@ const SSD: SsdCase[] = [
   // tiles ragged along t, n and the chunk, N not a multiple of 4; and P = 24 (three 8-column tiles).
   ssd(1, [300], 3, 64, 1, 45, 128, [0.001, 0.3]),
   ssd(2, [70], 2, 24, 1, 20, 32),
+  // A new sequence (zero initial state): WASM skips the first chunk's state-to-output term; the state carried into
+  // the later chunks and calls is not zero.
+  ssd(2, [70, 1, 30], 2, 24, 1, 20, 32, [0, Infinity], true),
   // WASM's decode fast path (N a multiple of 8: two state rows per pass, 8 lanes of n): P odd (the last row alone),
   // batch > 1, heads split over the threads, N = 24 (not a multiple of 16), the 130m head shape; N = 12 takes the
   // general path.

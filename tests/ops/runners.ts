@@ -593,7 +593,8 @@ async function runSsd(be: Backend, c: SsdCase, { tag }: Ctx): Promise<void> {
   const x = rand(T * HP, seed, -2, 2), dt = rand(T * H, seed + 1, -4, 2);
   const B = rand(T * GN, seed + 2), C = rand(T * GN, seed + 3);
   const dtBias = rand(H, seed + 4), A = rand(H, seed + 5, -1.6, 1.5).map((v) => -Math.exp(v));
-  const Dv = rand(H, seed + 6), s0 = rand(batch * H * P * N, seed + 7);
+  const Dv = rand(H, seed + 6);
+  const s0 = c.zeroState ? new Float32Array(batch * H * P * N) : rand(batch * H * P * N, seed + 7);
   const shape = { batch, L, H, P, G, N, dtMin: c.dtMin, dtMax: c.dtMax };
   const ref = ssdRef(x, dt, dtBias, A, B, C, Dv, s0, shape);
   const params = {

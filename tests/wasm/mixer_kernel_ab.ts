@@ -69,14 +69,14 @@ async function side(dir: string) {
   const call: Record<string, () => void> = {
     ssd_step: () => {
       for (const st of states) {
-        k.ssd_step(x, ROW, dt, 64, dtBias, A, B, N, Cm, N, D, st, out, H, P, 1, N, 1, 0, 1e30, 0, H);
+        k.ssd_step(x, ROW, dt, 64, dtBias, A, B, N, Cm, N, D, 0, st, out, H, P, 1, N, 1, 0, 1e30, 0, H);
       }
     },
     conv_step: () => {
-      for (const st of convStates) k.conv1d(x, C, w, bias, st, outRows, wt, C, K, 1, 1, 0, C);
+      for (const st of convStates) k.conv1d(x, C, w, bias, st, outRows, wt, 0, C, K, 1, 1, 0, C);
     },
     gate_norm: () => k.gated_rms_norm(rows, rows + 2048 * 4, ROW, w, outRows, L, 1536, 1536, 1e-5),
-    conv_prefill: () => k.conv1d(rows, ROW, w, bias, convStates[0], outRows, wt, C, K, 1, L, 0, C),
+    conv_prefill: () => k.conv1d(rows, ROW, w, bias, convStates[0], outRows, wt, 0, C, K, 1, L, 0, C),
     ssd_chunked: () => {
       k.ssd_chunked(
         rows,
@@ -90,6 +90,7 @@ async function side(dir: string) {
         Cs,
         ROW,
         D,
+        0,
         states[0],
         outRows,
         H,

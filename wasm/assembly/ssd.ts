@@ -11,7 +11,7 @@
 // product above vectorises over p without horizontal sums.
 
 import { paramAt } from "./half";
-import { exp4, expf, fma4, hsum, loadLanes, softplusf, storeLanes, storeTransposed4 } from "./simd_math";
+import { exp4, expf, fma4, hsum, loadLanes, softplus4, softplusf, storeLanes, storeTransposed4 } from "./simd_math";
 
 /** Floats rounded up to a multiple of 4 (16-byte aligned sub-buffers). */
 // @ts-ignore: decorator
@@ -21,8 +21,8 @@ import { exp4, expf, fma4, hsum, loadLanes, softplusf, storeLanes, storeTranspos
 
 /** Scratch bytes the chunked kernel needs per thread for chunk Q, head dim P and state N. */
 export function ssd_scratch_bytes(Q: i32, P: i32, N: i32): usize {
-  return (pad4(Q * Q + 4) + 3 * pad4(Q + 4) + pad4(N) + pad4(P * N) + pad4(Q * N) + <usize>N * pad4(Q + 4) + pad4(Q * P) +
-    <usize>Q * pad4(Q + 4) + pad4(Q * N) + <usize>N * pad4(Q + 4)) << 2;
+  return (pad4(Q * Q + 4) + 3 * pad4(Q + 8) + pad4(N) + pad4(P * N) + pad4(Q * N) + <usize>N * pad4(Q + 8) + pad4(Q * P) +
+    <usize>Q * pad4(Q + 8) + pad4(Q * P) + 2 * pad4(Q + 8)) << 2;
 }
 
 /**
@@ -88,7 +88,7 @@ export function ssd_chunked(
   h1: i32,
   scratch: usize,
 ): void {
-  const Qs = pad4(Q + 4); // row length of the (·, Q) buffers: 4 spare lanes for vector loops over s ≤ t
+  const Qs = pad4(Q + 8); // row length of the (·, Q) buffers: spare lanes for vector loops over s ≤ t and L's diagonal
   const cb = scratch; // (Q, Q) C_t·B_s of the current group and chunk
   const dtp = cb + (pad4(Q * Q + 4) << 2); // (Q) dt'_s, later exp(cs_last − cs_s)·dt'_s
   const cs = dtp + (Qs << 2); // (Q) cumulative dt'·A within the chunk
@@ -100,8 +100,9 @@ export function ssd_chunked(
   const xc = bt + ((<usize>N * Qs) << 2); // (Q, P) x of the chunk and head, contiguous
   // The tiled path (P a multiple of 8): the chunk's three products as register-tiled matrix products.
   const lm = xc + (pad4(Q * P) << 2); // (Q, Qs) L[t, s] = CB[t, s]·exp(cs_t − cs_s)·dt'_s for s ≤ t, else 0
-  const cm = lm + ((<usize>Q * Qs) << 2); // (Q, N) exp(cs_t)·C[t, :]
-  const bw = cm + (pad4(Q * N) << 2); // (N, Qs) B[s, n]·exp(cs_last − cs_s)·dt'_s, transposed
+  const xw = lm + ((<usize>Q * Qs) << 2); // (Q, P) x[s, :]·exp(cs_last − cs_s)·dt'_s
+  const ecs = xw + (pad4(Q * P) << 2); // (Q) exp(cs_t)
+  const ft = ecs + (Qs << 2); // (Q) exp(cs_t − cs_t0), t0 the first row of t's tile
   const headsPerGroup = H / G;
   const stateHead = (<usize>P * <usize>N) << 2;
   for (let b = 0; b < batch; b++) {
@@ -145,9 +146,11 @@ export function ssd_chunked(
             bt,
             xc,
             lm,
-            cm,
-            bw,
+            xw,
+            ecs,
+            ft,
             coef,
+            c0 == 0 && allZero(state + <usize>(b * H + h) * stateHead, P * N),
           );
         } else headChunk(
           dt + (<usize>h << 2),
@@ -248,35 +251,79 @@ function groupChunk(
 }
 
 /**
- * Register tile of 6 rows × 8 columns of a sum of two matrix products plus a scaled init:
- *   out[i, j] = init·I[i, j] + Σ_{k < k1} A1[i, k]·B1[k, j] + Σ_{k < k2} A2[i, k]·B2[k, j]
- * for rows i < rows (1..6; missing rows alias row 0 and are not stored) and 8 columns j. A1, A2 row-major with
- * row strides a1s, a2s bytes (one value broadcast per k), B1, B2 with row strides b1s, b2s bytes (two f32x4 per
- * k), I and out with strides is, os bytes (out may be I: each row is read before it is written). 12 accumulators,
- * 2 B vectors and a broadcast: V8's 15 allocatable xmm registers, as linear's tile6x8.
+ * Output register tile of 6 rows t × 8 columns p (steps 4, 1 and the skip):
+ *   out[i, j] = e[i]·Σ_{k < k1} A1[i, k]·B1[k, j] + D·X[i, j] + Σ_{k < k2} A2[i, k]·B2[k, j]
+ * for rows i < rows (1..6; missing rows alias row 0 and are not stored) and 8 columns j. A1, A2 row-major with row
+ * strides a1s, a2s bytes (one value broadcast per k), B1, B2 with row strides b1s, b2s bytes (two f32x4 per k), X and
+ * out with strides xs, os bytes, e: one scale per row (f32, consecutive). The row scale is applied to the first sum in
+ * the accumulators between the two products, so A1 is the group's C as copied (not a per-head scaled copy of it). The
+ * two products are two loops written out, not one loop over both: each loop keeps only its own pointers live.
+ * 12 accumulators, 2 B vectors and a broadcast: V8's 15 allocatable xmm registers, as linear's tile6x8.
  */
 // @ts-ignore: decorator
-@inline function tile2x6x8(
+@inline function tileOut6x8(
   rows: i32,
-  a1: usize, a1s: usize, b1: usize, b1s: usize, k1: i32,
+  a1: usize, a1s: usize, b1: usize, b1s: usize, k1: i32, e: usize,
   a2: usize, a2s: usize, b2: usize, b2s: usize, k2: i32,
-  init: v128, pi: usize, is: usize,
+  dv: v128, px: usize, xs: usize,
   po: usize, os: usize,
 ): void {
   const r1 = rows > 1 ? 1 : 0, r2 = rows > 2 ? 2 : 0, r3 = rows > 3 ? 3 : 0, r4 = rows > 4 ? 4 : 0, r5 = rows > 5 ? 5 : 0;
-  let c0 = f32x4.mul(init, v128.load(pi)), d0 = f32x4.mul(init, v128.load(pi, 16));
-  let c1 = f32x4.mul(init, v128.load(pi + r1 * is)), d1 = f32x4.mul(init, v128.load(pi + r1 * is, 16));
-  let c2 = f32x4.mul(init, v128.load(pi + r2 * is)), d2 = f32x4.mul(init, v128.load(pi + r2 * is, 16));
-  let c3 = f32x4.mul(init, v128.load(pi + r3 * is)), d3 = f32x4.mul(init, v128.load(pi + r3 * is, 16));
-  let c4 = f32x4.mul(init, v128.load(pi + r4 * is)), d4 = f32x4.mul(init, v128.load(pi + r4 * is, 16));
-  let c5 = f32x4.mul(init, v128.load(pi + r5 * is)), d5 = f32x4.mul(init, v128.load(pi + r5 * is, 16));
-  for (let pass = 0; pass < 2; pass++) {
-    const a = pass == 0 ? a1 : a2, as = pass == 0 ? a1s : a2s;
-    const kk = pass == 0 ? k1 : k2;
-    const q0 = a, q1 = a + r1 * as, q2 = a + r2 * as, q3 = a + r3 * as, q4 = a + r4 * as, q5 = a + r5 * as;
-    let bp = pass == 0 ? b1 : b2;
-    const bs = pass == 0 ? b1s : b2s;
-    const kb = <usize>kk << 2;
+  let c0 = f32x4.splat(0.0), d0 = f32x4.splat(0.0), c1 = f32x4.splat(0.0), d1 = f32x4.splat(0.0);
+  let c2 = f32x4.splat(0.0), d2 = f32x4.splat(0.0), c3 = f32x4.splat(0.0), d3 = f32x4.splat(0.0);
+  let c4 = f32x4.splat(0.0), d4 = f32x4.splat(0.0), c5 = f32x4.splat(0.0), d5 = f32x4.splat(0.0);
+  {
+    const q0 = a1, q1 = a1 + r1 * a1s, q2 = a1 + r2 * a1s, q3 = a1 + r3 * a1s, q4 = a1 + r4 * a1s, q5 = a1 + r5 * a1s;
+    let bp = b1;
+    const bs = b1s;
+    const kb = <usize>k1 << 2;
+    for (let o: usize = 0; o < kb; o += 4) {
+      const bl = v128.load(bp);
+      const bh = v128.load(bp, 16);
+      const s0 = v128.load32_splat(q0 + o);
+      c0 = fma4(s0, bl, c0);
+      d0 = fma4(s0, bh, d0);
+      const s1 = v128.load32_splat(q1 + o);
+      c1 = fma4(s1, bl, c1);
+      d1 = fma4(s1, bh, d1);
+      const s2 = v128.load32_splat(q2 + o);
+      c2 = fma4(s2, bl, c2);
+      d2 = fma4(s2, bh, d2);
+      const s3 = v128.load32_splat(q3 + o);
+      c3 = fma4(s3, bl, c3);
+      d3 = fma4(s3, bh, d3);
+      const s4 = v128.load32_splat(q4 + o);
+      c4 = fma4(s4, bl, c4);
+      d4 = fma4(s4, bh, d4);
+      const s5 = v128.load32_splat(q5 + o);
+      c5 = fma4(s5, bl, c5);
+      d5 = fma4(s5, bh, d5);
+      bp += bs;
+    }
+  }
+  let ev = v128.load32_splat(e);
+  c0 = fma4(ev, c0, f32x4.mul(dv, v128.load(px)));
+  d0 = fma4(ev, d0, f32x4.mul(dv, v128.load(px, 16)));
+  ev = v128.load32_splat(e + r1 * 4);
+  c1 = fma4(ev, c1, f32x4.mul(dv, v128.load(px + r1 * xs)));
+  d1 = fma4(ev, d1, f32x4.mul(dv, v128.load(px + r1 * xs, 16)));
+  ev = v128.load32_splat(e + r2 * 4);
+  c2 = fma4(ev, c2, f32x4.mul(dv, v128.load(px + r2 * xs)));
+  d2 = fma4(ev, d2, f32x4.mul(dv, v128.load(px + r2 * xs, 16)));
+  ev = v128.load32_splat(e + r3 * 4);
+  c3 = fma4(ev, c3, f32x4.mul(dv, v128.load(px + r3 * xs)));
+  d3 = fma4(ev, d3, f32x4.mul(dv, v128.load(px + r3 * xs, 16)));
+  ev = v128.load32_splat(e + r4 * 4);
+  c4 = fma4(ev, c4, f32x4.mul(dv, v128.load(px + r4 * xs)));
+  d4 = fma4(ev, d4, f32x4.mul(dv, v128.load(px + r4 * xs, 16)));
+  ev = v128.load32_splat(e + r5 * 4);
+  c5 = fma4(ev, c5, f32x4.mul(dv, v128.load(px + r5 * xs)));
+  d5 = fma4(ev, d5, f32x4.mul(dv, v128.load(px + r5 * xs, 16)));
+  {
+    const q0 = a2, q1 = a2 + r1 * a2s, q2 = a2 + r2 * a2s, q3 = a2 + r3 * a2s, q4 = a2 + r4 * a2s, q5 = a2 + r5 * a2s;
+    let bp = b2;
+    const bs = b2s;
+    const kb = <usize>k2 << 2;
     for (let o: usize = 0; o < kb; o += 4) {
       const bl = v128.load(bp);
       const bh = v128.load(bp, 16);
@@ -310,14 +357,74 @@ function groupChunk(
   if (rows > 5) { v128.store(po + 5 * os, c5); v128.store(po + 5 * os, d5, 16); }
 }
 
+/**
+ * State register tile of 6 rows n × 8 columns p (steps 2, 3): h[i, j] = decay·h[i, j] + Σ_{k < kk} A[i, k]·B[k, j],
+ * A row-major with row stride sa bytes, B with row stride bs bytes, h with row stride hs bytes; rows as tileOut6x8.
+ */
+// @ts-ignore: decorator
+@inline function tileState6x8(
+  rows: i32, a: usize, sa: usize, b: usize, bsb: usize, kk: i32, decay: v128, po: usize, os: usize,
+): void {
+  const r1 = rows > 1 ? 1 : 0, r2 = rows > 2 ? 2 : 0, r3 = rows > 3 ? 3 : 0, r4 = rows > 4 ? 4 : 0, r5 = rows > 5 ? 5 : 0;
+  let c0 = f32x4.mul(decay, v128.load(po)), d0 = f32x4.mul(decay, v128.load(po, 16));
+  let c1 = f32x4.mul(decay, v128.load(po + r1 * os)), d1 = f32x4.mul(decay, v128.load(po + r1 * os, 16));
+  let c2 = f32x4.mul(decay, v128.load(po + r2 * os)), d2 = f32x4.mul(decay, v128.load(po + r2 * os, 16));
+  let c3 = f32x4.mul(decay, v128.load(po + r3 * os)), d3 = f32x4.mul(decay, v128.load(po + r3 * os, 16));
+  let c4 = f32x4.mul(decay, v128.load(po + r4 * os)), d4 = f32x4.mul(decay, v128.load(po + r4 * os, 16));
+  let c5 = f32x4.mul(decay, v128.load(po + r5 * os)), d5 = f32x4.mul(decay, v128.load(po + r5 * os, 16));
+  const q0 = a, q1 = a + r1 * sa, q2 = a + r2 * sa, q3 = a + r3 * sa, q4 = a + r4 * sa, q5 = a + r5 * sa;
+  let bp = b;
+  const bs = bsb;
+  const kb = <usize>kk << 2;
+  for (let o: usize = 0; o < kb; o += 4) {
+    const bl = v128.load(bp);
+    const bh = v128.load(bp, 16);
+    const s0 = v128.load32_splat(q0 + o);
+    c0 = fma4(s0, bl, c0);
+    d0 = fma4(s0, bh, d0);
+    const s1 = v128.load32_splat(q1 + o);
+    c1 = fma4(s1, bl, c1);
+    d1 = fma4(s1, bh, d1);
+    const s2 = v128.load32_splat(q2 + o);
+    c2 = fma4(s2, bl, c2);
+    d2 = fma4(s2, bh, d2);
+    const s3 = v128.load32_splat(q3 + o);
+    c3 = fma4(s3, bl, c3);
+    d3 = fma4(s3, bh, d3);
+    const s4 = v128.load32_splat(q4 + o);
+    c4 = fma4(s4, bl, c4);
+    d4 = fma4(s4, bh, d4);
+    const s5 = v128.load32_splat(q5 + o);
+    c5 = fma4(s5, bl, c5);
+    d5 = fma4(s5, bh, d5);
+    bp += bs;
+  }
+  v128.store(po, c0);
+  v128.store(po, d0, 16);
+  if (rows > 1) { v128.store(po + os, c1); v128.store(po + os, d1, 16); }
+  if (rows > 2) { v128.store(po + 2 * os, c2); v128.store(po + 2 * os, d2, 16); }
+  if (rows > 3) { v128.store(po + 3 * os, c3); v128.store(po + 3 * os, d3, 16); }
+  if (rows > 4) { v128.store(po + 4 * os, c4); v128.store(po + 4 * os, d4, 16); }
+  if (rows > 5) { v128.store(po + 5 * os, c5); v128.store(po + 5 * os, d5, 16); }
+}
+
+/** Whether the n floats at p (n a multiple of 4) are all +0: a fresh sequence's state, whose output term is zero. */
+function allZero(p: usize, n: i32): bool {
+  const end = p + (<usize>n << 2);
+  for (let q = p; q < end; q += 16) if (v128.any_true(v128.load(q))) return false;
+  return true;
+}
+
 /** Rows of the SSD register tiles. */
 const SSD_TILE: i32 = 6;
 
 /**
- * headChunk for P a multiple of 8, as three register-tiled matrix products (tile2x6x8):
- *   y[t, :] = D·x[t, :] + (exp(cs_t)·C[t, :])·hT + Σ_{s ≤ t} L[t, s]·x[s, :]     (steps 4, 1 and the skip)
- *   hT[n, :] = exp(cs_last)·hT[n, :] + Σ_s (B[s, n]·exp(cs_last − cs_s)·dt'_s)·x[s, :]   (steps 2, 3)
- * L (lower triangle, zero above) and the scaled C and B are formed first, so the inner loops are pure FMAs.
+ * headChunk for P a multiple of 8, as three register-tiled matrix products:
+ *   y[t, :] = exp(cs_t)·C[t, :]·hT + D·x[t, :] + Σ_{s ≤ t} L[t, s]·x[s, :]     (steps 4, the skip and 1)
+ *   hT[n, :] = exp(cs_last)·hT[n, :] + Σ_s Bᵀ[n, s]·(exp(cs_last − cs_s)·dt'_s·x[s, :])   (steps 2, 3)
+ * L (lower triangle, zero above) and the scaled x are formed first, so the inner loops are pure FMAs; the group's C
+ * and Bᵀ are read as copied, shared by its heads. fresh: hT is all zero (a new sequence's first chunk), so the
+ * state's output term is skipped.
  */
 function headChunkTiled(
   dth: usize,
@@ -343,113 +450,104 @@ function headChunkTiled(
   bt: usize,
   xc: usize,
   lm: usize,
-  cm: usize,
-  bw: usize,
+  xw: usize,
+  ecs: usize,
+  ft: usize,
   w0: usize,
+  fresh: bool,
 ): void {
   const xs = <usize>P << 2;
   const os = <usize>oS << 2;
   const ls = Qs << 2;
   const ns = <usize>N << 2;
-  // dt' and the running log-decay.
+  const qs = <usize>Q << 2;
+  // dt' four tokens at a time (the column is gathered lane by lane), then the running log-decay.
+  const ds = <usize>dtS << 2;
+  const biasv = f32x4.splat(dtBias), lo = f32x4.splat(dtMin), hi = f32x4.splat(dtMax);
+  for (let s = 0; s < Lc; s += 4) {
+    const p = dth + <usize>(r0 + s) * ds;
+    let v = f32x4.splat(load<f32>(p));
+    if (s + 1 < Lc) v = f32x4.replace_lane(v, 1, load<f32>(p + ds));
+    if (s + 2 < Lc) v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * ds));
+    if (s + 3 < Lc) v = f32x4.replace_lane(v, 3, load<f32>(p + 3 * ds));
+    v128.store(dtp + (<usize>s << 2), f32x4.min(f32x4.max(softplus4(f32x4.add(v, biasv)), lo), hi));
+  }
   let sum: f32 = 0;
   for (let s = 0; s < Lc; s++) {
-    let v = softplusf(load<f32>(dth + ((<usize>(r0 + s) * <usize>dtS) << 2)) + dtBias);
-    v = min(max(v, dtMin), dtMax);
-    store<f32>(dtp + (<usize>s << 2), v);
-    sum += v * a;
+    sum += load<f32>(dtp + (<usize>s << 2)) * a;
     store<f32>(cs + (<usize>s << 2), sum);
   }
-  // L[t, s] for s ≤ t, zeros up to the end of t's tile (the tile reads rows of L up to its last row's t).
-  // For the rows of a tile starting at t0, exp(cs_t − cs_s) = exp(cs_t − cs_t0)·exp(cs_t0 − cs_s) for s < t0:
-  // w0[s] = exp(cs_t0 − cs_s)·dt'_s once per tile, then one scalar factor per row (both exponents ≤ 0, so
-  // neither factor overflows and the product underflows only where the whole does), a sixth of the exps.
-  for (let t = 0; t < Lc; t++) {
-    const t0 = t - t % SSD_TILE;
-    const cs0 = load<f32>(cs + (<usize>t0 << 2));
-    if (t == t0) {
-      const cs0v = f32x4.splat(cs0);
-      let s = 0;
-      for (; s + 4 <= t0; s += 4) {
-        const o = <usize>s << 2;
-        v128.store(w0 + o, f32x4.mul(exp4(f32x4.sub(cs0v, v128.load(cs + o))), v128.load(dtp + o)));
-      }
-      for (; s < t0; s++) {
-        const o = <usize>s << 2;
-        store<f32>(w0 + o, expf(cs0 - load<f32>(cs + o)) * load<f32>(dtp + o));
-      }
-    }
-    const cst = load<f32>(cs + (<usize>t << 2));
-    const fv = f32x4.splat(expf(cst - cs0));
-    const cbt = cb + ((<usize>(t * Q)) << 2);
-    const lt = lm + <usize>t * ls;
-    let s = 0;
-    for (; s + 4 <= t0; s += 4) {
+  // exp(cs_t), the outputs' row scales (lanes past Lc are never read).
+  for (let t = 0; t < Lc; t += 4) v128.store(ecs + (<usize>t << 2), exp4(v128.load(cs + (<usize>t << 2))));
+  // L by row tiles t0: for s < t0, exp(cs_t − cs_s) = exp(cs_t − cs_t0)·exp(cs_t0 − cs_s): w0[s] = exp(cs_t0 − cs_s)·dt'_s
+  // once per tile, then one factor ft per row (both exponents ≤ 0, so neither overflows and the product underflows
+  // only where the whole does). The diagonal block s ∈ [t0, t0 + 8) directly (there exp(cs_t0 − cs_s) may overflow),
+  // zero past t: it covers the tile's columns, which the output tile reads up to its last row.
+  const iota = i32x4(0, 1, 2, 3), iota4 = i32x4(4, 5, 6, 7);
+  for (let t0 = 0; t0 < Lc; t0 += SSD_TILE) {
+    const to = <usize>t0 << 2;
+    const cs0v = v128.load32_splat(cs + to);
+    // Lanes from t0 to the next multiple of 4 are garbage (exp of a positive): the diagonal block overwrites them.
+    for (let s = 0; s < t0; s += 4) {
       const o = <usize>s << 2;
-      v128.store(lt + o, f32x4.mul(f32x4.mul(fv, v128.load(w0 + o)), v128.load(cbt + o)));
+      v128.store(w0 + o, f32x4.mul(exp4(f32x4.sub(cs0v, v128.load(cs + o))), v128.load(dtp + o)));
     }
-    for (; s < t0; s++) {
-      const o = <usize>s << 2;
-      store<f32>(lt + o, f32x4.extract_lane(fv, 0) * load<f32>(w0 + o) * load<f32>(cbt + o));
-    }
-    for (; s <= t; s++) {
-      const o = <usize>s << 2;
-      store<f32>(lt + o, expf(cst - load<f32>(cs + o)) * load<f32>(dtp + o) * load<f32>(cbt + o));
-    }
+    const cd0 = v128.load(cs + to), cd1 = v128.load(cs + to, 16);
+    v128.store(ft, exp4(f32x4.sub(cd0, cs0v)));
+    v128.store(ft, exp4(f32x4.sub(cd1, cs0v)), 16);
+    const dd0 = v128.load(dtp + to), dd1 = v128.load(dtp + to, 16);
     const tileEnd = min(Lc, t0 + SSD_TILE);
-    for (; s < tileEnd; s++) store<f32>(lt + (<usize>s << 2), 0.0);
-    // C scaled by exp(cs_t).
-    const ect = f32x4.splat(expf(load<f32>(cs + (<usize>t << 2))));
-    const ct = cc + <usize>t * ns;
-    const cmt = cm + <usize>t * ns;
-    let n = 0;
-    for (; n + 4 <= N; n += 4) v128.store(cmt + (<usize>n << 2), f32x4.mul(ect, v128.load(ct + (<usize>n << 2))));
-    for (; n < N; n++) store<f32>(cmt + (<usize>n << 2), load<f32>(ct + (<usize>n << 2)) * f32x4.extract_lane(ect, 0));
+    for (let t = t0; t < tileEnd; t++) {
+      const fv = v128.load32_splat(ft + (<usize>(t - t0) << 2));
+      const cbt = cb + <usize>t * qs;
+      const lt = lm + <usize>t * ls;
+      for (let s = 0; s < t0; s += 4) {
+        const o = <usize>s << 2;
+        v128.store(lt + o, f32x4.mul(f32x4.mul(fv, v128.load(w0 + o)), v128.load(cbt + o)));
+      }
+      const cst = v128.load32_splat(cs + (<usize>t << 2));
+      const lim = i32x4.splat(t - t0);
+      const l0 = f32x4.mul(f32x4.mul(exp4(f32x4.sub(cst, cd0)), dd0), v128.load(cbt + to));
+      const l1 = f32x4.mul(f32x4.mul(exp4(f32x4.sub(cst, cd1)), dd1), v128.load(cbt + to, 16));
+      v128.store(lt + to, v128.and(l0, i32x4.le_s(iota, lim)));
+      v128.store(lt + to, v128.and(l1, i32x4.le_s(iota4, lim)), 16);
+    }
   }
   // Outputs: tiles of 6 t × 8 p.
   const dv = f32x4.splat(dskip);
+  const kState = fresh ? 0 : N;
   for (let t = 0; t < Lc; t += SSD_TILE) {
     const rows = min(SSD_TILE, Lc - t);
     const kIntra = t + rows; // L[t.., s] is zero past each row's own t, up to the tile's last row
     for (let p = 0; p < P; p += 8) {
       const po = <usize>p << 2;
-      tile2x6x8(
+      tileOut6x8(
         rows,
-        cm + <usize>t * ns, ns, hT + po, xs, N,
+        cc + <usize>t * ns, ns, hT + po, xs, kState, ecs + (<usize>t << 2),
         lm + <usize>t * ls, ls, xc + po, xs, kIntra,
         dv, xc + <usize>t * xs + po, xs,
         oh + <usize>t * os + po, os,
       );
     }
   }
-  // State: Bw[n, s] = B[s, n]·exp(cs_last − cs_s)·dt'_s, then tiles of 6 n × 8 p of hT.
+  // State: xw[s, :] = exp(cs_last − cs_s)·dt'_s·x[s, :], then tiles of 6 n × 8 p of hT over Bᵀ and xw.
   const last = load<f32>(cs + (<usize>(Lc - 1) << 2));
   const lastv = f32x4.splat(last);
   for (let s = 0; s < Lc; s += 4) {
     const o = <usize>s << 2;
     v128.store(dtp + o, f32x4.mul(exp4(f32x4.sub(lastv, v128.load(cs + o))), v128.load(dtp + o)));
   }
-  for (let n = 0; n < N; n++) {
-    const bn = bt + <usize>n * ls;
-    const wn = bw + <usize>n * ls;
-    for (let s = 0; s < Lc; s += 4) {
-      const o = <usize>s << 2;
-      v128.store(wn + o, f32x4.mul(v128.load(dtp + o), v128.load(bn + o)));
-    }
+  for (let s = 0; s < Lc; s++) {
+    const wv = v128.load32_splat(dtp + (<usize>s << 2));
+    const xr = xc + <usize>s * xs, wr = xw + <usize>s * xs;
+    for (let o: usize = 0; o < xs; o += 16) v128.store(wr + o, f32x4.mul(wv, v128.load(xr + o)));
   }
   const decay = f32x4.splat(expf(last));
   for (let n = 0; n < N; n += SSD_TILE) {
     const rows = min(SSD_TILE, N - n);
     for (let p = 0; p < P; p += 8) {
       const po = <usize>p << 2;
-      const hp = hT + <usize>n * xs + po;
-      tile2x6x8(
-        rows,
-        bw + <usize>n * ls, ls, xc + po, xs, Lc,
-        bw, ls, xc, xs, 0,
-        decay, hp, xs,
-        hp, xs,
-      );
+      tileState6x8(rows, bt + <usize>n * ls, ls, xw + po, xs, Lc, decay, hT + <usize>n * xs + po, xs);
     }
   }
 }
