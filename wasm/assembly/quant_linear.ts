@@ -729,7 +729,6 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
   const sRow = <usize>nb << 1;
   const xsc = xr + (<usize>nb << 6);
   const xsum = xsc + (<usize>nb << 2);
-  const nb4 = nb & ~3;
   let j = j0;
   // j0 a multiple of 8 and j + 8 ≤ j1 ≤ n: rows j..j + 7 are always one interleaved group.
   for (; j + 8 <= j1; j += 8) gemvGroup8(xr, nb, w, sc, rowBytes, n8, true, format, packed, bias, po, j);
