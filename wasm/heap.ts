@@ -31,8 +31,9 @@ export class WasmTensor implements Tensor {
 }
 
 /**
- * A weight matrix: f32 packed as ⌈n/PANEL⌉ panels of (k, PANEL) floats, or (`quant` set) block-quantized rows in
- * GGUF's own block layout (n · k/32 blocks, row after row; wasm/assembly/quant_linear.ts).
+ * A weight matrix: f32 packed as ⌈n/PANEL⌉ panels of (k, PANEL) floats, or (`quant` set) GGUF's blocks repacked in
+ * as many bytes: the codes (each whole group of 8 rows interleaved in 4-byte words), then the scales
+ * (wasm/assembly/quant_linear.ts).
  */
 export class WasmMatrix implements Matrix {
   alive = true;

@@ -181,15 +181,33 @@ export class WasmBackend implements Backend {
     heap.checkOpen();
     checkUploadQuantized(data, label);
     const m = heap.quantMatrix(data.n, data.k, data.format, data.blocks.byteLength, label);
-    // Repack (same bytes): every block's codes first, row after row (16-byte aligned for the SIMD loads), then every
-    // block's f16 scale in the same order (wasm/assembly/quant_linear.ts).
-    const blocks = data.n * (data.k / 32), per = QUANT_BLOCK_BYTES[data.format], codes = per - 2;
+    // Repack (same bytes): every block's codes first, row after row (16-byte aligned for the SIMD loads), each whole
+    // group of 8 rows interleaved in 4-byte words, then every block's f16 scale in the same order as the rows
+    // (wasm/assembly/quant_linear.ts).
+    const nb = data.k / 32, blocks = data.n * nb, per = QUANT_BLOCK_BYTES[data.format], codes = per - 2;
     const src = data.blocks, dst = new Uint8Array(heap.f32.buffer, m.ptr, m.bytes), scales = blocks * codes;
+    const n8 = data.n & ~7, words = codes / 4;
+    for (let g = 0; g < n8; g += 8) {
+      // Word t of row g + r's block b goes to the group's block b, word t, then row r (rows 0..3, then 4..7).
+      const base = g * nb * codes;
+      for (let r = 0; r < 8; r++) {
+        const lane = (r >> 2) * 16 + (r & 3) * 4;
+        for (let b = 0; b < nb; b++) {
+          const from = ((g + r) * nb + b) * per + 2, to = base + b * 8 * codes + lane;
+          for (let t = 0; t < words; t++) {
+            const f = from + 4 * t, o = to + 32 * t;
+            dst[o] = src[f];
+            dst[o + 1] = src[f + 1];
+            dst[o + 2] = src[f + 2];
+            dst[o + 3] = src[f + 3];
+          }
+        }
+      }
+    }
+    for (let i = n8 * nb; i < blocks; i++) dst.set(src.subarray(i * per + 2, (i + 1) * per), i * codes);
     for (let i = 0; i < blocks; i++) {
-      const at = i * per;
-      dst.set(src.subarray(at + 2, at + per), i * codes);
-      dst[scales + 2 * i] = src[at];
-      dst[scales + 2 * i + 1] = src[at + 1];
+      dst[scales + 2 * i] = src[i * per];
+      dst[scales + 2 * i + 1] = src[i * per + 1];
     }
     if (data.format === "q8_0" && dst.subarray(0, scales).includes(0x80)) this.#q8MinCode.add(m);
     for (let i = 0; i < blocks; i++) {

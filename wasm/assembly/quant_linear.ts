@@ -3,7 +3,14 @@
 // codes — Q8_0: 32 int8 q, w = d·q; Q4_0: 16 bytes of nibbles, byte j holding element j low and j + 16 high,
 // w = d·(q − 8)) are repacked once at upload into the same number of bytes, codes apart from scales: first every
 // block's codes (32 or 16 bytes, row after row, so 16-byte aligned), then every block's f16 scale (2 bytes, same
-// order). A block's scale is found from its codes' address: sc + ((codes − w) / code bytes) · 2.
+// order: row j's at sc + (j·nb + b)·2).
+//
+// The codes of each whole group of 8 rows (rows [0, n & ~7)) are interleaved in 4-byte words: block b of the group
+// (8·32 or 8·16 bytes) holds for each word t of a block's codes (bytes 4t..4t + 3) 32 bytes — rows 0..3's word t, then
+// rows 4..7's. A 16-byte load then holds word t of four rows, so one relaxed i8 dot against the activations' word t
+// broadcast sums row r in lane r: the GEMV needs no horizontal sums, and streams each group's blocks in address order.
+// The last n mod 8 rows stay plain (a row's blocks one after another). Every reader here follows (rowCodes,
+// codes16); the integer sums, and so the results, are those of the plain layout.
 //
 // Every weight is dequantized in registers to the exact f32 value d·q (an f16 times an integer of ≤ 8 bits is
 // exact in f32), so results differ from the f32 kernels' on the dequantized matrix only by summation order.
@@ -26,10 +33,31 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   return format == QUANT_Q8_0 ? 32 : 16;
 }
 
-/** Address of the f16 scale of the block whose codes are at bp (codes of the matrix at w, its scales at sc). */
+/**
+ * Address of row j's codes of block 0 (matrix codes at w, rows of rowBytes, rows [0, n8) in interleaved groups): in a
+ * group, the row's first 4-byte word (its next words 32 bytes apart, its next block rowStep bytes on); else the row.
+ */
 // @ts-ignore: decorator
-@inline function scalePtr(bp: usize, w: usize, sc: usize, format: i32): usize {
-  return sc + ((bp - w) >> (format == QUANT_Q8_0 ? 4 : 3));
+@inline function rowCodes(w: usize, rowBytes: usize, n8: i32, j: i32): usize {
+  if (j >= n8) return w + <usize>j * rowBytes;
+  return w + <usize>(j & ~7) * rowBytes + (<usize>(j & 4) << 2) + (<usize>(j & 3) << 2);
+}
+
+/** Bytes from one block of a row to its next: 8 blocks' codes in an interleaved group, one block's otherwise. */
+// @ts-ignore: decorator
+@inline function rowStep(il: bool, format: i32): usize {
+  return il ? blockBytes(format) << 3 : blockBytes(format);
+}
+
+/** Code bytes 16·half .. 16·half + 15 of the block of one row at bp (il: bp in an interleaved group, see rowCodes). */
+// @ts-ignore: decorator
+@inline function codes16(bp: usize, half: i32, il: bool): v128 {
+  if (!il) return v128.load(bp + (<usize>half << 4));
+  const p = bp + (<usize>half << 7);
+  let v = v128.load32_zero(p);
+  v = v128.load32_lane(p, v, 1, 32);
+  v = v128.load32_lane(p, v, 2, 64);
+  return v128.load32_lane(p, v, 3, 96);
 }
 
 /** Address of the scales of a matrix of n rows of nb blocks whose codes start at w. */
@@ -61,16 +89,16 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 
 /** The signed codes of elements 0..15 of the block at bp, as i8x16. */
 // @ts-ignore: decorator
-@inline function codesLo(bp: usize, format: i32): v128 {
-  if (format == QUANT_Q8_0) return v128.load(bp);
-  return i8x16.sub(v128.and(v128.load(bp), i8x16.splat(0x0f)), i8x16.splat(8));
+@inline function codesLo(bp: usize, format: i32, il: bool): v128 {
+  if (format == QUANT_Q8_0) return codes16(bp, 0, il);
+  return i8x16.sub(v128.and(codes16(bp, 0, il), i8x16.splat(0x0f)), i8x16.splat(8));
 }
 
 /** The signed codes of elements 16..31 of the block at bp, as i8x16. */
 // @ts-ignore: decorator
-@inline function codesHi(bp: usize, format: i32): v128 {
-  if (format == QUANT_Q8_0) return v128.load(bp, 16);
-  return i8x16.sub(i8x16.shr_u(v128.load(bp), 4), i8x16.splat(8));
+@inline function codesHi(bp: usize, format: i32, il: bool): v128 {
+  if (format == QUANT_Q8_0) return codes16(bp, 1, il);
+  return i8x16.sub(i8x16.shr_u(codes16(bp, 0, il), 4), i8x16.splat(8));
 }
 
 // Lanes 0..3, 4..7, 8..11, 12..15 of i8x16 codes as f32x4.
@@ -93,9 +121,9 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 
 /** Σ over the 32 weights of the block at bp of q·x (x: 32 floats at xp), unscaled, as f32x4 partial sums. */
 // @ts-ignore: decorator
-@inline function blockDot(bp: usize, xp: usize, format: i32): v128 {
-  const lo = codesLo(bp, format);
-  const hi = codesHi(bp, format);
+@inline function blockDot(bp: usize, xp: usize, format: i32, il: bool): v128 {
+  const lo = codesLo(bp, format, il);
+  const hi = codesHi(bp, format, il);
   const t0 = f32x4.add(f32x4.mul(q0(lo), v128.load(xp)), f32x4.mul(q1(lo), v128.load(xp, 16)));
   const t1 = f32x4.add(f32x4.mul(q2(lo), v128.load(xp, 32)), f32x4.mul(q3(lo), v128.load(xp, 48)));
   const t2 = f32x4.add(f32x4.mul(q0(hi), v128.load(xp, 64)), f32x4.mul(q1(hi), v128.load(xp, 80)));
@@ -120,27 +148,32 @@ export const QUANT_GEMM_ROWS: i32 = 4;
  */
 // @ts-ignore: decorator
 @inline function gemvRow(
-  px: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, bias: usize, po: usize, j0: i32, j1: i32,
+  px: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, n8: i32, format: i32, bias: usize, po: usize, j0: i32,
+  j1: i32,
 ): void {
-  const bb = blockBytes(format);
+  const sRow = <usize>nb << 1;
   let j = j0;
   for (; j + 4 <= j1; j += 4) {
-    let b0 = w + <usize>j * rowBytes;
-    let b1 = b0 + rowBytes;
-    let b2 = b1 + rowBytes;
-    let b3 = b2 + rowBytes;
+    // j0 is a multiple of 4 (of 8 from the backend), so a group of four never straddles the plain rows' start.
+    const il = j < n8, step = rowStep(il, format);
+    let b0 = rowCodes(w, rowBytes, n8, j);
+    let b1 = rowCodes(w, rowBytes, n8, j + 1);
+    let b2 = rowCodes(w, rowBytes, n8, j + 2);
+    let b3 = rowCodes(w, rowBytes, n8, j + 3);
+    let sp = sc + <usize>j * sRow;
     let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
     let xp = px;
     for (let b = 0; b < nb; b++) {
-      const d = scales4(scalePtr(b0, w, sc, format), scalePtr(b1, w, sc, format), scalePtr(b2, w, sc, format), scalePtr(b3, w, sc, format));
-      a0 = f32x4.add(a0, f32x4.mul(blockDot(b0, xp, format), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
-      a1 = f32x4.add(a1, f32x4.mul(blockDot(b1, xp, format), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
-      a2 = f32x4.add(a2, f32x4.mul(blockDot(b2, xp, format), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
-      a3 = f32x4.add(a3, f32x4.mul(blockDot(b3, xp, format), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
-      b0 += bb;
-      b1 += bb;
-      b2 += bb;
-      b3 += bb;
+      const d = scales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow);
+      a0 = f32x4.add(a0, f32x4.mul(blockDot(b0, xp, format, il), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
+      a1 = f32x4.add(a1, f32x4.mul(blockDot(b1, xp, format, il), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
+      a2 = f32x4.add(a2, f32x4.mul(blockDot(b2, xp, format, il), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
+      a3 = f32x4.add(a3, f32x4.mul(blockDot(b3, xp, format, il), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
+      b0 += step;
+      b1 += step;
+      b2 += step;
+      b3 += step;
+      sp += 2;
       xp += 128;
     }
     const o = po + (<usize>j << 2);
@@ -158,12 +191,15 @@ export const QUANT_GEMM_ROWS: i32 = 4;
     }
   }
   for (; j < j1; j++) {
-    let bp = w + <usize>j * rowBytes;
+    const il = j < n8, step = rowStep(il, format);
+    let bp = rowCodes(w, rowBytes, n8, j);
+    let sp = sc + <usize>j * sRow;
     let a = f32x4.splat(0.0);
     let xp = px;
     for (let b = 0; b < nb; b++) {
-      a = f32x4.add(a, f32x4.mul(blockDot(bp, xp, format), scale(scalePtr(bp, w, sc, format))));
-      bp += bb;
+      a = f32x4.add(a, f32x4.mul(blockDot(bp, xp, format, il), scale(sp)));
+      bp += step;
+      sp += 2;
       xp += 128;
     }
     store<f32>(po + (<usize>j << 2), hsum(a) + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : <f32>0.0));
@@ -179,15 +215,16 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   v128.store(o, f32x4.mul(q3(c), d), 48);
 }
 
-/** Dequantizes one row of nb blocks (codes at bp, scales at sp) into 32·nb floats at o. */
+/** Dequantizes row j of nb blocks (its scales at sp) into 32·nb floats at o. */
 // @ts-ignore: decorator
-@inline function dequantRow(bp: usize, sp: usize, nb: i32, format: i32, o: usize): void {
-  const bb = blockBytes(format);
+@inline function dequantRow(w: usize, rowBytes: usize, n8: i32, j: i32, sp: usize, nb: i32, format: i32, o: usize): void {
+  const il = j < n8, step = rowStep(il, format);
+  let bp = rowCodes(w, rowBytes, n8, j);
   for (let b = 0; b < nb; b++) {
     const d = scale(sp);
-    store16(o, codesLo(bp, format), d);
-    store16(o + 64, codesHi(bp, format), d);
-    bp += bb;
+    store16(o, codesLo(bp, format, il), d);
+    store16(o + 64, codesHi(bp, format, il), d);
+    bp += step;
     sp += 2;
     o += 128;
   }
@@ -204,7 +241,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   for (let j = 0; j < PANEL; j++) {
     const d = dst + (<usize>j << 2);
     if (c0 + j < n) {
-      dequantRow(w + <usize>(c0 + j) * rowBytes, sc + (<usize>(c0 + j) * <usize>nb << 1), nb, format, row);
+      dequantRow(w, rowBytes, n & ~7, c0 + j, sc + (<usize>(c0 + j) * <usize>nb << 1), nb, format, row);
       for (let kk = 0; kk < k; kk++) store<f32>(d + (<usize>kk << 5), load<f32>(row + (<usize>kk << 2)));
     } else {
       for (let kk = 0; kk < k; kk++) store<f32>(d + (<usize>kk << 5), 0.0);
@@ -223,7 +260,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
   const xs = <usize>xStride << 2;
   const os = <usize>outStride << 2;
   if (r1 - r0 < QUANT_GEMM_ROWS) {
-    for (let r = r0; r < r1; r++) gemvRow(x + <usize>r * xs, nb, w, sc, rowBytes, format, bias, out + <usize>r * os, j0, j1);
+    for (let r = r0; r < r1; r++) gemvRow(x + <usize>r * xs, nb, w, sc, rowBytes, n & ~7, format, bias, out + <usize>r * os, j0, j1);
     return;
   }
   for (let rb = r0; rb < r1; rb += Q_ROW_BLOCK) {
@@ -241,7 +278,7 @@ export const QUANT_GEMM_ROWS: i32 = 4;
 
 /**
  * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
- * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
+ * r1 − r0 ≥ QUANT_GEMM_ROWS; of 4 otherwise), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
  * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
  * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
  * 4×8 register tile over blocks of 64 rows.
@@ -276,8 +313,8 @@ export function embed_q(ids: usize, count: i32, w: usize, format: i32, n: i32, k
     if (<u32>id >= <u32>n) unreachable();
     const o = out + ((<usize>t * <usize>k) << 2);
     const sp = scalesOf(w, n, nb, format) + (<usize>id * <usize>nb << 1);
-    if (format == QUANT_Q8_0) dequantRow(w + <usize>id * rowBytes, sp, nb, QUANT_Q8_0, o);
-    else dequantRow(w + <usize>id * rowBytes, sp, nb, QUANT_Q4_0, o);
+    if (format == QUANT_Q8_0) dequantRow(w, rowBytes, n & ~7, id, sp, nb, QUANT_Q8_0, o);
+    else dequantRow(w, rowBytes, n & ~7, id, sp, nb, QUANT_Q4_0, o);
   }
 }
 
@@ -433,9 +470,16 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
  * v >> 12 element 2i + 17 — against activations stored in that order (quantize_act).
  */
 // @ts-ignore: decorator
-@inline function blockDotInt(bp: usize, format: i32, packed: bool, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  if (packed) return blockDotPacked(bp, format, x0, x1, x2, x3);
+@inline function blockDotInt(bp: usize, format: i32, packed: bool, il: bool, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  if (packed) return blockDotPacked(bp, format, il, x0, x1, x2, x3);
   if (format == QUANT_Q8_0) {
+    if (il) {
+      const lo = codes16(bp, 0, il), hi = codes16(bp, 1, il);
+      return i32x4.add(
+        i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1)),
+        i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3)),
+      );
+    }
     // v128.load8x8_s loads 8 codes sign-extended to i16 in one instruction (pmovsxbw from memory).
     return i32x4.add(
       i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(bp), x0), i32x4.dot_i16x8_s(v128.load8x8_s(bp, 8), x1)),
@@ -443,7 +487,7 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
     );
   }
   // Shifts only (no mask constant to materialise): a lane's bits 0–3, 8–11, 4–7, 12–15 moved to the top, then down.
-  const v = v128.load(bp);
+  const v = codes16(bp, 0, il);
   return i32x4.add(
     i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 12), 12), x0), i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 4), 12), x1)),
     i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(i16x8.shl(v, 8), 12), x2), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), x3)),
@@ -457,30 +501,72 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
  * are already 7-bit, so qx is the signed operand as it is (the caller subtracts 8·Σ qx).
  */
 // @ts-ignore: decorator
-@inline function blockDotPacked(bp: usize, format: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+@inline function blockDotPacked(bp: usize, format: i32, il: bool, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   if (format == QUANT_Q8_0) {
-    const w0 = v128.load(bp), w1 = v128.load(bp, 16);
+    const w0 = codes16(bp, 0, il), w1 = codes16(bp, 1, il);
     return dotSigned(i8x16.sub(v128.xor(w0, x2), x2), x0, dotSigned(i8x16.sub(v128.xor(w1, x3), x3), x1, i32x4.splat(0)));
   }
-  const v = v128.load(bp);
+  const v = codes16(bp, 0, il);
   return dotSigned(x0, v128.and(v, i8x16.splat(0x0f)), dotSigned(x1, i8x16.shr_u(v, 4), i32x4.splat(0)));
 }
 
 /**
- * acc + the four-product sums of a (i8x16, |a| ≤ 127) times b (i8x16 in [0, 127]) as i32x4 — one relaxed dot on the
- * relaxed build (defined there because b's high bit is clear; pair sums ≤ 2·127·127 = 32 258 do not saturate), the
- * same integers by widening to i16 and i32x4.dot_i16x8_s otherwise.
+ * acc + the four-product sums of a (i8x16, |a| ≤ 127) times b (i8x16 in [0, 127]) as i32x4, lane i the sum over bytes
+ * 4i..4i + 3 — one relaxed dot on the relaxed build (defined there because b's high bit is clear; pair sums ≤ 2·127·127
+ * = 32 258 do not saturate), the same integers by widening to i16, i32x4.dot_i16x8_s and a pairwise add otherwise.
  */
 // @ts-ignore: decorator
 @inline function dotSigned(a: v128, b: v128, acc: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, acc);
-  return i32x4.add(
-    acc,
-    i32x4.add(
-      i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b)),
-      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b)),
-    ),
-  );
+  const l = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
+  const h = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
+  return i32x4.add(acc, i32x4.add(v128.shuffle<i32>(l, h, 0, 2, 4, 6), v128.shuffle<i32>(l, h, 1, 3, 5, 7)));
+}
+
+/**
+ * Σ qw·qx of one block of four rows of an interleaved group (their words t at bp + 32t, see the header) against
+ * ACT_INT8_PACKED activations at xp, row r in lane r: each 4-byte word of the activations broadcast and one dotSigned
+ * per word (and nibble half), two chains. The same integers as hadd4 of four blockDotPacked.
+ */
+// @ts-ignore: decorator
+@inline function dotInterleaved4(bp: usize, xp: usize, format: i32): v128 {
+  if (format == QUANT_Q8_0) {
+    // Word t: |qx| at xp + 4t, its sign mask at xp + 32 + 4t; the weights' signs flipped where qx < 0.
+    let e = i32x4.splat(0), o = i32x4.splat(0);
+    let m = v128.load32_splat(xp, 32), v = v128.load(bp);
+    e = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp), e);
+    m = v128.load32_splat(xp, 36); v = v128.load(bp, 32);
+    o = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 4), o);
+    m = v128.load32_splat(xp, 40); v = v128.load(bp, 64);
+    e = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 8), e);
+    m = v128.load32_splat(xp, 44); v = v128.load(bp, 96);
+    o = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 12), o);
+    m = v128.load32_splat(xp, 48); v = v128.load(bp, 128);
+    e = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 16), e);
+    m = v128.load32_splat(xp, 52); v = v128.load(bp, 160);
+    o = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 20), o);
+    m = v128.load32_splat(xp, 56); v = v128.load(bp, 192);
+    e = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 24), e);
+    m = v128.load32_splat(xp, 60); v = v128.load(bp, 224);
+    o = dotSigned(i8x16.sub(v128.xor(v, m), m), v128.load32_splat(xp, 28), o);
+    return i32x4.add(e, o);
+  }
+  // Word t: low nibbles elements 4t..4t + 3 (qx at xp + 4t), high nibbles 16 + 4t.. (qx at xp + 16 + 4t).
+  const f = i8x16.splat(0x0f);
+  let lo = i32x4.splat(0), hi = i32x4.splat(0);
+  let v = v128.load(bp);
+  lo = dotSigned(v128.load32_splat(xp), v128.and(v, f), lo);
+  hi = dotSigned(v128.load32_splat(xp, 16), i8x16.shr_u(v, 4), hi);
+  v = v128.load(bp, 32);
+  lo = dotSigned(v128.load32_splat(xp, 4), v128.and(v, f), lo);
+  hi = dotSigned(v128.load32_splat(xp, 20), i8x16.shr_u(v, 4), hi);
+  v = v128.load(bp, 64);
+  lo = dotSigned(v128.load32_splat(xp, 8), v128.and(v, f), lo);
+  hi = dotSigned(v128.load32_splat(xp, 24), i8x16.shr_u(v, 4), hi);
+  v = v128.load(bp, 96);
+  lo = dotSigned(v128.load32_splat(xp, 12), v128.and(v, f), lo);
+  hi = dotSigned(v128.load32_splat(xp, 28), i8x16.shr_u(v, 4), hi);
+  return i32x4.add(lo, hi);
 }
 
 /** [Σ s0, Σ s1, Σ s2, Σ s3]: the lane sums of four i32x4 (exact integers). */
@@ -497,19 +583,20 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
 }
 
 /**
- * One block of four weight rows (codes at bp, bp + rowBytes, …; their scales dw as f32x4) against one activation block
- * (codes x0..x3, scale dx splatted, Q4_0's correction 8·Σ qx splatted): acc + f32(Σ qw·qx)·fl(dw·dx) per row.
+ * One block of four weight rows (codes at bp, bp + rs, …, il: of an interleaved group; their scales dw as f32x4)
+ * against one activation block (at xp: codes x0..x3, scale dx splatted, Q4_0's correction 8·Σ qx splatted):
+ * acc + f32(Σ qw·qx)·fl(dw·dx) per row.
  */
 // @ts-ignore: decorator
 @inline function group4(
-  acc: v128, bp: usize, rowBytes: usize, dw: v128, format: i32, packed: bool,
-  x0: v128, x1: v128, x2: v128, x3: v128, dx: v128, corr: v128,
+  acc: v128, bp: usize, rs: usize, il: bool, dw: v128, format: i32, packed: bool,
+  xp: usize, x0: v128, x1: v128, x2: v128, x3: v128, dx: v128, corr: v128,
 ): v128 {
-  let s = hadd4(
-    blockDotInt(bp, format, packed, x0, x1, x2, x3),
-    blockDotInt(bp + rowBytes, format, packed, x0, x1, x2, x3),
-    blockDotInt(bp + 2 * rowBytes, format, packed, x0, x1, x2, x3),
-    blockDotInt(bp + 3 * rowBytes, format, packed, x0, x1, x2, x3),
+  let s = packed && il ? dotInterleaved4(bp, xp, format) : hadd4(
+    blockDotInt(bp, format, packed, il, x0, x1, x2, x3),
+    blockDotInt(bp + rs, format, packed, il, x0, x1, x2, x3),
+    blockDotInt(bp + 2 * rs, format, packed, il, x0, x1, x2, x3),
+    blockDotInt(bp + 3 * rs, format, packed, il, x0, x1, x2, x3),
   );
   if (format == QUANT_Q4_0) s = i32x4.sub(s, corr);
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dw, dx)));
@@ -531,103 +618,123 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
   v128.store(o, bias != 0 ? f32x4.add(acc, v128.load(bias + (<usize>j << 2))) : acc);
 }
 
-/** One output: weight row at bp (scales at sp) against the quantized activation row xr. */
+/** One output: weight row j (scales at sp) against the quantized activation row xr. */
 // @ts-ignore: decorator
-@inline function rowInt(xr: usize, nb: i32, bp: usize, sp: usize, bb: usize, format: i32, packed: bool): f32 {
+@inline function rowInt(
+  xr: usize, nb: i32, w: usize, rowBytes: usize, n8: i32, j: i32, sp: usize, format: i32, packed: bool,
+): f32 {
+  const il = j < n8, step = rowStep(il, format);
+  let bp = rowCodes(w, rowBytes, n8, j);
   const xsc = xr + (<usize>nb << 6);
   const xsum = xsc + (<usize>nb << 2);
   let acc: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const xp = xr + (<usize>b << 6);
-    let s = isum(blockDotInt(bp, format, packed, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48)));
+    let s = isum(blockDotInt(bp, format, packed, il, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48)));
     if (format == QUANT_Q4_0) s -= load<i32>(xsum + (<usize>b << 2));
     acc += <f32>s * (halfToFloat(<u32>load<u16>(sp)) * load<f32>(xsc + (<usize>b << 2)));
-    bp += bb;
+    bp += step;
     sp += 2;
   }
   return acc;
 }
 
 /**
- * GEMV: one quantized activation row xr against weight rows [j0, j1), eight then four rows sharing each x load; the
- * rows' scales converted 16 at a time (four rows × four blocks), the last nb mod 4 blocks one at a time.
+ * gemvInt's rows j..j + 7 (j a multiple of 8: one interleaved group if il, else eight plain rows): two groups of four
+ * sharing each activation block; the rows' scales converted 16 at a time (four rows × four blocks), the last nb mod 4
+ * blocks one at a time.
  */
 // @ts-ignore: decorator
-@inline function gemvInt(
-  xr: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, packed: bool, bias: usize, po: usize,
-  j0: i32, j1: i32,
+@inline function gemvGroup8(
+  xr: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, n8: i32, il: bool, format: i32, packed: bool, bias: usize,
+  po: usize, j: i32,
 ): void {
-  const bb = blockBytes(format);
   const sRow = <usize>nb << 1;
   const xsc = xr + (<usize>nb << 6);
   const xsum = xsc + (<usize>nb << 2);
   const nb4 = nb & ~3;
-  let j = j0;
-  for (; j + 8 <= j1; j += 8) {
-    let bp = w + <usize>j * rowBytes;
-    let sp = sc + <usize>j * sRow;
-    const bp4 = rowBytes << 2, sp4 = sRow << 2;
-    let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);
-    let b = 0;
-    for (; b < nb4; b += 4) {
-      const l0 = rowScales(sp, sRow), l1 = rowScales(sp + 2 * sRow, sRow);
-      const h0 = rowScales(sp + sp4, sRow), h1 = rowScales(sp + sp4 + 2 * sRow, sRow);
-      const lo01 = v128.shuffle<i16>(l0, l1, 0, 4, 8, 12, 1, 5, 9, 13), lo23 = v128.shuffle<i16>(l0, l1, 2, 6, 10, 14, 3, 7, 11, 15);
-      const hi01 = v128.shuffle<i16>(h0, h1, 0, 4, 8, 12, 1, 5, 9, 13), hi23 = v128.shuffle<i16>(h0, h1, 2, 6, 10, 14, 3, 7, 11, 15);
-      {
-        const xp = xr + (<usize>(b + 0) << 6);
-        const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-        const dx = v128.load32_splat(xsc + (<usize>(b + 0) << 2));
-        const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 0) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
-        bp += bb;
-      }
-      {
-        const xp = xr + (<usize>(b + 1) << 6);
-        const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-        const dx = v128.load32_splat(xsc + (<usize>(b + 1) << 2));
-        const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 1) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(lo01)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(hi01)), format, packed, x0, x1, x2, x3, dx, corr);
-        bp += bb;
-      }
-      {
-        const xp = xr + (<usize>(b + 2) << 6);
-        const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-        const dx = v128.load32_splat(xsc + (<usize>(b + 2) << 2));
-        const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 2) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
-        bp += bb;
-      }
-      {
-        const xp = xr + (<usize>(b + 3) << 6);
-        const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-        const dx = v128.load32_splat(xsc + (<usize>(b + 3) << 2));
-        const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 3) << 2)) : i32x4.splat(0);
-        a0 = group4(a0, bp, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(lo23)), format, packed, x0, x1, x2, x3, dx, corr);
-        a1 = group4(a1, bp + bp4, rowBytes, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(hi23)), format, packed, x0, x1, x2, x3, dx, corr);
-        bp += bb;
-      }
-      sp += 8;
-    }
-    for (; b < nb; b++) {
-      const xp = xr + (<usize>b << 6);
+  const bb = rowStep(il, format), rs: usize = il ? 4 : rowBytes;
+  let bp = rowCodes(w, rowBytes, n8, j);
+  let sp = sc + <usize>j * sRow;
+  const bp4: usize = il ? 16 : rowBytes << 2, sp4 = sRow << 2;
+  let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0);
+  let b = 0;
+  for (; b < nb4; b += 4) {
+    const l0 = rowScales(sp, sRow), l1 = rowScales(sp + 2 * sRow, sRow);
+    const h0 = rowScales(sp + sp4, sRow), h1 = rowScales(sp + sp4 + 2 * sRow, sRow);
+    const lo01 = v128.shuffle<i16>(l0, l1, 0, 4, 8, 12, 1, 5, 9, 13), lo23 = v128.shuffle<i16>(l0, l1, 2, 6, 10, 14, 3, 7, 11, 15);
+    const hi01 = v128.shuffle<i16>(h0, h1, 0, 4, 8, 12, 1, 5, 9, 13), hi23 = v128.shuffle<i16>(h0, h1, 2, 6, 10, 14, 3, 7, 11, 15);
+    {
+      const xp = xr + (<usize>(b + 0) << 6);
       const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-      const dx = v128.load32_splat(xsc + (<usize>b << 2));
-      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
-      a0 = group4(a0, bp, rowBytes, finiteScales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
-      const sq = sp + sp4;
-      a1 = group4(a1, bp + bp4, rowBytes, finiteScales4(sq, sq + sRow, sq + 2 * sRow, sq + 3 * sRow), format, packed, x0, x1, x2, x3, dx, corr);
+      const dx = v128.load32_splat(xsc + (<usize>(b + 0) << 2));
+      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 0) << 2)) : i32x4.splat(0);
+      a0 = group4(a0, bp, rs, il, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(lo01)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rs, il, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hi01)), format, packed, xp, x0, x1, x2, x3, dx, corr);
       bp += bb;
-      sp += 2;
     }
-    store4(a0, bias, j, po + (<usize>j << 2));
-    store4(a1, bias, j + 4, po + (<usize>(j + 4) << 2));
+    {
+      const xp = xr + (<usize>(b + 1) << 6);
+      const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+      const dx = v128.load32_splat(xsc + (<usize>(b + 1) << 2));
+      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 1) << 2)) : i32x4.splat(0);
+      a0 = group4(a0, bp, rs, il, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(lo01)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rs, il, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(hi01)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      bp += bb;
+    }
+    {
+      const xp = xr + (<usize>(b + 2) << 6);
+      const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+      const dx = v128.load32_splat(xsc + (<usize>(b + 2) << 2));
+      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 2) << 2)) : i32x4.splat(0);
+      a0 = group4(a0, bp, rs, il, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(lo23)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rs, il, finiteHalfToFloat4(i32x4.extend_low_i16x8_s(hi23)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      bp += bb;
+    }
+    {
+      const xp = xr + (<usize>(b + 3) << 6);
+      const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+      const dx = v128.load32_splat(xsc + (<usize>(b + 3) << 2));
+      const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>(b + 3) << 2)) : i32x4.splat(0);
+      a0 = group4(a0, bp, rs, il, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(lo23)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      a1 = group4(a1, bp + bp4, rs, il, finiteHalfToFloat4(i32x4.extend_high_i16x8_s(hi23)), format, packed, xp, x0, x1, x2, x3, dx, corr);
+      bp += bb;
+    }
+    sp += 8;
   }
+  for (; b < nb; b++) {
+    const xp = xr + (<usize>b << 6);
+    const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+    const dx = v128.load32_splat(xsc + (<usize>b << 2));
+    const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
+    a0 = group4(a0, bp, rs, il, finiteScales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow), format, packed, xp, x0, x1, x2, x3, dx, corr);
+    const sq = sp + sp4;
+    a1 = group4(a1, bp + bp4, rs, il, finiteScales4(sq, sq + sRow, sq + 2 * sRow, sq + 3 * sRow), format, packed, xp, x0, x1, x2, x3, dx, corr);
+    bp += bb;
+    sp += 2;
+  }
+  store4(a0, bias, j, po + (<usize>j << 2));
+  store4(a1, bias, j + 4, po + (<usize>(j + 4) << 2));
+}
+
+/**
+ * GEMV: one quantized activation row xr against weight rows [j0, j1) (j0 a multiple of 8), eight (gemvGroup8) then
+ * four rows sharing each x load, then single rows.
+ */
+// @ts-ignore: decorator
+@inline function gemvInt(
+  xr: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, n8: i32, format: i32, packed: bool, bias: usize,
+  po: usize, j0: i32, j1: i32,
+): void {
+  const sRow = <usize>nb << 1;
+  const xsc = xr + (<usize>nb << 6);
+  const xsum = xsc + (<usize>nb << 2);
+  let j = j0;
+  // j0 a multiple of 8 and j + 8 ≤ j1 ≤ n: rows j..j + 7 are always one interleaved group.
+  for (; j + 8 <= j1; j += 8) gemvGroup8(xr, nb, w, sc, rowBytes, n8, true, format, packed, bias, po, j);
   for (; j + 4 <= j1; j += 4) {
-    let bp = w + <usize>j * rowBytes;
+    const il = j < n8, bb = rowStep(il, format), rs: usize = il ? 4 : rowBytes;
+    let bp = rowCodes(w, rowBytes, n8, j);
     let sp = sc + <usize>j * sRow;
     let a0 = f32x4.splat(0.0);
     for (let b = 0; b < nb; b++) {
@@ -635,14 +742,14 @@ export function quantize_act(x: usize, xStride: i32, rows: i32, k: i32, format: 
       const dx = v128.load32_splat(xsc + (<usize>b << 2));
       const corr = format == QUANT_Q4_0 ? v128.load32_splat(xsum + (<usize>b << 2)) : i32x4.splat(0);
       const dw = finiteScales4(sp, sp + sRow, sp + 2 * sRow, sp + 3 * sRow);
-      a0 = group4(a0, bp, rowBytes, dw, format, packed, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), dx, corr);
+      a0 = group4(a0, bp, rs, il, dw, format, packed, xp, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), dx, corr);
       bp += bb;
       sp += 2;
     }
     store4(a0, bias, j, po + (<usize>j << 2));
   }
   for (; j < j1; j++) {
-    const y = rowInt(xr, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format, packed);
+    const y = rowInt(xr, nb, w, rowBytes, n8, j, sc + <usize>j * sRow, format, packed);
     store<f32>(po + (<usize>j << 2), bias != 0 ? y + load<f32>(bias + (<usize>j << 2)) : y);
   }
 }
@@ -657,10 +764,10 @@ const QA_ROW_BLOCK: i32 = 64;
  */
 // @ts-ignore: decorator
 @inline function gemmInt(
-  xq: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, format: i32, bias: usize, out: usize, os: usize,
+  xq: usize, nb: i32, w: usize, sc: usize, rowBytes: usize, n: i32, format: i32, bias: usize, out: usize, os: usize,
   r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
 ): void {
-  const bb = blockBytes(format);
+  const n8 = n & ~7;
   const sRow = <usize>nb << 1;
   const xRow = <usize>actRowBytes(nb);
   const dws = scratch + (<usize>nb << 8);
@@ -668,21 +775,22 @@ const QA_ROW_BLOCK: i32 = 64;
     const re = min(rb + QA_ROW_BLOCK, r1);
     let j = j0;
     for (; j + 4 <= j1; j += 4) {
-      // Unpack the group.
-      let bp = w + <usize>j * rowBytes;
+      // Unpack the group (j a multiple of 4: its four rows are all in one interleaved group, or all plain).
+      const il = j < n8, bb = rowStep(il, format), rs: usize = il ? 4 : rowBytes;
+      let bp = rowCodes(w, rowBytes, n8, j);
       let sp = sc + <usize>j * sRow;
       for (let b = 0; b < nb; b++) {
         const dst = scratch + (<usize>b << 8);
         for (let i = 0; i < 4; i++) {
-          const p = bp + <usize>i * rowBytes, o = dst + (<usize>i << 6);
+          const p = bp + <usize>i * rs, o = dst + (<usize>i << 6);
           if (format == QUANT_Q8_0) {
-            const lo = v128.load(p), hi = v128.load(p, 16);
+            const lo = codes16(p, 0, il), hi = codes16(p, 1, il);
             v128.store(o, i16x8.extend_low_i8x16_s(lo));
             v128.store(o, i16x8.extend_high_i8x16_s(lo), 16);
             v128.store(o, i16x8.extend_low_i8x16_s(hi), 32);
             v128.store(o, i16x8.extend_high_i8x16_s(hi), 48);
           } else {
-            const v = v128.load(p);
+            const v = codes16(p, 0, il);
             const m = i16x8.splat(0x0f), e = i16x8.splat(8);
             v128.store(o, i16x8.sub(v128.and(v, m), e));
             v128.store(o, i16x8.sub(v128.and(i16x8.shr_u(v, 8), m), e), 16);
@@ -715,7 +823,7 @@ const QA_ROW_BLOCK: i32 = 64;
     }
     for (; j < j1; j++) {
       for (let r = rb; r < re; r++) {
-        const y = rowInt(xq + <usize>r * xRow, nb, w + <usize>j * rowBytes, sc + <usize>j * sRow, bb, format, false);
+        const y = rowInt(xq + <usize>r * xRow, nb, w, rowBytes, n8, j, sc + <usize>j * sRow, format, false);
         store<f32>(out + <usize>r * os + (<usize>j << 2), bias != 0 ? y + load<f32>(bias + (<usize>j << 2)) : y);
       }
     }
@@ -748,17 +856,17 @@ export function linear_qa_scratch_bytes(k: i32): i32 {
   if (packed || r1 - r0 < QUANT_GEMM_ROWS || scratch == 0) {
     const xRow = <usize>actRowBytes(nb);
     for (let r = r0; r < r1; r++) {
-      gemvInt(xq + <usize>r * xRow, nb, w, sc, rowBytes, format, packed, bias, out + <usize>r * os, j0, j1);
+      gemvInt(xq + <usize>r * xRow, nb, w, sc, rowBytes, n & ~7, format, packed, bias, out + <usize>r * os, j0, j1);
     }
     return;
   }
-  gemmInt(xq, nb, w, sc, rowBytes, format, bias, out, os, r0, r1, j0, j1, scratch);
+  gemmInt(xq, nb, w, sc, rowBytes, n, format, bias, out, os, r0, r1, j0, j1, scratch);
 }
 
 /**
  * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
- * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
- * at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
+ * quantized by quantize_act (same format) at xq and weight rows [j0, j1) (j0 a multiple of 8) of W [n, k] repacked
+ * (codes, then scales) at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
  * dot, any number of rows; Q8_0 codes must not hold −128); 0: the 16-bit layout (ACT_INT16 or ACT_INT8). Under
  * QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks; from it on the GEMM tile with
  * linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
@@ -768,6 +876,7 @@ export function linear_qa(
   r0: i32, r1: i32, j0: i32, j1: i32, scratch: usize,
 ): void {
   if (r1 <= r0 || j1 <= j0) return;
+  if ((j0 & 7) != 0) unreachable(); // an interleaved group is never split
   if (packed != 0) {
     if (format == QUANT_Q8_0) linearQa(xq, k, w, QUANT_Q8_0, true, n, bias, out, outStride, r0, r1, j0, j1, scratch);
     else linearQa(xq, k, w, QUANT_Q4_0, true, n, bias, out, outStride, r0, r1, j0, j1, scratch);

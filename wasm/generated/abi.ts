@@ -561,7 +561,7 @@ export interface KernelExports {
   embed_q(ids: number, count: number, w: number, format: number, n: number, k: number, out: number): void;
   /**
    * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
-   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
+   * r1 − r0 ≥ QUANT_GEMM_ROWS; of 4 otherwise), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
    * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
    * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
    * 4×8 register tile over blocks of 64 rows.
@@ -571,8 +571,8 @@ export interface KernelExports {
   linear_q_scratch_bytes(k: number): number;
   /**
    * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
-   * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
-   * at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
+   * quantized by quantize_act (same format) at xq and weight rows [j0, j1) (j0 a multiple of 8) of W [n, k] repacked
+   * (codes, then scales) at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
    * dot, any number of rows; Q8_0 codes must not hold −128); 0: the 16-bit layout (ACT_INT16 or ACT_INT8). Under
    * QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks; from it on the GEMM tile with
    * linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
@@ -687,7 +687,7 @@ export interface Kernels {
   embed_q(args: EmbedQArgs): void;
   /**
    * out[r, j] = x[r, :] · W[j, :] + bias[j] for rows [r0, r1) and output features [j0, j1) (j0 a multiple of 8 when
-   * r1 − r0 ≥ QUANT_GEMM_ROWS), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
+   * r1 − r0 ≥ QUANT_GEMM_ROWS; of 4 otherwise), W [n, k] repacked (codes, then scales) at w (k a multiple of 32). x: row stride xStride
    * floats; bias: (n) or 0; out: row stride outStride floats. Under QUANT_GEMM_ROWS rows: a GEMV reading the blocks
    * once per row; from it on: per 8 output features a panel dequantized into `scratch` (k·36 bytes) swept by the f32
    * 4×8 register tile over blocks of 64 rows.
@@ -697,8 +697,8 @@ export interface Kernels {
   linear_q_scratch_bytes(args: LinearQScratchBytesArgs): number;
   /**
    * The integer path: out[r, j] = Σ_blocks fl(dw·dx)·(Σ qw·qx) + bias[j] (see above) for rows [r0, r1) of activations
-   * quantized by quantize_act (same format) at xq and weight rows [j0, j1) of W [n, k] repacked (codes, then scales)
-   * at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
+   * quantized by quantize_act (same format) at xq and weight rows [j0, j1) (j0 a multiple of 8) of W [n, k] repacked
+   * (codes, then scales) at w; out: row stride outStride floats. `packed` (1): the activations are ACT_INT8_PACKED (the GEMV's sign-trick
    * dot, any number of rows; Q8_0 codes must not hold −128); 0: the 16-bit layout (ACT_INT16 or ACT_INT8). Under
    * QUANT_GEMM_ROWS rows (or scratch 0): the GEMV streaming the blocks; from it on the GEMM tile with
    * linear_qa_scratch_bytes(k) of `scratch` (16-byte aligned). Same results either way.
