@@ -606,4 +606,20 @@ export const MUTANTS: Mutant[] = [
     why: "bench's GPU time of a decode row is per run of N steps, not per step",
     killedBy: ["tests/cli/bench_gpu_time_test.ts"],
   },
+  {
+    name: "paired-speed-other-model-bytes-kept",
+    file: "runtime/prune/paired_speed.ts",
+    find: "prunedPeak = Math.max(prunedPeak, t.peak - denseResident);",
+    replace: "prunedPeak = Math.max(prunedPeak, t.peak);",
+    why: "the paired design's pruned peak counts the dense model's weights, loaded beside it",
+    killedBy: ["tests/runtime/prune_paired_speed_test.ts"],
+  },
+  {
+    name: "paired-speed-ratio-of-medians",
+    file: "runtime/prune/paired_speed.ts",
+    find: "const ratios = () => denseMs.map((d, i) => d / prunedMs[i]);",
+    replace: "const ratios = () => denseMs.map((d, i) => d / prunedMs[(i + 1) % prunedMs.length]);",
+    why: "the paired design's ratios pair each dense pass with another pair's pruned pass (no longer paired)",
+    killedBy: ["tests/runtime/prune_paired_speed_test.ts"],
+  },
 ];
