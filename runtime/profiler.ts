@@ -556,8 +556,8 @@ function modelMatrixBytes(model: MambaModel): MatrixBytes {
   return quantizedMatrixBytes(matrixBytes(model.backend), model.quantFormats, model.paramFormat === "f16" ? 2 : 4);
 }
 
-/** Random token ids, deterministic in the seed. */
-function randomTokens(n: number, vocab: number, seed: number): number[] {
+/** Random token ids, deterministic in the seed (the profiler's prompts; also the paired pruning speed's). */
+export function randomTokens(n: number, vocab: number, seed: number): number[] {
   const rand = mulberry32(seed);
   return Array.from({ length: n }, () => Math.floor(rand() * vocab));
 }

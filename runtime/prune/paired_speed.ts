@@ -15,6 +15,7 @@
 
 import type { Backend } from "../backend.ts";
 import type { MambaModel } from "../model.ts";
+import { randomTokens } from "../profiler.ts";
 import { medianInterval } from "../repetitions.ts";
 
 /** One model's side of a pairing. */
@@ -58,19 +59,10 @@ export interface PairResult {
 
 const ADAPTIVE_MIN_PAIRS = 6;
 
-/** Prompt tokens for the pass (deterministic, in the vocabulary). */
-function promptOf(seqLen: number, vocab: number, seed: number): number[] {
-  let s = (seed * 2654435761 + 12345) >>> 0;
-  return Array.from({ length: seqLen }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s % vocab;
-  });
-}
-
 /** A timed pass of one model: prefill of the prompt from a fresh state, or one decode step continuing its state. */
 async function passOf(side: PairedSide, opts: PairOptions): Promise<{ run: () => Promise<void>; dispose(): void }> {
   const model = side.model;
-  const prompt = promptOf(opts.seqLen, model.config.vocabSize, opts.seed);
+  const prompt = randomTokens(opts.seqLen, model.config.vocabSize, opts.seed);
   if (opts.mode === "prefill") {
     return {
       run: async () => {
